@@ -1,0 +1,107 @@
+"""Turning fixes into text: applied edits, unified diffs and contiguous replacements.
+
+A fix is a set of line edits. From it we derive the unified diff (``git apply`` / ``patch -p1``)
+and, when the change is one contiguous run of whole lines, the range and new lines that the bot
+turns into a GitLab suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from workers.analysis.model import Edit, Fix
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines without their terminators; a final newline does not make an extra empty line."""
+    return text.splitlines()
+
+
+def join_lines(lines: Iterable[str], trailing_newline: bool = True) -> str:
+    body = "\n".join(lines)
+    return body + "\n" if trailing_newline and body else body
+
+
+def overlaps(a: Edit, b: Edit) -> bool:
+    """Whether two edits touch the same lines (two insertions at one spot also collide)."""
+    a_lo, a_hi = a.start_line, max(a.end_line, a.start_line - 1)
+    b_lo, b_hi = b.start_line, max(b.end_line, b.start_line - 1)
+    if a.is_insertion and b.is_insertion:
+        return a.start_line == b.start_line
+    if a.is_insertion:
+        return b_lo < a.start_line <= b_hi
+    if b.is_insertion:
+        return a_lo < b.start_line <= a_hi
+    return a_lo <= b_hi and b_lo <= a_hi
+
+
+def apply_edits(lines: list[str], edits: Iterable[Edit]) -> list[str]:
+    """Apply non-overlapping edits; later lines first so earlier line numbers stay valid."""
+    result = list(lines)
+    for edit in sorted(edits, key=lambda e: (e.start_line, e.end_line), reverse=True):
+        result[edit.start_line - 1 : max(edit.end_line, edit.start_line - 1)] = edit.new_lines
+    return result
+
+
+def apply_fix(text: str, fix: Fix) -> str:
+    original = "" if fix.creates_file else text
+    trailing = original.endswith("\n") or not original
+    return join_lines(apply_edits(split_lines(original), fix.edits), trailing)
+
+
+def unified_diff(path: str, before: str, after: str, *, new_file: bool = False) -> str:
+    """A ``git apply``-able diff with ``a/`` and ``b/`` prefixes ('' when nothing changed)."""
+    if before == after:
+        return ""
+    before_lines = before.splitlines(keepends=True)
+    after_lines = after.splitlines(keepends=True)
+    for lines in (before_lines, after_lines):
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n\\ No newline at end of file\n"
+    header_from = "/dev/null" if new_file else f"a/{path}"
+    diff = difflib.unified_diff(
+        before_lines, after_lines, fromfile=header_from, tofile=f"b/{path}", n=3
+    )
+    text = "".join(diff)
+    if new_file:
+        text = f"diff --git a/{path} b/{path}\nnew file mode 100644\n" + text
+    else:
+        text = f"diff --git a/{path} b/{path}\n" + text
+    return text
+
+
+def fix_diff(path: str, text: str, fix: Fix) -> str:
+    target = fix.path or path
+    before = "" if fix.creates_file else text
+    return unified_diff(target, before, apply_fix(text, fix), new_file=fix.creates_file)
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """Whole lines ``start_line..end_line`` of the original become ``lines``."""
+
+    start_line: int
+    end_line: int
+    lines: tuple[str, ...]
+
+
+def as_replacement(text: str, fix: Fix) -> Replacement | None:
+    """The fix as one contiguous replacement of existing lines, or ``None``.
+
+    A pure insertion is widened to the line after it (or before, at the end of the file), so
+    every replacement covers at least one existing line, as a GitLab suggestion must.
+    """
+    if fix.creates_file or (fix.path is not None and not fix.edits) or len(fix.edits) != 1:
+        return None
+    edit = fix.edits[0]
+    lines = split_lines(text)
+    if not edit.is_insertion:
+        return Replacement(edit.start_line, edit.end_line, edit.new_lines)
+    if edit.start_line <= len(lines):
+        anchor = lines[edit.start_line - 1]
+        return Replacement(edit.start_line, edit.start_line, (*edit.new_lines, anchor))
+    if lines:
+        return Replacement(len(lines), len(lines), (lines[-1], *edit.new_lines))
+    return None

@@ -1,0 +1,73 @@
+"""Just enough shell to see which commands a ``RUN`` or a CI script runs.
+
+We split on the control operators (``&&``, ``||``, ``;``, ``|``, newlines) and tokenise each
+simple command with :mod:`shlex`. Subshells, loops and functions are read as flat text: a rule
+that needs more than "which programs with which arguments" should not be written against shell.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+_OPERATORS = re.compile(r"&&|\|\||;|\||\n")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_WRAPPERS = {"sudo", "exec", "time", "nice", "nohup", "env", "command", "then", "do", "else"}
+
+
+@dataclass(frozen=True)
+class Command:
+    """One simple command: ``argv`` without leading ``VAR=value`` assignments or ``sudo``."""
+
+    argv: tuple[str, ...]
+    text: str
+
+    @property
+    def program(self) -> str:
+        return self.argv[0].rsplit("/", 1)[-1] if self.argv else ""
+
+    def has(self, *words: str) -> bool:
+        return any(word in self.argv for word in words)
+
+    def has_flag(self, *flags: str) -> bool:
+        """A long or short flag, also as ``--flag=value`` or bundled short flags (``-qy``)."""
+        for arg in self.argv[1:]:
+            for flag in flags:
+                if arg == flag or arg.startswith(flag + "="):
+                    return True
+                short = len(flag) == 2 and flag[0] == "-" and flag[1] != "-"
+                bundled = arg.startswith("-") and not arg.startswith("--")
+                if short and bundled and flag[1] in arg[1:]:
+                    return True
+        return False
+
+    @property
+    def subcommand(self) -> str:
+        """The first non-flag argument after the program (``install`` in ``pip -q install``)."""
+        for arg in self.argv[1:]:
+            if not arg.startswith("-"):
+                return arg
+        return ""
+
+
+def _fold_continuations(script: str) -> str:
+    return re.sub(r"\\\r?\n", " ", script)
+
+
+def commands(script: str) -> list[Command]:
+    """The simple commands in ``script``, in order."""
+    found: list[Command] = []
+    for piece in _OPERATORS.split(_fold_continuations(script)):
+        text = piece.strip()
+        if not text or text.startswith("#"):
+            continue
+        try:
+            argv = shlex.split(text, comments=True)
+        except ValueError:
+            argv = text.split()
+        while argv and (_ASSIGNMENT.match(argv[0]) or argv[0] in _WRAPPERS or argv[0] in "({"):
+            argv.pop(0)
+        if argv:
+            found.append(Command(tuple(argv), text))
+    return found

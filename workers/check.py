@@ -1,0 +1,148 @@
+"""``layerbot check`` and ``layerbot rule``: the local shell around the analysis core."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from workers.analysis import formats
+from workers.analysis.config import CONFIG_FILE, ConfigError, parse_config
+from workers.analysis.discovery import discover, file_kind
+from workers.analysis.engine import analyse_file, fix_file
+from workers.analysis.fixes import apply_fix
+from workers.analysis.model import AnalysisResult, RepoView
+from workers.analysis.rules import all_rules
+
+
+class UsageError(Exception):
+    """A bad path or option: printed as one line, exit status 2."""
+
+
+def repository_root(start: Path) -> Path:
+    """The git work tree holding ``start``, else ``start`` itself."""
+    try:
+        top = subprocess.run(
+            ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        top = ""
+    return Path(top) if top else start
+
+
+def local_repo_view(root: Path) -> RepoView:
+    """Every file under ``root`` (skipping .git), read on demand."""
+    paths = []
+    for path in root.rglob("*"):
+        if ".git" in path.parts or not path.is_file():
+            continue
+        paths.append(path.relative_to(root).as_posix())
+
+    def reader(relative: str) -> str | None:
+        try:
+            return (root / relative).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    return RepoView(paths, reader)
+
+
+def _targets(paths: list[str]) -> list[Path]:
+    targets: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            targets.extend(discover(path))
+        elif path.is_file():
+            targets.append(path)
+        else:
+            raise UsageError(f"{raw}: no such file or directory")
+    return targets
+
+
+def run_check(args: argparse.Namespace) -> int:
+    try:
+        return _check(args)
+    except (UsageError, ConfigError) as error:
+        print(f"layerbot: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _check(args: argparse.Namespace) -> int:
+    targets = _targets(args.paths)
+    anchor = targets[0].parent if targets else Path.cwd()
+    root = Path(args.root).resolve() if args.root else repository_root(anchor.resolve())
+    repo = local_repo_view(root)
+    config = parse_config(repo.read(CONFIG_FILE))
+    result = AnalysisResult()
+    sources: dict[str, str] = {}
+    for target in targets:
+        try:
+            relative = target.resolve().relative_to(root).as_posix()
+        except ValueError:
+            raise UsageError(f"{target}: outside the repository root {root}") from None
+        if file_kind(relative) is None and target.name not in {"Dockerfile"}:
+            relative_kind = file_kind(target.name)
+            if relative_kind is None:
+                raise UsageError(f"{target}: not a Dockerfile or .gitlab-ci.yml")
+        try:
+            data = target.read_bytes()
+        except OSError as error:
+            raise UsageError(f"{target}: {error.strerror}") from None
+        if args.fix:
+            data = _fix_in_place(target, relative, data, repo, config, args.unsafe)
+        report = analyse_file(relative, data, repo, config)
+        sources[relative] = data.decode("utf-8", "replace")
+        result.files += 1
+        result.findings.extend(report.findings)
+        result.notes.extend(report.notes)
+    print(_render(args, result, sources))
+    return 1 if result.findings else 0
+
+
+def _fix_in_place(
+    target: Path, relative: str, data: bytes, repo: RepoView, config: object, unsafe: bool
+) -> bytes:
+    from workers.analysis.config import Config
+
+    assert isinstance(config, Config)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    report = analyse_file(relative, text, repo, config)
+    outcome = fix_file(relative, text, repo, config, unsafe=unsafe)
+    if outcome.text != text:
+        target.write_text(outcome.text, encoding="utf-8")
+    root = target.resolve().parents[len(Path(relative).parts) - 1]
+    for finding in report.findings:
+        fix = finding.fix
+        if fix and fix.creates_file and fix.path and (unsafe or fix.safety.value == "safe"):
+            companion = root / fix.path
+            if not companion.exists():
+                companion.write_text(apply_fix("", fix), encoding="utf-8")
+    return outcome.text.encode("utf-8")
+
+
+def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str, str]) -> str:
+    if args.format == "json":
+        return formats.render_json(result, sources)
+    return formats.render_text(result, sources, show_diff=args.diff)
+
+
+def run_rule(args: argparse.Namespace) -> int:
+    rules = all_rules()
+    if args.all or not args.name:
+        for rule in rules.values():
+            print(f"{rule.name:28} {rule.severity.value:9} {rule.summary}")
+        return 0
+    chosen = rules.get(args.name)
+    if chosen is None:
+        print(f"layerbot: error: unknown rule {args.name}", file=sys.stderr)
+        return 2
+    print(f"# {chosen.name}\n\n{chosen.doc.strip()}")
+    return 0

@@ -1,0 +1,65 @@
+"""The ``layerbot`` command: ``check``, ``rule``, ``review``, ``serve``, ``worker``, ``version``.
+
+Imports are lazy on purpose: ``layerbot check`` must start fast and never import Flask or
+Celery, since CI jobs and pre-commit run it once per file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("layerbot")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerbot",
+        description="Review Dockerfiles and GitLab CI configs for faster, smaller builds.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="analyse files or directories and report findings")
+    check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    check.add_argument("--format", choices=["text", "json", "gitlab", "sarif"], default="text")
+    check.add_argument("--diff", action="store_true", help="show each fix as a unified diff")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes in place")
+    check.add_argument("--unsafe", action="store_true", help="with --fix, also apply review fixes")
+    check.add_argument("--root", default=None, help="repository root (default: git top or cwd)")
+
+    rule = commands.add_parser("rule", help="print a rule's documentation")
+    rule.add_argument("name", nargs="?")
+    rule.add_argument("--all", action="store_true", help="list every rule")
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "version":
+        print(f"layerbot {_version()}")
+        return 0
+    if args.command == "check":
+        from workers.check import run_check
+
+        return run_check(args)
+    if args.command == "rule":
+        from workers.check import run_rule
+
+        return run_rule(args)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
