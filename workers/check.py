@@ -34,21 +34,43 @@ def repository_root(start: Path) -> Path:
     return Path(top) if top else start
 
 
-def local_repo_view(root: Path) -> RepoView:
-    """Every file under ``root`` (skipping .git), read on demand."""
-    paths = []
-    for path in root.rglob("*"):
-        if ".git" in path.parts or not path.is_file():
-            continue
-        paths.append(path.relative_to(root).as_posix())
+class LocalRepoView(RepoView):
+    """The working tree under ``root``, asked file by file: no walk of the whole tree.
 
-    def reader(relative: str) -> str | None:
+    ``layerbot check`` runs once per file in pre-commit and CI jobs, so listing a repository
+    (with its virtualenvs and node_modules) up front would cost more than the analysis.
+    """
+
+    def __init__(self, root: Path) -> None:
+        super().__init__((), self._read_file)
+        self._root = root
+
+    def _inside(self, path: str) -> Path | None:
+        candidate = (self._root / path).resolve()
+        return candidate if candidate.is_relative_to(self._root.resolve()) else None
+
+    def _read_file(self, relative: str) -> str | None:
+        target = self._inside(relative)
+        if target is None or target.stat().st_size > self.MAX_READ_BYTES:
+            return None
         try:
-            return (root / relative).read_text(encoding="utf-8")
+            return target.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
 
-    return RepoView(paths, reader)
+    def exists(self, path: str) -> bool:
+        target = self._inside(path)
+        return target is not None and target.is_file()
+
+    def read(self, path: str) -> str | None:
+        return self._read_file(path) if self.exists(path) else None
+
+    def in_dir(self, directory: str) -> list[str]:
+        target = self._inside(directory or ".")
+        if target is None or not target.is_dir():
+            return []
+        base = "" if directory in ("", ".") else directory.strip("/") + "/"
+        return sorted(base + entry.name for entry in target.iterdir() if entry.is_file())
 
 
 def _targets(paths: list[str]) -> list[Path]:
@@ -76,7 +98,7 @@ def _check(args: argparse.Namespace) -> int:
     targets = _targets(args.paths)
     anchor = targets[0].parent if targets else Path.cwd()
     root = Path(args.root).resolve() if args.root else repository_root(anchor.resolve())
-    repo = local_repo_view(root)
+    repo = LocalRepoView(root)
     config = parse_config(repo.read(CONFIG_FILE))
     result = AnalysisResult()
     sources: dict[str, str] = {}

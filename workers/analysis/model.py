@@ -112,6 +112,8 @@ class RepoView:
 
     ``paths`` are repository-relative POSIX paths. ``reader`` returns a file's text or
     ``None`` when it cannot be read; results are cached, so a rule may ask twice for free.
+    Rules ask through :meth:`exists`, :meth:`read` and :meth:`in_dir` only, so a view can also
+    be backed by a working tree asked file by file (``workers.check.LocalRepoView``).
     """
 
     MAX_READ_BYTES = 256 * 1024
@@ -125,10 +127,6 @@ class RepoView:
     def from_files(cls, files: dict[str, str]) -> RepoView:
         """A view over an in-memory mapping of path to text (tests, fetched MR files)."""
         return cls(files.keys(), files.get)
-
-    @property
-    def paths(self) -> frozenset[str]:
-        return self._paths
 
     def exists(self, path: str) -> bool:
         return posixpath.normpath(path).lstrip("/") in self._paths
