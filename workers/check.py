@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TextIO
 
 from workers.analysis import formats
 from workers.analysis.config import CONFIG_FILE, ConfigError, parse_config
@@ -150,21 +152,35 @@ def _fix_in_place(
     return outcome.text.encode("utf-8")
 
 
+def use_color(stream: TextIO) -> bool:
+    """ANSI colours only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
 def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str, str]) -> str:
     if args.format == "json":
         return formats.render_json(result, sources)
-    return formats.render_text(result, sources, show_diff=args.diff)
+    if args.format == "gitlab":
+        return formats.render_gitlab(result, sources)
+    if args.format == "sarif":
+        from workers.cli import _version
+        from workers.settings import Settings
+
+        docs_url = Settings.from_env().docs_url
+        return formats.render_sarif(result, sources, version=_version(), docs_url=docs_url)
+    return formats.render_text(result, sources, show_diff=args.diff, color=use_color(sys.stdout))
 
 
 def run_rule(args: argparse.Namespace) -> int:
+    from workers.docs import rule_listing, rule_markdown
+
     rules = all_rules()
     if args.all or not args.name:
-        for rule in rules.values():
-            print(f"{rule.name:28} {rule.severity.value:9} {rule.summary}")
+        print(rule_listing(rules.values()))
         return 0
     chosen = rules.get(args.name)
     if chosen is None:
         print(f"layerbot: error: unknown rule {args.name}", file=sys.stderr)
         return 2
-    print(f"# {chosen.name}\n\n{chosen.doc.strip()}")
+    print(rule_markdown(chosen), end="")
     return 0
