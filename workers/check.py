@@ -98,7 +98,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     targets = _targets(args.paths)
-    anchor = targets[0].parent if targets else Path.cwd()
+    folders = [str(target.resolve().parent) for target in targets]
+    anchor = Path(os.path.commonpath(folders)) if folders else Path.cwd()
     root = Path(args.root).resolve() if args.root else repository_root(anchor.resolve())
     repo = LocalRepoView(root)
     config = parse_config(repo.read(CONFIG_FILE))

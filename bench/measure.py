@@ -1,0 +1,65 @@
+"""Measuring processes and functions: wall time, peak RSS, medians over repeats."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import time
+import tracemalloc
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProcessRun:
+    seconds: float
+    peak_rss_kb: int
+    returncode: int
+
+
+def run_process(argv: Sequence[str], cwd: str | None = None) -> ProcessRun:
+    """Run ``argv`` to completion; its own peak RSS comes from ``wait4``'s rusage."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        list(argv), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - start
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return ProcessRun(seconds, usage.ru_maxrss, process.returncode)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+@dataclass(frozen=True)
+class CallCost:
+    seconds: float
+    peak_bytes: int
+
+
+def measure_call(function: Callable[[], object], repeats: int = 3) -> CallCost:
+    """Median wall time over ``repeats`` and the peak Python allocation of one call."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    tracemalloc.start()
+    try:
+        function()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return CallCost(median(times), peak)
