@@ -49,3 +49,42 @@ def python_version(ctx: DockerfileContext) -> str | None:
     pyproject = ctx.read("pyproject.toml") or ""
     match = re.search(r"requires-python\s*=\s*[\"'][~>=^]*\s*(3\.\d+)", pyproject)
     return match.group(1) if match else None
+
+
+_POM_JAVA = re.compile(
+    r"<(?:maven\.compiler\.release|java\.version|maven\.compiler\.target|release)>"
+    r"\s*(?:1\.)?(\d+)\s*<"
+)
+_GRADLE_JAVA = re.compile(
+    r"(?:JavaLanguageVersion\.of\(\s*|(?:source|target)Compatibility\s*=\s*"
+    r"(?:JavaVersion\.VERSION_(?:1_)?|[\"']?(?:1\.)?))(\d+)"
+)
+_TARGET_FRAMEWORK = re.compile(r"<TargetFramework>\s*net(?:coreapp)?(\d+\.\d+)")
+_RUST_CHANNEL = re.compile(r"^\s*channel\s*=\s*[\"'](\d+\.\d+)(?:\.\d+)?[\"']", re.MULTILINE)
+
+
+def java_version(ctx: DockerfileContext) -> str | None:
+    """``21`` from pom.xml's ``maven.compiler.release``/``java.version`` or Gradle's toolchain."""
+    match = _POM_JAVA.search(ctx.read("pom.xml") or "")
+    if match:
+        return match.group(1)
+    for name in ("build.gradle.kts", "build.gradle"):
+        match = _GRADLE_JAVA.search(ctx.read(name) or "")
+        if match:
+            return match.group(1)
+    return None
+
+
+def dotnet_version(project_file: str) -> str | None:
+    """``8.0`` from a project file's ``<TargetFramework>net8.0</TargetFramework>``."""
+    match = _TARGET_FRAMEWORK.search(project_file)
+    return match.group(1) if match else None
+
+
+def rust_version(ctx: DockerfileContext) -> str | None:
+    """``1.79`` from rust-toolchain.toml's ``channel`` or a plain ``rust-toolchain`` file."""
+    match = _RUST_CHANNEL.search(ctx.read("rust-toolchain.toml") or "")
+    if match:
+        return match.group(1)
+    plain = re.match(r"\s*(\d+\.\d+)", ctx.read("rust-toolchain") or "")
+    return plain.group(1) if plain else None
