@@ -30,6 +30,10 @@ _VARIABLE = re.compile(
 
 KNOWN_DIRECTIVES = ("syntax", "escape", "check")
 
+# dockerfile-parse joins continuation lines by repeated concatenation, which is quadratic in
+# one instruction's length; no real instruction comes near this many lines.
+MAX_INSTRUCTION_LINES = 10_000
+
 
 @dataclass(frozen=True)
 class Heredoc:
@@ -317,6 +321,7 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     if directives.get("escape") == "`":
         # dockerfile-parse only knows the backslash; swap the escape at line ends, lines unchanged.
         source = "\n".join(line[:-1] + "\\" if line.endswith("`") else line for line in lines)
+    _check_continuations(lines, "`" if directives.get("escape") == "`" else "\\")
     parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8", "surrogateescape")))
     structure = sorted(parser.structure, key=lambda e: int(e["startline"]))
 
@@ -358,6 +363,19 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     if not stages:
         raise DockerfileError("no FROM instruction: this is not a Dockerfile")
     return Dockerfile(path, text, lines, directives, global_args, stages, comments)
+
+
+def _check_continuations(lines: list[str], escape: str) -> None:
+    run = 0
+    for number, line in enumerate(lines, start=1):
+        run = run + 1 if line.rstrip().endswith(escape) else 0
+        if run > MAX_INSTRUCTION_LINES:
+            start = number - run + 1
+            raise DockerfileError(
+                f"the instruction on line {start} continues over more than "
+                f"{MAX_INSTRUCTION_LINES:,} lines",
+                start,
+            )
 
 
 def _new_stage(instruction: Instruction, index: int) -> Stage:
