@@ -29,6 +29,9 @@ _VARIABLE = re.compile(
 )
 
 KNOWN_DIRECTIVES = ("syntax", "escape", "check")
+INSTRUCTIONS = frozenset(
+    ["ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK", "LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"]
+)
 
 # dockerfile-parse joins continuation lines by repeated concatenation, which is quadratic in
 # one instruction's length; no real instruction comes near this many lines.
@@ -338,6 +341,10 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     for entry, docs, end in _attach_heredocs(code, lines):
         start = int(str(entry["startline"]))
         keyword = str(entry["instruction"]).upper()
+        if keyword not in INSTRUCTIONS:
+            raise DockerfileError(
+                f"unknown instruction {keyword[:40]} on line {start + 1}", start + 1
+            )
         for doc_line in range(start + 1, end + 2):
             comments.pop(doc_line, None)
         instruction = Instruction(
