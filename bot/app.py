@@ -1,0 +1,218 @@
+"""The Flask app: ``POST /webhook``, ``GET /healthz``, ``GET /metrics``.
+
+``create_app(settings)`` builds everything; importing this module does nothing. The request path
+authenticates, classifies, dedupes and enqueues task ids by name (or spools them), answering in
+milliseconds: it never calls GitLab and never logs the body or a token.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Request, Response, jsonify, request
+from prometheus_client import CollectorRegistry
+
+from bot import health, webhook
+from bot.dedupe import DedupeStore, RedisDedupe, SqliteDedupe
+from bot.intake import Intake, Outcome, SpoolFailed
+from bot.metrics import SpoolCollector, WebMetrics, event_label, exposition
+from bot.queue import Job, TaskQueue
+from bot.spool import Replayer, Spool
+from workers.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+_IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_READ_CHUNK = 64 * 1024
+
+
+@dataclass
+class BotState:
+    """What the routes share; ``app.extensions["layerbot"]``."""
+
+    settings: Settings
+    queue: TaskQueue
+    spool: Spool
+    intake: Intake
+    replayer: Replayer
+    registry: CollectorRegistry
+    metrics: WebMetrics
+    signing_key: bytes | None
+
+
+def _dedupe_store(settings: Settings, queue: TaskQueue) -> DedupeStore:
+    if queue.redis is None:
+        return SqliteDedupe(settings.data_dir / "dedupe.sqlite3")
+    return RedisDedupe(queue.redis)
+
+
+def _signing_key(settings: Settings) -> bytes | None:
+    if not settings.webhook_signing_token:
+        return None
+    try:
+        return webhook.signing_key(settings.webhook_signing_token)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+
+
+def create_app(settings: Settings, queue: TaskQueue | None = None) -> Flask:
+    """The web app for ``settings``; ``queue`` defaults to the Celery broker they configure."""
+    if not (settings.webhook_secret or settings.webhook_signing_token):
+        raise SettingsError("set WEBHOOK_SECRET (or WEBHOOK_SIGNING_TOKEN) to accept webhooks")
+    queue = queue or TaskQueue(settings)
+    registry = CollectorRegistry()
+    metrics = WebMetrics(registry)
+    spool = Spool(settings.spool_dir)
+    registry.register(SpoolCollector(spool))
+    intake = Intake(queue, _dedupe_store(settings, queue), spool, metrics)
+    state = BotState(
+        settings=settings,
+        queue=queue,
+        spool=spool,
+        intake=intake,
+        replayer=Replayer(spool, intake.replay),
+        registry=registry,
+        metrics=metrics,
+        signing_key=_signing_key(settings),
+    )
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["layerbot"] = state
+
+    @app.post("/webhook")
+    def receive() -> tuple[Response, int]:
+        started = time.perf_counter()
+        try:
+            return _receive(state, request)
+        finally:
+            metrics.latency.observe(time.perf_counter() - started)
+
+    @app.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        return _health(state)
+
+    @app.get("/metrics")
+    def metrics_page() -> Response:
+        return Response(
+            exposition(registry, spool), mimetype="text/plain; version=0.0.4; charset=utf-8"
+        )
+
+    return app
+
+
+def create_app_from_env() -> Flask:
+    """Gunicorn's entry point (``bot.app:create_app_from_env()``)."""
+    settings = Settings.from_env()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    return create_app(settings)
+
+
+def _read_body(incoming: Request, limit: int) -> bytes:
+    """The body, reading no further than ``limit`` + 1 bytes (413 beyond the cap)."""
+    too_large = webhook.Rejected(413, "too_large", f"body larger than {limit} bytes")
+    if incoming.content_length is not None and incoming.content_length > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = incoming.stream.read(min(_READ_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise too_large
+    return b"".join(chunks)
+
+
+def _decide(state: BotState, incoming: Request) -> webhook.Decision:
+    settings = state.settings
+    webhook.check_token(incoming.headers.get("X-Gitlab-Token"), settings)
+    body = _read_body(incoming, settings.max_body_bytes)
+    if state.signing_key is not None:
+        headers = incoming.headers
+        webhook.check_signature(
+            webhook.SignatureHeaders(
+                headers.get("webhook-id", ""),
+                headers.get("webhook-timestamp", ""),
+                headers.get("webhook-signature", ""),
+            ),
+            body,
+            state.signing_key,
+            time.time(),
+        )
+    event = incoming.headers.get("X-Gitlab-Event")
+    if event not in webhook.KNOWN_EVENTS:
+        return webhook.Ignored("unknown_event", status=202)
+    return webhook.classify(event, webhook.parse_json(body), settings)
+
+
+def _job(decision: webhook.Enqueue, idempotency_key: str | None) -> Job:
+    keys = decision.dedupe_keys
+    if idempotency_key and _IDEMPOTENCY_KEY.match(idempotency_key):
+        keys = (f"delivery:{idempotency_key}", *keys)
+    return Job(
+        task=decision.task,
+        args=decision.args,
+        task_id=decision.task_id,
+        dedupe_keys=keys,
+        delivery=uuid.uuid4().hex,
+    )
+
+
+def _answer(code: int, /, **fields: Any) -> tuple[Response, int]:
+    return jsonify(fields), code
+
+
+def _receive(state: BotState, incoming: Request) -> tuple[Response, int]:
+    metrics = state.metrics
+    event = incoming.headers.get("X-Gitlab-Event")
+    metrics.received.labels(event_label(event)).inc()
+    try:
+        decision = _decide(state, incoming)
+    except webhook.Rejected as rejected:
+        metrics.rejected.labels(rejected.reason).inc()
+        log.info("webhook rejected: %s (%s)", rejected.reason, rejected.detail)
+        return _answer(rejected.status, status="rejected", reason=rejected.detail)
+    if isinstance(decision, webhook.Ignored):
+        metrics.ignored.labels(decision.reason).inc()
+        return _answer(decision.status, status="ignored", reason=decision.reason)
+    job = _job(decision, incoming.headers.get("Idempotency-Key"))
+    try:
+        outcome = state.intake.accept(job)
+    except SpoolFailed:
+        return _answer(503, status="error", reason="broker and spool unavailable")
+    log.info(
+        "webhook %s project=%s task=%s: %s",
+        event_label(event),
+        decision.project_id,
+        job.task_id,
+        outcome.value,
+    )
+    if outcome is Outcome.DUPLICATE:
+        return _answer(200, status="duplicate", task_id=job.task_id)
+    return _answer(202, status=outcome.value, task_id=job.task_id)
+
+
+def _health(state: BotState) -> tuple[Response, int]:
+    """200 while events can be accepted (broker up, or spool writable), else 503.
+
+    A broker outage alone keeps 200 (events are spooled): a readiness probe that took the web
+    out of service would make GitLab's deliveries fail and disable the hook.
+    """
+    broker_problem = state.queue.ping()
+    spool_ok = state.spool.writable()
+    auth_problem = health.gitlab_auth_failure(state.settings, state.queue.redis)
+    degraded = broker_problem is not None or auth_problem is not None
+    body = {
+        "status": "degraded" if degraded else "ok",
+        "broker": broker_problem or "ok",
+        "spool": {"writable": spool_ok, "pending": state.spool.pending()},
+        "gitlab_auth": f"failed: {auth_problem}" if auth_problem else "ok",
+    }
+    return _answer(200 if broker_problem is None or spool_ok else 503, **body)
