@@ -1,0 +1,500 @@
+"""The REST endpoints of the fake GitLab (`/api/v4/...`), as a route table of small handlers.
+
+Each handler gets a `Request` (acting user, parsed query and body, URL groups) and returns an
+`Answer`; GitLab's error answers are raised as `ApiError`. Handlers run under the state lock.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlencode
+
+from tests.fake_gitlab import payloads
+from tests.fake_gitlab.state import (
+    ApiError,
+    GitLabState,
+    MergeRequest,
+    Project,
+    User,
+)
+
+DEFAULT_PER_PAGE = 20
+MAX_PER_PAGE = 100
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, Any]
+    body: dict[str, Any]
+    user: User
+    state: GitLabState
+    base_url: str
+    groups: dict[str, str] = field(default_factory=dict)
+
+    def param(self, name: str, default: Any = None) -> Any:
+        """A parameter from the JSON/form body or, failing that, the query string."""
+        if name in self.body:
+            return self.body[name]
+        return self.query.get(name, default)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.param(name, default)
+        if isinstance(value, str):
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
+
+    def project(self) -> Project:
+        return self.state.project(self.groups["project"])
+
+    def merge_request(self) -> MergeRequest:
+        return self.state.merge_request(self.groups["project"], self.groups["iid"])
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def ok(body: Any, status: int = 200) -> Answer:
+    return Answer(status, body)
+
+
+def paginate(request: Request, items: Sequence[Any]) -> Answer:
+    """One page of `items` with GitLab's offset-pagination headers and `Link`."""
+    try:
+        per_page = min(max(int(request.query.get("per_page", DEFAULT_PER_PAGE)), 1), MAX_PER_PAGE)
+        page = max(int(request.query.get("page", 1)), 1)
+    except ValueError:
+        raise ApiError(400, {"error": "page is invalid"}) from None
+    total = len(items)
+    pages = max(math.ceil(total / per_page), 1)
+    chunk = list(items[(page - 1) * per_page : page * per_page])
+    next_page = page + 1 if page < pages else None
+    prev_page = page - 1 if page > 1 else None
+
+    def link(target: int) -> str:
+        query = {k: v for k, v in request.query.items() if k not in ("page", "per_page")}
+        query.update({"page": target, "per_page": per_page})
+        return f"{request.base_url}{request.path}?{urlencode(query)}"
+
+    links = []
+    if prev_page:
+        links.append(f'<{link(prev_page)}>; rel="prev"')
+    if next_page:
+        links.append(f'<{link(next_page)}>; rel="next"')
+    links.append(f'<{link(1)}>; rel="first"')
+    links.append(f'<{link(pages)}>; rel="last"')
+    headers = {
+        "X-Page": str(page),
+        "X-Per-Page": str(per_page),
+        "X-Total": str(total),
+        "X-Total-Pages": str(pages),
+        "X-Next-Page": str(next_page or ""),
+        "X-Prev-Page": str(prev_page or ""),
+        "Link": ", ".join(links),
+    }
+    return Answer(200, chunk, headers)
+
+
+# -- users and projects ------------------------------------------------------------------------
+
+
+def get_current_user(request: Request) -> Answer:
+    return ok(payloads.current_user(request.base_url, request.user))
+
+
+def get_project(request: Request) -> Answer:
+    return ok(payloads.project(request.base_url, request.state, request.project()))
+
+
+def get_member(request: Request) -> Answer:
+    item = request.project()
+    who = request.state.user(int(request.groups["user_id"]))
+    level = item.members.get(who.id)
+    if level is None:
+        raise ApiError(404, "404 Not found")
+    return ok(payloads.member(request.base_url, who, level))
+
+
+def list_members(request: Request) -> Answer:
+    item = request.project()
+    members = [
+        payloads.member(request.base_url, request.state.user(uid), level)
+        for uid, level in sorted(item.members.items())
+    ]
+    return paginate(request, members)
+
+
+# -- branches ----------------------------------------------------------------------------------
+
+
+def list_branches(request: Request) -> Answer:
+    item = request.project()
+    names = sorted(item.branches)
+    return paginate(
+        request,
+        [payloads.branch(request.base_url, request.state, item, n, request.user) for n in names],
+    )
+
+
+def get_branch(request: Request) -> Answer:
+    item = request.project()
+    name = request.groups["branch"]
+    if name not in item.branches:
+        raise ApiError(404, "404 Branch Not Found")
+    return ok(payloads.branch(request.base_url, request.state, item, name, request.user))
+
+
+def list_protected_branches(request: Request) -> Answer:
+    item = request.project()
+    entries = [payloads.protected_branch(p) for _, p in sorted(item.protected.items())]
+    return paginate(request, entries)
+
+
+def get_protected_branch(request: Request) -> Answer:
+    item = request.project()
+    entry = item.protected.get(request.groups["branch"])
+    if entry is None:
+        raise ApiError(404, "404 Not found")
+    return ok(payloads.protected_branch(entry))
+
+
+# -- repository --------------------------------------------------------------------------------
+
+
+def _ref(request: Request, item: Project) -> str:
+    return str(request.query.get("ref") or item.default_branch)
+
+
+def list_tree(request: Request) -> Answer:
+    item = request.project()
+    files = item.tree(_ref(request, item))
+    path = str(request.query.get("path") or "")
+    entries = payloads.tree_entries(files, path, request.flag("recursive"))
+    if path and not entries:
+        raise ApiError(404, "404 Tree Not Found")
+    return paginate(request, entries)
+
+
+def _file(request: Request) -> tuple[Project, str, str, str | bytes, str]:
+    item = request.project()
+    ref = request.query.get("ref")
+    if not ref:
+        raise ApiError(400, {"error": "ref is missing"})
+    path = request.groups["file_path"]
+    sha = item.branches.get(str(ref), str(ref))
+    files = item.tree(str(ref))
+    if path not in files:
+        raise ApiError(404, "404 File Not Found")
+    return item, str(ref), path, files[path], sha
+
+
+def get_file(request: Request) -> Answer:
+    _, ref, path, content, sha = _file(request)
+    return ok(payloads.repository_file(path, ref, content, sha))
+
+
+def get_raw_file(request: Request) -> Answer:
+    _, _, _, content, _ = _file(request)
+    data = content.encode() if isinstance(content, str) else content
+    return Answer(200, data, {"Content-Type": "text/plain; charset=utf-8"})
+
+
+def get_commit(request: Request) -> Answer:
+    item = request.project()
+    sha = item.branches.get(request.groups["sha"], request.groups["sha"])
+    entry = item.commits.get(sha)
+    if entry is None:
+        raise ApiError(404, "404 Commit Not Found")
+    return ok(payloads.commit(request.base_url, item, entry))
+
+
+def create_commit(request: Request) -> Answer:
+    item = request.project()
+    actions = request.param("actions") or []
+    if not isinstance(actions, list):
+        raise ApiError(400, {"error": "actions is invalid"})
+    entry = request.state.create_commit(
+        item,
+        request.user,
+        str(request.param("branch") or ""),
+        str(request.param("commit_message") or ""),
+        actions,
+        request.param("start_branch"),
+    )
+    return ok(payloads.created_commit(request.base_url, request.state, item, entry), 201)
+
+
+# -- merge requests ----------------------------------------------------------------------------
+
+
+def list_merge_requests(request: Request) -> Answer:
+    item = request.project()
+    wanted = request.query.get("state", "all")
+    found = [
+        payloads.merge_request(request.base_url, request.state, mr)
+        for _, mr in sorted(item.merge_requests.items(), reverse=True)
+        if wanted == "all" or mr.state == wanted
+    ]
+    return paginate(request, found)
+
+
+def get_merge_request(request: Request) -> Answer:
+    mr = request.merge_request()
+    return ok(payloads.merge_request(request.base_url, request.state, mr))
+
+
+def list_diffs(request: Request) -> Answer:
+    mr = request.merge_request()
+    return paginate(request, [payloads.file_diff(d) for d in request.state.mr_diffs(mr)])
+
+
+def list_versions(request: Request) -> Answer:
+    mr = request.merge_request()
+    entries = [
+        payloads.version(mr, v, len(request.state.mr_diffs(mr, v))) for v in reversed(mr.versions)
+    ]
+    return paginate(request, entries)
+
+
+def get_version(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = next((v for v in mr.versions if str(v.id) == request.groups["version_id"]), None)
+    if entry is None:
+        raise ApiError(404, "404 Not found")
+    return ok(payloads.version_detail(request.base_url, request.state, mr, entry))
+
+
+# -- notes -------------------------------------------------------------------------------------
+
+
+def list_notes(request: Request) -> Answer:
+    mr = request.merge_request()
+    notes = [n for d in mr.discussions for n in d.notes]
+    order_by = request.query.get("order_by", "created_at")
+    key = (lambda n: n.updated_at) if order_by == "updated_at" else (lambda n: n.id)
+    ascending = request.query.get("sort", "desc") == "asc"
+    notes.sort(key=key, reverse=not ascending)
+    return paginate(request, [payloads.note(request.base_url, request.state, mr, n) for n in notes])
+
+
+def get_note(request: Request) -> Answer:
+    mr = request.merge_request()
+    _, entry = request.state.note(mr, request.groups["note_id"])
+    return ok(payloads.note(request.base_url, request.state, mr, entry))
+
+
+def create_note(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.create_note(mr, request.user, str(request.param("body") or ""))
+    return ok(payloads.note(request.base_url, request.state, mr, entry), 201)
+
+
+def update_note(request: Request) -> Answer:
+    mr = request.merge_request()
+    _, entry = request.state.note(mr, request.groups["note_id"])
+    request.state.update_note(entry, request.user, str(request.param("body") or ""))
+    return ok(payloads.note(request.base_url, request.state, mr, entry))
+
+
+def delete_note(request: Request) -> Answer:
+    mr = request.merge_request()
+    request.state.delete_note(mr, request.groups["note_id"], request.user)
+    return Answer(204, None)
+
+
+# -- discussions -------------------------------------------------------------------------------
+
+
+def _position(request: Request) -> dict[str, Any] | None:
+    position = request.param("position")
+    if position is None:
+        return None
+    if not isinstance(position, dict):
+        raise ApiError(400, {"error": "position is invalid"})
+    return position
+
+
+def list_discussions(request: Request) -> Answer:
+    mr = request.merge_request()
+    entries = [payloads.discussion(request.base_url, request.state, mr, d) for d in mr.discussions]
+    return paginate(request, entries)
+
+
+def get_discussion(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.discussion(mr, request.groups["discussion_id"])
+    return ok(payloads.discussion(request.base_url, request.state, mr, entry))
+
+
+def create_discussion(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.create_discussion(
+        mr, request.user, str(request.param("body") or ""), _position(request)
+    )
+    return ok(payloads.discussion(request.base_url, request.state, mr, entry), 201)
+
+
+def update_discussion(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.discussion(mr, request.groups["discussion_id"])
+    if request.param("resolved") is None:
+        raise ApiError(400, {"error": "resolved is missing"})
+    request.state.resolve(entry, request.user, request.flag("resolved"))
+    return ok(payloads.discussion(request.base_url, request.state, mr, entry))
+
+
+def reply_discussion(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.discussion(mr, request.groups["discussion_id"])
+    created = request.state.reply(mr, entry, request.user, str(request.param("body") or ""))
+    return ok(payloads.note(request.base_url, request.state, mr, created), 201)
+
+
+def update_discussion_note(request: Request) -> Answer:
+    mr = request.merge_request()
+    discussion = request.state.discussion(mr, request.groups["discussion_id"])
+    entry = next((n for n in discussion.notes if str(n.id) == request.groups["note_id"]), None)
+    if entry is None:
+        raise ApiError(404, "404 Not found")
+    if request.param("resolved") is not None:
+        request.state.resolve(discussion, request.user, request.flag("resolved"))
+    if request.param("body") is not None:
+        request.state.update_note(entry, request.user, str(request.param("body")))
+    return ok(payloads.note(request.base_url, request.state, mr, entry))
+
+
+# -- draft notes -------------------------------------------------------------------------------
+
+
+def list_drafts(request: Request) -> Answer:
+    mr = request.merge_request()
+    own = [d for d in mr.draft_notes if d.author_id == request.user.id]
+    return paginate(request, [payloads.draft_note(mr, d) for d in own])
+
+
+def get_draft(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.draft(mr, request.groups["draft_id"], request.user)
+    return ok(payloads.draft_note(mr, entry))
+
+
+def create_draft(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.create_draft(
+        mr,
+        request.user,
+        str(request.param("note") or ""),
+        _position(request),
+        request.param("in_reply_to_discussion_id"),
+        request.flag("resolve_discussion"),
+    )
+    return ok(payloads.draft_note(mr, entry), 201)
+
+
+def update_draft(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.draft(mr, request.groups["draft_id"], request.user)
+    body = request.param("note")
+    note = str(body) if body is not None else entry.note
+    position = _position(request)
+    if position is not None:
+        entry.position = request.state.check_position(mr, position, note)
+        entry.line_code = entry.position["line_code"]
+    elif body is not None and entry.position:
+        entry.position = request.state.check_position(mr, entry.position, note)
+    entry.note = note
+    return ok(payloads.draft_note(mr, entry))
+
+
+def delete_draft(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.draft(mr, request.groups["draft_id"], request.user)
+    mr.draft_notes.remove(entry)
+    return Answer(204, None)
+
+
+def publish_draft(request: Request) -> Answer:
+    mr = request.merge_request()
+    entry = request.state.draft(mr, request.groups["draft_id"], request.user)
+    request.state.publish(mr, entry)
+    return Answer(204, None)
+
+
+def bulk_publish(request: Request) -> Answer:
+    mr = request.merge_request()
+    request.state.bulk_publish(mr, request.user)
+    return Answer(204, None)
+
+
+Handler = Callable[[Request], Answer]
+P = r"/projects/(?P<project>[^/]+)"
+MR = P + r"/merge_requests/(?P<iid>\d+)"
+
+ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
+    (method, re.compile(f"^{pattern}$"), handler)
+    for method, pattern, handler in [
+        ("GET", r"/user", get_current_user),
+        ("GET", P, get_project),
+        ("GET", P + r"/members/all", list_members),
+        ("GET", P + r"/members/all/(?P<user_id>\d+)", get_member),
+        ("GET", P + r"/repository/branches", list_branches),
+        ("GET", P + r"/repository/branches/(?P<branch>[^/]+)", get_branch),
+        ("GET", P + r"/protected_branches", list_protected_branches),
+        ("GET", P + r"/protected_branches/(?P<branch>[^/]+)", get_protected_branch),
+        ("GET", P + r"/repository/tree", list_tree),
+        ("GET", P + r"/repository/files/(?P<file_path>[^/]+)/raw", get_raw_file),
+        ("GET", P + r"/repository/files/(?P<file_path>[^/]+)", get_file),
+        ("GET", P + r"/repository/commits/(?P<sha>[^/]+)", get_commit),
+        ("POST", P + r"/repository/commits", create_commit),
+        ("GET", P + r"/merge_requests", list_merge_requests),
+        ("GET", MR, get_merge_request),
+        ("GET", MR + r"/diffs", list_diffs),
+        ("GET", MR + r"/versions", list_versions),
+        ("GET", MR + r"/versions/(?P<version_id>\d+)", get_version),
+        ("GET", MR + r"/notes", list_notes),
+        ("POST", MR + r"/notes", create_note),
+        ("GET", MR + r"/notes/(?P<note_id>\d+)", get_note),
+        ("PUT", MR + r"/notes/(?P<note_id>\d+)", update_note),
+        ("DELETE", MR + r"/notes/(?P<note_id>\d+)", delete_note),
+        ("GET", MR + r"/discussions", list_discussions),
+        ("POST", MR + r"/discussions", create_discussion),
+        ("GET", MR + r"/discussions/(?P<discussion_id>[0-9a-f]+)", get_discussion),
+        ("PUT", MR + r"/discussions/(?P<discussion_id>[0-9a-f]+)", update_discussion),
+        ("POST", MR + r"/discussions/(?P<discussion_id>[0-9a-f]+)/notes", reply_discussion),
+        (
+            "PUT",
+            MR + r"/discussions/(?P<discussion_id>[0-9a-f]+)/notes/(?P<note_id>\d+)",
+            update_discussion_note,
+        ),
+        ("GET", MR + r"/draft_notes", list_drafts),
+        ("POST", MR + r"/draft_notes", create_draft),
+        ("POST", MR + r"/draft_notes/bulk_publish", bulk_publish),
+        ("GET", MR + r"/draft_notes/(?P<draft_id>\d+)", get_draft),
+        ("PUT", MR + r"/draft_notes/(?P<draft_id>\d+)", update_draft),
+        ("DELETE", MR + r"/draft_notes/(?P<draft_id>\d+)", delete_draft),
+        ("PUT", MR + r"/draft_notes/(?P<draft_id>\d+)/publish", publish_draft),
+    ]
+]
+
+
+def route(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
+    """The handler for an API path (after `/api/v4`), with URL-decoded groups."""
+    for route_method, pattern, handler in ROUTES:
+        match = pattern.match(path)
+        if match and route_method == method:
+            return handler, {k: unquote(v) for k, v in match.groupdict().items()}
+    return None
+
+
+def allowed(path: str) -> bool:
+    """Whether any method serves this path (405 rather than 404 when only the method is off)."""
+    return any(pattern.match(path) for _, pattern, _ in ROUTES)

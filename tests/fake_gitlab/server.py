@@ -1,0 +1,568 @@
+"""The fake GitLab HTTP server and its Python API (`FakeGitLab`).
+
+A stdlib `ThreadingHTTPServer` on 127.0.0.1 serves `/api/v4/...` (see `api.py`) to python-gitlab
+over real HTTP, checks `PRIVATE-TOKEN` (or `Authorization: Bearer`), records every API call,
+and applies injected faults. `/__admin/...` endpoints (no auth, never recorded) let another
+process seed state, inject faults and read the call log; `RemoteFakeGitLab` wraps them.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import socket
+import struct
+import threading
+import time
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from tests.fake_gitlab import api, payloads
+from tests.fake_gitlab.faults import Fault, FaultPlan
+from tests.fake_gitlab.state import DEVELOPER, ApiError, GitLabState
+
+API_PREFIX = "/api/v4"
+ADMIN_PREFIX = "/__admin"
+BOT_USERNAME = "layerbot"
+BOT_TOKEN = "layerbot-test-token"
+
+
+def to_json(value: Any) -> Any:
+    """JSON-safe copy: bytes become {"__bytes__": base64} so binary files survive the wire."""
+    if isinstance(value, bytes):
+        return {"__bytes__": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {str(k): to_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_json(v) for v in value]
+    return value
+
+
+def from_json(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"__bytes__"}:
+            return base64.b64decode(value["__bytes__"])
+        return {k: from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    return value
+
+
+def _form(raw: str) -> dict[str, Any]:
+    """Form-encoded body with GitLab's bracket nesting (`position[new_line]=3`)."""
+    result: dict[str, Any] = {}
+    for key, values in parse_qs(raw, keep_blank_values=True).items():
+        value: Any = values if key.endswith("[]") else values[-1]
+        parts = [p for p in re.split(r"[\[\]]+", key) if p]
+        target = result
+        for part in parts[:-1]:
+            target = target.setdefault(part, {})
+        target[parts[-1]] = value
+    return result
+
+
+class FakeGitLab:
+    """A fake GitLab instance: state, fault plan, call log, and (once started) an HTTP server.
+
+    Seeding: `add_user`, `add_project`, `add_member`, `protect_branch`, `open_merge_request`,
+    `push`, `set_merge_request`, `add_note`. Faults: `inject`, `clear_faults`, `seed`.
+    Observations: `calls`, `clear_calls`, `merge_request`, `diffs`, `discussions`, `notes`,
+    `draft_notes`, `files`. Every one of them also works against a server in another process
+    through `RemoteFakeGitLab` (same names, same arguments, JSON results).
+
+    A bot user (`bot_username`, token `bot_token`) exists from the start and becomes a
+    Developer of every project added, unless `members` says otherwise.
+    """
+
+    REMOTE_OPERATIONS = frozenset(
+        {
+            "add_user",
+            "add_project",
+            "add_member",
+            "protect_branch",
+            "open_merge_request",
+            "push",
+            "set_merge_request",
+            "add_note",
+            "inject",
+            "clear_faults",
+            "seed",
+            "faults",
+            "calls",
+            "clear_calls",
+            "merge_request",
+            "diffs",
+            "discussions",
+            "notes",
+            "draft_notes",
+            "files",
+            "snapshot",
+            "restore",
+        }
+    )
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        bot_username: str = BOT_USERNAME,
+        bot_token: str = BOT_TOKEN,
+    ) -> None:
+        self.state = GitLabState()
+        self.faults_plan = FaultPlan(seed)
+        self.bot_username = bot_username
+        self.bot_token = bot_token
+        self.bot_user_id = self.state.add_user(
+            bot_username, name="Layerbot", token=bot_token, bot=True
+        )
+        self._calls: list[dict[str, Any]] = []
+        self._calls_lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serve in a background thread; returns the base URL for `gitlab.Gitlab(url, ...)`."""
+        handler = type("BoundHandler", (Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        bound_host, bound_port = self._server.server_address[:2]
+        self.url = f"http://{bound_host!s}:{bound_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-gitlab", daemon=True
+        )
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeGitLab:
+        if self._server is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def invoke(self, operation: str, kwargs: dict[str, Any]) -> Any:
+        """Run a named operation (the admin endpoint's entry point)."""
+        if operation not in self.REMOTE_OPERATIONS:
+            raise ValueError(f"unknown operation {operation!r}")
+        return getattr(self, operation)(**kwargs)
+
+    # -- seeding -----------------------------------------------------------------------------
+
+    def add_user(self, username: str, *, name: str | None = None, token: str | None = None) -> int:
+        """A human user; give a `token` to let tests call the API as them. Returns the id."""
+        with self.state.lock:
+            return self.state.add_user(username, name=name, token=token)
+
+    def add_project(
+        self,
+        path_with_namespace: str = "group/app",
+        *,
+        files: dict[str, str | bytes] | None = None,
+        default_branch: str = "main",
+        members: dict[str, int] | None = None,
+    ) -> int:
+        """A project whose default branch holds `files`; `members` maps usernames to access
+        levels (10 guest .. 50 owner). Returns the project id."""
+        chosen = {self.bot_username: DEVELOPER} if members is None else dict(members)
+        with self.state.lock:
+            return self.state.add_project(
+                path_with_namespace, files=files, default_branch=default_branch, members=chosen
+            )
+
+    def add_member(self, project: int | str, user: int | str, access_level: int) -> None:
+        with self.state.lock:
+            self.state.add_member(project, user, access_level)
+
+    def protect_branch(
+        self,
+        project: int | str,
+        branch: str,
+        *,
+        push_access_level: int = 40,
+        merge_access_level: int = 40,
+    ) -> None:
+        with self.state.lock:
+            self.state.protect_branch(
+                project,
+                branch,
+                push_access_level=push_access_level,
+                merge_access_level=merge_access_level,
+            )
+
+    def open_merge_request(
+        self,
+        project: int | str,
+        files_before: dict[str, str | bytes] | None,
+        files_after: dict[str, str | bytes],
+        *,
+        title: str = "Update build",
+        description: str = "",
+        source_branch: str = "feature",
+        target_branch: str | None = None,
+        author: int | str | None = None,
+        draft: bool = False,
+    ) -> int:
+        """Open an MR from a branch with the full tree `files_after` onto the target branch
+        committed with the full tree `files_before` (None: keep the target branch's tree).
+        Returns the MR iid; the diff is computed from the two trees."""
+        with self.state.lock:
+            return self.state.open_merge_request(
+                project,
+                files_before,
+                files_after,
+                title=title,
+                description=description,
+                source_branch=source_branch,
+                target_branch=target_branch,
+                author=author,
+                draft=draft,
+            )
+
+    def push(
+        self,
+        project: int | str,
+        mr_iid: int,
+        files: dict[str, str | bytes | None],
+        *,
+        message: str = "Update",
+        replace: bool = False,
+    ) -> str:
+        """Push a commit to the MR's source branch (`files`: changed paths, None deletes;
+        `replace=True`: the whole tree). Adds an MR version; returns the new head sha."""
+        with self.state.lock:
+            return self.state.push(project, mr_iid, files, message=message, replace=replace)
+
+    def set_merge_request(
+        self,
+        project: int | str,
+        mr_iid: int,
+        *,
+        state: str | None = None,
+        draft: bool | None = None,
+        title: str | None = None,
+        labels: list[str] | None = None,
+    ) -> None:
+        """Close/merge/reopen (`state`), mark draft or ready, retitle, relabel."""
+        with self.state.lock:
+            self.state.set_merge_request(
+                project, mr_iid, state=state, draft=draft, title=title, labels=labels
+            )
+
+    def add_note(self, project: int | str, mr_iid: int, author: int | str, body: str) -> int:
+        """A human's comment on the MR (e.g. `@layerbot recheck`). Returns the note id."""
+        with self.state.lock:
+            return self.state.add_note(project, mr_iid, author, body)
+
+    # -- faults ------------------------------------------------------------------------------
+
+    def inject(
+        self,
+        *,
+        method: str | None = None,
+        path_regex: str = ".*",
+        status: int | None = None,
+        delay: float = 0.0,
+        reset: bool = False,
+        after: bool = False,
+        retry_after: int = 1,
+        times: int | None = 1,
+        rate: float = 1.0,
+    ) -> int:
+        """Make matching API requests fail; see `faults.Fault`. Returns the fault id."""
+        fault = self.faults_plan.add(
+            method=method,
+            path_regex=path_regex,
+            status=status,
+            delay=delay,
+            reset=reset,
+            after=after,
+            retry_after=retry_after,
+            times=times,
+            rate=rate,
+        )
+        return fault.id
+
+    def clear_faults(self) -> None:
+        self.faults_plan.clear()
+
+    def seed(self, seed: int) -> None:
+        """Reseed the random draws of rate-based faults."""
+        self.faults_plan.seed(seed)
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The active faults and how often each fired."""
+        return self.faults_plan.describe()
+
+    # -- observations ------------------------------------------------------------------------
+
+    def record(self, call: dict[str, Any]) -> None:
+        with self._calls_lock:
+            self._calls.append(call)
+
+    def calls(
+        self, method: str | None = None, path_regex: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Recorded API calls in order: method, path, query, json, status, user, fault."""
+        pattern = re.compile(path_regex) if path_regex else None
+        with self._calls_lock:
+            return [
+                dict(c)
+                for c in self._calls
+                if (method is None or c["method"] == method.upper())
+                and (pattern is None or pattern.search(c["path"]))
+            ]
+
+    def clear_calls(self) -> None:
+        with self._calls_lock:
+            self._calls.clear()
+
+    def merge_request(self, project: int | str, mr_iid: int) -> dict[str, Any]:
+        with self.state.lock:
+            mr = self.state.merge_request(project, mr_iid)
+            return payloads.merge_request(self.url, self.state, mr)
+
+    def diffs(self, project: int | str, mr_iid: int) -> list[dict[str, Any]]:
+        """The MR's current diffs, unpaginated and never pruned (`diff` always present)."""
+        with self.state.lock:
+            mr = self.state.merge_request(project, mr_iid)
+            return [{**payloads.file_diff(d), "diff": d.diff} for d in self.state.mr_diffs(mr)]
+
+    def discussions(self, project: int | str, mr_iid: int) -> list[dict[str, Any]]:
+        with self.state.lock:
+            mr = self.state.merge_request(project, mr_iid)
+            return [payloads.discussion(self.url, self.state, mr, d) for d in mr.discussions]
+
+    def notes(self, project: int | str, mr_iid: int) -> list[dict[str, Any]]:
+        """Every note of the MR, oldest first."""
+        with self.state.lock:
+            mr = self.state.merge_request(project, mr_iid)
+            notes = sorted((n for d in mr.discussions for n in d.notes), key=lambda n: n.id)
+            return [payloads.note(self.url, self.state, mr, n) for n in notes]
+
+    def draft_notes(self, project: int | str, mr_iid: int) -> list[dict[str, Any]]:
+        """Unpublished draft notes of every author."""
+        with self.state.lock:
+            mr = self.state.merge_request(project, mr_iid)
+            return [payloads.draft_note(mr, d) for d in mr.draft_notes]
+
+    def files(self, project: int | str, ref: str) -> dict[str, str | bytes]:
+        """The repository tree at a branch or sha."""
+        with self.state.lock:
+            return dict(self.state.project(project).tree(ref))
+
+    def snapshot(self) -> dict[str, Any]:
+        """The whole state as JSON-safe data (see `restore`, `--state FILE`)."""
+        with self.state.lock:
+            return to_json(self.state.snapshot())
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        with self.state.lock:
+            self.state.restore(from_json(snapshot))
+
+
+class Handler(BaseHTTPRequestHandler):
+    """One HTTP connection; `fake` is bound per server by `FakeGitLab.start`."""
+
+    fake: FakeGitLab
+    protocol_version = "HTTP/1.1"
+    server_version = "FakeGitLab/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the call log is the record."""
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _read_body(self) -> tuple[dict[str, Any], Any]:
+        """Parsed body (for handlers) and the raw JSON value (for the call log)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return {}, None
+        content_type = self.headers.get("Content-Type", "")
+        if "application/x-www-form-urlencoded" in content_type:
+            parsed = _form(raw.decode())
+            return parsed, parsed
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise ApiError(400, {"error": "The provided content-type is not supported"}) from None
+        return (value if isinstance(value, dict) else {}), value
+
+    def _send(self, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
+        if isinstance(body, bytes):
+            data = body
+            content_type = "text/plain; charset=utf-8"
+        elif body is None:
+            data = b""
+            content_type = "application/json"
+        else:
+            data = json.dumps(body).encode()
+            content_type = "application/json"
+        self.send_response(status)
+        merged = {"Content-Type": content_type, **(headers or {})}
+        for key, value in merged.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
+
+    def _reset(self) -> None:
+        """Drop the connection with a TCP reset and no answer."""
+        self.close_connection = True
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+        except OSError:
+            pass
+
+    def _base_url(self) -> str:
+        return f"http://{self.headers.get('Host') or self.fake.url.split('//', 1)[1]}"
+
+    def _dispatch(self) -> None:
+        split = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        try:
+            body, raw_json = self._read_body()
+        except ApiError as error:
+            self._send(error.status, {"message": error.message})
+            return
+        if split.path.startswith(ADMIN_PREFIX):
+            self._admin(split.path[len(ADMIN_PREFIX) :], query, raw_json)
+            return
+        call: dict[str, Any] = {
+            "method": self.command,
+            "path": split.path,
+            "query": query,
+            "json": raw_json,
+            "status": None,
+            "user": None,
+            "fault": None,
+        }
+        try:
+            self._api(split.path, query, body, call)
+        finally:
+            self.fake.record(call)
+
+    def _api(
+        self, path: str, query: dict[str, Any], body: dict[str, Any], call: dict[str, Any]
+    ) -> None:
+        fault = self.fake.faults_plan.pick(self.command, path)
+        if fault is not None:
+            call["fault"] = fault.id
+            if not fault.after and self._apply_fault(fault, call):
+                return
+        status, payload, headers = self._handle(path, query, body, call)
+        if fault is not None and fault.after and self._apply_fault(fault, call):
+            return
+        call["status"] = status
+        self._send(status, payload, headers)
+
+    def _apply_fault(self, fault: Fault, call: dict[str, Any]) -> bool:
+        """Delay, reset or answer the fault's status; True when the answer is given."""
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.reset:
+            call["status"] = "reset"
+            self._reset()
+            return True
+        if fault.status is None:
+            return False
+        call["status"] = fault.status
+        headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+        phrase = HTTPStatus(fault.status).phrase if fault.status in HTTPStatus else "Error"
+        message = "Retry later" if fault.status == 429 else f"{fault.status} {phrase}"
+        self._send(fault.status, {"message": message}, headers)
+        return True
+
+    def _handle(
+        self, path: str, query: dict[str, Any], body: dict[str, Any], call: dict[str, Any]
+    ) -> tuple[int, Any, dict[str, str]]:
+        if not path.startswith(API_PREFIX + "/"):
+            return 404, {"error": "404 Not Found"}, {}
+        api_path = path[len(API_PREFIX) :]
+        token = self.headers.get("PRIVATE-TOKEN")
+        authorization = self.headers.get("Authorization", "")
+        if token is None and authorization.startswith("Bearer "):
+            token = authorization[len("Bearer ") :]
+        state = self.fake.state
+        with state.lock:
+            user = state.user_by_token(token)
+            if user is None:
+                return 401, {"message": "401 Unauthorized"}, {}
+            call["user"] = user.username
+            method = "GET" if self.command == "HEAD" else self.command
+            found = api.route(method, api_path)
+            if found is None:
+                if api.allowed(api_path):
+                    return 405, {"error": "405 Method Not Allowed"}, {}
+                return 404, {"error": "404 Not Found"}, {}
+            handler, groups = found
+            request = api.Request(method, path, query, body, user, state, self._base_url(), groups)
+            try:
+                answer = handler(request)
+            except ApiError as error:
+                return error.status, {"message": error.message}, {}
+            return answer.status, answer.body, answer.headers
+
+    def _admin(self, path: str, query: dict[str, Any], payload: Any) -> None:
+        """Test-control endpoints: `POST /call {operation, kwargs}`, plus REST-ish shortcuts
+        `GET|DELETE /calls`, `POST|DELETE|GET /faults`, `GET|POST /state`, `GET /health`."""
+        fake = self.fake
+        body = from_json(payload) if payload is not None else {}
+        shortcuts: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+            ("GET", "/calls"): ("calls", dict(query)),
+            ("DELETE", "/calls"): ("clear_calls", {}),
+            ("GET", "/faults"): ("faults", {}),
+            ("POST", "/faults"): ("inject", body if isinstance(body, dict) else {}),
+            ("DELETE", "/faults"): ("clear_faults", {}),
+            ("GET", "/state"): ("snapshot", {}),
+            ("POST", "/state"): ("restore", {"snapshot": body}),
+        }
+        try:
+            if (self.command, path) == ("GET", "/health"):
+                self._send(200, {"status": "ok", "bot_username": fake.bot_username})
+                return
+            if (self.command, path) == ("POST", "/call") and isinstance(body, dict):
+                operation, kwargs = body.get("operation", ""), body.get("kwargs") or {}
+            elif (self.command, path) in shortcuts:
+                operation, kwargs = shortcuts[(self.command, path)]
+            else:
+                self._send(404, {"error": "unknown admin endpoint"})
+                return
+            result = fake.invoke(operation, kwargs)
+        except ApiError as error:
+            self._send(error.status, {"message": error.message})
+            return
+        except (TypeError, ValueError, KeyError) as error:
+            self._send(400, {"error": f"{type(error).__name__}: {error}"})
+            return
+        self._send(200, {"result": to_json(result)})
