@@ -1,0 +1,3 @@
+"""Shared pytest configuration: registers the fake GitLab fixtures (`fake_gitlab`, `gitlab_client`)."""
+
+pytest_plugins = ["tests.fake_gitlab.fixtures"]
