@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import io
 import re
-import shlex
 from dataclasses import dataclass, field
 
 from dockerfile_parse import DockerfileParser
 
 from workers.analysis.model import InputError
+from workers.analysis.shell import split_words
 
 
 class DockerfileError(InputError):
@@ -115,20 +115,14 @@ class Instruction:
         """Source paths of a COPY/ADD (everything but the destination)."""
         args = self.exec_args()
         if args is None:
-            try:
-                args = shlex.split(self.arguments)
-            except ValueError:
-                args = self.arguments.split()
+            args = split_words(self.arguments)
         args = [arg for arg in args if not arg.startswith("<<")]
         return args[:-1] if len(args) > 1 else []
 
     def copy_destination(self) -> str | None:
         args = self.exec_args()
         if args is None:
-            try:
-                args = shlex.split(self.arguments)
-            except ValueError:
-                args = self.arguments.split()
+            args = split_words(self.arguments)
         return args[-1] if len(args) > 1 else None
 
 

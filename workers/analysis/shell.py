@@ -8,10 +8,13 @@ that needs more than "which programs with which arguments" should not be written
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 
 _OPERATORS = re.compile(r"&&|\|\||;|\||\n")
+# A word is a run of unquoted characters, quoted strings and escapes (linear, unlike shlex,
+# whose per-character concatenation is quadratic on a hostile one-megabyte word).
+_WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
+_PART = re.compile(r"""'([^']*)'?|"((?:\\.|[^"\\])*)"?|\\(.?)|([^'"\\]+)""", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _WRAPPERS = {"sudo", "exec", "time", "nice", "nohup", "env", "command", "then", "do", "else"}
 
@@ -51,6 +54,24 @@ class Command:
         return ""
 
 
+def _unquote(word: str) -> str:
+    parts = []
+    for single, double, escaped, plain in _PART.findall(word):
+        parts.append(single or re.sub(r"\\(.)", r"\1", double) or escaped or plain)
+    return "".join(parts)
+
+
+def split_words(text: str) -> list[str]:
+    """Shell words of one simple command, quotes removed; an unquoted ``#`` word ends it."""
+    words = []
+    for match in _WORD.finditer(text):
+        word = match.group(0)
+        if word.startswith("#"):
+            break
+        words.append(_unquote(word))
+    return words
+
+
 def _fold_continuations(script: str) -> str:
     return re.sub(r"\\\r?\n", " ", script)
 
@@ -62,10 +83,7 @@ def commands(script: str) -> list[Command]:
         text = piece.strip()
         if not text or text.startswith("#"):
             continue
-        try:
-            argv = shlex.split(text, comments=True)
-        except ValueError:
-            argv = text.split()
+        argv = split_words(text)
         while argv and (_ASSIGNMENT.match(argv[0]) or argv[0] in _WRAPPERS or argv[0] in "({"):
             argv.pop(0)
         if argv:
