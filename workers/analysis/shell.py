@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_OPERATORS = re.compile(r"&&|\|\||;|\||\n")
+# Quoted strings are matched first so that operators inside them do not split a command.
+_OPERATORS = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\||\n)""", re.DOTALL)
 # A word is a run of unquoted characters, quoted strings and escapes (linear, unlike shlex,
 # whose per-character concatenation is quadratic on a hostile one-megabyte word).
 _WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
@@ -76,10 +77,21 @@ def _fold_continuations(script: str) -> str:
     return re.sub(r"\\\r?\n", " ", script)
 
 
+def _pieces(script: str) -> list[str]:
+    """``script`` cut at control operators that stand outside quotes."""
+    pieces, start = [], 0
+    for match in _OPERATORS.finditer(script):
+        if match.group(1):
+            pieces.append(script[start : match.start()])
+            start = match.end()
+    pieces.append(script[start:])
+    return pieces
+
+
 def commands(script: str) -> list[Command]:
     """The simple commands in ``script``, in order."""
     found: list[Command] = []
-    for piece in _OPERATORS.split(_fold_continuations(script)):
+    for piece in _pieces(_fold_continuations(script)):
         text = piece.strip()
         if not text or text.startswith("#"):
             continue

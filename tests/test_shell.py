@@ -1,0 +1,48 @@
+"""The shell reader: commands split at operators outside quotes, words unquoted like shlex."""
+
+import shlex
+
+import pytest
+
+from workers.analysis.shell import commands, split_words
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "apt-get install -y \"a b\" c\\ d 'e f'g",
+        'echo "x\\"y" $HOME ${A:-b}',
+        'a=1 b="2 3" cmd --x=y',
+        "pip install --no-cache-dir -r requirements.txt # trailing comment",
+    ],
+)
+def test_words_match_shlex(text: str) -> None:
+    assert split_words(text) == shlex.split(text, comments=True)
+
+
+def test_operators_inside_quotes_do_not_split() -> None:
+    found = commands("echo \"a && b\" && apt-get install -y x; ls | grep 'q;r'\nrm -rf /tmp/*")
+    assert [c.argv for c in found] == [
+        ("echo", "a && b"),
+        ("apt-get", "install", "-y", "x"),
+        ("ls",),
+        ("grep", "q;r"),
+        ("rm", "-rf", "/tmp/*"),
+    ]
+
+
+def test_assignments_and_sudo_are_not_the_program() -> None:
+    [command] = commands("sudo DEBIAN_FRONTEND=noninteractive apt-get -qy install curl")
+    assert command.program == "apt-get"
+    assert command.subcommand == "install"
+    assert command.has_flag("-y") and command.has_flag("-q")
+    assert not command.has_flag("--no-install-recommends")
+
+
+def test_continuations_fold_into_one_command() -> None:
+    [command] = commands("apk add \\\n    --no-cache \\\n    git")
+    assert command.argv == ("apk", "add", "--no-cache", "git")
+
+
+def test_unterminated_quote_is_read_to_the_end_not_an_error() -> None:
+    assert split_words("echo 'never closed") == ["echo", "never closed"]
