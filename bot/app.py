@@ -60,10 +60,16 @@ def _signing_key(settings: Settings) -> bytes | None:
         raise SettingsError(str(error)) from None
 
 
-def create_app(settings: Settings, queue: TaskQueue | None = None) -> Flask:
-    """The web app for ``settings``; ``queue`` defaults to the Celery broker they configure."""
+def validate_settings(settings: Settings) -> None:
+    """Refuse to start a web side that would accept unauthenticated webhooks."""
     if not (settings.webhook_secret or settings.webhook_signing_token):
         raise SettingsError("set WEBHOOK_SECRET (or WEBHOOK_SIGNING_TOKEN) to accept webhooks")
+    _signing_key(settings)
+
+
+def create_app(settings: Settings, queue: TaskQueue | None = None) -> Flask:
+    """The web app for ``settings``; ``queue`` defaults to the Celery broker they configure."""
+    validate_settings(settings)
     queue = queue or TaskQueue(settings)
     registry = CollectorRegistry()
     metrics = WebMetrics(registry)

@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     rule.add_argument("name", nargs="?")
     rule.add_argument("--all", action="store_true", help="list every rule")
 
+    serve = commands.add_parser("serve", help="run the web side (and a worker without REDIS_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -57,6 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from workers.check import run_rule
 
         return run_rule(args)
+    if args.command == "serve":
+        from bot.serve import run_serve
+
+        return run_serve(args.host, args.port)
     parser.error(f"unknown command {args.command}")
     return 2
 

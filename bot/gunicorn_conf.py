@@ -1,0 +1,68 @@
+"""The production gunicorn configuration: ``gunicorn -c python:bot.gunicorn_conf``.
+
+Sized for a 2-core machine: two worker processes (one per core; a request is mostly CPU: JSON,
+HMAC, a Redis round trip) with four threads each, so a slow broker round trip does not hold a core.
+``WEB_CONCURRENCY`` and ``WEB_THREADS`` override the sizing, ``LAYERBOT_BIND`` the address
+(``layerbot serve`` passes ``--bind`` itself).
+
+Metrics are multi-process (see :mod:`bot.metrics`): this file sets ``PROMETHEUS_MULTIPROC_DIR``
+(default ``<LAYERBOT_DATA_DIR>/metrics``) before any worker imports prometheus_client, empties it
+when the server starts, and drops a dead worker's live gauges. Each worker runs a spool replayer
+thread. The access log has the method, path without query string, status, size and time: never a
+header, a query string or a body, so no token can leak into it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from workers.settings import Settings
+
+_settings = Settings.from_env()
+_metrics_dir = Path(
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(_settings.data_dir / "metrics"))
+)
+
+wsgi_app = "bot.app:create_app_from_env()"
+bind = [os.environ.get("LAYERBOT_BIND", "127.0.0.1:8080")]
+worker_class = "gthread"
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+threads = int(os.environ.get("WEB_THREADS", "4"))
+# GitLab gives up on a delivery after 10 s; a request here takes milliseconds.
+timeout = 30
+graceful_timeout = 20
+keepalive = 5
+# Headers are small; a body is capped by MAX_BODY_BYTES inside the app.
+limit_request_line = 4094
+limit_request_fields = 100
+limit_request_field_size = 8190
+
+accesslog = "-"
+errorlog = "-"
+loglevel = _settings.log_level.lower()
+access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+
+def on_starting(server: Any) -> None:
+    """Empty the metrics folder: values of a previous run must not be summed into this one."""
+    _metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in _metrics_dir.glob("*.db"):
+        stale.unlink(missing_ok=True)
+
+
+def post_worker_init(worker: Any) -> None:
+    worker.wsgi.extensions["layerbot"].replayer.start()
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    state = getattr(worker.wsgi, "extensions", {}).get("layerbot")
+    if state is not None:
+        state.replayer.stop()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid, str(_metrics_dir))  # type: ignore[no-untyped-call]
