@@ -1,7 +1,7 @@
 """Parsing a Dockerfile into stages and instructions with exact line spans.
 
-``dockerfile-parse`` does the line work (continuations, comments); on top of it we restore what
-it does not know: heredocs (BuildKit's ``RUN <<EOF``), the ``# escape=`` directive, the parser
+``dockerfile-parse`` does the line work (continuations, comments, the ``# escape=`` directive);
+on top of it we restore what it does not know: heredocs (BuildKit's ``RUN <<EOF``), the parser
 directives at the top, stage names, ``ARG`` before the first ``FROM`` and ``COPY --from``.
 """
 
@@ -318,12 +318,8 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
         raise DockerfileError("the file contains NUL bytes; it is not a text Dockerfile")
     lines = text.splitlines()
     directives = _directives(lines)
-    source = text
-    if directives.get("escape") == "`":
-        # dockerfile-parse only knows the backslash; swap the escape at line ends, lines unchanged.
-        source = "\n".join(line[:-1] + "\\" if line.endswith("`") else line for line in lines)
     _check_continuations(lines, "`" if directives.get("escape") == "`" else "\\")
-    parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8", "surrogateescape")))
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8", "surrogateescape")))
     structure = sorted(parser.structure, key=lambda e: int(e["startline"]))
 
     comments: dict[int, str] = {}

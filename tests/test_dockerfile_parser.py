@@ -1,0 +1,136 @@
+"""The Dockerfile parser keeps exact spans and the structure rules rely on."""
+
+import pytest
+
+from workers.analysis.dockerfile import DockerfileError, parse, parse_image
+
+SOURCE = """\
+# syntax=docker/dockerfile:1
+ARG GO_VERSION=1.22
+ARG BASE=alpine:3.20
+FROM golang:${GO_VERSION} AS Builder
+# install tools
+RUN apt-get update && \\
+    apt-get install -y gcc \\
+    # an inner comment
+    make
+RUN <<EOT bash
+  set -e
+  go build -o /out/app .
+EOT
+COPY <<-EOF /etc/motd
+\thello
+\tEOF
+
+FROM ${BASE}
+COPY --from=builder /out/app /usr/local/bin/app
+CMD ["app"]
+"""
+
+
+def test_spans_cover_continuations_comments_and_heredocs() -> None:
+    doc = parse(SOURCE)
+    spans = [(i.keyword, i.line, i.end_line) for i in doc.instructions]
+    assert spans == [
+        ("ARG", 2, 2),
+        ("ARG", 3, 3),
+        ("FROM", 4, 4),
+        ("RUN", 6, 9),
+        ("RUN", 10, 13),
+        ("COPY", 14, 16),
+        ("FROM", 18, 18),
+        ("COPY", 19, 19),
+        ("CMD", 20, 20),
+    ]
+
+
+def test_heredoc_bodies_belong_to_their_instruction() -> None:
+    doc = parse(SOURCE)
+    run = doc.stages[0].of("RUN")[1]
+    assert run.heredocs[0].name == "EOT"
+    assert "go build -o /out/app ." in run.script
+    copy = doc.stages[0].of("COPY")[0]
+    assert copy.heredocs[0].body == "\thello"
+
+
+def test_directives_global_args_and_stages() -> None:
+    doc = parse(SOURCE)
+    assert doc.directives == {"syntax": "docker/dockerfile:1"}
+    assert [a.arguments for a in doc.global_args] == ["GO_VERSION=1.22", "BASE=alpine:3.20"]
+    assert [s.name for s in doc.stages] == ["Builder", None]
+    assert str(doc.resolved_base(doc.stages[0])) == "golang:1.22"
+    assert str(doc.resolved_base(doc.stages[1])) == "alpine:3.20"
+    assert doc.comments[5] == "install tools"
+    assert 8 not in doc.comments  # inside the RUN, not a comment of its own
+
+
+def test_copy_from_reference_keeps_the_builder_stage_in_use() -> None:
+    doc = parse(SOURCE)
+    assert doc.stage_named("builder") is doc.stages[0]  # stage names are case-insensitive
+    assert doc.used_stages() == {0, 1}
+    copy = doc.final_stage.of("COPY")[0]
+    assert copy.flags == {"from": "builder"}
+    assert copy.copy_sources() == ["/out/app"]
+    assert copy.copy_destination() == "/usr/local/bin/app"
+
+
+def test_unused_stage_is_not_in_the_final_image() -> None:
+    doc = parse("FROM node:20 AS test\nRUN npm test\nFROM nginx:1.27 AS web\nFROM web\n")
+    assert doc.used_stages() == {1, 2}
+    assert doc.base_stage(doc.stages[2]) is doc.stages[1]
+
+
+def test_backtick_escape_directive_joins_lines() -> None:
+    doc = parse(
+        "# escape=`\nFROM mcr.microsoft.com/windows/servercore:ltsc2022\n"
+        "RUN dir `\n    c:\\\nCMD dir\n"
+    )
+    assert doc.directives == {"escape": "`"}
+    run = doc.final_stage.of("RUN")[0]
+    assert (run.line, run.end_line) == (3, 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "message", "line"),
+    [
+        ("", "no FROM instruction", 1),
+        ("RUN echo hi\n", "RUN on line 1 comes before the first FROM", 1),
+        ("FROM alpine\nRUN <<EOF\necho\n", "heredoc <<EOF opened on line 2 is never closed", 2),
+        ("FROM alpine\nFETCH x\n", "unknown instruction FETCH on line 2", 2),
+        ("FROM\n", "FROM on line 1 names no image", 1),
+        ("FROM alpine\x00\n", "NUL bytes", 1),
+    ],
+)
+def test_what_docker_rejects_is_an_error_with_a_line(text: str, message: str, line: int) -> None:
+    with pytest.raises(DockerfileError) as raised:
+        parse(text)
+    assert message in str(raised.value)
+    assert raised.value.line == line
+
+
+@pytest.mark.parametrize(
+    ("reference", "name", "tag", "digest", "repository"),
+    [
+        ("golang", "golang", None, None, "golang"),
+        ("golang:1.22-alpine", "golang", "1.22-alpine", None, "golang"),
+        ("docker.io/library/node:20", "docker.io/library/node", "20", None, "node"),
+        (
+            "localhost:5000/team/app:v1",
+            "localhost:5000/team/app",
+            "v1",
+            None,
+            "localhost:5000/team/app",
+        ),
+        ("alpine@sha256:abc", "alpine", None, "sha256:abc", "alpine"),
+    ],
+)
+def test_image_references(
+    reference: str, name: str, tag: str, digest: str, repository: str
+) -> None:
+    image = parse_image(reference)
+    assert (image.name, image.tag, image.digest, image.repository) == (
+        name,
+        tag,
+        digest,
+        repository,
+    )
