@@ -1,0 +1,109 @@
+"""Edits, diffs and suggestions: what a fix turns into must apply with git and patch."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from workers.analysis.fixes import apply_edits, apply_fix, as_replacement, fix_diff, overlaps
+from workers.analysis.model import Edit, Fix, Safety
+
+TEXT = 'FROM alpine:3.20\nRUN apk update\nRUN apk add curl\nCMD ["sh"]\n'
+
+
+def fix(*edits: Edit, **kwargs: object) -> Fix:
+    return Fix("test", Safety.SAFE, edits, **kwargs)  # type: ignore[arg-type]
+
+
+def git_apply(tmp_path: Path, name: str, before: str | None, diff: str) -> str:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    target = tmp_path / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if before is not None:
+        target.write_text(before)
+    (tmp_path / "fix.diff").write_text(diff)
+    subprocess.run(["git", "-C", str(tmp_path), "apply", "--check", "fix.diff"], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "apply", "fix.diff"], check=True)
+    return target.read_text()
+
+
+def test_edits_apply_bottom_up_so_line_numbers_stay_valid() -> None:
+    lines = TEXT.splitlines()
+    result = apply_edits(
+        lines, [Edit(2, 3, ("RUN apk add --no-cache curl",)), Edit(1, 0, ("# x",))]
+    )
+    assert result == ["# x", "FROM alpine:3.20", "RUN apk add --no-cache curl", 'CMD ["sh"]']
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (Edit(2, 3, ()), Edit(3, 4, ()), True),
+        (Edit(2, 3, ()), Edit(4, 4, ()), False),
+        (Edit(2, 1, ("x",)), Edit(2, 1, ("y",)), True),
+        (Edit(2, 1, ("x",)), Edit(2, 3, ()), False),
+        (Edit(3, 2, ("x",)), Edit(2, 3, ()), True),
+    ],
+)
+def test_overlap(a: Edit, b: Edit, expected: bool) -> None:
+    assert overlaps(a, b) is expected
+    assert overlaps(b, a) is expected
+
+
+def test_diff_applies_with_git_and_patch(tmp_path: Path) -> None:
+    change = fix(Edit(2, 3, ("RUN apk add --no-cache curl",)))
+    diff = fix_diff("svc/Dockerfile", TEXT, change)
+    assert diff.startswith("diff --git a/svc/Dockerfile b/svc/Dockerfile\n--- a/svc/Dockerfile\n")
+    assert git_apply(tmp_path / "git", "svc/Dockerfile", TEXT, diff) == apply_fix(TEXT, change)
+    if shutil.which("patch"):
+        target = tmp_path / "p" / "svc" / "Dockerfile"
+        target.parent.mkdir(parents=True)
+        target.write_text(TEXT)
+        subprocess.run(
+            ["patch", "-s", "-p1"], input=diff, text=True, cwd=tmp_path / "p", check=True
+        )
+        assert target.read_text() == apply_fix(TEXT, change)
+
+
+def test_diff_of_a_file_without_final_newline_applies(tmp_path: Path) -> None:
+    before = TEXT.rstrip("\n")
+    change = fix(Edit(4, 4, ('CMD ["/bin/sh"]',)))
+    diff = fix_diff("Dockerfile", before, change)
+    assert "\\ No newline at end of file" in diff
+    assert git_apply(tmp_path, "Dockerfile", before, diff) == before.replace(
+        '["sh"]', '["/bin/sh"]'
+    )
+
+
+def test_new_companion_file_diff_creates_it(tmp_path: Path) -> None:
+    change = fix(Edit(1, 0, (".git", "node_modules")), path=".dockerignore", creates_file=True)
+    diff = fix_diff("Dockerfile", TEXT, change)
+    assert "new file mode 100644" in diff and "--- /dev/null" in diff
+    assert git_apply(tmp_path, ".dockerignore", None, diff) == ".git\nnode_modules\n"
+    assert as_replacement(TEXT, change) is None
+
+
+def test_replacement_of_whole_lines() -> None:
+    replacement = as_replacement(TEXT, fix(Edit(2, 3, ("RUN apk add --no-cache curl",))))
+    assert replacement is not None
+    assert (replacement.start_line, replacement.end_line) == (2, 3)
+    assert replacement.lines == ("RUN apk add --no-cache curl",)
+
+
+def test_insertion_widens_to_the_following_line_for_a_suggestion() -> None:
+    replacement = as_replacement(TEXT, fix(Edit(2, 1, ("WORKDIR /app",))))
+    assert replacement is not None
+    assert (replacement.start_line, replacement.end_line) == (2, 2)
+    assert replacement.lines == ("WORKDIR /app", "RUN apk update")
+
+
+def test_insertion_at_the_end_widens_to_the_last_line() -> None:
+    replacement = as_replacement(TEXT, fix(Edit(5, 4, ("USER 1000",))))
+    assert replacement is not None
+    assert (replacement.start_line, replacement.end_line) == (4, 4)
+    assert replacement.lines == ('CMD ["sh"]', "USER 1000")
+
+
+def test_two_separate_edits_are_no_single_suggestion() -> None:
+    assert as_replacement(TEXT, fix(Edit(1, 1, ("FROM alpine:3.21",)), Edit(4, 4, ()))) is None
