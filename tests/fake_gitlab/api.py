@@ -6,6 +6,7 @@ Each handler gets a `Request` (acting user, parsed query and body, URL groups) a
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -208,6 +209,27 @@ def get_raw_file(request: Request) -> Answer:
     return Answer(200, data, {"Content-Type": "text/plain; charset=utf-8"})
 
 
+def get_blob(request: Request) -> Answer:
+    request.project()
+    content = request.state.blob(request.groups["sha"])
+    data = content.encode() if isinstance(content, str) else content
+    return ok(
+        {
+            "size": len(data),
+            "encoding": "base64",
+            "content": base64.b64encode(data).decode(),
+            "sha": request.groups["sha"],
+        }
+    )
+
+
+def get_raw_blob(request: Request) -> Answer:
+    request.project()
+    content = request.state.blob(request.groups["sha"])
+    data = content.encode() if isinstance(content, str) else content
+    return Answer(200, data)
+
+
 def get_commit(request: Request) -> Answer:
     item = request.project()
     sha = item.branches.get(request.groups["sha"], request.groups["sha"])
@@ -255,6 +277,15 @@ def get_merge_request(request: Request) -> Answer:
 def list_diffs(request: Request) -> Answer:
     mr = request.merge_request()
     return paginate(request, [payloads.file_diff(d) for d in request.state.mr_diffs(mr)])
+
+
+def list_mr_commits(request: Request) -> Answer:
+    """The MR's commits, newest first (from head back to the merge base)."""
+    mr = request.merge_request()
+    commits = payloads.commit_range(
+        request.base_url, request.project(), mr.head_sha, mr.newest.base_sha
+    )
+    return paginate(request, commits)
 
 
 def list_versions(request: Request) -> Answer:
@@ -453,11 +484,14 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", P + r"/repository/tree", list_tree),
         ("GET", P + r"/repository/files/(?P<file_path>[^/]+)/raw", get_raw_file),
         ("GET", P + r"/repository/files/(?P<file_path>[^/]+)", get_file),
+        ("GET", P + r"/repository/blobs/(?P<sha>[0-9a-f]+)", get_blob),
+        ("GET", P + r"/repository/blobs/(?P<sha>[0-9a-f]+)/raw", get_raw_blob),
         ("GET", P + r"/repository/commits/(?P<sha>[^/]+)", get_commit),
         ("POST", P + r"/repository/commits", create_commit),
         ("GET", P + r"/merge_requests", list_merge_requests),
         ("GET", MR, get_merge_request),
         ("GET", MR + r"/diffs", list_diffs),
+        ("GET", MR + r"/commits", list_mr_commits),
         ("GET", MR + r"/versions", list_versions),
         ("GET", MR + r"/versions/(?P<version_id>\d+)", get_version),
         ("GET", MR + r"/notes", list_notes),

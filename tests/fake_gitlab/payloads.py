@@ -115,6 +115,19 @@ def commit(base_url: str, item: Project, entry: Commit) -> dict[str, Any]:
     }
 
 
+def commit_range(
+    base_url: str, item: Project, head_sha: str, base_sha: str
+) -> list[dict[str, Any]]:
+    """Commits from `head_sha` back to (not including) `base_sha`, newest first."""
+    commits = []
+    sha: str | None = head_sha
+    while sha and sha != base_sha:
+        current = item.commits[sha]
+        commits.append(commit(base_url, item, current))
+        sha = current.parent
+    return commits
+
+
 def created_commit(
     base_url: str, state: GitLabState, item: Project, entry: Commit
 ) -> dict[str, Any]:
@@ -232,15 +245,9 @@ def version_detail(
 ) -> dict[str, Any]:
     item = state.project(mr.project_id)
     diffs = state.mr_diffs(mr, entry)
-    commits = []
-    sha: str | None = entry.head_sha
-    while sha and sha != entry.base_sha:
-        current = item.commits[sha]
-        commits.append(commit(base_url, item, current))
-        sha = current.parent
     return {
         **version(mr, entry, len(diffs)),
-        "commits": commits,
+        "commits": commit_range(base_url, item, entry.head_sha, entry.base_sha),
         "diffs": [file_diff(d) for d in diffs],
     }
 
@@ -286,8 +293,22 @@ def discussion(
     }
 
 
+EMPTY_POSITION: dict[str, Any] = {
+    "base_sha": None,
+    "start_sha": None,
+    "head_sha": None,
+    "old_path": None,
+    "new_path": None,
+    "position_type": "text",
+    "old_line": None,
+    "new_line": None,
+    "line_range": None,
+}
+
+
 def draft_note(mr: MergeRequest, entry: DraftNote) -> dict[str, Any]:
-    position = None
+    """A draft note; GitLab answers an all-null `position` for drafts without one."""
+    position = dict(EMPTY_POSITION)
     if entry.position:
         position = {k: v for k, v in entry.position.items() if k != "line_code"}
     return {

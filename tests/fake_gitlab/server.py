@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_gitlab import api, payloads
+from tests.fake_gitlab import api, payloads, webhooks
 from tests.fake_gitlab.faults import Fault, FaultPlan
 from tests.fake_gitlab.state import DEVELOPER, ApiError, GitLabState
 
@@ -70,8 +70,9 @@ class FakeGitLab:
     Seeding: `add_user`, `add_project`, `add_member`, `protect_branch`, `open_merge_request`,
     `push`, `set_merge_request`, `add_note`. Faults: `inject`, `clear_faults`, `seed`.
     Observations: `calls`, `clear_calls`, `merge_request`, `diffs`, `discussions`, `notes`,
-    `draft_notes`, `files`. Every one of them also works against a server in another process
-    through `RemoteFakeGitLab` (same names, same arguments, JSON results).
+    `draft_notes`, `files`. Webhook bodies: `merge_request_hook`, `note_hook`.
+    Every one of them also works against a server in another process through
+    `RemoteFakeGitLab` (same names, same arguments, JSON results).
 
     A bot user (`bot_username`, token `bot_token`) exists from the start and becomes a
     Developer of every project added, unless `members` says otherwise.
@@ -99,6 +100,8 @@ class FakeGitLab:
             "notes",
             "draft_notes",
             "files",
+            "merge_request_hook",
+            "note_hook",
             "snapshot",
             "restore",
         }
@@ -362,6 +365,40 @@ class FakeGitLab:
         """The repository tree at a branch or sha."""
         with self.state.lock:
             return dict(self.state.project(project).tree(ref))
+
+    # -- webhook payloads --------------------------------------------------------------------
+
+    def merge_request_hook(
+        self,
+        project: int | str,
+        mr_iid: int,
+        *,
+        action: str = "open",
+        user: int | str | None = None,
+        oldrev: str | None = None,
+        pushed: bool = False,
+        changes: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A `Merge Request Hook` body for the MR's current state (see `webhooks`)."""
+        with self.state.lock:
+            return webhooks.merge_request_hook(
+                self.state,
+                self.url,
+                project,
+                mr_iid,
+                action=action,
+                user=user,
+                oldrev=oldrev,
+                pushed=pushed,
+                changes=changes,
+            )
+
+    def note_hook(
+        self, project: int | str, mr_iid: int, note_id: int, *, action: str = "create"
+    ) -> dict[str, Any]:
+        """A `Note Hook` body for a note on the MR (see `add_note`)."""
+        with self.state.lock:
+            return webhooks.note_hook(self.state, self.url, project, mr_iid, note_id, action=action)
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-safe data (see `restore`, `--state FILE`)."""

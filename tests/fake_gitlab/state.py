@@ -185,6 +185,7 @@ class GitLabState:
         self.projects: dict[int, Project] = {}
         self._next_id = 1
         self._diff_cache: dict[tuple[int, str, str], list[FileDiff]] = {}
+        self._blobs: dict[str, str | bytes] = {}
 
     def snapshot(self) -> dict[str, Any]:
         """Everything as plain data (bytes file contents stay bytes)."""
@@ -196,6 +197,10 @@ class GitLabState:
         self.projects = {p["id"]: _project_from(p) for p in snapshot["projects"]}
         self._next_id = snapshot["next_id"]
         self._diff_cache.clear()
+        self._blobs.clear()
+        for project in self.projects.values():
+            for commit in project.commits.values():
+                self._index_blobs(commit)
 
     # -- identifiers -------------------------------------------------------------------------
 
@@ -299,9 +304,20 @@ class GitLabState:
             created_at=now(),
         )
         project.commits[commit.sha] = commit
+        self._index_blobs(commit)
         project.branches[branch] = commit.sha
         self._follow_branch(project, branch)
         return commit
+
+    def _index_blobs(self, commit: Commit) -> None:
+        for content in commit.files.values():
+            self._blobs.setdefault(blob_id(content), content)
+
+    def blob(self, sha: str) -> str | bytes:
+        """File content by git blob id (as listed in repository tree entries)."""
+        if sha not in self._blobs:
+            raise ApiError(404, "404 Blob Not Found")
+        return self._blobs[sha]
 
     def _follow_branch(self, project: Project, branch: str) -> None:
         """A push to an MR's source branch adds a new version with the new head (like GitLab)."""
