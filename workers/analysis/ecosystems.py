@@ -92,7 +92,7 @@ _NODE_IGNORES = ("**/node_modules", "npm-debug.log*", "yarn-error.log*", "covera
 
 GO = Ecosystem(
     name="go",
-    label="Go modules",
+    label="Go",
     markers=("go.mod",),
     manifests=("go.mod", "go.sum"),
     command="go mod download",
@@ -522,7 +522,7 @@ def has_dir(ctx: DockerfileContext, directory: str) -> bool:
     return any(ctx.repo.in_dir(ctx.context_file(d)) for d in (directory, f"{directory}/wrapper"))
 
 
-def _matching(ctx: DockerfileContext, pattern: str) -> list[str]:
+def matching(ctx: DockerfileContext, pattern: str) -> list[str]:
     """Context-relative files matching ``pattern`` (a name, or a glob in one folder)."""
     if not any(ch in pattern for ch in "*?["):
         return [pattern] if ctx.has(pattern) else []
@@ -590,7 +590,7 @@ _PROJECT_REFERENCE = re.compile(r"[\"']([^\"']+\.(?:cs|fs|vb)proj)[\"']")
 def _dotnet_projects(ctx: DockerfileContext) -> list[str]:
     """Projects a top-level solution or project file references, transitively one level."""
     found: list[str] = []
-    pending = [*_matching(ctx, "*.sln"), *_matching(ctx, "*.*proj")]
+    pending = [*matching(ctx, "*.sln"), *matching(ctx, "*.*proj")]
     for index, source in enumerate(pending):
         folder = posixpath.dirname(source)
         for reference in re.findall(
@@ -617,7 +617,7 @@ def detect(ctx: DockerfileContext) -> list[Ecosystem]:
 
     npm is reported only when no Yarn or pnpm lockfile claims the package.json.
     """
-    found = [e for e in ECOSYSTEMS if any(_matching(ctx, m) for m in e.markers)]
+    found = [e for e in ECOSYSTEMS if any(matching(ctx, m) for m in e.markers)]
     if NPM in found and (YARN in found or PNPM in found):
         found.remove(NPM)
     return found
@@ -637,7 +637,7 @@ def existing_manifests(
             return named
     found: list[str] = []
     for pattern in ecosystem.manifests:
-        found.extend(name for name in _matching(ctx, pattern) if name not in found)
+        found.extend(name for name in matching(ctx, pattern) if name not in found)
     nested = _NESTED.get(ecosystem.name)
     if nested is not None:
         found.extend(name for name in nested(ctx) if name not in found)
@@ -651,7 +651,10 @@ def canonical_command(
     """The dependency-only command for this project, in the flavour the Dockerfile uses.
 
     Wrapper scripts stay wrappers (``./mvnw``, ``./gradlew``), Yarn 2+ (``.yarnrc.yml``)
-    gets ``--immutable``, pip installs the requirement files that exist.
+    gets ``--immutable``, pip installs the requirement files that exist, ``dotnet restore``
+    names the project or solution when there is a choice, Composer keeps the original's
+    ``--no-dev``-style flags, and Cargo gets placeholder targets (a manifest without
+    ``src/main.rs`` or ``src/lib.rs`` does not parse) that the later ``COPY . .`` overwrites.
     """
     program = step.command.argv[0] if step else ""
     if ecosystem is MAVEN and program.endswith("mvnw"):
@@ -661,16 +664,65 @@ def canonical_command(
     if ecosystem is YARN and ctx.has(".yarnrc.yml"):
         return "yarn install --immutable"
     if ecosystem is PIP:
-        files = [m for m in existing_manifests(ctx, PIP, step) if not m.endswith("/")]
-        requirements = [f for f in files if "constraints" not in posixpath.basename(f)]
-        if step is None and "requirements.txt" in requirements:
-            requirements = ["requirements.txt"]
-        prefix = shlex.join(step.command.argv[:1]) if step else "pip"
-        if step and step.command.argv[1:3] == ("-m", "pip"):
-            prefix = shlex.join(step.command.argv[:3])
-        if requirements:
-            return " ".join([f"{prefix} install", *(f"-r {shlex.quote(f)}" for f in requirements)])
+        return _pip_command(ctx, step) or ecosystem.command
+    if ecosystem is DOTNET:
+        target = _dotnet_target(ctx, step)
+        return f"dotnet restore {shlex.quote(target)}" if target else ecosystem.command
+    if ecosystem is COMPOSER and step is not None:
+        kept = [arg for arg in step.command.argv if arg in _COMPOSER_KEPT_FLAGS]
+        return " ".join([ecosystem.command, *kept])
+    if ecosystem is CARGO:
+        return " && ".join([*_cargo_placeholders(ctx), ecosystem.command])
     return ecosystem.command
+
+
+_COMPOSER_KEPT_FLAGS = frozenset(
+    {"--no-dev", "--prefer-dist", "--no-interaction", "-n", "--ignore-platform-reqs"}
+)
+
+
+def _pip_command(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:
+    files = [m for m in existing_manifests(ctx, PIP, step) if not m.endswith("/")]
+    requirements = [f for f in files if "constraints" not in posixpath.basename(f)]
+    if step is None and "requirements.txt" in requirements:
+        requirements = ["requirements.txt"]
+    if not requirements:
+        return None
+    prefix = ["pip"]
+    if step is not None:
+        argv = list(step.command.argv)
+        prefix = argv[: argv.index("pip") + 1] if "pip" in argv[:3] else argv[:1]
+        if step.command.has_flag("--no-cache-dir"):
+            prefix.append("--no-cache-dir")
+    return shlex.join([*prefix, "install", *(arg for f in requirements for arg in ("-r", f))])
+
+
+def _dotnet_target(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:
+    """What to restore when a bare ``dotnet restore`` would find several candidates."""
+    if step is not None:
+        named = [a for a in step.command.argv[2:] if a.endswith(("proj", ".sln", ".slnx"))]
+        if named:
+            return named[0]
+    solutions = matching(ctx, "*.sln")
+    if solutions:
+        return solutions[0]
+    projects = matching(ctx, "*.*proj")
+    return projects[0] if len(projects) > 1 else None
+
+
+def _cargo_placeholders(ctx: DockerfileContext) -> list[str]:
+    commands_: list[str] = []
+    for manifest in ["Cargo.toml", *_cargo_members(ctx)]:
+        folder = posixpath.dirname(manifest)
+        src = posixpath.join(folder, "src") if folder else "src"
+        targets = [name for name in ("main.rs", "lib.rs") if ctx.has(f"{src}/{name}")]
+        if not targets:
+            continue
+        commands_.append(f"mkdir -p {src}")
+        for name in targets:
+            body = "fn main() {}" if name == "main.rs" else ""
+            commands_.append(f"echo '{body}' > {src}/{name}")
+    return commands_
 
 
 # --- BuildKit cache mounts --------------------------------------------------------------------
@@ -773,3 +825,22 @@ def dockerignore_entries(ctx: DockerfileContext, ecosystems: Iterable[Ecosystem]
             continue
         entries.append(entry)
     return entries
+
+
+def dockerignore_path(ctx: DockerfileContext) -> str | None:
+    """Repository path of the ignore file BuildKit uses for this build, if any.
+
+    ``<Dockerfile>.dockerignore`` next to the Dockerfile takes precedence over the
+    ``.dockerignore`` at the root of the build context (Docker docs, "Build context:
+    .dockerignore files").
+    """
+    for candidate in (f"{ctx.doc.path}.dockerignore", ctx.context_file(".dockerignore")):
+        if ctx.repo.exists(candidate):
+            return candidate
+    return None
+
+
+def ignore_patterns(ctx: DockerfileContext) -> list[str]:
+    """The patterns of the build's effective ignore file ([] without one)."""
+    path = dockerignore_path(ctx)
+    return dockerignore_patterns(ctx.repo.read(path) or "") if path else []

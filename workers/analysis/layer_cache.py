@@ -193,7 +193,7 @@ def first_step_containing(result: StageRerun, text: str) -> Instruction | None:
 
 def impact_sentence(
     before: StageRerun,
-    after: StageRerun,
+    after: StageRerun | None,
     *,
     slow_step: str | None = None,
     cached_step: str | None = None,
@@ -204,7 +204,7 @@ def impact_sentence(
 
     ``slow_step`` is named only when the model says it re-runs before the fix, and
     ``cached_step`` only when it says that step stays cached after it: nothing is asserted
-    that the model did not compute.
+    that the model did not compute. Without ``after`` (no fix) only the first half is said.
     """
     kind = Change(change)
     text = f"a {kind.label} change re-runs {before.count} of {before.total} build steps"
@@ -212,6 +212,8 @@ def impact_sentence(
         step = first_step_containing(before, slow_step)
         if step is not None and before.reruns(step):
             text += f", including `{slow_step}`"
+    if after is None:
+        return text
     text += f"; after the fix {after.count} of {after.total}"
     if cached_step:
         step = first_step_containing(after, cached_step)

@@ -1,0 +1,400 @@
+"""Dependencies are installed after the whole build context was copied.
+
+## What it does
+Flags a dependency download or install (`go mod download`, a `go build` that fetches
+modules, `npm ci`/`npm install`, `yarn`, `pnpm install`, `pip install -r`, `poetry install`,
+`uv sync`, `pipenv install`, `mvn`, `gradle`, `cargo build`/`cargo fetch`, `bundle install`,
+`composer install`, `dotnet restore`/`publish`) that runs after `COPY . .` (or `COPY . /app`,
+`COPY ./ ./`, `ADD . …`) in the same stage, when no dependency step of that package manager
+ran before the copy.
+
+## Why it matters
+Docker caches a `COPY` on the checksum of the files it copies, and once a step is invalidated
+every later step of the stage runs again. After `COPY . .` any edit to any source file
+invalidates the copy, so the dependency download below it runs on every build, although the
+dependencies only change when the manifests do. Copying the manifest and lock files first,
+installing, and only then copying the rest keeps the slow download in a layer that a
+code-only change does not touch. In CI, with `--cache-from` or a registry cache, this is
+the difference between reusing the dependency layer and downloading everything each time.
+
+## Example
+```dockerfile
+FROM golang:1.22
+WORKDIR /app
+COPY . .
+RUN go mod download
+RUN go build -o /main .
+```
+
+## Use instead
+```dockerfile
+FROM golang:1.22
+WORKDIR /app
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN go build -o /main .
+```
+
+When the download is part of a build command (`go build`, `npm install && npm run build`,
+`mvn package`, `cargo build`, `dotnet publish`), the fix inserts the package manager's
+dependency-only command (`go mod download`, `npm ci`, `mvn dependency:go-offline`,
+`cargo fetch`, `dotnet restore`…) before `COPY . .` and keeps the original `RUN`, which then
+finds the dependencies already there. Composer always gets
+`composer install --no-scripts --no-autoloader` inserted, because its install runs scripts and
+builds the autoloader from the sources. Cargo gets placeholder `src/main.rs`/`src/lib.rs`
+files (a manifest without targets does not parse) that `COPY . .` then overwrites.
+
+The fix is one contiguous edit from the `COPY . .` through the dependency `RUN`, so it can be
+applied as a single merge-request suggestion. It copies only manifests that exist in the
+build context and are not excluded by `.dockerignore`, into the same destination as the
+original copy; with no manifest to copy there is a finding and no fix.
+
+## Fix safety
+The fix is **safe** when the dependency step reads nothing but the manifests and the build
+ends with the same files: the manifests are copied again by `COPY . .`, so the final
+filesystem is unchanged. It is marked **review** when that cannot be promised:
+
+- the install writes into the project (`node_modules`, `vendor`, `.venv`, `obj`) and no
+  `.dockerignore` keeps the host's copy of that folder out: `COPY . .` would now overwrite
+  the freshly installed folder (the `dockerignore` rule proposes the file);
+- `package.json` has `preinstall`/`install`/`postinstall`/`prepare` scripts, the Gemfile
+  uses `gemspec` or local `path:` gems, the Pipfile installs the project itself: the install
+  may read sources that are not there yet;
+- instructions other than `ENV`/`ARG`/`LABEL`/`EXPOSE` sit between the copy and the install,
+  and would now run after it;
+- a multi-module Maven build (`dependency:go-offline` cannot resolve sibling modules before
+  they are built).
+
+A `go.mod` with a `replace` pointing into the repository gets no fix: the replaced module's
+sources would be needed before the download.
+
+## References
+- Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
+  and all later steps re-run.
+- Docker docs, "Optimize cache usage in builds": "Order your layers", copying
+  `package.json`/lock files before the sources.
+- Docker docs, "Building best practices": leverage the build cache.
+- Go docs, `go help mod download`; npm docs, `npm ci`; Maven Dependency Plugin,
+  `dependency:go-offline`; .NET docs, "Containerize a .NET app" (restore before copying).
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from workers.analysis import dockerfile, ecosystems, layer_cache
+from workers.analysis.context import DockerfileContext
+from workers.analysis.dockerfile import Instruction, Stage
+from workers.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
+from workers.analysis.fixes import apply_fix
+from workers.analysis.model import Edit, Finding, Fix, InputError, Safety, Severity
+
+NAME = "dependency-layer-order"
+SEVERITY = Severity.MAJOR
+TARGET = "dockerfile"
+
+# Commands that may run beside the install in a RUN that moves before the sources arrive.
+_NEUTRAL = frozenset({"export", "set", "echo", "true", ":", "printf", "umask"})
+# Instructions that may move above the manifest copy: they read no files.
+_MOVABLE = frozenset({"ENV", "ARG", "LABEL", "EXPOSE"})
+_LIFECYCLE_SCRIPTS = ("preinstall", "install", "postinstall", "prepare")
+_COPY_FLAGS_KEPT = ("chown", "chmod", "link")
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A dependency step after a whole-context copy, and what the fix needs to know."""
+
+    stage: Stage
+    copy: Instruction
+    run: Instruction
+    step: DependencyStep
+
+
+def _candidates(ctx: DockerfileContext) -> Iterator[_Candidate]:
+    for stage in ctx.doc.stages:
+        body = stage.body
+        copy_index = next(
+            (i for i, ins in enumerate(body) if layer_cache.is_whole_context_copy(ins)), None
+        )
+        if copy_index is None:
+            continue
+        prepared = {s.ecosystem.name for ins in body[:copy_index] for s in _steps(ins)}
+        for instruction in body[copy_index + 1 :]:
+            for step in _steps(instruction):
+                if step.ecosystem.name in prepared:
+                    continue
+                prepared.add(step.ecosystem.name)
+                if step.kind is StepKind.DOWNLOAD or _fetches_dependencies(ctx, step):
+                    yield _Candidate(stage, body[copy_index], instruction, step)
+
+
+def _steps(instruction: Instruction) -> list[DependencyStep]:
+    return ecosystems.dependency_steps(instruction)
+
+
+def _fetches_dependencies(ctx: DockerfileContext, step: DependencyStep) -> bool:
+    """Whether a build command downloads anything: only when the project declares
+    dependencies (a Go module without go.sum has none to fetch)."""
+    if step.ecosystem is ecosystems.GO:
+        return ctx.has("go.sum")
+    return any(ecosystems.matching(ctx, marker) for marker in step.ecosystem.markers)
+
+
+# --- building the fix -------------------------------------------------------------------------
+
+
+def _destination_dir(destination: str, folder: str) -> str:
+    """Where files of context folder ``folder`` land, given the whole-context destination."""
+    base = "./" if destination in (".", "./") else destination.rstrip("/") + "/"
+    return f"{base}{folder}/" if folder else base
+
+
+def _copy_flags(copy: Instruction) -> str:
+    kept = [
+        f"--{name}={value}" if value else f"--{name}"
+        for name, value in copy.flags.items()
+        if name in _COPY_FLAGS_KEPT
+    ]
+    return "".join(f"{flag} " for flag in kept)
+
+
+def _manifest_copies(copy: Instruction, manifests: list[str]) -> list[str]:
+    """COPY lines for the manifests, one per destination folder, in manifest order."""
+    destination = copy.copy_destination() or "."
+    flags = _copy_flags(copy)
+    groups: dict[str, list[str]] = {}
+    lines = []
+    for manifest in manifests:
+        if manifest.endswith("/"):
+            target = _destination_dir(destination, manifest.rstrip("/"))
+            lines.append((manifest, f"COPY {flags}{manifest} {target}"))
+            continue
+        folder = posixpath.dirname(manifest)
+        if folder not in groups:
+            groups[folder] = []
+            lines.append((folder, ""))
+        groups[folder].append(manifest)
+    result = []
+    for key, line in lines:
+        if line:
+            result.append(line)
+        else:
+            sources = " ".join(shlex.quote(m) for m in groups[key])
+            result.append(f"COPY {flags}{sources} {_destination_dir(destination, key)}")
+    return result
+
+
+def _run_flags(run: Instruction) -> str:
+    """The RUN's flags minus bind mounts of the context (they would read the sources)."""
+    kept = [f"--{name}={value}" if value else f"--{name}" for name, value in run.flags.items()]
+    kept = [flag for flag in kept if not flag.startswith("--mount=")]
+    for mount in run.flag_values("mount"):
+        options = ecosystems.mount_options(mount)
+        if options.get("type", "bind") != "bind" or options.get("from"):
+            kept.append(f"--mount={mount}")
+    return "".join(f"{flag} " for flag in kept)
+
+
+def _leading_commands(run: Instruction, step: DependencyStep) -> list[str]:
+    """``export``-style commands before the dependency command, which it may rely on."""
+    leading = []
+    for command in ecosystems.run_commands(run):
+        if command == step.command:
+            break
+        if command.program in _NEUTRAL - {"echo", "printf", "true", ":"}:
+            leading.append(command.text)
+    return leading
+
+
+def _working_dir_change(run: Instruction, step: DependencyStep) -> str | None:
+    for command in ecosystems.run_commands(run):
+        if command == step.command:
+            return None
+        if command.program in {"cd", "pushd"}:
+            return command.argv[1] if len(command.argv) > 1 else "~"
+    return None
+
+
+def _moves_whole(run: Instruction, step: DependencyStep) -> bool:
+    """Whether the RUN is only dependency downloads and harmless setup, so it can move."""
+    if not step.ecosystem.moves_safely or step.kind is not StepKind.DOWNLOAD:
+        return False
+    for command in ecosystems.run_commands(run):
+        found = ecosystems.classify(command)
+        if found is not None and found.kind is StepKind.DOWNLOAD:
+            continue
+        if command.program not in _NEUTRAL:
+            return False
+    return True
+
+
+def _inserted_run(ctx: DockerfileContext, candidate: _Candidate, destination: str) -> str:
+    step = candidate.step
+    movable_text = step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely
+    command = (
+        step.command.text
+        if movable_text
+        else ecosystems.canonical_command(ctx, step.ecosystem, step)
+    )
+    parts = _leading_commands(candidate.run, step)
+    if destination not in (".", "./") and _working_dir_change(candidate.run, step) is None:
+        parts.append(f"cd {shlex.quote(destination)}")
+    return f"RUN {_run_flags(candidate.run)}" + " && ".join([*parts, command])
+
+
+def _hazards(ctx: DockerfileContext, candidate: _Candidate, moved: bool) -> list[str]:
+    """Reasons the reordered build might not end with the same image."""
+    reasons = []
+    ecosystem = candidate.step.ecosystem
+    patterns = ecosystems.ignore_patterns(ctx)
+    between = [
+        i
+        for i in candidate.stage.body
+        if candidate.copy.line < i.line < candidate.run.line and i.keyword not in _MOVABLE
+    ]
+    if between:
+        names = ", ".join(sorted({i.keyword for i in between}))
+        reasons.append(f"{names} between the copy and the install would now run after it")
+    if moved:
+        unignored = [d for d in ecosystem.install_dirs if not ecosystems.is_ignored(patterns, d)]
+        if unignored:
+            reasons.append(
+                f"without a .dockerignore entry for {', '.join(unignored)}, `COPY . .` would "
+                "overwrite what the install wrote with the host's copy"
+            )
+        reasons.extend(_install_reads_sources(ctx, ecosystem))
+    if ecosystem is ecosystems.MAVEN and "<module>" in (ctx.read("pom.xml") or ""):
+        reasons.append(
+            "`dependency:go-offline` cannot resolve sibling modules before they are built"
+        )
+    return reasons
+
+
+def _install_reads_sources(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
+    if ecosystem in (ecosystems.NPM, ecosystems.YARN, ecosystems.PNPM):
+        try:
+            package = json.loads(ctx.read("package.json") or "{}")
+        except ValueError:
+            return ["package.json could not be read"]
+        scripts = package.get("scripts") if isinstance(package, dict) else None
+        hooks = [s for s in _LIFECYCLE_SCRIPTS if isinstance(scripts, dict) and s in scripts]
+        if hooks:
+            return [f"package.json runs `{'`, `'.join(hooks)}` on install, which may need sources"]
+    if ecosystem is ecosystems.BUNDLER:
+        gemfile = ctx.read("Gemfile") or ""
+        if re.search(r"^\s*gemspec\b|\bpath:", gemfile, re.MULTILINE):
+            return ["the Gemfile loads a gemspec or local gems, which may read sources"]
+    if ecosystem is ecosystems.PIPENV and re.search(r'path\s*=\s*"\."', ctx.read("Pipfile") or ""):
+        return ["the Pipfile installs the project itself"]
+    return []
+
+
+def _local_go_replace(ctx: DockerfileContext) -> bool:
+    return re.search(r"=>\s*\.{1,2}/", ctx.read("go.mod") or "") is not None
+
+
+def _fix(ctx: DockerfileContext, candidate: _Candidate, manifests: list[str]) -> Fix | None:
+    copy, run, step = candidate.copy, candidate.run, candidate.step
+    destination = copy.copy_destination() or "."
+    workdir = _working_dir_change(run, step)
+    if workdir is not None and workdir.rstrip("/") not in {destination.rstrip("/"), "."}:
+        return None  # the install runs elsewhere than where the manifests would land
+    lines = ctx.doc.lines
+    copies = _manifest_copies(copy, manifests)
+    moved = _moves_whole(run, step)
+    if moved:
+        between = range(copy.end_line + 1, run.line)
+        movable = [
+            i
+            for i in candidate.stage.body
+            if i.keyword in _MOVABLE and copy.line < i.line < run.line
+        ]
+        movable_lines = {n for i in movable for n in range(i.line, i.end_line + 1)}
+        new_lines = [
+            *(lines[n - 1] for n in range(copy.end_line + 1, run.line) if n in movable_lines),
+            *copies,
+            *lines[run.line - 1 : run.end_line],
+            *lines[copy.line - 1 : copy.end_line],
+            *(lines[n - 1] for n in between if n not in movable_lines),
+        ]
+        description = "Copy the dependency manifests first and install before copying the sources"
+    else:
+        new_lines = [
+            *copies,
+            _inserted_run(ctx, candidate, destination),
+            *lines[copy.line - 1 : run.end_line],
+        ]
+        description = "Copy the dependency manifests and download dependencies before the sources"
+    hazards = _hazards(ctx, candidate, moved)
+    if hazards:
+        description += " (review: " + "; ".join(hazards) + ")"
+    return Fix(
+        description=description,
+        safety=Safety.REVIEW if hazards else Safety.SAFE,
+        edits=(Edit(copy.line, run.end_line, tuple(new_lines)),),
+    )
+
+
+def _impact(
+    ctx: DockerfileContext, candidate: _Candidate, fix: Fix | None, cached: str | None
+) -> str:
+    before = layer_cache.steps_rerun(ctx.doc, candidate.stage)
+    after = None
+    if fix is not None:
+        try:
+            after_doc = dockerfile.parse(apply_fix(ctx.doc.text, fix), ctx.doc.path)
+        except InputError:
+            after_doc = None
+        if after_doc is not None:
+            after = layer_cache.steps_rerun(after_doc, candidate.stage.index)
+    return layer_cache.impact_sentence(
+        before, after, slow_step=candidate.step.command.text, cached_step=cached
+    )
+
+
+def check(ctx: DockerfileContext) -> Iterator[Finding]:
+    patterns = ecosystems.ignore_patterns(ctx)
+    for candidate in _candidates(ctx):
+        ecosystem = candidate.step.ecosystem
+        manifests = [
+            m
+            for m in ecosystems.existing_manifests(ctx, ecosystem, candidate.step)
+            if not ecosystems.is_ignored(patterns, m)
+        ]
+        fix = None
+        if manifests and not (ecosystem is ecosystems.GO and _local_go_replace(ctx)):
+            fix = _fix(ctx, candidate, manifests)
+        copy_text = " ".join(candidate.copy.original.split())
+        step_text = candidate.step.command.text
+        wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
+        message = (
+            f"`{step_text}` runs after `{copy_text}` copied the whole build context, so any "
+            f"source change invalidates the layer and {ecosystem.label} dependencies are "
+            f"downloaded again on every build; copy {wanted} first and install before "
+            "copying the rest."
+        )
+        cached = _cached_step(ctx, candidate) if fix else None
+        yield ctx.finding(
+            NAME,
+            SEVERITY,
+            candidate.copy,
+            message,
+            impact=_impact(ctx, candidate, fix, cached),
+            fix=fix,
+            end=candidate.run,
+        )
+
+
+def _cached_step(ctx: DockerfileContext, candidate: _Candidate) -> str:
+    """The dependency command the fixed file runs before the sources (for the impact)."""
+    step = candidate.step
+    if step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely:
+        return step.command.text
+    return ecosystems.canonical_command(ctx, step.ecosystem, step).split(" && ")[-1]
