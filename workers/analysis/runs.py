@@ -137,10 +137,9 @@ def script_text(run: Instruction) -> str:
     return run.original[len(flags_prefix(run)) :]
 
 
-def replace_in_run(run: Instruction, pattern: re.Pattern[str], replacement: str) -> list[str]:
-    """The RUN's lines with ``pattern`` replaced in its script text (flags untouched)."""
-    prefix = flags_prefix(run)
-    return (prefix + pattern.sub(replacement, script_text(run))).splitlines()
+def remove_from_run(run: Instruction, pattern: re.Pattern[str]) -> list[str]:
+    """The RUN's lines without the commands ``pattern`` matches (see :func:`remove_command`)."""
+    return (flags_prefix(run) + remove_command(script_text(run), pattern)).splitlines()
 
 
 def rewrite(doc: Dockerfile, changes: Mapping[Instruction, list[str] | None]) -> tuple[Edit, ...]:
@@ -211,18 +210,15 @@ def insert_before_command(run: Instruction, match: re.Match[str], text: str) -> 
     return (flags_prefix(run) + new_script).splitlines()
 
 
-def merged_lines(first: Instruction, second: Instruction) -> list[str]:
-    """``first`` and ``second`` as one RUN: ``second``'s script chained with ``&&``.
+def merged_lines(first: list[str], indent: str, second: Instruction) -> list[str]:
+    """The lines ``first`` of a RUN followed by ``second``'s script, chained with ``&&``.
 
-    Keeps both RUNs' lines as written; ``second``'s ``RUN`` (and flags) becomes ``&&`` at the
-    continuation indent of ``first``.
+    ``second``'s lines stay as written; its ``RUN`` (and flags) becomes ``&&`` at ``indent``.
     """
-    lines = body_lines(first)
-    indent = continuation_indent(first)
     tail = script_text(second).splitlines()
     return [
-        *lines[:-1],
-        f"{lines[-1].rstrip()} \\",
+        *first[:-1],
+        f"{first[-1].rstrip()} \\",
         f"{indent}&& {tail[0].lstrip()}",
         *tail[1:],
     ]

@@ -39,8 +39,10 @@ deletion cannot move but the two RUNs are adjacent, the fix merges them into one
 (**safe**: adjacent RUNs run the same commands in the same order). Otherwise there is no fix.
 
 Only stages whose layers ship (the final stage and the stages it is built `FROM`) are
-checked. This rule owns "deleted in a later layer": `package-cache` does not also report a
-cache that a later `RUN` deletes, and `merge-runs` leaves such RUNs to this rule.
+checked. An index update in a `RUN` of its own is `update-with-install`'s to report, even
+when a later `RUN` deletes the lists. This rule owns "deleted in a later layer":
+`package-cache` does not also report a cache that a later `RUN` deletes, and `merge-runs`
+leaves such RUNs to this rule.
 
 ## References
 - Docker docs, "Storage drivers: images and layers": each layer is only a set of differences
@@ -63,6 +65,7 @@ from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction, Stage
 from workers.analysis.model import Finding, Fix, Safety, Severity
 from workers.analysis.package_caches import CACHES, Cache, removed_paths
+from workers.analysis.rules.update_with_install import lone_updates
 from workers.analysis.shell import Command
 
 NAME = "cleanup-in-same-layer"
@@ -205,7 +208,8 @@ def _between(stage: Stage, first: Instruction, second: Instruction) -> list[Inst
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for stage in runs.shipped_stages(ctx.doc):
-        removals = late_removals(stage)
+        lone = {update.run for update in lone_updates(stage) if update.served is not None}
+        removals = [r for r in late_removals(stage) if r.creator not in lone]
         for run in dict.fromkeys(removal.run for removal in removals):
             mine = [removal for removal in removals if removal.run is run]
             yield _finding(ctx, run, mine)
@@ -248,7 +252,15 @@ def _fix(ctx: DockerfileContext, run: Instruction, removals: list[LateRemoval]) 
             description=f"Merge this RUN into the RUN on line {creator.line}, so the files "
             "are deleted in the layer that creates them",
             safety=Safety.SAFE,
-            edits=runs.rewrite(ctx.doc, {creator: runs.merged_lines(creator, run), run: None}),
+            edits=runs.rewrite(
+                ctx.doc,
+                {
+                    creator: runs.merged_lines(
+                        runs.body_lines(creator), runs.continuation_indent(creator), run
+                    ),
+                    run: None,
+                },
+            ),
         )
     return None
 
