@@ -10,7 +10,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from bench import analysis, report, scaling
+from bench import analysis, intake, report, scaling
 from bench.corpus import generate, project_dockerfiles
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -33,7 +33,13 @@ def _scaling(args: argparse.Namespace) -> dict[str, object]:
     return scaling.run([10, 100, 1000, 10000], [10, 100, 1000], repeats=args.repeats)
 
 
-SECTIONS = {"analysis": _analysis, "scaling": _scaling}
+def _intake(args: argparse.Namespace) -> dict[str, object]:
+    levels = [2] if args.quick else [1, 8, 32, 64]
+    seconds = 1.0 if args.quick else 5.0
+    return intake.run(levels, seconds, intake.bench_redis_url(), naive_latency=0.05)
+
+
+SECTIONS = {"analysis": _analysis, "scaling": _scaling, "intake": _intake}
 
 
 def _print_analysis(section: dict[str, object]) -> None:
@@ -69,7 +75,42 @@ def _print_scaling(section: dict[str, object]) -> None:
     print(report.table(rows, ["input", "size", "ms", "peak MB", "slope"]))
 
 
-PRINTERS = {"analysis": _print_analysis, "scaling": _print_scaling}
+def _print_intake(section: dict[str, object]) -> None:
+    rows = []
+    for variant in ("queue", "naive"):
+        for row in section[variant]:  # type: ignore[attr-defined]
+            rows.append(
+                [
+                    variant,
+                    row["concurrency"],
+                    row["requests"],
+                    row["accepted_per_s"],
+                    row["p50_ms"],
+                    row["p99_ms"],
+                    row["max_ms"],
+                    row["errors"],
+                    row.get("tasks_queued", ""),
+                    row.get("duplicates", ""),
+                    row.get("lost", ""),
+                ]
+            )
+    header = [
+        "variant",
+        "conc.",
+        "requests",
+        "accepted/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "errors",
+        "tasks",
+        "doubled",
+        "lost",
+    ]
+    print(report.table(rows, header))
+
+
+PRINTERS = {"analysis": _print_analysis, "scaling": _print_scaling, "intake": _print_intake}
 
 
 def main() -> None:
