@@ -20,12 +20,13 @@ def broker_options(settings: Settings) -> tuple[str, dict[str, object]]:
     if not settings.uses_embedded_queue:
         return settings.redis_url, {"visibility_timeout": 3600}
     folder = settings.queue_dir
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     return "filesystem://", {
         "data_folder_in": str(folder / "in"),
         "data_folder_out": str(folder / "in"),
         "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
         "store_processed": False,
     }
 
