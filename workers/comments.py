@@ -1,0 +1,508 @@
+"""Findings + the MR diff → a comment plan, and the exact Markdown the bot posts. No I/O.
+
+Everything posted is inert: text from analysed files (messages quote instructions, paths are
+chosen by whoever opened the MR) is escaped so it cannot open HTML, mention anyone (``@`` is
+followed by a zero-width space) or start a quick action; file content inside a code fence can
+never close it (the fence is longer than any backtick run inside), and a suggestion whose lines
+would start with ``/`` is not offered, so no ``/merge`` can reach the start of a line.
+
+Each bot note starts with a hidden marker: ``<!-- layerbot:finding RULE FINGERPRINT -->`` on
+inline findings and ``<!-- layerbot:summary -->`` on the summary, whose last line carries the
+MR's hidden state (rules ignored with ``@bot ignore RULE``). Only the first and last lines are
+read back, so quoted file content cannot forge a marker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from workers.analysis.fixes import as_replacement, split_lines
+from workers.analysis.model import Finding, Note, Safety, Severity
+from workers.mr_model import DiffRefs, Discussion, DraftNote, FileDiff, PostedNote
+
+SUMMARY_MARKER = "<!-- layerbot:summary -->"
+RESOLVED_MARKER = "<!-- layerbot:resolved -->"
+_FINDING_MARKER = re.compile(r"^<!-- layerbot:finding ([a-z0-9-]+) ([0-9a-f]{16}) -->$")
+_STATE_MARKER = re.compile(r"^<!-- layerbot:state (\{.*\}) -->$")
+RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+MAX_SUGGESTION_LINES = 20
+ZERO_WIDTH_SPACE = "\u200b"
+
+_PROSE_SPECIALS = set("\\`*_[]<>!|~&$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+_SEVERITY_ICON = {
+    Severity.CRITICAL: "🔴",
+    Severity.MAJOR: "🟠",
+    Severity.MINOR: "🟡",
+    Severity.INFO: "🔵",
+}
+
+
+# --- inert Markdown --------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return _CONTROL.sub(" ", text).strip()
+
+
+def escape_prose(text: str) -> str:
+    """Plain text as Markdown that renders as itself: no HTML, links, emphasis or mentions."""
+    out = []
+    for char in _one_line(text):
+        if char in _PROSE_SPECIALS:
+            out.append("\\" + char)
+        elif char == "@":
+            out.append("@" + ZERO_WIDTH_SPACE)
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _longest_run(text: str, char: str) -> int:
+    runs = re.findall(f"{re.escape(char)}+", text)
+    return max((len(run) for run in runs), default=0)
+
+
+def code_span(text: str, *, in_table: bool = False) -> str:
+    """``text`` as one inline code span, whatever backticks it holds."""
+    text = _one_line(text) or " "
+    ticks = "`" * (_longest_run(text, "`") + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    if in_table:
+        text = text.replace("|", "\\|")
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def fence_for(content: str) -> str:
+    """A backtick fence longer than any backtick run in ``content`` (at least three)."""
+    return "`" * max(3, _longest_run(content, "`") + 1)
+
+
+def _closing_run(text: str, start: int, length: int) -> tuple[int, int] | None:
+    position = start
+    while position < len(text):
+        if text[position] != "`":
+            position += 1
+            continue
+        end = position
+        while end < len(text) and text[end] == "`":
+            end += 1
+        if end - position == length:
+            return position, end
+        position = end
+    return None
+
+
+def render_message(text: str, *, in_table: bool = False) -> str:
+    """A rule's message as inert Markdown, keeping its `code spans` (literal by nature)."""
+    text = _one_line(text)
+    out: list[str] = []
+    plain: list[str] = []
+    index = 0
+    while index < len(text):
+        if text[index] != "`":
+            plain.append(text[index])
+            index += 1
+            continue
+        end = index
+        while end < len(text) and text[end] == "`":
+            end += 1
+        closing = _closing_run(text, end, end - index)
+        if closing is None:
+            plain.append(text[index:end])
+            index = end
+            continue
+        out.append(escape_prose("".join(plain)) if plain else "")
+        plain = []
+        span = text[index : closing[1]]
+        out.append(span.replace("|", "\\|") if in_table else span)
+        index = closing[1]
+    if plain:
+        out.append(escape_prose("".join(plain)))
+    return "".join(out)
+
+
+# --- fingerprints and markers ----------------------------------------------------------------
+
+
+def fingerprints(findings: Sequence[Finding], sources: Mapping[str, str]) -> list[str]:
+    """A stable id per finding: rule, path and the flagged text, not line numbers, so a
+    finding keeps its id when lines above it move; repeats get an occurrence number."""
+    seen: dict[str, int] = {}
+    result = []
+    for finding in findings:
+        lines = split_lines(sources.get(finding.path, ""))[finding.line - 1 : finding.end_line]
+        flagged = "\n".join(" ".join(line.split()) for line in lines)
+        key = f"{finding.rule}\0{finding.path}\0{flagged}"
+        seen[key] = seen.get(key, 0) + 1
+        digest = hashlib.sha256(f"{key}\0{seen[key]}".encode()).hexdigest()
+        result.append(digest[:16])
+    return result
+
+
+def finding_marker(rule: str, fingerprint: str) -> str:
+    return f"<!-- layerbot:finding {rule} {fingerprint} -->"
+
+
+def parse_finding_marker(body: str) -> tuple[str, str] | None:
+    """(rule, fingerprint) from a bot note's first line."""
+    match = _FINDING_MARKER.match(body.split("\n", 1)[0].strip())
+    return (match.group(1), match.group(2)) if match else None
+
+
+def is_summary(body: str) -> bool:
+    return body.split("\n", 1)[0].strip() == SUMMARY_MARKER
+
+
+def parse_ignored(summary_body: str) -> frozenset[str]:
+    """Rules ignored for this MR, from the summary's last line."""
+    match = _STATE_MARKER.match(summary_body.rstrip().rsplit("\n", 1)[-1].strip())
+    if not match:
+        return frozenset()
+    try:
+        state = json.loads(match.group(1))
+    except ValueError:
+        return frozenset()
+    ignored = state.get("ignored", []) if isinstance(state, dict) else []
+    return frozenset(r for r in ignored if isinstance(r, str) and RULE_NAME.match(r))
+
+
+def state_marker(ignored: Iterable[str]) -> str:
+    names = sorted({rule for rule in ignored if RULE_NAME.match(rule)})
+    return f"<!-- layerbot:state {json.dumps({'ignored': names})} -->"
+
+
+# --- what the bot already posted -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PostedFinding:
+    rule: str
+    discussion_id: str
+    resolved: bool
+    closed_by_bot: bool
+
+
+@dataclass(frozen=True)
+class BotState:
+    """The bot's own notes on the MR, published or still in drafts."""
+
+    findings: dict[str, PostedFinding] = field(default_factory=dict)
+    draft_findings: dict[str, int] = field(default_factory=dict)
+    draft_replies: frozenset[str] = frozenset()
+    summary: PostedNote | None = None
+    summary_draft: DraftNote | None = None
+
+    @property
+    def ignored(self) -> frozenset[str]:
+        if self.summary_draft is not None:
+            return parse_ignored(self.summary_draft.body)
+        return parse_ignored(self.summary.body) if self.summary else frozenset()
+
+
+def read_bot_state(
+    discussions: Iterable[Discussion], drafts: Iterable[DraftNote], bot_id: int
+) -> BotState:
+    findings: dict[str, PostedFinding] = {}
+    summary: PostedNote | None = None
+    for discussion in discussions:
+        mine = [note for note in discussion.notes if note.author_id == bot_id and not note.system]
+        if not mine:
+            continue
+        if is_summary(mine[0].body) and summary is None:
+            summary = mine[0]
+            continue
+        marker = parse_finding_marker(mine[0].body)
+        if marker is not None and marker[1] not in findings:
+            findings[marker[1]] = PostedFinding(
+                rule=marker[0],
+                discussion_id=discussion.id,
+                resolved=discussion.resolved,
+                closed_by_bot=any(note.body.startswith(RESOLVED_MARKER) for note in mine[1:]),
+            )
+    draft_findings: dict[str, int] = {}
+    replies: set[str] = set()
+    summary_draft = None
+    for draft in drafts:
+        marker = parse_finding_marker(draft.body)
+        if marker is not None:
+            draft_findings[marker[1]] = draft.id
+        elif is_summary(draft.body):
+            summary_draft = draft
+        elif draft.discussion_id and draft.body.startswith(RESOLVED_MARKER):
+            replies.add(draft.discussion_id)
+    return BotState(findings, draft_findings, frozenset(replies), summary, summary_draft)
+
+
+# --- the plan --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InlineComment:
+    fingerprint: str
+    finding: Finding
+    body: str
+    position: dict[str, object]
+    suggestion: bool
+
+
+@dataclass(frozen=True)
+class Resolution:
+    discussion_id: str
+    body: str
+
+
+@dataclass(frozen=True)
+class CommentPlan:
+    inline: tuple[InlineComment, ...]
+    resolutions: tuple[Resolution, ...]
+    stale_drafts: tuple[int, ...]
+    summary: str | None
+    """The summary body to post or edit; ``None`` when there is nothing to say or change."""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.inline or self.resolutions or self.stale_drafts or self.summary)
+
+
+@dataclass(frozen=True)
+class ReviewContext:
+    """What the planner needs besides findings: refs, diffs, file texts and who the bot is."""
+
+    diff_refs: DiffRefs
+    diffs: Sequence[FileDiff]
+    sources: Mapping[str, str]
+    head_sha: str
+    bot_username: str
+    docs_url: str
+    patch: str = ""
+    notes: Sequence[Note] = ()
+    ignored: frozenset[str] = frozenset()
+
+
+def docs_link(rule: str, docs_url: str) -> str:
+    return f"[`{rule}`]({docs_url.format(name=rule)})"
+
+
+def _command(bot: str, words: str) -> str:
+    return code_span(f"@{bot} {words}")
+
+
+def _position(
+    refs: DiffRefs, diff: FileDiff, new_line: int, old_line: int | None
+) -> dict[str, object]:
+    position: dict[str, object] = {
+        "position_type": "text",
+        "base_sha": refs.base_sha,
+        "start_sha": refs.start_sha,
+        "head_sha": refs.head_sha,
+        "old_path": diff.old_path,
+        "new_path": diff.new_path,
+        "new_line": new_line,
+    }
+    if old_line is not None:
+        position["old_line"] = old_line
+    return position
+
+
+def _first_shown(lines: Iterable[int], shown: Mapping[int, int | None]) -> int | None:
+    """The first line the diff shows, preferring added lines over context lines."""
+    candidates = [line for line in lines if line in shown]
+    added = [line for line in candidates if shown[line] is None]
+    preferred = added or candidates
+    return preferred[0] if preferred else None
+
+
+@dataclass(frozen=True)
+class _Suggestion:
+    above: int
+    below: int
+    lines: tuple[str, ...]
+
+
+def _suggestion_range(finding: Finding, text: str) -> tuple[int, int, tuple[str, ...]] | None:
+    fix = finding.fix
+    if fix is None or fix.safety is not Safety.SAFE or fix.path not in (None, finding.path):
+        return None
+    replacement = as_replacement(text, fix)
+    if replacement is None:
+        return None
+    span = replacement.end_line - replacement.start_line + 1
+    if span > MAX_SUGGESTION_LINES or len(replacement.lines) > MAX_SUGGESTION_LINES:
+        return None
+    if any(line.startswith("/") for line in replacement.lines):
+        return None  # a line starting with "/" could read as a quick action
+    return replacement.start_line, replacement.end_line, replacement.lines
+
+
+def place_finding(
+    finding: Finding, text: str, diff: FileDiff | None
+) -> tuple[int, int | None, _Suggestion | None] | None:
+    """Where an inline comment goes (new line, old line) and its suggestion, or ``None`` when
+    no line of the finding is in the diff (it then lives in the summary only)."""
+    if diff is None or diff.deleted_file:
+        return None
+    shown = diff.shown_lines()
+    finding_lines = range(finding.line, finding.end_line + 1)
+    replacement = _suggestion_range(finding, text)
+    if replacement is not None:
+        start, end, lines = replacement
+        in_both = [line for line in finding_lines if start <= line <= end]
+        anchor = _first_shown(in_both, shown) or _first_shown(range(start, end + 1), shown)
+        if anchor is not None:
+            return anchor, shown[anchor], _Suggestion(anchor - start, end - anchor, lines)
+    anchor = _first_shown(finding_lines, shown)
+    return None if anchor is None else (anchor, shown[anchor], None)
+
+
+def render_suggestion(suggestion: _Suggestion) -> str:
+    content = "\n".join(suggestion.lines)
+    fence = fence_for(content)
+    body = f"{content}\n" if suggestion.lines else ""
+    return f"{fence}suggestion:-{suggestion.above}+{suggestion.below}\n{body}{fence}"
+
+
+def render_inline(
+    finding: Finding,
+    fingerprint: str,
+    suggestion: _Suggestion | None,
+    bot: str,
+    docs_url: str,
+) -> str:
+    parts = [
+        finding_marker(finding.rule, fingerprint),
+        f"**{docs_link(finding.rule, docs_url)}** ({finding.severity.value}): "
+        + render_message(finding.message),
+    ]
+    if finding.impact:
+        parts.append(render_message(finding.impact))
+    if suggestion is not None:
+        parts.append(render_suggestion(suggestion))
+    fix = finding.fix
+    if fix is not None:
+        line = f"Fix ({fix.safety.value}): {render_message(fix.description)}"
+        if suggestion is None:
+            line += ". It is in the summary's patch"
+            command = "apply" if fix.safety is Safety.SAFE else "apply all"
+            line += f"; {_command(bot, command)} commits it."
+        parts.append(line)
+    return "\n\n".join(parts) + "\n"
+
+
+def _table(findings: Sequence[Finding], inline_rules: set[int], docs_url: str) -> list[str]:
+    rows = [
+        "| Severity | Rule | Where | Finding |",
+        "| --- | --- | --- | --- |",
+    ]
+    for index, finding in enumerate(findings):
+        where = code_span(f"{finding.path}:{finding.line}", in_table=True)
+        if index in inline_rules:
+            where += " (inline)"
+        icon = _SEVERITY_ICON[finding.severity]
+        rows.append(
+            f"| {icon} {finding.severity.value} | {docs_link(finding.rule, docs_url)} | {where} "
+            f"| {render_message(finding.message, in_table=True)} |"
+        )
+    return rows
+
+
+def render_summary(
+    findings: Sequence[Finding],
+    inline_indexes: set[int],
+    context: ReviewContext,
+) -> str:
+    bot = context.bot_username
+    sha = code_span(context.head_sha[:12])
+    parts = [SUMMARY_MARKER, "### layerbot review"]
+    if not findings:
+        parts.append(
+            f"Nothing left to report at {sha}: the Dockerfiles and CI files this merge request "
+            "changes follow every enabled rule."
+        )
+    else:
+        files = len({finding.path for finding in findings})
+        noun = "finding" if len(findings) == 1 else "findings"
+        where = "file" if files == 1 else "files"
+        inline = len(inline_indexes)
+        parts.append(
+            f"{len(findings)} {noun} in {files} {where} at {sha}; {inline} of them "
+            "commented inline on the diff."
+        )
+        parts.append("\n".join(_table(findings, inline_indexes, context.docs_url)))
+    if context.patch:
+        fence = fence_for(context.patch)
+        parts.append(
+            "<details>\n<summary>Full patch: every fix, for <code>git apply</code></summary>\n\n"
+            f"{fence}diff\n{context.patch.rstrip(chr(10))}\n{fence}\n\n</details>"
+        )
+    if context.notes:
+        parts.append(
+            "\n".join(
+                f"- {code_span(note.path)}: {render_message(note.message)}"
+                for note in context.notes
+            )
+        )
+    if context.ignored:
+        names = ", ".join(code_span(rule) for rule in sorted(context.ignored))
+        parts.append(f"Ignored for this merge request: {names}.")
+    parts.append(
+        f"Commands: {_command(bot, 'recheck')}, {_command(bot, 'ignore RULE')}, "
+        f"{_command(bot, 'apply')} (safe fixes), {_command(bot, 'apply all')} (every fix), "
+        f"{_command(bot, 'help')}."
+    )
+    parts.append(state_marker(context.ignored))
+    return "\n\n".join(parts) + "\n"
+
+
+def resolution_body(rule: str, context: ReviewContext) -> str:
+    if rule in context.ignored:
+        return f"{RESOLVED_MARKER}\nIgnored for this merge request ({code_span(rule)})."
+    return f"{RESOLVED_MARKER}\nFixed in {context.head_sha[:12]}."
+
+
+def plan_comments(
+    findings: Sequence[Finding], context: ReviewContext, state: BotState
+) -> CommentPlan:
+    """Which findings go inline (new ones only), what to resolve, and the summary text."""
+    diffs = {diff.new_path: diff for diff in context.diffs if not diff.deleted_file}
+    prints = fingerprints(findings, context.sources)
+    inline: list[InlineComment] = []
+    inline_indexes: set[int] = set()
+    for index, (finding, fingerprint) in enumerate(zip(findings, prints, strict=True)):
+        text = context.sources.get(finding.path, "")
+        placed = place_finding(finding, text, diffs.get(finding.path))
+        if placed is None:
+            continue
+        inline_indexes.add(index)
+        if fingerprint in state.findings or fingerprint in state.draft_findings:
+            continue
+        new_line, old_line, suggestion = placed
+        body = render_inline(
+            finding, fingerprint, suggestion, context.bot_username, context.docs_url
+        )
+        position = _position(context.diff_refs, diffs[finding.path], new_line, old_line)
+        inline.append(InlineComment(fingerprint, finding, body, position, suggestion is not None))
+    current = set(prints)
+    resolutions = tuple(
+        Resolution(posted.discussion_id, resolution_body(posted.rule, context))
+        for fingerprint, posted in state.findings.items()
+        if fingerprint not in current
+        and not posted.resolved
+        and not posted.closed_by_bot
+        and posted.discussion_id not in state.draft_replies
+    )
+    stale = tuple(
+        draft for fingerprint, draft in state.draft_findings.items() if fingerprint not in current
+    )
+    summary: str | None = None
+    existing = state.summary_draft.body if state.summary_draft else None
+    existing = existing if existing is not None else (state.summary.body if state.summary else None)
+    if findings or existing is not None or context.ignored:
+        summary = render_summary(findings, inline_indexes, context)
+        if summary == existing:
+            summary = None
+    return CommentPlan(tuple(inline), resolutions, stale, summary)

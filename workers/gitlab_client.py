@@ -1,0 +1,517 @@
+"""Everything the bot says to GitLab, through python-gitlab, and nothing it should not.
+
+- Only the configured ``GITLAB_URL`` is ever called: the HTTP session refuses any other host,
+  whatever a payload, a pagination link or a redirect says.
+- Retries live here, in one place: reads and other idempotent calls are retried on 429/5xx and
+  connection trouble, with backoff that honours ``Retry-After``; a POST is retried only when
+  GitLab surely did not act (429, or a connection that never opened). Any other POST failure is
+  an :class:`AmbiguousWriteError`: the caller re-reads what exists (by fingerprint) first.
+- Every HTTP request is counted and timed per endpoint template (Prometheus and :class:`ApiTally`).
+- The token never reaches a log line: :func:`install_token_redaction` filters it out.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import gitlab
+import gitlab.exceptions
+import requests
+
+from workers import metrics
+from workers.mr_model import (
+    DiffRefs,
+    Discussion,
+    DraftNote,
+    FileDiff,
+    MergeRequest,
+    PostedNote,
+    User,
+)
+from workers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEVELOPER_ACCESS = 30
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+_TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class GitLabError(Exception):
+    """A GitLab call failed; the message never holds the token."""
+
+
+class TransientGitLabError(GitLabError):
+    """Worth trying again later (429, 5xx, timeouts); ``retry_after`` is GitLab's hint."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class AmbiguousWriteError(TransientGitLabError):
+    """A write whose fate is unknown (timeout, 5xx): check what exists before writing again."""
+
+
+class PermanentGitLabError(GitLabError):
+    """A 4xx that retrying cannot fix (bad token, no access, gone, invalid)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFoundError(PermanentGitLabError):
+    pass
+
+
+class ForbiddenHostError(PermanentGitLabError):
+    """A request to a host other than the configured GitLab (never sent)."""
+
+
+# --- endpoint templates ----------------------------------------------------------------------
+
+_TEMPLATES = [
+    (re.compile(r"^/projects/[^/]+"), "/projects/:id"),
+    (re.compile(r"/merge_requests/\d+"), "/merge_requests/:iid"),
+    (re.compile(r"/repository/files/[^/]+"), "/repository/files/:path"),
+    (re.compile(r"/repository/branches/.+$"), "/repository/branches/:branch"),
+    (re.compile(r"/discussions/[^/]+"), "/discussions/:discussion"),
+    (re.compile(r"/draft_notes/\d+"), "/draft_notes/:draft"),
+    (re.compile(r"/notes/\d+"), "/notes/:note"),
+    (re.compile(r"/members/all/\d+"), "/members/all/:user"),
+]
+
+
+def endpoint_template(url: str) -> str:
+    """``/projects/:id/merge_requests/:iid/diffs`` for a concrete API URL (metrics labels)."""
+    path = urlsplit(url).path
+    path = path.split("/api/v4", 1)[-1] or "/"
+    for pattern, replacement in _TEMPLATES:
+        path = pattern.sub(replacement, path, count=1)
+    return path
+
+
+@dataclass
+class ApiTally:
+    """Requests and seconds per ``METHOD endpoint``, for one client (benchmarks, tests)."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    seconds: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, key: str, elapsed: float) -> None:
+        with self._lock:
+            self.calls[key] += 1
+            self.seconds[key] = self.seconds.get(key, 0.0) + elapsed
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+    def snapshot(self) -> Counter[str]:
+        with self._lock:
+            return Counter(self.calls)
+
+
+# --- token redaction -------------------------------------------------------------------------
+
+
+class RedactingFilter(logging.Filter):
+    """Replaces every secret in a record (message, arguments, traceback) with ``[REDACTED]``."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def _clean(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "[REDACTED]")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        record.msg = self._clean(record.getMessage())
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        return True
+
+
+def install_token_redaction(*secrets: str) -> RedactingFilter:
+    """Filter ``secrets`` out of every handler of the root logger (and future records there)."""
+    redactor = RedactingFilter(list(secrets))
+    root = logging.getLogger()
+    for handler in root.handlers:
+        handler.addFilter(redactor)
+    root.addFilter(redactor)
+    return redactor
+
+
+# --- the HTTP session ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    backoff: float = 0.25
+    max_wait: float = 10.0
+
+
+def retry_after_seconds(value: str | None) -> float | None:
+    """``Retry-After`` as seconds: a number, or an HTTP date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+class GuardedSession(requests.Session):
+    """A ``requests`` session that calls one host only, retries what is safe, and counts."""
+
+    def __init__(self, base_url: str, tally: ApiTally, policy: RetryPolicy) -> None:
+        super().__init__()
+        parts = urlsplit(base_url)
+        self._origin = (parts.scheme, parts.netloc)
+        self._tally = tally
+        self._policy = policy
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        url = request.url or ""
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc) != self._origin:
+            raise ForbiddenHostError(f"refusing to call {parts.netloc!r}: not GITLAB_URL", 0)
+        method = (request.method or "GET").upper()
+        endpoint = endpoint_template(url)
+        for attempt in range(1, self._policy.attempts + 1):
+            response, status, error = self._attempt(method, endpoint, request, kwargs)
+            last = attempt == self._policy.attempts
+            if response is not None and status not in _TRANSIENT_STATUS:
+                return response
+            retry_after = retry_after_seconds(
+                response.headers.get("Retry-After") if response is not None else None
+            )
+            safe = (
+                method in _IDEMPOTENT or status == 429 or isinstance(error, requests.ConnectTimeout)
+            )
+            what = f"{method} {endpoint}: " + (
+                f"HTTP {status}" if error is None else type(error).__name__
+            )
+            if not safe:
+                raise AmbiguousWriteError(f"{what}; the write may have happened", retry_after)
+            wait = retry_after if retry_after is not None else self._backoff(attempt)
+            if last or wait > self._policy.max_wait:
+                raise TransientGitLabError(f"{what} after {attempt} attempt(s)", retry_after)
+            log.warning("GitLab %s; retrying in %.2fs", what, wait)
+            time.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _backoff(self, attempt: int) -> float:
+        base: float = self._policy.backoff * 2 ** (attempt - 1)
+        return base * (0.5 + random.random() / 2)
+
+    def _attempt(
+        self,
+        method: str,
+        endpoint: str,
+        request: requests.PreparedRequest,
+        kwargs: dict[str, Any],
+    ) -> tuple[requests.Response | None, str | int, requests.RequestException | None]:
+        started = time.perf_counter()
+        try:
+            response = super().send(request, **kwargs)
+        except (requests.ConnectionError, requests.Timeout) as error:
+            status: str | int = "timeout" if isinstance(error, requests.Timeout) else "error"
+            self._count(method, endpoint, str(status), time.perf_counter() - started)
+            return None, status, error
+        self._count(method, endpoint, str(response.status_code), time.perf_counter() - started)
+        return response, response.status_code, None
+
+    def _count(self, method: str, endpoint: str, status: str, elapsed: float) -> None:
+        metrics.GITLAB_CALLS.labels(method, endpoint, status).inc()
+        metrics.GITLAB_LATENCY.labels(method, endpoint).observe(elapsed)
+        self._tally.record(f"{method} {endpoint}", elapsed)
+
+
+# --- the client ------------------------------------------------------------------------------
+
+_USER_CACHE: dict[tuple[str, str], User] = {}
+
+
+def _token_key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """python-gitlab's exceptions as ours, classified by whether retrying can help."""
+    try:
+        yield
+    except gitlab.exceptions.GitlabError as error:
+        status = error.response_code or 0
+        message = f"{what}: HTTP {status} {str(error.error_message)[:200]}"
+        if status == 404:
+            raise NotFoundError(message, status) from None
+        if status in _TRANSIENT_STATUS or status == 0:
+            raise TransientGitLabError(message) from None
+        raise PermanentGitLabError(message, status) from None
+    except (requests.ConnectionError, requests.Timeout) as error:
+        raise TransientGitLabError(f"{what}: {type(error).__name__}") from None
+
+
+def _project(project_id: int | str) -> str:
+    return quote(str(project_id), safe="")
+
+
+class GitLabClient:
+    """The bot's GitLab calls, each one documented endpoint of the REST API v4."""
+
+    def __init__(self, settings: Settings, policy: RetryPolicy | None = None) -> None:
+        self.settings = settings
+        self.tally = ApiTally()
+        self._session = GuardedSession(settings.gitlab_url, self.tally, policy or RetryPolicy())
+        self.gl = gitlab.Gitlab(
+            settings.gitlab_url,
+            private_token=settings.gitlab_token or None,
+            timeout=settings.gitlab_timeout,
+            session=self._session,
+            retry_transient_errors=False,
+            keep_base_url=True,
+            per_page=100,
+        )
+
+    # -- plumbing
+
+    def _get(self, path: str, **params: Any) -> dict[str, Any]:
+        with _translated(f"GET {endpoint_template(path)}"):
+            data = self.gl.http_get(path, query_data=params, obey_rate_limit=False)
+        assert isinstance(data, dict)
+        return data
+
+    def _list(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        with _translated(f"GET {endpoint_template(path)}"):
+            items = self.gl.http_list(
+                path, query_data={"per_page": 100, **params}, get_all=True, obey_rate_limit=False
+            )
+        assert isinstance(items, list)
+        return [item for item in items if isinstance(item, dict)]
+
+    def _post(self, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        with _translated(f"POST {endpoint_template(path)}"):
+            result = self.gl.http_post(path, post_data=data or {}, obey_rate_limit=False)
+        return result if isinstance(result, dict) else {}
+
+    def _put(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
+        with _translated(f"PUT {endpoint_template(path)}"):
+            result = self.gl.http_put(path, post_data=data, obey_rate_limit=False)
+        return result if isinstance(result, dict) else {}
+
+    def _mr(self, project_id: int, iid: int) -> str:
+        return f"/projects/{_project(project_id)}/merge_requests/{iid}"
+
+    # -- reads
+
+    def current_user(self) -> User:
+        """The bot's own account (``GET /user``), cached per GitLab URL and token."""
+        key = (self.settings.gitlab_url, _token_key(self.settings.gitlab_token))
+        if key not in _USER_CACHE:
+            data = self._get("/user")
+            _USER_CACHE[key] = User(int(data["id"]), str(data["username"]))
+        return _USER_CACHE[key]
+
+    def merge_request(self, project_id: int, iid: int) -> MergeRequest:
+        data = self._get(self._mr(project_id, iid))
+        refs = data.get("diff_refs") or None
+        diff_refs = None
+        if isinstance(refs, dict) and all(refs.get(k) for k in ("base_sha", "head_sha")):
+            diff_refs = DiffRefs(
+                base_sha=str(refs["base_sha"]),
+                start_sha=str(refs.get("start_sha") or refs["base_sha"]),
+                head_sha=str(refs["head_sha"]),
+            )
+        return MergeRequest(
+            project_id=int(data.get("project_id") or data.get("target_project_id") or project_id),
+            iid=int(data["iid"]),
+            state=str(data.get("state", "")),
+            sha=str(data.get("sha") or ""),
+            source_branch=str(data.get("source_branch", "")),
+            target_branch=str(data.get("target_branch", "")),
+            source_project_id=int(data.get("source_project_id") or project_id),
+            diff_refs=diff_refs,
+            draft=bool(data.get("draft") or data.get("work_in_progress")),
+        )
+
+    def merge_request_diffs(self, project_id: int, iid: int) -> list[FileDiff]:
+        """Every changed file (``/merge_requests/:iid/diffs``, all pages)."""
+        return [
+            FileDiff(
+                old_path=str(item.get("old_path") or item.get("new_path")),
+                new_path=str(item.get("new_path") or item.get("old_path")),
+                diff=str(item.get("diff") or ""),
+                new_file=bool(item.get("new_file")),
+                deleted_file=bool(item.get("deleted_file")),
+                renamed_file=bool(item.get("renamed_file")),
+                collapsed=bool(item.get("collapsed")),
+                too_large=bool(item.get("too_large")),
+            )
+            for item in self._list(f"{self._mr(project_id, iid)}/diffs")
+        ]
+
+    def repository_tree(self, project_id: int, ref: str) -> list[str]:
+        """Paths of every file (blob) at ``ref``, recursively."""
+        items = self._list(
+            f"/projects/{_project(project_id)}/repository/tree", ref=ref, recursive=True
+        )
+        return sorted(str(item["path"]) for item in items if item.get("type") == "blob")
+
+    def file_bytes(self, project_id: int, path: str, ref: str) -> bytes | None:
+        """A file's raw content at ``ref``, or ``None`` when it does not exist there."""
+        url = f"/projects/{_project(project_id)}/repository/files/{quote(path, safe='')}/raw"
+        try:
+            with _translated("GET /repository/files/:path/raw"):
+                response = self.gl.http_get(
+                    url, query_data={"ref": ref}, raw=True, obey_rate_limit=False
+                )
+        except NotFoundError:
+            return None
+        assert isinstance(response, requests.Response)
+        return response.content
+
+    def discussions(self, project_id: int, iid: int) -> list[Discussion]:
+        return [
+            Discussion(
+                id=str(item["id"]),
+                notes=tuple(_posted_note(note) for note in item.get("notes") or ()),
+            )
+            for item in self._list(f"{self._mr(project_id, iid)}/discussions")
+        ]
+
+    def draft_notes(self, project_id: int, iid: int) -> list[DraftNote]:
+        return [
+            DraftNote(
+                id=int(item["id"]),
+                body=str(item.get("note") or ""),
+                discussion_id=item.get("discussion_id") or None,
+            )
+            for item in self._list(f"{self._mr(project_id, iid)}/draft_notes")
+        ]
+
+    def note(self, project_id: int, iid: int, note_id: int) -> tuple[PostedNote, User]:
+        data = self._get(f"{self._mr(project_id, iid)}/notes/{note_id}")
+        author = data.get("author") or {}
+        user = User(int(author.get("id", 0)), str(author.get("username", "")))
+        return _posted_note(data), user
+
+    def access_level(self, project_id: int, user_id: int) -> int:
+        """The user's effective access level (inherited included); 0 when not a member."""
+        try:
+            data = self._get(f"/projects/{_project(project_id)}/members/all/{user_id}")
+        except NotFoundError:
+            return 0
+        return int(data.get("access_level") or 0)
+
+    def can_push(self, project_id: int, branch: str) -> bool:
+        """Whether the bot may push to ``branch`` (the Branches API's ``can_push``)."""
+        try:
+            data = self._get(
+                f"/projects/{_project(project_id)}/repository/branches/{quote(branch, safe='')}"
+            )
+        except NotFoundError:
+            return False
+        return bool(data.get("can_push"))
+
+    # -- writes
+
+    def create_draft_note(
+        self,
+        project_id: int,
+        iid: int,
+        body: str,
+        *,
+        position: dict[str, Any] | None = None,
+        in_reply_to: str | None = None,
+        resolve: bool = False,
+    ) -> DraftNote:
+        data: dict[str, Any] = {"note": body}
+        if position is not None:
+            data["position"] = position
+        if in_reply_to is not None:
+            data["in_reply_to_discussion_id"] = in_reply_to
+            data["resolve_discussion"] = resolve
+        result = self._post(f"{self._mr(project_id, iid)}/draft_notes", data)
+        return DraftNote(int(result.get("id", 0)), body, in_reply_to)
+
+    def update_draft_note(self, project_id: int, iid: int, draft_id: int, body: str) -> None:
+        self._put(f"{self._mr(project_id, iid)}/draft_notes/{draft_id}", {"note": body})
+
+    def delete_draft_note(self, project_id: int, iid: int, draft_id: int) -> None:
+        try:
+            with _translated("DELETE /draft_notes/:draft"):
+                self.gl.http_delete(f"{self._mr(project_id, iid)}/draft_notes/{draft_id}")
+        except NotFoundError:
+            pass  # already gone: deleting is idempotent
+
+    def publish_drafts(self, project_id: int, iid: int) -> None:
+        """Publish every pending draft at once: one notification for the author."""
+        self._post(f"{self._mr(project_id, iid)}/draft_notes/bulk_publish")
+
+    def create_note(self, project_id: int, iid: int, body: str) -> int:
+        return int(self._post(f"{self._mr(project_id, iid)}/notes", {"body": body}).get("id", 0))
+
+    def update_note(self, project_id: int, iid: int, note_id: int, body: str) -> None:
+        self._put(f"{self._mr(project_id, iid)}/notes/{note_id}", {"body": body})
+
+    def reply(self, project_id: int, iid: int, discussion_id: str, body: str) -> None:
+        self._post(
+            f"{self._mr(project_id, iid)}/discussions/{quote(discussion_id, safe='')}/notes",
+            {"body": body},
+        )
+
+    def commit(
+        self,
+        project_id: int,
+        branch: str,
+        message: str,
+        actions: list[dict[str, str]],
+    ) -> str:
+        """One commit of ``actions`` on ``branch`` (Commits API); returns its sha."""
+        result = self._post(
+            f"/projects/{_project(project_id)}/repository/commits",
+            {"branch": branch, "commit_message": message, "actions": actions},
+        )
+        return str(result.get("id", ""))
+
+
+def _posted_note(data: dict[str, Any]) -> PostedNote:
+    author = data.get("author") or {}
+    return PostedNote(
+        id=int(data.get("id", 0)),
+        author_id=int(author.get("id", 0)),
+        body=str(data.get("body") or ""),
+        system=bool(data.get("system")),
+        resolvable=bool(data.get("resolvable")),
+        resolved=bool(data.get("resolved")),
+    )

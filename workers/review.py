@@ -1,0 +1,265 @@
+"""One merge-request review: fetch → analyse → plan → post. Idempotent by construction.
+
+Every run starts from what is on the MR (the bot's discussions and leftover drafts, recognised
+by fingerprint) and posts only the difference, so a redelivered task, a retried review after a
+timeout or a second push never duplicates a comment. Reviews of one MR are serialised by a lock
+(Redis, or a file lock with the embedded queue), and a review whose head sha is no longer the
+MR's head is dropped.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+
+import redis
+
+from workers import metrics
+from workers.analysis.engine import analyse
+from workers.comments import (
+    BotState,
+    CommentPlan,
+    ReviewContext,
+    plan_comments,
+    read_bot_state,
+)
+from workers.fetch import ReviewInput, fetch_review_input
+from workers.gitlab_client import GitLabClient, PermanentGitLabError
+from workers.mr_model import DiffRefs, MergeRequest
+from workers.patches import fixed_files, unified_patch
+from workers.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LOCK_TTL_SECONDS = 900
+LOCK_WAIT_SECONDS = 60.0
+
+
+class ReviewBusy(Exception):
+    """Another review of this MR holds the lock; try again later."""
+
+    def __init__(self, message: str, retry_after: float = 5.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ReviewOutcome:
+    status: str
+    """``posted``, ``unchanged``, or ``dropped:<reason>`` (closed, merged, stale, no-refs)."""
+    findings: int = 0
+    inline: int = 0
+    resolved: int = 0
+    summary: bool = False
+
+
+@cache
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url)
+
+
+@contextmanager
+def mr_lock(settings: Settings, project_id: int, iid: int) -> Iterator[None]:
+    """Serialise reviews and commands of one MR across worker processes."""
+    name = f"layerbot:lock:mr:{project_id}:{iid}"
+    if settings.redis_url:
+        lock = _redis(settings.redis_url).lock(
+            name, timeout=LOCK_TTL_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
+        )
+        if not lock.acquire():
+            raise ReviewBusy(f"{name} is held by another review")
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except redis.exceptions.LockError:
+                log.warning("%s expired before the review ended", name)
+        return
+    folder = settings.data_dir / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(folder / f"mr-{project_id}-{iid}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise ReviewBusy(f"{name} is held by another review") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _drop(reason: str, mr: MergeRequest, head_sha: str | None) -> ReviewOutcome:
+    log.info(
+        "review of !%s in project %s at %s dropped: %s",
+        mr.iid,
+        mr.project_id,
+        (head_sha or "")[:12],
+        reason,
+    )
+    metrics.REVIEWS_DROPPED.labels(reason).inc()
+    metrics.REVIEWS.labels("dropped").inc()
+    return ReviewOutcome(f"dropped:{reason}")
+
+
+def _usable(mr: MergeRequest, head_sha: str | None) -> str | None:
+    """Why this review should not run, or ``None``."""
+    if not mr.is_open:
+        return mr.state or "closed"
+    if head_sha and mr.sha != head_sha:
+        return "stale"
+    if mr.diff_refs is None:
+        return "no-refs"
+    return None
+
+
+def review_merge_request(
+    client: GitLabClient,
+    settings: Settings,
+    project_id: int,
+    mr_iid: int,
+    head_sha: str | None = None,
+) -> ReviewOutcome:
+    """Review the MR at ``head_sha`` (``None``: whatever its head is now)."""
+    with mr_lock(settings, project_id, mr_iid):
+        return run_review(client, settings, project_id, mr_iid, head_sha)
+
+
+def run_review(
+    client: GitLabClient,
+    settings: Settings,
+    project_id: int,
+    mr_iid: int,
+    head_sha: str | None = None,
+    *,
+    also_ignore: frozenset[str] = frozenset(),
+) -> ReviewOutcome:
+    """The review itself; the caller holds the MR's lock. ``also_ignore`` adds rules to the
+    MR's ignored set (persisted in the summary's hidden state)."""
+    try:
+        outcome = _review(client, settings, project_id, mr_iid, head_sha, also_ignore)
+    except Exception:
+        metrics.REVIEWS.labels("failed").inc()
+        raise
+    if not outcome.status.startswith("dropped"):
+        metrics.REVIEWS.labels("done").inc()
+    return outcome
+
+
+def _review(
+    client: GitLabClient,
+    settings: Settings,
+    project_id: int,
+    mr_iid: int,
+    head_sha: str | None,
+    also_ignore: frozenset[str],
+) -> ReviewOutcome:
+    mr = client.merge_request(project_id, mr_iid)
+    reason = _usable(mr, head_sha)
+    if reason is not None:
+        return _drop(reason, mr, head_sha)
+    assert mr.diff_refs is not None
+    bot = client.current_user()
+    state = read_bot_state(
+        client.discussions(project_id, mr_iid), client.draft_notes(project_id, mr_iid), bot.id
+    )
+    fetched = fetch_review_input(client, mr)
+    plan, findings = plan_review(
+        fetched, state, mr.diff_refs, bot.username, settings.docs_url, also_ignore
+    )
+    latest = client.merge_request(project_id, mr_iid)
+    reason = _usable(latest, mr.sha)
+    if reason is not None:
+        return _drop(reason, latest, mr.sha)
+    posted = post_plan(client, mr, plan, state)
+    return ReviewOutcome(
+        "posted" if posted else "unchanged",
+        findings=findings,
+        inline=len(plan.inline),
+        resolved=len(plan.resolutions),
+        summary=plan.summary is not None,
+    )
+
+
+def plan_review(
+    fetched: ReviewInput,
+    state: BotState,
+    diff_refs: DiffRefs,
+    bot_username: str,
+    docs_url: str,
+    also_ignore: frozenset[str] = frozenset(),
+) -> tuple[CommentPlan, int]:
+    """Analyse the fetched files and plan the comments (pure given its inputs)."""
+    ignored = state.ignored | also_ignore
+    config = fetched.config.with_disabled(*ignored)
+    result = analyse(fetched.files, fetched.repo, config)
+    sources = fetched.sources
+    patch = unified_patch(fixed_files(sources, fetched.repo, config, unsafe=True))
+    context = ReviewContext(
+        diff_refs=diff_refs,
+        diffs=fetched.diffs,
+        sources=sources,
+        head_sha=diff_refs.head_sha,
+        bot_username=bot_username,
+        docs_url=docs_url,
+        patch=patch,
+        notes=[*fetched.notes, *result.notes],
+        ignored=ignored,
+    )
+    return plan_comments(result.findings, context, state), len(result.findings)
+
+
+def post_plan(client: GitLabClient, mr: MergeRequest, plan: CommentPlan, state: BotState) -> bool:
+    """Post the plan as drafts and publish them in one bulk call (one notification).
+
+    A write that fails ambiguously raises; the retried review re-reads the MR and drafts and
+    posts only what is still missing.
+    """
+    project_id, iid = mr.project_id, mr.iid
+    for draft_id in plan.stale_drafts:
+        client.delete_draft_note(project_id, iid, draft_id)
+    created = 0
+    for comment in plan.inline:
+        try:
+            client.create_draft_note(project_id, iid, comment.body, position=comment.position)
+        except PermanentGitLabError as error:
+            if error.status != 400:
+                raise
+            log.warning("GitLab refused an inline position (%s); summary only", error)
+            continue
+        created += 1
+        metrics.NOTES_POSTED.labels("inline").inc()
+    for resolution in plan.resolutions:
+        client.create_draft_note(
+            project_id, iid, resolution.body, in_reply_to=resolution.discussion_id, resolve=True
+        )
+        created += 1
+        metrics.NOTES_POSTED.labels("reply").inc()
+    edit_summary_after = False
+    if plan.summary is not None:
+        if state.summary_draft is not None:
+            client.update_draft_note(project_id, iid, state.summary_draft.id, plan.summary)
+        elif state.summary is not None:
+            edit_summary_after = True
+        else:
+            client.create_draft_note(project_id, iid, plan.summary)
+            created += 1
+        metrics.NOTES_POSTED.labels("summary").inc()
+    leftover = set(state.draft_findings.values()) - set(plan.stale_drafts)
+    pending = created or leftover or state.draft_replies or state.summary_draft is not None
+    if pending:
+        client.publish_drafts(project_id, iid)
+    if edit_summary_after and state.summary is not None and plan.summary is not None:
+        client.update_note(project_id, iid, state.summary.id, plan.summary)
+    return bool(pending or edit_summary_after or plan.stale_drafts)
