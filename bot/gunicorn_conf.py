@@ -34,6 +34,8 @@ threads = int(os.environ.get("WEB_THREADS", "4"))
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
+# gunicorn >= 27 opens a control socket in $HOME; several servers on one host would share it.
+control_socket_disable = True
 # Headers are small; a body is capped by MAX_BODY_BYTES inside the app.
 limit_request_line = 4094
 limit_request_fields = 100
