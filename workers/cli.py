@@ -43,6 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
 
+    worker = commands.add_parser("worker", help="run the Celery worker that reviews MRs")
+    worker.add_argument("--concurrency", type=int, default=None, metavar="N")
+
+    review = commands.add_parser(
+        "review", help="review one MR now (no queue); no arguments: the CI pipeline's MR"
+    )
+    review.add_argument("project", nargs="?", type=int, metavar="PROJECT")
+    review.add_argument("mr_iid", nargs="?", type=int, metavar="MR_IID")
+
     commands.add_parser("version", help="print the version")
     return parser
 
@@ -65,6 +74,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.serve import run_serve
 
         return run_serve(args.host, args.port)
+    if args.command == "worker":
+        from workers.runner import run_worker
+
+        return run_worker(args.concurrency)
+    if args.command == "review":
+        from workers.runner import run_review_once
+
+        return run_review_once(args.project, args.mr_iid)
     parser.error(f"unknown command {args.command}")
     return 2
 
