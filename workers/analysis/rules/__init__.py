@@ -68,15 +68,28 @@ def _load(module_name: str) -> Rule | None:
     )
 
 
+def _target_of(module_name: str) -> str:
+    """CI rules are the ``ci_*`` modules: known without importing (``check`` starts lazily)."""
+    return "gitlab-ci" if module_name.startswith("ci_") else "dockerfile"
+
+
 @cache
-def all_rules() -> dict[str, Rule]:
-    rules = {}
+def rules_for(target: str) -> list[Rule]:
+    """The rules for one kind of file, importing only their modules."""
+    rules = []
     for module_name in RULE_MODULES:
-        rule = _load(module_name)
-        if rule is not None:
-            rules[rule.name] = rule
+        if _target_of(module_name) == target:
+            rule = _load(module_name)
+            if rule is not None:
+                assert rule.target == target, f"{module_name} must be named for its target"
+                rules.append(rule)
     return rules
 
 
-def rules_for(target: str) -> list[Rule]:
-    return [rule for rule in all_rules().values() if rule.target == target]
+def all_rules() -> dict[str, Rule]:
+    """Every rule by name, in documentation order."""
+    ordered = sorted(
+        [*rules_for("dockerfile"), *rules_for("gitlab-ci")],
+        key=lambda rule: RULE_MODULES.index(rule.name.replace("-", "_")),
+    )
+    return {rule.name: rule for rule in ordered}
