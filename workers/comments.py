@@ -50,9 +50,11 @@ def _one_line(text: str) -> str:
 
 
 def escape_prose(text: str) -> str:
-    """Plain text as Markdown that renders as itself: no HTML, links, emphasis or mentions."""
+    """Plain text as Markdown that renders as itself: no HTML, links, emphasis or mentions.
+
+    Line breaks become spaces, so nothing from ``text`` can start a line (a quick action)."""
     out = []
-    for char in _one_line(text):
+    for char in _CONTROL.sub(" ", text):
         if char in _PROSE_SPECIALS:
             out.append("\\" + char)
         elif char == "@":

@@ -319,15 +319,23 @@ class GitLabClient:
         assert isinstance(items, list)
         return [item for item in items if isinstance(item, dict)]
 
-    def _post(self, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-        with _translated(f"POST {endpoint_template(path)}"):
-            result = self.gl.http_post(path, post_data=data or {}, obey_rate_limit=False)
+    def _send(self, verb: str, path: str, data: dict[str, Any] | None) -> dict[str, Any]:
+        """A write; an empty answer (``204 No Content``) is ``{}``."""
+        with _translated(f"{verb.upper()} {endpoint_template(path)}"):
+            response = self.gl.http_request(verb, path, post_data=data or {}, obey_rate_limit=False)
+        if not response.content:
+            return {}
+        try:
+            result = response.json()
+        except ValueError:
+            return {}
         return result if isinstance(result, dict) else {}
 
+    def _post(self, path: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self._send("post", path, data)
+
     def _put(self, path: str, data: dict[str, Any]) -> dict[str, Any]:
-        with _translated(f"PUT {endpoint_template(path)}"):
-            result = self.gl.http_put(path, post_data=data, obey_rate_limit=False)
-        return result if isinstance(result, dict) else {}
+        return self._send("put", path, data)
 
     def _mr(self, project_id: int, iid: int) -> str:
         return f"/projects/{_project(project_id)}/merge_requests/{iid}"
