@@ -39,6 +39,10 @@ _BUILD_ONLY_ENV = re.compile(
 )
 
 
+# Folders on the default PATH of both the build images and the runtime images.
+_PATH_DIRS = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+
 class Refusal(Exception):
     """Why no safe rewrite exists; the message completes "No automatic fix: ..."."""
 
@@ -82,12 +86,20 @@ class _Inputs:
     def entry(self) -> Entry | None:
         return self.shipped.entry()
 
-    def entry_path(self) -> str | None:
-        """The start command's program as an absolute path, when it is a path."""
+    def entry_path(self, candidates: list[str]) -> str | None:
+        """The start command's program as an absolute path: a path, or a bare name that one of
+        ``candidates`` provides from a standard ``PATH`` folder."""
         entry = self.entry
-        if entry is None or "/" not in entry.program:
+        if entry is None:
             return None
-        return resolve(entry.program, self.workdir)
+        if "/" in entry.program:
+            return resolve(entry.program, self.workdir)
+        in_path = [
+            c
+            for c in candidates
+            if posixpath.basename(c) == entry.program and posixpath.dirname(c) in _PATH_DIRS
+        ]
+        return in_path[0] if in_path else None
 
 
 def _flag_value(argv: tuple[str, ...], *names: str) -> str | None:
@@ -197,7 +209,7 @@ def _choose_binary(
     """The binary the container runs, and a new start command when the old one cannot stay."""
     if not outputs:
         raise Refusal(f"no {build} step produces a binary to copy")
-    started = inputs.entry_path()
+    started = inputs.entry_path(outputs)
     if started in outputs:
         return started, None
     entry = inputs.entry
@@ -604,9 +616,12 @@ def _runtime_packages(inputs: _Inputs, plan: Plan) -> list[str]:
     return packages
 
 
-def _render_runtime(inputs: _Inputs, plan: Plan, builder: str, label: str) -> list[str]:
+def _render_runtime(inputs: _Inputs, plan: Plan, builder: str) -> list[str]:
     shipped = inputs.shipped
-    lines = [f"# Runtime stage: {plan.artifact} without the {label}", f"FROM {plan.runtime_image}"]
+    lines = [
+        f"# Runtime stage: {plan.artifact}, without the build toolchain",
+        f"FROM {plan.runtime_image}",
+    ]
     for instruction in shipped.of_keyword("ARG"):
         lines.extend(_with_comments(inputs, instruction))
     setup = [
@@ -689,7 +704,7 @@ def rewrite(ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain)
     """The whole Dockerfile rewritten as builder + runtime, or :class:`Refusal` saying why not."""
     planner = _PLANNERS.get(toolchain)
     if planner is None:
-        raise Refusal(f"a safe runtime stage for a {toolchain.label} depends on the application")
+        raise Refusal("which system libraries the packages need at runtime depends on them")
     workdir = shipped.workdir
     if workdir is None:
         raise Refusal("the working directory is set from a variable")
@@ -699,6 +714,6 @@ def rewrite(ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain)
     lines = [
         *_render_builder(inputs, plan, builder),
         "",
-        *_render_runtime(inputs, plan, builder, toolchain.label),
+        *_render_runtime(inputs, plan, builder),
     ]
     return Rewrite("\n".join(lines) + "\n", plan, builder)

@@ -31,14 +31,14 @@ class Toolchain(StrEnum):
 
 
 _LABELS = {
-    Toolchain.GO: "Go toolchain",
-    Toolchain.RUST: "Rust toolchain",
-    Toolchain.MAVEN: "Maven with a JDK",
-    Toolchain.GRADLE: "Gradle with a JDK",
-    Toolchain.JDK: "full JDK",
-    Toolchain.DOTNET: ".NET SDK",
-    Toolchain.NODE: "Node.js image with the build's dev dependencies",
-    Toolchain.PYTHON: "full Python image with compilers and headers",
+    Toolchain.GO: "Go toolchain image",
+    Toolchain.RUST: "Rust toolchain image",
+    Toolchain.MAVEN: "Maven image with a full JDK",
+    Toolchain.GRADLE: "Gradle image with a full JDK",
+    Toolchain.JDK: "full JDK image",
+    Toolchain.DOTNET: ".NET SDK image",
+    Toolchain.NODE: "Node.js image that runs the build",
+    Toolchain.PYTHON: "full Python image with gcc and headers",
 }
 
 _REPOSITORIES = {
@@ -142,7 +142,8 @@ def suggested_runtime(toolchain: Toolchain, image: ImageRef) -> str:
     if toolchain is Toolchain.DOTNET:
         return f"mcr.microsoft.com/dotnet/aspnet:{dotnet_version_of(image) or '8.0'}"
     version = (image.tag or "").split("-")[0] if major else None
-    return f"{image.repository}:{version}-slim" if version else f"{image.repository}:slim"
+    variant = "alpine" if is_alpine(image) else "slim"
+    return f"{image.repository}:{version}-{variant}" if version else f"{image.repository}:{variant}"
 
 
 # Approximate uncompressed sizes in MB: (repository, variant) where variant is "", "slim",
@@ -219,4 +220,6 @@ def describe(image: ImageRef | str) -> str:
 
 def size_change(before: ImageRef, after: str) -> str:
     """What replacing the final image's base saves, from the table."""
+    if approximate_size_mb(before) == approximate_size_mb(parse_image(after)):
+        return f"the base image stays {describe(after)} (approximate uncompressed size)"
     return f"{describe(before)} → {describe(after)} (approximate uncompressed image sizes)"

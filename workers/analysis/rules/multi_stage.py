@@ -167,19 +167,24 @@ def _toolchain(shipped: ShippedImage) -> tuple[Toolchain, Instruction | None] | 
 def _toolchain_message(
     shipped: ShippedImage, toolchain: Toolchain, step: Instruction | None
 ) -> str:
-    base = f"The final image is built `FROM {shipped.image}`, a {toolchain.label}"
-    if step is not None and toolchain is Toolchain.NODE:
-        base += f", and runs a build on line {step.line}"
+    image = f"`{shipped.image}`"
+    if toolchain is Toolchain.NODE and step is not None:
+        return (
+            f"The final image starts from {image} and runs the build on line {step.line}: the "
+            "dev dependencies, the sources and the build caches ship with the build output. "
+            "Build in a `builder` stage and copy only the output and the production "
+            "dependencies into the runtime image."
+        )
     if toolchain is Toolchain.PYTHON:
         return (
-            f"{base}: gcc and the headers it only needs to build wheels ship with the "
-            "application. Build wheels or a virtualenv in a builder stage and copy them into "
-            f"`{suggested_runtime(toolchain, shipped.image)}`."
+            f"The final image starts from {image}, the {toolchain.label}: compilers needed "
+            "only to build wheels ship with the application. Build wheels or a virtualenv in a "
+            f"builder stage and copy them into `{suggested_runtime(toolchain, shipped.image)}`."
         )
     return (
-        f"{base}: the compiler, the dependency caches and the sources ship with the "
-        "application. Build in a `builder` stage and copy only the artifact into a small "
-        "runtime image."
+        f"The final image starts from {image}, a {toolchain.label}: the compiler, the "
+        "dependency caches and the sources ship with the application. Build in a `builder` "
+        "stage and copy only the artifact into a small runtime image."
     )
 
 
@@ -199,23 +204,31 @@ def _toolchain_finding(ctx: DockerfileContext, shipped: ShippedImage) -> Finding
         runtime = result.plan.runtime_image
         fix = Fix(
             description=(
-                f"Split into a `{result.builder}` stage and a `{runtime}` runtime stage "
+                f"Split into a `{result.builder}` stage and a runtime stage on `{runtime}` "
                 f"that receives only {result.plan.artifact}"
             ),
             safety=Safety.REVIEW,
             edits=(Edit(1, len(ctx.doc.lines), tuple(result.text.splitlines())),),
         )
-    impact = f"Leaves the final image: {size_change(shipped.image, runtime)}."
+    change = size_change(shipped.image, runtime)
+    if toolchain is Toolchain.NODE:
+        change = f"the dev dependencies, the sources and the build caches; {change}"
+    impact = f"Leaves the final image: {change}."
     instruction = shipped.chain[0].from_instruction
     return ctx.finding(NAME, SEVERITY, instruction, message, impact=impact, fix=fix)
 
 
 @dataclass(frozen=True)
 class LeftBehind:
-    """Build tools a RUN installs and does not remove, and apk virtual groups it keeps."""
+    """Build tools a RUN installs and does not remove, and apk virtual groups it keeps
+    (group name and its packages)."""
 
     tools: tuple[str, ...]
-    groups: tuple[str, ...]
+    groups: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @property
+    def group_names(self) -> list[str]:
+        return [name for name, _ in self.groups]
 
 
 def _packages(command: Command) -> list[str]:
@@ -244,7 +257,7 @@ def _tool_name(package: str) -> str | None:
 
 def left_behind(run: Instruction) -> LeftBehind:
     installed: list[str] = []
-    groups: list[str] = []
+    groups: list[tuple[str, tuple[str, ...]]] = []
     removed: set[str] = set()
     purges_auto = marks_auto = False
     for command in runs.run_commands(run):
@@ -260,7 +273,7 @@ def left_behind(run: Instruction) -> LeftBehind:
         elif program == "apk" and sub == "add":
             group = _group_name(command)
             if group:
-                groups.append(group)
+                groups.append((group, tuple(_packages(command))))
             else:
                 installed.extend(_packages(command))
         elif program == "apk" and sub == "del":
@@ -268,7 +281,7 @@ def left_behind(run: Instruction) -> LeftBehind:
     if purges_auto and marks_auto:
         installed = []
     tools = [p for p in installed if _tool_name(p) and p not in removed]
-    return LeftBehind(tuple(tools), tuple(g for g in groups if g not in removed))
+    return LeftBehind(tuple(tools), tuple(g for g in groups if g[0] not in removed))
 
 
 def _group_name(command: Command) -> str | None:
@@ -281,27 +294,34 @@ def _group_name(command: Command) -> str | None:
     return None
 
 
-def _tools_impact(left: LeftBehind) -> str:
+def _sized(packages: tuple[str, ...]) -> str:
+    """```gcc` ≈ 120 MB, `musl-dev```: sizes from the table where it knows the package."""
     parts = []
-    for tool in left.tools:
-        name = _tool_name(tool) or tool
-        size = BUILD_TOOL_SIZES_MB.get(name)
-        parts.append(f"`{tool}` {format_size(size)}" if size else f"`{tool}`")
-    parts.extend(f"the `{group}` group" for group in left.groups)
-    return f"Stays in the final image: {', '.join(parts)} (approximate installed sizes)."
+    for package in packages:
+        size = BUILD_TOOL_SIZES_MB.get(_tool_name(package) or "")
+        parts.append(f"`{package}` {format_size(size)}" if size else f"`{package}`")
+    return ", ".join(parts)
+
+
+def _tools_impact(left: LeftBehind) -> str:
+    parts = [_sized(left.tools)] if left.tools else []
+    parts.extend(f"the `{name}` group ({_sized(members)})" for name, members in left.groups)
+    return f"Stays in the final image: {'; '.join(parts)} (approximate installed sizes)."
 
 
 def _tools_message(shipped: ShippedImage, left: LeftBehind) -> str:
-    what = ", ".join(f"`{t}`" for t in left.tools)
-    if left.groups:
-        names = ", ".join(f"`{g}`" for g in left.groups)
-        kept = f"the apk virtual group {names} is never deleted with `apk del` in this RUN"
-        message = f"{what} stay in the image and {kept}" if what else kept[0].upper() + kept[1:]
-    else:
-        message = f"This RUN installs {what} in the final image and never removes it"
+    parts = []
+    if left.tools:
+        pronoun = "them" if len(left.tools) > 1 else "it"
+        tools = ", ".join(f"`{t}`" for t in left.tools)
+        parts.append(f"this RUN installs {tools} in the final image and never removes {pronoun}")
+    for name in left.group_names:
+        parts.append(f"the apk virtual group `{name}` is never deleted with `apk del` in this RUN")
+    message = " and ".join(parts)
+    message = message[0].upper() + message[1:]
     message += ": the build tools ship with the application, and removing them in a later RUN "
     message += "does not shrink the earlier layer."
-    if toolchain_of(shipped.image) is Toolchain.PYTHON or shipped.image.short_name == "python":
+    if shipped.image.short_name == "python":
         return message + (
             " Build wheels or a virtualenv in a builder stage that has the compilers and copy "
             "only the result into the slim runtime stage."
@@ -316,9 +336,9 @@ def _group_fix(shipped: ShippedImage, run: Instruction, left: LeftBehind) -> Fix
     if left.tools or run.heredocs or runs.has_inline_comment(run):
         return None
     later = [i for i in shipped.of_keyword("RUN") if i.line > run.line]
-    if any(g in i.value for i in later for g in left.groups):
+    if any(g in i.value for i in later for g in left.group_names):
         return None
-    names = " ".join(left.groups)
+    names = " ".join(left.group_names)
     return Fix(
         description=f"Delete `{names}` with `apk del` in the RUN that installed it",
         safety=Safety.REVIEW,
