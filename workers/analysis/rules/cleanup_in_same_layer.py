@@ -206,10 +206,15 @@ def _between(stage: Stage, first: Instruction, second: Instruction) -> list[Inst
     return [i for i in stage.instructions if first.line < i.line < second.line]
 
 
+def reported_removals(stage: Stage) -> list[LateRemoval]:
+    """The late removals this rule reports: those of a lone index update are not ours."""
+    lone = {update.run for update in lone_updates(stage) if update.served is not None}
+    return [r for r in late_removals(stage) if r.creator not in lone]
+
+
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for stage in runs.shipped_stages(ctx.doc):
-        lone = {update.run for update in lone_updates(stage) if update.served is not None}
-        removals = [r for r in late_removals(stage) if r.creator not in lone]
+        removals = reported_removals(stage)
         for run in dict.fromkeys(removal.run for removal in removals):
             mine = [removal for removal in removals if removal.run is run]
             yield _finding(ctx, run, mine)

@@ -63,7 +63,7 @@ from workers.analysis import runs
 from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction, Stage
 from workers.analysis.model import Finding, Fix, Safety, Severity
-from workers.analysis.rules.cleanup_in_same_layer import late_removals
+from workers.analysis.rules.cleanup_in_same_layer import reported_removals
 from workers.analysis.rules.update_with_install import is_update_only
 from workers.analysis.shell import Command
 
@@ -108,7 +108,7 @@ def _is_setup(command: Command) -> bool:
 
 def _candidates(stage: Stage) -> set[Instruction]:
     """RUNs of the stage that are pure set-up and that no other rule reports."""
-    owned = {removal.run for removal in late_removals(stage)}
+    owned = {removal.run for removal in reported_removals(stage)}
     result = set()
     for run in runs.shell_runs(stage):
         commands = runs.run_commands(run)

@@ -73,6 +73,7 @@ from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction, Stage
 from workers.analysis.model import Edit, Finding, Fix, Safety, Severity
 from workers.analysis.package_caches import Cache, cache_named, covered_by_mount
+from workers.analysis.rules.cleanup_in_same_layer import reported_removals
 from workers.analysis.shell import Command
 
 NAME = "package-cache"
@@ -105,15 +106,17 @@ class RunView:
 
     run: Instruction
     commands: list[Command]
-    later: list[Command]
     earlier_text: str
+    deleted_later: frozenset[str]
 
     def left_behind(self, cache: Cache, position: int) -> bool:
-        """Whether the cache a command at ``position`` writes is still there when the RUN ends."""
-        if covered_by_mount(self.run, cache):
+        """Whether the cache a command at ``position`` writes stays in this RUN's layer.
+
+        A cache that a later RUN deletes is reported by ``cleanup-in-same-layer`` instead.
+        """
+        if covered_by_mount(self.run, cache) or cache.label in self.deleted_later:
             return False
-        after = self.commands[position + 1 :]
-        return not any(cache.removed_by(command) for command in (*after, *self.later))
+        return not any(cache.removed_by(command) for command in self.commands[position + 1 :])
 
 
 def _flag(pattern: re.Pattern[str], flag: str, *present: str) -> Transform:
@@ -217,11 +220,13 @@ def _problems(view: RunView) -> list[Problem]:
 
 
 def _views(stage: Stage, earlier_text: str) -> Iterator[RunView]:
-    all_runs = [i for i in stage.instructions if i.keyword == "RUN" and not i.is_exec_form]
-    for index, run in enumerate(all_runs):
-        later = [c for other in all_runs[index + 1 :] for c in runs.run_commands(other)]
+    removals = reported_removals(stage)
+    for run in stage.instructions:
+        if run.keyword != "RUN" or run.is_exec_form:
+            continue
+        deleted_later = frozenset(r.what for r in removals if r.creator is run)
         before = "\n".join(i.original for i in stage.instructions if i.line < run.line)
-        yield RunView(run, runs.run_commands(run), later, earlier_text + "\n" + before)
+        yield RunView(run, runs.run_commands(run), earlier_text + "\n" + before, deleted_later)
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:

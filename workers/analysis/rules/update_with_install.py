@@ -33,8 +33,8 @@ RUNs become one contiguous change. For `apk add --no-cache`, or an install `RUN`
 updates, the fix only drops the update. It is **safe** when nothing but `ENV`/`ARG`/`LABEL`-like
 instructions sit between the two RUNs, and **review** otherwise (an instruction in between,
 such as one adding a package source, now runs before the update, so the install may see a
-different index). There is no fix when a `RUN` in between uses the index, or when no later
-`RUN` of the stage installs from it.
+different index). There is no fix when a `RUN` in between cannot be read (exec form or
+heredoc), or when no later `RUN` of the stage installs from it.
 
 Package-cache leftovers of the merged `RUN` are `package-cache`'s to report; `merge-runs` does
 not report the update-only RUN.
@@ -212,10 +212,7 @@ def _fix(
     ):
         return None
     between = [i for i in stage.instructions if lone.run.line < i.line < served.line]
-    users = [c for i in between if i.keyword == "RUN" for c in runs.run_commands(i)]
-    if any(lone.family.is_install(c) for c in users) or any(
-        i.keyword == "RUN" and (i.is_exec_form or i.heredocs) for i in between
-    ):
+    if any(i.keyword == "RUN" and (i.is_exec_form or i.heredocs) for i in between):
         return None
     changes: dict[Instruction, list[str] | None] = {}
     if is_update_only(lone.run):
