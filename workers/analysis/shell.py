@@ -8,6 +8,7 @@ that needs more than "which programs with which arguments" should not be written
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 
 # Quoted strings are matched first so that operators inside them do not split a command.
@@ -90,6 +91,12 @@ def _pieces(script: str) -> list[str]:
 
 def commands(script: str) -> list[Command]:
     """The simple commands in ``script``, in order."""
+    return list(_parsed(script))
+
+
+@lru_cache(maxsize=4096)
+def _parsed(script: str) -> tuple[Command, ...]:
+    """Several rules read the same RUN: parse each script text once."""
     found: list[Command] = []
     for piece in _pieces(_fold_continuations(script)):
         text = piece.strip()
@@ -100,4 +107,4 @@ def commands(script: str) -> list[Command]:
             argv.pop(0)
         if argv:
             found.append(Command(tuple(argv), text))
-    return found
+    return tuple(found)
