@@ -8,8 +8,8 @@ that needs more than "which programs with which arguments" should not be written
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Quoted strings are matched first so that operators inside them do not split a command.
 _OPERATORS = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\||\n)""", re.DOTALL)
