@@ -9,11 +9,13 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from bench import analysis, intake, report, scaling
 from bench.corpus import generate, project_dockerfiles
 
 RESULTS = Path(__file__).resolve().parent / "results"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def _analysis(args: argparse.Namespace) -> dict[str, object]:
@@ -42,75 +44,48 @@ def _intake(args: argparse.Namespace) -> dict[str, object]:
 SECTIONS = {"analysis": _analysis, "scaling": _scaling, "intake": _intake}
 
 
-def _print_analysis(section: dict[str, object]) -> None:
-    rows = []
-    for corpus in section["corpora"]:  # type: ignore[attr-defined]
+Table = tuple[str, list[str], list[list[object]]]
+
+
+def analysis_tables(section: dict[str, Any]) -> list[Table]:
+    rows: list[list[object]] = []
+    for corpus in section["corpora"]:
         for mode in ("one_process", "per_file"):
             for tool in ("layerbot", "hadolint"):
                 figures = corpus.get(f"{tool}_{mode}")
                 if figures:
-                    rows.append(
-                        [
-                            corpus["corpus"],
-                            mode.replace("_", " "),
-                            tool,
-                            figures["files"],
-                            figures["files_per_s"],
-                            figures.get("median_ms", ""),
-                            figures["peak_rss_mb"],
-                            corpus.get(f"ratio_{mode}", "") if tool == "layerbot" else "",
-                        ]
-                    )
+                    ratio = corpus.get(f"ratio_{mode}", "") if tool == "layerbot" else ""
+                    label = (corpus["corpus"], mode.replace("_", " "), tool, figures["files"])
+                    speed = (figures["files_per_s"], figures.get("median_ms", ""))
+                    rows.append([*label, *speed, figures["peak_rss_mb"], ratio])
     header = ["corpus", "mode", "tool", "files", "files/s", "median ms", "peak MB", "× hadolint"]
-    print(report.table(rows, header))
+    return [("Analysis throughput", header, rows)]
 
 
-def _print_scaling(section: dict[str, object]) -> None:
-    rows = []
+def scaling_tables(section: dict[str, Any]) -> list[Table]:
+    rows: list[list[object]] = []
     for key, curve in section.items():
-        for point in curve["points"]:  # type: ignore[index]
-            rows.append(
-                [key, point["size"], point["seconds"] * 1000, point["peak_mb"], curve["slope"]]
-            )  # type: ignore[index]
-    print(report.table(rows, ["input", "size", "ms", "peak MB", "slope"]))
+        for point in curve["points"]:
+            rows.append([key, point["size"], point["seconds"] * 1000, point["peak_mb"]])
+        rows.append([key, "slope (log-log)", curve["slope"], ""])
+    return [("Scaling", ["input", "size", "ms", "peak MB"], rows)]
 
 
-def _print_intake(section: dict[str, object]) -> None:
-    rows = []
+def intake_tables(section: dict[str, Any]) -> list[Table]:
+    rows: list[list[object]] = []
     for variant in ("queue", "naive"):
-        for row in section[variant]:  # type: ignore[attr-defined]
+        for row in section[variant]:
             rows.append(
-                [
-                    variant,
-                    row["concurrency"],
-                    row["requests"],
-                    row["accepted_per_s"],
-                    row["p50_ms"],
-                    row["p99_ms"],
-                    row["max_ms"],
-                    row["errors"],
-                    row.get("tasks_queued", ""),
-                    row.get("duplicates", ""),
-                    row.get("lost", ""),
-                ]
+                [variant, row["concurrency"], row["requests"], row["accepted_per_s"]]
+                + [row["p50_ms"], row["p99_ms"], row["max_ms"], row["errors"]]
+                + [row.get(key, "") for key in ("tasks_queued", "duplicates", "lost")]
             )
-    header = [
-        "variant",
-        "conc.",
-        "requests",
-        "accepted/s",
-        "p50 ms",
-        "p99 ms",
-        "max ms",
-        "errors",
-        "tasks",
-        "doubled",
-        "lost",
-    ]
-    print(report.table(rows, header))
+    header = ["variant", "concurrency", "requests", "accepted/s", "p50 ms", "p99 ms", "max ms"]
+    header += ["errors", "tasks", "doubled", "lost"]
+    return [("Webhook intake", header, rows)]
 
 
-PRINTERS = {"analysis": _print_analysis, "scaling": _print_scaling, "intake": _print_intake}
+TABLES = {"analysis": analysis_tables, "scaling": scaling_tables, "intake": intake_tables}
 
 
 def main() -> None:
@@ -122,6 +97,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--sample", type=int, default=100, help="files timed one process each")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--write-docs", action="store_true", help="also rewrite docs/benchmarks.md from this run"
+    )
     args = parser.parse_args()
     if args.quick:
         args.repeats, args.sample = 1, 3
@@ -130,11 +108,16 @@ def main() -> None:
     for name in chosen:
         print(f"\n== {name}")
         results[name] = SECTIONS[name](args)
-        PRINTERS[name](results[name])  # type: ignore[arg-type]
+        for title, header, rows in TABLES[name](results[name]):
+            print(f"\n{title}\n" + report.table(rows, header))
     path = report.write_json(results, args.out)
     if "scaling" in results:
         report.write_chart(results["scaling"], args.out)  # type: ignore[arg-type]
     print(f"\nwrote {path}")
+    if args.write_docs:
+        tables = [table for name in chosen for table in TABLES[name](results[name])]
+        docs = report.write_docs(results["machine"], tables, DOCS)  # type: ignore[arg-type]
+        print(f"wrote {docs}")
 
 
 if __name__ == "__main__":
