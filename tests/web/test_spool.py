@@ -1,0 +1,117 @@
+"""The durable spool and its replay: several processes, crashed claims, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from bot.dedupe import SqliteDedupe
+from bot.intake import Intake
+from bot.metrics import WebMetrics
+from bot.queue import Job, TaskQueue
+from bot.spool import Replayer, Spool
+from tests.web.conftest import embedded_messages
+from workers.celery_app import REVIEW_TASK
+from workers.settings import Settings
+
+
+def job(number: int, delivery: str | None = None) -> Job:
+    head = f"{number:040x}"
+    return Job(
+        task=REVIEW_TASK,
+        args=(1, number, head),
+        task_id=f"review-1-{number}-{head}",
+        dedupe_keys=(f"review:1:{number}:{head}",),
+        delivery=delivery or f"delivery-{number}",
+    )
+
+
+def replayer(settings: Settings) -> Replayer:
+    spool = Spool(settings.spool_dir)
+    intake = Intake(
+        TaskQueue(settings),
+        SqliteDedupe(settings.data_dir / "dedupe.sqlite3"),
+        spool,
+        WebMetrics(CollectorRegistry()),
+    )
+    return Replayer(spool, intake.replay)
+
+
+def test_a_spooled_job_is_a_complete_file_in_ready(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "spool")
+    path = spool.put(job(1))
+    assert path.parent == tmp_path / "spool" / "ready"
+    assert Job.from_json(json.loads(path.read_bytes())) == job(1)
+    assert list((tmp_path / "spool" / "tmp").iterdir()) == []
+    assert spool.pending() == 1
+
+
+def _replay_in_child(data_dir: str) -> None:
+    replayer(Settings(webhook_secret="x", data_dir=Path(data_dir))).replay_once()
+
+
+def test_two_processes_replaying_one_spool_enqueue_each_job_once(tmp_path: Path) -> None:
+    settings = Settings(webhook_secret="x", data_dir=tmp_path)
+    spool = Spool(settings.spool_dir)
+    for number in range(60):
+        spool.put(job(number))
+    spool.put(job(7, delivery="a-redelivery-of-7"))
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_replay_in_child, args=(str(tmp_path),)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(60)
+        assert child.exitcode == 0
+    assert spool.pending() == 0
+    ids = [message["id"] for message in embedded_messages(settings)]
+    assert sorted(ids) == sorted(job(number).task_id for number in range(60))
+
+
+def test_a_claim_left_by_a_dead_process_is_replayed_and_a_live_one_is_not(tmp_path: Path) -> None:
+    settings = Settings(webhook_secret="x", data_dir=tmp_path)
+    spool = Spool(settings.spool_dir)
+    spool.put(job(1))
+    spool.put(job(2))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    dead_pid = int(dead.stdout)
+    first, second = sorted(spool.ready.iterdir())
+    spool.claimed.mkdir(parents=True, exist_ok=True)
+    os.rename(first, spool.claimed / f"{first.stem}@{dead_pid}.json")
+    os.rename(second, spool.claimed / f"{second.stem}@{os.getppid()}.json")
+    assert replayer(settings).replay_once() == 1
+    assert [m["args"][1] for m in embedded_messages(settings)] == [1]
+    assert spool.pending() == 1
+
+
+def test_a_replayed_duplicate_leaves_the_spool_without_a_second_task(tmp_path: Path) -> None:
+    settings = Settings(webhook_secret="x", data_dir=tmp_path)
+    spool = Spool(settings.spool_dir)
+    spool.put(job(5, delivery="first"))
+    spool.put(job(5, delivery="second"))
+    assert replayer(settings).replay_once() == 2
+    assert spool.pending() == 0
+    assert len(embedded_messages(settings)) == 1
+
+
+def test_an_unreadable_spool_file_is_set_aside(tmp_path: Path) -> None:
+    settings = Settings(webhook_secret="x", data_dir=tmp_path)
+    spool = Spool(settings.spool_dir)
+    spool.put(job(1))
+    (spool.ready / "00000000000000000000-broken.json").write_text("{")
+    assert replayer(settings).replay_once() == 1
+    assert [path.name for path in settings.spool_dir.glob("*.bad")] == [
+        "00000000000000000000-broken.json.bad"
+    ]
+    assert len(embedded_messages(settings)) == 1
