@@ -8,6 +8,7 @@ what the code really reads and serves: the environment variables of ``Settings.f
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -99,6 +100,25 @@ def serve_default_port() -> int:
     return port
 
 
+def gunicorn_variables() -> dict[str, str | None]:
+    """Variables bot/gunicorn_conf.py reads, with their literal defaults (read, not imported:
+    importing it would set PROMETHEUS_MULTIPROC_DIR in this process)."""
+    tree = ast.parse((ROOT / "bot" / "gunicorn_conf.py").read_text())
+    found: dict[str, str | None] = {}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("get", "setdefault")
+            and ast.unparse(node.func.value) == "os.environ"
+            and isinstance(node.args[0], ast.Constant)
+        ):
+            default = node.args[1] if len(node.args) > 1 else None
+            literal = default.value if isinstance(default, ast.Constant) else None
+            found[str(node.args[0].value)] = None if literal is None else str(literal)
+    return found
+
+
 def test_settings_reads_the_variables_the_brief_lists() -> None:
     assert {"GITLAB_URL", "GITLAB_TOKEN", "WEBHOOK_SECRET", "REDIS_URL"} <= SETTINGS_VARS
 
@@ -184,7 +204,7 @@ def all_bot_commands() -> dict[str, list[str]]:
     for name in ("layerbot-web", "layerbot-worker"):
         for container in containers(manifest("Deployment", name)):
             commands[f"kubernetes {name}"] = container["command"]
-    cmd = bot_image().final_stage.of("CMD")[-1].exec_args
+    cmd = bot_image().final_stage.of("CMD")[-1].exec_args()
     assert cmd is not None
     commands["Dockerfile CMD"] = cmd
     return commands
@@ -227,6 +247,8 @@ def test_ports_agree_with_the_serve_default() -> None:
     assert container["ports"] == [{"name": "http", "containerPort": port}]
     service = manifest("Service", "layerbot-web")
     assert service["spec"]["ports"][0]["targetPort"] == "http"
+    bind = gunicorn_variables()["LAYERBOT_BIND"]
+    assert bind is not None and bind.rsplit(":", 1)[1] == str(port)
 
 
 def health_urls() -> dict[str, str]:
