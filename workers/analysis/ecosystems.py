@@ -147,7 +147,6 @@ POETRY = Ecosystem(
     command="poetry install --no-root",
     cache_dirs=("/root/.cache/pypoetry",),
     dockerignore=_PYTHON_IGNORES,
-    install_dirs=(".venv",),
 )
 UV = Ecosystem(
     name="uv",
@@ -167,7 +166,6 @@ PIPENV = Ecosystem(
     command="pipenv install --deploy",
     cache_dirs=("/root/.cache/pipenv", "/root/.cache/pip"),
     dockerignore=_PYTHON_IGNORES,
-    install_dirs=(".venv",),
 )
 MAVEN = Ecosystem(
     name="maven",
@@ -214,7 +212,6 @@ BUNDLER = Ecosystem(
     command="bundle install",
     cache_dirs=("/usr/local/bundle/cache",),
     dockerignore=("vendor/bundle", ".bundle", "log", "tmp", "coverage"),
-    install_dirs=("vendor/bundle",),
 )
 COMPOSER = Ecosystem(
     name="composer",
@@ -688,13 +685,13 @@ def _pip_command(ctx: DockerfileContext, step: DependencyStep | None) -> str | N
         requirements = ["requirements.txt"]
     if not requirements:
         return None
-    prefix = ["pip"]
+    words = ["pip", "install"]
     if step is not None:
         argv = list(step.command.argv)
-        prefix = argv[: argv.index("pip") + 1] if "pip" in argv[:3] else argv[:1]
+        words = [*(argv[: argv.index("pip") + 1] if "pip" in argv[:3] else argv[:1]), "install"]
         if step.command.has_flag("--no-cache-dir"):
-            prefix.append("--no-cache-dir")
-    return shlex.join([*prefix, "install", *(arg for f in requirements for arg in ("-r", f))])
+            words.append("--no-cache-dir")
+    return shlex.join([*words, *(arg for f in requirements for arg in ("-r", f))])
 
 
 def _dotnet_target(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:

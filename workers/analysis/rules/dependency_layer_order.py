@@ -94,6 +94,7 @@ from workers.analysis.dockerfile import Instruction, Stage
 from workers.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
 from workers.analysis.fixes import apply_fix
 from workers.analysis.model import Edit, Finding, Fix, InputError, Safety, Severity
+from workers.analysis.shell import Command
 
 NAME = "dependency-layer-order"
 SEVERITY = Severity.MAJOR
@@ -101,6 +102,9 @@ TARGET = "dockerfile"
 
 # Commands that may run beside the install in a RUN that moves before the sources arrive.
 _NEUTRAL = frozenset({"export", "set", "echo", "true", ":", "printf", "umask"})
+_OUTPUT_ONLY = frozenset({"echo", "printf", "true", ":"})
+# Installing the package manager itself (``pip install poetry``, ``gem install bundler``).
+_TOOL_INSTALLERS = frozenset({"pip", "pip3", "gem", "apk", "apt-get"})
 # Instructions that may move above the manifest copy: they read no files.
 _MOVABLE = frozenset({"ENV", "ARG", "LABEL", "EXPOSE"})
 _LIFECYCLE_SCRIPTS = ("preinstall", "install", "postinstall", "prepare")
@@ -202,13 +206,25 @@ def _run_flags(run: Instruction) -> str:
     return "".join(f"{flag} " for flag in kept)
 
 
+def _is_setup(command: Command, step: DependencyStep) -> bool:
+    """Commands that prepare the install without reading the sources: ``export``, enabling
+    corepack, installing the package manager itself, or configuring it."""
+    if command.program in _NEUTRAL or command.program == "corepack":
+        return True
+    if command.program in _TOOL_INSTALLERS:
+        return ecosystems.classify(command) is None
+    if command.program in {"npm", "yarn", "pnpm"} and command.has_flag("-g", "--global"):
+        return True
+    return command.program == step.command.program and command.subcommand == "config"
+
+
 def _leading_commands(run: Instruction, step: DependencyStep) -> list[str]:
-    """``export``-style commands before the dependency command, which it may rely on."""
+    """Set-up commands before the dependency command, which it may rely on."""
     leading = []
     for command in ecosystems.run_commands(run):
         if command == step.command:
             break
-        if command.program in _NEUTRAL - {"echo", "printf", "true", ":"}:
+        if _is_setup(command, step) and command.program not in _OUTPUT_ONLY:
             leading.append(command.text)
     return leading
 
@@ -230,39 +246,39 @@ def _moves_whole(run: Instruction, step: DependencyStep) -> bool:
         found = ecosystems.classify(command)
         if found is not None and found.kind is StepKind.DOWNLOAD:
             continue
-        if command.program not in _NEUTRAL:
+        if not _is_setup(command, step):
             return False
     return True
 
 
-def _inserted_run(ctx: DockerfileContext, candidate: _Candidate, destination: str) -> str:
+def _inserted_run(ctx: DockerfileContext, candidate: _Candidate, change_dir: str | None) -> str:
+    """The dependency-only RUN placed before the sources, with the original's set-up."""
     step = candidate.step
-    movable_text = step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely
+    keeps_text = step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely
     command = (
-        step.command.text
-        if movable_text
-        else ecosystems.canonical_command(ctx, step.ecosystem, step)
+        step.command.text if keeps_text else ecosystems.canonical_command(ctx, step.ecosystem, step)
     )
     parts = _leading_commands(candidate.run, step)
-    if destination not in (".", "./") and _working_dir_change(candidate.run, step) is None:
-        parts.append(f"cd {shlex.quote(destination)}")
+    if change_dir is not None:
+        parts.append(f"cd {shlex.quote(change_dir)}")
     return f"RUN {_run_flags(candidate.run)}" + " && ".join([*parts, command])
 
 
-def _hazards(ctx: DockerfileContext, candidate: _Candidate, moved: bool) -> list[str]:
+def _hazards(
+    ctx: DockerfileContext, candidate: _Candidate, moved: bool, between: list[Instruction]
+) -> list[str]:
     """Reasons the reordered build might not end with the same image."""
     reasons = []
     ecosystem = candidate.step.ecosystem
-    patterns = ecosystems.ignore_patterns(ctx)
-    between = [
-        i
-        for i in candidate.stage.body
-        if candidate.copy.line < i.line < candidate.run.line and i.keyword not in _MOVABLE
-    ]
-    if between:
-        names = ", ".join(sorted({i.keyword for i in between}))
-        reasons.append(f"{names} between the copy and the install would now run after it")
+    if any(i.keyword == "USER" for i in between):
+        reasons.append("a USER set between the copy and the install would not apply to it")
+    earlier_steps = sorted({i.keyword for i in between if i.keyword in {"RUN", "COPY", "ADD"}})
+    if earlier_steps:
+        reasons.append(
+            f"{', '.join(earlier_steps)} between the copy and the install may prepare it"
+        )
     if moved:
+        patterns = ecosystems.ignore_patterns(ctx)
         unignored = [d for d in ecosystem.install_dirs if not ecosystems.is_ignored(patterns, d)]
         if unignored:
             reasons.append(
@@ -300,39 +316,62 @@ def _local_go_replace(ctx: DockerfileContext) -> bool:
     return re.search(r"=>\s*\.{1,2}/", ctx.read("go.mod") or "") is not None
 
 
+def _workdir_before(stage: Stage, line: int) -> str:
+    """The working directory an instruction at ``line`` runs in (``/`` by default)."""
+    current = "/"
+    for instruction in stage.body:
+        if instruction.line >= line:
+            break
+        if instruction.keyword == "WORKDIR":
+            current = posixpath.join(current, instruction.arguments.strip())
+    return posixpath.normpath(current)
+
+
+def _comment_block_above(ctx: DockerfileContext, line: int, floor: int) -> range:
+    """Comment lines directly above ``line`` (down to ``floor``), which belong to it."""
+    start = line
+    while start - 1 > floor and ctx.doc.line_text(start - 1).lstrip().startswith("#"):
+        start -= 1
+    return range(start, line)
+
+
 def _fix(ctx: DockerfileContext, candidate: _Candidate, manifests: list[str]) -> Fix | None:
     copy, run, step = candidate.copy, candidate.run, candidate.step
-    destination = copy.copy_destination() or "."
-    workdir = _working_dir_change(run, step)
-    if workdir is not None and workdir.rstrip("/") not in {destination.rstrip("/"), "."}:
+    workdir = _workdir_before(candidate.stage, copy.line)
+    install_dir = posixpath.normpath(posixpath.join(workdir, copy.copy_destination() or "."))
+    run_dir = _workdir_before(candidate.stage, run.line)
+    changed = _working_dir_change(run, step)
+    if changed is not None:
+        run_dir = posixpath.normpath(posixpath.join(run_dir, changed))
+    if run_dir != install_dir:
         return None  # the install runs elsewhere than where the manifests would land
+    between = [i for i in candidate.stage.body if copy.line < i.line < run.line]
+    movable = {n for i in between if i.keyword in _MOVABLE for n in range(i.line, i.end_line + 1)}
+    staying = [i for i in between if i.keyword not in _MOVABLE]
+    moved = _moves_whole(run, step) and not staying
     lines = ctx.doc.lines
-    copies = _manifest_copies(copy, manifests)
-    moved = _moves_whole(run, step)
+    head = [*(lines[n - 1] for n in sorted(movable)), *_manifest_copies(copy, manifests)]
     if moved:
-        between = range(copy.end_line + 1, run.line)
-        movable = [
-            i
-            for i in candidate.stage.body
-            if i.keyword in _MOVABLE and copy.line < i.line < run.line
-        ]
-        movable_lines = {n for i in movable for n in range(i.line, i.end_line + 1)}
+        comments = _comment_block_above(ctx, run.line, copy.end_line)
+        rest = [n for n in range(copy.end_line + 1, run.line) if n not in movable]
         new_lines = [
-            *(lines[n - 1] for n in range(copy.end_line + 1, run.line) if n in movable_lines),
-            *copies,
+            *head,
+            *(lines[n - 1] for n in comments),
             *lines[run.line - 1 : run.end_line],
             *lines[copy.line - 1 : copy.end_line],
-            *(lines[n - 1] for n in between if n not in movable_lines),
+            *(lines[n - 1] for n in rest if n not in comments),
         ]
         description = "Copy the dependency manifests first and install before copying the sources"
     else:
+        kept = [n for n in range(copy.line, run.end_line + 1) if n not in movable]
+        change_dir = install_dir if install_dir != workdir else None
         new_lines = [
-            *copies,
-            _inserted_run(ctx, candidate, destination),
-            *lines[copy.line - 1 : run.end_line],
+            *head,
+            _inserted_run(ctx, candidate, change_dir),
+            *(lines[n - 1] for n in kept),
         ]
         description = "Copy the dependency manifests and download dependencies before the sources"
-    hazards = _hazards(ctx, candidate, moved)
+    hazards = _hazards(ctx, candidate, moved, staying)
     if hazards:
         description += " (review: " + "; ".join(hazards) + ")"
     return Fix(

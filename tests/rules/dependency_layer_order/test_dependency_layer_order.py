@@ -1,0 +1,146 @@
+"""dependency-layer-order on fixture build contexts, one or more per ecosystem."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.rules.fix_checks import EXPECTED, assert_fix_is_sound, load_fixture, run_check
+from workers.analysis import ecosystems
+from workers.analysis.engine import analyse_file
+from workers.analysis.fixes import as_replacement
+from workers.analysis.model import RepoView, Safety
+from workers.analysis.rules import dependency_layer_order as rule
+
+FIXTURES = Path(__file__).parent / "fixtures"
+WHOLE_COPY = re.compile(r"^(COPY|ADD)(\s+--\S+)*\s+\./?\s")
+
+# fixture -> (ecosystem flagged, fix safety or None when no fix is offered)
+POSITIVE = {
+    "go-download": ("go", Safety.SAFE),
+    "go-build-implicit": ("go", Safety.SAFE),
+    "go-local-replace": ("go", None),
+    "npm-ci": ("npm", Safety.SAFE),
+    "npm-install-and-build": ("npm", Safety.REVIEW),
+    "npm-lifecycle-scripts": ("npm", Safety.REVIEW),
+    "ignored-lockfile": ("npm", Safety.SAFE),
+    "dockerfile-specific-ignore": ("npm", Safety.SAFE),
+    "no-manifests": ("npm", None),
+    "yarn-berry": ("yarn", Safety.REVIEW),
+    "pnpm": ("pnpm", Safety.SAFE),
+    "pip-requirements": ("pip", Safety.SAFE),
+    "pip-install-project": ("pip", Safety.SAFE),
+    "poetry": ("poetry", Safety.SAFE),
+    "uv": ("uv", Safety.SAFE),
+    "pipenv": ("pipenv", Safety.SAFE),
+    "maven": ("maven", Safety.SAFE),
+    "maven-modules": ("maven", Safety.REVIEW),
+    "gradle": ("gradle", Safety.SAFE),
+    "cargo": ("cargo", Safety.SAFE),
+    "bundler": ("bundler", Safety.SAFE),
+    "composer": ("composer", Safety.SAFE),
+    "dotnet-restore": ("dotnet", Safety.SAFE),
+    "dotnet-publish": ("dotnet", Safety.SAFE),
+}
+NEGATIVE = sorted(p.name for p in FIXTURES.iterdir() if p.name.startswith("ok-"))
+
+
+def test_every_fixture_is_listed_and_every_ecosystem_is_covered() -> None:
+    on_disk = {p.name for p in FIXTURES.iterdir()}
+    assert on_disk == set(POSITIVE) | set(NEGATIVE)
+    fixed = {name for name, safety in POSITIVE.values() if safety is not None}
+    assert fixed == {e.name for e in ecosystems.ECOSYSTEMS}
+
+
+@pytest.mark.parametrize("case", sorted(POSITIVE))
+def test_positive_case(case: str, tmp_path: Path) -> None:
+    files = load_fixture(FIXTURES / case)
+    ecosystem_name, safety = POSITIVE[case]
+    findings = run_check(rule.check, files)
+    assert len(findings) == 1
+    finding = findings[0]
+    copy_line = next(
+        n for n, line in enumerate(files["Dockerfile"].splitlines(), 1) if WHOLE_COPY.match(line)
+    )
+    assert (finding.rule, finding.line) == (rule.NAME, copy_line)
+    assert ecosystems.by_name(ecosystem_name).label in finding.message
+    assert finding.impact is not None and finding.impact.startswith("a code-only change re-runs")
+    expected = FIXTURES / case / EXPECTED
+    if safety is None:
+        assert finding.fix is None
+        assert not expected.exists()
+        assert "after the fix" not in finding.impact
+        return
+    assert finding.fix is not None
+    assert finding.fix.safety is safety
+    assert "after the fix" in finding.impact
+    replacement = as_replacement(files["Dockerfile"], finding.fix)
+    assert replacement is not None
+    assert (replacement.start_line, replacement.end_line) == (finding.line, finding.end_line)
+    patched = assert_fix_is_sound(tmp_path, rule.check, files, finding)
+    assert patched["Dockerfile"] == expected.read_text()
+
+
+@pytest.mark.parametrize("case", NEGATIVE)
+def test_negative_case(case: str) -> None:
+    assert run_check(rule.check, load_fixture(FIXTURES / case)) == []
+
+
+def test_design_article_naive_dockerfile_through_the_engine() -> None:
+    text = (
+        "FROM golang:latest\nWORKDIR /app\nCOPY . .\n"
+        "RUN export GOPROXY=https://goproxy.cn && go mod download\n"
+        'RUN go build -o main .\nEXPOSE 8080\nCMD ["./main"]\n'
+    )
+    repo = RepoView.from_files({"go.mod": "module m\n\ngo 1.22\n", "go.sum": "x h1:y=\n"})
+    report = analyse_file("Dockerfile", text, repo)
+    [finding] = [f for f in report.findings if f.rule == rule.NAME]
+    assert (finding.line, finding.end_line) == (3, 4)
+    assert finding.impact == (
+        "a code-only change re-runs 3 of 5 build steps, including `go mod download`; "
+        "after the fix 2 of 6, with `go mod download` cached"
+    )
+    assert finding.fix is not None and finding.fix.safety is Safety.SAFE
+    assert finding.fix.edits[0].new_lines == (
+        "COPY go.mod go.sum ./",
+        "RUN export GOPROXY=https://goproxy.cn && go mod download",
+        "COPY . .",
+    )
+
+
+def test_manifests_in_a_sub_folder_context_are_found_relative_to_it() -> None:
+    files = {
+        "services/api/Dockerfile": "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci\n",
+        "services/api/package.json": "{}",
+        "services/api/package-lock.json": "{}",
+        "package.json": "{}",
+    }
+    findings = run_check(rule.check, files, "services/api/Dockerfile")
+    assert findings[0].fix is not None
+    assert findings[0].fix.edits[0].new_lines[0] == "COPY package.json package-lock.json ./"
+
+
+def test_no_fix_when_the_install_runs_in_another_folder() -> None:
+    files = {
+        "Dockerfile": "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN cd web && npm ci\n",
+        "package.json": "{}",
+        "package-lock.json": "{}",
+    }
+    [finding] = run_check(rule.check, files)
+    assert finding.fix is None
+
+
+def test_one_finding_per_ecosystem_and_stage() -> None:
+    files = {
+        "Dockerfile": (
+            "FROM golang:1.22\nWORKDIR /app\nCOPY . .\nRUN go mod download\nRUN go build .\n"
+            "FROM node:20\nCOPY . .\nRUN npm ci && npm test\nRUN npm ci\n"
+        ),
+        "go.mod": "module m\n",
+        "go.sum": "",
+        "package.json": "{}",
+    }
+    findings = run_check(rule.check, files)
+    assert [(f.line, f.end_line) for f in findings] == [(3, 4), (7, 8)]
