@@ -447,3 +447,27 @@ def builds_of(job: Job) -> list[Build]:
             )
         )
     return found
+
+
+def creates_container_builder(build: Build) -> bool:
+    """Whether the job runs ``docker buildx create`` (a ``docker-container`` builder by default)
+    before ``build``: only such a builder can export a registry cache."""
+    for step in build.steps[: build.step.index]:
+        if docker_words(step.resolved)[:2] == ["buildx", "create"]:
+            drivers = parse_flags(step.resolved[3:]).values("--driver")
+            return not drivers or drivers[-1] != "docker"
+    return False
+
+
+def cache_references(values: list[str]) -> list[str]:
+    """Image references in ``--cache-from``/``--cache-to`` values (``type=registry,ref=X`` or a
+    bare image); local and other backends are skipped."""
+    found = []
+    for value in values:
+        if "=" not in value:
+            found.append(value)
+            continue
+        options = dict(part.partition("=")[::2] for part in value.split(","))
+        if options.get("type", "registry") == "registry" and options.get("ref"):
+            found.append(options["ref"])
+    return found

@@ -1,0 +1,221 @@
+"""Textual edits of CI script lines: where a command sits in the file, and how to change it.
+
+Fixes never re-dump YAML. They find the command's words on the original lines (inside the
+script entry's span), insert flags right after the command words, and add whole commands as new
+entries of a block sequence (``- docker pull ...``) or as new lines of a literal block (``|``),
+copying the surrounding indentation. When that cannot be done safely, there is no fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from workers.analysis.ci_builds import Build, Step, Tool, docker_words, expand, is_stable
+from workers.analysis.fixes import apply_edits
+from workers.analysis.gitlab_ci import Pipeline, PipelineContext
+from workers.analysis.model import Edit, Finding, Fix, Severity
+
+COMMAND_PATTERNS = {
+    Tool.DOCKER: re.compile(r"\bdocker\s+(?:image\s+|builder\s+)?build\b"),
+    Tool.BUILDX: re.compile(r"\bdocker\s+buildx\s+(?:build|b)\b"),
+    Tool.KANIKO: re.compile(r"\bexecutor\b"),
+    Tool.BUILDAH: re.compile(r"\bbuildah\b[^\n#]*?\b(?:bud|build)\b"),
+}
+PUSH_PATTERN = re.compile(r"\bdocker\s+(?:image\s+)?push\b")
+MAX_COMBINED_SPAN = 12
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where a command's words are: a 1-based line and the columns of the match."""
+
+    line: int
+    start: int
+    end: int
+
+
+def _same_item(a: Step, b: Step) -> bool:
+    return a.script == b.script
+
+
+def locate(
+    pipeline: Pipeline, step: Step, steps: tuple[Step, ...], pattern: re.Pattern[str]
+) -> Spot | None:
+    """The command's words on the CI file's own lines, or ``None`` (another file, split words)."""
+    origin = step.script.origin
+    if origin is None or origin.path != pipeline.path:
+        return None
+    earlier = sum(
+        1
+        for other in steps[: step.index]
+        if _same_item(other, step) and pattern.search(other.command.text)
+    )
+    lines = pipeline.lines
+    spots = [
+        Spot(number, match.start(), match.end())
+        for number in range(origin.line, min(origin.end_line, len(lines)) + 1)
+        for match in pattern.finditer(lines[number - 1])
+    ]
+    return spots[earlier] if earlier < len(spots) else None
+
+
+def build_spot(pipeline: Pipeline, build: Build) -> Spot | None:
+    pattern = COMMAND_PATTERNS.get(build.tool)
+    return locate(pipeline, build.step, build.steps, pattern) if pattern else None
+
+
+def finding_lines(pipeline: Pipeline, build: Build) -> tuple[int, int]:
+    """The lines a finding about ``build`` spans in the CI file."""
+    origin = build.step.script.origin
+    if origin is not None and origin.path == pipeline.path:
+        alone = sum(1 for s in build.steps if _same_item(s, build.step)) == 1
+        spot = build_spot(pipeline, build)
+        if alone or spot is None:
+            return origin.line, origin.end_line
+        return spot.line, spot.line
+    if build.job.origin.path == pipeline.path:
+        return build.job.origin.line, build.job.origin.line
+    include = pipeline.top_level.get("include")
+    return (include.line, include.line) if include else (1, 1)
+
+
+def add_flags(pipeline: Pipeline, spot: Spot, flags: str) -> Edit:
+    """Insert `` flags`` right after the command words at ``spot``."""
+    line = pipeline.lines[spot.line - 1]
+    return Edit(spot.line, spot.line, (f"{line[: spot.end]} {flags}{line[spot.end :]}",))
+
+
+def _starts_item(pipeline: Pipeline, step: Step, spot: Spot) -> bool:
+    """Whether nothing but YAML syntax comes before the command in its script entry."""
+    origin = step.script.origin
+    assert origin is not None
+    lines = pipeline.lines
+    if not step.first_in_item:
+        return False
+    if origin.style in ("|", ">"):
+        between = lines[origin.line : spot.line - 1]
+        return all(not text.strip() for text in between) and spot.line > origin.line
+    head = lines[spot.line - 1][origin.column : spot.start]
+    return spot.line == origin.line and head.strip(" \"'") == ""
+
+
+def _item_prefix(pipeline: Pipeline, step: Step) -> str | None:
+    """``    - `` when the script entry is an item of a block sequence, else ``None``."""
+    origin = step.script.origin
+    assert origin is not None
+    prefix = pipeline.lines[origin.line - 1][: origin.column]
+    return prefix if prefix.strip() == "-" else None
+
+
+def insert_before(pipeline: Pipeline, step: Step, spot: Spot, command: str) -> Edit | None:
+    """A new command run just before the one at ``spot``, or ``None`` if YAML makes it unsafe."""
+    origin = step.script.origin
+    assert origin is not None
+    prefix = _item_prefix(pipeline, step)
+    if prefix is not None and _starts_item(pipeline, step, spot):
+        return Edit(origin.line, origin.line - 1, (prefix + command,))
+    indent = pipeline.lines[spot.line - 1][: spot.start]
+    if origin.style == "|" and spot.line > origin.line and not indent.strip():
+        return Edit(spot.line, spot.line - 1, (indent + command,))
+    return None
+
+
+def insert_after(
+    pipeline: Pipeline, step: Step, steps: tuple[Step, ...], spot: Spot, command: str
+) -> Edit | None:
+    """A new command run just after the (one-line) command at ``spot``."""
+    origin = step.script.origin
+    assert origin is not None
+    last = all(not _same_item(other, step) for other in steps[step.index + 1 :])
+    prefix = _item_prefix(pipeline, step)
+    if prefix is not None and last:
+        return Edit(origin.end_line + 1, origin.end_line, (prefix + command,))
+    line = pipeline.lines[spot.line - 1]
+    if origin.style == "|" and not line[: spot.start].strip() and not line.rstrip().endswith("\\"):
+        return Edit(spot.line + 1, spot.line, (line[: spot.start] + command,))
+    return None
+
+
+def push_step(build: Build, reference: str) -> Step | None:
+    """The ``docker push`` after ``build`` that pushes ``reference`` (resolved)."""
+    for step in build.steps[build.step.index + 1 :]:
+        words = docker_words(step.resolved)
+        if "push" in words[:2] and reference in step.resolved:
+            return step
+    return None
+
+
+def _merge_insertions(edits: list[Edit]) -> list[Edit]:
+    """Insertions at one spot as one insertion, in the order given."""
+    merged: dict[int, list[str]] = {}
+    others = []
+    for edit in edits:
+        if edit.is_insertion:
+            merged.setdefault(edit.start_line, []).extend(edit.new_lines)
+        else:
+            others.append(edit)
+    return others + [Edit(line, line - 1, tuple(lines)) for line, lines in merged.items()]
+
+
+def combine(pipeline: Pipeline, edits: list[Edit]) -> tuple[Edit, ...]:
+    """Edits close together as one contiguous replacement (one GitLab suggestion)."""
+    edits = _merge_insertions(edits)
+    if len(edits) < 2:
+        return tuple(edits)
+    low = min(edit.start_line for edit in edits)
+    high = max(max(edit.end_line, edit.start_line - 1) for edit in edits)
+    if high - low > MAX_COMBINED_SPAN:
+        return tuple(sorted(edits, key=lambda e: (e.start_line, e.end_line)))
+    window = pipeline.lines[low - 1 : high]
+    shifted = [Edit(e.start_line - low + 1, e.end_line - low + 1, e.new_lines) for e in edits]
+    return (Edit(low, high, tuple(apply_edits(window, shifted))),)
+
+
+def build_finding(
+    ctx: PipelineContext,
+    rule: str,
+    severity: Severity,
+    build: Build,
+    message: str,
+    *,
+    impact: str | None = None,
+    fix: Fix | None = None,
+) -> Finding:
+    """A finding on ``build``'s script lines, silenced also by an ignore above its job."""
+    lines = finding_lines(ctx.pipeline, build)
+    return ctx.finding(rule, severity, lines, message, jobs=(build.job,), impact=impact, fix=fix)
+
+
+def once_per_line(findings: Iterable[Finding]) -> Iterator[Finding]:
+    """One finding per rule and line span: a template's build is reported once, not per job."""
+    seen: set[tuple[str, int, int]] = set()
+    for finding in findings:
+        key = (finding.rule, finding.line, finding.end_line)
+        if key not in seen:
+            seen.add(key)
+            yield finding
+
+
+def written_form(build: Build, written: str, resolved: str) -> str:
+    """How to spell ``resolved`` in ``build``'s job: as written there when it means the same."""
+    return written if expand(written, build.variables) == resolved else resolved
+
+
+def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | None:
+    """``(written, resolved)`` of an image this build can cache from: a stable tag it pushes,
+    or one that another build of the same Dockerfile and target pushes."""
+    candidates = [build] + [
+        other
+        for other in ctx.pipeline.builds
+        if other is not build
+        and other.dockerfile == build.dockerfile
+        and other.target == build.target
+        and other.tool in (Tool.DOCKER, Tool.BUILDX)
+    ]
+    for source in candidates:
+        for written, resolved in source.tags:
+            if is_stable(resolved) and source.pushed(resolved):
+                return written_form(build, written, resolved), resolved
+    return None
