@@ -78,8 +78,9 @@ class CommandOutcome:
 
 
 def _thread_of(discussions: list[Discussion], note_id: int) -> str | None:
+    """The thread to answer in; ``None`` for a plain comment (answered with a new comment)."""
     for discussion in discussions:
-        if any(note.id == note_id for note in discussion.notes):
+        if not discussion.individual and any(note.id == note_id for note in discussion.notes):
             return discussion.id
     return None
 

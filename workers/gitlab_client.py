@@ -413,6 +413,7 @@ class GitLabClient:
             Discussion(
                 id=str(item["id"]),
                 notes=tuple(_posted_note(note) for note in item.get("notes") or ()),
+                individual=bool(item.get("individual_note")),
             )
             for item in self._list(f"{self._mr(project_id, iid)}/discussions")
         ]

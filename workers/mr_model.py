@@ -102,6 +102,8 @@ class PostedNote:
 class Discussion:
     id: str
     notes: tuple[PostedNote, ...] = field(default_factory=tuple)
+    individual: bool = False
+    """A plain comment, not a thread: GitLab takes no replies to it."""
 
     @property
     def resolved(self) -> bool:

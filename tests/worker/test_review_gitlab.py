@@ -1,0 +1,313 @@
+"""The review and the note commands against the fake GitLab over real HTTP (no queue)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.fake_gitlab.server import FakeGitLab
+from workers.cli import main as layerbot
+from workers.commands import handle_note
+from workers.gitlab_client import (
+    AmbiguousWriteError,
+    ForbiddenHostError,
+    GitLabClient,
+    RetryPolicy,
+    install_token_redaction,
+)
+from workers.review import review_merge_request
+from workers.settings import Settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "go-service"
+FAST = RetryPolicy(attempts=4, backoff=0.01, max_wait=2.0)
+
+
+def example_files() -> dict[str, str]:
+    return {path.name: path.read_text() for path in EXAMPLE.iterdir() if path.is_file()}
+
+
+@pytest.fixture
+def settings(fake_gitlab: FakeGitLab, tmp_path: Path) -> Settings:
+    return Settings(
+        gitlab_url=fake_gitlab.url,
+        gitlab_token=fake_gitlab.bot_token,
+        data_dir=tmp_path / "data",
+        gitlab_timeout=5.0,
+        docs_url="https://docs.example/{name}",
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> GitLabClient:
+    return GitLabClient(settings, FAST)
+
+
+@pytest.fixture
+def mr(fake_gitlab: FakeGitLab) -> tuple[int, int]:
+    project = fake_gitlab.add_project("group/app", files={"README.md": "hello\n"})
+    iid = fake_gitlab.open_merge_request(project, None, {"README.md": "hello\n", **example_files()})
+    return project, iid
+
+
+def head(fake: FakeGitLab, project: int, iid: int) -> str:
+    return str(fake.merge_request(project, iid)["sha"])
+
+
+def bot_threads(fake: FakeGitLab, project: int, iid: int) -> list[dict[str, object]]:
+    return [
+        d
+        for d in fake.discussions(project, iid)
+        if d["notes"][0]["author"]["username"] == "layerbot"
+    ]
+
+
+def inline_rules(fake: FakeGitLab, project: int, iid: int) -> list[tuple[str, str, int]]:
+    found = []
+    for thread in bot_threads(fake, project, iid):
+        note = thread["notes"][0]  # type: ignore[index]
+        marker = re.match(r"<!-- layerbot:finding (\S+) ", note["body"])
+        if marker:
+            position = note["position"]
+            found.append((marker.group(1), position["new_path"], position["new_line"]))
+    return sorted(found)
+
+
+def writes(fake: FakeGitLab) -> list[tuple[str, str]]:
+    return [(c["method"], c["path"]) for c in fake.calls() if c["method"] != "GET"]
+
+
+def test_first_review_posts_inline_suggestions_and_one_summary_in_one_burst(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
+) -> None:
+    project, iid = mr
+    outcome = review_merge_request(client, settings, project, iid, head(fake_gitlab, project, iid))
+    assert outcome.status == "posted"
+    assert inline_rules(fake_gitlab, project, iid) == [
+        ("ci-cache-from", ".gitlab-ci.yml", 11),
+        ("dependency-layer-order", "Dockerfile", 3),
+        ("multi-stage", "Dockerfile", 1),
+        ("pin-base-image", "Dockerfile", 1),
+    ]
+    threads = bot_threads(fake_gitlab, project, iid)
+    bodies = [t["notes"][0]["body"] for t in threads]  # type: ignore[index]
+    order = next(b for b in bodies if "dependency-layer-order " in b)
+    assert (
+        "```suggestion:-0+1\nCOPY go.mod go.sum ./\n"
+        "RUN export GOPROXY=https://goproxy.cn && go mod download\nCOPY . .\n```"
+    ) in order
+    [summary] = [b for b in bodies if b.startswith("<!-- layerbot:summary -->")]
+    assert "4 findings in 2 files" in summary
+    assert "+FROM alpine:3.22" in summary and "<details>" in summary
+    # every note arrived as a draft, published by one bulk call: one notification burst
+    draft_posts = [w for w in writes(fake_gitlab) if w[1].endswith("/draft_notes")]
+    assert len(draft_posts) == 5
+    assert [w for w in writes(fake_gitlab) if not w[1].endswith("/draft_notes")] == [
+        ("POST", f"/api/v4/projects/{project}/merge_requests/{iid}/draft_notes/bulk_publish")
+    ]
+    assert fake_gitlab.draft_notes(project, iid) == []
+
+
+def test_rerun_posts_nothing_and_a_fixing_push_resolves(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
+) -> None:
+    project, iid = mr
+    review_merge_request(client, settings, project, iid, head(fake_gitlab, project, iid))
+    before = inline_rules(fake_gitlab, project, iid)
+    fake_gitlab.clear_calls()
+    again = review_merge_request(client, settings, project, iid, head(fake_gitlab, project, iid))
+    assert again.status == "unchanged"
+    assert writes(fake_gitlab) == []
+
+    fixed = example_files()["Dockerfile"].replace(
+        "COPY . .\nRUN export GOPROXY=https://goproxy.cn && go mod download\n",
+        "COPY go.mod go.sum ./\nRUN export GOPROXY=https://goproxy.cn && go mod download\n"
+        "COPY . .\n",
+    )
+    new_head = fake_gitlab.push(project, iid, {"Dockerfile": fixed})
+    outcome = review_merge_request(client, settings, project, iid, new_head)
+    assert outcome.resolved == 1 and outcome.inline == 0
+    assert inline_rules(fake_gitlab, project, iid) == before
+    [thread] = [
+        t
+        for t in bot_threads(fake_gitlab, project, iid)
+        if "dependency-layer-order " in t["notes"][0]["body"]  # type: ignore[index]
+    ]
+    notes = thread["notes"]  # type: ignore[index]
+    assert notes[-1]["body"] == f"<!-- layerbot:resolved -->\nFixed in {new_head[:12]}."
+    assert notes[0]["resolved"] is True
+    summary = next(
+        t["notes"][0]["body"]  # type: ignore[index]
+        for t in bot_threads(fake_gitlab, project, iid)
+        if t["notes"][0]["body"].startswith("<!-- layerbot:summary")  # type: ignore[index]
+    )
+    assert "3 findings in 2 files" in summary and new_head[:12] in summary
+
+
+def test_closed_merge_request_and_stale_head_are_dropped(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
+) -> None:
+    project, iid = mr
+    old = head(fake_gitlab, project, iid)
+    fake_gitlab.push(project, iid, {"README.md": "changed\n"})
+    assert review_merge_request(client, settings, project, iid, old).status == "dropped:stale"
+    fake_gitlab.set_merge_request(project, iid, state="closed")
+    now = head(fake_gitlab, project, iid)
+    assert review_merge_request(client, settings, project, iid, now).status == "dropped:closed"
+    assert writes(fake_gitlab) == []
+
+
+def test_throttling_is_retried_and_an_ambiguous_write_is_not_duplicated(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
+) -> None:
+    project, iid = mr
+    sha = head(fake_gitlab, project, iid)
+    fake_gitlab.inject(method="GET", path_regex=r"/diffs$", status=429, retry_after=0)
+    fake_gitlab.inject(method="GET", path_regex=r"/discussions$", status=502)
+    # the second draft is stored, but the answer is lost: GitLab acted, the bot never heard
+    fake_gitlab.inject(method="POST", path_regex=r"/draft_notes$", status=502, after=True)
+    with pytest.raises(AmbiguousWriteError):
+        review_merge_request(client, settings, project, iid, sha)
+    assert len(fake_gitlab.draft_notes(project, iid)) == 1
+    outcome = review_merge_request(client, settings, project, iid, sha)
+    assert outcome.status == "posted"
+    assert len(inline_rules(fake_gitlab, project, iid)) == 4
+    assert len(bot_threads(fake_gitlab, project, iid)) == 5
+    statuses = [c["status"] for c in fake_gitlab.calls(method="GET", path_regex=r"/diffs$")]
+    assert statuses[:2] == [429, 200]
+
+
+def test_only_the_configured_host_is_ever_called(client: GitLabClient) -> None:
+    with pytest.raises(ForbiddenHostError):
+        client.gl.http_get("http://127.0.0.2:9/api/v4/user")
+
+
+def test_token_is_redacted_from_logs(caplog: pytest.LogCaptureFixture) -> None:
+    redactor = install_token_redaction("s3cret-token")
+    try:
+        with caplog.at_level(logging.INFO):
+            caplog.handler.addFilter(redactor)
+            logging.getLogger("workers.test").info("calling with %s", "s3cret-token")
+        assert caplog.messages == ["calling with [REDACTED]"]
+    finally:
+        logging.getLogger().removeFilter(redactor)
+        for handler in logging.getLogger().handlers:
+            handler.removeFilter(redactor)
+
+
+# --- note commands ---------------------------------------------------------------------------
+
+
+def human(fake: FakeGitLab, project: int, level: int, name: str = "dev") -> int:
+    user = fake.add_user(name, token=f"{name}-token")
+    fake.add_member(project, user, level)
+    return user
+
+
+def replies(fake: FakeGitLab, project: int, iid: int, note_id: int) -> list[str]:
+    """The bot's answers to a comment: in its thread, or the bot's comments right after it."""
+    notes = fake.notes(project, iid)
+    return [
+        n["body"]
+        for n in notes
+        if n["id"] > note_id
+        and n["author"]["username"] == "layerbot"
+        and not n["body"].startswith("<!-- layerbot:")
+    ]
+
+
+def test_apply_commits_what_check_fix_writes(
+    fake_gitlab: FakeGitLab,
+    client: GitLabClient,
+    settings: Settings,
+    mr: tuple[int, int],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project, iid = mr
+    human(fake_gitlab, project, 30)
+    note = fake_gitlab.add_note(project, iid, "dev", "Thanks!\n@layerbot apply")
+    outcome = handle_note(client, settings, project, iid, note)
+    assert outcome.status == "done"
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for name, text in {"README.md": "hello\n", **example_files()}.items():
+        (checkout / name).write_text(text)
+    layerbot(["check", "--fix", "--root", str(checkout), str(checkout)])
+    capsys.readouterr()
+    expected = {p.name: p.read_text() for p in checkout.iterdir()}
+    committed = fake_gitlab.files(project, "feature")
+    assert {k: v for k, v in committed.items()} == expected
+    [reply] = replies(fake_gitlab, project, iid, note)
+    assert reply.startswith("Applied 2 fix(es) in `.gitlab-ci.yml`, `Dockerfile` as ")
+
+
+@pytest.mark.parametrize(
+    ("level", "protect", "expected"),
+    [
+        (20, False, "Only members with the Developer role or more can ask me to commit fixes."),
+        (40, True, "`feature` is protected against my pushes; the summary has the patch to apply."),
+    ],
+)
+def test_apply_is_refused_without_rights_and_on_protected_branches(
+    fake_gitlab: FakeGitLab,
+    client: GitLabClient,
+    settings: Settings,
+    mr: tuple[int, int],
+    level: int,
+    protect: bool,
+    expected: str,
+) -> None:
+    project, iid = mr
+    human(fake_gitlab, project, level)
+    if protect:
+        fake_gitlab.protect_branch(project, "feature", push_access_level=40)
+    before = head(fake_gitlab, project, iid)
+    note = fake_gitlab.add_note(project, iid, "dev", "@layerbot apply all")
+    handle_note(client, settings, project, iid, note)
+    assert replies(fake_gitlab, project, iid, note) == [expected]
+    assert head(fake_gitlab, project, iid) == before
+
+
+def test_own_notes_and_plain_comments_are_ignored(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
+) -> None:
+    project, iid = mr
+    own = fake_gitlab.add_note(project, iid, "layerbot", "@layerbot recheck")
+    assert handle_note(client, settings, project, iid, own).status == "ignored:own"
+    human(fake_gitlab, project, 30)
+    quoted = fake_gitlab.add_note(project, iid, "dev", "> @layerbot apply\nno thanks")
+    assert handle_note(client, settings, project, iid, quoted).status == "ignored:no-command"
+    assert writes(fake_gitlab) == []
+
+
+def test_ignore_rule_resolves_its_threads_and_persists(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
+) -> None:
+    project, iid = mr
+    review_merge_request(client, settings, project, iid, head(fake_gitlab, project, iid))
+    human(fake_gitlab, project, 30)
+    note = fake_gitlab.add_note(project, iid, "dev", "@layerbot ignore pin-base-image")
+    handle_note(client, settings, project, iid, note)
+    assert replies(fake_gitlab, project, iid, note) == [
+        "`pin-base-image` is ignored for this merge request."
+    ]
+    [thread] = [
+        t
+        for t in bot_threads(fake_gitlab, project, iid)
+        if "pin-base-image " in t["notes"][0]["body"]  # type: ignore[index]
+    ]
+    assert thread["notes"][-1]["body"].endswith(
+        "Ignored for this merge request (`pin-base-image`)."
+    )  # type: ignore[index]
+    new_head = fake_gitlab.push(project, iid, {"README.md": "again\n"})
+    review_merge_request(client, settings, project, iid, new_head)
+    summary = next(
+        t["notes"][0]["body"]  # type: ignore[index]
+        for t in bot_threads(fake_gitlab, project, iid)
+        if t["notes"][0]["body"].startswith("<!-- layerbot:summary")  # type: ignore[index]
+    )
+    assert "pin-base-image`](" not in summary
+    assert summary.endswith('<!-- layerbot:state {"ignored": ["pin-base-image"]} -->\n')
