@@ -17,7 +17,7 @@ import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fake_gitlab import api, payloads, webhooks
@@ -25,6 +25,9 @@ from tests.fake_gitlab.faults import Fault, FaultPlan
 from tests.fake_gitlab.state import DEVELOPER, ApiError, GitLabState
 
 API_PREFIX = "/api/v4"
+# status, JSON body (or raw bytes), headers; None means "reset the connection".
+Answer = tuple[int, Any, dict[str, str]]
+Outcome = Answer | None
 ADMIN_PREFIX = "/__admin"
 BOT_USERNAME = "layerbot"
 BOT_TOKEN = "layerbot-test-token"
@@ -137,7 +140,10 @@ class FakeGitLab:
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-gitlab", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-gitlab",
+            daemon=True,
         )
         self._thread.start()
         return self.url
@@ -417,6 +423,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "FakeGitLab/1.0"
 
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle plus delayed ACKs
+        # add ~40 ms to every keep-alive request.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the call log is the record."""
 
@@ -459,18 +471,22 @@ class Handler(BaseHTTPRequestHandler):
             content_type = "text/plain; charset=utf-8"
         elif body is None:
             data = b""
-            content_type = "application/json"
+            content_type = ""
         else:
             data = json.dumps(body).encode()
             content_type = "application/json"
-        self.send_response(status)
-        merged = {"Content-Type": content_type, **(headers or {})}
-        for key, value in merged.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(data)
+        try:
+            self.send_response(status)
+            merged = {"Content-Type": content_type, **(headers or {})} if content_type else {}
+            for key, value in merged.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+        except OSError:
+            # The client gave up (e.g. its timeout fired during an injected delay).
+            self.close_connection = True
 
     def _reset(self) -> None:
         """Drop the connection with a TCP reset and no answer."""
@@ -505,44 +521,55 @@ class Handler(BaseHTTPRequestHandler):
             "fault": None,
         }
         try:
-            self._api(split.path, query, body, call)
-        finally:
-            self.fake.record(call)
+            outcome = self._api(split.path, query, body, call)
+        except Exception as error:  # a bug in the fake: answer 500 and keep serving
+            outcome = (500, {"message": f"fake GitLab error: {error!r}"}, {})
+        # Record before answering, so a client that has its answer finds the call logged.
+        call["status"] = "reset" if outcome is None else outcome[0]
+        self.fake.record(call)
+        if outcome is None:
+            self._reset()
+        else:
+            self._send(*outcome)
 
     def _api(
         self, path: str, query: dict[str, Any], body: dict[str, Any], call: dict[str, Any]
-    ) -> None:
+    ) -> Outcome:
         fault = self.fake.faults_plan.pick(self.command, path)
         if fault is not None:
             call["fault"] = fault.id
-            if not fault.after and self._apply_fault(fault, call):
-                return
-        status, payload, headers = self._handle(path, query, body, call)
-        if fault is not None and fault.after and self._apply_fault(fault, call):
-            return
-        call["status"] = status
-        self._send(status, payload, headers)
+            if not fault.after:
+                injected = self._apply_fault(fault)
+                if injected is not False:
+                    return injected
+        outcome = self._handle(path, query, body, call)
+        if fault is not None and fault.after:
+            injected = self._apply_fault(fault)
+            if injected is not False:
+                return injected
+        return outcome
 
-    def _apply_fault(self, fault: Fault, call: dict[str, Any]) -> bool:
-        """Delay, reset or answer the fault's status; True when the answer is given."""
+    @staticmethod
+    def _apply_fault(fault: Fault) -> Outcome | Literal[False]:
+        """Wait out the fault's delay; then a reset (None), its status answer, or False to
+        let the request be handled normally."""
         if fault.delay:
             time.sleep(fault.delay)
         if fault.reset:
-            call["status"] = "reset"
-            self._reset()
-            return True
+            return None
         if fault.status is None:
             return False
-        call["status"] = fault.status
         headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
-        phrase = HTTPStatus(fault.status).phrase if fault.status in HTTPStatus else "Error"
+        try:
+            phrase = HTTPStatus(fault.status).phrase
+        except ValueError:
+            phrase = "Error"
         message = "Retry later" if fault.status == 429 else f"{fault.status} {phrase}"
-        self._send(fault.status, {"message": message}, headers)
-        return True
+        return fault.status, {"message": message}, headers
 
     def _handle(
         self, path: str, query: dict[str, Any], body: dict[str, Any], call: dict[str, Any]
-    ) -> tuple[int, Any, dict[str, str]]:
+    ) -> Answer:
         if not path.startswith(API_PREFIX + "/"):
             return 404, {"error": "404 Not Found"}, {}
         api_path = path[len(API_PREFIX) :]
