@@ -164,7 +164,7 @@ _SIZES_MB: dict[str, dict[str, int]] = {
     "alpine": {"": 8},
     "debian": {"": 120, "slim": 75},
     "ubuntu": {"": 80},
-    "gcr.io/distroless/static-debian12": {"": 2},
+    DISTROLESS_STATIC: {"": 2},
     "gcr.io/distroless/base-debian12": {"": 20},
     "gcr.io/distroless/cc-debian12": {"": 25},
 }

@@ -333,7 +333,8 @@ def _tools_message(shipped: ShippedImage, left: LeftBehind) -> str:
 
 def _group_fix(shipped: ShippedImage, run: Instruction, left: LeftBehind) -> Fix | None:
     """Delete the virtual groups at the end of the RUN that added them."""
-    if left.tools or run.heredocs or runs.has_inline_comment(run):
+    escape = shipped.doc.directives.get("escape", "\\")
+    if left.tools or run.heredocs or runs.has_inline_comment(run) or escape != "\\":
         return None
     later = [i for i in shipped.of_keyword("RUN") if i.line > run.line]
     if any(g in i.value for i in later for g in left.group_names):
