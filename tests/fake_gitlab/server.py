@@ -15,6 +15,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -179,7 +180,7 @@ class FakeGitLab:
         self,
         path_with_namespace: str = "group/app",
         *,
-        files: dict[str, str | bytes] | None = None,
+        files: Mapping[str, str | bytes] | None = None,
         default_branch: str = "main",
         members: dict[str, int] | None = None,
     ) -> int:
@@ -214,8 +215,8 @@ class FakeGitLab:
     def open_merge_request(
         self,
         project: int | str,
-        files_before: dict[str, str | bytes] | None,
-        files_after: dict[str, str | bytes],
+        files_before: Mapping[str, str | bytes] | None,
+        files_after: Mapping[str, str | bytes],
         *,
         title: str = "Update build",
         description: str = "",
@@ -244,7 +245,7 @@ class FakeGitLab:
         self,
         project: int | str,
         mr_iid: int,
-        files: dict[str, str | bytes | None],
+        files: Mapping[str, str | bytes | None],
         *,
         message: str = "Update",
         replace: bool = False,
@@ -409,7 +410,8 @@ class FakeGitLab:
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-safe data (see `restore`, `--state FILE`)."""
         with self.state.lock:
-            return to_json(self.state.snapshot())
+            snapshot: dict[str, Any] = to_json(self.state.snapshot())
+            return snapshot
 
     def restore(self, snapshot: dict[str, Any]) -> None:
         with self.state.lock:

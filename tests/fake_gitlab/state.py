@@ -11,6 +11,7 @@ import base64
 import hashlib
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -255,7 +256,7 @@ class GitLabState:
         self,
         path_with_namespace: str,
         *,
-        files: Tree | None = None,
+        files: Mapping[str, str | bytes] | None = None,
         default_branch: str = "main",
         members: dict[str, int] | None = None,
     ) -> int:
@@ -332,8 +333,8 @@ class GitLabState:
     def open_merge_request(
         self,
         project: int | str,
-        files_before: Tree | None,
-        files_after: Tree,
+        files_before: Mapping[str, str | bytes] | None,
+        files_after: Mapping[str, str | bytes],
         *,
         title: str = "Update build",
         description: str = "",
@@ -381,7 +382,7 @@ class GitLabState:
         self,
         project: int | str,
         mr_iid: int,
-        files: dict[str, str | bytes | None],
+        files: Mapping[str, str | bytes | None],
         *,
         message: str = "Update",
         replace: bool = False,

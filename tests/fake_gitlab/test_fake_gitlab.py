@@ -54,7 +54,9 @@ def bot_mr(client: gitlab.Gitlab, review: dict[str, Any]) -> Any:
     return client.projects.get(review["project"]).mergerequests.get(review["iid"])
 
 
-def position(mr: Any, new_line: int | None, old_line: int | None = None, **extra: Any) -> dict:
+def position(
+    mr: Any, new_line: int | None, old_line: int | None = None, **extra: Any
+) -> dict[str, Any]:
     return {
         **mr.diff_refs,
         "position_type": "text",
@@ -149,6 +151,7 @@ def test_diffs_paginate_over_250_files_with_gitlab_headers(
     path = f"/projects/{project}/merge_requests/{iid}/diffs"
 
     first = gitlab_client.http_list(path, iterator=True)
+    assert isinstance(first, gitlab.GitlabList)
     assert (first.total, first.total_pages, first.per_page, first.next_page) == (250, 13, 20, 2)
     everything = gitlab_client.http_list(path, get_all=True, per_page=100)
     assert [d["new_path"] for d in everything] == sorted(after)
@@ -206,7 +209,7 @@ def test_versions_follow_pushes(
 
 
 def test_tree_and_files_at_a_sha(gitlab_client: gitlab.Gitlab, fake_gitlab: FakeGitLab) -> None:
-    files = {f"pkg/m{n:03d}.go": f"package m{n}\n" for n in range(130)}
+    files: dict[str, str | bytes] = {f"pkg/m{n:03d}.go": f"package m{n}\n" for n in range(130)}
     files["Dockerfile"] = "FROM scratch\n"
     files["bin/tool"] = b"\x00\x01binary"
     project_id = fake_gitlab.add_project("group/tree", files=files)
@@ -292,7 +295,7 @@ def test_positions_off_the_diff_are_rejected_like_gitlab(
             {"body": "x", "position": {**position(mr, new_line, old_line), **change}}
         )
     assert rejected.value.response_code == 400
-    assert json.loads(rejected.value.response_body) == {"message": LINE_CODE_ERROR}
+    assert json.loads(rejected.value.response_body or b"") == {"message": LINE_CODE_ERROR}
     assert fake_gitlab.discussions(review["project"], review["iid"]) == []
 
 
