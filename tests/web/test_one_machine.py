@@ -1,0 +1,62 @@
+"""The one-machine default: ``layerbot serve`` without ``REDIS_URL`` runs gunicorn and a Celery
+worker on the embedded filesystem queue, and a webhook becomes a review on the (fake) GitLab."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fake_gitlab import DEVELOPER, FakeGitLab
+from tests.fake_gitlab.webhooks import MERGE_REQUEST_HOOK, headers
+from tests.web.live import children_of, serve, wait_for
+from tests.web.payloads import SECRET
+
+pytestmark = pytest.mark.e2e
+
+NAIVE = (
+    "FROM golang:latest\nWORKDIR /app\nCOPY . .\nRUN go mod download\n"
+    'RUN go build -o /server .\nCMD ["/server"]\n'
+)
+
+
+def bot_notes(fake: FakeGitLab, project: int, iid: int) -> list[dict[str, Any]]:
+    return [
+        note for note in fake.notes(project, iid) if note["author"]["username"] == fake.bot_username
+    ]
+
+
+def test_serve_without_redis_reviews_a_merge_request_and_stops_as_one_tree(
+    fake_gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    fake_gitlab.add_user("alice")
+    project = fake_gitlab.add_project(
+        "group/service", members={fake_gitlab.bot_username: DEVELOPER, "alice": DEVELOPER}
+    )
+    iid = fake_gitlab.open_merge_request(
+        project,
+        {"main.go": "package main\n"},
+        {"main.go": "package main\n", "go.mod": "module service\n\ngo 1.22\n", "Dockerfile": NAIVE},
+        author="alice",
+    )
+    settings = {
+        "GITLAB_URL": fake_gitlab.url,
+        "GITLAB_TOKEN": fake_gitlab.bot_token,
+        "WEBHOOK_SECRET": SECRET,
+        "LAYERBOT_DATA_DIR": str(tmp_path / "data"),
+    }
+    body = json.dumps(fake_gitlab.merge_request_hook(project, iid, action="open")).encode()
+    delivery = headers(MERGE_REQUEST_HOOK, token=SECRET, idempotency_key="one-machine-1")
+    with serve(settings, tmp_path) as server:
+        status, answer = server.post(body, delivery)
+        assert (status, answer["status"]) == (202, "queued")
+        assert server.post(body, delivery)[1]["status"] == "duplicate"
+        wait_for(lambda: bool(bot_notes(fake_gitlab, project, iid)), "the bot's review")
+        tree = children_of(server.process.pid)
+        assert len(tree) == 2  # gunicorn and the Celery worker
+    for pid in tree:
+        assert not Path(f"/proc/{pid}").exists()
+    notes = bot_notes(fake_gitlab, project, iid)
+    assert any("dependency-layer-order" in note["body"] for note in notes)
