@@ -28,6 +28,10 @@ MAX_DEPTH = 100
 REFERENCE_TAG = "!reference"
 _STANDARD_TAG = "tag:yaml.org,2002:"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_ACCEPTED_TAGS = frozenset(
+    _STANDARD_TAG + name
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "binary", "seq", "map")
+)
 
 
 class CiYamlError(InputError):
@@ -141,7 +145,7 @@ class _Builder:
         tag = node.tag or ""
         if tag == REFERENCE_TAG:
             return self._reference(node)
-        if not tag.startswith(_STANDARD_TAG):
+        if tag not in _ACCEPTED_TAGS:
             raise CiYamlError(
                 f"the tag {tag} is not supported (only GitLab's !reference is)",
                 node.start_mark.line + 1,
