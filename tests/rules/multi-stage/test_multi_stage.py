@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from workers.analysis import dockerfile
+from workers.analysis import dockerfile, project
 from workers.analysis.context import DockerfileContext
 from workers.analysis.engine import analyse_file, fix_file
 from workers.analysis.fixes import apply_fix, fix_diff
@@ -25,7 +25,15 @@ from workers.analysis.model import Finding, RepoView
 from workers.analysis.rules import all_rules
 from workers.analysis.rules.multi_stage import NAME, left_behind
 from workers.analysis.shipped import ShippedImage
-from workers.analysis.toolchains import ALPINE, DISTROLESS_STATIC, approximate_size_mb, describe
+from workers.analysis.toolchains import (
+    ALPINE,
+    DISTROLESS_STATIC,
+    Toolchain,
+    approximate_size_mb,
+    describe,
+    java_version_of,
+    toolchain_of,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CASES = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
@@ -40,7 +48,7 @@ CMD ["./main"]
 GO_PROJECT = {"go.mod": "module example.com/go-docker\n\ngo 1.22\n", "go.sum": ""}
 
 
-def project(case: Path) -> tuple[str, RepoView, dict[str, Any]]:
+def load_case(case: Path) -> tuple[str, RepoView, dict[str, Any]]:
     files = {p.name: p.read_text() for p in case.iterdir() if p.name != "expect.toml"}
     expect = tomllib.loads((case / "expect.toml").read_text())
     return files["Dockerfile"], RepoView.from_files(files), expect
@@ -81,7 +89,7 @@ def git_apply_check(tmp_path: Path, text: str, diff: str) -> subprocess.Complete
 
 @pytest.mark.parametrize("case", CASES, ids=lambda p: p.name)
 def test_fixture_raises_what_expect_toml_says(case: Path) -> None:
-    text, repo, expect = project(case)
+    text, repo, expect = load_case(case)
     found = multi_stage(text, repo)
     if expect.get("findings") == 0:
         assert found == []
@@ -106,7 +114,7 @@ REWRITES = [c for c in CASES if "runtime" in tomllib.loads((c / "expect.toml").r
 
 @pytest.mark.parametrize("case", REWRITES, ids=lambda p: p.name)
 def test_rewrite_builds_the_expected_runtime_stage(case: Path) -> None:
-    text, repo, expect = project(case)
+    text, repo, expect = load_case(case)
     fix = multi_stage(text, repo)[0].fix
     assert fix is not None and len(fix.edits) == 1
     assert (fix.edits[0].start_line, fix.edits[0].end_line) == (1, len(text.splitlines()))
@@ -124,7 +132,7 @@ def test_rewrite_builds_the_expected_runtime_stage(case: Path) -> None:
 
 @pytest.mark.parametrize("case", REWRITES, ids=lambda p: p.name)
 def test_rewrite_keeps_the_build_stage_instructions_as_written(case: Path) -> None:
-    text, repo, _ = project(case)
+    text, repo, _ = load_case(case)
     fix = multi_stage(text, repo)[0].fix
     assert fix is not None
     before = dockerfile.parse(text)
@@ -141,12 +149,12 @@ def test_rewrite_keeps_the_build_stage_instructions_as_written(case: Path) -> No
         assert stage_after.instructions == stage_before.instructions
 
 
-FIXES = [c for c in CASES if any(f.fix for f in multi_stage(project(c)[0], project(c)[1]))]
+FIXES = [c for c in CASES if any(f.fix for f in multi_stage(load_case(c)[0], load_case(c)[1]))]
 
 
 @pytest.mark.parametrize("case", FIXES, ids=lambda p: p.name)
 def test_every_fix_applies_parses_and_is_not_raised_again(case: Path, tmp_path: Path) -> None:
-    text, repo, _ = project(case)
+    text, repo, _ = load_case(case)
     for finding in multi_stage(text, repo):
         assert finding.fix is not None
         diff = fix_diff("Dockerfile", text, finding.fix)
@@ -160,7 +168,7 @@ def test_every_fix_applies_parses_and_is_not_raised_again(case: Path, tmp_path: 
 def test_start_command_runs_what_the_runtime_stage_copies() -> None:
     """Paths the start command names resolve, from the runtime WORKDIR, into a copied path."""
     for case in REWRITES:
-        text, repo, _ = project(case)
+        text, repo, _ = load_case(case)
         fix = multi_stage(text, repo)[0].fix
         assert fix is not None
         _, copies, argv, workdir = runtime_facts(apply_fix(text, fix))
@@ -283,3 +291,47 @@ def test_context_dir_is_where_project_files_are_read() -> None:
     (finding,) = [f for f in findings if f.rule == NAME]
     assert finding.fix is not None
     assert "hello-server" in apply_fix(text, finding.fix)
+
+
+def _context(files: dict[str, str]) -> DockerfileContext:
+    doc = dockerfile.parse("FROM scratch\n")
+    return DockerfileContext.for_file(doc, RepoView.from_files(files))
+
+
+def test_project_versions_for_the_runtime_tags() -> None:
+    pom = "<project><properties><maven.compiler.release>17</maven.compiler.release>"
+    assert project.java_version(_context({"pom.xml": pom + "</properties></project>"})) == "17"
+    legacy = "<project><properties><maven.compiler.target>1.8</maven.compiler.target>"
+    assert project.java_version(_context({"pom.xml": legacy})) == "8"
+    kts = "java { toolchain { languageVersion.set(JavaLanguageVersion.of(21)) } }"
+    assert project.java_version(_context({"build.gradle.kts": kts})) == "21"
+    groovy = "sourceCompatibility = JavaVersion.VERSION_11\n"
+    assert project.java_version(_context({"build.gradle": groovy})) == "11"
+    assert project.java_version(_context({})) is None
+    csproj = "<Project><PropertyGroup><TargetFramework>net9.0</TargetFramework>"
+    assert project.dotnet_version(csproj) == "9.0"
+    assert project.dotnet_version("<TargetFramework>netcoreapp3.1</TargetFramework>") == "3.1"
+    toml = '[toolchain]\nchannel = "1.81.0"\n'
+    assert project.rust_version(_context({"rust-toolchain.toml": toml})) == "1.81"
+    assert project.rust_version(_context({"rust-toolchain": "1.75\n"})) == "1.75"
+    stable = '[toolchain]\nchannel = "stable"\n'
+    assert project.rust_version(_context({"rust-toolchain.toml": stable})) is None
+
+
+def test_toolchain_table_tells_sdk_images_from_runtime_images() -> None:
+    image = dockerfile.parse_image
+    assert toolchain_of(image("docker.io/library/golang:1.22")) is Toolchain.GO
+    assert toolchain_of(image("mcr.microsoft.com/dotnet/sdk:8.0")) is Toolchain.DOTNET
+    assert toolchain_of(image("mcr.microsoft.com/dotnet/aspnet:8.0")) is None
+    assert toolchain_of(image("amazoncorretto:21")) is Toolchain.JDK
+    assert toolchain_of(image("eclipse-temurin:21-jre-alpine")) is None
+    assert toolchain_of(image("python:3.12")) is Toolchain.PYTHON
+    assert toolchain_of(image("python:3.12-alpine")) is None
+    assert java_version_of(image("maven:3.9.6-amazoncorretto-17")) == "17"
+    assert java_version_of(image("gradle:8.7-jdk21-alpine")) == "21"
+    assert java_version_of(image("openjdk:11-jdk-slim")) == "11"
+    assert java_version_of(image("maven:latest")) is None
+    full, slim = image("rust:1.79"), image("rust:1.79-slim")
+    assert approximate_size_mb(full) is not None and approximate_size_mb(slim) is not None
+    assert approximate_size_mb(full) > approximate_size_mb(slim)
+    assert approximate_size_mb(image("example.com/unknown:1")) is None
