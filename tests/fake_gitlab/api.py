@@ -51,10 +51,14 @@ class Request:
         return bool(value)
 
     def project(self) -> Project:
-        return self.state.project(self.groups["project"])
+        """The URL's project; private, so non-members get 404 like on GitLab."""
+        found = self.state.project(self.groups["project"])
+        if self.user.id not in found.members:
+            raise ApiError(404, "404 Project Not Found")
+        return found
 
     def merge_request(self) -> MergeRequest:
-        return self.state.merge_request(self.groups["project"], self.groups["iid"])
+        return self.state.merge_request(self.project().id, self.groups["iid"])
 
 
 @dataclass

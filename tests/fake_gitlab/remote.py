@@ -61,8 +61,12 @@ class RemoteFakeGitLab:
 
         def call(*args: Any, **kwargs: Any) -> Any:
             bound = signature.bind(None, *args, **kwargs)
-            arguments = dict(bound.arguments)
-            arguments.pop("self")
+            arguments: dict[str, Any] = {}
+            for parameter, value in list(bound.arguments.items())[1:]:
+                if signature.parameters[parameter].kind is inspect.Parameter.VAR_KEYWORD:
+                    arguments.update(value)
+                else:
+                    arguments[parameter] = value
             return self.invoke(name, arguments)
 
         call.__name__ = name

@@ -9,22 +9,25 @@ process seed state, inject faults and read the call log; `RemoteFakeGitLab` wrap
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import re
 import socket
 import struct
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from tests.fake_gitlab import api, payloads, webhooks
 from tests.fake_gitlab.faults import Fault, FaultPlan
-from tests.fake_gitlab.state import DEVELOPER, ApiError, GitLabState
+from tests.fake_gitlab.state import ApiError, GitLabState
 
+P = ParamSpec("P")
+R = TypeVar("R")
 API_PREFIX = "/api/v4"
 # status, JSON body (or raw bytes), headers; None means "reset the connection".
 Answer = tuple[int, Any, dict[str, str]]
@@ -68,11 +71,38 @@ def _form(raw: str) -> dict[str, Any]:
     return result
 
 
+def _locked(
+    method: Callable[Concatenate[GitLabState, P], R],
+) -> Callable[Concatenate[FakeGitLab, P], R]:
+    """Expose a `GitLabState` method on `FakeGitLab`, run under the state lock."""
+
+    @functools.wraps(method)
+    def call(fake: FakeGitLab, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with fake.state.lock:
+            return method(fake.state, *args, **kwargs)
+
+    return call
+
+
+def _with_url(
+    build: Callable[Concatenate[GitLabState, str, P], R],
+) -> Callable[Concatenate[FakeGitLab, P], R]:
+    """Expose a payload builder taking (state, base_url, ...) on `FakeGitLab`."""
+
+    @functools.wraps(build)
+    def call(fake: FakeGitLab, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        with fake.state.lock:
+            return build(fake.state, fake.url, *args, **kwargs)
+
+    return call
+
+
 class FakeGitLab:
     """A fake GitLab instance: state, fault plan, call log, and (once started) an HTTP server.
 
-    Seeding: `add_user`, `add_project`, `add_member`, `protect_branch`, `open_merge_request`,
-    `push`, `set_merge_request`, `add_note`. Faults: `inject`, `clear_faults`, `seed`.
+    Seeding (documented on `GitLabState`): `add_user`, `add_project`, `add_member`,
+    `set_token`, `protect_branch`, `open_merge_request`, `push`, `set_merge_request`, `add_note`.
+    Faults: `inject`, `clear_faults`, `seed`.
     Observations: `calls`, `clear_calls`, `merge_request`, `diffs`, `discussions`, `notes`,
     `draft_notes`, `files`. Webhook bodies: `merge_request_hook`, `note_hook`.
     Every one of them also works against a server in another process through
@@ -92,6 +122,7 @@ class FakeGitLab:
             "push",
             "set_merge_request",
             "add_note",
+            "set_token",
             "inject",
             "clear_faults",
             "seed",
@@ -169,141 +200,25 @@ class FakeGitLab:
             raise ValueError(f"unknown operation {operation!r}")
         return getattr(self, operation)(**kwargs)
 
-    # -- seeding -----------------------------------------------------------------------------
+    # -- seeding (GitLabState's methods, run under the state lock) ----------------------------
 
-    def add_user(self, username: str, *, name: str | None = None, token: str | None = None) -> int:
-        """A human user; give a `token` to let tests call the API as them. Returns the id."""
-        with self.state.lock:
-            return self.state.add_user(username, name=name, token=token)
-
-    def add_project(
-        self,
-        path_with_namespace: str = "group/app",
-        *,
-        files: Mapping[str, str | bytes] | None = None,
-        default_branch: str = "main",
-        members: dict[str, int] | None = None,
-    ) -> int:
-        """A project whose default branch holds `files`; `members` maps usernames to access
-        levels (10 guest .. 50 owner). Returns the project id."""
-        chosen = {self.bot_username: DEVELOPER} if members is None else dict(members)
-        with self.state.lock:
-            return self.state.add_project(
-                path_with_namespace, files=files, default_branch=default_branch, members=chosen
-            )
-
-    def add_member(self, project: int | str, user: int | str, access_level: int) -> None:
-        with self.state.lock:
-            self.state.add_member(project, user, access_level)
-
-    def protect_branch(
-        self,
-        project: int | str,
-        branch: str,
-        *,
-        push_access_level: int = 40,
-        merge_access_level: int = 40,
-    ) -> None:
-        with self.state.lock:
-            self.state.protect_branch(
-                project,
-                branch,
-                push_access_level=push_access_level,
-                merge_access_level=merge_access_level,
-            )
-
-    def open_merge_request(
-        self,
-        project: int | str,
-        files_before: Mapping[str, str | bytes] | None,
-        files_after: Mapping[str, str | bytes],
-        *,
-        title: str = "Update build",
-        description: str = "",
-        source_branch: str = "feature",
-        target_branch: str | None = None,
-        author: int | str | None = None,
-        draft: bool = False,
-    ) -> int:
-        """Open an MR from a branch with the full tree `files_after` onto the target branch
-        committed with the full tree `files_before` (None: keep the target branch's tree).
-        Returns the MR iid; the diff is computed from the two trees."""
-        with self.state.lock:
-            return self.state.open_merge_request(
-                project,
-                files_before,
-                files_after,
-                title=title,
-                description=description,
-                source_branch=source_branch,
-                target_branch=target_branch,
-                author=author,
-                draft=draft,
-            )
-
-    def push(
-        self,
-        project: int | str,
-        mr_iid: int,
-        files: Mapping[str, str | bytes | None],
-        *,
-        message: str = "Update",
-        replace: bool = False,
-    ) -> str:
-        """Push a commit to the MR's source branch (`files`: changed paths, None deletes;
-        `replace=True`: the whole tree). Adds an MR version; returns the new head sha."""
-        with self.state.lock:
-            return self.state.push(project, mr_iid, files, message=message, replace=replace)
-
-    def set_merge_request(
-        self,
-        project: int | str,
-        mr_iid: int,
-        *,
-        state: str | None = None,
-        draft: bool | None = None,
-        title: str | None = None,
-        labels: list[str] | None = None,
-    ) -> None:
-        """Close/merge/reopen (`state`), mark draft or ready, retitle, relabel."""
-        with self.state.lock:
-            self.state.set_merge_request(
-                project, mr_iid, state=state, draft=draft, title=title, labels=labels
-            )
-
-    def add_note(self, project: int | str, mr_iid: int, author: int | str, body: str) -> int:
-        """A human's comment on the MR (e.g. `@layerbot recheck`). Returns the note id."""
-        with self.state.lock:
-            return self.state.add_note(project, mr_iid, author, body)
+    add_user = _locked(GitLabState.add_user)
+    add_project = _locked(GitLabState.add_project)
+    add_member = _locked(GitLabState.add_member)
+    set_token = _locked(GitLabState.set_token)
+    protect_branch = _locked(GitLabState.protect_branch)
+    open_merge_request = _locked(GitLabState.open_merge_request)
+    push = _locked(GitLabState.push)
+    set_merge_request = _locked(GitLabState.set_merge_request)
+    add_note = _locked(GitLabState.add_note)
 
     # -- faults ------------------------------------------------------------------------------
 
-    def inject(
-        self,
-        *,
-        method: str | None = None,
-        path_regex: str = ".*",
-        status: int | None = None,
-        delay: float = 0.0,
-        reset: bool = False,
-        after: bool = False,
-        retry_after: int = 1,
-        times: int | None = 1,
-        rate: float = 1.0,
-    ) -> int:
-        """Make matching API requests fail; see `faults.Fault`. Returns the fault id."""
-        fault = self.faults_plan.add(
-            method=method,
-            path_regex=path_regex,
-            status=status,
-            delay=delay,
-            reset=reset,
-            after=after,
-            retry_after=retry_after,
-            times=times,
-            rate=rate,
-        )
-        return fault.id
+    def inject(self, **spec: Any) -> int:
+        """Make matching API requests fail; `spec` takes the fields of `faults.Fault` (method,
+        path_regex, status, delay, reset, after, retry_after, times, rate, mix). Returns the
+        fault's id."""
+        return self.faults_plan.add(**spec).id
 
     def clear_faults(self) -> None:
         self.faults_plan.clear()
@@ -375,37 +290,8 @@ class FakeGitLab:
 
     # -- webhook payloads --------------------------------------------------------------------
 
-    def merge_request_hook(
-        self,
-        project: int | str,
-        mr_iid: int,
-        *,
-        action: str = "open",
-        user: int | str | None = None,
-        oldrev: str | None = None,
-        pushed: bool = False,
-        changes: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """A `Merge Request Hook` body for the MR's current state (see `webhooks`)."""
-        with self.state.lock:
-            return webhooks.merge_request_hook(
-                self.state,
-                self.url,
-                project,
-                mr_iid,
-                action=action,
-                user=user,
-                oldrev=oldrev,
-                pushed=pushed,
-                changes=changes,
-            )
-
-    def note_hook(
-        self, project: int | str, mr_iid: int, note_id: int, *, action: str = "create"
-    ) -> dict[str, Any]:
-        """A `Note Hook` body for a note on the MR (see `add_note`)."""
-        with self.state.lock:
-            return webhooks.note_hook(self.state, self.url, project, mr_iid, note_id, action=action)
+    merge_request_hook = _with_url(webhooks.merge_request_hook)
+    note_hook = _with_url(webhooks.note_hook)
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-safe data (see `restore`, `--state FILE`)."""

@@ -246,6 +246,7 @@ class GitLabState:
     def add_user(
         self, username: str, *, name: str | None = None, token: str | None = None, bot: bool = False
     ) -> int:
+        """A user; give a `token` to call the API as them. Returns the user id."""
         if any(u.username == username for u in self.users.values()):
             raise ValueError(f"user {username!r} exists")
         user = User(self.next_id(), username, name or username.title(), token, bot)
@@ -254,21 +255,31 @@ class GitLabState:
 
     def add_project(
         self,
-        path_with_namespace: str,
+        path_with_namespace: str = "group/app",
         *,
         files: Mapping[str, str | bytes] | None = None,
         default_branch: str = "main",
         members: dict[str, int] | None = None,
     ) -> int:
+        """A private project whose default branch holds `files`. `members` maps usernames to
+        access levels (10 guest .. 50 owner); None makes every bot user a Developer.
+        Non-members get 404 for the project, like GitLab. Returns the project id."""
         project = Project(self.next_id(), path_with_namespace, default_branch, now())
         self.projects[project.id] = project
         self.commit(project, default_branch, dict(files or {}), "Initial commit")
-        for who, level in (members or {}).items():
+        if members is None:
+            members = {u.username: DEVELOPER for u in self.users.values() if u.bot}
+        for who, level in members.items():
             project.members[self.user(who).id] = level
         return project.id
 
     def add_member(self, project: int | str, user: int | str, access_level: int) -> None:
+        """Add a member or change their access level."""
         self.project(project).members[self.user(user).id] = access_level
+
+    def set_token(self, user: int | str, token: str | None) -> None:
+        """Rotate a user's token; None revokes it (every call with the old one gets 401)."""
+        self.user(user).token = token
 
     def protect_branch(
         self,
@@ -278,6 +289,7 @@ class GitLabState:
         push_access_level: int = MAINTAINER,
         merge_access_level: int = MAINTAINER,
     ) -> None:
+        """Protect a branch; pushes need `push_access_level` (0: no one)."""
         target = self.project(project)
         target.protected[branch] = ProtectedBranch(
             self.next_id(), branch, push_access_level, merge_access_level
