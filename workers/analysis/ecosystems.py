@@ -28,6 +28,7 @@ from enum import StrEnum
 
 from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction
+from workers.analysis.runs import cache_mount_targets
 from workers.analysis.shell import Command, commands
 
 
@@ -49,6 +50,9 @@ class Ecosystem:
     ``manifest_dirs`` are folders the install reads (.mvn, gradle/, .yarn/releases).
     ``install_dirs`` are folders the install writes inside the project, which a later
     ``COPY . .`` would overwrite with the host's copy unless ``.dockerignore`` keeps it out.
+    ``store_is_cache`` marks ecosystems whose download cache is also where builds read the
+    dependencies from (Go's module cache, ~/.m2, Gradle's caches, Cargo's registry, NuGet's
+    packages): a cache mount must then be on every step that uses them.
     ``moves_safely`` says whether the install itself can run before the sources arrive
     (Composer's runs scripts and builds the autoloader, so its fix inserts a
     dependency-only install instead of moving the original).
@@ -64,6 +68,7 @@ class Ecosystem:
     manifest_dirs: tuple[str, ...] = ()
     install_dirs: tuple[str, ...] = ()
     moves_safely: bool = True
+    store_is_cache: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,7 @@ GO = Ecosystem(
     command="go mod download",
     cache_dirs=("/go/pkg/mod", "/root/.cache/go-build"),
     dockerignore=("*.test", "*.out"),
+    store_is_cache=True,
 )
 NPM = Ecosystem(
     name="npm",
@@ -176,6 +182,7 @@ MAVEN = Ecosystem(
     command="mvn dependency:go-offline",
     cache_dirs=("/root/.m2",),
     dockerignore=("target", "**/target"),
+    store_is_cache=True,
 )
 GRADLE = Ecosystem(
     name="gradle",
@@ -193,6 +200,7 @@ GRADLE = Ecosystem(
     command="gradle dependencies --no-daemon",
     cache_dirs=("/root/.gradle/caches",),
     dockerignore=(".gradle", "build", "**/build", "!gradle/wrapper/gradle-wrapper.jar"),
+    store_is_cache=True,
 )
 CARGO = Ecosystem(
     name="cargo",
@@ -203,6 +211,7 @@ CARGO = Ecosystem(
     command="cargo fetch",
     cache_dirs=("/usr/local/cargo/registry", "/usr/local/cargo/git"),
     dockerignore=("target", "**/*.rs.bk"),
+    store_is_cache=True,
 )
 BUNDLER = Ecosystem(
     name="bundler",
@@ -219,7 +228,7 @@ COMPOSER = Ecosystem(
     markers=("composer.json",),
     manifests=("composer.json", "composer.lock"),
     command="composer install --no-scripts --no-autoloader",
-    cache_dirs=("/root/.composer/cache", "/tmp/composer/cache"),
+    cache_dirs=("/root/.composer/cache",),
     dockerignore=("vendor", "var/cache", "var/log"),
     install_dirs=("vendor",),
     moves_safely=False,
@@ -245,6 +254,7 @@ DOTNET = Ecosystem(
     cache_dirs=("/root/.nuget/packages",),
     dockerignore=("**/bin", "**/obj", "*.user"),
     install_dirs=("obj",),
+    store_is_cache=True,
 )
 
 ECOSYSTEMS: tuple[Ecosystem, ...] = (
@@ -735,20 +745,52 @@ def mount_options(mount: str) -> dict[str, str]:
     return options
 
 
-def cache_mount_targets(instruction: Instruction) -> list[str]:
-    """Targets of the RUN's ``--mount=type=cache`` flags, normalised."""
-    targets = []
-    for mount in instruction.flag_values("mount"):
-        options = mount_options(mount)
-        if options.get("type") == "cache" and options.get("target"):
-            targets.append(posixpath.normpath(options["target"]))
-    return targets
+# Official images that move a cache: gradle sets GRADLE_USER_HOME=/home/gradle/.gradle and
+# composer sets COMPOSER_HOME=/tmp (so its cache is /tmp/cache).
+_IMAGE_CACHE_DIRS = {
+    ("gradle", "gradle"): ("/home/gradle/.gradle/caches",),
+    ("composer", "composer"): ("/tmp/cache",),
+}
+
+# Environment variables that relocate a package cache: with one set, we cannot name the folder.
+CACHE_RELOCATING_VARIABLES = frozenset(
+    {
+        "HOME",
+        "XDG_CACHE_HOME",
+        "GOPATH",
+        "GOMODCACHE",
+        "GOCACHE",
+        "npm_config_cache",
+        "NPM_CONFIG_CACHE",
+        "YARN_CACHE_FOLDER",
+        "PNPM_HOME",
+        "PIP_CACHE_DIR",
+        "POETRY_CACHE_DIR",
+        "UV_CACHE_DIR",
+        "PIPENV_CACHE_DIR",
+        "MAVEN_OPTS",
+        "GRADLE_USER_HOME",
+        "CARGO_HOME",
+        "GEM_HOME",
+        "BUNDLE_PATH",
+        "COMPOSER_HOME",
+        "COMPOSER_CACHE_DIR",
+        "NUGET_PACKAGES",
+    }
+)
 
 
-def has_cache_mount(instruction: Instruction, ecosystem: Ecosystem) -> bool:
+def cache_dirs(ecosystem: Ecosystem, image_repository: str = "") -> tuple[str, ...]:
+    """Where the ecosystem keeps downloads, for a build running as root in this base image."""
+    return _IMAGE_CACHE_DIRS.get((ecosystem.name, image_repository), ecosystem.cache_dirs)
+
+
+def has_cache_mount(
+    instruction: Instruction, ecosystem: Ecosystem, image_repository: str = ""
+) -> bool:
     """Whether a cache mount covers one of the ecosystem's cache folders (or one inside it)."""
-    wanted = [posixpath.normpath(d) for d in ecosystem.cache_dirs]
-    for target in cache_mount_targets(instruction):
+    wanted = [posixpath.normpath(d) for d in cache_dirs(ecosystem, image_repository)]
+    for target in map(posixpath.normpath, cache_mount_targets(instruction)):
         for cache in wanted:
             if target == cache or target.startswith(cache + "/") or cache.startswith(target + "/"):
                 return True
