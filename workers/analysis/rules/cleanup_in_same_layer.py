@@ -212,6 +212,15 @@ def reported_removals(stage: Stage) -> list[LateRemoval]:
     return [r for r in late_removals(stage) if r.creator not in lone]
 
 
+def is_cleanup_only(run: Instruction) -> bool:
+    """Whether every command of the RUN deletes files or packages (a cleanup layer)."""
+    commands = runs.run_commands(run)
+    return bool(commands) and all(
+        _build_dependencies(c) is not None or any(cache.removed_by(c) for cache in CACHES)
+        for c in commands
+    )
+
+
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for stage in runs.shipped_stages(ctx.doc):
         removals = reported_removals(stage)

@@ -46,7 +46,9 @@ last one changes shell state (`cd`, `export`, `set`), and every RUN after the fi
 `&&` chain.
 
 An `apt-get update` in a `RUN` of its own is left to `update-with-install`, and a `RUN` that
-deletes what an earlier one created to `cleanup-in-same-layer`; neither is part of a group here.
+deletes what an earlier one created to `cleanup-in-same-layer` (a `RUN` that only deletes
+files is never grouped, even when the files come from a lone update); neither is part of a
+group here.
 
 ## References
 - Docker docs, "Building best practices: Minimize the number of layers" and "apt-get":
@@ -63,7 +65,11 @@ from workers.analysis import runs
 from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction, Stage
 from workers.analysis.model import Finding, Fix, Safety, Severity
-from workers.analysis.rules.cleanup_in_same_layer import reported_removals
+from workers.analysis.rules.cleanup_in_same_layer import (
+    is_cleanup_only,
+    late_removals,
+    reported_removals,
+)
 from workers.analysis.rules.update_with_install import is_update_only
 from workers.analysis.shell import Command
 
@@ -99,6 +105,10 @@ _SETUP = {
     "rm",
     "install",
     "setcap",
+    "a2enmod",
+    "docker-php-ext-install",
+    "docker-php-ext-configure",
+    "docker-php-ext-enable",
 }
 
 
@@ -108,7 +118,9 @@ def _is_setup(command: Command) -> bool:
 
 def _candidates(stage: Stage) -> set[Instruction]:
     """RUNs of the stage that are pure set-up and that no other rule reports."""
-    owned = {removal.run for removal in reported_removals(stage)}
+    owned = {removal.run for removal in reported_removals(stage)} | {
+        removal.run for removal in late_removals(stage) if is_cleanup_only(removal.run)
+    }
     result = set()
     for run in runs.shell_runs(stage):
         commands = runs.run_commands(run)
