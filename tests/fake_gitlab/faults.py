@@ -11,8 +11,10 @@ from __future__ import annotations
 import random
 import re
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+MIX_KINDS = ("429", "500", "502", "503", "reset", "slow", "lost")
 
 
 @dataclass
@@ -24,6 +26,9 @@ class Fault:
     reset: drop the connection without an answer.
     after: handle the request first (state changes happen), then delay/reset/answer `status`:
         the "POST succeeded but the client never heard" case.
+    mix: instead of one kind, pick one per firing (seeded) from MIX_KINDS names: "429", "500",
+        "502", "503", "reset", "slow" (waits `delay`, default 5 s, before answering) and "lost"
+        (handled, then reset: the client cannot know it succeeded).
     """
 
     method: str | None = None
@@ -35,14 +40,29 @@ class Fault:
     retry_after: int = 1
     times: int | None = 1
     rate: float = 1.0
+    mix: list[str] | None = None
     fired: int = 0
     id: int = 0
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.pattern = re.compile(self.path_regex)
-        if self.status is None and not self.delay and not self.reset:
-            raise ValueError("a fault needs a status, a delay or reset=True")
+        unknown = set(self.mix or ()) - set(MIX_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {MIX_KINDS}")
+        if self.status is None and not self.delay and not self.reset and not self.mix:
+            raise ValueError("a fault needs a status, a delay, reset=True or a mix")
+
+    def concrete(self, kind: str) -> Fault:
+        """This fault narrowed to one kind of its mix."""
+        return replace(
+            self,
+            mix=None,
+            status=int(kind) if kind.isdigit() else None,
+            reset=kind in ("reset", "lost"),
+            after=kind == "lost",
+            delay=(self.delay or 5.0) if kind == "slow" else 0.0,
+        )
 
     def matches(self, method: str, path: str) -> bool:
         if self.method is not None and self.method.upper() != method.upper():
@@ -92,6 +112,8 @@ class FaultPlan:
                 if fault.rate < 1.0 and self._random.random() >= fault.rate:
                     continue
                 fault.fired += 1
+                if fault.mix:
+                    return fault.concrete(self._random.choice(fault.mix))
                 return fault
         return None
 

@@ -252,11 +252,15 @@ def version_detail(
     }
 
 
+def public_position(position: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored position as the API shows it (the line code is kept internal)."""
+    if not position:
+        return None
+    return {k: v for k, v in position.items() if k != "line_code"}
+
+
 def note(base_url: str, state: GitLabState, mr: MergeRequest, entry: Note) -> dict[str, Any]:
     resolver = state.user(entry.resolved_by) if entry.resolved_by else None
-    position = None
-    if entry.position:
-        position = {k: v for k, v in entry.position.items() if k != "line_code"}
     return {
         "id": entry.id,
         "type": entry.type,
@@ -271,7 +275,7 @@ def note(base_url: str, state: GitLabState, mr: MergeRequest, entry: Note) -> di
         "project_id": mr.project_id,
         "noteable_iid": mr.iid,
         "commit_id": None,
-        "position": position,
+        "position": public_position(entry.position),
         "resolvable": entry.resolvable,
         "resolved": entry.resolved if entry.resolvable else False,
         "resolved_by": user(base_url, resolver) if resolver else None,
@@ -308,9 +312,6 @@ EMPTY_POSITION: dict[str, Any] = {
 
 def draft_note(mr: MergeRequest, entry: DraftNote) -> dict[str, Any]:
     """A draft note; GitLab answers an all-null `position` for drafts without one."""
-    position = dict(EMPTY_POSITION)
-    if entry.position:
-        position = {k: v for k, v in entry.position.items() if k != "line_code"}
     return {
         "id": entry.id,
         "author_id": entry.author_id,
@@ -320,7 +321,7 @@ def draft_note(mr: MergeRequest, entry: DraftNote) -> dict[str, Any]:
         "note": entry.note,
         "commit_id": entry.commit_id,
         "line_code": entry.line_code,
-        "position": position,
+        "position": public_position(entry.position) or dict(EMPTY_POSITION),
     }
 
 

@@ -240,7 +240,10 @@ class FakeGitLab:
     def calls(
         self, method: str | None = None, path_regex: str | None = None
     ) -> list[dict[str, Any]]:
-        """Recorded API calls in order: method, path, query, json, status, user, fault."""
+        """Recorded API calls in order: method, path, query, json, status (int or "reset"),
+        user (username or None), fault (id of the injected fault or None), handled (whether
+        the request reached the API, so state may have changed even if the client saw an
+        error)."""
         pattern = re.compile(path_regex) if path_regex else None
         with self._calls_lock:
             return [
@@ -407,6 +410,7 @@ class Handler(BaseHTTPRequestHandler):
             "status": None,
             "user": None,
             "fault": None,
+            "handled": False,
         }
         try:
             outcome = self._api(split.path, query, body, call)
@@ -431,6 +435,7 @@ class Handler(BaseHTTPRequestHandler):
                 if injected is not False:
                     return injected
         outcome = self._handle(path, query, body, call)
+        call["handled"] = True
         if fault is not None and fault.after:
             injected = self._apply_fault(fault)
             if injected is not False:

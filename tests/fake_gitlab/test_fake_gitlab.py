@@ -577,12 +577,81 @@ def test_fault_plan_is_visible_and_clearable(fake_gitlab: FakeGitLab) -> None:
             "retry_after": 1,
             "times": 3,
             "rate": 1.0,
+            "mix": None,
             "fired": 0,
             "id": fault_id,
         }
     ]
     fake_gitlab.clear_faults()
     assert fake_gitlab.faults() == []
+
+
+def test_mixed_faults_at_a_rate_and_lost_posts(
+    fake_gitlab: FakeGitLab, review: dict[str, Any]
+) -> None:
+    fake_gitlab.seed(3)
+    fake_gitlab.inject(
+        method="POST",
+        path_regex="/notes$",
+        mix=["429", "502", "reset", "lost"],
+        rate=0.5,
+        times=None,
+    )
+    mr_path = f"projects/{review['project']}/merge_requests/{review['iid']}"
+    url = f"{fake_gitlab.url}/api/v4/{mr_path}/notes"
+    seen: list[int | str] = []
+    for n in range(60):
+        try:
+            answer = requests.post(
+                url,
+                json={"body": f"note {n}"},
+                headers={"PRIVATE-TOKEN": fake_gitlab.bot_token},
+                timeout=5,
+            )
+            seen.append(answer.status_code)
+        except requests.exceptions.ConnectionError:
+            seen.append("reset")
+    calls = fake_gitlab.calls(method="POST")
+    assert [c["status"] for c in calls] == seen
+    assert {201, 429, 502, "reset"} <= set(seen)
+    handled = [c["json"]["body"] for c in calls if c["handled"]]
+    lost = [c for c in calls if c["handled"] and c["status"] == "reset"]
+    assert lost, "the seed gives some lost POSTs"
+    assert [n["body"] for n in fake_gitlab.notes(review["project"], review["iid"])] == handled
+    assert len(handled) == seen.count(201) + len(lost)
+
+
+def test_private_projects_and_revoked_tokens(
+    fake_gitlab: FakeGitLab, review: dict[str, Any]
+) -> None:
+    fake_gitlab.add_user("outsider", token="outsider-token")
+    outsider = gitlab.Gitlab(fake_gitlab.url, private_token="outsider-token")
+    with pytest.raises(gitlab.GitlabGetError) as hidden:
+        outsider.projects.get(review["project"])
+    assert hidden.value.response_code == 404
+    fake_gitlab.set_token(fake_gitlab.bot_username, None)
+    with pytest.raises(gitlab.GitlabAuthenticationError):
+        gitlab.Gitlab(fake_gitlab.url, private_token=fake_gitlab.bot_token).auth()
+
+
+def test_admin_shortcut_endpoints(fake_gitlab: FakeGitLab, review: dict[str, Any]) -> None:
+    admin = f"{fake_gitlab.url}/__admin"
+    fault = requests.post(
+        f"{admin}/faults", json={"path_regex": "/user$", "status": 503}, timeout=5
+    )
+    assert fault.status_code == 200
+    client = gitlab.Gitlab(fake_gitlab.url, private_token=fake_gitlab.bot_token)
+    with pytest.raises(gitlab.GitlabError):
+        client.auth()
+    calls = requests.get(f"{admin}/calls", params={"method": "GET"}, timeout=5).json()["result"]
+    assert [(c["path"], c["status"]) for c in calls] == [("/api/v4/user", 503)]
+    assert requests.delete(f"{admin}/calls", timeout=5).status_code == 200
+    assert fake_gitlab.calls() == []
+    snapshot = requests.get(f"{admin}/state", timeout=5).json()["result"]
+    fresh = FakeGitLab()
+    with fresh:
+        assert requests.post(f"{fresh.url}/__admin/state", json=snapshot, timeout=5).ok
+        assert fresh.merge_request(review["project"], review["iid"])["title"] == "Update build"
 
 
 # -- webhooks --------------------------------------------------------------------------------

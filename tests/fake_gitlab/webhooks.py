@@ -15,6 +15,7 @@ import hmac
 import uuid
 from typing import Any
 
+from tests.fake_gitlab.payloads import public_position
 from tests.fake_gitlab.state import GitLabState, MergeRequest, Project, User
 
 MERGE_REQUEST_HOOK = "Merge Request Hook"
@@ -197,7 +198,6 @@ def note_hook(
     discussion, note = state.note(mr, note_id)
     author = state.user(note.author_id)
     web_url = f"{base_url}/{item.path_with_namespace}"
-    position = {k: v for k, v in (note.position or {}).items() if k != "line_code"} or None
     merge_request = _merge_request_attributes(state, base_url, item, mr)
     return {
         "object_kind": "note",
@@ -222,7 +222,7 @@ def note_hook(
             "st_diff": None,
             "discussion_id": discussion.id,
             "type": note.type,
-            "position": position,
+            "position": public_position(note.position),
             "action": action,
             "url": f"{web_url}/-/merge_requests/{mr.iid}#note_{note.id}",
         },
