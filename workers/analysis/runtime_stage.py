@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import shlex
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from workers.analysis import project
 from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction
-from workers.analysis.shell import commands
+from workers.analysis.shell import Command, commands
 from workers.analysis.shipped import Entry, ShippedImage, Step, resolve
 from workers.analysis.toolchains import (
     ALPINE,
@@ -54,7 +55,8 @@ class Plan:
     ``copies`` are (path in the builder, path in the runtime image). ``command`` replaces the
     start command (exec form) when the original ran the toolchain or had none.
     ``packages`` are installed in the runtime image; ``builder_lines`` go right after the
-    builder's FROM and ``builder_image`` replaces its image when the build must be pinned.
+    builder's FROM, ``builder_tail`` at its end (a build step when the original only ran the
+    toolchain at start), and ``builder_image`` replaces its image when the build must be pinned.
     """
 
     runtime_image: str
@@ -64,6 +66,7 @@ class Plan:
     packages: tuple[str, ...] = ()
     setup: tuple[str, ...] = ()
     builder_lines: tuple[str, ...] = ()
+    builder_tail: tuple[str, ...] = ()
     builder_image: str | None = None
     workdir: str | None = None
 
@@ -133,6 +136,38 @@ def _runs_toolchain(entry: Entry | None, programs: set[str], subcommands: set[st
     return program in programs and any(arg in subcommands for arg in entry.argv[1:3])
 
 
+def _added_build(inputs: _Inputs, *argv: str) -> Step:
+    """A build step the rewrite appends to the builder; it runs in the final WORKDIR."""
+    entry = inputs.entry
+    assert entry is not None
+    return Step(Command(argv, shlex.join(argv)), inputs.workdir, entry.instruction)
+
+
+def _run_options(argv: tuple[str, ...], flags: set[str], valued: set[str]) -> dict[str, str]:
+    """The options of a toolchain ``run`` command (up to ``--``), refusing unknown ones:
+    a rewrite that silently dropped a profile or a feature flag would change the app."""
+    options: dict[str, str] = {}
+    words = argv[: argv.index("--")] if "--" in argv else argv
+    index = 2
+    while index < len(words):
+        word = words[index]
+        name, _, value = word.partition("=")
+        if name in valued:
+            if not value and index + 1 < len(words):
+                index += 1
+                value = words[index]
+            options[name] = value
+        elif word not in flags:
+            raise Refusal(f"`{' '.join(argv[:2])}` has options the rewrite does not carry over")
+        index += 1
+    return options
+
+
+def _program_arguments(argv: tuple[str, ...]) -> tuple[str, ...]:
+    """What follows ``--`` in ``cargo run ... -- ARGS`` or ``dotnet run ... -- ARGS``."""
+    return argv[argv.index("--") + 1 :] if "--" in argv else ()
+
+
 # Go --------------------------------------------------------------------------------------
 
 _GO_VALUED = {
@@ -152,29 +187,48 @@ def _go_module_name(ctx: DockerfileContext) -> str | None:
     return parts[-1]
 
 
-def _go_output(step: Step, ctx: DockerfileContext) -> str:
-    """The binary ``go build`` writes, as an absolute path."""
-    argv = step.command.argv
-    if step.cwd is None or _flag_value(argv, "-C"):
-        raise Refusal("the `go build` runs in a directory the Dockerfile does not fix")
-    packages = _positionals(argv, _GO_VALUED)
+def _go_binary_name(packages: list[str], ctx: DockerfileContext) -> str:
+    """The name ``go build`` gives a binary without ``-o``: the package's, or the module's."""
     if len(packages) > 1 and not all(p.endswith(".go") for p in packages):
         raise Refusal("`go build` builds several packages at once")
     package = packages[0] if packages else "."
     if package.endswith("..."):
         raise Refusal("`go build ./...` writes no binary")
     if package.endswith(".go"):
-        name: str | None = posixpath.basename(package)[: -len(".go")]
-    elif package.strip("./") == "":
-        name = _go_module_name(ctx)
-    else:
-        name = posixpath.basename(package.rstrip("/"))
+        return posixpath.basename(package)[: -len(".go")]
+    if package.strip("./") != "":
+        return posixpath.basename(package.rstrip("/"))
+    name = _go_module_name(ctx)
+    if name is None:
+        raise Refusal("the binary's name comes from go.mod's module path, and go.mod is missing")
+    return name
+
+
+def _go_output(step: Step, ctx: DockerfileContext) -> str:
+    """The binary ``go build`` writes, as an absolute path."""
+    argv = step.command.argv
+    if step.cwd is None or _flag_value(argv, "-C"):
+        raise Refusal("the `go build` runs in a directory the Dockerfile does not fix")
     output = _flag_value(argv, "-o")
     if output and not output.endswith("/"):
         return resolve(output, step.cwd)
-    if name is None:
-        raise Refusal("the binary's name comes from go.mod's module path, and go.mod is missing")
+    name = _go_binary_name(_positionals(argv, _GO_VALUED), ctx)
     return resolve(posixpath.join(output or ".", name), step.cwd)
+
+
+def _go_run_as_build(inputs: _Inputs) -> tuple[Step, tuple[str, ...]] | None:
+    """For a start command ``go run PACKAGE ARGS...``: the build to add, and ARGS."""
+    entry = inputs.entry
+    if entry is None or not _runs_toolchain(entry, {"go"}, {"run"}) or entry.argv[1] != "run":
+        return None
+    rest = entry.argv[2:]
+    if any(arg.startswith("-") for arg in rest[:1]):
+        raise Refusal("`go run` has build flags the rewrite does not carry over")
+    files = [arg for arg in rest if arg.endswith(".go")]
+    package = tuple(files) if files and rest[: len(files)] == tuple(files) else rest[:1] or (".",)
+    binary = resolve(_go_binary_name(list(package), inputs.ctx), inputs.workdir)
+    build = _added_build(inputs, "go", "build", "-o", binary, *package)
+    return build, rest[len(package) :] if rest else ()
 
 
 def _sets_cgo(inputs: _Inputs, value: str) -> bool:
@@ -188,6 +242,9 @@ def _plan_go(inputs: _Inputs) -> Plan:
     builds = [
         s for s in inputs.steps if s.command.program == "go" and s.command.subcommand == "build"
     ]
+    added = None if builds else _go_run_as_build(inputs)
+    if added is not None:
+        builds = [added[0]]
     if _sets_cgo(inputs, "1") or any(s.command.has("-race") for s in builds):
         raise Refusal("the build enables cgo, so the binary needs the C library it was built with")
     outputs = [_go_output(step, inputs.ctx) for step in builds]
@@ -197,9 +254,10 @@ def _plan_go(inputs: _Inputs) -> Plan:
         runtime_image=ALPINE,
         copies=((binary, binary),),
         artifact=f"the static binary `{binary}`",
-        command=command,
+        command=(binary, *added[1]) if added else command,
         packages=("ca-certificates",),
         builder_lines=builder_lines,
+        builder_tail=("RUN " + added[0].command.text,) if added else (),
     )
 
 
@@ -248,10 +306,28 @@ def _cargo_binary_name(step: Step, ctx: DockerfileContext) -> str:
 _OPENSSL_PACKAGES = {"bookworm": "libssl3", "bullseye": "libssl1.1", "trixie": "libssl3t64"}
 
 
+def _cargo_run_as_build(inputs: _Inputs) -> tuple[Step, tuple[str, ...]] | None:
+    """For a start command ``cargo run [--bin X] [-- ARGS]``: the release build, and ARGS."""
+    entry = inputs.entry
+    if entry is None or not _runs_toolchain(entry, {"cargo"}, {"run"}):
+        return None
+    options = _run_options(
+        entry.argv, {"--release", "-r", "--locked", "--frozen", "--offline"}, {"--bin", "-p"}
+    )
+    selection = [part for name, value in options.items() for part in (name, value)]
+    build = _added_build(inputs, "cargo", "build", "--release", *selection)
+    return build, _program_arguments(entry.argv)
+
+
 def _plan_rust(inputs: _Inputs) -> Plan:
     ctx = inputs.ctx
     outputs = []
-    for step in inputs.steps:
+    steps = inputs.steps
+    building = any(s.command.program == "cargo" and s.command.subcommand == "build" for s in steps)
+    added = None if building else _cargo_run_as_build(inputs)
+    if added is not None:
+        steps = [*steps, added[0]]
+    for step in steps:
         argv = step.command.argv
         if step.command.program != "cargo" or step.command.subcommand != "build":
             continue
@@ -268,6 +344,8 @@ def _plan_rust(inputs: _Inputs) -> Plan:
     if any("CARGO_TARGET_DIR" in i.value for i in inputs.shipped.of_keyword("ENV", "ARG")):
         raise Refusal("CARGO_TARGET_DIR moves the build output")
     binary, command = _choose_binary(inputs, outputs, "`cargo build --release`", {"cargo"}, {"run"})
+    if added is not None:
+        command = (binary, *added[1])
     image = inputs.shipped.image
     builder_image = None
     if is_alpine(image):
@@ -292,6 +370,7 @@ def _plan_rust(inputs: _Inputs) -> Plan:
         artifact=f"the release binary `{binary}`",
         command=command,
         packages=tuple(packages),
+        builder_tail=("RUN " + added[0].command.text,) if added else (),
         builder_image=builder_image,
     )
 
@@ -340,9 +419,26 @@ def _packages_jar(step: Step) -> str | None:
     return None
 
 
+def _boot_run_as_build(inputs: _Inputs) -> Step | None:
+    """For a start command ``mvn spring-boot:run`` or ``gradle bootRun``: the jar build."""
+    entry = inputs.entry
+    if entry is None:
+        return None
+    if _runs_toolchain(entry, _MAVEN, {"spring-boot:run"}):
+        _run_options(entry.argv, {"-B", "--batch-mode", "-q", "--quiet", "-o"}, set())
+        return _added_build(inputs, entry.program, "-B", "package", "-DskipTests")
+    if _runs_toolchain(entry, _GRADLE, {"bootRun"}):
+        _run_options(entry.argv, {"--no-daemon", "-q", "--quiet", "--offline"}, set())
+        return _added_build(inputs, entry.program, "bootJar", "--no-daemon")
+    return None
+
+
 def _plan_java(inputs: _Inputs) -> Plan:
     ctx = inputs.ctx
     packaging = [(step, tool) for step in inputs.steps if (tool := _packages_jar(step))]
+    added = None if packaging else _boot_run_as_build(inputs)
+    if added is not None:
+        packaging = [(added, _packages_jar(added) or "")]
     if not packaging:
         raise Refusal("no `mvn package` or `gradle build` step produces a jar")
     step, tool = packaging[-1]
@@ -374,6 +470,7 @@ def _plan_java(inputs: _Inputs) -> Plan:
         copies=copies,
         artifact=f"the jar `{copies[0][0]}`",
         command=command,
+        builder_tail=("RUN " + added.command.text,) if added else (),
     )
 
 
@@ -411,6 +508,23 @@ def _assembly_name(project_file: tuple[str, str] | None) -> str:
     return stem + ".dll"
 
 
+_DOTNET_PUBLISH_DIR = "/app/publish"
+
+
+def _dotnet_run_as_publish(inputs: _Inputs) -> Step | None:
+    """For a start command ``dotnet run [--project P]``: the publish step to add."""
+    entry = inputs.entry
+    if entry is None or not _runs_toolchain(entry, {"dotnet"}, {"run"}):
+        return None
+    if _program_arguments(entry.argv):
+        raise Refusal("`dotnet run` passes arguments the rewrite does not carry over")
+    options = _run_options(entry.argv, set(), {"--project"})
+    project_arg = [options["--project"]] if "--project" in options else []
+    return _added_build(
+        inputs, "dotnet", "publish", *project_arg, "-c", "Release", "-o", _DOTNET_PUBLISH_DIR
+    )
+
+
 def _plan_dotnet(inputs: _Inputs) -> Plan:
     ctx = inputs.ctx
     publishes = [
@@ -418,6 +532,9 @@ def _plan_dotnet(inputs: _Inputs) -> Plan:
         for s in inputs.steps
         if s.command.program == "dotnet" and s.command.subcommand == "publish"
     ]
+    added = None if publishes else _dotnet_run_as_publish(inputs)
+    if added is not None:
+        publishes = [added]
     if not publishes:
         raise Refusal("no `dotnet publish` step produces the application to copy")
     step = publishes[-1]
@@ -449,6 +566,7 @@ def _plan_dotnet(inputs: _Inputs) -> Plan:
         copies=((published + "/", workdir + "/"),),
         artifact=f"the published application `{published}`",
         command=("dotnet", assembly),
+        builder_tail=("RUN " + added.command.text,) if added else (),
         workdir=workdir,
     )
 
@@ -697,7 +815,13 @@ def _render_builder(inputs: _Inputs, plan: Plan, builder: str) -> list[str]:
     ]
     while body and not body[-1].strip():
         body.pop()
-    return [*doc.lines[: start.line - 1], *from_lines, *plan.builder_lines, *body]
+    return [
+        *doc.lines[: start.line - 1],
+        *from_lines,
+        *plan.builder_lines,
+        *body,
+        *plan.builder_tail,
+    ]
 
 
 def rewrite(ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain) -> Rewrite:

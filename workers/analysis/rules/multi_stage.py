@@ -51,7 +51,10 @@ The fix keeps the build stage as written and renames it `builder`; the dependenc
 rule then moves the manifests first on the next fix pass. The runtime stage keeps `ARG`,
 `ENV`, `WORKDIR`, `LABEL`, `EXPOSE`, `USER`, `HEALTHCHECK` and the start command, which is
 rewritten to the artifact when it ran the toolchain (`go run`, `cargo run`, `dotnet run`,
-`mvn spring-boot:run`). Per ecosystem:
+`mvn spring-boot:run`, `gradle bootRun`); when no step built the artifact, the matching build
+step is appended to the builder (`go build -o`, `cargo build --release`, `mvn package`,
+`gradle bootJar`, `dotnet publish -o`). A start command with options the rewrite cannot carry
+over (a launch profile, `--args`, build flags) gets no fix. Per ecosystem:
 
 - Go: a static binary (`CGO_ENABLED=0`) on `alpine` with `ca-certificates`. No fix when the
   build enables cgo.
