@@ -329,6 +329,7 @@ def get_note(request: Request) -> Answer:
 
 def create_note(request: Request) -> Answer:
     mr = request.merge_request()
+    request.state.count_note(request.user)
     entry = request.state.create_note(mr, request.user, str(request.param("body") or ""))
     return ok(payloads.note(request.base_url, request.state, mr, entry), 201)
 
@@ -372,6 +373,7 @@ def get_discussion(request: Request) -> Answer:
 
 def create_discussion(request: Request) -> Answer:
     mr = request.merge_request()
+    request.state.count_note(request.user)
     entry = request.state.create_discussion(
         mr, request.user, str(request.param("body") or ""), _position(request)
     )
@@ -390,6 +392,7 @@ def update_discussion(request: Request) -> Answer:
 def reply_discussion(request: Request) -> Answer:
     mr = request.merge_request()
     entry = request.state.discussion(mr, request.groups["discussion_id"])
+    request.state.count_note(request.user)
     created = request.state.reply(mr, entry, request.user, str(request.param("body") or ""))
     return ok(payloads.note(request.base_url, request.state, mr, created), 201)
 

@@ -101,7 +101,8 @@ class FakeGitLab:
     """A fake GitLab instance: state, fault plan, call log, and (once started) an HTTP server.
 
     Seeding (documented on `GitLabState`): `add_user`, `add_project`, `add_member`,
-    `set_token`, `protect_branch`, `open_merge_request`, `push`, `set_merge_request`, `add_note`.
+    `set_token`, `protect_branch`, `open_merge_request`, `push`, `set_merge_request`, `add_note`,
+    `limit_notes`.
     Faults: `inject`, `clear_faults`, `seed`.
     Observations: `calls`, `clear_calls`, `merge_request`, `diffs`, `discussions`, `notes`,
     `draft_notes`, `files`. Webhook bodies: `merge_request_hook`, `note_hook`.
@@ -123,6 +124,7 @@ class FakeGitLab:
             "set_merge_request",
             "add_note",
             "set_token",
+            "limit_notes",
             "inject",
             "clear_faults",
             "seed",
@@ -211,6 +213,7 @@ class FakeGitLab:
     push = _locked(GitLabState.push)
     set_merge_request = _locked(GitLabState.set_merge_request)
     add_note = _locked(GitLabState.add_note)
+    limit_notes = _locked(GitLabState.limit_notes)
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -487,7 +490,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 answer = handler(request)
             except ApiError as error:
-                return error.status, {"message": error.message}, {}
+                return error.status, {"message": error.message}, error.headers
             return answer.status, answer.body, answer.headers
 
     def _admin(self, path: str, query: dict[str, Any], payload: Any) -> None:

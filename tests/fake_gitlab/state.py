@@ -11,6 +11,7 @@ import base64
 import hashlib
 import re
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -32,10 +33,11 @@ SUGGESTION_REACH = 100
 class ApiError(Exception):
     """An error answer GitLab would give: HTTP status and the JSON `message`."""
 
-    def __init__(self, status: int, message: Any) -> None:
+    def __init__(self, status: int, message: Any, headers: dict[str, str] | None = None) -> None:
         super().__init__(status, message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 def now() -> str:
@@ -187,6 +189,8 @@ class GitLabState:
         self._next_id = 1
         self._diff_cache: dict[tuple[int, str, str], list[FileDiff]] = {}
         self._blobs: dict[str, str | bytes] = {}
+        self.notes_per_minute: int | None = None
+        self._note_times: dict[int, list[float]] = {}
 
     def snapshot(self) -> dict[str, Any]:
         """Everything as plain data (bytes file contents stay bytes)."""
@@ -452,6 +456,28 @@ class GitLabState:
     def mr_diffs(self, mr: MergeRequest, version: Version | None = None) -> list[FileDiff]:
         version = version or mr.newest
         return self.diffs(self.project(mr.project_id), version.base_sha, version.head_sha)
+
+    def limit_notes(self, per_minute: int | None) -> None:
+        """Enforce GitLab.com's limit on notes created per user and minute (None: off).
+        Over the limit, note-creating calls answer 429 with `Retry-After`; drafts and
+        `bulk_publish` do not count, as on GitLab."""
+        self.notes_per_minute = per_minute
+        self._note_times.clear()
+
+    def count_note(self, user: User) -> None:
+        """Count one note creation against the per-minute limit, or answer 429."""
+        if self.notes_per_minute is None:
+            return
+        moment = time.monotonic()
+        recent = [t for t in self._note_times.get(user.id, []) if moment - t < 60]
+        if len(recent) >= self.notes_per_minute:
+            wait = max(1, int(60 - (moment - recent[0])) + 1)
+            raise ApiError(
+                429,
+                "This endpoint has been requested too many times. Try again later.",
+                {"Retry-After": str(wait)},
+            )
+        self._note_times[user.id] = [*recent, moment]
 
     # -- notes and discussions ---------------------------------------------------------------
 

@@ -430,6 +430,24 @@ def test_drafts_are_private_to_their_author(
     ]
 
 
+def test_note_rate_limit_spares_draft_notes(
+    gitlab_client: gitlab.Gitlab, fake_gitlab: FakeGitLab, review: dict[str, Any]
+) -> None:
+    fake_gitlab.limit_notes(3)
+    mr = bot_mr(gitlab_client, review)
+    for n in range(3):
+        mr.notes.create({"body": f"note {n}"})
+    with pytest.raises(gitlab.GitlabCreateError) as throttled:
+        mr.notes.create({"body": "one too many"}, obey_rate_limit=False)
+    assert throttled.value.response_code == 429
+    limited = fake_gitlab.calls(method="POST")[-1]
+    assert (limited["status"], limited["handled"]) == (429, True)
+    for n in range(5):
+        mr.draft_notes.create({"note": f"draft {n}", "position": position(mr, 3)})
+    mr.draft_notes.bulk_publish()
+    assert len(fake_gitlab.discussions(review["project"], review["iid"])) == 3 + 5
+
+
 # -- commits API -----------------------------------------------------------------------------
 
 
