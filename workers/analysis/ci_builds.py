@@ -331,14 +331,17 @@ def _job_variables(job: Job) -> dict[str, str]:
 def _steps(job: Job, variables: dict[str, str]) -> Iterator[Step]:
     index = 0
     cwd: str | None = "."
+    steps_section = ""
     for line in job.scripts:
+        if line.section == "after_script" and steps_section != line.section:
+            cwd = "."  # after_script runs in a new shell, in the project directory
+        steps_section = line.section
         for position, command in enumerate(shell.commands(_script_text(line))):
             resolved = tuple(expand(word, variables) for word in command.argv)
             yield Step(index, line, command, resolved, position == 0, cwd)
             index += 1
             if resolved[:1] == ("cd",):
                 cwd = _change_directory(cwd, resolved[1] if len(resolved) > 1 else "")
-        cwd = "."  # every script entry starts in the project directory
 
 
 def _change_directory(cwd: str | None, target: str) -> str | None:
