@@ -1,3 +1,3 @@
-"""Shared pytest configuration: registers the fake GitLab fixtures (`fake_gitlab`, `gitlab_client`)."""
+"""Shared pytest configuration: the fake GitLab fixtures (`fake_gitlab`, `gitlab_client`)."""
 
 pytest_plugins = ["tests.fake_gitlab.fixtures"]
