@@ -149,6 +149,18 @@ def _cached_targets(ctx: PipelineContext, build: Build) -> set[str]:
     return cached
 
 
+def _with_ancestors(doc: dockerfile.Dockerfile, names: set[str]) -> set[str]:
+    """A stage image also holds the layers of the stages it is built ``FROM``."""
+    covered = set(names)
+    for name in names:
+        stage = doc.stage_named(name)
+        parent = doc.base_stage(stage) if stage is not None else None
+        while parent is not None and (parent.name or "").lower() not in covered:
+            covered.add((parent.name or "").lower())
+            parent = doc.base_stage(parent)
+    return covered
+
+
 def _keeps_every_stage(build: Build) -> bool:
     return any("mode=max" in value for value in build.cache_to)
 
@@ -157,7 +169,24 @@ def _spelled(value: str) -> str:
     return f'"{value}"' if any(ch.isspace() for ch in value) else value
 
 
-def _docker_fix(ctx: PipelineContext, build: Build, stages: list[dockerfile.Stage]) -> Fix | None:
+def _leaves(doc: dockerfile.Dockerfile, stages: list[dockerfile.Stage]) -> list[dockerfile.Stage]:
+    """The stages no other listed stage is built ``FROM``: a ``--target`` image of a stage
+    already holds the layers of the stages it is built from."""
+    ancestors = set()
+    for stage in stages:
+        parent = doc.base_stage(stage)
+        while parent is not None and parent.index not in ancestors:
+            ancestors.add(parent.index)
+            parent = doc.base_stage(parent)
+    return [stage for stage in stages if stage.index not in ancestors]
+
+
+def _docker_fix(
+    ctx: PipelineContext,
+    build: Build,
+    doc: dockerfile.Dockerfile,
+    stages: list[dockerfile.Stage],
+) -> Fix | None:
     spot = build_spot(ctx.pipeline, build)
     written_from = build.written.values("--cache-from")
     if spot is None or not written_from or not build.written.positionals:
@@ -176,7 +205,7 @@ def _docker_fix(ctx: PipelineContext, build: Build, stages: list[dockerfile.Stag
     context = _spelled(build.written.positionals[-1])
     edits: list[Edit] = []
     images = []
-    for stage in stages:
+    for stage in _leaves(doc, stages):
         name = stage.name or ""
         stage_image = f"{base}:{name}" if tag == "latest" else f"{base}:{name}-{tag}"
         images.append(stage_image)
@@ -243,7 +272,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 continue
             if build.target and doc.stage_named(build.target) is not doc.final_stage:
                 continue  # this build makes a stage image itself
-            cached = _cached_targets(ctx, build)
+            cached = _with_ancestors(doc, _cached_targets(ctx, build))
             stages = [s for s in _builder_stages(doc) if (s.name or "").lower() not in cached]
             if not stages:
                 continue
@@ -259,7 +288,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             fix = (
                 _buildx_fix(ctx, build)
                 if build.tool is Tool.BUILDX
-                else _docker_fix(ctx, build, stages)
+                else _docker_fix(ctx, build, doc, stages)
             )
             yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
