@@ -734,6 +734,29 @@ def _runtime_packages(inputs: _Inputs, plan: Plan) -> list[str]:
     return packages
 
 
+def _carried_copies(inputs: _Inputs) -> list[Instruction]:
+    """COPY/ADD instructions the runtime needs too: files from other stages, and files put
+    outside the folder the build runs in (configuration under /etc, scripts in /usr/local)."""
+    carried = []
+    for instruction in inputs.shipped.of_keyword("COPY", "ADD"):
+        destination = instruction.copy_destination()
+        here = inputs.shipped.workdir_at(instruction)
+        if destination is None or here is None or "$" in destination:
+            raise Refusal(
+                f"the {instruction.keyword} on line {instruction.line} has no fixed target"
+            )
+        target = resolve(destination, here)
+        inside = target == inputs.workdir or target.startswith(inputs.workdir.rstrip("/") + "/")
+        sources = {source.rstrip("/") or "." for source in instruction.copy_sources()}
+        from_context = "from" not in instruction.flags
+        if from_context and (inside or sources & {".", "./", "*"}):
+            continue
+        if not destination.startswith("/") and here != inputs.workdir:
+            raise Refusal(f"the {instruction.keyword} on line {instruction.line} is relative")
+        carried.append(instruction)
+    return carried
+
+
 def _render_runtime(inputs: _Inputs, plan: Plan, builder: str) -> list[str]:
     shipped = inputs.shipped
     lines = [
@@ -760,6 +783,8 @@ def _render_runtime(inputs: _Inputs, plan: Plan, builder: str) -> list[str]:
             lines.extend(_with_comments(inputs, instruction))
     lines.extend(plan.setup)
     lines.extend(f"COPY --from={builder} {source} {target}" for source, target in plan.copies)
+    for instruction in _carried_copies(inputs):
+        lines.extend(_with_comments(inputs, instruction))
     for instruction in shipped.of_keyword("VOLUME", "EXPOSE"):
         lines.extend(_with_comments(inputs, instruction))
     for keyword in ("USER", "HEALTHCHECK", "STOPSIGNAL"):

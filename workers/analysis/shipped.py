@@ -75,10 +75,14 @@ class ShippedImage:
         found = self.of_keyword(keyword)
         return found[-1] if found else None
 
-    def _walk(self) -> tuple[list[Step], str | None]:
+    def _walk(self) -> tuple[list[Step], dict[int, str | None], str | None]:
+        """The RUN commands with their directories, the WORKDIR before each instruction (by
+        line) and the final WORKDIR."""
         cwd: str | None = _IMAGE_WORKDIRS.get(repository_key(self.image), "/")
         steps: list[Step] = []
+        before: dict[int, str | None] = {}
         for instruction in self.instructions:
+            before[instruction.line] = cwd
             if instruction.keyword == "WORKDIR":
                 target = instruction.arguments.strip().strip("\"'")
                 cwd = None if cwd is None or "$" in target else resolve(target, cwd)
@@ -91,16 +95,20 @@ class ShippedImage:
                         here = resolve(target, here) if ok and here is not None else None
                     else:
                         steps.append(Step(command, here, instruction))
-        return steps, cwd
+        return steps, before, cwd
 
     @property
     def steps(self) -> list[Step]:
         return self._walk()[0]
 
+    def workdir_at(self, instruction: Instruction) -> str | None:
+        """The working directory ``instruction`` runs in."""
+        return self._walk()[1].get(instruction.line)
+
     @property
     def workdir(self) -> str | None:
         """The working directory the container starts in, ``None`` when it uses variables."""
-        return self._walk()[1]
+        return self._walk()[2]
 
     def entry(self) -> Entry | None:
         """ENTRYPOINT's program if there is one, else CMD's; ``None`` for shell pipelines."""
