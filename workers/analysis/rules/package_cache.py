@@ -74,6 +74,7 @@ from workers.analysis.dockerfile import Instruction, Stage
 from workers.analysis.model import Edit, Finding, Fix, Safety, Severity
 from workers.analysis.package_caches import Cache, cache_named, covered_by_mount
 from workers.analysis.rules.cleanup_in_same_layer import reported_removals
+from workers.analysis.rules.update_with_install import is_update_only
 from workers.analysis.shell import Command
 
 NAME = "package-cache"
@@ -207,6 +208,8 @@ def _gem(view: RunView) -> Iterator[Problem]:
 
 
 def _problems(view: RunView) -> list[Problem]:
+    if is_update_only(view.run):
+        return []  # an index update on its own is update-with-install's to report
     return [
         *_apk(view),
         *_apt_lists(view),
