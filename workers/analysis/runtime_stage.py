@@ -692,22 +692,29 @@ def _env_is_runtime(instruction: Instruction) -> bool:
 
 
 def _user_setup(inputs: _Inputs, runtime_image: str) -> list[str]:
-    """Create the final USER in the runtime image when the build created it with a command."""
+    """Create the final USER in the runtime image (same uid) when the build created it."""
     user = inputs.shipped.last("USER")
     if user is None:
         return []
     name = user.arguments.split(":", 1)[0].strip()
     if not name or name.isdigit() or "$" in name:
         return []
-    created = any(
-        step.command.program in {"useradd", "adduser"} and step.command.has(name)
+    creations = [
+        step.command
         for step in inputs.steps
-    )
-    if not created:
+        if step.command.program in {"useradd", "adduser"} and step.command.has(name)
+    ]
+    if not creations:
         return []
+    uid = _flag_value(creations[-1].argv, "-u", "--uid")
     if "alpine" in runtime_image:
-        return [f"addgroup -S {name}", f"adduser -S -G {name} {name}"]
-    return [f"groupadd --system {name}", f"useradd --system --gid {name} --no-create-home {name}"]
+        with_uid = f" -u {uid}" if uid else ""
+        return [f"addgroup -S {name}", f"adduser -S -G {name}{with_uid} {name}"]
+    with_uid = f" --uid {uid}" if uid else ""
+    return [
+        f"groupadd --system {name}",
+        f"useradd --system --gid {name}{with_uid} --no-create-home {name}",
+    ]
 
 
 def _install_line(runtime_image: str, packages: list[str]) -> str | None:

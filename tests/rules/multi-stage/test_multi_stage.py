@@ -348,3 +348,20 @@ def test_toolchain_table_tells_sdk_images_from_runtime_images() -> None:
     assert approximate_size_mb(full) is not None and approximate_size_mb(slim) is not None
     assert approximate_size_mb(full) > approximate_size_mb(slim)
     assert approximate_size_mb(image("example.com/unknown:1")) is None
+
+
+def test_runtime_stage_installs_curl_for_a_healthcheck_and_recreates_the_user() -> None:
+    text = (
+        "FROM rust:1.79-bookworm\nWORKDIR /app\nCOPY . .\n"
+        "RUN useradd --uid 1000 svc && cargo build --release\n"
+        "USER svc\nHEALTHCHECK CMD curl -fs http://localhost:8000/ || exit 1\n"
+        'CMD ["./target/release/svc"]\n'
+    )
+    repo = RepoView.from_files({"Cargo.toml": '[package]\nname = "svc"\n', "Dockerfile": text})
+    (finding,) = multi_stage(text, repo)
+    assert finding.fix is not None
+    runtime = dockerfile.parse(apply_fix(text, finding.fix)).final_stage
+    (setup,) = runtime.of("RUN")
+    assert "--no-install-recommends ca-certificates curl" in setup.arguments
+    assert "useradd --system --gid svc --uid 1000 --no-create-home svc" in setup.arguments
+    assert [i.arguments for i in runtime.of("USER")] == ["svc"]

@@ -49,7 +49,10 @@ CMD ["./main"]
 ```
 The fix keeps the build stage as written and renames it `builder`; the dependency-layer-order
 rule then moves the manifests first on the next fix pass. The runtime stage keeps `ARG`,
-`ENV`, `WORKDIR`, `LABEL`, `EXPOSE`, `USER`, `HEALTHCHECK` and the start command, which is
+`ENV`, `WORKDIR`, `LABEL`, `EXPOSE`, `USER` (created again when the build created it),
+`HEALTHCHECK` (with `curl` installed when it calls it), the files the final stage copied from
+other stages or outside the build folder (configuration under `/etc`), and the start command,
+which is
 rewritten to the artifact when it ran the toolchain (`go run`, `cargo run`, `dotnet run`,
 `mvn spring-boot:run`, `gradle bootRun`); when no step built the artifact, the matching build
 step is appended to the builder (`go build -o`, `cargo build --release`, `mvn package`,
