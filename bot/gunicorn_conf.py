@@ -59,7 +59,7 @@ def post_worker_init(worker: Any) -> None:
 
 
 def worker_exit(server: Any, worker: Any) -> None:
-    state = getattr(worker.wsgi, "extensions", {}).get("layerbot")
+    state = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("layerbot")
     if state is not None:
         state.replayer.stop()
 

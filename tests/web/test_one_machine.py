@@ -11,7 +11,7 @@ import pytest
 
 from tests.fake_gitlab import DEVELOPER, FakeGitLab
 from tests.fake_gitlab.webhooks import MERGE_REQUEST_HOOK, headers
-from tests.web.live import children_of, serve, wait_for
+from tests.web.live import children_of, http, serve, wait_for
 from tests.web.payloads import SECRET
 
 pytestmark = pytest.mark.e2e
@@ -54,6 +54,8 @@ def test_serve_without_redis_reviews_a_merge_request_and_stops_as_one_tree(
         assert (status, answer["status"]) == (202, "queued")
         assert server.post(body, delivery)[1]["status"] == "duplicate"
         wait_for(lambda: bool(bot_notes(fake_gitlab, project, iid)), "the bot's review")
+        # the worker's own metrics are summed into the web's /metrics (shared multiproc folder)
+        wait_for(lambda: "layerbot_reviews_total{" in http(f"{server.base}/metrics")[1], "metrics")
         tree = children_of(server.process.pid)
         assert len(tree) == 2  # gunicorn and the Celery worker
     for pid in tree:
