@@ -23,6 +23,7 @@ COMMAND_PATTERNS = {
     Tool.KANIKO: re.compile(r"\bexecutor\b"),
     Tool.BUILDAH: re.compile(r"\bbuildah\b[^\n#]*?\b(?:bud|build)\b"),
 }
+_ENVIRONMENT_PREFIX = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*")
 PUSH_PATTERN = re.compile(r"\bdocker\s+(?:image\s+)?push\b")
 MAX_COMBINED_SPAN = 12
 
@@ -97,8 +98,8 @@ def _starts_item(pipeline: Pipeline, step: Step, spot: Spot) -> bool:
     if origin.style in ("|", ">"):
         between = lines[origin.line : spot.line - 1]
         return all(not text.strip() for text in between) and spot.line > origin.line
-    head = lines[spot.line - 1][origin.column : spot.start]
-    return spot.line == origin.line and head.strip(" \"'") == ""
+    head = lines[spot.line - 1][origin.column : spot.start].lstrip("\"'")
+    return spot.line == origin.line and _ENVIRONMENT_PREFIX.fullmatch(head) is not None
 
 
 def _item_prefix(pipeline: Pipeline, step: Step) -> str | None:
