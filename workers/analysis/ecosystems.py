@@ -199,7 +199,7 @@ GRADLE = Ecosystem(
     manifest_dirs=("gradle", "buildSrc"),
     command="gradle dependencies --no-daemon",
     cache_dirs=("/root/.gradle/caches",),
-    dockerignore=(".gradle", "build", "**/build", "!gradle/wrapper/gradle-wrapper.jar"),
+    dockerignore=(".gradle", "build", "**/build"),
     store_is_cache=True,
 )
 CARGO = Ecosystem(
