@@ -21,7 +21,7 @@ from workers.analysis import project
 from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction
 from workers.analysis.shell import Command, commands
-from workers.analysis.shipped import Entry, ShippedImage, Step, resolve
+from workers.analysis.shipped import Entry, ShippedImage, Step, plain_line_breaks, resolve
 from workers.analysis.toolchains import (
     ALPINE,
     DEFAULT_DEBIAN_SUITE,
@@ -842,9 +842,12 @@ def _render_builder(inputs: _Inputs, plan: Plan, builder: str) -> list[str]:
         from_lines[0] = from_lines[0].replace(final.base, plan.builder_image, 1)
     if final.name is None:
         from_lines[-1] = f"{from_lines[-1].rstrip()} AS {builder}"
-    body = [
-        doc.line_text(n) for n in range(start.end_line + 1, len(doc.lines) + 1) if n not in moved
-    ]
+    covered = {n for i in final.instructions for n in range(i.line, i.end_line + 1)}
+    kept = [n for n in range(start.end_line + 1, len(doc.lines) + 1) if n not in moved]
+    stray = [n for n in kept if n not in covered and doc.line_text(n).strip()[:1] not in ("", "#")]
+    if stray:
+        raise Refusal(f"line {stray[0]} is not part of any instruction")
+    body = [doc.line_text(n) for n in kept]
     while body and not body[-1].strip():
         body.pop()
     return [
@@ -861,6 +864,8 @@ def rewrite(ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain)
     planner = _PLANNERS.get(toolchain)
     if planner is None:
         raise Refusal("which system libraries the packages need at runtime depends on them")
+    if not plain_line_breaks(shipped.doc):
+        raise Refusal("the file has line breaks other than LF or CRLF inside its lines")
     workdir = shipped.workdir
     if workdir is None:
         raise Refusal("the working directory is set from a variable")

@@ -365,3 +365,26 @@ def test_runtime_stage_installs_curl_for_a_healthcheck_and_recreates_the_user() 
     assert "--no-install-recommends ca-certificates curl" in setup.arguments
     assert "useradd --system --gid svc --uid 1000 --no-create-home svc" in setup.arguments
     assert [i.arguments for i in runtime.of("USER")] == ["svc"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        ARTICLE_NAIVE.replace("WORKDIR /app", "WORKDIR /a\rpp"),
+        ARTICLE_NAIVE + "]",  # a last line without newline that the parser never reads
+    ],
+    ids=["stray-carriage-return", "unread-last-line"],
+)
+def test_no_rewrite_when_lines_cannot_be_trusted(text: str) -> None:
+    repo = RepoView.from_files({**GO_PROJECT, "Dockerfile": text})
+    (finding,) = multi_stage(text, repo)
+    assert finding.fix is None
+    assert "No automatic fix" in finding.message
+
+
+def test_crlf_file_is_rewritten() -> None:
+    text = ARTICLE_NAIVE.replace("\n", "\r\n")
+    repo = RepoView.from_files({**GO_PROJECT, "Dockerfile": text})
+    (finding,) = multi_stage(text, repo)
+    assert finding.fix is not None
+    assert len(dockerfile.parse(apply_fix(text, finding.fix)).stages) == 2
