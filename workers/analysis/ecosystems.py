@@ -122,7 +122,7 @@ YARN = Ecosystem(
     manifests=("package.json", "yarn.lock", ".yarnrc.yml", ".yarnrc", ".npmrc"),
     manifest_dirs=(".yarn/releases", ".yarn/plugins", ".yarn/patches"),
     command="yarn install --frozen-lockfile",
-    cache_dirs=("/usr/local/share/.cache/yarn",),
+    cache_dirs=("/usr/local/share/.cache/yarn", "/root/.yarn/berry/cache"),
     dockerignore=(*_NODE_IGNORES, ".yarn/cache", ".yarn/install-state.gz"),
     install_dirs=("node_modules",),
 )
@@ -151,7 +151,8 @@ POETRY = Ecosystem(
     markers=("poetry.lock",),
     manifests=("pyproject.toml", "poetry.lock", "poetry.toml"),
     command="poetry install --no-root",
-    cache_dirs=("/root/.cache/pypoetry",),
+    # not the whole cache dir: Poetry keeps its virtualenvs in {cache-dir}/virtualenvs
+    cache_dirs=("/root/.cache/pypoetry/cache", "/root/.cache/pypoetry/artifacts"),
     dockerignore=_PYTHON_IGNORES,
 )
 UV = Ecosystem(

@@ -43,13 +43,17 @@ RUN --mount=type=cache,target=/root/.npm npm ci
 
 ## Fix safety
 The fix adds `--mount=type=cache,target=…` after `RUN` for the default cache folders of the
-official images when the build runs as root (Go `/go/pkg/mod` and `/root/.cache/go-build`,
-npm `/root/.npm`, Yarn `/usr/local/share/.cache/yarn`, pnpm `/root/.local/share/pnpm/store`,
-pip `/root/.cache/pip`, Poetry `/root/.cache/pypoetry`, uv `/root/.cache/uv`, Maven
-`/root/.m2`, Gradle `/root/.gradle/caches` (`/home/gradle/.gradle/caches` in the `gradle`
-image), Cargo `/usr/local/cargo/registry` and `/usr/local/cargo/git`, Bundler
-`/usr/local/bundle/cache`, Composer `/root/.composer/cache` (`/tmp/cache` in the `composer`
-image), NuGet `/root/.nuget/packages`). It is marked **review**: builders without BuildKit
+official images when the build runs as root: Go `/go/pkg/mod` and `/root/.cache/go-build`;
+npm `/root/.npm`; Yarn `/usr/local/share/.cache/yarn` and `/root/.yarn/berry/cache`; pnpm
+`/root/.local/share/pnpm/store`; pip `/root/.cache/pip`; Poetry `/root/.cache/pypoetry/cache`
+and `/root/.cache/pypoetry/artifacts` (not the whole folder: its `virtualenvs` must stay in
+the image); uv `/root/.cache/uv` (also for `uv pip`); Pipenv `/root/.cache/pipenv`; Maven
+`/root/.m2`; Gradle `/root/.gradle/caches` (`/home/gradle/.gradle/caches` in the `gradle`
+image); Cargo `/usr/local/cargo/registry` and `/usr/local/cargo/git`; Bundler
+`/usr/local/bundle/cache`; Composer `/root/.composer/cache` (`/tmp/cache` in the `composer`
+image); NuGet `/root/.nuget/packages`. Where the cache folder is also the store later steps
+read (Go, Maven, Gradle, Cargo, NuGet), the mount is added to every `RUN` of the stage that
+uses it, so one fix may edit several `RUN`s. It is marked **review**: builders without BuildKit
 fail on the flag, and the cache no longer ends up in the image (usually the point). Without
 a fix: when a non-root `USER` runs the install or the stage relocates the cache through an
 environment variable (`GOMODCACHE`, `PIP_CACHE_DIR`, `CARGO_HOME`…), since the folder is then
@@ -162,12 +166,25 @@ def _status(
 
 def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
     """Dependency steps of the stage grouped by cache: per ecosystem for caches that builds
-    read from (the mount must be on all of them), otherwise per RUN."""
+    read from (the mount must be on all of them, ``dotnet publish --no-restore`` included),
+    otherwise per RUN."""
     image = _image_repository(ctx, stage)
     groups: dict[tuple[str, int], _Group] = {}
+    store_programs: dict[str, DependencyStep] = {}
     for run in stage.body:
-        for step in ecosystems.dependency_steps(run):
+        steps = ecosystems.dependency_steps(run)
+        stepped = {_cache_owner(s).name for s in steps}
+        commands = ecosystems.run_commands(run) if run.keyword == "RUN" else []
+        readers = [
+            store_programs[c.program]
+            for c in commands
+            if c.program in store_programs
+            and _cache_owner(store_programs[c.program]).name not in stepped
+        ]
+        for step in [*steps, *readers]:
             owner = _cache_owner(step)
+            if owner.store_is_cache:
+                store_programs.setdefault(step.command.program, step)
             key = (owner.name, 0 if owner.store_is_cache else run.line)
             group = groups.setdefault(key, _Group(owner))
             if run in group.runs:
