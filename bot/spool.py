@@ -3,9 +3,10 @@
 One JSON file per event under ``Settings.spool_dir``: written to ``tmp/``, fsynced, renamed into
 ``ready/`` (and the folder fsynced), so a file in ``ready/`` is always complete. Several gunicorn
 workers replay the same folder safely: each claims a file by renaming it into ``claimed/`` with
-its pid in the name (a rename succeeds for exactly one process), and a claim left by a process
-that died goes back to ``ready/``. Dedupe keys travel inside the file, so a replay is never
-doubled (see :mod:`bot.dedupe`).
+its process identity in the name (a rename succeeds for exactly one process), and a claim left
+by a process that died goes back to ``ready/``. Dedupe keys travel inside the file, so a replay
+is never doubled (see :mod:`bot.dedupe`). A crash between handing a job to the broker and
+deleting its file sends it once more with the same Celery task id; tasks are idempotent anyway.
 """
 
 from __future__ import annotations
@@ -32,14 +33,35 @@ def _fsync_dir(folder: Path) -> None:
         os.close(descriptor)
 
 
-def _pid_alive(pid: int) -> bool:
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (Linux), or ``None`` if unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[19]
+
+
+def process_identity(pid: int | None = None) -> str:
+    """``pid.starttime``: unlike a bare pid, not reused by a later process (a restarted
+    container gives its gunicorn workers the same small pids)."""
+    pid = os.getpid() if pid is None else pid
+    started = _start_time(pid)
+    return f"{pid}.{started}" if started else str(pid)
+
+
+def _alive(identity: str) -> bool:
+    pid_text, _, started = identity.partition(".")
+    if not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
-    return True
+        pass
+    return not started or _start_time(pid) == started
 
 
 class Spool:
@@ -92,7 +114,7 @@ class Spool:
         except FileNotFoundError:
             return
         for name in names:
-            claimed = self.claimed / f"{name[: -len('.json')]}@{os.getpid()}.json"
+            claimed = self.claimed / f"{name.removesuffix('.json')}@{process_identity()}.json"
             try:
                 os.rename(self.ready / name, claimed)
             except FileNotFoundError:
@@ -122,7 +144,7 @@ class Spool:
         with contextlib.suppress(FileNotFoundError):
             for entry in os.scandir(self.claimed):
                 owner = entry.name.removesuffix(".json").rsplit("@", 1)[-1]
-                if owner.isdigit() and not _pid_alive(int(owner)):
+                if not _alive(owner):
                     with contextlib.suppress(FileNotFoundError):
                         os.rename(entry.path, self.ready / self._ready_name(entry.name))
                         recovered += 1

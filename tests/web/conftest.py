@@ -20,7 +20,7 @@ from bot.app import create_app
 from tests.web.payloads import SECRET
 from workers.settings import Settings
 
-WEB_TEST_REDIS_DB = 13
+WEB_TEST_REDIS_DB = 11
 """The Redis database the web tests own (flushed by them); other suites use other numbers."""
 
 

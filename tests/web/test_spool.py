@@ -15,7 +15,7 @@ from bot.dedupe import SqliteDedupe
 from bot.intake import Intake
 from bot.metrics import WebMetrics
 from bot.queue import Job, TaskQueue
-from bot.spool import Replayer, Spool
+from bot.spool import Replayer, Spool, process_identity
 from tests.web.conftest import embedded_messages
 from workers.celery_app import REVIEW_TASK
 from workers.settings import Settings
@@ -89,10 +89,21 @@ def test_a_claim_left_by_a_dead_process_is_replayed_and_a_live_one_is_not(tmp_pa
     first, second = sorted(spool.ready.iterdir())
     spool.claimed.mkdir(parents=True, exist_ok=True)
     os.rename(first, spool.claimed / f"{first.stem}@{dead_pid}.json")
-    os.rename(second, spool.claimed / f"{second.stem}@{os.getppid()}.json")
+    os.rename(second, spool.claimed / f"{second.stem}@{process_identity(os.getppid())}.json")
     assert replayer(settings).replay_once() == 1
     assert [m["args"][1] for m in embedded_messages(settings)] == [1]
     assert spool.pending() == 1
+
+
+def test_a_claim_by_an_earlier_process_with_a_reused_pid_is_replayed(tmp_path: Path) -> None:
+    """A restarted container gives its workers the same pids as before: the pid alone lies."""
+    settings = Settings(webhook_secret="x", data_dir=tmp_path)
+    spool = Spool(settings.spool_dir)
+    (ready,) = [spool.put(job(1))]
+    spool.claimed.mkdir(parents=True, exist_ok=True)
+    os.rename(ready, spool.claimed / f"{ready.stem}@{os.getpid()}.1.json")
+    assert replayer(settings).replay_once() == 1
+    assert [m["args"][1] for m in embedded_messages(settings)] == [1]
 
 
 def test_a_replayed_duplicate_leaves_the_spool_without_a_second_task(tmp_path: Path) -> None:
