@@ -265,3 +265,9 @@ def test_variables_mapping_form_and_non_strings() -> None:
 
 def test_script_given_as_one_string() -> None:
     assert scripts("job:\n  script: docker build .\n", "job") == ["docker build ."]
+
+
+def test_an_empty_or_comment_only_file_is_an_error_as_in_gitlab() -> None:
+    for text in ("", "# nothing here yet\n", "---\n"):
+        with pytest.raises(CiYamlError, match="empty"):
+            pipeline(text)

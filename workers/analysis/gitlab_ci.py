@@ -182,7 +182,7 @@ def _config_document(text: str, path: str) -> Mapping:
     if len(documents) == 2 and isinstance(documents[0], Mapping) and "spec" in documents[0]:
         documents = documents[1:]  # a component's `spec:` header, then the configuration
     if not documents:
-        return Mapping(Origin(path, 1, 1))
+        raise CiYamlError("the configuration is empty (GitLab needs at least one job)")
     if len(documents) > 1:
         raise CiYamlError("more than one YAML document", _line_of(documents[1], 1))
     config = documents[0]
