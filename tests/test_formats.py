@@ -443,3 +443,18 @@ def test_cli_formats_are_valid_json_and_exit_1_on_findings(fmt: str) -> None:
         assert schema_errors(data, SARIF_SCHEMA) == []
     else:
         assert set(data) == {"files", "findings", "notes"}
+
+
+def test_an_unreadable_file_is_reported_in_every_format() -> None:
+    repo = RepoView.from_files({})
+    report = analyse_file("Dockerfile", b"FROM alpine\x00\xff", repo)
+    result = AnalysisResult(report.findings, report.notes, 1)
+    (issue,) = json.loads(formats.render_gitlab(result, {}))
+    assert issue["check_name"] == "invalid-file"
+    assert schema_errors([issue], CODE_QUALITY_SCHEMA) == []
+    log = json.loads(formats.render_sarif(result, {}))
+    assert schema_errors(log, SARIF_SCHEMA) == []
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    (entry,) = log["runs"][0]["results"]
+    assert rules[entry["ruleIndex"]]["id"] == "invalid-file"
+    assert "helpUri" not in rules[entry["ruleIndex"]]
