@@ -1,0 +1,246 @@
+"""The ecosystem table: recognising dependency steps, finding manifests, canonical commands."""
+
+from __future__ import annotations
+
+import pytest
+
+from workers.analysis import dockerfile, ecosystems
+from workers.analysis.context import DockerfileContext
+from workers.analysis.ecosystems import StepKind
+from workers.analysis.model import RepoView
+
+
+def run(text: str) -> dockerfile.Instruction:
+    return dockerfile.parse(f"FROM scratch\nRUN {text}\n").stages[0].body[0]
+
+
+def context(files: dict[str, str], path: str = "Dockerfile") -> DockerfileContext:
+    files = {path: "FROM scratch\n", **files}
+    return DockerfileContext.for_file(
+        dockerfile.parse(files[path], path), RepoView.from_files(files)
+    )
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("export GOPROXY=x && go mod download", [("go", "download")]),
+        ("CGO_ENABLED=0 go build -o /app .", [("go", "build")]),
+        ("go mod tidy", [("go", "build")]),
+        ("npm ci --omit=dev", [("npm", "download")]),
+        ("npm install && npm run build", [("npm", "download")]),
+        ("npm install -g pnpm", []),
+        ("yarn", [("yarn", "download")]),
+        ("yarn build", []),
+        ("pnpm i --frozen-lockfile", [("pnpm", "download")]),
+        ("pnpm fetch", [("pnpm", "download")]),
+        ("pip install --no-cache-dir -r requirements.txt", [("pip", "download")]),
+        ("python3 -m pip install -r req/base.txt", [("pip", "download")]),
+        ("uv pip install --system -r requirements.txt", [("pip", "download")]),
+        ("pip install .", [("pip", "build")]),
+        ("pip install -e .", [("pip", "build")]),
+        ("pip install gunicorn", []),
+        ("poetry install --no-root", [("poetry", "download")]),
+        ("poetry install --no-interaction", [("poetry", "build")]),
+        ("uv sync --frozen --no-install-project", [("uv", "download")]),
+        ("uv sync --frozen", [("uv", "build")]),
+        ("pipenv install --deploy --system", [("pipenv", "download")]),
+        ("mvn -B dependency:go-offline", [("maven", "download")]),
+        ("./mvnw -B package -DskipTests", [("maven", "build")]),
+        ("mvn --version", []),
+        ("gradle dependencies --no-daemon", [("gradle", "download")]),
+        ("./gradlew bootJar", [("gradle", "build")]),
+        ("cargo fetch", [("cargo", "download")]),
+        ("cargo build --release", [("cargo", "build")]),
+        ("cargo install ripgrep", []),
+        ("cargo install --path .", [("cargo", "build")]),
+        ("bundle install --jobs 4", [("bundler", "download")]),
+        ("bundle exec rake assets:precompile", []),
+        ("composer install --no-dev", [("composer", "download")]),
+        ("dotnet restore", [("dotnet", "download")]),
+        ("dotnet publish -c Release", [("dotnet", "build")]),
+        ("dotnet publish -c Release --no-restore", []),
+        ("go mod download && npm ci", [("go", "download"), ("npm", "download")]),
+        ("apk add --no-cache git", []),
+    ],
+)
+def test_dependency_steps(script: str, expected: list[tuple[str, str]]) -> None:
+    steps = ecosystems.dependency_steps(run(script))
+    assert [(s.ecosystem.name, s.kind.value) for s in steps] == expected
+
+
+def test_exec_form_and_sh_c_are_read() -> None:
+    assert ecosystems.step_ecosystem(run('["npm", "ci"]')) is ecosystems.NPM
+    assert ecosystems.step_ecosystem(run('["sh", "-c", "go mod download"]')) is ecosystems.GO
+    assert ecosystems.step_ecosystem(run("echo hi")) is None
+
+
+def test_pip_requirement_files_in_every_spelling() -> None:
+    [step] = ecosystems.dependency_steps(
+        run("pip install -r a.txt --requirement b.txt --requirement=c.txt -rd.txt -c e.txt")
+    )
+    assert ecosystems.pip_requirement_files(step.command) == [
+        "a.txt",
+        "b.txt",
+        "c.txt",
+        "d.txt",
+        "e.txt",
+    ]
+    assert step.kind is StepKind.DOWNLOAD
+
+
+def test_detect_lets_yarn_and_pnpm_claim_package_json() -> None:
+    found = ecosystems.detect(context({"package.json": "{}", "yarn.lock": "", "go.mod": ""}))
+    assert [e.name for e in found] == ["go", "yarn"]
+    assert [e.name for e in ecosystems.detect(context({"package.json": "{}"}))] == ["npm"]
+
+
+def test_existing_manifests_only_lists_files_that_exist_in_a_stable_order() -> None:
+    ctx = context({"package-lock.json": "", "package.json": "", ".npmrc": ""})
+    assert ecosystems.existing_manifests(ctx, ecosystems.NPM) == [
+        "package.json",
+        "package-lock.json",
+        ".npmrc",
+    ]
+    assert ecosystems.existing_manifests(ctx, ecosystems.GO) == []
+
+
+def test_existing_manifests_are_relative_to_the_build_context() -> None:
+    ctx = context({"api/go.mod": "", "api/go.sum": "", "go.mod": ""}, "api/Dockerfile")
+    assert ecosystems.existing_manifests(ctx, ecosystems.GO) == ["go.mod", "go.sum"]
+    ctx = context({"go.mod": ""}, "api/Dockerfile")
+    assert ecosystems.existing_manifests(ctx, ecosystems.GO) == []
+
+
+def test_sub_project_manifests_come_from_the_root_manifest() -> None:
+    maven = context(
+        {
+            "pom.xml": "<modules><module>core</module><module>gone</module></modules>",
+            "core/pom.xml": "<modules><module>inner</module></modules>",
+            "core/inner/pom.xml": "",
+            ".mvn/wrapper/maven-wrapper.properties": "",
+        }
+    )
+    assert ecosystems.existing_manifests(maven, ecosystems.MAVEN) == [
+        "pom.xml",
+        "core/pom.xml",
+        "core/inner/pom.xml",
+        ".mvn/",
+    ]
+    gradle = context(
+        {
+            "settings.gradle": "include ':api', ':lib:util'\n",
+            "build.gradle": "",
+            "api/build.gradle.kts": "",
+            "lib/util/build.gradle": "",
+        }
+    )
+    assert ecosystems.existing_manifests(gradle, ecosystems.GRADLE) == [
+        "settings.gradle",
+        "build.gradle",
+        "api/build.gradle.kts",
+        "lib/util/build.gradle",
+    ]
+    cargo = context(
+        {
+            "Cargo.toml": '[workspace]\nmembers = ["crates/a", "crates/*"]\n'
+            'b = { path = "../outside" }\n',
+            "crates/a/Cargo.toml": "",
+        }
+    )
+    assert ecosystems.existing_manifests(cargo, ecosystems.CARGO) == [
+        "Cargo.toml",
+        "crates/a/Cargo.toml",
+    ]
+    dotnet = context(
+        {
+            "App.sln": 'Project("{X}") = "Api", "src\\Api\\Api.csproj", "{Y}"\n',
+            "src/Api/Api.csproj": '<ProjectReference Include="..\\Lib\\Lib.csproj" />',
+            "src/Lib/Lib.csproj": "",
+            "NuGet.config": "",
+        }
+    )
+    assert ecosystems.existing_manifests(dotnet, ecosystems.DOTNET) == [
+        "App.sln",
+        "NuGet.config",
+        "src/Api/Api.csproj",
+        "src/Lib/Lib.csproj",
+    ]
+
+
+def test_canonical_commands_follow_the_project() -> None:
+    ctx = context({"requirements.txt": "", "requirements-dev.txt": "", ".yarnrc.yml": ""})
+    assert ecosystems.canonical_command(ctx, ecosystems.PIP) == "pip install -r requirements.txt"
+    assert ecosystems.canonical_command(ctx, ecosystems.YARN) == "yarn install --immutable"
+    assert ecosystems.canonical_command(context({}), ecosystems.YARN) == (
+        "yarn install --frozen-lockfile"
+    )
+    [mvnw] = ecosystems.dependency_steps(run("./mvnw -B package"))
+    assert ecosystems.canonical_command(ctx, ecosystems.MAVEN, mvnw) == (
+        "./mvnw dependency:go-offline"
+    )
+    [pip] = ecosystems.dependency_steps(run("python -m pip install --no-cache-dir ."))
+    assert ecosystems.canonical_command(ctx, ecosystems.PIP, pip) == (
+        "python -m pip install --no-cache-dir -r requirements-dev.txt -r requirements.txt"
+    )
+    [composer] = ecosystems.dependency_steps(run("composer install --no-dev -o"))
+    assert ecosystems.canonical_command(ctx, ecosystems.COMPOSER, composer) == (
+        "composer install --no-scripts --no-autoloader --no-dev"
+    )
+    two_projects = context({"A.csproj": "", "B.csproj": ""})
+    assert ecosystems.canonical_command(two_projects, ecosystems.DOTNET) == (
+        "dotnet restore A.csproj"
+    )
+    assert ecosystems.canonical_command(context({"A.csproj": ""}), ecosystems.DOTNET) == (
+        "dotnet restore"
+    )
+    crate = context({"Cargo.toml": "", "src/main.rs": "", "src/lib.rs": ""})
+    assert ecosystems.canonical_command(crate, ecosystems.CARGO) == (
+        "mkdir -p src && echo 'fn main() {}' > src/main.rs && echo '' > src/lib.rs && cargo fetch"
+    )
+
+
+def test_every_canonical_command_is_recognised_as_a_download() -> None:
+    for ecosystem in ecosystems.ECOSYSTEMS:
+        steps = ecosystems.dependency_steps(run(ecosystem.command))
+        assert [(s.ecosystem, s.kind) for s in steps] == [(ecosystem, StepKind.DOWNLOAD)]
+
+
+@pytest.mark.parametrize(
+    ("patterns", "path", "ignored"),
+    [
+        (["node_modules"], "node_modules", True),
+        (["node_modules"], "node_modules/x/index.js", True),
+        (["node_modules"], "web/node_modules", False),
+        (["**/node_modules"], "web/node_modules", True),
+        (["*.md", "!README.md"], "README.md", False),
+        (["*.md", "!README*.md", "README-secret.md"], "README-secret.md", True),
+        (["temp?"], "tempa", True),
+        (["*/temp*"], "somedir/temporary.txt", True),
+        (["*/temp*"], "temporary.txt", False),
+        ([], "anything", False),
+    ],
+)
+def test_is_ignored_follows_dockerignore_rules(
+    patterns: list[str], path: str, ignored: bool
+) -> None:
+    assert ecosystems.is_ignored(patterns, path) is ignored
+
+
+def test_dockerfile_specific_ignore_file_wins() -> None:
+    ctx = context({"Dockerfile.dockerignore": "a\n", ".dockerignore": "b\n"})
+    assert ecosystems.dockerignore_path(ctx) == "Dockerfile.dockerignore"
+    assert ecosystems.ignore_patterns(ctx) == ["a"]
+    ctx = context({".dockerignore": "# comment\n\n/b/\n"})
+    assert ecosystems.ignore_patterns(ctx) == ["b"]
+    assert ecosystems.dockerignore_path(context({})) is None
+
+
+def test_cache_mounts_and_image_specific_cache_folders() -> None:
+    mounted = run("--mount=type=cache,target=/root/.npm/ npm ci")
+    assert ecosystems.has_cache_mount(mounted, ecosystems.NPM)
+    assert not ecosystems.has_cache_mount(mounted, ecosystems.PIP)
+    inner = run("--mount=type=cache,dst=/go/pkg/mod/cache go mod download")
+    assert ecosystems.has_cache_mount(inner, ecosystems.GO)
+    assert ecosystems.cache_dirs(ecosystems.GRADLE, "gradle") == ("/home/gradle/.gradle/caches",)
+    assert ecosystems.cache_dirs(ecosystems.GRADLE, "eclipse-temurin") == ("/root/.gradle/caches",)
