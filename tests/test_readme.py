@@ -212,7 +212,7 @@ def run_worker(command: str, tmp_path: Path) -> None:
                 time.sleep(0.2)
         finally:
             stop(process)
-    assert "concurrency: 4" in log.read_text() or "(prefork)" in log.read_text()
+    assert "concurrency: 4 (prefork)" in log.read_text()
 
 
 def run_review(command: str) -> None:
