@@ -45,6 +45,8 @@ SECTIONS = [
     "Benchmarks",
 ]
 START_TIMEOUT = 60.0
+README_REDIS_DB = 7
+"""The README's worker runs on a Redis database of its own (web tests use 11, worker e2e 13)."""
 
 
 def marked_command(name: str) -> str:
@@ -193,7 +195,7 @@ def run_worker(command: str, tmp_path: Path) -> None:
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
         pytest.skip("REDIS_URL is not set")
-    env["REDIS_URL"] = re.sub(r"/\d*$", "", redis_url.rstrip("/")) + "/13"
+    env["REDIS_URL"] = re.sub(r"/\d*$", "", redis_url.rstrip("/")) + f"/{README_REDIS_DB}"
     log = tmp_path / "worker.log"
     with log.open("wb") as output:
         process = subprocess.Popen(
