@@ -32,11 +32,7 @@ LANGUAGES = ("go", "node", "py", "java", "rust", "ruby", "php", "dotnet")
 _EXPECT = re.compile(r"^#\s*expect:\s*(.*)$", re.MULTILINE)
 
 # Cases where the tool disagrees with a correct expectation: case -> "owning rule: why".
-DISAGREEMENTS: dict[str, str] = {
-    "dotnet-08-ubuntu-installs-sdk": "multi-stage: a final stage that installs the .NET SDK with "
-    "apt (`dotnet-sdk-8.0`) and builds in it ships the SDK, but only SDK base images are "
-    "recognised",
-}
+DISAGREEMENTS: dict[str, str] = {}
 
 # Instructions of the final stage whose meaning every fix must keep.
 KEPT = ("EXPOSE", "ENV", "USER", "LABEL", "HEALTHCHECK")

@@ -169,8 +169,18 @@ _SIZES_MB: dict[str, dict[str, int]] = {
     "gcr.io/distroless/cc-debian12": {"": 25},
 }
 
-# Approximate installed size in MB of build tools a final stage should not keep.
+# Approximate installed size in MB of build tools a final stage should not keep, by the names
+# ``build_tool`` gives them (compilers, and SDKs installed with the OS package manager).
 BUILD_TOOL_SIZES_MB = {
+    "dotnet-sdk": 500,
+    "openjdk-jdk": 300,
+    "default-jdk": 300,
+    "golang": 400,
+    "go": 400,
+    "rustc": 300,
+    "cargo": 50,
+    "maven": 10,
+    "gradle": 150,
     "build-essential": 250,
     "build-base": 200,
     "gcc": 120,
@@ -186,6 +196,26 @@ BUILD_TOOL_SIZES_MB = {
 }
 # yum/dnf group that installs the compilers.
 BUILD_TOOL_GROUPS = ("development tools", "@development-tools")
+_PINNED = re.compile(r"[=:].*$")
+_VERSIONED_TOOLS = (
+    (re.compile(r"^dotnet-sdk-\d+(?:\.\d+)*$"), "dotnet-sdk"),
+    (re.compile(r"^(?:java-\d+-openjdk-devel|openjdk-?\d*-?jdk(?:-headless)?)$"), "openjdk-jdk"),
+    (re.compile(r"^golang(?:-\d+(?:\.\d+)*)?(?:-go)?$"), "golang"),
+    (re.compile(r"^(gcc|g\+\+|clang|llvm)-\d+(?:\.\d+)*$"), r"\1"),
+)
+
+
+def build_tool(package: str) -> str | None:
+    """The table's name for a package that is a build tool (``gcc`` for ``gcc-12`` or
+    ``gcc=12.2.0-r10``, ``dotnet-sdk`` for ``dotnet-sdk-8.0``), ``None`` for other packages."""
+    name = _PINNED.sub("", package.lower())
+    if name in BUILD_TOOL_GROUPS:
+        return name
+    for pattern, replacement in _VERSIONED_TOOLS:
+        if pattern.match(name):
+            name = pattern.sub(replacement, name)
+            break
+    return name if name in BUILD_TOOL_SIZES_MB else None
 
 
 def _variant(image: ImageRef) -> str:

@@ -388,3 +388,17 @@ def test_crlf_file_is_rewritten() -> None:
     (finding,) = multi_stage(text, repo)
     assert finding.fix is not None
     assert len(dockerfile.parse(apply_fix(text, finding.fix)).stages) == 2
+
+
+def test_sdks_installed_with_the_package_manager_are_build_tools() -> None:
+    text = (
+        "FROM ubuntu:22.04\n"
+        "RUN apt-get update && apt-get install -y openjdk-17-jdk-headless maven "
+        "libpq5 && rm -rf /var/lib/apt/lists/*\n"
+        'CMD ["java", "-jar", "/app.jar"]\n'
+    )
+    (finding,) = multi_stage(text, RepoView.from_files({}))
+    assert finding.line == 2
+    assert "`openjdk-17-jdk-headless`, `maven`" in finding.message
+    assert "libpq5" not in finding.message
+    assert finding.fix is None

@@ -98,7 +98,6 @@ part of the group.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -110,9 +109,9 @@ from workers.analysis.runtime_stage import Refusal, rewrite
 from workers.analysis.shell import Command
 from workers.analysis.shipped import ShippedImage, plain_line_breaks
 from workers.analysis.toolchains import (
-    BUILD_TOOL_GROUPS,
     BUILD_TOOL_SIZES_MB,
     Toolchain,
+    build_tool,
     format_size,
     size_change,
     suggested_runtime,
@@ -126,7 +125,6 @@ TARGET = "dockerfile"
 _NODE_BUILD_SCRIPTS = {"build", "compile", "bundle"}
 _NODE_BUILDERS = {"tsc", "ng", "vite", "webpack", "next", "nuxt", "rollup", "esbuild", "parcel"}
 _PYTHON_INSTALLERS = {"pip", "poetry", "uv", "pipenv"}
-_VERSION_SUFFIX = re.compile(r"(?:-\d+(?:\.\d+)*)?(?:[=:].*)?$")
 _PACKAGE_FLAGS_WITH_VALUES = {"--virtual", "-t", "-X", "--repository", "-o", "--option"}
 
 
@@ -253,14 +251,6 @@ def _packages(command: Command) -> list[str]:
     return found
 
 
-def _tool_name(package: str) -> str | None:
-    """``gcc`` for ``gcc-12``, ``gcc=12.2.0-r10`` or ``gcc``; ``None`` for other packages."""
-    name = _VERSION_SUFFIX.sub("", package.lower())
-    if name in BUILD_TOOL_SIZES_MB or package.lower() in BUILD_TOOL_GROUPS:
-        return name
-    return None
-
-
 def left_behind(run: Instruction) -> LeftBehind:
     installed: list[str] = []
     groups: list[tuple[str, tuple[str, ...]]] = []
@@ -286,7 +276,7 @@ def left_behind(run: Instruction) -> LeftBehind:
             removed.update(_packages(command))
     if purges_auto and marks_auto:
         installed = []
-    tools = [p for p in installed if _tool_name(p) and p not in removed]
+    tools = [p for p in installed if build_tool(p) and p not in removed]
     return LeftBehind(tuple(tools), tuple(g for g in groups if g[0] not in removed))
 
 
@@ -304,7 +294,7 @@ def _sized(packages: tuple[str, ...]) -> str:
     """```gcc` ≈ 120 MB, `musl-dev```: sizes from the table where it knows the package."""
     parts = []
     for package in packages:
-        size = BUILD_TOOL_SIZES_MB.get(_tool_name(package) or "")
+        size = BUILD_TOOL_SIZES_MB.get(build_tool(package) or "")
         parts.append(f"`{package}` {format_size(size)}" if size else f"`{package}`")
     return ", ".join(parts)
 
