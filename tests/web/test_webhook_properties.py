@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import hypothesis
+import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -131,16 +132,24 @@ def _headers(event: str, token: str | None, signature: str, body: bytes) -> dict
     return headers
 
 
-def _client(tmp_path: Path, signed: bool) -> tuple[FlaskClient, Settings]:
-    config = Settings(
-        webhook_secret=SECRET,
-        webhook_signing_token=SIGNING_TOKEN if signed else "",
-        data_dir=tmp_path / ("signed" if signed else "plain"),
-        max_body_bytes=MAX_BODY,
-    )
-    app = create_app(config)
-    app.testing = True  # an unhandled exception propagates and fails the test
-    return app.test_client(), config
+Clients = dict[bool, tuple[FlaskClient, Settings]]
+
+
+@pytest.fixture
+def clients(tmp_path: Path) -> Clients:
+    """One app with only the secret token, one that also requires signatures."""
+    built: Clients = {}
+    for signed in (False, True):
+        config = Settings(
+            webhook_secret=SECRET,
+            webhook_signing_token=SIGNING_TOKEN if signed else "",
+            data_dir=tmp_path / ("signed" if signed else "plain"),
+            max_body_bytes=MAX_BODY,
+        )
+        app = create_app(config)
+        app.testing = True  # an unhandled exception propagates and fails the test
+        built[signed] = (app.test_client(), config)
+    return built
 
 
 @settings(
@@ -150,10 +159,10 @@ def _client(tmp_path: Path, signed: bool) -> tuple[FlaskClient, Settings]:
 )
 @given(signed=st.booleans(), delivery=deliveries())
 def test_generated_deliveries(
-    tmp_path: Path, signed: bool, delivery: tuple[str, str | None, str, bytes]
+    clients: Clients, signed: bool, delivery: tuple[str, str | None, str, bytes]
 ) -> None:
     event, token, signature, body = delivery
-    client, config = _client(tmp_path, signed)
+    client, config = clients[signed]
     before = len(embedded_messages(config))
     response = client.post("/webhook", data=body, headers=_headers(event, token, signature, body))
     added = len(embedded_messages(config)) - before
