@@ -6,7 +6,8 @@ Flags a Dockerfile whose final image is a build toolchain: its base (followed th
 (`openjdk`, `eclipse-temurin` or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`,
 `node` when the image also runs a build step (`npm run build`, `yarn build`, `tsc`, ...), or
 the full `python` image when it installs Python dependencies. It also flags a final stage that
-installs build tools (`build-essential`, `build-base`, `gcc`, `g++`, `make`, `clang`, ...) and
+installs build tools (`build-essential`, `build-base`, `gcc`, `g++`, `make`, `clang`, ..., or
+an SDK from the package manager: `dotnet-sdk-8.0`, `openjdk-17-jdk`, `golang`, `rustc`) and
 does not remove them in the same `RUN`, and an `apk add --virtual` group that is never deleted
 with `apk del` in the `RUN` that added it. Stages the final image does not use are ignored,
 and a build that already copies its artifact into a small runtime stage raises nothing.
