@@ -38,15 +38,10 @@ from workers.analysis.toolchains import (
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 CASES = sorted(p for p in FIXTURES.iterdir() if p.is_dir())
-ARTICLE_NAIVE = """FROM golang:latest
-WORKDIR /app
-COPY . .
-RUN export GOPROXY=https://goproxy.cn && go mod download
-RUN go build -o main .
-EXPOSE 8080
-CMD ["./main"]
-"""
-GO_PROJECT = {"go.mod": "module example.com/go-docker\n\ngo 1.22\n", "go.sum": ""}
+# The design article's first Dockerfile, with the go.mod (go 1.22) and go.sum beside it.
+ARTICLE = FIXTURES / "bad-go-article"
+ARTICLE_NAIVE = (ARTICLE / "Dockerfile").read_text()
+GO_PROJECT = {name: (ARTICLE / name).read_text() for name in ("go.mod", "go.sum")}
 
 
 def load_case(case: Path) -> tuple[str, RepoView, dict[str, Any]]:
@@ -196,6 +191,7 @@ def test_start_command_runs_what_the_runtime_stage_copies() -> None:
 
 
 def test_article_naive_dockerfile_is_fixed_into_builder_and_small_runtime() -> None:
+    assert ARTICLE_NAIVE.startswith("FROM golang:latest\n") and "go 1.22" in GO_PROJECT["go.mod"]
     repo = RepoView.from_files({**GO_PROJECT, "Dockerfile": ARTICLE_NAIVE})
     found = multi_stage(ARTICLE_NAIVE, repo)
     assert [(f.line, f.rule) for f in found] == [(1, NAME)]
