@@ -869,6 +869,8 @@ def rewrite(ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain)
     workdir = shipped.workdir
     if workdir is None:
         raise Refusal("the working directory is set from a variable")
+    if shipped.entry() is None and shipped.of_keyword("CMD", "ENTRYPOINT"):
+        raise Refusal("the start command is a shell command line the rewrite cannot follow")
     inputs = _Inputs(ctx, shipped, shipped.steps, workdir)
     plan = planner(inputs)
     builder = _builder_name(inputs)

@@ -398,3 +398,11 @@ def test_sdks_installed_with_the_package_manager_are_build_tools() -> None:
     assert "`openjdk-17-jdk-headless`, `maven`" in finding.message
     assert "libpq5" not in finding.message
     assert finding.fix is None
+
+
+def test_a_shell_pipeline_start_command_is_not_replaced() -> None:
+    text = ARTICLE_NAIVE.replace('CMD ["./main"]', "CMD ./main 2>&1 | tee /var/log/app.log")
+    repo = RepoView.from_files({**GO_PROJECT, "Dockerfile": text})
+    (finding,) = multi_stage(text, repo)
+    assert finding.fix is None
+    assert "shell command line" in finding.message
