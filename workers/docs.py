@@ -123,18 +123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--readme", type=Path, default=README, help="README to update")
     args = parser.parse_args(argv)
     rules = list(all_rules().values())
-    readme = args.readme.read_text(encoding="utf-8") if args.readme.is_file() else None
-    listed = readme and replace_between(readme, "rules", readme_rule_list(rules))
+    readme = args.readme.read_text(encoding="utf-8") if args.readme.is_file() else ""
+    listed = replace_between(readme, "rules", readme_rule_list(rules)) if readme else ""
     if args.check:
         problems = [f"{args.directory}/{problem}" for problem in drift(args.directory, rules)]
-        if readme is not None and listed != readme:
+        if listed != readme:
             problems.append(f"{args.readme}: the rule list differs from the registered rules")
         for problem in problems:
             print(problem, file=sys.stderr)
         return 1 if problems else 0
     for path in write_pages(args.directory, rules):
         print(f"wrote {path}")
-    if readme is not None and listed and listed != readme:
+    if listed != readme:
         args.readme.write_text(listed, encoding="utf-8")
         print(f"wrote {args.readme}")
     return 0
