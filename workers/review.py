@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 
 import redis
+from redis.lock import Lock
 
 from workers import metrics
 from workers.analysis.engine import analyse
@@ -37,7 +39,8 @@ from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
-LOCK_TTL_SECONDS = 900
+LOCK_TTL_SECONDS = 15
+LOCK_RENEW_SECONDS = 5.0
 LOCK_WAIT_SECONDS = 60.0
 
 
@@ -64,6 +67,16 @@ def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
+def _keep_alive(lock: Lock, stop: threading.Event) -> None:
+    """Renew a short lock while its holder lives: a killed worker's lock expires in seconds,
+    so the redelivered task does not wait for a long TTL."""
+    while not stop.wait(LOCK_RENEW_SECONDS):
+        try:
+            lock.reacquire()
+        except redis.exceptions.RedisError:
+            log.warning("could not renew the review lock", exc_info=True)
+
+
 @contextmanager
 def mr_lock(settings: Settings, project_id: int, iid: int) -> Iterator[None]:
     """Serialise reviews and commands of one MR across worker processes."""
@@ -74,9 +87,14 @@ def mr_lock(settings: Settings, project_id: int, iid: int) -> Iterator[None]:
         )
         if not lock.acquire():
             raise ReviewBusy(f"{name} is held by another review")
+        stop = threading.Event()
+        renewer = threading.Thread(target=_keep_alive, args=(lock, stop), daemon=True)
+        renewer.start()
         try:
             yield
         finally:
+            stop.set()
+            renewer.join()
             try:
                 lock.release()
             except redis.exceptions.LockError:
