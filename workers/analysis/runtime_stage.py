@@ -615,7 +615,7 @@ def _plan_node(inputs: _Inputs) -> Plan:
     image = inputs.shipped.image
     version = major_version_of(image) or project.node_version(ctx) or "lts"
     variant = "alpine" if is_alpine(image) else "slim"
-    manifests, install = _production_install(ctx)
+    manifests, install = _production_install(ctx, version)
     return Plan(
         runtime_image=f"node:{version}-{variant}",
         copies=((output, output),),
@@ -624,12 +624,13 @@ def _plan_node(inputs: _Inputs) -> Plan:
     )
 
 
-def _production_install(ctx: DockerfileContext) -> tuple[list[str], str]:
-    """The manifests to copy and the command that installs production dependencies only."""
+def _production_install(ctx: DockerfileContext, node: str) -> tuple[list[str], str]:
+    """The manifests to copy and the command that installs production dependencies only
+    (npm before 7, shipped with Node 14 and older, spells ``--omit=dev`` ``--only=production``)."""
     if ctx.has("pnpm-lock.yaml"):
         return (
             ["package.json", "pnpm-lock.yaml"],
-            "corepack enable && pnpm install --prod --frozen-lockfile",
+            "corepack enable && pnpm install --prod --frozen-lockfile && pnpm store prune",
         )
     if ctx.has("yarn.lock"):
         if ctx.has(".yarnrc.yml"):
@@ -640,9 +641,9 @@ def _production_install(ctx: DockerfileContext) -> tuple[list[str], str]:
         )
     lock = next((n for n in ("package-lock.json", "npm-shrinkwrap.json") if ctx.has(n)), None)
     extra = [".npmrc"] if ctx.has(".npmrc") else []
-    if lock:
-        return ["package.json", lock, *extra], "npm ci --omit=dev && npm cache clean --force"
-    return ["package.json", *extra], "npm install --omit=dev && npm cache clean --force"
+    omit = "--only=production" if node.isdigit() and int(node) <= 14 else "--omit=dev"
+    install = f"npm {'ci' if lock else 'install'} {omit} && npm cache clean --force"
+    return ["package.json", *([lock] if lock else []), *extra], install
 
 
 _PLANNERS: dict[Toolchain, Callable[[_Inputs], Plan]] = {

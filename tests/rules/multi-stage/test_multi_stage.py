@@ -406,3 +406,24 @@ def test_a_shell_pipeline_start_command_is_not_replaced() -> None:
     (finding,) = multi_stage(text, repo)
     assert finding.fix is None
     assert "shell command line" in finding.message
+
+
+@pytest.mark.parametrize(
+    ("base", "lockfile", "install"),
+    [
+        ("node:14", "package-lock.json", "npm ci --only=production"),
+        ("node:22", None, "npm install --omit=dev"),
+        ("node:20", "pnpm-lock.yaml", "pnpm install --prod --frozen-lockfile"),
+    ],
+)
+def test_node_runtime_installs_production_dependencies(
+    base: str, lockfile: str | None, install: str
+) -> None:
+    text = f'FROM {base}\nWORKDIR /app\nCOPY . .\nRUN npm run build\nCMD ["node", "lib/main.js"]\n'
+    files = {"package.json": "{}", "Dockerfile": text, **({lockfile: ""} if lockfile else {})}
+    (finding,) = multi_stage(text, RepoView.from_files(files))
+    assert finding.fix is not None
+    runtime = dockerfile.parse(apply_fix(text, finding.fix)).final_stage
+    assert any(install in run.arguments for run in runtime.of("RUN"))
+    manifests = runtime.of("COPY")[0].copy_sources()
+    assert manifests == ["package.json", *([lockfile] if lockfile else [])]
