@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from bot.app import create_app
 from bot.webhook import sign
 from tests.web.conftest import embedded_messages
+from tests.web.openapi import check_response
 from tests.web.payloads import (
     SECRET,
     SIGNING_KEY,
@@ -170,6 +171,7 @@ def test_generated_deliveries(
     event_kind = answer["status"] + str(response.status_code)
     hypothesis.event(event_kind)
     assert response.status_code < 500
+    check_response("/webhook", "post", response.status_code, answer)
     assert answer["status"] in ("queued", "duplicate", "ignored", "rejected")
     assert added == (1 if answer["status"] == "queued" else 0)
     if response.status_code >= 400:
