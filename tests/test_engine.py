@@ -101,3 +101,16 @@ def test_review_fixes_need_unsafe() -> None:
     unsafe = fix_file("Dockerfile", LATEST, REPO, unsafe=True)
     assert "pin-base-image" in [f.rule for f in unsafe.fixed]
     assert "pin-base-image" not in [f.rule for f in unsafe.remaining]
+
+
+@pytest.mark.parametrize(("char", "line"), [("\x0b", 2), ("\r", 2), ("\u2028", 2), ("\x85", 2)])
+def test_stray_line_separators_are_refused_not_misnumbered(char: str, line: int) -> None:
+    text = f"FROM alpine:3.20\nRUN echo a{char}b\nCMD x\n"
+    [finding] = analyse_file("Dockerfile", text, REPO).findings
+    assert finding.rule == INVALID_FILE
+    assert finding.line == line
+    assert f"U+{ord(char):04X}" in finding.message
+
+
+def test_windows_line_endings_are_fine() -> None:
+    assert "pin-base-image" in rules_of(LATEST.replace("\n", "\r\n"))

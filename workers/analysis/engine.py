@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -27,8 +28,23 @@ from workers.analysis.model import (
 from workers.analysis.rules import rules_for
 
 INVALID_FILE = "invalid-file"
+# Characters Python's splitlines() (and YAML) take as line breaks but Docker does not: a file
+# holding one would be numbered two ways, and a fix could cut an instruction in two.
+_STRAY_BREAKS = re.compile("\r(?!\n)|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FIX_PASSES = 10
+
+
+def check_line_breaks(text: str) -> None:
+    """Refuse text with line separators other than ``\\n`` and ``\\r\\n``."""
+    stray = _STRAY_BREAKS.search(text)
+    if stray:
+        line = text.count("\n", 0, stray.start()) + 1
+        raise InputError(
+            f"line {line} holds a stray line-separator character (U+{ord(stray.group()):04X}) "
+            "that tools disagree on; replace it with a newline or remove it",
+            line,
+        )
 
 
 def decode(path: str, data: bytes) -> str:
@@ -77,6 +93,7 @@ def analyse_file(
         source = decode(path, text) if isinstance(text, bytes) else text
         if len(source) > MAX_FILE_BYTES:
             raise InputError(f"{len(source):,} characters is over the {MAX_FILE_BYTES:,} limit")
+        check_line_breaks(source)
         raw, anchors = _run_rules(kind, path, source, repo, context_dir, report)
     except InputError as error:
         report.findings.append(_invalid(path, error))
