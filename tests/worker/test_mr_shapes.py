@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.fake_gitlab.server import FakeGitLab
-from workers.gitlab_client import GitLabClient, RetryPolicy
+from workers.gitlab_client import GitLabClient, RetryPolicy, TransientGitLabError
 from workers.review import review_merge_request
 from workers.settings import Settings
 
@@ -166,3 +166,44 @@ def _fences_balanced(body: str) -> bool:
         if opener:
             fence = opener.group(1)
     return fence == ""
+
+
+def test_random_faults_never_duplicate_or_lose_a_comment(
+    fake_gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    """20 % of all API calls fail (429, 502 after GitLab acted, reset connections); each review
+    is retried as the task queue would, and every MR ends with exactly its comments."""
+    settings = Settings(
+        gitlab_url=fake_gitlab.url, gitlab_token=fake_gitlab.bot_token, data_dir=tmp_path
+    )
+    client = GitLabClient(settings, RetryPolicy(attempts=4, backoff=0.0, max_wait=1.0))
+    project = fake_gitlab.add_project(files={"go.mod": GO_MOD})
+    iids = [
+        fake_gitlab.open_merge_request(
+            project, None, {"go.mod": GO_MOD, "Dockerfile": NAIVE}, source_branch=f"b{n}"
+        )
+        for n in range(12)
+    ]
+    first = iids.pop(0)
+    review_merge_request(client, settings, project, first, None)
+    expected = len(bot_bodies(fake_gitlab, project, first))
+    fake_gitlab.seed(7)
+    fake_gitlab.inject(status=429, retry_after=0, rate=0.1, times=None)
+    fake_gitlab.inject(method="POST", status=502, after=True, rate=0.1, times=None)
+    fake_gitlab.inject(reset=True, rate=0.05, times=None)
+    attempts = 0
+    for iid in iids:
+        for _ in range(20):
+            attempts += 1
+            try:
+                review_merge_request(client, settings, project, iid, None)
+                break
+            except TransientGitLabError:
+                continue
+        else:
+            pytest.fail(f"!{iid} never completed")
+    fake_gitlab.clear_faults()
+    assert attempts > len(iids), "no fault fired"
+    for iid in iids:
+        assert len(bot_bodies(fake_gitlab, project, iid)) == expected, iid
+        assert fake_gitlab.draft_notes(project, iid) == []
