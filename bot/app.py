@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import Flask, Request, Response, jsonify, request
 from prometheus_client import CollectorRegistry
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import health, webhook
 from bot.dedupe import DedupeStore, RedisDedupe, SqliteDedupe
@@ -125,12 +126,15 @@ def _read_body(incoming: Request, limit: int) -> bytes:
         raise too_large
     chunks: list[bytes] = []
     size = 0
-    while size <= limit:
-        chunk = incoming.stream.read(min(_READ_CHUNK, limit + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
+    try:
+        while size <= limit:
+            chunk = incoming.stream.read(min(_READ_CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except RequestEntityTooLarge:  # Werkzeug's own cap on a body of unknown length
+        raise too_large from None
     if size > limit:
         raise too_large
     return b"".join(chunks)

@@ -12,7 +12,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,9 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def http(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> Any:
+def http(
+    url: str, data: bytes | Iterable[bytes] | None = None, headers: dict[str, str] | None = None
+) -> Any:
     """(status, parsed JSON or text), without raising on 4xx/5xx."""
     request = urllib.request.Request(url, data=data, headers=headers or {})
     try:
@@ -76,7 +78,7 @@ class Server:
         self.base = base
         self.log = log
 
-    def post(self, body: bytes, headers: dict[str, str]) -> Any:
+    def post(self, body: bytes | Iterable[bytes], headers: dict[str, str]) -> Any:
         return http(f"{self.base}/webhook", body, headers)
 
     def up(self) -> bool:

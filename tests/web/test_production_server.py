@@ -129,5 +129,8 @@ def test_rejections_under_gunicorn(server: Server, web_redis: redis.Redis) -> No
     assert server.post(raw, tampered)[0] == 401
     huge = b"{" + b" " * (2 * 1024 * 1024) + b"}"
     assert server.post(huge, signed_headers(MR, huge))[0] == 413
+    chunked = server.post(iter([huge]), signed_headers(MR, huge))  # no Content-Length
+    assert chunked[0] == 413
+    assert chunked[1]["status"] == "rejected"
     assert server.post(raw, headers)[0] == 202
     assert len(queued(web_redis)) == 1

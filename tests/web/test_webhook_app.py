@@ -117,6 +117,7 @@ def test_body_over_the_cap_without_content_length_is_413(
         environ_overrides={"wsgi.input_terminated": True, "CONTENT_LENGTH": ""},
     )
     assert response.status_code == 413
+    assert response.get_json() == {"status": "rejected", "reason": "body larger than 2048 bytes"}
     assert queued() == []
 
 
