@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
 from workers.analysis import formats
@@ -20,44 +21,12 @@ from workers.analysis.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# --- a minimal JSON-schema checker (type, required, properties, items, enum, minimum) -------
-
-_TYPES: dict[str, type | tuple[type, ...]] = {
-    "object": dict,
-    "array": list,
-    "string": str,
-    "integer": int,
-    "boolean": bool,
-}
+# --- JSON schemas of the two formats (the fields GitLab and SARIF 2.1.0 require) ----------
 
 
-def schema_errors(value: Any, schema: dict[str, Any], where: str = "$") -> list[str]:
-    errors: list[str] = []
-    expected = schema.get("type")
-    if expected and not isinstance(value, _TYPES[expected]):
-        return [f"{where}: expected {expected}, got {type(value).__name__}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{where}: {value!r} not in {schema['enum']}")
-    if "minimum" in schema and value < schema["minimum"]:
-        errors.append(f"{where}: {value} < {schema['minimum']}")
-    for key in schema.get("required", ()):
-        if key not in value:
-            errors.append(f"{where}: missing required {key!r}")
-    for key, sub in schema.get("properties", {}).items():
-        if isinstance(value, dict) and key in value:
-            errors += schema_errors(value[key], sub, f"{where}.{key}")
-    if "items" in schema:
-        for index, item in enumerate(value):
-            errors += schema_errors(item, schema["items"], f"{where}[{index}]")
-    return errors
-
-
-def test_schema_checker_rejects_what_it_should() -> None:
-    schema = {"type": "object", "required": ["a"], "properties": {"a": {"enum": [1]}}}
-    assert schema_errors({"a": 1}, schema) == []
-    assert schema_errors({}, schema) == ["$: missing required 'a'"]
-    assert schema_errors({"a": 2}, schema) == ["$.a: 2 not in [1]"]
-    assert schema_errors([], schema) == ["$: expected object, got list"]
+def schema_errors(value: Any, schema: dict[str, Any]) -> list[str]:
+    validator = jsonschema.Draft202012Validator(schema)
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(value)]
 
 
 SEVERITIES = ["info", "minor", "major", "critical", "blocker"]
@@ -247,6 +216,17 @@ def apply_sarif_replacements(text: str, replacements: list[dict[str, Any]]) -> s
 
 
 # --- GitLab Code Quality --------------------------------------------------------------------
+
+
+def test_schemas_reject_broken_reports() -> None:
+    result, sources = analysed()
+    issues = json.loads(formats.render_gitlab(result, sources))
+    del issues[0]["fingerprint"]
+    assert schema_errors(issues, CODE_QUALITY_SCHEMA)
+    log = json.loads(formats.render_sarif(result, sources))
+    log["version"] = "2.0.0"
+    del log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
+    assert len(schema_errors(log, SARIF_SCHEMA)) == 2
 
 
 def test_gitlab_report_matches_the_code_quality_format() -> None:
