@@ -19,6 +19,7 @@ Directory.*.props, global.json).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import posixpath
 import re
 import shlex
@@ -811,7 +812,8 @@ def dockerignore_patterns(text: str) -> list[str]:
     return patterns
 
 
-def _pattern_matches(pattern: str, path: str) -> bool:
+@functools.lru_cache(maxsize=1024)
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
     """Docker's matching, closely enough: globs per segment, ``**`` any depth, and a folder
     pattern also excludes everything under it."""
     regex = ""
@@ -832,7 +834,11 @@ def _pattern_matches(pattern: str, path: str) -> bool:
         else:
             regex += re.escape(pattern[index])
             index += 1
-    return re.fullmatch(regex + "(?:/.*)?", path) is not None
+    return re.compile(regex + "(?:/.*)?")
+
+
+def _pattern_matches(pattern: str, path: str) -> bool:
+    return _pattern_regex(pattern).fullmatch(path) is not None
 
 
 def is_ignored(patterns: Iterable[str], path: str) -> bool:

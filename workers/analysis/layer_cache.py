@@ -25,7 +25,9 @@ content, so "code" means "a file that is not a dependency manifest". Base image 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import posixpath
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -54,9 +56,11 @@ class SourceKind(StrEnum):
 
 _MANIFEST_PATTERNS = tuple(sorted({m for e in ECOSYSTEMS for m in e.manifests}))
 _MANIFEST_DIRS = frozenset(d for e in ECOSYSTEMS for d in e.manifest_dirs)
+_MANIFEST_NAME = re.compile("|".join(fnmatch.translate(p) for p in _MANIFEST_PATTERNS))
 _WHOLE = frozenset({".", "./", "*", "./*", "", "/"})
 
 
+@functools.lru_cache(maxsize=4096)
 def source_kind(source: str) -> SourceKind:
     """How a context path copied by COPY/ADD (or bind-mounted) is affected by changes.
 
@@ -69,13 +73,14 @@ def source_kind(source: str) -> SourceKind:
     if path.rstrip("/") in _MANIFEST_DIRS:
         return SourceKind.MANIFEST
     name = posixpath.basename(path)
-    for pattern in _MANIFEST_PATTERNS:
-        if fnmatch.fnmatchcase(path, pattern) or fnmatch.fnmatchcase(name, pattern):
-            return SourceKind.MANIFEST
-        manifest_name = posixpath.basename(pattern)
-        narrowing = not name.startswith("*") and fnmatch.fnmatchcase(manifest_name, name)
-        if narrowing or name == manifest_name:
-            return SourceKind.MANIFEST
+    if _MANIFEST_NAME.match(path) or _MANIFEST_NAME.match(name):
+        return SourceKind.MANIFEST
+    if any(ch in name for ch in "*?["):
+        for pattern in _MANIFEST_PATTERNS:
+            manifest_name = posixpath.basename(pattern)
+            narrowing = not name.startswith("*") and fnmatch.fnmatchcase(manifest_name, name)
+            if narrowing or name == manifest_name:
+                return SourceKind.MANIFEST
     return SourceKind.CODE
 
 
@@ -146,6 +151,11 @@ class StageRerun:
 
     def reruns(self, instruction: Instruction) -> bool:
         return any(step.line == instruction.line for step in self.rerun)
+
+
+def all_steps_rerun(doc: Dockerfile, change: Change | str = Change.CODE) -> list[StageRerun]:
+    """:func:`steps_rerun` for every stage at once (one pass over the file)."""
+    return _stage_reruns(doc, Change(change))
 
 
 def _stage_reruns(doc: Dockerfile, change: Change) -> list[StageRerun]:

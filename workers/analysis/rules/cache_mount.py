@@ -100,15 +100,21 @@ def _image_repository(ctx: DockerfileContext, stage: Stage) -> str:
     return ctx.doc.resolved_base(stage).repository
 
 
-def _earlier(stage: Stage, run: Instruction, keyword: str) -> list[Instruction]:
-    return [i for i in stage.body if i.keyword == keyword and i.line < run.line]
+@dataclass
+class _StageState:
+    """What the instructions so far set: variable names and whether a non-root user runs."""
 
+    variables: set[str] = field(default_factory=set)
+    non_root: bool = False
 
-def _variables(instructions: list[Instruction]) -> set[str]:
-    names = set()
-    for instruction in instructions:
-        names.update(re.findall(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)[=\s]", instruction.arguments))
-    return names
+    def read(self, instruction: Instruction) -> None:
+        if instruction.keyword in {"ENV", "ARG"}:
+            found = re.findall(
+                r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)[=\s]", instruction.arguments + " "
+            )
+            self.variables.update(found)
+        elif instruction.keyword == "USER":
+            self.non_root = instruction.arguments.strip() not in _ROOT_USERS
 
 
 def _cache_owner(step: DependencyStep) -> Ecosystem:
@@ -149,16 +155,12 @@ class _Group:
         return [(run, status) for run, status in pairs if status is not _Status.COVERED]
 
 
-def _status(
-    ctx: DockerfileContext, stage: Stage, run: Instruction, step: DependencyStep, image: str
-) -> _Status:
-    variables = _variables([*_earlier(stage, run, "ENV"), *_earlier(stage, run, "ARG")])
+def _status(run: Instruction, step: DependencyStep, image: str, state: _StageState) -> _Status:
     owner = _cache_owner(step)
-    if _cache_disabled(run, step, variables) or ecosystems.has_cache_mount(run, owner, image):
+    disabled = _cache_disabled(run, step, state.variables)
+    if disabled or ecosystems.has_cache_mount(run, owner, image):
         return _Status.COVERED
-    users = _earlier(stage, run, "USER")
-    non_root = bool(users) and users[-1].arguments.strip() not in _ROOT_USERS
-    if variables & ecosystems.CACHE_RELOCATING_VARIABLES or non_root:
+    if state.variables & ecosystems.CACHE_RELOCATING_VARIABLES or state.non_root:
         # the folder is not the default one: trust any cache mount, else we cannot name it
         return _Status.COVERED if runs.cache_mount_targets(run) else _Status.UNKNOWN
     return _Status.MISSING
@@ -171,7 +173,9 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
     image = _image_repository(ctx, stage)
     groups: dict[tuple[str, int], _Group] = {}
     store_programs: dict[str, DependencyStep] = {}
+    state = _StageState()
     for run in stage.body:
+        state.read(run)
         steps = ecosystems.dependency_steps(run)
         stepped = {_cache_owner(s).name for s in steps}
         commands = ecosystems.run_commands(run) if run.keyword == "RUN" else []
@@ -191,7 +195,7 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
                 continue
             group.runs.append(run)
             group.texts.append(step.command.text)
-            group.statuses.append(_status(ctx, stage, run, step, image))
+            group.statuses.append(_status(run, step, image, state))
     return list(groups.values())
 
 
@@ -236,8 +240,9 @@ def _message(group: _Group, first_text: str, count: int) -> str:
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
+    code_reruns_by_stage = layer_cache.all_steps_rerun(ctx.doc)
     for stage in ctx.doc.stages:
-        code_reruns = layer_cache.steps_rerun(ctx.doc, stage)
+        code_reruns = code_reruns_by_stage[stage.index]
         for group in _groups(ctx, stage):
             lacking = group.lacking()
             if not lacking:

@@ -93,11 +93,11 @@ def _uses_git(ctx: DockerfileContext) -> bool:
     )
 
 
-def ignore_entries(ctx: DockerfileContext) -> list[str]:
-    """The .dockerignore lines proposed for this build context."""
+def ignore_entries(ctx: DockerfileContext, found: list[Ecosystem]) -> list[str]:
+    """The .dockerignore lines proposed for a build context with these ecosystems."""
     kept = _named_sources(ctx)
     entries = []
-    for entry in ecosystems.dockerignore_entries(ctx, _ecosystems(ctx)):
+    for entry in ecosystems.dockerignore_entries(ctx, found):
         if entry == ".git" and _uses_git(ctx):
             continue
         if not entry.startswith("!") and any(ecosystems.is_ignored([entry], k) for k in kept):
@@ -122,13 +122,14 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
     if copy is None:
         return
     path = ctx.context_file(".dockerignore")
-    entries = ignore_entries(ctx)
+    found = _ecosystems(ctx)
+    entries = ignore_entries(ctx, found)
     message = (
         f"`{' '.join(copy.original.split())}` copies the whole build context and there is no "
         f"`{path}`: version control data, local dependency folders, build outputs and `.env` "
         "files go into the context upload, into the image and into this layer's cache key."
     )
-    labels = ", ".join(e.label for e in _ecosystems(ctx)) or "this context"
+    labels = ", ".join(e.label for e in found) or "this context"
     fix = Fix(
         description=f"Create `{path}` for {labels}",
         safety=Safety.REVIEW,
