@@ -123,7 +123,7 @@ YARN = Ecosystem(
     manifests=("package.json", "yarn.lock", ".yarnrc.yml", ".yarnrc", ".npmrc"),
     manifest_dirs=(".yarn/releases", ".yarn/plugins", ".yarn/patches"),
     command="yarn install --frozen-lockfile",
-    cache_dirs=("/usr/local/share/.cache/yarn", "/root/.yarn/berry/cache"),
+    cache_dirs=("/usr/local/share/.cache/yarn",),
     dockerignore=(*_NODE_IGNORES, ".yarn/cache", ".yarn/install-state.gz"),
     install_dirs=("node_modules",),
 )

@@ -44,16 +44,18 @@ RUN --mount=type=cache,target=/root/.npm npm ci
 ## Fix safety
 The fix adds `--mount=type=cache,target=…` after `RUN` for the default cache folders of the
 official images when the build runs as root: Go `/go/pkg/mod` and `/root/.cache/go-build`;
-npm `/root/.npm`; Yarn `/usr/local/share/.cache/yarn` and `/root/.yarn/berry/cache`; pnpm
-`/root/.local/share/pnpm/store`; pip `/root/.cache/pip`; Poetry `/root/.cache/pypoetry/cache`
-and `/root/.cache/pypoetry/artifacts` (not the whole folder: its `virtualenvs` must stay in
-the image); uv `/root/.cache/uv` (also for `uv pip`); Pipenv `/root/.cache/pipenv`; Maven
-`/root/.m2`; Gradle `/root/.gradle/caches` (`/home/gradle/.gradle/caches` in the `gradle`
-image); Cargo `/usr/local/cargo/registry` and `/usr/local/cargo/git`; Bundler
-`/usr/local/bundle/cache`; Composer `/root/.composer/cache` (`/tmp/cache` in the `composer`
-image); NuGet `/root/.nuget/packages`. Where the cache folder is also the store later steps
-read (Go, Maven, Gradle, Cargo, NuGet), the mount is added to every `RUN` of the stage that
-uses it, so one fix may edit several `RUN`s. It is marked **review**: builders without BuildKit
+npm `/root/.npm`; Yarn 1 `/usr/local/share/.cache/yarn` (not Yarn 2+'s global cache, which
+Plug'n'Play reads at run time); pnpm `/root/.local/share/pnpm/store`; pip `/root/.cache/pip`;
+Poetry `/root/.cache/pypoetry/cache` and `/root/.cache/pypoetry/artifacts` (not the whole
+folder: its `virtualenvs` must stay in the image); uv `/root/.cache/uv` (also for `uv pip`);
+Pipenv `/root/.cache/pipenv`; Maven `/root/.m2`; Gradle `/root/.gradle/caches`
+(`/home/gradle/.gradle/caches` in the `gradle` image); Cargo `/usr/local/cargo/registry` and
+`/usr/local/cargo/git`; Bundler `/usr/local/bundle/cache`; Composer `/root/.composer/cache`
+(`/tmp/cache` in the `composer` image); NuGet `/root/.nuget/packages`. Where the cache
+folder is also the store later steps read (Go, Maven, Gradle, Cargo, NuGet), the mount is added
+to every `RUN` of the stage that uses it, so one fix may edit several `RUN`s; and when the
+image starts with that tool (`CMD ["go", "run", "."]`, `mvn spring-boot:run`) the store must
+ship, so there is no finding. It is marked **review**: builders without BuildKit
 fail on the flag, and the cache no longer ends up in the image (usually the point). Without
 a fix: when a non-root `USER` runs the install or the stage relocates the cache through an
 environment variable (`GOMODCACHE`, `PIP_CACHE_DIR`, `CARGO_HOME`…), since the folder is then
@@ -91,6 +93,8 @@ _RUN_KEYWORD = re.compile(r"^(\s*RUN)(\s+)", re.IGNORECASE)
 # Caches the package-cache rule wants deleted; a RUN that deletes one chose image size.
 _CLEANED_CACHES = {"pip": "pip", "npm": "npm", "yarn": "yarn"}
 _DISABLING_FLAGS = {"pip": ("--no-cache-dir",), "uv": ("--no-cache",), "poetry": ("--no-cache",)}
+# Programs that read the dependency store at start-up only through these subcommands.
+_RUN_SUBCOMMAND_NEEDED = {"go", "cargo", "dotnet"}
 _ROOT_USERS = {"root", "0", "0:0", "root:root"}
 
 
@@ -149,6 +153,7 @@ class _Group:
     runs: list[Instruction] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     statuses: list[_Status] = field(default_factory=list)
+    programs: set[str] = field(default_factory=set)
 
     def lacking(self) -> list[tuple[Instruction, _Status]]:
         pairs = zip(self.runs, self.statuses, strict=True)
@@ -195,6 +200,7 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
                 continue
             group.runs.append(run)
             group.texts.append(step.command.text)
+            group.programs.add(step.command.program)
             group.statuses.append(_status(run, step, image, state))
     return list(groups.values())
 
@@ -239,13 +245,34 @@ def _message(group: _Group, first_text: str, count: int) -> str:
     return message
 
 
+def _runtime_programs(ctx: DockerfileContext) -> set[str]:
+    """Package managers the shipped image starts with (``go run``, ``mvn spring-boot:run``):
+    their dependency store must stay in the image, so it cannot be a cache mount."""
+    programs = set()
+    for instruction in ctx.doc.final_stage.instructions:
+        if instruction.keyword not in {"CMD", "ENTRYPOINT"}:
+            continue
+        argv = instruction.exec_args() or instruction.arguments.split()
+        if not argv:
+            continue
+        program = argv[0].rsplit("/", 1)[-1]
+        if program not in _RUN_SUBCOMMAND_NEEDED or argv[1:2] in (["run"], ["watch"]):
+            programs.add(program)
+    return programs
+
+
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     code_reruns_by_stage = layer_cache.all_steps_rerun(ctx.doc)
+    shipped = {stage.index for stage in runs.shipped_stages(ctx.doc)}
+    at_runtime = _runtime_programs(ctx)
     for stage in ctx.doc.stages:
         code_reruns = code_reruns_by_stage[stage.index]
         for group in _groups(ctx, stage):
             lacking = group.lacking()
             if not lacking:
+                continue
+            uses_store_at_runtime = group.programs & at_runtime and stage.index in shipped
+            if group.owner.store_is_cache and uses_store_at_runtime:
                 continue
             run = lacking[0][0]
             when = (
