@@ -6,7 +6,8 @@ modules, `npm ci`/`npm install`, `yarn`, `pnpm install`, `pip install -r`, `poet
 `uv sync`, `pipenv install`, `mvn`, `gradle`, `cargo build`/`cargo fetch`, `bundle install`,
 `composer install`, `dotnet restore`/`publish`) that runs after `COPY . .` (or `COPY . /app`,
 `COPY ./ ./`, `ADD . …`) in the same stage, when no dependency step of that package manager
-ran before the copy.
+ran before the copy. A build command is flagged only when the context declares dependencies
+(a Go module with a `go.sum`, a lock file or manifest for the others).
 
 ## Why it matters
 Docker caches a `COPY` on the checksum of the files it copies, and once a step is invalidated
@@ -53,21 +54,26 @@ original copy; with no manifest to copy there is a finding and no fix.
 ## Fix safety
 The fix is **safe** when the dependency step reads nothing but the manifests and the build
 ends with the same files: the manifests are copied again by `COPY . .`, so the final
-filesystem is unchanged. It is marked **review** when that cannot be promised:
+filesystem is unchanged, and a moved `RUN` keeps its text, flags and set-up commands
+(`export`, `corepack enable`, `pip install poetry`, `<tool> config`). `ENV`, `ARG`, `LABEL`
+and `EXPOSE` between the copy and the install move above the manifest copy. The fix is
+marked **review** when that cannot be promised:
 
-- the install writes into the project (`node_modules`, `vendor`, `.venv`, `obj`) and no
+- the moved install writes into the project (`node_modules`, uv's `.venv`, `obj`) and no
   `.dockerignore` keeps the host's copy of that folder out: `COPY . .` would now overwrite
   the freshly installed folder (the `dockerignore` rule proposes the file);
-- `package.json` has `preinstall`/`install`/`postinstall`/`prepare` scripts, the Gemfile
-  uses `gemspec` or local `path:` gems, the Pipfile installs the project itself: the install
-  may read sources that are not there yet;
-- instructions other than `ENV`/`ARG`/`LABEL`/`EXPOSE` sit between the copy and the install,
-  and would now run after it;
+- the moved install may read sources that are not there yet: `package.json` has
+  `preinstall`/`install`/`postinstall`/`prepare` scripts, the Gemfile uses `gemspec` or
+  local `path:` gems, the Pipfile installs the project itself;
+- a `USER`, `RUN`, `COPY` or `ADD` sits between the copy and the install (the inserted
+  download runs before it, as root, without what it prepares);
 - a multi-module Maven build (`dependency:go-offline` cannot resolve sibling modules before
   they are built).
 
-A `go.mod` with a `replace` pointing into the repository gets no fix: the replaced module's
-sources would be needed before the download.
+There is no fix when the install runs in another folder than the one the sources were
+copied to (a `cd` or `WORKDIR` into a sub-project: its manifests are not the ones at the
+context root), and when `go.mod` has a `replace` pointing into the repository (the replaced
+module's sources would be needed before the download).
 
 ## References
 - Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
