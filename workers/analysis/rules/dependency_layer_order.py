@@ -135,18 +135,16 @@ def _candidates(ctx: DockerfileContext) -> Iterator[_Candidate]:
         )
         if copy_index is None:
             continue
-        prepared = {s.ecosystem.name for ins in body[:copy_index] for s in _steps(ins)}
+        prepared = {
+            s.ecosystem.name for ins in body[:copy_index] for s in ecosystems.dependency_steps(ins)
+        }
         for instruction in body[copy_index + 1 :]:
-            for step in _steps(instruction):
+            for step in ecosystems.dependency_steps(instruction):
                 if step.ecosystem.name in prepared:
                     continue
                 prepared.add(step.ecosystem.name)
                 if step.kind is StepKind.DOWNLOAD or _fetches_dependencies(ctx, step):
                     yield _Candidate(stage, body[copy_index], instruction, step)
-
-
-def _steps(instruction: Instruction) -> list[DependencyStep]:
-    return ecosystems.dependency_steps(instruction)
 
 
 def _fetches_dependencies(ctx: DockerfileContext, step: DependencyStep) -> bool:
@@ -178,27 +176,15 @@ def _copy_flags(copy: Instruction) -> str:
 def _manifest_copies(copy: Instruction, manifests: list[str]) -> list[str]:
     """COPY lines for the manifests, one per destination folder, in manifest order."""
     destination = copy.copy_destination() or "."
-    flags = _copy_flags(copy)
-    groups: dict[str, list[str]] = {}
-    lines = []
+    batches: dict[str, list[str]] = {}
     for manifest in manifests:
-        if manifest.endswith("/"):
-            target = _destination_dir(destination, manifest.rstrip("/"))
-            lines.append((manifest, f"COPY {flags}{manifest} {target}"))
-            continue
-        folder = posixpath.dirname(manifest)
-        if folder not in groups:
-            groups[folder] = []
-            lines.append((folder, ""))
-        groups[folder].append(manifest)
-    result = []
-    for key, line in lines:
-        if line:
-            result.append(line)
-        else:
-            sources = " ".join(shlex.quote(m) for m in groups[key])
-            result.append(f"COPY {flags}{sources} {_destination_dir(destination, key)}")
-    return result
+        folder = manifest.rstrip("/") if manifest.endswith("/") else posixpath.dirname(manifest)
+        batches.setdefault(_destination_dir(destination, folder), []).append(manifest)
+    flags = _copy_flags(copy)
+    return [
+        f"COPY {flags}{' '.join(shlex.quote(m) for m in sources)} {target}"
+        for target, sources in batches.items()
+    ]
 
 
 def _run_flags(run: Instruction) -> str:
@@ -389,19 +375,21 @@ def _fix(ctx: DockerfileContext, candidate: _Candidate, manifests: list[str]) ->
 
 def _impact(
     ctx: DockerfileContext, candidate: _Candidate, fix: Fix | None, cached: str | None
-) -> str:
+) -> tuple[str, Fix | None]:
+    """The impact sentence from the cache model before and after the fix, and the fix, or
+    ``None`` when the fixed file would not parse (a fix never offers a broken Dockerfile)."""
     before = layer_cache.steps_rerun(ctx.doc, candidate.stage)
     after = None
     if fix is not None:
         try:
             after_doc = dockerfile.parse(apply_fix(ctx.doc.text, fix), ctx.doc.path)
-        except InputError:
-            after_doc = None
-        if after_doc is not None:
             after = layer_cache.steps_rerun(after_doc, candidate.stage.index)
-    return layer_cache.impact_sentence(
+        except InputError:
+            fix = None
+    sentence = layer_cache.impact_sentence(
         before, after, slow_step=candidate.step.command.text, cached_step=cached
     )
+    return sentence, fix
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
@@ -426,14 +414,9 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
             "copying the rest."
         )
         cached = _cached_step(ctx, candidate) if fix else None
+        impact, fix = _impact(ctx, candidate, fix, cached)
         yield ctx.finding(
-            NAME,
-            SEVERITY,
-            candidate.copy,
-            message,
-            impact=_impact(ctx, candidate, fix, cached),
-            fix=fix,
-            end=candidate.run,
+            NAME, SEVERITY, candidate.copy, message, impact=impact, fix=fix, end=candidate.run
         )
 
 
