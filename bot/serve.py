@@ -3,11 +3,14 @@
 With ``REDIS_URL`` this is the web side only (run ``layerbot worker`` anywhere that reaches
 Redis). Without it the whole bot runs as one process tree on the embedded filesystem queue:
 gunicorn, then (once gunicorn listens and has reset the metrics folder) ``layerbot worker`` beside
-it. SIGTERM or SIGINT stops both gracefully; if either exits on its own, the other is stopped too.
+it. SIGTERM or SIGINT stops both gracefully; if either exits on its own, the other is stopped too;
+and if ``serve`` itself is killed, both get SIGTERM from the kernel (Linux).
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -21,6 +24,7 @@ from workers.settings import Settings, SettingsError
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
+_PR_SET_PDEATHSIG = 1
 
 
 def _bind(host: str, port: int) -> str:
@@ -43,6 +47,16 @@ def _wait_listening(web: subprocess.Popen[bytes], host: str, port: int) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def _die_with_parent() -> None:
+    """Linux: a child gets SIGTERM when ``serve`` dies without stopping it (SIGKILL, OOM)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _spawn(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
 
 
 def _stop(children: list[subprocess.Popen[bytes]]) -> None:
@@ -76,7 +90,7 @@ def run_serve(host: str, port: int) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     web_command = [sys.executable, "-m", "gunicorn", "--config", "python:bot.gunicorn_conf"]
-    web = subprocess.Popen([*web_command, "--bind", _bind(host, port)], env=env)
+    web = _spawn([*web_command, "--bind", _bind(host, port)], env)
     children = [web]
     try:
         if settings.uses_embedded_queue:
@@ -84,7 +98,7 @@ def run_serve(host: str, port: int) -> int:
                 print("layerbot serve: the web server did not start", file=sys.stderr)
                 return 1
             worker_command = [sys.executable, "-m", "workers.cli", "worker"]
-            children.append(subprocess.Popen(worker_command, env=env))
+            children.append(_spawn(worker_command, env))
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.2)
     finally:
