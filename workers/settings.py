@@ -45,6 +45,8 @@ class Settings:
     data_dir: Path = Path("var")
     max_body_bytes: int = 1024 * 1024
     worker_concurrency: int = 2
+    project_concurrency: int = 1
+    """Reviews of one project that may run at once (0: no limit); see ``workers.fairness``."""
     gitlab_timeout: float = 10.0
     docs_url: str = "https://gitlab.com/layerbot/layerbot/-/blob/main/docs/rules/{name}.md"
     log_level: str = "INFO"
@@ -66,6 +68,9 @@ class Settings:
             ),
             worker_concurrency=_int(
                 env.get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", defaults.worker_concurrency
+            ),
+            project_concurrency=_int(
+                env.get("PROJECT_CONCURRENCY"), "PROJECT_CONCURRENCY", defaults.project_concurrency
             ),
             gitlab_timeout=float(env.get("GITLAB_TIMEOUT", defaults.gitlab_timeout)),
             docs_url=env.get("LAYERBOT_DOCS_URL", defaults.docs_url),

@@ -16,6 +16,7 @@ from typing import Any
 from celery import Celery, Task
 
 from workers.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
+from workers.fairness import ProjectBusy, defer, project_slot
 from workers.gitlab_client import GitLabClient, PermanentGitLabError, TransientGitLabError
 from workers.review import ReviewBusy
 from workers.settings import Settings
@@ -88,11 +89,17 @@ def register_tasks(app: Celery, settings: Settings) -> None:
     worker = _Worker(settings)
 
     def review(self: Task[Any, Any], project_id: int, mr_iid: int, head_sha: str) -> Any:
-        return worker.run(
-            self,
-            f"review of !{mr_iid} in project {project_id}",
-            lambda: review_merge_request(worker.client, settings, project_id, mr_iid, head_sha),
-        )
+        try:
+            with project_slot(settings, project_id, str(self.request.id)):
+                return worker.run(
+                    self,
+                    f"review of !{mr_iid} in project {project_id}",
+                    lambda: review_merge_request(
+                        worker.client, settings, project_id, mr_iid, head_sha
+                    ),
+                )
+        except ProjectBusy as busy:
+            return defer(self, busy)
 
     def note(self: Task[Any, Any], project_id: int, mr_iid: int, note_id: int) -> Any:
         return worker.run(

@@ -1,0 +1,103 @@
+"""The real parts for the hardening tests, built from the e2e fixtures: the fake GitLab in its
+own process, a real ``layerbot worker`` (Celery) and Redis, in a Redis DB of our own so a run
+next to the e2e tests never shares a queue. Every Python process started here carries the audit
+hook of ``audit/sitecustomize.py`` (sockets opened, names looked up)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+
+from tests.e2e.worker_fixtures import ROOT, Stack, start_worker, stop_worker
+from tests.fake_gitlab.remote import RemoteFakeGitLab
+from workers.celery_app import make_celery
+from workers.settings import Settings
+
+HARDENING_DB = 9
+AUDIT_DIR = Path(__file__).resolve().parent / "audit"
+SUMMARY_MARKER = "<!-- layerbot:summary -->"
+
+
+def hardening_redis_url(base: str | None = None) -> str:
+    parts = urlsplit(base or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
+    return urlunsplit((parts.scheme, parts.netloc, f"/{HARDENING_DB}", parts.query, ""))
+
+
+def bot_env(
+    fake: RemoteFakeGitLab, redis_url: str, tmp_path: Path, **extra: str
+) -> dict[str, str]:
+    """The environment of a bot process (web or worker) wired to ``fake`` and ``redis_url``."""
+    env = {
+        **os.environ,
+        "GITLAB_URL": fake.url,
+        "GITLAB_TOKEN": fake.bot_token,
+        "REDIS_URL": redis_url,
+        "LAYERBOT_DATA_DIR": str(tmp_path / "data"),
+        "LAYERBOT_DOCS_URL": "https://docs.example/{name}",
+        "LOG_LEVEL": "INFO",
+        "PYTHONPATH": os.pathsep.join([str(AUDIT_DIR), str(ROOT)]),
+        "LAYERBOT_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+        **extra,
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env
+
+
+def audit_entries(tmp_path: Path) -> list[dict[str, Any]]:
+    path = tmp_path / "audit.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+@pytest.fixture(name="hardening_redis")
+def hardening_redis_fixture() -> Iterator[str]:
+    url = hardening_redis_url()
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()
+    except redis.RedisError:
+        pytest.fail(f"no Redis at {url} (set REDIS_URL)")
+    yield url
+    client.flushdb()
+
+
+@pytest.fixture(name="hstack")
+def hstack_fixture(
+    hardening_redis: str, fake_process: RemoteFakeGitLab, tmp_path: Path
+) -> Iterator[Stack]:
+    env = bot_env(fake_process, hardening_redis, tmp_path)
+    log = tmp_path / "worker.log"
+    worker = start_worker(env, log)
+    try:
+        yield Stack(fake_process, Settings.from_env(env), env, worker, log)
+    finally:
+        stop_worker(worker)
+
+
+def enqueue(settings: Settings, task: str, *args: Any) -> None:
+    make_celery(settings).send_task(task, args=list(args))
+
+
+def bot_notes(fake: RemoteFakeGitLab, project: int, iid: int) -> list[dict[str, Any]]:
+    return [
+        note
+        for thread in fake.discussions(project, iid)
+        for note in thread["notes"]
+        if note["author"]["username"] == fake.bot_username
+    ]
+
+
+def summary_at(fake: RemoteFakeGitLab, project: int, iid: int, sha: str) -> str | None:
+    for note in bot_notes(fake, project, iid):
+        if note["body"].startswith(SUMMARY_MARKER) and sha[:12] in note["body"]:
+            return str(note["body"])
+    return None
+

@@ -1,0 +1,63 @@
+"""One noisy project cannot starve the others: reviews of one project take at most
+``PROJECT_CONCURRENCY`` workers (see ``workers/fairness.py``), so a review of another project
+queued behind a long backlog runs before that backlog drains. Real worker, real Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.worker_fixtures import Stack, fake_process_fixture, wait_for  # noqa: F401
+from tests.hardening.figures import record, scaled
+from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
+    bot_notes,
+    enqueue,
+    hardening_redis_fixture,
+    hstack_fixture,
+    summary_at,
+)
+from tests.worker.expect import example_files, findings_for, markers
+from workers.celery_app import REVIEW_TASK
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_review_of_a_quiet_project_overtakes_a_noisy_backlog(hstack: Stack) -> None:
+    fake, settings = hstack.fake, hstack.settings
+    assert settings.project_concurrency == 1 < settings.worker_concurrency
+    backlog = scaled(40)
+    noisy = fake.add_project("noisy/app", files={"README.md": "hello\n"})
+    quiet = fake.add_project("quiet/app", files={"README.md": "hello\n"})
+    noisy_mrs = [fake.open_merge_request(noisy, None, example_files()) for _ in range(backlog)]
+    quiet_mr = fake.open_merge_request(quiet, None, example_files())
+    heads = {(noisy, iid): fake.merge_request(noisy, iid)["sha"] for iid in noisy_mrs}
+    heads[(quiet, quiet_mr)] = fake.merge_request(quiet, quiet_mr)["sha"]
+    for (project, iid), sha in heads.items():  # the noisy backlog first, the quiet MR last
+        enqueue(settings, REVIEW_TASK, project, iid, sha)
+
+    wait_for(lambda: summary_at(fake, quiet, quiet_mr, heads[(quiet, quiet_mr)]), 120, "quiet MR")
+    noisy_done_first = sum(
+        1 for iid in noisy_mrs if summary_at(fake, noisy, iid, heads[(noisy, iid)])
+    )
+    # first in, first out would have reviewed at least backlog - concurrency noisy MRs by now
+    assert noisy_done_first <= backlog // 2
+
+    def noisy_done() -> int:
+        return sum(1 for iid in noisy_mrs if summary_at(fake, noisy, iid, heads[(noisy, iid)]))
+
+    wait_for(lambda: noisy_done() == backlog, 300, "the noisy backlog")
+    expected = len(findings_for(example_files()))
+    notes = {key: bot_notes(fake, *key) for key in heads}
+    assert {key: len(found) for key, found in notes.items()} == {k: expected + 1 for k in heads}
+    assert all(len(set(markers(found))) == expected for found in notes.values())
+    deferred = hstack.log.read_text().count("deferred by")
+    assert deferred > 0
+    record(
+        "fairness",
+        noisy_reviews_queued=backlog,
+        quiet_reviews_queued=1,
+        noisy_reviews_done_before_the_quiet_one=noisy_done_first,
+        deferrals=deferred,
+        reviews_completed=len(heads),
+        duplicates=0,
+        losses=0,
+    )
