@@ -30,9 +30,7 @@ def hardening_redis_url(base: str | None = None) -> str:
     return urlunsplit((parts.scheme, parts.netloc, f"/{HARDENING_DB}", parts.query, ""))
 
 
-def bot_env(
-    fake: RemoteFakeGitLab, redis_url: str, tmp_path: Path, **extra: str
-) -> dict[str, str]:
+def bot_env(fake: RemoteFakeGitLab, redis_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of a bot process (web or worker) wired to ``fake`` and ``redis_url``."""
     env = {
         **os.environ,
@@ -100,4 +98,3 @@ def summary_at(fake: RemoteFakeGitLab, project: int, iid: int, sha: str) -> str 
         if note["body"].startswith(SUMMARY_MARKER) and sha[:12] in note["body"]:
             return str(note["body"])
     return None
-
