@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from workers.analysis.ci_builds import MAX_EXPANDED_LENGTH
 from workers.analysis.ci_yaml import MAX_EXPANDED_NODES, CiYamlError, load_documents
 from workers.analysis.gitlab_ci import (
     Pipeline,
@@ -271,3 +272,10 @@ def test_an_empty_or_comment_only_file_is_an_error_as_in_gitlab() -> None:
     for text in ("", "# nothing here yet\n", "---\n"):
         with pytest.raises(CiYamlError, match="empty"):
             pipeline(text)
+
+
+def test_a_variable_that_names_itself_twice_expands_within_a_bound() -> None:
+    """Each round would double `$A`; expansion stops at MAX_EXPANDED_LENGTH characters."""
+    text = "variables:\n  A: $A-$A\njob:\n  script:\n    - docker build -t $A .\n"
+    [build] = pipeline(text).builds
+    assert len(build.tags[0][1]) <= MAX_EXPANDED_LENGTH

@@ -99,6 +99,7 @@ _DOCKER_IMAGE = re.compile(
     r"CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?)/)?(?:library/)?docker(?::(?P<tag>[^@\s]+))?(?:@\S+)?$"
 )
 MAX_EXPANSION_ROUNDS = 8
+MAX_EXPANDED_LENGTH = 4096
 
 
 @dataclass(frozen=True)
@@ -257,7 +258,8 @@ def is_stable(reference: str) -> bool:
 
 
 def expand(text: str, variables: dict[str, str]) -> str:
-    """``$VAR``/``${VAR}`` replaced by known values (nested, bounded); unknown ones kept."""
+    """``$VAR``/``${VAR}`` replaced by known values; unknown ones kept. Nesting is bounded in
+    rounds and in length, so a variable that refers to itself cannot blow up."""
 
     def substitute(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
@@ -265,8 +267,8 @@ def expand(text: str, variables: dict[str, str]) -> str:
 
     for _ in range(MAX_EXPANSION_ROUNDS):
         expanded = _VARIABLE.sub(substitute, text)
-        if expanded == text:
-            break
+        if expanded == text or len(expanded) > MAX_EXPANDED_LENGTH:
+            break  # done, or a variable that names itself: keep the last sane text
         text = expanded
     return text
 
