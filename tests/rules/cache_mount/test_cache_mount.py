@@ -77,12 +77,13 @@ def test_impact_says_whether_the_step_reruns_on_code_changes() -> None:
     assert finding.impact is not None and "dependency manifest changes" in finding.impact
 
 
-def test_package_cache_stays_quiet_once_the_mount_is_there() -> None:
-    files = load_fixture(FIXTURES / "pip")
+@pytest.mark.parametrize("case", ["pip", "npm", "yarn"])
+def test_package_cache_stays_quiet_once_the_mount_is_there(case: str) -> None:
+    files = load_fixture(FIXTURES / case)
     repo = RepoView.from_files(files)
     before = {f.rule for f in analyse_file("Dockerfile", files["Dockerfile"], repo).findings}
     assert {"package-cache", "cache-mount"} <= before
-    mounted = (FIXTURES / "pip" / EXPECTED).read_text()
+    mounted = (FIXTURES / case / EXPECTED).read_text()
     after = {f.rule for f in analyse_file("Dockerfile", mounted, repo).findings}
     assert "package-cache" not in after and "cache-mount" not in after
 
