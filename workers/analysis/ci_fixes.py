@@ -12,10 +12,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from workers.analysis import dockerfile
 from workers.analysis.ci_builds import Build, Step, Tool, docker_words, expand, is_stable
 from workers.analysis.fixes import apply_edits
 from workers.analysis.gitlab_ci import Pipeline, PipelineContext
-from workers.analysis.model import Edit, Finding, Fix, Severity
+from workers.analysis.model import Edit, Finding, Fix, InputError, Severity
 
 COMMAND_PATTERNS = {
     Tool.DOCKER: re.compile(r"\bdocker\s+(?:image\s+|builder\s+)?build\b"),
@@ -220,3 +221,34 @@ def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | N
             if is_stable(resolved) and source.pushed(resolved):
                 return written_form(build, written, resolved), resolved
     return None
+
+
+def dockerfile_of(ctx: PipelineContext, build: Build) -> dockerfile.Dockerfile | None:
+    """The Dockerfile ``build`` builds, read through the repository, or ``None``."""
+    text = ctx.repo.read(build.dockerfile) if build.dockerfile else None
+    if text is None:
+        return None
+    try:
+        return dockerfile.parse(text, build.dockerfile or "Dockerfile")
+    except InputError:
+        return None
+
+
+def rebuild_impact(ctx: PipelineContext, build: Build) -> str | None:
+    """What a pipeline without cache re-runs, counted from the Dockerfile when we can read it."""
+    doc = dockerfile_of(ctx, build)
+    if doc is None:
+        return None
+    used = doc.used_stages()
+    steps = [
+        instruction
+        for stage in doc.stages
+        if stage.index in used
+        for instruction in stage.instructions
+        if instruction.keyword in ("RUN", "COPY", "ADD")
+    ]
+    runs = [i.value.split("&&")[-1].strip()[:40] for i in steps if i.keyword == "RUN"]
+    if not steps:
+        return None
+    named = f", including {', '.join(f'`{run}`' for run in runs[:2])}" if runs else ""
+    return f"every pipeline re-runs all {len(steps)} RUN/COPY/ADD steps of `{doc.path}`{named}"

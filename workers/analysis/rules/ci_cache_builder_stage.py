@@ -99,27 +99,18 @@ from workers.analysis.ci_fixes import (
     build_finding,
     build_spot,
     combine,
+    dockerfile_of,
     insert_before,
     once_per_line,
 )
 from workers.analysis.gitlab_ci import PipelineContext
-from workers.analysis.model import Edit, Finding, Fix, InputError, Safety, Severity
+from workers.analysis.model import Edit, Finding, Fix, Safety, Severity
 
 NAME = "ci-cache-builder-stage"
 SEVERITY = Severity.MINOR
 TARGET = "gitlab-ci"
 
 MAX_STEPS_NAMED = 3
-
-
-def _parsed(ctx: PipelineContext, build: Build) -> dockerfile.Dockerfile | None:
-    text = ctx.repo.read(build.dockerfile) if build.dockerfile else None
-    if text is None:
-        return None
-    try:
-        return dockerfile.parse(text, build.dockerfile or "Dockerfile")
-    except InputError:
-        return None
 
 
 def _builder_stages(doc: dockerfile.Dockerfile) -> list[dockerfile.Stage]:
@@ -267,7 +258,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 continue
             if _keeps_every_stage(build):
                 continue
-            doc = _parsed(ctx, build)
+            doc = dockerfile_of(ctx, build)
             if doc is None or len(doc.stages) < 2:
                 continue
             if build.target and doc.stage_named(build.target) is not doc.final_stage:

@@ -93,6 +93,7 @@ from workers.analysis.ci_fixes import (
     locate,
     once_per_line,
     push_step,
+    rebuild_impact,
     stable_pushed_tag,
 )
 from workers.analysis.gitlab_ci import PipelineContext
@@ -168,9 +169,13 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
         if pull is None:
             return None
         edits.append(pull)
+    reuse = (
+        f"Cache from `{image}`, the image the previous pipeline pushed,"
+        if safety is Safety.SAFE
+        else f"Also tag and push `{image}` (a tag the next pipeline finds) and cache from it,"
+    )
     return Fix(
-        description=f"Cache from `{image}`, the image the previous pipeline pushed, with "
-        "inline cache metadata so BuildKit can use it too",
+        description=f"{reuse} with inline cache metadata so BuildKit can use it too",
         safety=safety,
         edits=combine(ctx.pipeline, edits),
     )
@@ -238,6 +243,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 message += " Buildah ignores `--cache-from` without `--layers`."
             if build.tool is Tool.COMPOSE:
                 message += " Add `cache_from:` to the services in the compose file."
-            yield build_finding(ctx, NAME, SEVERITY, build, message, fix=fix)
+            impact = rebuild_impact(ctx, build)
+            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())

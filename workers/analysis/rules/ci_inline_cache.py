@@ -57,7 +57,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from workers.analysis.ci_builds import Build, BuildKit, Tool, cache_references, normalise_reference
-from workers.analysis.ci_fixes import add_flags, build_finding, build_spot, once_per_line
+from workers.analysis.ci_fixes import (
+    add_flags,
+    build_finding,
+    build_spot,
+    once_per_line,
+    rebuild_impact,
+)
 from workers.analysis.gitlab_ci import PipelineContext
 from workers.analysis.model import Finding, Fix, Safety, Severity
 
@@ -128,7 +134,13 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                         "and every layer is rebuilt."
                     )
                     finding = build_finding(
-                        ctx, NAME, severity, producer, message, fix=_fix(ctx, producer)
+                        ctx,
+                        NAME,
+                        severity,
+                        producer,
+                        message,
+                        impact=rebuild_impact(ctx, producer),
+                        fix=_fix(ctx, producer),
                     )
                     yield -severity.rank, finding
 

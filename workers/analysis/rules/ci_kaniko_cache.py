@@ -54,7 +54,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from workers.analysis.ci_builds import Tool
-from workers.analysis.ci_fixes import add_flags, build_finding, build_spot, once_per_line
+from workers.analysis.ci_fixes import (
+    add_flags,
+    build_finding,
+    build_spot,
+    once_per_line,
+    rebuild_impact,
+)
 from workers.analysis.gitlab_ci import PipelineContext
 from workers.analysis.model import Finding, Fix, Safety, Severity
 
@@ -93,6 +99,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 f"kaniko in job `{build.job.name}` runs without `--cache=true`: every "
                 f"pipeline rebuilds every layer from scratch. {ARCHIVED}"
             )
-            yield build_finding(ctx, NAME, SEVERITY, build, message, fix=fix)
+            impact = rebuild_impact(ctx, build)
+            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())

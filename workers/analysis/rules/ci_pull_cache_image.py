@@ -59,6 +59,7 @@ from workers.analysis.ci_fixes import (
     combine,
     insert_before,
     once_per_line,
+    rebuild_impact,
 )
 from workers.analysis.gitlab_ci import PipelineContext
 from workers.analysis.model import Finding, Fix, Safety, Severity
@@ -104,6 +105,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     safety=Safety.SAFE,
                     edits=combine(ctx.pipeline, edits),
                 )
-            yield build_finding(ctx, NAME, SEVERITY, build, message, fix=fix)
+            impact = rebuild_impact(ctx, build)
+            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())
