@@ -144,3 +144,29 @@ def test_one_finding_per_ecosystem_and_stage() -> None:
     }
     findings = run_check(rule.check, files)
     assert [(f.line, f.end_line) for f in findings] == [(3, 4), (7, 8)]
+
+
+@pytest.mark.parametrize(
+    "dockerfile_text",
+    [
+        "FROM golang:1.22 AS deps\nWORKDIR /app\nCOPY go.mod go.sum ./\nRUN go mod download\n"
+        "FROM deps AS build\nCOPY . .\nRUN go build -o /main .\n",
+        "FROM node:20 AS deps\nWORKDIR /app\nCOPY package.json ./\nRUN npm ci\n"
+        "FROM node:20\nWORKDIR /app\nCOPY --from=deps /app/node_modules ./node_modules\n"
+        "COPY . .\nRUN npm install && npm run build\n",
+        "FROM ruby:3.3 AS gems\nCOPY Gemfile Gemfile.lock ./\nRUN bundle install\n"
+        "FROM ruby:3.3\nCOPY --from=gems /usr/local/bundle /usr/local/bundle\nCOPY . .\n"
+        "RUN bundle install\n",
+    ],
+    ids=["from-deps-stage", "node-modules-copied-in", "gems-copied-in"],
+)
+def test_dependencies_prepared_in_another_stage_are_not_flagged(dockerfile_text: str) -> None:
+    files = {
+        "Dockerfile": dockerfile_text,
+        "go.mod": "module m\n",
+        "go.sum": "",
+        "package.json": "{}",
+        "Gemfile": "",
+        "Gemfile.lock": "",
+    }
+    assert run_check(rule.check, files) == []

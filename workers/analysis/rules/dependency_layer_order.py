@@ -135,9 +135,7 @@ def _candidates(ctx: DockerfileContext) -> Iterator[_Candidate]:
         )
         if copy_index is None:
             continue
-        prepared = {
-            s.ecosystem.name for ins in body[:copy_index] for s in ecosystems.dependency_steps(ins)
-        }
+        prepared = _prepared_before(ctx, stage, body[:copy_index])
         for instruction in body[copy_index + 1 :]:
             for step in ecosystems.dependency_steps(instruction):
                 if step.ecosystem.name in prepared:
@@ -145,6 +143,30 @@ def _candidates(ctx: DockerfileContext) -> Iterator[_Candidate]:
                 prepared.add(step.ecosystem.name)
                 if step.kind is StepKind.DOWNLOAD or _fetches_dependencies(ctx, step):
                     yield _Candidate(stage, body[copy_index], instruction, step)
+
+
+def _prepared_before(ctx: DockerfileContext, stage: Stage, before: list[Instruction]) -> set[str]:
+    """Ecosystems whose dependencies are in place before the whole-context copy: installed
+    earlier in the stage or in a stage it is built ``FROM``, or copied in from another stage
+    (``COPY --from=deps /app/node_modules ./node_modules``, ``/go/pkg/mod``)."""
+    instructions = list(before)
+    parent = ctx.doc.base_stage(stage)
+    while parent is not None:
+        instructions.extend(parent.body)
+        parent = ctx.doc.base_stage(parent)
+    prepared = {s.ecosystem.name for i in instructions for s in ecosystems.dependency_steps(i)}
+    for instruction in instructions:
+        if instruction.keyword == "COPY" and "from" in instruction.flags:
+            destination = posixpath.normpath(instruction.copy_destination() or ".")
+            prepared.update(e.name for e in ecosystems.ECOSYSTEMS if _holds(e, destination))
+    return prepared
+
+
+def _holds(ecosystem: Ecosystem, destination: str) -> bool:
+    """Whether a copy to ``destination`` brings the ecosystem's installed dependencies."""
+    folders = [*ecosystem.install_dirs, *ecosystem.cache_dirs]
+    inside = destination != "/" and any(f.startswith(destination + "/") for f in folders)
+    return inside or any(destination == f or destination.endswith("/" + f) for f in folders)
 
 
 def _fetches_dependencies(ctx: DockerfileContext, step: DependencyStep) -> bool:
