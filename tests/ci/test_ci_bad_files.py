@@ -92,3 +92,25 @@ def test_a_binary_file_is_refused() -> None:
 
 def test_a_top_level_list_is_refused() -> None:
     assert "mapping" in only_finding("- a\n- b\n")
+
+
+def test_an_extends_fan_out_is_resolved_once_per_job_not_once_per_path() -> None:
+    """Ten levels each extending the level below ten times would be 10**10 merges without
+    memoising; each hidden job is resolved once."""
+    lines = [".l0:\n  image: docker:24.0.5\n  script: [docker build -t x .]\n"]
+    for level in range(1, 10):
+        parents = ", ".join([f".l{level - 1}"] * 10)
+        lines.append(f".l{level}:\n  extends: [{parents}]\n")
+    lines.append("build:\n  extends: .l9\n")
+    report = analyse_file(CI, "".join(lines), RepoView.from_files({}))
+    assert [f.rule for f in report.findings] == ["ci-cache-from"]
+
+
+def test_a_reference_fan_out_is_refused_within_the_expansion_bound() -> None:
+    """Ten levels of ten `!reference`s to the level below would be a script of 10**10 lines."""
+    lines = [".r0:\n  script: [echo hi]\n"]
+    for level in range(1, 11):
+        refs = ", ".join([f"!reference [.r{level - 1}, script]"] * 10)
+        lines.append(f".r{level}:\n  script: [{refs}]\n")
+    lines.append("build:\n  script: [!reference [.r10, script]]\n")
+    assert "!reference" in only_finding("".join(lines))

@@ -39,6 +39,7 @@ MAX_INCLUDES = 150
 MAX_INCLUDE_DEPTH = 20
 MAX_EXTENDS_DEPTH = 11
 MAX_REFERENCE_DEPTH = 10
+MAX_REFERENCE_NODES = 100_000
 
 GLOBAL_KEYWORDS = frozenset(
     {
@@ -319,8 +320,16 @@ class _References:
         self.config = config
         self.notes = notes
         self.path = path
+        self.budget = MAX_REFERENCE_NODES
 
     def resolve(self, value: Any, depth: int) -> Any:
+        if depth:  # a value copied in by a !reference
+            self.budget -= 1
+            if self.budget < 0:
+                raise CiYamlError(
+                    f"!reference copies more than {MAX_REFERENCE_NODES:,} values",
+                    _line_of(value, 1),
+                )
         if isinstance(value, Reference):
             return self._lookup(value, depth)
         if isinstance(value, Mapping):
@@ -413,8 +422,12 @@ class _Extends:
         self.config = config
         self.notes = notes
         self.path = path
+        self.resolved: dict[str, Mapping] = {}  # each job once, however many jobs extend it
 
     def effective(self, name: str, stack: tuple[str, ...], line: int) -> Mapping:
+        """The job's definition with its parents merged in (a copy the caller may change)."""
+        if name in self.resolved:
+            return deep_merge(Mapping(self.resolved[name].origin), self.resolved[name])
         if name in stack:
             raise CiYamlError(f"extends cycle: {' -> '.join((*stack, name))}", line)
         if len(stack) >= MAX_EXTENDS_DEPTH:
@@ -438,7 +451,8 @@ class _Extends:
             if key != "extends":
                 own[key] = value
                 own.key_origins[key] = job.key_origins.get(key, job.origin)
-        return deep_merge(merged, own)
+        self.resolved[name] = deep_merge(merged, own)
+        return deep_merge(Mapping(job.origin), self.resolved[name])
 
 
 def _as_list(value: Any) -> list[Any]:
