@@ -311,9 +311,28 @@ def run_commands(instruction: Instruction) -> list[Command]:
     return commands(instruction.script)
 
 
-def _words(command: Command) -> list[str]:
-    """Arguments after the program that are not flags."""
-    return [arg for arg in command.argv[1:] if not arg.startswith("-")]
+# Options whose value is the next argument, so it is not a subcommand, goal or task.
+_NODE_VALUE_FLAGS = frozenset({"--prefix", "--cwd", "-C", "--dir", "--filter", "-F", "-w"})
+_MAVEN_VALUE_FLAGS = frozenset(
+    {"-s", "--settings", "-gs", "-f", "--file", "-P", "-pl", "--projects", "-T", "-rf", "-l"}
+)
+_GRADLE_VALUE_FLAGS = frozenset(
+    {"-p", "--project-dir", "-x", "--exclude-task", "-I", "--init-script", "-g", "-c"}
+)
+
+
+def _words(command: Command, value_flags: frozenset[str] = frozenset()) -> list[str]:
+    """Arguments after the program that are neither flags nor the values of ``value_flags``."""
+    words = []
+    skip = False
+    for arg in command.argv[1:]:
+        if skip:
+            skip = False
+        elif arg in value_flags:
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+    return words
 
 
 def _go(command: Command) -> StepKind | None:
@@ -332,21 +351,21 @@ def _global(command: Command) -> bool:
 
 
 def _npm(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = _words(command, _NODE_VALUE_FLAGS)
     if _global(command) or not words:
         return None
     return StepKind.DOWNLOAD if words[0] in {"ci", "install", "i", "clean-install"} else None
 
 
 def _yarn(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = _words(command, _NODE_VALUE_FLAGS)
     if _global(command):
         return None
     return StepKind.DOWNLOAD if not words or words[0] == "install" else None
 
 
 def _pnpm(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = _words(command, _NODE_VALUE_FLAGS)
     if _global(command) or not words:
         return None
     return StepKind.DOWNLOAD if words[0] in {"install", "i", "fetch"} else None
@@ -375,7 +394,7 @@ def _pip(command: Command) -> StepKind | None:
     if any(arg.startswith(("-r", "--requirement", "-c", "--constraint")) for arg in arguments):
         local = [arg for arg in arguments if arg in {".", "./"} or arg.startswith(("./", "-e"))]
         return StepKind.BUILD if local else StepKind.DOWNLOAD
-    if command.argv[1:2] == ("pip",) or "sync" in command.argv[:3]:
+    if "sync" in command.argv[:3]:  # pip-sync style: ``uv pip sync requirements.txt``
         return StepKind.DOWNLOAD if arguments and arguments[0].endswith(".txt") else None
     local = [arg for arg in arguments if arg in {".", "./", "-e", "--editable"}]
     return StepKind.BUILD if local else None
@@ -422,7 +441,7 @@ def _pipenv(command: Command) -> StepKind | None:
 
 
 def _maven(command: Command) -> StepKind | None:
-    goals = _words(command)
+    goals = _words(command, _MAVEN_VALUE_FLAGS)
     if not goals:
         return None
     if all(goal.startswith("dependency:") for goal in goals):
@@ -431,7 +450,7 @@ def _maven(command: Command) -> StepKind | None:
 
 
 def _gradle(command: Command) -> StepKind | None:
-    tasks = _words(command)
+    tasks = _words(command, _GRADLE_VALUE_FLAGS)
     if not tasks:
         return None
     if all(task in {"dependencies", "androidDependencies"} for task in tasks):
