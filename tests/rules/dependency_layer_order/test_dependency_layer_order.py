@@ -10,9 +10,10 @@ import pytest
 from tests.rules.fix_checks import EXPECTED, assert_fix_is_sound, load_fixture, run_check
 from workers.analysis import ecosystems
 from workers.analysis.engine import analyse_file
-from workers.analysis.fixes import as_replacement
+from workers.analysis.fixes import apply_fix, as_replacement
 from workers.analysis.model import RepoView, Safety
 from workers.analysis.rules import dependency_layer_order as rule
+from workers.analysis.rules import dockerignore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WHOLE_COPY = re.compile(r"^(COPY|ADD)(\s+--\S+)*\s+\./?\s")
@@ -170,3 +171,14 @@ def test_dependencies_prepared_in_another_stage_are_not_flagged(dockerfile_text:
         "Gemfile.lock": "",
     }
     assert run_check(rule.check, files) == []
+
+
+def test_the_proposed_dockerignore_makes_the_node_reorder_safe() -> None:
+    files = load_fixture(FIXTURES / "yarn-berry")
+    [before] = run_check(rule.check, files)
+    assert before.fix is not None and before.fix.safety is Safety.REVIEW
+    [ignore] = run_check(dockerignore.check, files)
+    assert ignore.fix is not None and ignore.fix.path == ".dockerignore"
+    files[".dockerignore"] = apply_fix("", ignore.fix)
+    [after] = run_check(rule.check, files)
+    assert after.fix is not None and after.fix.safety is Safety.SAFE
