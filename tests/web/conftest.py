@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import random
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -21,7 +22,9 @@ from tests.web.payloads import SECRET
 from workers.settings import Settings
 
 WEB_TEST_REDIS_DB = 11
-"""The Redis database the web tests own (flushed by them); other suites use other numbers."""
+"""The Redis database the web tests use; other suites use other numbers."""
+CELERY_QUEUE = "celery"
+"""Celery's default queue: a Redis list the producer LPUSHes to."""
 
 
 def web_redis_url() -> str:
@@ -76,14 +79,49 @@ def queued(settings: Settings) -> Callable[[], list[dict[str, Any]]]:
     return lambda: embedded_messages(settings)
 
 
+class OwnQueue:
+    """Celery's queue in our Redis DB, seen through one test's own project id.
+
+    Several sessions may run this suite at once on one Redis: a test never flushes the DB, it
+    uses a project id of its own, reads only its own messages and deletes only its own keys.
+    """
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self.project_id = random.randrange(10**6, 10**9)
+
+    def _own(self) -> list[tuple[bytes, dict[str, Any]]]:
+        own = []
+        for raw in reversed(self.client.lrange(CELERY_QUEUE, 0, -1)):  # LPUSHed: oldest last
+            message = decode_message(raw)
+            if message["args"] and message["args"][0] == self.project_id:
+                own.append((raw, message))
+        return own
+
+    def messages(self) -> list[dict[str, Any]]:
+        """Our tasks waiting in the queue, oldest first."""
+        return [message for _, message in self._own()]
+
+    def delivery_id(self, name: str) -> str:
+        """A webhook id no other run uses (dedupe keys outlive a test run)."""
+        return f"{self.project_id}-{name}"
+
+    def clean(self) -> None:
+        for raw, _ in self._own():
+            self.client.lrem(CELERY_QUEUE, 0, raw)
+        for pattern in (f"*:{self.project_id}:*", f"*:{self.project_id}-*"):
+            for key in self.client.scan_iter(match=f"layerbot:dedupe:{pattern}"):
+                self.client.delete(key)
+
+
 @pytest.fixture
-def web_redis() -> Iterator[redis.Redis]:
+def own_queue() -> Iterator[OwnQueue]:
     client = redis.Redis.from_url(web_redis_url())
     try:
         client.ping()
     except redis.ConnectionError:
         pytest.fail(f"no Redis at {web_redis_url()} (set REDIS_URL)")
-    client.flushdb()
-    yield client
-    client.flushdb()
+    queue = OwnQueue(client)
+    yield queue
+    queue.clean()
     client.close()

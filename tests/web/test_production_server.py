@@ -12,9 +12,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-import redis
 
-from tests.web.conftest import WEB_TEST_REDIS_DB, decode_message, web_redis_url
+from tests.web.conftest import WEB_TEST_REDIS_DB, OwnQueue, web_redis_url
 from tests.web.live import Server, http, serve, wait_for
 from tests.web.payloads import (
     SECRET,
@@ -42,7 +41,7 @@ def spooled(data_dir: Path) -> list[Path]:
 
 
 @pytest.fixture
-def proxy(web_redis: redis.Redis) -> Iterator[TcpProxy]:
+def proxy() -> Iterator[TcpProxy]:
     target = urlsplit(web_redis_url())
     proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 6379)
     proxy.start()
@@ -68,62 +67,59 @@ def server(proxy: TcpProxy, data_dir: Path, tmp_path: Path) -> Iterator[Server]:
     assert SECRET not in server.log.read_text()
 
 
-def queued(client: redis.Redis) -> list[dict[str, Any]]:
-    """Tasks in Celery's default queue, oldest first (kombu LPUSHes and workers BRPOP)."""
-    return [decode_message(raw) for raw in reversed(client.lrange("celery", 0, -1))]
-
-
 def test_signed_event_is_enqueued_once_and_survives_a_redis_outage(
-    server: Server, proxy: TcpProxy, web_redis: redis.Redis, data_dir: Path
+    server: Server, proxy: TcpProxy, own_queue: OwnQueue, data_dir: Path
 ) -> None:
-    first = merge_request_event("open", project_id=42, iid=3, head=sha("one"))
-    status, answer = deliver(server, first, webhook_id="delivery-one")
+    project = own_queue.project_id
+    first = merge_request_event("open", project_id=project, iid=3, head=sha("one"))
+    status, answer = deliver(server, first, webhook_id=own_queue.delivery_id("one"))
     assert (status, answer["status"]) == (202, "queued")
-    redelivered = deliver(server, first, webhook_id="delivery-one")
+    redelivered = deliver(server, first, webhook_id=own_queue.delivery_id("one"))
     assert redelivered == (200, {"status": "duplicate", "task_id": answer["task_id"]})
-    assert queued(web_redis) == [
+    assert own_queue.messages() == [
         {
             "task": REVIEW_TASK,
-            "id": f"review-42-3-{sha('one')}",
-            "args": [42, 3, sha("one")],
+            "id": f"review-{project}-3-{sha('one')}",
+            "args": [project, 3, sha("one")],
             "kwargs": {},
         }
     ]
 
     proxy.stop()
-    push = merge_request_event("update", project_id=42, iid=3, head=sha("two"), oldrev=sha("one"))
-    during_outage = [
-        deliver(server, push, webhook_id="delivery-two"),
-        deliver(server, push, webhook_id="delivery-two"),  # GitLab "Resend" during the outage
-    ]
+    push = merge_request_event(
+        "update", project_id=project, iid=3, head=sha("two"), oldrev=sha("one")
+    )
+    second = own_queue.delivery_id("two")
+    # the second is GitLab's "Resend" of the same delivery during the outage
+    during_outage = [deliver(server, push, webhook_id=second) for _ in range(2)]
     assert [(status, answer["status"]) for status, answer in during_outage] == [
         (202, "spooled"),
         (202, "spooled"),
     ]
     assert len(spooled(data_dir)) == 2
-    assert len(queued(web_redis)) == 1
+    assert len(own_queue.messages()) == 1
     health = http(f"{server.base}/healthz")
     assert health[0] == 200
     assert health[1]["broker"].startswith("redis unreachable")
     assert health[1]["spool"]["pending"] == 2
 
     proxy.start()
-    wait_for(lambda: not spooled(data_dir) and len(queued(web_redis)) >= 2, "the spool replay")
-    assert [message["args"] for message in queued(web_redis)] == [
-        [42, 3, sha("one")],
-        [42, 3, sha("two")],
+    wait_for(lambda: not spooled(data_dir) and len(own_queue.messages()) >= 2, "the spool replay")
+    assert [message["args"] for message in own_queue.messages()] == [
+        [project, 3, sha("one")],
+        [project, 3, sha("two")],
     ]
-    assert deliver(server, push, webhook_id="delivery-two")[1]["status"] == "duplicate"
-    assert len(queued(web_redis)) == 2
+    assert deliver(server, push, webhook_id=second)[1]["status"] == "duplicate"
+    assert len(own_queue.messages()) == 2
     metrics = http(f"{server.base}/metrics")[1]
     assert "layerbot_events_spooled_total 2.0" in metrics
     assert "layerbot_webhook_events_duplicate_total 3.0" in metrics
     assert f'layerbot_tasks_enqueued_total{{task="{REVIEW_TASK}",via="spool"}} 1.0' in metrics
 
 
-def test_rejections_under_gunicorn(server: Server, web_redis: redis.Redis) -> None:
-    raw = body(merge_request_event("open"))
-    headers = signed_headers(MR, raw)
+def test_rejections_under_gunicorn(server: Server, own_queue: OwnQueue) -> None:
+    raw = body(merge_request_event("open", project_id=own_queue.project_id))
+    headers = signed_headers(MR, raw, webhook_id=own_queue.delivery_id("accepted"))
     assert server.post(raw, {**headers, "X-Gitlab-Token": "no"})[0] == 401
     tampered = {**headers, "webhook-signature": signed_headers(MR, raw + b"x")["webhook-signature"]}
     assert server.post(raw, tampered)[0] == 401
@@ -133,4 +129,4 @@ def test_rejections_under_gunicorn(server: Server, web_redis: redis.Redis) -> No
     assert chunked[0] == 413
     assert chunked[1]["status"] == "rejected"
     assert server.post(raw, headers)[0] == 202
-    assert len(queued(web_redis)) == 1
+    assert len(own_queue.messages()) == 1
