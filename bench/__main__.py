@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, intake, report, scaling
+from bench import analysis, e2e, intake, report, scaling
 from bench.corpus import generate, project_dockerfiles
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -41,7 +41,13 @@ def _intake(args: argparse.Namespace) -> dict[str, object]:
     return intake.run(levels, seconds, intake.bench_redis_url(), naive_latency=0.05)
 
 
-SECTIONS = {"analysis": _analysis, "scaling": _scaling, "intake": _intake}
+def _e2e(args: argparse.Namespace) -> dict[str, object]:
+    if args.quick:
+        return e2e.run([0.0], [1], sizes=[2], copies=1)
+    return e2e.run([0.0, 0.05], [1, 4], sizes=[1, 10, 100], copies=3)
+
+
+SECTIONS = {"analysis": _analysis, "scaling": _scaling, "intake": _intake, "e2e": _e2e}
 
 
 Table = tuple[str, list[str], list[list[object]]]
@@ -85,7 +91,40 @@ def intake_tables(section: dict[str, Any]) -> list[Table]:
     return [("Webhook intake", header, rows)]
 
 
-TABLES = {"analysis": analysis_tables, "scaling": scaling_tables, "intake": intake_tables}
+def e2e_tables(section: dict[str, Any]) -> list[Table]:
+    rows: list[list[object]] = []
+    detail: list[list[object]] = []
+    for config in section["configs"]:
+        counts = (config["latency_ms"], config["workers"], config["reviews"], config["completed"])
+        rows.append([*counts, config["reviews_per_s"], config["p50_s"], config["p95_s"]])
+        for review in config["per_review"]:
+            if config["workers"] == 1:
+                what = (config["latency_ms"], review["label"], review["changed_dockerfiles"])
+                calls = (review["read_calls"], review["write_calls"])
+                detail.append(
+                    [
+                        *what,
+                        review["seconds"],
+                        *calls,
+                        review["notes_created"],
+                        review["bulk_publishes"],
+                    ]
+                )
+    header = ["GitLab latency ms", "workers", "reviews", "completed", "reviews/s", "p50 s"]
+    detail_header = ["GitLab latency ms", "merge request", "Dockerfiles", "seconds", "reads"]
+    detail_header += ["writes"]
+    return [
+        ("End-to-end reviews", [*header, "p95 s"], rows),
+        ("Per review (1 worker)", [*detail_header, "notes created", "bulk publishes"], detail),
+    ]
+
+
+TABLES = {
+    "analysis": analysis_tables,
+    "scaling": scaling_tables,
+    "intake": intake_tables,
+    "e2e": e2e_tables,
+}
 
 
 def main() -> None:

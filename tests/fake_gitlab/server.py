@@ -421,6 +421,7 @@ class Handler(BaseHTTPRequestHandler):
             outcome = (500, {"message": f"fake GitLab error: {error!r}"}, {})
         # Record before answering, so a client that has its answer finds the call logged.
         call["status"] = "reset" if outcome is None else outcome[0]
+        call["at"] = time.time()
         self.fake.record(call)
         if outcome is None:
             self._reset()

@@ -1,0 +1,248 @@
+"""End to end: webhook accepted → Redis → Celery worker → fake GitLab → summary note posted.
+
+Every merge request lives in a project of its own, so the fake GitLab's call log splits the API
+cost per review. The review latency is measured from the moment ``/webhook`` answered 202 to
+the moment the fake recorded the summary note's creation. Each configuration (GitLab answer
+latency × worker processes) runs on a fresh fake GitLab, Redis database and worker.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from bench.intake import free_port, running
+from bench.measure import percentile
+from tests.fake_gitlab.remote import RemoteFakeGitLab
+from tests.fake_gitlab.webhooks import MERGE_REQUEST_HOOK
+from tests.web.payloads import SECRET, SIGNING_TOKEN, signed_headers
+
+ROOT = Path(__file__).resolve().parents[1]
+SUMMARY_MARKER = "<!-- layerbot:summary -->"
+_PROJECT_PATH = re.compile(r"^/api/v4/projects/(\d+)(/.*)?$")
+_NUMBER = re.compile(r"/\d+(?=/|$)")
+
+
+def _example(name: str) -> dict[str, str]:
+    folder = ROOT / "examples" / name
+    return {
+        path.relative_to(folder).as_posix(): path.read_text()
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def merge_requests(sizes: list[int]) -> list[tuple[str, dict[str, str], dict[str, str]]]:
+    """(label, files before, files after): the examples, then MRs changing N Dockerfiles."""
+    found = []
+    for name in ("go-service", "node-app", "python-app"):
+        after = _example(name)
+        before = {path: text for path, text in after.items() if "Dockerfile" not in path}
+        found.append((f"example {name}", before, after))
+    template = _example("go-service")
+    for size in sizes:
+        before: dict[str, str] = {}
+        after: dict[str, str] = {}
+        for index in range(size):
+            for path, text in template.items():
+                target = f"svc{index:03d}/{path}"
+                before[target] = text if "Dockerfile" not in path else "FROM golang:1.22\n"
+                after[target] = text
+        found.append((f"{size} Dockerfiles", before, after))
+    return found
+
+
+@contextmanager
+def fake_gitlab() -> Iterator[RemoteFakeGitLab]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_gitlab", "--port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip().split("=", 1)[1]
+        yield RemoteFakeGitLab(url)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+
+
+def _post_webhook(port: int, payload: dict[str, Any], delivery: str) -> float:
+    body = json.dumps(payload).encode()
+    headers = signed_headers(MERGE_REQUEST_HOOK, body, webhook_id=delivery)
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/webhook", data=body, headers=headers, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        if answer.status != 202:
+            raise RuntimeError(f"webhook answered {answer.status}: {answer.read()[:200]!r}")
+    return time.time()
+
+
+def _endpoint(path: str) -> str:
+    """``/projects/:id/merge_requests/:iid/notes`` style names for the per-endpoint split."""
+    match = _PROJECT_PATH.match(path)
+    rest = match.group(2) or "" if match else path
+    rest = re.sub(r"/repository/files/[^/]+", "/repository/files/:path", rest)
+    return "/projects/:id" + _NUMBER.sub("/:id", rest) if match else path
+
+
+def _per_review(calls: list[dict[str, Any]], project: int) -> dict[str, Any]:
+    own = []
+    for call in calls:
+        match = _PROJECT_PATH.match(call["path"])
+        if match and int(match.group(1)) == project:
+            own.append(call)
+    endpoints = Counter(f"{c['method']} {_endpoint(c['path'])}" for c in own)
+    notes = sum(
+        1
+        for c in own
+        if c["method"] == "POST" and re.search(r"/(notes|discussions|draft_notes)$", c["path"])
+    )
+    publishes = sum(1 for c in own if c["path"].endswith("/draft_notes/bulk_publish"))
+    return {
+        "api_calls": len(own),
+        "read_calls": sum(1 for c in own if c["method"] == "GET"),
+        "write_calls": sum(1 for c in own if c["method"] != "GET"),
+        "endpoints": dict(endpoints),
+        "notes_created": notes,
+        "bulk_publishes": publishes,
+        "summary_at": _summary_visible_at(own),
+    }
+
+
+def _summary_visible_at(calls: list[dict[str, Any]]) -> float | None:
+    """When the summary became visible: its draft's bulk publish, or a direct note write."""
+    drafted = False
+    for call in calls:
+        ok = isinstance(call["status"], int) and call["status"] < 300
+        carries_summary = SUMMARY_MARKER in json.dumps(call.get("json") or {})
+        published = drafted and call["path"].endswith("/draft_notes/bulk_publish")
+        written = carries_summary and re.search(r"/notes(/\d+)?$", call["path"])
+        if ok and carries_summary and call["path"].endswith("/draft_notes"):
+            drafted = True
+        elif ok and (published or written):
+            return float(call["at"])
+    return None
+
+
+def run_config(
+    latency: float, workers: int, mrs: list[tuple[str, dict[str, str], dict[str, str]]]
+) -> dict[str, Any]:
+    base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    redis_url = base.rsplit("/", 1)[0] + "/14"
+    redis.Redis.from_url(redis_url).flushdb()
+    port = free_port()
+    with fake_gitlab() as fake, tempfile.TemporaryDirectory() as folder:
+        env = dict(os.environ)
+        env.update(
+            REDIS_URL=redis_url,
+            GITLAB_URL=fake.url,
+            GITLAB_TOKEN=fake.bot_token,
+            WEBHOOK_SECRET=SECRET,
+            WEBHOOK_SIGNING_TOKEN=SIGNING_TOKEN,
+            LAYERBOT_DATA_DIR=folder,
+            LOG_LEVEL="WARNING",
+            PYTHONPATH=str(ROOT),
+        )
+        reviews = []
+        for index, (label, before, after) in enumerate(mrs):
+            project = fake.add_project(f"bench/p{index}", files=before)
+            iid = fake.open_merge_request(project, None, after, title=label)
+            reviews.append({"label": label, "project": project, "iid": iid, "changed": after})
+        if latency:
+            fake.inject(path_regex="^/api/v4/", delay=latency, times=None)
+        serve = [sys.executable, "-m", "workers.cli", "serve", "--port", str(port)]
+        worker = [sys.executable, "-m", "workers.cli", "worker", "--concurrency", str(workers)]
+        worker_process = subprocess.Popen(
+            worker,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        try:
+            with running(serve, env, f"http://127.0.0.1:{port}/healthz"):
+                time.sleep(2.0)  # the worker connects to Redis and is ready to consume
+                started = time.time()
+                for review in reviews:
+                    payload = fake.invoke(
+                        "merge_request_hook",
+                        {"project": review["project"], "mr_iid": review["iid"]},
+                    )
+                    review["accepted_at"] = _post_webhook(
+                        port, payload, f"bench-{review['project']}"
+                    )
+                deadline = time.time() + 60 + 5 * len(reviews)
+                while time.time() < deadline:
+                    calls = fake.calls()
+                    per = {r["project"]: _per_review(calls, r["project"]) for r in reviews}
+                    if all(p["summary_at"] for p in per.values()):
+                        break
+                    time.sleep(0.2)
+                finished = max((p["summary_at"] or time.time()) for p in per.values())
+        finally:
+            os.killpg(worker_process.pid, signal.SIGTERM)
+            try:
+                worker_process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(worker_process.pid, signal.SIGKILL)
+                worker_process.wait()
+    rows = []
+    for review in reviews:
+        figures = per[review["project"]]
+        latency_s = (
+            (figures["summary_at"] - review["accepted_at"]) if figures["summary_at"] else None
+        )
+        changed = sum(1 for path in review["changed"] if "Dockerfile" in path)
+        rows.append(
+            {
+                "label": review["label"],
+                "changed_dockerfiles": changed,
+                "seconds": latency_s,
+                **{k: v for k, v in figures.items() if k != "summary_at"},
+            }
+        )
+    done = [row["seconds"] for row in rows if row["seconds"] is not None]
+    return {
+        "latency_ms": latency * 1000,
+        "workers": workers,
+        "reviews": len(rows),
+        "completed": len(done),
+        "reviews_per_s": len(done) / max(finished - started, 1e-9),
+        "p50_s": percentile(done, 0.5),
+        "p95_s": percentile(done, 0.95),
+        "per_review": rows,
+    }
+
+
+def run(
+    latencies: list[float], workers: list[int], sizes: list[int], copies: int
+) -> dict[str, Any]:
+    mrs = merge_requests(sizes)
+    typical = [mr for mr in mrs if mr[0].startswith("example")] * copies
+    large = [mr for mr in mrs if not mr[0].startswith("example")]
+    return {
+        "configs": [
+            run_config(latency, count, typical + large)
+            for latency in latencies
+            for count in workers
+        ]
+    }
