@@ -253,7 +253,10 @@ def check_statically(command: str) -> None:
         if "--profile" in words:
             profile = words[words.index("--profile") + 1]
             assert any(profile in s.get("profiles", []) for s in services.values())
-        assert words[-2:] == ["up", "-d"] or words[-3:] == ["up", "-d", "--build"]
+        assert words[words.index("up") + 1] == "-d"
+        if "--scale" in words:
+            service, count = words[words.index("--scale") + 1].split("=")
+            assert service in services and int(count) > 1
         return
     if words[:3] == ["kubectl", "apply", "-k"]:
         assert (ROOT / words[3] / "kustomization.yaml").is_file()
