@@ -90,9 +90,10 @@ class OwnQueue:
         self.client = client
         self.project_id = random.randrange(10**6, 10**9)
 
-    def _own(self) -> list[tuple[bytes, dict[str, Any]]]:
+    def _own(self) -> list[tuple[str, dict[str, Any]]]:
         own = []
-        for raw in reversed(self.client.lrange(CELERY_QUEUE, 0, -1)):  # LPUSHed: oldest last
+        for item in reversed(self.client.lrange(CELERY_QUEUE, 0, -1)):  # LPUSHed: oldest last
+            raw = item.decode() if isinstance(item, bytes) else str(item)
             message = decode_message(raw)
             if message["args"] and message["args"][0] == self.project_id:
                 own.append((raw, message))

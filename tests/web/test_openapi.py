@@ -18,7 +18,7 @@ from tests.web.payloads import body, headers, merge_request_event, note_event
 def _ignored_reasons_in_code() -> set[str]:
     tree = ast.parse(Path(webhook.__file__).read_text())
     return {
-        node.args[0].value
+        str(node.args[0].value)
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and getattr(node.func, "id", None) == "Ignored"

@@ -72,7 +72,7 @@ def mutated_event(draw: st.DrawFn) -> dict[str, Any]:
             ]
         )
     )
-    event = json.loads(json.dumps(base))
+    event: dict[str, Any] = json.loads(json.dumps(base))
     for _ in range(draw(st.integers(0, 3))):
         paths = _paths(event)
         if not paths:
