@@ -11,7 +11,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, e2e, intake, report, scaling
+from bench import analysis, e2e, intake, memory, report, scaling
 from bench.corpus import generate, project_dockerfiles
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -47,7 +47,17 @@ def _e2e(args: argparse.Namespace) -> dict[str, object]:
     return e2e.run([0.0, 0.05], [1, 4], sizes=[1, 10, 100], copies=3)
 
 
-SECTIONS = {"analysis": _analysis, "scaling": _scaling, "intake": _intake, "e2e": _e2e}
+def _memory(args: argparse.Namespace) -> dict[str, object]:
+    return memory.run(20 if args.quick else 1000)
+
+
+SECTIONS = {
+    "analysis": _analysis,
+    "scaling": _scaling,
+    "intake": _intake,
+    "e2e": _e2e,
+    "memory": _memory,
+}
 
 
 Table = tuple[str, list[str], list[list[object]]]
@@ -84,10 +94,10 @@ def intake_tables(section: dict[str, Any]) -> list[Table]:
             rows.append(
                 [variant, row["concurrency"], row["requests"], row["accepted_per_s"]]
                 + [row["p50_ms"], row["p99_ms"], row["max_ms"], row["errors"]]
-                + [row.get(key, "") for key in ("tasks_queued", "duplicates", "lost")]
+                + [row.get(key, "") for key in ("tasks_queued", "duplicates", "lost", "web_rss_mb")]
             )
     header = ["variant", "concurrency", "requests", "accepted/s", "p50 ms", "p99 ms", "max ms"]
-    header += ["errors", "tasks", "doubled", "lost"]
+    header += ["errors", "tasks", "doubled", "lost", "web RSS MB"]
     return [("Webhook intake", header, rows)]
 
 
@@ -119,11 +129,18 @@ def e2e_tables(section: dict[str, Any]) -> list[Table]:
     ]
 
 
+def memory_tables(section: dict[str, Any]) -> list[Table]:
+    rows: list[list[object]] = [[p["reviews"], p["rss_mb"]] for p in section["points"]]
+    rows.append(["growth after warm-up", section["growth_mb"]])
+    return [("Worker memory (one prefork child)", ["reviews done", "RSS MB"], rows)]
+
+
 TABLES = {
     "analysis": analysis_tables,
     "scaling": scaling_tables,
     "intake": intake_tables,
     "e2e": e2e_tables,
+    "memory": memory_tables,
 }
 
 

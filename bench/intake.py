@@ -30,7 +30,7 @@ from pathlib import Path
 
 import redis
 
-from bench.measure import percentile
+from bench.measure import percentile, rss_mb, tree
 from tests.web.payloads import SECRET, SIGNING_TOKEN, body, merge_request_event, sha, signed_headers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -215,7 +215,7 @@ def _queue_run(levels: list[int], seconds: float, redis_url: str) -> list[dict[s
     with tempfile.TemporaryDirectory() as folder:
         env = _bench_env(Path(folder), redis_url)
         serve = [sys.executable, "-m", "workers.cli", "serve", "--port", str(port)]
-        with running(serve, env, f"http://127.0.0.1:{port}/healthz"):
+        with running(serve, env, f"http://127.0.0.1:{port}/healthz") as server:
             for concurrency in levels:
                 client.flushdb()
                 row = load(port, f"c{concurrency}", concurrency, seconds)
@@ -225,6 +225,7 @@ def _queue_run(levels: list[int], seconds: float, redis_url: str) -> list[dict[s
                 row["tasks_queued"] = len(task_ids)
                 row["duplicates"] = len(task_ids) - len(set(task_ids))
                 row["lost"] = max(0, len(accepted) - len(set(task_ids)))
+                row["web_rss_mb"] = max(rss_mb(pid) for pid in tree(server.pid))
                 rows.append(row)
     return rows
 
