@@ -94,6 +94,19 @@ def has_inline_comment(run: Instruction) -> bool:
     return any(line.lstrip().startswith("#") for line in run.original.splitlines()[1:])
 
 
+def rewritable(doc: Dockerfile, run: Instruction) -> bool:
+    """Whether we can rewrite the RUN's text: shell form, no heredoc, no comment lines, the
+    backslash as escape character, and text that splits into exactly the lines of its span."""
+    lines = run.original.splitlines()
+    return (
+        doc.directives.get("escape", "\\") == "\\"
+        and not run.is_exec_form
+        and not run.heredocs
+        and len(lines) == run.end_line - run.line + 1
+        and not has_inline_comment(run)
+    )
+
+
 def body_lines(run: Instruction) -> list[str]:
     return run.original.splitlines()
 

@@ -246,10 +246,8 @@ def _finding(ctx: DockerfileContext, run: Instruction, removals: list[LateRemova
 
 
 def _fix(ctx: DockerfileContext, run: Instruction, removals: list[LateRemoval]) -> Fix | None:
-    readable = set(runs.shell_runs(ctx.doc.stages[run.stage]))
     creators = {removal.creator for removal in removals}
-    editable = all(i in readable and not runs.has_inline_comment(i) for i in (run, *creators))
-    if not editable:
+    if not all(runs.rewritable(ctx.doc, i) for i in (run, *creators)):
         return None
     if all(r.movable and _appendable(r) for r in removals) and runs.only_and_chains(run):
         return _move(ctx, run, removals)

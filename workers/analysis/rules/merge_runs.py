@@ -63,7 +63,7 @@ from collections.abc import Iterator
 
 from workers.analysis import runs
 from workers.analysis.context import DockerfileContext
-from workers.analysis.dockerfile import Instruction, Stage
+from workers.analysis.dockerfile import Dockerfile, Instruction, Stage
 from workers.analysis.model import Finding, Fix, Safety, Severity
 from workers.analysis.rules.cleanup_in_same_layer import (
     is_cleanup_only,
@@ -116,7 +116,7 @@ def _is_setup(command: Command) -> bool:
     return command.program in _PACKAGE_MANAGERS or command.program in _SETUP
 
 
-def _candidates(stage: Stage) -> set[Instruction]:
+def _candidates(doc: Dockerfile, stage: Stage) -> set[Instruction]:
     """RUNs of the stage that are pure set-up and that no other rule reports."""
     owned = {removal.run for removal in reported_removals(stage)} | {
         removal.run for removal in late_removals(stage) if is_cleanup_only(removal.run)
@@ -129,7 +129,7 @@ def _candidates(stage: Stage) -> set[Instruction]:
             and all(_is_setup(c) for c in commands)
             and run not in owned
             and not is_update_only(run)
-            and not runs.has_inline_comment(run)
+            and runs.rewritable(doc, run)
             and "&" not in runs.top_level_operators(run.script)
         ):
             result.add(run)
@@ -149,9 +149,9 @@ def _joins(stage: Stage, group: list[Instruction], run: Instruction, doc_lines: 
     )
 
 
-def groups(stage: Stage, doc_lines: list[str]) -> list[list[Instruction]]:
+def groups(doc: Dockerfile, stage: Stage) -> list[list[Instruction]]:
     """Maximal runs of consecutive set-up RUNs that can be chained into one."""
-    candidates = _candidates(stage)
+    candidates = _candidates(doc, stage)
     found: list[list[Instruction]] = []
     current: list[Instruction] = []
     for instruction in stage.body:
@@ -160,7 +160,7 @@ def groups(stage: Stage, doc_lines: list[str]) -> list[list[Instruction]]:
                 found.append(current)
             current = []
             continue
-        if current and _joins(stage, current, instruction, doc_lines):
+        if current and _joins(stage, current, instruction, doc.lines):
             current.append(instruction)
         else:
             if len(current) > 1:
@@ -173,7 +173,7 @@ def groups(stage: Stage, doc_lines: list[str]) -> list[list[Instruction]]:
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for stage in runs.shipped_stages(ctx.doc):
-        for group in groups(stage, ctx.doc.lines):
+        for group in groups(ctx.doc, stage):
             yield _finding(ctx, group)
 
 

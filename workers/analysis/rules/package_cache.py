@@ -277,7 +277,7 @@ def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
 
 def _edit(ctx: DockerfileContext, run: Instruction, transforms: list[Transform]) -> Edit | None:
     """The RUN's text after ``transforms``, as one edit of only the lines that change."""
-    if run.heredocs or runs.has_inline_comment(run) or "&" in runs.top_level_operators(run.script):
+    if not runs.rewritable(ctx.doc, run) or "&" in runs.top_level_operators(run.script):
         return None
     text = run.original
     for transform in transforms:

@@ -206,10 +206,7 @@ def _fix(
     *,
     drop_only: bool,
 ) -> Fix | None:
-    readable = set(runs.shell_runs(stage))
-    if not {lone.run, served} <= readable or any(
-        runs.has_inline_comment(i) for i in (lone.run, served)
-    ):
+    if not (runs.rewritable(ctx.doc, lone.run) and runs.rewritable(ctx.doc, served)):
         return None
     between = [i for i in stage.instructions if lone.run.line < i.line < served.line]
     if any(i.keyword == "RUN" and (i.is_exec_form or i.heredocs) for i in between):
