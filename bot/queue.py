@@ -15,6 +15,8 @@ from typing import Any
 
 import redis
 from celery import Celery
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from workers.celery_app import make_celery
 from workers.settings import Settings
@@ -63,12 +65,13 @@ class QueueUnavailable(Exception):
 
 
 def redis_client(settings: Settings) -> redis.Redis:
-    """A Redis client with short timeouts, for dedupe keys and health checks."""
+    """A Redis client with short timeouts and no retries, for dedupe keys and health checks:
+    a request spools at once instead of backing off while Redis is down."""
     return redis.Redis.from_url(
         settings.redis_url,
         socket_connect_timeout=BROKER_TIMEOUT_SECONDS,
         socket_timeout=BROKER_TIMEOUT_SECONDS,
-        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 0),
     )
 
 
