@@ -192,7 +192,9 @@ def _receive(state: BotState, incoming: Request) -> tuple[Response, int]:
     if isinstance(decision, webhook.Ignored):
         metrics.ignored.labels(decision.reason).inc()
         return _answer(decision.status, status="ignored", reason=decision.reason)
-    job = _job(decision, incoming.headers.get("Idempotency-Key"))
+    # GitLab sends the same value as webhook-id on signed hooks; either names the delivery
+    delivery_key = incoming.headers.get("Idempotency-Key") or incoming.headers.get("webhook-id")
+    job = _job(decision, delivery_key)
     try:
         outcome = state.intake.accept(job)
     except SpoolFailed:

@@ -323,3 +323,19 @@ def test_metrics_count_received_ignored_rejected_and_enqueued(client: FlaskClien
     assert "layerbot_webhook_events_duplicate_total 1.0" in text
     assert f'layerbot_tasks_enqueued_total{{task="{REVIEW_TASK}",via="request"}} 1.0' in text
     assert "layerbot_spool_pending 0.0" in text
+
+
+def test_a_signed_redelivery_without_idempotency_key_is_known_by_its_webhook_id(
+    make_app: Callable[..., Flask], queued: Queued
+) -> None:
+    client = make_app(webhook_signing_token=SIGNING_TOKEN).test_client()
+    first = body(merge_request_event("update", oldrev=sha("a"), head=sha("b")))
+    signed = signed_headers(MR, first, webhook_id="msg_1")
+    del signed["Idempotency-Key"]
+    assert client.post("/webhook", data=first, headers=signed).status_code == 202
+    # same delivery id, another push: only a delivery key can tell it is a redelivery
+    other = body(merge_request_event("update", oldrev=sha("b"), head=sha("c")))
+    resigned = signed_headers(MR, other, webhook_id="msg_1")
+    del resigned["Idempotency-Key"]
+    assert client.post("/webhook", data=other, headers=resigned).get_json()["status"] == "duplicate"
+    assert len(queued()) == 1
