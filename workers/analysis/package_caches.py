@@ -87,6 +87,15 @@ def zypper_install(command: Command) -> bool:
     }
 
 
+def uv_install(command: Command) -> bool:
+    """``uv sync`` and ``uv pip install``."""
+    if command.program != "uv":
+        return False
+    return command.subcommand == "sync" or (
+        command.subcommand == "pip" and "install" in command.argv
+    )
+
+
 def npm_install(command: Command) -> bool:
     return command.program == "npm" and command.subcommand in {"install", "i", "ci", "add"}
 
@@ -154,6 +163,13 @@ CACHES = (
         directories=("~/.cache/pip",),
         creates=lambda c: pip_install(c) and not c.has_flag("--no-cache-dir"),
         cleans=lambda c: c.program.startswith("pip") and c.subcommand == "cache",
+    ),
+    Cache(
+        key="uv",
+        label="uv's cache (~/.cache/uv)",
+        directories=("~/.cache/uv",),
+        creates=lambda c: uv_install(c) and not c.has_flag("--no-cache", "-n"),
+        cleans=lambda c: c.program == "uv" and c.subcommand == "cache",
     ),
     Cache(
         key="npm",

@@ -2,7 +2,7 @@
 
 ## What it does
 Flags a `RUN` that deletes package-manager leftovers (the apt lists, `/var/cache/apt`, the apk
-cache, pip/npm/yarn caches, the yum/dnf/zypper caches), files under `/tmp`, or build
+cache, pip/uv/npm/yarn caches, the yum/dnf/zypper caches), files under `/tmp`, or build
 dependencies (`apk del` of an `apk add --virtual` group, `apt-get purge` of installed packages)
 that an *earlier* `RUN` of the same stage created.
 
@@ -79,6 +79,7 @@ _MANAGERS = {
     "apt-archives": {"apt-get", "apt"},
     "apk": {"apk"},
     "pip": {"pip", "pip3"},
+    "uv": {"uv"},
     "npm": {"npm"},
     "yarn": {"yarn"},
     "yum": {"yum", "dnf", "microdnf"},

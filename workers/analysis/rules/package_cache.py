@@ -8,7 +8,8 @@ an install keeps its package manager's leftovers in the layer:
   `apk add --no-cache` (pointless: `--no-cache` fetches a fresh index anyway, so the update
   only writes an index into the layer);
 - `apt-get update && apt-get install` without `rm -rf /var/lib/apt/lists/*` in the same `RUN`;
-- `pip install` without `--no-cache-dir` (unless `PIP_NO_CACHE_DIR` is set);
+- `pip install` without `--no-cache-dir` (unless `PIP_NO_CACHE_DIR` is set), `uv sync` and
+  `uv pip install` without `--no-cache` (unless `UV_NO_CACHE` is set);
 - `yum`/`dnf`/`microdnf` installs without `clean all`, `zypper install` without `zypper clean`;
 - `gem install` without `--no-document`;
 - `npm install`/`npm ci` without `npm cache clean --force`, `yarn install` without
@@ -60,6 +61,8 @@ update` in a `RUN` of its own to `update-with-install`, so one problem is report
 - Alpine Linux wiki, "Alpine Package Keeper": `--no-cache` means do not use or keep a local
   cache, and fetches the index from the network.
 - pip docs, "Caching": `--no-cache-dir` and the `PIP_NO_CACHE_DIR` environment variable.
+- uv docs, "Caching": `--no-cache` / `UV_NO_CACHE`, and the cache mount on `/root/.cache/uv`
+  recommended in uv's Docker guide.
 """
 
 from __future__ import annotations
@@ -90,6 +93,7 @@ _PIP_INSTALL = runs.command_pattern(
     r"pip3?(?:\.\d+)?|python3?(?:\.\d+)?(?:[ \t]+-\S+)*[ \t]+-m[ \t]+pip", "install"
 )
 _GEM_INSTALL = runs.command_pattern("gem", "install")
+_UV_INSTALL = runs.command_pattern("uv", r"sync|pip[ \t]+install")
 _NO_RECOMMENDS = re.compile(r"Install-Recommends=(?:false|0|no)", re.IGNORECASE)
 
 
@@ -186,6 +190,20 @@ def _pip(view: RunView) -> Iterator[Problem]:
         )
 
 
+def _uv(view: RunView) -> Iterator[Problem]:
+    cache = cache_named("uv")
+    if "UV_NO_CACHE" in view.earlier_text:
+        return
+    if any(
+        "UV_NO_CACHE" not in view.commands[n].text and view.left_behind(cache, n)
+        for n in _positions(view, cache.creates)
+    ):
+        yield Problem(
+            "`uv sync`/`uv pip install` without `--no-cache` keeps uv's cache in ~/.cache/uv",
+            _flag(_UV_INSTALL, "--no-cache", "--no-cache", "-n"),
+        )
+
+
 def _appended_clean(
     view: RunView, key: str, command: Callable[[Command], str]
 ) -> Iterator[Problem]:
@@ -214,6 +232,7 @@ def _problems(view: RunView) -> list[Problem]:
         *_apk(view),
         *_apt_lists(view),
         *_pip(view),
+        *_uv(view),
         *_appended_clean(view, "yum", lambda c: f"{c.program} clean all"),
         *_appended_clean(view, "zypper", lambda c: "zypper clean --all"),
         *_appended_clean(view, "npm", lambda c: "npm cache clean --force"),
