@@ -101,6 +101,7 @@ class LateRemoval:
     what: str
     movable: bool
     risky: bool
+    inferred: bool = False
 
 
 def _creates(cache: Cache, command: Command) -> bool:
@@ -187,6 +188,7 @@ def _removals_of(
         if not cache.removed_by(command) or any(_creates(cache, c) for c in before):
             continue
         creator = _latest(earlier, partial(_creates, cache))
+        inferred = creator is None
         if creator is None and cache.key in _MANAGERS:
             creator = _latest(earlier, partial(_runs_one_of, _MANAGERS[cache.key]))
         if creator is None:
@@ -199,7 +201,9 @@ def _removals_of(
         )
         if cache.key == "tmp":
             movable = movable and not any("/tmp" in i.value for i in between)
-        yield LateRemoval(run, position, command, creator, cache.label, movable, cache.key == "tmp")
+        yield LateRemoval(
+            run, position, command, creator, cache.label, movable, cache.key == "tmp", inferred
+        )
         return
 
 
@@ -234,11 +238,19 @@ def _finding(ctx: DockerfileContext, run: Instruction, removals: list[LateRemova
     first = removals[0]
     creators = sorted({r.creator.line for r in removals})
     where = ", ".join(f"line {line}" for line in creators)
-    message = (
-        f"`{first.command.text}` deletes {first.what} created by the RUN on {where}: layers "
-        "are additive, so the files still ship in that earlier layer and the image does not "
-        "get smaller. Delete them in the RUN that creates them."
-    )
+    if all(r.inferred for r in removals):
+        message = (
+            f"`{first.command.text}` deletes {first.what} in a layer of its own: whatever the "
+            f"package manager left there is already committed by the RUN on {where} (or the "
+            "base image), and layers are additive, so this RUN cannot make the image smaller. "
+            "Delete the files in that RUN."
+        )
+    else:
+        message = (
+            f"`{first.command.text}` deletes {first.what} created by the RUN on {where}: "
+            "layers are additive, so the files still ship in that earlier layer and the image "
+            "does not get smaller. Delete them in the RUN that creates them."
+        )
     impact = (
         f"the deleted files stay in the layer of {where}; this RUN only adds a layer that "
         "hides them"
