@@ -4,7 +4,7 @@
 Flags a `RUN` that deletes package-manager leftovers (the apt lists, `/var/cache/apt`, the apk
 cache, pip/uv/npm/yarn caches, the yum/dnf/zypper caches), files under `/tmp`, or build
 dependencies (`apk del` of an `apk add --virtual` group, `apt-get purge` of installed packages)
-that an *earlier* `RUN` of the same stage created.
+that an *earlier* `RUN` created, in the same stage or in a stage it is built `FROM`.
 
 ## Why it matters
 An image is a stack of read-only layers, and each layer only records what changed. Deleting a
@@ -62,7 +62,7 @@ from functools import partial
 
 from workers.analysis import runs
 from workers.analysis.context import DockerfileContext
-from workers.analysis.dockerfile import Instruction, Stage
+from workers.analysis.dockerfile import Dockerfile, Instruction, Stage
 from workers.analysis.model import Finding, Fix, Safety, Severity
 from workers.analysis.package_caches import CACHES, Cache, removed_paths
 from workers.analysis.rules.update_with_install import lone_updates
@@ -148,20 +148,31 @@ def _latest(earlier: list[Instruction], wanted: Callable[[Command], bool]) -> In
     return None
 
 
-def late_removals(stage: Stage) -> list[LateRemoval]:
-    """Every deletion in ``stage`` of files that an earlier RUN of the stage created."""
+def layer_chain(doc: Dockerfile, stage: Stage) -> list[Instruction]:
+    """The instructions whose layers ``stage`` is made of: its ``FROM <stage>`` parents' too."""
+    chain = [stage]
+    while (parent := doc.base_stage(chain[-1])) is not None:
+        chain.append(parent)
+    return [i for s in reversed(chain) for i in s.instructions]
+
+
+def late_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
+    """Every deletion in ``stage`` of files an earlier RUN created (in it or a parent stage)."""
     found: list[LateRemoval] = []
-    all_runs = [i for i in stage.instructions if i.keyword == "RUN"]
+    chain = layer_chain(doc, stage)
+    all_runs = [i for i in chain if i.keyword == "RUN"]
     for index, run in enumerate(all_runs):
+        if run.stage != stage.index:
+            continue
         earlier = all_runs[:index]
         commands = runs.run_commands(run)
         for position, command in enumerate(commands):
-            found.extend(_removals_of(stage, earlier, run, commands, position, command))
+            found.extend(_removals_of(chain, earlier, run, commands, position, command))
     return found
 
 
 def _removals_of(
-    stage: Stage,
+    chain: list[Instruction],
     earlier: list[Instruction],
     run: Instruction,
     commands: list[Command],
@@ -176,7 +187,7 @@ def _removals_of(
             return
         creator = _latest(earlier, lambda c: _installs(manager, names, c))
         if creator is not None:
-            in_between = _between(stage, creator, run)
+            in_between = _between(chain, creator, run)
             nothing_between = not any(i.keyword in _WRITERS for i in in_between) and all(
                 _build_dependencies(c) is not None for c in before
             )
@@ -193,7 +204,7 @@ def _removals_of(
             creator = _latest(earlier, partial(_runs_one_of, _MANAGERS[cache.key]))
         if creator is None:
             continue
-        between = _between(stage, creator, run)
+        between = _between(chain, creator, run)
         users = [c for i in between if i.keyword == "RUN" for c in runs.run_commands(i)]
         users += before
         movable = not any(cache.needed_by(c) for c in users) and not any(
@@ -207,14 +218,21 @@ def _removals_of(
         return
 
 
-def _between(stage: Stage, first: Instruction, second: Instruction) -> list[Instruction]:
-    return [i for i in stage.instructions if first.line < i.line < second.line]
+def _between(
+    chain: list[Instruction], first: Instruction, second: Instruction
+) -> list[Instruction]:
+    return [i for i in chain if first.line < i.line < second.line]
 
 
-def reported_removals(stage: Stage) -> list[LateRemoval]:
+def reported_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
     """The late removals this rule reports: those of a lone index update are not ours."""
-    lone = {update.run for update in lone_updates(stage) if update.served is not None}
-    return [r for r in late_removals(stage) if r.creator not in lone]
+    lone = {
+        update.run
+        for index in doc.used_stages()
+        for update in lone_updates(doc.stages[index])
+        if update.served is not None
+    }
+    return [r for r in late_removals(doc, stage) if r.creator not in lone]
 
 
 def is_cleanup_only(run: Instruction) -> bool:
@@ -228,7 +246,7 @@ def is_cleanup_only(run: Instruction) -> bool:
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for stage in runs.shipped_stages(ctx.doc):
-        removals = reported_removals(stage)
+        removals = reported_removals(ctx.doc, stage)
         for run in dict.fromkeys(removal.run for removal in removals):
             mine = [removal for removal in removals if removal.run is run]
             yield _finding(ctx, run, mine)

@@ -118,8 +118,8 @@ def _is_setup(command: Command) -> bool:
 
 def _candidates(doc: Dockerfile, stage: Stage) -> set[Instruction]:
     """RUNs of the stage that are pure set-up and that no other rule reports."""
-    owned = {removal.run for removal in reported_removals(stage)} | {
-        removal.run for removal in late_removals(stage) if is_cleanup_only(removal.run)
+    owned = {removal.run for removal in reported_removals(doc, stage)} | {
+        removal.run for removal in late_removals(doc, stage) if is_cleanup_only(removal.run)
     }
     result = set()
     for run in runs.shell_runs(stage):

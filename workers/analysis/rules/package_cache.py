@@ -76,7 +76,7 @@ from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction, Stage
 from workers.analysis.model import Edit, Finding, Fix, Safety, Severity
 from workers.analysis.package_caches import Cache, cache_named, covered_by_mount
-from workers.analysis.rules.cleanup_in_same_layer import reported_removals
+from workers.analysis.rules.cleanup_in_same_layer import LateRemoval, reported_removals
 from workers.analysis.rules.update_with_install import is_update_only
 from workers.analysis.shell import Command
 
@@ -241,8 +241,7 @@ def _problems(view: RunView) -> list[Problem]:
     ]
 
 
-def _views(stage: Stage, earlier_text: str) -> Iterator[RunView]:
-    removals = reported_removals(stage)
+def _views(stage: Stage, earlier_text: str, removals: list[LateRemoval]) -> Iterator[RunView]:
     for run in stage.instructions:
         if run.keyword != "RUN" or run.is_exec_form:
             continue
@@ -253,8 +252,10 @@ def _views(stage: Stage, earlier_text: str) -> Iterator[RunView]:
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     inherited = ""
-    for stage in runs.shipped_stages(ctx.doc):
-        for view in _views(stage, inherited):
+    shipped = runs.shipped_stages(ctx.doc)
+    removals = [r for stage in shipped for r in reported_removals(ctx.doc, stage)]
+    for stage in shipped:
+        for view in _views(stage, inherited, removals):
             yield from _findings(ctx, view)
         inherited += "\n".join(i.original for i in stage.instructions)
 
