@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from workers.analysis import shell
 from workers.analysis.gitlab_ci import Job, ScriptLine
@@ -110,8 +111,14 @@ class Step:
     script: ScriptLine
     command: shell.Command
     resolved: tuple[str, ...]
-    first_in_item: bool
     cwd: str | None
+    item: int  # which script entry of the job
+    position: int  # which command of that entry
+    last_in_item: bool
+
+    @property
+    def first_in_item(self) -> bool:
+        return self.position == 0
 
     @property
     def written(self) -> tuple[str, ...]:
@@ -155,12 +162,48 @@ def parse_flags(words: tuple[str, ...]) -> Flags:
 
 
 @dataclass(frozen=True)
+class JobScan:
+    """A job's commands, and what they push, pull and set up, indexed by normalised image
+    reference so that rules ask in constant time however long the script is."""
+
+    steps: tuple[Step, ...]
+    pushes: dict[str, list[int]]
+    pushes_every_tag: dict[str, list[int]]
+    pulls: dict[str, list[int]]
+    container_builder_at: int | None
+
+    @classmethod
+    def of(cls, steps: tuple[Step, ...]) -> JobScan:
+        pushes: dict[str, list[int]] = {}
+        every_tag: dict[str, list[int]] = {}
+        pulls: dict[str, list[int]] = {}
+        builder_at = None
+        for step in steps:
+            words = docker_words(step.resolved)
+            verb = words[1] if words[:1] == ["image"] and len(words) > 1 else words[:1] and words[0]
+            if verb in ("push", "pull"):
+                flags = parse_flags(step.resolved[_after(step.resolved, verb) :])
+                for name in flags.positionals:
+                    if verb == "pull":
+                        pulls.setdefault(normalise_reference(name), []).append(step.index)
+                    elif flags.on("--all-tags"):
+                        every_tag.setdefault(repository(name), []).append(step.index)
+                    else:
+                        pushes.setdefault(normalise_reference(name), []).append(step.index)
+            elif words[:2] == ["buildx", "create"] and builder_at is None:
+                drivers = parse_flags(step.resolved[3:]).values("--driver")
+                if not drivers or drivers[-1] != "docker":
+                    builder_at = step.index
+        return cls(steps, pushes, every_tag, pulls, builder_at)
+
+
+@dataclass(frozen=True)
 class Build:
     """One image build command of a job."""
 
     job: Job
     step: Step
-    steps: tuple[Step, ...]
+    scan: JobScan
     tool: Tool
     written: Flags
     resolved: Flags
@@ -170,7 +213,7 @@ class Build:
     context: str | None
     variables: dict[str, str]
 
-    @property
+    @cached_property
     def tags(self) -> list[tuple[str, str]]:
         """``(as written, resolved)`` for every image name the build produces."""
         names = ("--tag", "--destination") if self.tool is Tool.KANIKO else ("--tag",)
@@ -202,33 +245,36 @@ class Build:
         outputs = " ".join(self.resolved.values("--output"))
         return self.resolved.on("--push") or "type=registry" in outputs or "push=true" in outputs
 
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return self.scan.steps
+
     def pushed(self, reference: str) -> bool:
         """Whether ``reference`` (resolved) reaches the registry from this job after the build."""
         wanted = normalise_reference(reference)
         if self.pushes_itself and wanted in {normalise_reference(r) for _, r in self.tags}:
             return True
-        for step in self.steps[self.step.index + 1 :]:
-            words = docker_words(step.resolved)
-            if words[:1] not in (["push"], ["image"]) or "push" not in words[:2]:
-                continue
-            flags = parse_flags(step.resolved[_after(step.resolved, "push") :])
-            for name in flags.positionals:
-                every_tag = flags.on("--all-tags")
-                if normalise_reference(name) == wanted or (
-                    every_tag and repository(name) == repository(reference)
-                ):
-                    return True
-        return False
+        later = self.push_after(reference) is not None
+        every = self.scan.pushes_every_tag.get(repository(reference), [])
+        return later or any(index > self.step.index for index in every)
+
+    def push_after(self, reference: str) -> Step | None:
+        """The first ``docker push`` of ``reference`` after this build."""
+        indexes = self.scan.pushes.get(normalise_reference(reference), [])
+        later = [index for index in indexes if index > self.step.index]
+        return self.steps[later[0]] if later else None
 
     def pulled_before(self, reference: str) -> bool:
-        wanted = normalise_reference(reference)
-        for step in self.steps[: self.step.index]:
-            words = docker_words(step.resolved)
-            if "pull" in words[:2] and words[:1] in (["pull"], ["image"]):
-                flags = parse_flags(step.resolved[_after(step.resolved, "pull") :])
-                if any(normalise_reference(p) == wanted for p in flags.positionals):
-                    return True
-        return False
+        indexes = self.scan.pulls.get(normalise_reference(reference), [])
+        return bool(indexes) and indexes[0] < self.step.index
+
+    @property
+    def after_container_builder(self) -> bool:
+        """Whether the job creates a ``docker-container`` builder (``docker buildx create``,
+        whose default driver that is) before this build: only such a builder exports a
+        registry cache."""
+        at = self.scan.container_builder_at
+        return at is not None and at < self.step.index
 
 
 def _after(words: tuple[str, ...], word: str) -> int:
@@ -334,13 +380,15 @@ def _steps(job: Job, variables: dict[str, str]) -> Iterator[Step]:
     index = 0
     cwd: str | None = "."
     steps_section = ""
-    for line in job.scripts:
+    for item, line in enumerate(job.scripts):
         if line.section == "after_script" and steps_section != line.section:
             cwd = "."  # after_script runs in a new shell, in the project directory
         steps_section = line.section
-        for position, command in enumerate(shell.commands(_script_text(line))):
+        commands = shell.commands(_script_text(line))
+        for position, command in enumerate(commands):
             resolved = tuple(expand(word, variables) for word in command.argv)
-            yield Step(index, line, command, resolved, position == 0, cwd)
+            last = position == len(commands) - 1
+            yield Step(index, line, command, resolved, cwd, item, position, last)
             index += 1
             if resolved[:1] == ("cd",):
                 cwd = _change_directory(cwd, resolved[1] if len(resolved) > 1 else "")
@@ -425,9 +473,9 @@ def _buildkit(tool: Tool, step: Step, job: Job, variables: dict[str, str]) -> tu
 def builds_of(job: Job) -> list[Build]:
     """The image builds in ``job``'s scripts, in run order."""
     variables = _job_variables(job)
-    steps = tuple(_steps(job, variables))
+    scan = JobScan.of(tuple(_steps(job, variables)))
     found = []
-    for step in steps:
+    for step in scan.steps:
         classified = _classify(step.resolved, job) or _classify(step.written, job)
         if classified is None:
             continue
@@ -440,7 +488,7 @@ def builds_of(job: Job) -> list[Build]:
             Build(
                 job,
                 step,
-                steps,
+                scan,
                 tool,
                 written,
                 resolved,
@@ -452,16 +500,6 @@ def builds_of(job: Job) -> list[Build]:
             )
         )
     return found
-
-
-def creates_container_builder(build: Build) -> bool:
-    """Whether the job runs ``docker buildx create`` (a ``docker-container`` builder by default)
-    before ``build``: only such a builder can export a registry cache."""
-    for step in build.steps[: build.step.index]:
-        if docker_words(step.resolved)[:2] == ["buildx", "create"]:
-            drivers = parse_flags(step.resolved[3:]).values("--driver")
-            return not drivers or drivers[-1] != "docker"
-    return False
 
 
 def cache_references(values: list[str]) -> list[str]:
@@ -476,3 +514,29 @@ def cache_references(values: list[str]) -> list[str]:
         if options.get("type", "registry") == "registry" and options.get("ref"):
             found.append(options["ref"])
     return found
+
+
+@dataclass(frozen=True)
+class BuildIndex:
+    """Every build of a pipeline by the images it tags, the cache manifests it exports, and the
+    first stable, pushed tag per (Dockerfile, target): lookups that would otherwise compare
+    every build with every other."""
+
+    by_tag: dict[str, list[Build]]
+    exports: frozenset[str]
+    stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]]
+
+    @classmethod
+    def of(cls, builds: list[Build]) -> BuildIndex:
+        by_tag: dict[str, list[Build]] = {}
+        exports: set[str] = set()
+        stable: dict[tuple[str | None, str | None], tuple[Build, str, str]] = {}
+        for build in builds:
+            for written, resolved in build.tags:
+                by_tag.setdefault(normalise_reference(resolved), []).append(build)
+                source = (build.dockerfile, build.target)
+                usable = build.tool in (Tool.DOCKER, Tool.BUILDX) and is_stable(resolved)
+                if source not in stable and usable and build.pushed(resolved):
+                    stable[source] = (build, written, resolved)
+            exports.update(normalise_reference(ref) for ref in cache_references(build.cache_to))
+        return cls(by_tag, frozenset(exports), stable)

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from workers.analysis import dockerfile
-from workers.analysis.ci_builds import Build, Step, Tool, docker_words, expand, is_stable
+from workers.analysis.ci_builds import Build, Step, Tool, expand, is_stable
 from workers.analysis.fixes import apply_edits
 from workers.analysis.gitlab_ci import Pipeline, PipelineContext
 from workers.analysis.model import Edit, Finding, Fix, InputError, Severity
@@ -38,10 +38,6 @@ class Spot:
     end: int
 
 
-def _same_item(a: Step, b: Step) -> bool:
-    return a.script == b.script
-
-
 def locate(
     pipeline: Pipeline, step: Step, steps: tuple[Step, ...], pattern: re.Pattern[str]
 ) -> Spot | None:
@@ -51,8 +47,8 @@ def locate(
         return None
     earlier = sum(
         1
-        for other in steps[: step.index]
-        if _same_item(other, step) and pattern.search(other.command.text)
+        for other in steps[step.index - step.position : step.index]
+        if pattern.search(other.command.text)
     )
     lines = pipeline.lines
     spots = [
@@ -72,7 +68,7 @@ def finding_lines(pipeline: Pipeline, build: Build) -> tuple[int, int]:
     """The lines a finding about ``build`` spans in the CI file."""
     origin = build.step.script.origin
     if origin is not None and origin.path == pipeline.path:
-        alone = sum(1 for s in build.steps if _same_item(s, build.step)) == 1
+        alone = build.step.first_in_item and build.step.last_in_item
         spot = build_spot(pipeline, build)
         if alone or spot is None:
             return origin.line, origin.end_line
@@ -130,22 +126,12 @@ def insert_after(
     """A new command run just after the (one-line) command at ``spot``."""
     origin = step.script.origin
     assert origin is not None
-    last = all(not _same_item(other, step) for other in steps[step.index + 1 :])
     prefix = _item_prefix(pipeline, step)
-    if prefix is not None and last:
+    if prefix is not None and step.last_in_item:
         return Edit(origin.end_line + 1, origin.end_line, (prefix + command,))
     line = pipeline.lines[spot.line - 1]
     if origin.style == "|" and not line[: spot.start].strip() and not line.rstrip().endswith("\\"):
         return Edit(spot.line + 1, spot.line, (line[: spot.start] + command,))
-    return None
-
-
-def push_step(build: Build, reference: str) -> Step | None:
-    """The ``docker push`` after ``build`` that pushes ``reference`` (resolved)."""
-    for step in build.steps[build.step.index + 1 :]:
-        words = docker_words(step.resolved)
-        if "push" in words[:2] and reference in step.resolved:
-            return step
     return None
 
 
@@ -208,19 +194,14 @@ def written_form(build: Build, written: str, resolved: str) -> str:
 def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | None:
     """``(written, resolved)`` of an image this build can cache from: a stable tag it pushes,
     or one that another build of the same Dockerfile and target pushes."""
-    candidates = [build] + [
-        other
-        for other in ctx.pipeline.builds
-        if other is not build
-        and other.dockerfile == build.dockerfile
-        and other.target == build.target
-        and other.tool in (Tool.DOCKER, Tool.BUILDX)
-    ]
-    for source in candidates:
-        for written, resolved in source.tags:
-            if is_stable(resolved) and source.pushed(resolved):
-                return written_form(build, written, resolved), resolved
-    return None
+    for written, resolved in build.tags:
+        if is_stable(resolved) and build.pushed(resolved):
+            return written, resolved
+    found = ctx.pipeline.build_index.stable_by_source.get((build.dockerfile, build.target))
+    if found is None:
+        return None
+    _, written, resolved = found
+    return written_form(build, written, resolved), resolved
 
 
 def dockerfile_of(ctx: PipelineContext, build: Build) -> dockerfile.Dockerfile | None:

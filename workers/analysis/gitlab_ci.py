@@ -12,6 +12,7 @@ that remember where they were written. Image builds found in those scripts are i
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import posixpath
 import re
@@ -32,7 +33,7 @@ from workers.analysis.ci_yaml import (
 from workers.analysis.model import Finding, Fix, InputError, Note, RepoView, Severity
 
 if TYPE_CHECKING:
-    from workers.analysis.ci_builds import Build
+    from workers.analysis.ci_builds import Build, BuildIndex
 
 MAX_CI_BYTES = 2 * 1024 * 1024
 MAX_INCLUDES = 150
@@ -91,7 +92,12 @@ class Pipeline:
     notes: list[Note] = field(default_factory=list)
     top_level: dict[str, Origin] = field(default_factory=dict)
 
-    @property
+    @cached_property
+    def key_lines(self) -> list[int]:
+        """Lines of the file's top-level keys, in order."""
+        return sorted(origin.line for origin in self.top_level.values())
+
+    @cached_property
     def lines(self) -> list[str]:
         return self.text.splitlines()
 
@@ -101,6 +107,12 @@ class Pipeline:
         from workers.analysis.ci_builds import builds_of
 
         return [build for job in self.jobs for build in builds_of(job)]
+
+    @cached_property
+    def build_index(self) -> BuildIndex:
+        from workers.analysis.ci_builds import BuildIndex
+
+        return BuildIndex.of(self.builds)
 
     def job(self, name: str) -> Job | None:
         return next((job for job in self.jobs if job.name == name), None)
@@ -154,8 +166,9 @@ class PipelineContext:
 
     def enclosing_key(self, line: int) -> int | None:
         """The line of the top-level key (job or template) whose block holds ``line``."""
-        before = [o.line for o in self.pipeline.top_level.values() if o.line <= line]
-        return max(before) if before else None
+        keys = self.pipeline.key_lines
+        position = bisect.bisect_right(keys, line)
+        return keys[position - 1] if position else None
 
 
 # --- loading ------------------------------------------------------------------------------

@@ -89,7 +89,6 @@ from workers.analysis.ci_builds import (
     BuildKit,
     Tool,
     cache_references,
-    creates_container_builder,
     normalise_reference,
     repository,
     tag_of,
@@ -129,13 +128,12 @@ def _builder_stages(doc: dockerfile.Dockerfile) -> list[dockerfile.Stage]:
 
 def _cached_targets(ctx: PipelineContext, build: Build) -> set[str]:
     """Stage names whose own image (built with ``--target``, pushed) this build caches from."""
-    wanted = {normalise_reference(r) for r in cache_references(build.cache_from)}
     cached = set()
-    for other in ctx.pipeline.builds:
-        if other.dockerfile != build.dockerfile or other.target is None:
-            continue
-        for _, resolved in other.tags:
-            if normalise_reference(resolved) in wanted and other.pushed(resolved):
+    for reference in cache_references(build.cache_from):
+        for other in ctx.pipeline.build_index.by_tag.get(normalise_reference(reference), []):
+            if other.dockerfile != build.dockerfile or other.target is None:
+                continue
+            if other.pushed(reference):
                 cached.add(other.target.lower())
     return cached
 
@@ -229,7 +227,7 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     cache = f"{base}:buildcache"
     flags = f"--cache-to type=registry,ref={cache},mode=max --cache-from type=registry,ref={cache}"
     edits = [add_flags(ctx.pipeline, spot, flags)]
-    if not creates_container_builder(build):
+    if not build.after_container_builder:
         for command in (
             "docker context create layerbot-builder",
             "docker buildx create layerbot-builder --driver docker-container --use",

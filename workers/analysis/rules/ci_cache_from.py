@@ -79,7 +79,6 @@ from workers.analysis.ci_builds import (
     Build,
     BuildKit,
     Tool,
-    creates_container_builder,
     repository,
 )
 from workers.analysis.ci_fixes import (
@@ -92,7 +91,6 @@ from workers.analysis.ci_fixes import (
     insert_before,
     locate,
     once_per_line,
-    push_step,
     rebuild_impact,
     stable_pushed_tag,
 )
@@ -152,7 +150,7 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
         written, resolved = per_commit
         base = repository(written) if ":" in written.rsplit("/", 1)[-1] else repository(resolved)
         image = f"{base}:{BRANCH_TAG}"
-        pushed_by = push_step(build, resolved)
+        pushed_by = build.push_after(resolved)
         push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
         if pushed_by is None or not push_spot:
             return None
@@ -185,7 +183,7 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     spot = build_spot(ctx.pipeline, build)
     if spot is None:
         return None
-    if creates_container_builder(build):
+    if build.after_container_builder:
         base = repository(build.tags[0][0]) if build.tags else "$CI_REGISTRY_IMAGE"
         cache = f"{base}:buildcache"
         flags = (

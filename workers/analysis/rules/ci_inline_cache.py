@@ -72,26 +72,6 @@ SEVERITY = Severity.MAJOR
 TARGET = "gitlab-ci"
 
 
-def _producers(ctx: PipelineContext, reference: str) -> list[Build]:
-    wanted = normalise_reference(reference)
-    return [
-        build
-        for build in ctx.pipeline.builds
-        if build.tool in (Tool.DOCKER, Tool.BUILDX)
-        and wanted in {normalise_reference(resolved) for _, resolved in build.tags}
-    ]
-
-
-def _exported_manifest(ctx: PipelineContext, reference: str) -> bool:
-    """Whether some build exports a cache manifest to ``reference`` with ``--cache-to``."""
-    wanted = normalise_reference(reference)
-    return any(
-        normalise_reference(ref) == wanted
-        for build in ctx.pipeline.builds
-        for ref in cache_references(build.cache_to)
-    )
-
-
 def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:
     spot = build_spot(ctx.pipeline, producer)
     if spot is None:
@@ -108,41 +88,54 @@ def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:
     )
 
 
-def check(ctx: PipelineContext) -> Iterator[Finding]:
-    def found() -> Iterator[tuple[int, Finding]]:
-        for consumer in ctx.pipeline.builds:
-            if consumer.tool not in (Tool.DOCKER, Tool.BUILDX) or consumer.buildkit is BuildKit.OFF:
-                continue
-            for reference in cache_references(consumer.cache_from):
-                if _exported_manifest(ctx, reference):
-                    continue
-                for producer in _producers(ctx, reference):
-                    if producer.inline_cache:
-                        continue
-                    known = consumer.buildkit is BuildKit.ON
-                    severity = Severity.MAJOR if known else Severity.MINOR
-                    where = (
-                        f"BuildKit ({consumer.buildkit_reason})"
-                        if known
-                        else "BuildKit, the default since Docker Engine 23 (this job does not "
-                        "say which Docker it runs)"
-                    )
-                    message = (
-                        f"`{reference}` is the `--cache-from` of job `{consumer.job.name}`, but "
-                        f"job `{producer.job.name}` builds it without inline cache metadata "
-                        f"(`BUILDKIT_INLINE_CACHE=1`): under {where} the cache is never used "
-                        "and every layer is rebuilt."
-                    )
-                    finding = build_finding(
-                        ctx,
-                        NAME,
-                        severity,
-                        producer,
-                        message,
-                        impact=rebuild_impact(ctx, producer),
-                        fix=_fix(ctx, producer),
-                    )
-                    yield -severity.rank, finding
+def _message(consumer: Build, producer: Build, reference: str) -> str:
+    known = consumer.buildkit is BuildKit.ON
+    where = (
+        f"BuildKit ({consumer.buildkit_reason})"
+        if known
+        else "BuildKit, the default since Docker Engine 23 (this job does not say which Docker "
+        "it runs)"
+    )
+    return (
+        f"`{reference}` is the `--cache-from` of job `{consumer.job.name}`, but job "
+        f"`{producer.job.name}` builds it without inline cache metadata "
+        f"(`BUILDKIT_INLINE_CACHE=1`): under {where} the cache is never used and every layer "
+        "is rebuilt."
+    )
 
-    ordered = sorted(found(), key=lambda pair: pair[0])  # major before minor on the same line
-    yield from once_per_line(finding for _, finding in ordered)
+
+def check(ctx: PipelineContext) -> Iterator[Finding]:
+    index = ctx.pipeline.build_index
+    # Per cache image, the consumer that makes it matter most (known BuildKit first).
+    consumers: dict[str, tuple[Build, str]] = {}
+    for consumer in ctx.pipeline.builds:
+        if consumer.tool not in (Tool.DOCKER, Tool.BUILDX) or consumer.buildkit is BuildKit.OFF:
+            continue
+        for reference in cache_references(consumer.cache_from):
+            key = normalise_reference(reference)
+            if key in index.exports:
+                continue
+            known = consumers.get(key)
+            if known is None or (
+                consumer.buildkit is BuildKit.ON and known[0].buildkit is not BuildKit.ON
+            ):
+                consumers[key] = (consumer, reference)
+
+    def found() -> Iterator[Finding]:
+        ranked = sorted(consumers.items(), key=lambda item: item[1][0].buildkit is not BuildKit.ON)
+        for key, (consumer, reference) in ranked:
+            severity = Severity.MAJOR if consumer.buildkit is BuildKit.ON else Severity.MINOR
+            for producer in index.by_tag.get(key, []):
+                if producer.tool not in (Tool.DOCKER, Tool.BUILDX) or producer.inline_cache:
+                    continue
+                yield build_finding(
+                    ctx,
+                    NAME,
+                    severity,
+                    producer,
+                    _message(consumer, producer, reference),
+                    impact=rebuild_impact(ctx, producer),
+                    fix=_fix(ctx, producer),
+                )
+
+    yield from once_per_line(found())
