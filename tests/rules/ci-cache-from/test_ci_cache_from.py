@@ -88,3 +88,11 @@ def test_a_flow_sequence_script_still_gets_the_flags() -> None:
 def test_compose_builds_are_reported_with_guidance_and_no_fix() -> None:
     [finding] = run_rule(ci_cache_from, job("docker-compose build web"))
     assert "cache_from" in finding.message and finding.fix is None
+
+
+def test_cache_mounts_in_the_dockerfile_are_called_out() -> None:
+    dockerfile = "FROM golang:1.22\nRUN --mount=type=cache,target=/go/pkg/mod go build .\n"
+    [finding] = run_rule(ci_cache_from, job("docker build -t x ."), {"Dockerfile": dockerfile})
+    assert "--mount=type=cache" in finding.message and "new every job" in finding.message
+    [plain] = run_rule(ci_cache_from, job("docker build -t x ."), {"Dockerfile": "FROM a\n"})
+    assert "mount" not in plain.message

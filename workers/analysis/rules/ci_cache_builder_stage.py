@@ -213,7 +213,9 @@ def _docker_fix(
     edits.append(add_flags(ctx.pipeline, spot, cache_flags))
     return Fix(
         description="Build and push the builder stage as an image of its own "
-        f"({', '.join(f'`{i}`' for i in images)}) and cache the final build from it too",
+        f"({', '.join(f'`{i}`' for i in images)}) and cache the final build from it too: "
+        "the article's pattern, because the default `docker` build driver cannot export a "
+        "registry cache with mode=max",
         safety=Safety.REVIEW,
         edits=combine(ctx.pipeline, edits),
     )
@@ -237,7 +239,9 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
                 return None
             edits.append(edit)
     return Fix(
-        description=f"Export every stage's layers to the registry cache `{cache}` (mode=max)",
+        description=f"Export every stage's layers to the registry cache `{cache}` with "
+        "mode=max (inline cache is mode=min: final stage only), from a `docker-container` "
+        "builder, the driver that can export it",
         safety=Safety.REVIEW,
         edits=combine(ctx.pipeline, edits),
     )

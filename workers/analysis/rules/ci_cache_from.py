@@ -20,6 +20,10 @@ what it needs itself but only uses an image that carries inline cache metadata, 
 build writes when given `--build-arg BUILDKIT_INLINE_CACHE=1`. The fix does both, as GitLab's
 own example does, so it works on either builder.
 
+BuildKit cache mounts (`RUN --mount=type=cache,...`) are no substitute on CI: they live in the
+builder's local storage, which is new on every job, and `--cache-to` does not export them. The
+message says so when the Dockerfile uses them.
+
 ## Example
 ```yaml
 build:
@@ -69,6 +73,8 @@ whose image is never pushed, and compose builds, get the finding without a fix.
   caches; a `docker-container` builder can.
 - Buildah docs, "buildah-build(1)": `--cache-from`/`--cache-to` take a repository and are
   ignored unless `--layers` is given.
+- Docker docs, "Optimize cache usage in builds: use cache mounts": cache mounts are local to
+  the builder and are not included in the exported build cache.
 """
 
 from __future__ import annotations
@@ -87,6 +93,7 @@ from workers.analysis.ci_fixes import (
     build_finding,
     build_spot,
     combine,
+    dockerfile_of,
     insert_after,
     insert_before,
     locate,
@@ -122,6 +129,15 @@ def _compose_files(build: Build) -> list[str]:
         if word in ("-f", "--file")
     ]
     return named or ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"]
+
+
+def _uses_cache_mounts(ctx: PipelineContext, build: Build) -> bool:
+    doc = dockerfile_of(ctx, build)
+    return doc is not None and any(
+        "type=cache" in mount
+        for instruction in doc.instructions
+        for mount in instruction.flag_values("mount")
+    )
 
 
 def _message(build: Build) -> str:
@@ -241,6 +257,12 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 message += " Buildah ignores `--cache-from` without `--layers`."
             if build.tool is Tool.COMPOSE:
                 message += " Add `cache_from:` to the services in the compose file."
+            if _uses_cache_mounts(ctx, build):
+                message += (
+                    " The Dockerfile's `RUN --mount=type=cache` mounts do not help here: they "
+                    "stay in the runner's builder, which is new every job, and `--cache-to` "
+                    "does not export them."
+                )
             impact = rebuild_impact(ctx, build)
             yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
