@@ -215,12 +215,29 @@ def dockerfile_of(ctx: PipelineContext, build: Build) -> dockerfile.Dockerfile |
         return None
 
 
+def _stages_needed(doc: dockerfile.Dockerfile, target: dockerfile.Stage) -> set[int]:
+    """Indexes of the stages a ``--target`` build of ``target`` runs."""
+    needed: set[int] = set()
+    pending = [target]
+    while pending:
+        stage = pending.pop()
+        if stage.index in needed:
+            continue
+        needed.add(stage.index)
+        parent = doc.base_stage(stage)
+        sources = [i.flags.get("from") for i in stage.instructions if i.keyword == "COPY"]
+        found = [doc.stage_named(name) for name in sources if name]
+        pending.extend(s for s in [parent, *found] if s is not None and s.index < stage.index)
+    return needed
+
+
 def rebuild_impact(ctx: PipelineContext, build: Build) -> str | None:
     """What a pipeline without cache re-runs, counted from the Dockerfile when we can read it."""
     doc = dockerfile_of(ctx, build)
     if doc is None:
         return None
-    used = doc.used_stages()
+    target = doc.stage_named(build.target) if build.target else None
+    used = _stages_needed(doc, target) if target is not None else doc.used_stages()
     steps = [
         instruction
         for stage in doc.stages

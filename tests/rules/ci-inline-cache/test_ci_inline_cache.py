@@ -69,3 +69,33 @@ def test_buildx_producers_get_an_inline_cache_export() -> None:
     text = job(f"docker buildx build --push --cache-from {LATEST} -t {LATEST} .")
     [finding] = run_rule(ci_inline_cache, text)
     assert "docker buildx build --cache-to type=inline --push" in fixed_text(text, finding)
+
+
+def test_impact_counts_the_steps_the_build_runs_for_its_target() -> None:
+    dockerfile = (
+        "FROM golang:1.22 AS builder\n"
+        "COPY go.mod go.sum ./\n"
+        "RUN go mod download\n"
+        "FROM alpine:3.20\n"
+        "COPY --from=builder /go /go\n"
+        "RUN apk add --no-cache git\n"
+    )
+    builder = "$CI_REGISTRY_IMAGE:builder"
+    text = job(
+        f"docker build --target builder --cache-from {builder} -t {builder} .",
+        f"docker push {builder}",
+        BUILD,
+    )
+    findings = run_rule(ci_inline_cache, text, {"Dockerfile": dockerfile})
+    assert [(f.line, f.impact) for f in findings] == [
+        (
+            4,
+            "every pipeline re-runs all 2 RUN/COPY/ADD steps of `Dockerfile`, including "
+            "`go mod download`",
+        ),
+        (
+            6,
+            "every pipeline re-runs all 4 RUN/COPY/ADD steps of `Dockerfile`, including "
+            "`go mod download`, `apk add --no-cache git`",
+        ),
+    ]
