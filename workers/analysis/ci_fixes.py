@@ -25,6 +25,7 @@ COMMAND_PATTERNS = {
     Tool.BUILDAH: re.compile(r"\bbuildah\b[^\n#]*?\b(?:bud|build)\b"),
 }
 _ENVIRONMENT_PREFIX = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*")
+_CONTINUED = re.compile(r"(\\|&&|\|\||\|)\s*$")  # the shell command goes on next line
 PUSH_PATTERN = re.compile(r"\bdocker\s+(?:image\s+)?push\b")
 MAX_COMBINED_SPAN = 12
 
@@ -41,16 +42,20 @@ class Spot:
 def locate(
     pipeline: Pipeline, step: Step, steps: tuple[Step, ...], pattern: re.Pattern[str]
 ) -> Spot | None:
-    """The command's words on the CI file's own lines, or ``None`` (another file, split words)."""
+    """The command's words on the CI file's own lines, or ``None``: in another file, split
+    across lines, or in a plain scalar of a flow sequence (where a comma we add would split it)."""
     origin = step.script.origin
     if origin is None or origin.path != pipeline.path:
+        return None
+    lines = pipeline.lines
+    in_flow = any(bracket in lines[origin.line - 1][: origin.column] for bracket in "[{")
+    if in_flow and not origin.style:
         return None
     earlier = sum(
         1
         for other in steps[step.index - step.position : step.index]
         if pattern.search(other.command.text)
     )
-    lines = pipeline.lines
     spots = [
         Spot(number, match.start(), match.end())
         for number in range(origin.line, min(origin.end_line, len(lines)) + 1)
@@ -115,14 +120,14 @@ def insert_before(pipeline: Pipeline, step: Step, spot: Spot, command: str) -> E
     if prefix is not None and _starts_item(pipeline, step, spot):
         return Edit(origin.line, origin.line - 1, (prefix + command,))
     indent = pipeline.lines[spot.line - 1][: spot.start]
-    if origin.style == "|" and spot.line > origin.line and not indent.strip():
+    previous = pipeline.lines[spot.line - 2] if spot.line > origin.line + 1 else ""
+    at_line_start = origin.style == "|" and spot.line > origin.line and not indent.strip()
+    if at_line_start and not _CONTINUED.search(previous):
         return Edit(spot.line, spot.line - 1, (indent + command,))
     return None
 
 
-def insert_after(
-    pipeline: Pipeline, step: Step, steps: tuple[Step, ...], spot: Spot, command: str
-) -> Edit | None:
+def insert_after(pipeline: Pipeline, step: Step, spot: Spot, command: str) -> Edit | None:
     """A new command run just after the (one-line) command at ``spot``."""
     origin = step.script.origin
     assert origin is not None
@@ -130,7 +135,7 @@ def insert_after(
     if prefix is not None and step.last_in_item:
         return Edit(origin.end_line + 1, origin.end_line, (prefix + command,))
     line = pipeline.lines[spot.line - 1]
-    if origin.style == "|" and not line[: spot.start].strip() and not line.rstrip().endswith("\\"):
+    if origin.style == "|" and not line[: spot.start].strip() and not _CONTINUED.search(line):
         return Edit(spot.line + 1, spot.line, (line[: spot.start] + command,))
     return None
 

@@ -53,3 +53,23 @@ def test_inside_a_literal_block_the_pull_is_a_new_line_of_the_block() -> None:
     )
     [finding] = run_rule(ci_pull_cache_image, text)
     assert fixed_text(text, finding).splitlines()[5] == f"      docker pull {LATEST} || true"
+
+
+def test_no_pull_is_wedged_into_a_command_continued_from_the_line_before() -> None:
+    for ending in (" &&", " ||", " |"):
+        text = (
+            "build:\n"
+            "  image: docker:20.10\n"
+            "  script:\n"
+            "    - |\n"
+            f"      docker info{ending}\n"
+            f"      docker build --cache-from {LATEST} -t {LATEST} .\n"
+        )
+        [finding] = run_rule(ci_pull_cache_image, text)
+        assert finding.fix is None, ending
+
+
+def test_a_plain_scalar_in_a_flow_sequence_is_not_edited() -> None:
+    text = f"build:\n  image: docker:20.10\n  script: [{BUILD}]\n"
+    [finding] = run_rule(ci_pull_cache_image, text)
+    assert finding.fix is None

@@ -170,7 +170,7 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
         push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
         if pushed_by is None or not push_spot:
             return None
-        push = insert_after(ctx.pipeline, pushed_by, build.steps, push_spot, f"docker push {image}")
+        push = insert_after(ctx.pipeline, pushed_by, push_spot, f"docker push {image}")
         if push is None:
             return None
         edits += [
