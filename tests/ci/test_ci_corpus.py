@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from workers.analysis.ci_builds import job_steps
 from workers.analysis.engine import analyse_file, fix_file
 from workers.analysis.fixes import apply_fix, fix_diff
 from workers.analysis.gitlab_ci import load_pipeline
@@ -101,6 +102,29 @@ def git_apply_check(tmp_path: Path, files: dict[str, str], diff: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def _subsequence(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
+    words = iter(long)
+    return all(word in words for word in short)
+
+
+def _job_commands(text: str, files: dict[str, str]) -> dict[str, list[tuple[str, ...]]]:
+    pipeline = load_pipeline(CI, text, RepoView.from_files({**files, CI: text}))
+    return {job.name: [step.written for step in job_steps(job)] for job in pipeline.jobs}
+
+
+def assert_commands_kept(before: str, after: str, files: dict[str, str]) -> None:
+    """Every job still runs every command it ran, in order, each with at least its old words:
+    a fix only adds commands and flags."""
+    old, new = _job_commands(before, files), _job_commands(after, files)
+    assert old.keys() == new.keys()
+    for name, commands in old.items():
+        remaining = iter(new[name])
+        for command in commands:
+            assert any(_subsequence(command, candidate) for candidate in remaining), (
+                f"job {name} lost or changed {' '.join(command)}"
+            )
+
+
 FIXED = [
     (case, index)
     for case in CASES
@@ -123,7 +147,7 @@ def test_every_fix_applies_loads_and_is_not_raised_again(
     git_apply_check(tmp_path, files, diff)
     patched = apply_fix(text, finding.fix)
     assert patched.splitlines()[0] == text.splitlines()[0], "the header comment is kept"
-    load_pipeline(CI, patched, RepoView.from_files({**files, CI: patched}))
+    assert_commands_kept(text, patched, files)
     same = (finding.rule, finding.severity)
     again = [f for f in ci_findings(patched, files) if (f.rule, f.severity) == same]
     before = [f for f in findings if (f.rule, f.severity) == same]
@@ -135,7 +159,7 @@ def test_fixing_everything_converges_to_loadable_yaml(case: str) -> None:
     files = files_of(case)
     repo = RepoView.from_files(files)
     outcome = fix_file(CI, files[CI], repo, unsafe=True)
-    load_pipeline(CI, outcome.text, RepoView.from_files({**files, CI: outcome.text}))
+    assert_commands_kept(files[CI], outcome.text, files)
     fixed_rules = {f.rule for f in outcome.fixed}
     left = [f for f in outcome.remaining if f.rule in fixed_rules and f.fix is not None]
     assert left == []

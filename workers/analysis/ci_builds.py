@@ -470,6 +470,11 @@ def _buildkit(tool: Tool, step: Step, job: Job, variables: dict[str, str]) -> tu
     return BuildKit.UNKNOWN, "the job's image does not say which Docker version runs the build"
 
 
+def job_steps(job: Job) -> tuple[Step, ...]:
+    """Every simple command the job runs, in order, with its variables resolved."""
+    return tuple(_steps(job, _job_variables(job)))
+
+
 def builds_of(job: Job) -> list[Build]:
     """The image builds in ``job``'s scripts, in run order."""
     variables = _job_variables(job)
