@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -23,17 +22,14 @@ class UsageError(Exception):
 
 
 def repository_root(start: Path) -> Path:
-    """The git work tree holding ``start``, else ``start`` itself."""
-    try:
-        top = subprocess.run(
-            ["git", "-C", str(start), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        top = ""
-    return Path(top) if top else start
+    """The git work tree holding ``start`` (the nearest folder with ``.git``), else ``start``.
+
+    Looked up on disk rather than by running git: one process per file must start fast.
+    """
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
 
 
 class LocalRepoView(RepoView):

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-import yaml
 
 from workers.analysis.model import Finding, Severity
 
@@ -61,6 +60,8 @@ def parse_config(text: str | None) -> Config:
     """Read ``.layerbot.yml`` text (``None`` or empty: defaults)."""
     if not text or not text.strip():
         return Config()
+    import yaml  # only when a repository has a config: `layerbot check` starts without it
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
