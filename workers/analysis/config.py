@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-
 from workers.analysis.model import Finding, Severity
 
 CONFIG_FILE = ".layerbot.yml"
