@@ -17,6 +17,7 @@ from enum import StrEnum
 from functools import cached_property
 
 from workers.analysis import shell
+from workers.analysis.ci_yaml import Origin
 from workers.analysis.gitlab_ci import Job, ScriptLine
 
 
@@ -530,13 +531,21 @@ class BuildIndex:
     by_tag: dict[str, list[Build]]
     exports: frozenset[str]
     stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]]
+    by_site: dict[tuple[Origin | None, int], list[Build]]
+
+    def sharing_site(self, build: Build) -> list[Build]:
+        """The builds written on the same script line as ``build`` (a template's, an anchor's):
+        one per job that runs it."""
+        return self.by_site.get(_site(build), [build])
 
     @classmethod
     def of(cls, builds: list[Build]) -> BuildIndex:
         by_tag: dict[str, list[Build]] = {}
         exports: set[str] = set()
         stable: dict[tuple[str | None, str | None], tuple[Build, str, str]] = {}
+        by_site: dict[tuple[Origin | None, int], list[Build]] = {}
         for build in builds:
+            by_site.setdefault(_site(build), []).append(build)
             for written, resolved in build.tags:
                 by_tag.setdefault(normalise_reference(resolved), []).append(build)
                 source = (build.dockerfile, build.target)
@@ -544,4 +553,8 @@ class BuildIndex:
                 if source not in stable and usable and build.pushed(resolved):
                     stable[source] = (build, written, resolved)
             exports.update(normalise_reference(ref) for ref in cache_references(build.cache_to))
-        return cls(by_tag, frozenset(exports), stable)
+        return cls(by_tag, frozenset(exports), stable, by_site)
+
+
+def _site(build: Build) -> tuple[Origin | None, int]:
+    return build.step.script.origin, build.step.position

@@ -176,9 +176,18 @@ def build_finding(
     impact: str | None = None,
     fix: Fix | None = None,
 ) -> Finding:
-    """A finding on ``build``'s script lines, silenced also by an ignore above its job."""
+    """A finding on ``build``'s script lines, silenced also by an ignore above its job (or any
+    job running the same template line)."""
     lines = finding_lines(ctx.pipeline, build)
-    return ctx.finding(rule, severity, lines, message, jobs=(build.job,), impact=impact, fix=fix)
+    jobs = tuple(other.job for other in ctx.pipeline.build_index.sharing_site(build))
+    return ctx.finding(rule, severity, lines, message, jobs=jobs, impact=impact, fix=fix)
+
+
+def jobs_named(ctx: PipelineContext, build: Build) -> str:
+    """``job `a``` or ``jobs `a`, `b```: every job that runs ``build``'s script line."""
+    names = sorted({other.job.name for other in ctx.pipeline.build_index.sharing_site(build)})
+    listed = ", ".join(f"`{name}`" for name in names)
+    return f"job {listed}" if len(names) == 1 else f"jobs {listed}"
 
 
 def once_per_line(findings: Iterable[Finding]) -> Iterator[Finding]:

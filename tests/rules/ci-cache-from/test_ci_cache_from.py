@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tests.ci.helpers import fixed_text, job, run_rule
-from workers.analysis.model import Safety
+from workers.analysis.engine import analyse_file
+from workers.analysis.model import RepoView, Safety
 from workers.analysis.rules import ci_cache_from
 
 LATEST = "$CI_REGISTRY_IMAGE:latest"
@@ -96,3 +97,21 @@ def test_cache_mounts_in_the_dockerfile_are_called_out() -> None:
     assert "--mount=type=cache" in finding.message and "new every job" in finding.message
     [plain] = run_rule(ci_cache_from, job("docker build -t x ."), {"Dockerfile": "FROM a\n"})
     assert "mount" not in plain.message
+
+
+def test_a_template_build_is_reported_once_naming_every_job_that_runs_it() -> None:
+    text = (
+        ".build:\n"  # 1
+        "  image: docker:24.0.5\n"  # 2
+        "  script:\n"  # 3
+        f"    - docker build -t {LATEST} .\n"  # 4
+        "api:\n"  # 5
+        "  extends: .build\n"  # 6
+        "# layerbot ignore=ci-cache-from\n"  # 7
+        "web:\n"  # 8
+        "  extends: .build\n"  # 9
+    )
+    [finding] = run_rule(ci_cache_from, text)
+    assert finding.line == 4 and "jobs `api`, `web`" in finding.message
+    report = analyse_file(".gitlab-ci.yml", text, RepoView.from_files({}))
+    assert report.findings == []  # the ignore above one job covers the shared line

@@ -100,6 +100,7 @@ from workers.analysis.ci_fixes import (
     combine,
     dockerfile_of,
     insert_before,
+    jobs_named,
     once_per_line,
 )
 from workers.analysis.gitlab_ci import PipelineContext
@@ -272,7 +273,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             names = ", ".join(f"`{s.name or s.index}`" for s in stages)
             runs = sum(len(s.of("RUN")) for s in stages)
             message = (
-                f"`{build.dockerfile}` is multi-stage, but job `{build.job.name}` only caches "
+                f"`{build.dockerfile}` is multi-stage, but {jobs_named(ctx, build)} only cache "
                 f"from the final image: inline cache and the classic builder keep the final "
                 f"stage's layers only (mode=min), so stage {names} ({_steps_named(stages)}) "
                 "runs in full in every pipeline."

@@ -96,6 +96,7 @@ from workers.analysis.ci_fixes import (
     dockerfile_of,
     insert_after,
     insert_before,
+    jobs_named,
     locate,
     once_per_line,
     rebuild_impact,
@@ -140,10 +141,10 @@ def _uses_cache_mounts(ctx: PipelineContext, build: Build) -> bool:
     )
 
 
-def _message(build: Build) -> str:
+def _message(ctx: PipelineContext, build: Build) -> str:
     tool = f"`{build.tool.value}`"
     return (
-        f"{tool} in job `{build.job.name}` has no cache source: CI runners start with an "
+        f"{tool} in {jobs_named(ctx, build)} has no cache source: CI runners start with an "
         "empty layer cache, so every pipeline re-runs every step of the Dockerfile."
     )
 
@@ -252,7 +253,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 continue
             fixer = FIXERS.get(build.tool)
             fix = fixer(ctx, build) if fixer else None
-            message = _message(build)
+            message = _message(ctx, build)
             if build.tool is Tool.BUILDAH and build.resolved.values("--cache-from"):
                 message += " Buildah ignores `--cache-from` without `--layers`."
             if build.tool is Tool.COMPOSE:

@@ -61,6 +61,7 @@ from workers.analysis.ci_fixes import (
     add_flags,
     build_finding,
     build_spot,
+    jobs_named,
     once_per_line,
     rebuild_impact,
 )
@@ -88,7 +89,7 @@ def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:
     )
 
 
-def _message(consumer: Build, producer: Build, reference: str) -> str:
+def _message(ctx: PipelineContext, consumer: Build, producer: Build, reference: str) -> str:
     known = consumer.buildkit is BuildKit.ON
     where = (
         f"BuildKit ({consumer.buildkit_reason})"
@@ -97,8 +98,8 @@ def _message(consumer: Build, producer: Build, reference: str) -> str:
         "it runs)"
     )
     return (
-        f"`{reference}` is the `--cache-from` of job `{consumer.job.name}`, but job "
-        f"`{producer.job.name}` builds it without inline cache metadata "
+        f"`{reference}` is the `--cache-from` of {jobs_named(ctx, consumer)}, but "
+        f"{jobs_named(ctx, producer)} build it without inline cache metadata "
         f"(`BUILDKIT_INLINE_CACHE=1`): under {where} the cache is never used and every layer "
         "is rebuilt."
     )
@@ -133,7 +134,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     NAME,
                     severity,
                     producer,
-                    _message(consumer, producer, reference),
+                    _message(ctx, consumer, producer, reference),
                     impact=rebuild_impact(ctx, producer),
                     fix=_fix(ctx, producer),
                 )

@@ -58,6 +58,7 @@ from workers.analysis.ci_fixes import (
     add_flags,
     build_finding,
     build_spot,
+    jobs_named,
     once_per_line,
     rebuild_impact,
 )
@@ -96,7 +97,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     edits=(add_flags(ctx.pipeline, spot, flags),),
                 )
             message = (
-                f"kaniko in job `{build.job.name}` runs without `--cache=true`: every "
+                f"kaniko in {jobs_named(ctx, build)} runs without `--cache=true`: every "
                 f"pipeline rebuilds every layer from scratch. {ARCHIVED}"
             )
             impact = rebuild_impact(ctx, build)

@@ -58,6 +58,7 @@ from workers.analysis.ci_fixes import (
     build_spot,
     combine,
     insert_before,
+    jobs_named,
     once_per_line,
     rebuild_impact,
 )
@@ -85,7 +86,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 continue
             names = ", ".join(f"`{spelled}`" for spelled, _ in missing)
             message = (
-                f"Job `{build.job.name}` builds with the classic builder "
+                f"The build in {jobs_named(ctx, build)} uses the classic builder "
                 f"({build.buildkit_reason}), which only uses cache images present locally, "
                 f"but {names} {'is' if len(missing) == 1 else 'are'} never pulled: the cache is "
                 "ignored and every layer is rebuilt."
