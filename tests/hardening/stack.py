@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
-from tests.e2e.worker_fixtures import ROOT, Stack, start_worker, stop_worker
+from tests.e2e.worker_fixtures import ROOT, Stack, start_worker, stop_worker, wait_for
 from tests.fake_gitlab.remote import RemoteFakeGitLab
+from tests.web.live import free_port
 from workers.celery_app import make_celery
 from workers.settings import Settings
 
@@ -98,3 +101,54 @@ def summary_at(fake: RemoteFakeGitLab, project: int, iid: int, sha: str) -> str 
         if note["body"].startswith(SUMMARY_MARKER) and sha[:12] in note["body"]:
             return str(note["body"])
     return None
+
+
+class OwnRedis:
+    """A throwaway ``redis-server`` on a free port that a test may stop and start again (the
+    shared server is never touched). Append-only file with fsync on every write: what it
+    acknowledged survives a restart, as in a production Redis with persistence."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        command = [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.folder),
+        ]  # fmt: skip
+        with (self.folder / "redis.log").open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=log)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        wait_for(lambda: _pings(client), 30, "the throwaway redis-server")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+@pytest.fixture(name="own_redis")
+def own_redis_fixture(tmp_path: Path) -> Iterator[OwnRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = OwnRedis(tmp_path / "redis")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
