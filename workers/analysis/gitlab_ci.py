@@ -27,7 +27,6 @@ from workers.analysis.ci_yaml import (
     Origin,
     Reference,
     Sequence,
-    Text,
     load_documents,
 )
 from workers.analysis.model import Finding, Fix, InputError, Note, RepoView, Severity
@@ -511,7 +510,6 @@ __all__ = [
     "Pipeline",
     "PipelineContext",
     "ScriptLine",
-    "Text",
     "ci_jobs_building",
     "deep_merge",
     "dockerfiles_built",
