@@ -6,7 +6,6 @@ fix diffs, SARIF replacements and fingerprints are all computed against the orig
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -73,6 +72,8 @@ def fingerprints(findings: Sequence[Finding], sources: Mapping[str, str]) -> lis
     Line numbers stay out of it, so a finding keeps its fingerprint when lines are added
     above it; two findings of one rule on identical text are told apart by their order.
     """
+    import hashlib  # only the Code Quality and SARIF formats fingerprint
+
     seen: dict[str, int] = {}
     result = []
     for finding in findings:

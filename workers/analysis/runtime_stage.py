@@ -13,7 +13,6 @@ import json
 import posixpath
 import re
 import shlex
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -282,6 +281,8 @@ def _choose_binary(
 
 
 def _cargo_toml(ctx: DockerfileContext) -> dict[str, object]:
+    import tomllib  # Rust projects only: keep it off the start-up path of `layerbot check`
+
     try:
         return tomllib.loads(ctx.read("Cargo.toml") or "")
     except tomllib.TOMLDecodeError:
