@@ -59,7 +59,17 @@ def audit_entries(tmp_path: Path) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(name="hardening_redis")
-def hardening_redis_fixture() -> Iterator[str]:
+def hardening_redis_fixture(tmp_path: Path) -> Iterator[str]:
+    """A Redis of this test alone: a throwaway ``redis-server`` when one is installed (full
+    suites running side by side never share a queue), else our DB of ``REDIS_URL``."""
+    if shutil.which("redis-server"):
+        server = OwnRedis(tmp_path / "redis")
+        server.start()
+        try:
+            yield server.url
+        finally:
+            server.stop()
+        return
     url = hardening_redis_url()
     client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
