@@ -52,9 +52,26 @@ def record(name: str, **figures: Any) -> None:
     RESULTS.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {item}" for key, item in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
 def _table(figures: dict[str, Any]) -> str:
+    context = {key: figures.get(key, "?") for key in ("recorded", "machine", "commit")}
     rows = ["| Figure | Value |", "| --- | --- |"]
-    rows += [f"| {key.replace('_', ' ')} | {value} |" for key, value in sorted(figures.items())]
+    rows += [
+        f"| {key.replace('_', ' ')} | {_value(value)} |"
+        for key, value in sorted(figures.items())
+        if key not in context
+    ]
+    rows.append("")
+    rows.append(
+        f"_Recorded {context['recorded']} on {context['machine']}, commit `{context['commit']}`._"
+    )
     return "\n".join(rows)
 
 

@@ -4,7 +4,10 @@ queued behind a long backlog runs before that backlog drains. Real worker, real 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import redis
 
 from tests.e2e.worker_fixtures import Stack, fake_process_fixture, wait_for  # noqa: F401
 from tests.hardening.figures import record, scaled
@@ -17,6 +20,14 @@ from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
 )
 from tests.worker.expect import example_files, findings_for, markers
 from workers.celery_app import REVIEW_TASK
+from workers.fairness import (
+    DEFER_MIN_SECONDS,
+    DEFER_SPREAD_SECONDS,
+    ProjectBusy,
+    project_slot,
+    slot_key,
+)
+from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
 
@@ -61,3 +72,28 @@ def test_a_review_of_a_quiet_project_overtakes_a_noisy_backlog(hstack: Stack) ->
         duplicates=0,
         losses=0,
     )
+
+
+def test_project_slots_are_leased_renewable_by_their_holder_and_freed(
+    hardening_redis: str, tmp_path: Path
+) -> None:
+    settings = Settings(redis_url=hardening_redis, data_dir=tmp_path / "data")
+    client = redis.Redis.from_url(hardening_redis)
+    with project_slot(settings, 7, "task-a"):
+        with pytest.raises(ProjectBusy) as busy, project_slot(settings, 7, "task-b"):
+            pytest.fail("a second review of project 7 ran")
+        assert (
+            DEFER_MIN_SECONDS <= busy.value.retry_after <= DEFER_MIN_SECONDS + DEFER_SPREAD_SECONDS
+        )
+        with project_slot(settings, 8, "task-c"):  # another project is not held up
+            pass
+        with project_slot(settings, 7, "task-a"):  # the same task redelivered takes its slot
+            pass
+        # a holder that died: its lease ran out (set in the past instead of waiting for it)
+        client.zadd(slot_key(7), {"task-a": 0})
+        with project_slot(settings, 7, "task-b"):
+            assert client.zrange(slot_key(7), 0, -1) == [b"task-b"]
+    assert client.zcard(slot_key(7)) == 0
+    unlimited = Settings(redis_url=hardening_redis, project_concurrency=0)
+    with project_slot(unlimited, 7, "x"), project_slot(unlimited, 7, "y"):
+        assert client.zcard(slot_key(7)) == 0
