@@ -132,3 +132,22 @@ def test_the_four_rules_fixes_compose_through_fix_file() -> None:
     assert outcome.text == MESSY_FIXED
     assert {f.rule for f in outcome.fixed} == LAYER_RULES - {"package-cache"}
     assert [f.rule for f in outcome.remaining if f.fix and f.fix.safety.value == "safe"] == []
+
+
+def test_appending_after_a_final_semicolon_stays_valid_shell() -> None:
+    text = (
+        "FROM python:3.12-slim\n"
+        "RUN apt-get update && apt-get install -y --no-install-recommends git;\n"
+    )
+    (finding,) = findings(text, "package-cache")
+    assert finding.fix is not None
+    assert finding.fix.edits[0].new_lines == (
+        "RUN apt-get update && apt-get install -y --no-install-recommends git"
+        " && rm -rf /var/lib/apt/lists/*",
+    )
+
+
+def test_run_ending_in_a_shell_comment_gets_no_appended_command() -> None:
+    text = "FROM python:3.12-slim\nRUN yum install -y git # tools\n"
+    (finding,) = findings(text, "package-cache")
+    assert finding.fix is None

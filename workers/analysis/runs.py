@@ -59,7 +59,10 @@ def is_stateful(run: Instruction) -> bool:
 
 
 def top_level_operators(script: str) -> list[str]:
-    """The control operators outside quotes, in order (``&&``, ``||``, ``;``, ``|``, ``&``)."""
+    """The control operators outside quotes, in order (``&&``, ``||``, ``;``, ``|``, ``&``).
+
+    A shell comment outside quotes shows up as ``#``.
+    """
     found: list[str] = []
     quote = ""
     index = 0
@@ -78,7 +81,7 @@ def top_level_operators(script: str) -> list[str]:
         elif text.startswith(("&&", "||"), index):
             found.append(text[index : index + 2])
             index += 1
-        elif char in ";|&\n":
+        elif char in ";|&\n" or (char == "#" and (index == 0 or text[index - 1] in " \t")):
             found.append(char)
         index += 1
     return found
@@ -86,7 +89,7 @@ def top_level_operators(script: str) -> list[str]:
 
 def only_and_chains(run: Instruction) -> bool:
     """Whether every top-level operator is ``&&``: the RUN fails as soon as a command fails."""
-    return all(operator == "&&" for operator in top_level_operators(run.script))
+    return all(operator == "&&" for operator in top_level_operators(run.arguments))
 
 
 def has_inline_comment(run: Instruction) -> bool:
@@ -104,6 +107,7 @@ def rewritable(doc: Dockerfile, run: Instruction) -> bool:
         and not run.heredocs
         and len(lines) == run.end_line - run.line + 1
         and not has_inline_comment(run)
+        and "#" not in top_level_operators(run.arguments)
     )
 
 
@@ -136,6 +140,7 @@ def append_to_lines(lines: list[str], command: str) -> list[str]:
     A one-line RUN stays one line; a continued RUN gets one more continuation line, with
     ``&&`` leading or trailing as the RUN already writes it.
     """
+    lines = [*lines[:-1], _without_final_semicolon(lines[-1])]
     if len(lines) == 1:
         return [f"{lines[0].rstrip()} && {command}"]
     last = lines[-1].rstrip()
@@ -143,6 +148,13 @@ def append_to_lines(lines: list[str], command: str) -> list[str]:
     if lines[-2].rstrip().endswith(("&& \\", "&&\\")):
         return [*lines[:-1], f"{last} && \\", f"{indent}{command}"]
     return [*lines[:-1], f"{last} \\", f"{indent}&& {command}"]
+
+
+def _without_final_semicolon(line: str) -> str:
+    """``a;`` ends like ``a``: the RUN's status is ``a``'s either way, and ``a; && b`` is not
+    shell."""
+    line = line.rstrip()
+    return line[:-1].rstrip() if line.endswith(";") and not line.endswith(";;") else line
 
 
 def script_text(run: Instruction) -> str:
@@ -231,7 +243,7 @@ def merged_lines(first: list[str], indent: str, second: Instruction) -> list[str
     tail = script_text(second).splitlines()
     return [
         *first[:-1],
-        f"{first[-1].rstrip()} \\",
+        f"{_without_final_semicolon(first[-1])} \\",
         f"{indent}&& {tail[0].lstrip()}",
         *tail[1:],
     ]
