@@ -317,3 +317,35 @@ def test_ignore_rule_resolves_its_threads_and_persists(
     )
     assert "pin-base-image`](" not in summary
     assert summary.endswith('<!-- layerbot:state {"ignored": ["pin-base-image"]} -->\n')
+
+
+def test_parse_command_reads_the_first_addressed_line_outside_code_and_quotes() -> None:
+    from workers.commands import Command, parse_command
+
+    assert parse_command("LGTM\n@LayerBot  Ignore pin-base-image ", "layerbot") == Command(
+        "ignore", "pin-base-image"
+    )
+    assert parse_command("```\n@layerbot apply\n```\n> @layerbot apply", "layerbot") is None
+    assert parse_command("@layerbot make coffee", "layerbot") == Command("unknown", "coffee")
+    assert parse_command("hey @layerbot apply", "layerbot") is None
+    assert parse_command("@layerbotx apply", "layerbot") is None
+
+
+def test_help_and_recheck_answer_in_the_thread(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
+) -> None:
+    project, iid = mr
+    human(fake_gitlab, project, 10, name="guest")
+    asked = fake_gitlab.add_note(project, iid, "guest", "@layerbot help")
+    assert handle_note(client, settings, project, iid, asked).command == "help"
+    [answer] = replies(fake_gitlab, project, iid, asked)
+    assert answer.startswith("I review the Dockerfiles and GitLab CI files")
+    assert "- `@layerbot apply all`: also commit the fixes marked for review." in answer
+    recheck = fake_gitlab.add_note(project, iid, "guest", "@layerbot recheck")
+    handle_note(client, settings, project, iid, recheck)
+    count = len(findings_for(example_files()))
+    sha = head(fake_gitlab, project, iid)
+    assert replies(fake_gitlab, project, iid, recheck)[-1] == (
+        f"Rechecked {sha[:12]}: {count} finding(s); the summary is current."
+    )
+    assert len(inline_rules(fake_gitlab, project, iid)) == count
