@@ -11,9 +11,11 @@ import pytest
 
 from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by name)
     Stack,
+    bot_notes,
     fake_process_fixture,
     redis_db_fixture,
     stack_fixture,
+    summary_at,
     wait_for,
 )
 from tests.fake_gitlab.webhooks import headers
@@ -34,22 +36,6 @@ def deliver(server: Server, event: str, payload: dict[str, Any], key: str) -> in
     return int(answer[0])
 
 
-def bot_notes(stack: Stack, project: int, iid: int) -> list[dict[str, Any]]:
-    return [
-        note
-        for thread in stack.fake.discussions(project, iid)
-        for note in thread["notes"]
-        if note["author"]["username"] == stack.fake.bot_username
-    ]
-
-
-def summary_at(stack: Stack, project: int, iid: int, sha: str) -> bool:
-    return any(
-        n["body"].startswith("<!-- layerbot:summary -->") and sha[:12] in n["body"]
-        for n in bot_notes(stack, project, iid)
-    )
-
-
 def test_webhooks_drive_reviews_and_commands_end_to_end(
     stack: Stack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -64,8 +50,8 @@ def test_webhooks_drive_reviews_and_commands_end_to_end(
         opened = fake.invoke("merge_request_hook", {"project": project, "mr_iid": iid})
         assert deliver(server, "Merge Request Hook", opened, "delivery-1") == 202
         assert deliver(server, "Merge Request Hook", opened, "delivery-1") in (200, 202)
-        wait_for(lambda: summary_at(stack, project, iid, sha), what="the first review")
-        assert sorted(rule for rule, _ in markers(bot_notes(stack, project, iid))) == sorted(
+        wait_for(lambda: summary_at(fake, project, iid, sha), what="the first review")
+        assert sorted(rule for rule, _ in markers(bot_notes(fake, project, iid))) == sorted(
             item.rule for item in expected
         )
 
@@ -78,8 +64,8 @@ def test_webhooks_drive_reviews_and_commands_end_to_end(
             {"project": project, "mr_iid": iid, "action": "update", "pushed": True},
         )
         assert deliver(server, "Merge Request Hook", pushed, "delivery-2") == 202
-        wait_for(lambda: summary_at(stack, project, iid, new_sha), what="the second review")
-        notes = bot_notes(stack, project, iid)
+        wait_for(lambda: summary_at(fake, project, iid, new_sha), what="the second review")
+        notes = bot_notes(fake, project, iid)
         posted = markers(notes)
         assert len(posted) == len(set(posted))
         assert any(n["body"].endswith(f"Fixed in {new_sha[:12]}.") for n in notes)

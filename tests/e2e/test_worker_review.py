@@ -13,9 +13,11 @@ import pytest
 
 from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by name)
     Stack,
+    bot_notes,
     fake_process_fixture,
     redis_db_fixture,
     stack_fixture,
+    summary_at,
     wait_for,
 )
 from tests.fake_gitlab.remote import RemoteFakeGitLab
@@ -35,22 +37,6 @@ def open_example_mr(fake: RemoteFakeGitLab) -> tuple[int, int, str]:
 
 def enqueue(stack: Stack, task: str, *args: Any) -> None:
     make_celery(stack.settings).send_task(task, args=list(args))
-
-
-def bot_notes(fake: RemoteFakeGitLab, project: int, iid: int) -> list[dict[str, Any]]:
-    return [
-        note
-        for thread in fake.discussions(project, iid)
-        for note in thread["notes"]
-        if note["author"]["username"] == fake.bot_username
-    ]
-
-
-def summary_at(fake: RemoteFakeGitLab, project: int, iid: int, sha: str) -> str | None:
-    for note in bot_notes(fake, project, iid):
-        if note["body"].startswith("<!-- layerbot:summary -->") and sha[:12] in note["body"]:
-            return str(note["body"])
-    return None
 
 
 def inline(fake: RemoteFakeGitLab, project: int, iid: int) -> list[tuple[str, str, int, str]]:

@@ -44,6 +44,24 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "c
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def bot_notes(fake: RemoteFakeGitLab, project: int, iid: int) -> list[dict[str, Any]]:
+    """Every note the bot wrote on the MR, thread by thread."""
+    return [
+        note
+        for thread in fake.discussions(project, iid)
+        for note in thread["notes"]
+        if note["author"]["username"] == fake.bot_username
+    ]
+
+
+def summary_at(fake: RemoteFakeGitLab, project: int, iid: int, sha: str) -> str | None:
+    """The bot's summary once it describes ``sha``."""
+    for note in bot_notes(fake, project, iid):
+        if note["body"].startswith("<!-- layerbot:summary -->") and sha[:12] in note["body"]:
+            return str(note["body"])
+    return None
+
+
 @dataclass
 class Stack:
     fake: RemoteFakeGitLab

@@ -138,34 +138,30 @@ def test_hostile_dockerfile_reaches_gitlab_inert(fake_gitlab: FakeGitLab, review
         assert _fences_balanced(body), body
 
 
-def _strip_code(body: str) -> str:
-    """The Markdown outside fenced blocks and code spans (what GitLab renders live)."""
-    out, fence = [], ""
+def _outside_fences(body: str) -> tuple[list[str], bool]:
+    """The lines outside fenced blocks, and whether every fence opened was closed."""
+    outside, fence = [], ""
     for line in body.split("\n"):
         if fence:
-            if line == fence:
-                fence = ""
+            fence = "" if line == fence else fence
             continue
         opener = re.match(r"^(`{3,})", line)
         if opener:
             fence = opener.group(1)
-            continue
-        out.append(re.sub(r"(`+).*?\1", "", line))
-    text = "\n".join(out)
+        else:
+            outside.append(line)
+    return outside, fence == ""
+
+
+def _strip_code(body: str) -> str:
+    """The Markdown outside fenced blocks and code spans (what GitLab renders live)."""
+    lines, _ = _outside_fences(body)
+    text = "\n".join(re.sub(r"(`+).*?\1", "", line) for line in lines)
     return re.sub(r"</?details>|<summary>.*?</summary>", "", text)
 
 
 def _fences_balanced(body: str) -> bool:
-    fence = ""
-    for line in body.split("\n"):
-        if fence:
-            if line == fence:
-                fence = ""
-            continue
-        opener = re.match(r"^(`{3,})", line)
-        if opener:
-            fence = opener.group(1)
-    return fence == ""
+    return _outside_fences(body)[1]
 
 
 def test_random_faults_never_duplicate_or_lose_a_comment(
