@@ -195,9 +195,11 @@ def test_hostile_input_reaches_nothing_but_gitlab_and_posts_inert_text(
     assert reporter_answer[0] == 202 and dev_answer[0] == 202
     assert own_answer[0] in (200, 202)  # the web may not know the author; the worker does
     replies = [body for body in answers_of(fake, project, iid) if body != "@layerbot apply all"]
-    assert len(replies) == 2  # nothing answered the bot's own command
+    answers_to_itself = len(replies) - 2
+    assert answers_to_itself == 0
     assert "Developer role" in replies[0] and "protected" in replies[1]
-    assert fake.calls(method="POST", path_regex=r"/repository/commits$") == []
+    commits = fake.calls(method="POST", path_regex=r"/repository/commits$")
+    assert commits == []
     assert fake.merge_request(project, iid)["sha"] == sha
 
     # -- secrets appear nowhere
@@ -210,9 +212,13 @@ def test_hostile_input_reaches_nothing_but_gitlab_and_posts_inert_text(
         "GitLab calls": json.dumps(calls),
         "comments": json.dumps(bodies),
     }
-    for secret in (fake.bot_token, SECRET):
-        leaked = [name for name, text in outputs.items() if secret in text]
-        assert leaked == [], f"a secret leaked into {leaked}"
+    leaked = [
+        name
+        for name, text in outputs.items()
+        for secret in (fake.bot_token, SECRET)
+        if secret in text
+    ]
+    assert leaked == [], f"a secret leaked into {leaked}"
     record(
         "security",
         urls_in_the_payload_pointing_elsewhere=replaced[0] + 1,
@@ -221,7 +227,7 @@ def test_hostile_input_reaches_nothing_but_gitlab_and_posts_inert_text(
         hosts_contacted=sorted(f"{host}:{port}" for host, port in contacted),
         gitlab_calls=len(calls),
         outputs_searched_for_secrets=len(outputs),
-        secrets_found=0,
-        commits_made=0,
-        answers_to_own_notes=0,
+        secrets_found=len(leaked),
+        commits_made=len(commits),
+        answers_to_own_notes=answers_to_itself,
     )
