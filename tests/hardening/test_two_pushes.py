@@ -37,7 +37,7 @@ def test_two_quick_pushes_get_one_review_of_the_newest_head(hstack: Stack) -> No
     expected = findings_for(newest_files)
     before = len(fake.calls())
 
-    fake.inject(method="GET", path_regex=r"/diffs$", delay=2.0, times=1)
+    fake.inject(method="GET", path_regex=r"/diffs$", delay=4.0, times=1)
     first = fake.push(project, iid, {"README.md": first_files["README.md"]})
     enqueue(settings, REVIEW_TASK, project, iid, first)
     wait_for(lambda: fake.calls(method="GET", path_regex=r"/diffs$"), 60, "the first review")
