@@ -279,3 +279,18 @@ def test_a_variable_that_names_itself_twice_expands_within_a_bound() -> None:
     text = "variables:\n  A: $A-$A\njob:\n  script:\n    - docker build -t $A .\n"
     [build] = pipeline(text).builds
     assert len(build.tags[0][1]) <= MAX_EXPANDED_LENGTH
+
+
+def test_a_command_prefix_assignment_is_not_a_job_variable() -> None:
+    text = (
+        "job:\n"
+        "  image: docker:20.10\n"
+        "  script:\n"
+        "    - DOCKER_BUILDKIT=1 docker build -t a .\n"
+        "    - docker build -t b .\n"
+        "    - export TAG=v1\n"
+        "    - IMAGE=registry/app; docker build -t $IMAGE:$TAG .\n"
+    )
+    first, second, third = pipeline(text).builds
+    assert (first.buildkit.value, second.buildkit.value) == ("on", "off")
+    assert third.tags == [("$IMAGE:$TAG", "registry/app:v1")]

@@ -88,8 +88,11 @@ _DOCKER_GLOBAL_VALUE_FLAGS = frozenset(
     | {"--project-name", "--project-directory", "--env-file", "--profile"}
 )
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+# ``NAME=value`` as a command of its own (not the ``NAME=value cmd`` prefix of one command).
 _ASSIGNMENT = re.compile(
-    r"(?:^|[;&|\n]|\bexport)\s*([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|]*)"
+    r"(?:^|[;&|\n]|\bexport)[ \t]*([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|]*)"
+    r"[ \t]*(?=$|[;&|\n])",
+    re.MULTILINE,
 )
 _CONTINUATION = re.compile(r"\\[ \t]*\r?\n|\\ (?=[ \t]*-)")
 _UNIQUE_PER_PIPELINE = re.compile(
