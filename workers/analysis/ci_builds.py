@@ -363,11 +363,6 @@ def _classify(argv: tuple[str, ...], job: Job) -> tuple[Tool, int] | None:
     return None
 
 
-def is_build(step: Step, job: Job) -> Tool | None:
-    found = _classify(step.written, job)
-    return found[0] if found else None
-
-
 def _script_text(line: ScriptLine) -> str:
     return _CONTINUATION.sub(" ", line.text)
 

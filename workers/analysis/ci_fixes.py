@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from workers.analysis import dockerfile
-from workers.analysis.ci_builds import Build, Step, Tool, expand, is_stable
+from workers.analysis.ci_builds import Build, Step, Tool, expand, is_stable, repository
 from workers.analysis.fixes import apply_edits
 from workers.analysis.gitlab_ci import Pipeline, PipelineContext
 from workers.analysis.model import Edit, Finding, Fix, InputError, Severity
@@ -203,6 +203,19 @@ def once_per_line(findings: Iterable[Finding]) -> Iterator[Finding]:
 def written_form(build: Build, written: str, resolved: str) -> str:
     """How to spell ``resolved`` in ``build``'s job: as written there when it means the same."""
     return written if expand(written, build.variables) == resolved else resolved
+
+
+def spelled_image(written: str, resolved: str) -> str:
+    """An image reference to build new names from: as written when the words carry the tag
+    (``$CI_REGISTRY_IMAGE:latest``), resolved when a variable hides it (``$IMAGE``)."""
+    return written if ":" in written.rsplit("/", 1)[-1] or written == resolved else resolved
+
+
+def image_repository(build: Build) -> str:
+    """The repository of the build's first tag, for new tags and caches beside it."""
+    if not build.tags:
+        return "$CI_REGISTRY_IMAGE"
+    return repository(spelled_image(*build.tags[0]))
 
 
 def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | None:

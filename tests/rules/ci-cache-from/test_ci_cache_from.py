@@ -115,3 +115,16 @@ def test_a_template_build_is_reported_once_naming_every_job_that_runs_it() -> No
     assert finding.line == 4 and "jobs `api`, `web`" in finding.message
     report = analyse_file(".gitlab-ci.yml", text, RepoView.from_files({}))
     assert report.findings == []  # the ignore above one job covers the shared line
+
+
+def test_a_registry_cache_is_named_after_the_image_a_variable_hides() -> None:
+    text = "variables:\n  IMAGE: $CI_REGISTRY_IMAGE/app:$CI_COMMIT_REF_SLUG\n" + job(
+        "docker buildx build --push -t $IMAGE .", before=("docker buildx create --use",)
+    )
+    [finding] = run_rule(ci_cache_from, text)
+    assert finding.fix is not None and finding.fix.safety is Safety.REVIEW
+    cache = "$CI_REGISTRY_IMAGE/app:buildcache"
+    assert (
+        f"--cache-from type=registry,ref={cache} --cache-to type=registry,ref={cache},mode=max"
+        in fixed_text(text, finding)
+    )

@@ -99,9 +99,11 @@ from workers.analysis.ci_fixes import (
     build_spot,
     combine,
     dockerfile_of,
+    image_repository,
     insert_before,
     jobs_named,
     once_per_line,
+    spelled_image,
 )
 from workers.analysis.gitlab_ci import PipelineContext
 from workers.analysis.model import Edit, Finding, Fix, Safety, Severity
@@ -184,7 +186,7 @@ def _docker_fix(
     if any(stage.name is None for stage in stages):
         return None
     written, resolved = written_from[0], build.resolved.values("--cache-from")[0]
-    image = written if ":" in written.rsplit("/", 1)[-1] else resolved
+    image = spelled_image(written, resolved)
     base, tag = repository(image), tag_of(image)
     carried = [
         f"{flag} {_spelled(value)}"
@@ -226,7 +228,7 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     spot = build_spot(ctx.pipeline, build)
     if spot is None:
         return None
-    base = repository(build.tags[0][0]) if build.tags else "$CI_REGISTRY_IMAGE"
+    base = image_repository(build)
     cache = f"{base}:buildcache"
     flags = f"--cache-to type=registry,ref={cache},mode=max --cache-from type=registry,ref={cache}"
     edits = [add_flags(ctx.pipeline, spot, flags)]

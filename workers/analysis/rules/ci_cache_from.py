@@ -94,12 +94,14 @@ from workers.analysis.ci_fixes import (
     build_spot,
     combine,
     dockerfile_of,
+    image_repository,
     insert_after,
     insert_before,
     jobs_named,
     locate,
     once_per_line,
     rebuild_impact,
+    spelled_image,
     stable_pushed_tag,
 )
 from workers.analysis.gitlab_ci import PipelineContext
@@ -165,7 +167,7 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
         if per_commit is None:
             return None
         written, resolved = per_commit
-        base = repository(written) if ":" in written.rsplit("/", 1)[-1] else repository(resolved)
+        base = repository(spelled_image(written, resolved))
         image = f"{base}:{BRANCH_TAG}"
         pushed_by = build.push_after(resolved)
         push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
@@ -201,7 +203,7 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     if spot is None:
         return None
     if build.after_container_builder:
-        base = repository(build.tags[0][0]) if build.tags else "$CI_REGISTRY_IMAGE"
+        base = image_repository(build)
         cache = f"{base}:buildcache"
         flags = (
             f"--cache-from type=registry,ref={cache} --cache-to type=registry,ref={cache},mode=max"
@@ -225,7 +227,7 @@ def _buildah_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     spot = build_spot(ctx.pipeline, build)
     if spot is None:
         return None
-    base = repository(build.tags[0][0]) if build.tags else "$CI_REGISTRY_IMAGE"
+    base = image_repository(build)
     cache = f"{base}/cache"
     wanted = []
     if not build.resolved.on("--layers"):
