@@ -128,3 +128,13 @@ def test_a_registry_cache_is_named_after_the_image_a_variable_hides() -> None:
         f"--cache-from type=registry,ref={cache} --cache-to type=registry,ref={cache},mode=max"
         in fixed_text(text, finding)
     )
+
+
+def test_buildah_layers_from_the_environment_count() -> None:
+    cache = "--cache-from $CI_REGISTRY_IMAGE/cache --cache-to $CI_REGISTRY_IMAGE/cache"
+    on = "variables:\n  BUILDAH_LAYERS: 'true'\n" + job(f"buildah bud {cache} -t app .")
+    assert run_rule(ci_cache_from, on) == []
+    uncached = "variables:\n  BUILDAH_LAYERS: 'true'\n" + job(f"buildah bud -t {LATEST} .")
+    [finding] = run_rule(ci_cache_from, uncached)
+    assert "--layers" not in fixed_text(uncached, finding).splitlines()[-1]
+    assert cache in fixed_text(uncached, finding)

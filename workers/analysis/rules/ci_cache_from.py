@@ -118,11 +118,16 @@ BRANCH_TAG = "$CI_COMMIT_REF_SLUG"
 def has_cache_source(ctx: PipelineContext, build: Build) -> bool:
     flags = build.resolved
     if build.tool is Tool.BUILDAH:
-        layers = flags.on("--layers") or build.variables.get("BUILDAH_LAYERS") == "true"
-        return layers and bool(flags.values("--cache-from"))
+        return _buildah_layers(build) and bool(flags.values("--cache-from"))
     if build.tool is Tool.COMPOSE:
         return any("cache_from" in (ctx.repo.read(name) or "") for name in _compose_files(build))
     return bool(flags.values("--cache-from") or flags.values("--cache-to"))
+
+
+def _buildah_layers(build: Build) -> bool:
+    """``--layers``, or the ``BUILDAH_LAYERS`` variable that turns it on by default."""
+    setting = build.variables.get("BUILDAH_LAYERS", "").lower()
+    return build.resolved.on("--layers") or setting in ("true", "1")
 
 
 def _compose_files(build: Build) -> list[str]:
@@ -230,7 +235,7 @@ def _buildah_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     base = image_repository(build)
     cache = f"{base}/cache"
     wanted = []
-    if not build.resolved.on("--layers"):
+    if not _buildah_layers(build):
         wanted.append("--layers")
     if not build.resolved.values("--cache-from"):
         wanted.append(f"--cache-from {cache}")
