@@ -3,8 +3,8 @@
 ## What it does
 Flags an image build in a `.gitlab-ci.yml` job script (`docker build`, `docker image build`,
 `docker buildx build`, `buildah bud`/`build`, `docker compose build`) that has no cache
-source: no `--cache-from` (nor `--cache-to`), for buildah no `--layers` with `--cache-from`,
-for compose no `cache_from:` in the compose file. Builds with `--no-cache` are left alone, and
+source: no `--cache-from` (nor `--cache-to`), for buildah no `--layers` (or
+`BUILDAH_LAYERS=true`) with `--cache-from`, for compose no `cache_from:` in the compose file. Builds with `--no-cache` are left alone, and
 kaniko is `ci-kaniko-cache`'s to report.
 
 ## Why it matters
