@@ -4,8 +4,8 @@
 Flags an image build in a `.gitlab-ci.yml` job script (`docker build`, `docker image build`,
 `docker buildx build`, `buildah bud`/`build`, `docker compose build`) that has no cache
 source: no `--cache-from` (nor `--cache-to`), for buildah no `--layers` (or
-`BUILDAH_LAYERS=true`) with `--cache-from`, for compose no `cache_from:` in the compose file. Builds with `--no-cache` are left alone, and
-kaniko is `ci-kaniko-cache`'s to report.
+`BUILDAH_LAYERS=true`) with `--cache-from`, for compose no `cache_from:` in the compose file.
+Builds with `--no-cache` are left alone, and kaniko is `ci-kaniko-cache`'s to report.
 
 ## Why it matters
 A CI runner starts from a clean machine (a fresh Docker-in-Docker service every job), so the
