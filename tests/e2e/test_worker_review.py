@@ -110,8 +110,11 @@ def test_review_through_the_queue_posts_once_resolves_and_applies(
 
 
 def _pool_children(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(child) for child in children]
+    """Children of every thread of ``pid`` (a pool process may be forked by any of them)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(child) for child in (task / "children").read_text().split()]
+    return found
 
 
 def test_worker_killed_mid_review_is_redelivered_without_duplicates(stack: Stack) -> None:
@@ -120,7 +123,9 @@ def test_worker_killed_mid_review_is_redelivered_without_duplicates(stack: Stack
     fake.inject(method="GET", path_regex=r"/repository/tree$", delay=5.0)
     enqueue(stack, REVIEW_TASK, project, iid, sha)
     wait_for(lambda: fake.calls(method="GET", path_regex=r"/repository/tree$"), what="mid-review")
-    for child in _pool_children(stack.worker.pid):
+    children = _pool_children(stack.worker.pid)
+    assert children, "no pool process to kill"
+    for child in children:
         os.kill(child, signal.SIGKILL)
     summary = wait_for(
         lambda: summary_at(fake, project, iid, sha), timeout=60, what="the redelivered review"
