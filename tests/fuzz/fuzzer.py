@@ -20,6 +20,7 @@ from workers.analysis.engine import analyse_file, fix_file
 from workers.analysis.model import RepoView
 
 CORPUS = Path(__file__).with_name("corpus")
+FIX_SAMPLE = 10
 
 TOKENS = [
     b"\\\n",
@@ -113,15 +114,18 @@ def _error_kind(message: str) -> str:
     return " ".join(w if w.isalpha() and w.islower() else "X" for w in detail.split()[:6])
 
 
-def fingerprint(path: str, data: bytes) -> str:
-    """Which rules fired and which error the engine gave; the fix pass must not raise either."""
+def fingerprint(path: str, data: bytes) -> tuple[str, bool]:
+    """Which rules fired and which error the engine gave, and whether the file was valid."""
     report = analyse_file(path, data, REPO)
     signature = sorted({finding.rule for finding in report.findings})
     errors = [_error_kind(f.message) for f in report.findings if f.rule == "invalid-file"]
-    if not errors:
-        text = data.decode("utf-8", "replace")
-        fix_file(path, text, REPO, unsafe=True)
-    return hashlib.sha1(repr((path, signature, errors[:1])).encode()).hexdigest()
+    mark = hashlib.sha1(repr((path, signature, errors[:1])).encode()).hexdigest()
+    return mark, not errors
+
+
+def fix_everything(path: str, data: bytes) -> None:
+    """The ``--fix --unsafe`` loop must not raise either."""
+    fix_file(path, data.decode("utf-8", "replace"), REPO, unsafe=True)
 
 
 def seeds() -> Iterator[tuple[str, bytes]]:
@@ -133,6 +137,8 @@ def seeds() -> Iterator[tuple[str, bytes]]:
 @dataclass
 class Campaign:
     runs: int = 0
+    valid: int = 0
+    fixes: int = 0
     fingerprints: set[str] = field(default_factory=set)
     new_inputs: list[tuple[str, bytes]] = field(default_factory=list)
 
@@ -144,12 +150,18 @@ def run(runs: int, seed: int = 0) -> Campaign:
     donors = [data for _, data in pool]
     campaign = Campaign()
     for path, data in pool:
-        campaign.fingerprints.add(fingerprint(path, data))
-    for _ in range(runs):
+        campaign.fingerprints.add(fingerprint(path, data)[0])
+    for index in range(runs):
         path, parent = rng.choice(pool)
         child = mutate(parent, rng, donors)
         try:
-            mark = fingerprint(path, child)
+            mark, valid = fingerprint(path, child)
+            campaign.valid += valid
+            # The fix loop re-analyses several times: run it on every new behaviour and on a
+            # steady sample, so 100,000 inputs stay a bounded run.
+            if valid and (mark not in campaign.fingerprints or index % FIX_SAMPLE == 0):
+                fix_everything(path, child)
+                campaign.fixes += 1
         except Exception as error:
             raise AssertionError(f"engine raised {error!r} on {path}: {child[:200]!r}") from error
         campaign.runs += 1
@@ -169,7 +181,8 @@ def main() -> None:
     args = parser.parse_args()
     campaign = run(args.runs, args.seed)
     print(
-        f"{campaign.runs} inputs, {len(campaign.fingerprints)} behaviours, "
+        f"{campaign.runs} inputs, {campaign.fixes} fix passes, "
+        f"{len(campaign.fingerprints)} behaviours, "
         f"{len(campaign.new_inputs)} new"
     )
     if args.save:
