@@ -120,11 +120,13 @@ def _pool_children(pid: int) -> list[int]:
 def test_worker_killed_mid_review_is_redelivered_without_duplicates(stack: Stack) -> None:
     fake = stack.fake
     project, iid, sha = open_example_mr(fake)
-    fake.inject(method="GET", path_regex=r"/repository/tree$", delay=5.0)
+    # the first tree read hangs far longer than the test waits: the kill lands mid-review
+    fake.inject(method="GET", path_regex=r"/repository/tree$", delay=60.0)
     enqueue(stack, REVIEW_TASK, project, iid, sha)
     wait_for(lambda: fake.calls(method="GET", path_regex=r"/repository/tree$"), what="mid-review")
     children = _pool_children(stack.worker.pid)
     assert children, "no pool process to kill"
+    assert summary_at(fake, project, iid, sha) is None
     for child in children:
         os.kill(child, signal.SIGKILL)
     summary = wait_for(
