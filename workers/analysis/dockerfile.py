@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from dockerfile_parse import DockerfileParser
 
+from workers.analysis.fixes import check_line_breaks
 from workers.analysis.model import InputError
 from workers.analysis.shell import split_words
 
@@ -316,6 +317,10 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
     """Parse Dockerfile text; raises :class:`DockerfileError` on what Docker would reject."""
     if "\x00" in text:
         raise DockerfileError("the file contains NUL bytes; it is not a text Dockerfile")
+    try:
+        check_line_breaks(text)
+    except InputError as error:
+        raise DockerfileError(str(error), error.line) from None
     lines = text.splitlines()
     directives = _directives(lines)
     _check_continuations(lines, "`" if directives.get("escape") == "`" else "\\")
@@ -363,7 +368,20 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
             stages[-1].instructions.append(instruction)
     if not stages:
         raise DockerfileError("no FROM instruction: this is not a Dockerfile")
+    _check_every_line_read(lines, [*global_args, *(i for s in stages for i in s.instructions)])
     return Dockerfile(path, text, lines, directives, global_args, stages, comments)
+
+
+def _check_every_line_read(lines: list[str], instructions: list[Instruction]) -> None:
+    """A line that is no instruction, comment or blank (dockerfile-parse skips a lone word such
+    as ``EXPOSE`` or ``]``) is an error to Docker, and would make our spans lie."""
+    read = {n for i in instructions for n in range(i.line, i.end_line + 1)}
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and number not in read:
+            raise DockerfileError(
+                f"line {number} is not a complete instruction: {stripped[:40]!r}", number
+            )
 
 
 def _check_continuations(lines: list[str], escape: str) -> None:

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -14,7 +13,7 @@ from workers.analysis import dockerfile
 from workers.analysis.config import Config, Suppressions
 from workers.analysis.context import DockerfileContext
 from workers.analysis.discovery import DOCKERFILE, GITLAB_CI, file_kind, matches_any
-from workers.analysis.fixes import apply_edits, overlaps, split_lines
+from workers.analysis.fixes import apply_edits, check_line_breaks, overlaps, split_lines
 from workers.analysis.model import (
     AnalysisResult,
     Edit,
@@ -28,23 +27,8 @@ from workers.analysis.model import (
 from workers.analysis.rules import rules_for
 
 INVALID_FILE = "invalid-file"
-# Characters Python's splitlines() (and YAML) take as line breaks but Docker does not: a file
-# holding one would be numbered two ways, and a fix could cut an instruction in two.
-_STRAY_BREAKS = re.compile("\r(?!\n)|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_FIX_PASSES = 10
-
-
-def check_line_breaks(text: str) -> None:
-    """Refuse text with line separators other than ``\\n`` and ``\\r\\n``."""
-    stray = _STRAY_BREAKS.search(text)
-    if stray:
-        line = text.count("\n", 0, stray.start()) + 1
-        raise InputError(
-            f"line {line} holds a stray line-separator character (U+{ord(stray.group()):04X}) "
-            "that tools disagree on; replace it with a newline or remove it",
-            line,
-        )
 
 
 def decode(path: str, data: bytes) -> str:

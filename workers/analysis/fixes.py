@@ -8,10 +8,27 @@ turns into a GitLab suggestion.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from workers.analysis.model import Edit, Fix
+from workers.analysis.model import Edit, Fix, InputError
+
+# Characters Python's splitlines() (and YAML) take as line breaks but Docker does not: a file
+# holding one would be numbered two ways, and a fix could cut an instruction in two.
+_STRAY_BREAKS = re.compile("\r(?!\n)|[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def check_line_breaks(text: str) -> None:
+    """Refuse text with line separators other than LF and CRLF (:class:`InputError`)."""
+    stray = _STRAY_BREAKS.search(text)
+    if stray:
+        line = text.count("\n", 0, stray.start()) + 1
+        raise InputError(
+            f"line {line} holds a stray line-separator character (U+{ord(stray.group()):04X}) "
+            "that tools disagree on; replace it with a newline or remove it",
+            line,
+        )
 
 
 def split_lines(text: str) -> list[str]:

@@ -20,7 +20,7 @@ from workers.analysis import project
 from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction
 from workers.analysis.shell import Command, commands
-from workers.analysis.shipped import Entry, ShippedImage, Step, plain_line_breaks, resolve
+from workers.analysis.shipped import Entry, ShippedImage, Step, resolve
 from workers.analysis.toolchains import (
     ALPINE,
     DEFAULT_DEBIAN_SUITE,
@@ -866,8 +866,6 @@ def rewrite(ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain)
     planner = _PLANNERS.get(toolchain)
     if planner is None:
         raise Refusal("which system libraries the packages need at runtime depends on them")
-    if not plain_line_breaks(shipped.doc):
-        raise Refusal("the file has line breaks other than LF or CRLF inside its lines")
     workdir = shipped.workdir
     if workdir is None:
         raise Refusal("the working directory is set from a variable")

@@ -43,13 +43,6 @@ class Entry:
         return self.argv[0] if self.argv else ""
 
 
-def plain_line_breaks(doc: Dockerfile) -> bool:
-    """Whether the file breaks lines only with LF or CRLF. A stray CR, form feed or vertical
-    tab is a line break to ``str.splitlines`` (our line numbers) but not to the parser, so
-    edits by line number would cut an instruction in two."""
-    return len(doc.lines) == len(doc.text.replace("\r\n", "\n").rstrip("\n").split("\n"))
-
-
 def resolve(path: str, cwd: str) -> str:
     return posixpath.normpath(posixpath.join(cwd, path))
 

@@ -371,11 +371,11 @@ def test_runtime_stage_installs_curl_for_a_healthcheck_and_recreates_the_user() 
     ],
     ids=["stray-carriage-return", "unread-last-line"],
 )
-def test_no_rewrite_when_lines_cannot_be_trusted(text: str) -> None:
+def test_files_whose_lines_cannot_be_trusted_are_refused_before_any_rule(text: str) -> None:
     repo = RepoView.from_files({**GO_PROJECT, "Dockerfile": text})
-    (finding,) = multi_stage(text, repo)
-    assert finding.fix is None
-    assert "No automatic fix" in finding.message
+    assert multi_stage(text, repo) == []
+    findings = analyse_file("Dockerfile", text, repo).findings
+    assert [f.rule for f in findings] == ["invalid-file"]
 
 
 def test_crlf_file_is_rewritten() -> None:

@@ -108,7 +108,7 @@ from workers.analysis.dockerfile import Instruction
 from workers.analysis.model import Edit, Finding, Fix, Safety, Severity
 from workers.analysis.runtime_stage import Refusal, rewrite
 from workers.analysis.shell import Command
-from workers.analysis.shipped import ShippedImage, plain_line_breaks
+from workers.analysis.shipped import ShippedImage
 from workers.analysis.toolchains import (
     BUILD_TOOL_SIZES_MB,
     Toolchain,
@@ -332,8 +332,6 @@ def _group_fix(shipped: ShippedImage, run: Instruction, left: LeftBehind) -> Fix
     """Delete the virtual groups at the end of the RUN that added them."""
     escape = shipped.doc.directives.get("escape", "\\")
     if left.tools or run.heredocs or runs.has_inline_comment(run) or escape != "\\":
-        return None
-    if not plain_line_breaks(shipped.doc):
         return None
     later = [i for i in shipped.of_keyword("RUN") if i.line > run.line]
     if any(g in i.value for i in later for g in left.group_names):
