@@ -6,6 +6,7 @@ same ``REDIS_URL``; the queue is inspected directly in Redis (Celery's ``celery`
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from bot.intake import BROKER_BACKOFF_SECONDS
 from tests.web.conftest import WEB_TEST_REDIS_DB, OwnQueue, web_redis_url
 from tests.web.live import Server, http, serve, wait_for
 from tests.web.payloads import (
@@ -109,6 +111,9 @@ def test_signed_event_is_enqueued_once_and_survives_a_redis_outage(
         [project, 3, sha("one")],
         [project, 3, sha("two")],
     ]
+    # Each gunicorn worker sends straight to the spool for a moment after a broker failure;
+    # once that back-off has passed everywhere, a resend is recognised as a duplicate.
+    time.sleep(BROKER_BACKOFF_SECONDS)
     assert deliver(server, push, webhook_id=second)[1]["status"] == "duplicate"
     assert len(own_queue.messages()) == 2
     metrics = http(f"{server.base}/metrics")[1]
