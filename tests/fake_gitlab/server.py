@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import inspect
 import json
 import re
 import socket
@@ -94,6 +95,11 @@ def _with_url(
         with fake.state.lock:
             return build(fake.state, fake.url, *args, **kwargs)
 
+    # Callers (and RemoteFakeGitLab's argument binding) see (fake, project, mr_iid, ...).
+    built = inspect.signature(build)
+    itself = inspect.Parameter("fake", inspect.Parameter.POSITIONAL_ONLY)
+    parameters = [itself, *list(built.parameters.values())[2:]]
+    call.__signature__ = built.replace(parameters=parameters)  # type: ignore[attr-defined]
     return call
 
 

@@ -802,6 +802,9 @@ def test_separate_process_is_driven_through_admin_endpoints(tmp_path: Path) -> N
         assert [c["status"] for c in posts] == [502, 201]
         assert posts[1]["json"]["position"]["new_line"] == 3
         assert remote.files(project, "main") == {"logo.png": b"\x89PNG\x00"}
+        hook = remote.merge_request_hook(project, iid, action="update")
+        assert (hook["project"]["id"], hook["object_attributes"]["iid"]) == (project, iid)
+        assert hook["object_attributes"]["action"] == "update"
     finally:
         stop_process(process)
     saved = json.loads(state_file.read_text())
