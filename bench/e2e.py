@@ -11,27 +11,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import redis
 
-from bench.intake import free_port, running
 from bench.measure import percentile
-from tests.fake_gitlab.remote import RemoteFakeGitLab
+from bench.processes import ROOT, fake_gitlab, free_port, layerbot, running
 from tests.fake_gitlab.webhooks import MERGE_REQUEST_HOOK
 from tests.web.payloads import SECRET, SIGNING_TOKEN, signed_headers
 
-ROOT = Path(__file__).resolve().parents[1]
 SUMMARY_MARKER = "<!-- layerbot:summary -->"
 _PROJECT_PATH = re.compile(r"^/api/v4/projects/(\d+)(/.*)?$")
 _NUMBER = re.compile(r"/\d+(?=/|$)")
@@ -64,23 +56,6 @@ def merge_requests(sizes: list[int]) -> list[tuple[str, dict[str, str], dict[str
                 after[target] = text
         found.append((f"{size} Dockerfiles", before, after))
     return found
-
-
-@contextmanager
-def fake_gitlab() -> Iterator[RemoteFakeGitLab]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.fake_gitlab", "--port", "0"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().strip().split("=", 1)[1]
-        yield RemoteFakeGitLab(url)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
 
 
 def _post_webhook(port: int, payload: dict[str, Any], delivery: str) -> float:
@@ -168,43 +143,23 @@ def run_config(
             reviews.append({"label": label, "project": project, "iid": iid, "changed": after})
         if latency:
             fake.inject(path_regex="^/api/v4/", delay=latency, times=None)
-        serve = [sys.executable, "-m", "workers.cli", "serve", "--port", str(port)]
-        worker = [sys.executable, "-m", "workers.cli", "worker", "--concurrency", str(workers)]
-        worker_process = subprocess.Popen(
-            worker,
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        try:
-            with running(serve, env, f"http://127.0.0.1:{port}/healthz"):
-                time.sleep(2.0)  # the worker connects to Redis and is ready to consume
-                started = time.time()
-                for review in reviews:
-                    payload = fake.invoke(
-                        "merge_request_hook",
-                        {"project": review["project"], "mr_iid": review["iid"]},
-                    )
-                    review["accepted_at"] = _post_webhook(
-                        port, payload, f"bench-{review['project']}"
-                    )
-                deadline = time.time() + 60 + 5 * len(reviews)
-                while time.time() < deadline:
-                    calls = fake.calls()
-                    per = {r["project"]: _per_review(calls, r["project"]) for r in reviews}
-                    if all(p["summary_at"] for p in per.values()):
-                        break
-                    time.sleep(0.2)
-                finished = max((p["summary_at"] or time.time()) for p in per.values())
-        finally:
-            os.killpg(worker_process.pid, signal.SIGTERM)
-            try:
-                worker_process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker_process.pid, signal.SIGKILL)
-                worker_process.wait()
+        serve = layerbot("serve", "--port", str(port))
+        worker = layerbot("worker", "--concurrency", str(workers))
+        with running(worker, env), running(serve, env, f"http://127.0.0.1:{port}/healthz"):
+            time.sleep(2.0)  # the worker connects to Redis and is ready to consume
+            started = time.time()
+            for review in reviews:
+                payload = fake.merge_request_hook(review["project"], review["iid"])
+                delivery = f"bench-{review['project']}"
+                review["accepted_at"] = _post_webhook(port, payload, delivery)
+            deadline = time.time() + 60 + 5 * len(reviews)
+            while time.time() < deadline:
+                calls = fake.calls()
+                per = {r["project"]: _per_review(calls, r["project"]) for r in reviews}
+                if all(p["summary_at"] for p in per.values()):
+                    break
+                time.sleep(0.2)
+            finished = max((p["summary_at"] or time.time()) for p in per.values())
     rows = []
     for review in reviews:
         figures = per[review["project"]]

@@ -16,63 +16,21 @@ import asyncio
 import json
 import os
 import random
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import redis
 
 from bench.measure import percentile, rss_mb, tree
+from bench.processes import fake_gitlab, free_port, layerbot, running
 from tests.web.payloads import SECRET, SIGNING_TOKEN, body, merge_request_event, sha, signed_headers
 
-ROOT = Path(__file__).resolve().parents[1]
 EVENT = "Merge Request Hook"
 REDELIVERY_EVERY = 10
 CELERY_QUEUE = "celery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
-@contextmanager
-def running(
-    argv: list[str], env: dict[str, str], health_url: str
-) -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(
-        argv, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_http(health_url)
-        yield process
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class Deliveries:
@@ -214,7 +172,7 @@ def _queue_run(levels: list[int], seconds: float, redis_url: str) -> list[dict[s
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         env = _bench_env(Path(folder), redis_url)
-        serve = [sys.executable, "-m", "workers.cli", "serve", "--port", str(port)]
+        serve = layerbot("serve", "--port", str(port))
         with running(serve, env, f"http://127.0.0.1:{port}/healthz") as server:
             for concurrency in levels:
                 client.flushdb()
@@ -233,42 +191,19 @@ def _queue_run(levels: list[int], seconds: float, redis_url: str) -> list[dict[s
 def _naive_run(levels: list[int], seconds: float, latency: float) -> list[dict[str, object]]:
     port = free_port()
     rows = []
-    with tempfile.TemporaryDirectory() as folder:
-        fake = subprocess.Popen(
-            [sys.executable, "-m", "tests.fake_gitlab", "--port", "0"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert fake.stdout is not None
-            url = fake.stdout.readline().strip().split("=", 1)[1]
-            env = _bench_env(Path(folder), "")
-            env.update(NAIVE_GITLAB_URL=url, NAIVE_LATENCY=str(latency))
-            gunicorn = [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-k",
-                "gthread",
-                "-w",
-                "2",
-                "--threads",
-                "4",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--log-level",
-                "warning",
-                "bench.naive_app:create()",
-            ]
-            with running(gunicorn, env, f"http://127.0.0.1:{port}/healthz"):
-                for concurrency in levels:
-                    row = load(port, f"naive{concurrency}", concurrency, seconds)
-                    row.pop("unique_accepted")
-                    rows.append(row)
-        finally:
-            fake.send_signal(signal.SIGTERM)
-            fake.wait(30)
+    with tempfile.TemporaryDirectory() as folder, fake_gitlab() as fake:
+        env = _bench_env(Path(folder), "")
+        env.update(NAIVE_GITLAB_URL=fake.url, NAIVE_LATENCY=str(latency))
+        # The same sizing as the shipped config (gthread, 2 workers x 4 threads).
+        gunicorn = [sys.executable, "-m", "gunicorn", "-k", "gthread", "-w", "2"]
+        gunicorn += ["--threads", "4", "--bind", f"127.0.0.1:{port}", "--log-level", "warning"]
+        with running(
+            [*gunicorn, "bench.naive_app:create()"], env, f"http://127.0.0.1:{port}/healthz"
+        ):
+            for concurrency in levels:
+                row = load(port, f"naive{concurrency}", concurrency, seconds)
+                row.pop("unique_accepted")
+                rows.append(row)
     return rows
 
 

@@ -8,9 +8,6 @@ what is posted). The child's resident memory is sampled as the review count grow
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -18,8 +15,9 @@ from typing import Any
 
 import redis
 
-from bench.e2e import ROOT, fake_gitlab, merge_requests
+from bench.e2e import merge_requests
 from bench.measure import rss_mb, tree
+from bench.processes import ROOT, fake_gitlab, layerbot, running
 from workers.celery_app import REVIEW_TASK, make_celery
 from workers.settings import Settings
 
@@ -47,16 +45,8 @@ def run(reviews: int, samples: int = 5) -> dict[str, Any]:
             LOG_LEVEL="WARNING",
             PYTHONPATH=str(ROOT),
         )
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "worker", "--concurrency", "1"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
         points = []
-        try:
+        with running(layerbot("worker", "--concurrency", "1"), env) as worker:
             app = make_celery(Settings.from_env(env))
             for _ in range(reviews):
                 app.send_task(REVIEW_TASK, args=[project, iid, head], task_id=str(uuid.uuid4()))
@@ -68,13 +58,6 @@ def run(reviews: int, samples: int = 5) -> dict[str, Any]:
                     time.sleep(0.5)
                 child = max((rss_mb(pid), pid) for pid in tree(worker.pid))[0]
                 points.append({"reviews": _reviews_done(fake, project, iid), "rss_mb": child})
-        finally:
-            os.killpg(worker.pid, signal.SIGTERM)
-            try:
-                worker.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
     warm = points[0]["rss_mb"]
     return {
         "reviews": reviews,
