@@ -82,8 +82,12 @@ def mr_lock(settings: Settings, project_id: int, iid: int) -> Iterator[None]:
     """Serialise reviews and commands of one MR across worker processes."""
     name = f"layerbot:lock:mr:{project_id}:{iid}"
     if settings.redis_url:
+        # thread_local=False: the renewal thread must see the token the review acquired
         lock = _redis(settings.redis_url).lock(
-            name, timeout=LOCK_TTL_SECONDS, blocking_timeout=LOCK_WAIT_SECONDS
+            name,
+            timeout=LOCK_TTL_SECONDS,
+            blocking_timeout=LOCK_WAIT_SECONDS,
+            thread_local=False,
         )
         if not lock.acquire():
             raise ReviewBusy(f"{name} is held by another review")

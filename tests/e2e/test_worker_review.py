@@ -17,6 +17,8 @@ from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by nam
     fake_process_fixture,
     redis_db_fixture,
     stack_fixture,
+    start_worker,
+    stop_worker,
     summary_at,
     wait_for,
 )
@@ -119,20 +121,23 @@ def _pool_children(pid: int) -> list[int]:
 
 def test_worker_killed_mid_review_is_redelivered_without_duplicates(stack: Stack) -> None:
     fake = stack.fake
+    # a patient client, and a tree read that hangs for a minute: once the diffs are read, the
+    # review is stuck on the tree and the kill surely lands mid-review
+    stop_worker(stack.worker)
+    stack.worker = start_worker({**stack.env, "GITLAB_TIMEOUT": "120"}, stack.log)
     project, iid, sha = open_example_mr(fake)
-    # the first tree read hangs far longer than the test waits: the kill lands mid-review
     fake.inject(method="GET", path_regex=r"/repository/tree$", delay=60.0)
     enqueue(stack, REVIEW_TASK, project, iid, sha)
-    wait_for(lambda: fake.calls(method="GET", path_regex=r"/repository/tree$"), what="mid-review")
+    wait_for(lambda: fake.calls(method="GET", path_regex=r"/diffs$"), what="the diffs read")
     children = _pool_children(stack.worker.pid)
     assert children, "no pool process to kill"
-    assert summary_at(fake, project, iid, sha) is None
     for child in children:
         os.kill(child, signal.SIGKILL)
+    assert summary_at(fake, project, iid, sha) is None
     summary = wait_for(
         lambda: summary_at(fake, project, iid, sha), timeout=60, what="the redelivered review"
     )
     expected = len(findings_for(example_files()))
     assert f"{expected} findings" in summary
     assert len(bot_notes(fake, project, iid)) == expected + 1
-    assert len(fake.calls(method="GET", path_regex=r"/repository/tree$")) >= 2
+    assert len(fake.calls(method="GET", path_regex=r"/diffs$")) == 2

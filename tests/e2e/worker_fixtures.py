@@ -136,8 +136,8 @@ def stack_fixture(redis_db: str, fake_process: RemoteFakeGitLab, tmp_path: Path)
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     log = Path(os.environ.get("LAYERBOT_E2E_LOG", tmp_path / "worker.log"))
-    worker = start_worker(env, log)
+    running = Stack(fake_process, Settings.from_env(env), env, start_worker(env, log), log)
     try:
-        yield Stack(fake_process, Settings.from_env(env), env, worker, log)
+        yield running
     finally:
-        stop_worker(worker)
+        stop_worker(running.worker)  # the test may have replaced it
