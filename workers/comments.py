@@ -32,6 +32,7 @@ RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_SUGGESTION_LINES = 20
 ZERO_WIDTH_SPACE = "\u200b"
 
+_AUTOLINK = re.compile(r"://|\bwww\.", re.IGNORECASE)
 _PROSE_SPECIALS = set("\\`*_[]<>!|~&$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 _SEVERITY_ICON = {
@@ -52,8 +53,11 @@ def _one_line(text: str) -> str:
 def escape_prose(text: str) -> str:
     """Plain text as Markdown that renders as itself: no HTML, links, emphasis or mentions.
 
-    Line breaks become spaces, so nothing from ``text`` can start a line (a quick action)."""
+    Line breaks become spaces, so nothing from ``text`` can start a line (a quick action), and
+    a zero-width space breaks every ``scheme://`` and ``www.`` so GitLab links no address from
+    an analysed file."""
     out = []
+    text = _AUTOLINK.sub(lambda m: m.group(0)[:-1] + ZERO_WIDTH_SPACE + m.group(0)[-1], text)
     for char in _CONTROL.sub(" ", text):
         if char in _PROSE_SPECIALS:
             out.append("\\" + char)

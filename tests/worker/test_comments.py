@@ -70,8 +70,15 @@ def safe_fix(start: int, end: int, *lines: str) -> Fix:
 def test_escape_prose_neutralises_html_mentions_links_and_line_starts() -> None:
     hostile = "@all see <script>alert(1)</script>\n/merge [x](http://e) *b* & ~s~ | $m$"
     assert escape_prose(hostile) == (
-        f"@{ZWSP}all see \\<script\\>alert(1)\\</script\\> /merge \\[x\\](http://e) "
+        f"@{ZWSP}all see \\<script\\>alert(1)\\</script\\> /merge \\[x\\](http:/{ZWSP}/e) "
         "\\*b\\* \\& \\~s\\~ \\| \\$m\\$"
+    )
+
+
+def test_addresses_from_analysed_files_are_not_linked() -> None:
+    text = "include remote: https://evil.example/ci.yml and WWW.evil.example not analysed"
+    assert escape_prose(text) == (
+        f"include remote: https:/{ZWSP}/evil.example/ci.yml and WWW{ZWSP}.evil.example not analysed"
     )
 
 
@@ -220,7 +227,7 @@ def test_exact_summary_with_notes_and_ignored_rules() -> None:
         "| `Dockerfile:3` (inline) | `go mod download` runs after `COPY . .` |\n\n"
         "<details>\n<summary>Full patch: every fix, for <code>git apply</code></summary>\n\n"
         "```diff\ndiff --git a/Dockerfile b/Dockerfile\n```\n\n</details>\n\n"
-        "- `.gitlab-ci.yml`: remote include \\<http://x\\> not fetched\n\n"
+        f"- `.gitlab-ci.yml`: remote include \\<http:/{ZWSP}/x\\> not fetched\n\n"
         "Ignored for this merge request: `pin-base-image`.\n\n"
         "Commands: `@layerbot recheck`, `@layerbot ignore RULE`, `@layerbot apply` (safe fixes), "
         "`@layerbot apply all` (every fix), `@layerbot help`.\n\n"
