@@ -32,6 +32,9 @@ RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 MAX_SUGGESTION_LINES = 20
 ZERO_WIDTH_SPACE = "\u200b"
 
+# A review that would open more threads than this lists the rest in the summary only: a
+# careful colleague, not a wall of notifications (GitLab.com allows 60 new notes a minute).
+MAX_NEW_INLINE = 20
 _AUTOLINK = re.compile(r"://|\bwww\.", re.IGNORECASE)
 _PROSE_SPECIALS = set("\\`*_[]<>!|~&$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
@@ -483,8 +486,11 @@ def plan_comments(
         placed = place_finding(finding, text, diffs.get(finding.path))
         if placed is None:
             continue
+        posted = fingerprint in state.findings or fingerprint in state.draft_findings
+        if not posted and len(inline) >= MAX_NEW_INLINE:
+            continue  # the summary's table still lists it
         inline_indexes.add(index)
-        if fingerprint in state.findings or fingerprint in state.draft_findings:
+        if posted:
             continue
         new_line, old_line, suggestion = placed
         body = render_inline(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from workers.analysis.model import Edit, Finding, Fix, Note, Safety, Severity
 from workers.comments import (
+    MAX_NEW_INLINE,
     RESOLVED_MARKER,
     BotState,
     PostedFinding,
@@ -307,3 +308,19 @@ def test_markers_are_read_from_the_first_and_last_lines_only() -> None:
     inner = state_marker(["merge-runs"]) + "\nmore"
     assert parse_ignored("<!-- layerbot:summary -->\n" + inner) == frozenset()
     assert parse_ignored('x\n<!-- layerbot:state {"ignored": ["Bad Name", 3]} -->') == set()
+
+
+def test_new_inline_threads_are_capped_and_the_rest_stay_in_the_summary() -> None:
+    count = MAX_NEW_INLINE + 5
+    source = "FROM golang:1.22\n" + "".join(f"RUN echo {n}\n" for n in range(count))
+    diff_lines = "".join(f"+RUN echo {n}\n" for n in range(count))
+    diff = FileDiff(
+        "Dockerfile", "Dockerfile", f"@@ -1,1 +1,{count + 1} @@\n FROM golang:1.22\n{diff_lines}"
+    )
+    ctx = context({"Dockerfile": source}, diffs=[diff])
+    findings = [finding(line, message=f"step {line}") for line in range(2, count + 2)]
+    plan = plan_comments(findings, ctx, BotState())
+    assert len(plan.inline) == MAX_NEW_INLINE
+    assert plan.summary is not None
+    assert plan.summary.count("(inline)") == MAX_NEW_INLINE
+    assert f"{count} findings in 1 file" in plan.summary
