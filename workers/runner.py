@@ -22,12 +22,35 @@ def _setup_logging(settings: Settings) -> None:
     )
 
 
+def _serve_metrics(settings: Settings) -> None:
+    """Expose the worker's metrics on ``WORKER_METRICS_PORT`` (a worker deployed on its own).
+
+    Celery's prefork children each count in their own process, so they write to a shared
+    multi-process folder that this server (in the parent) sums; the variable must be set before
+    any process imports prometheus_client.
+    """
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:  # set by `layerbot serve`: shared, kept
+        folder = settings.data_dir / "worker-metrics"
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.db"):
+            stale.unlink(missing_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    from prometheus_client import CollectorRegistry, start_http_server
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(settings.worker_metrics_port, registry=registry)
+
+
 def run_worker(concurrency: int | None) -> int:
     try:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"layerbot: error: {error}", file=sys.stderr)
         return 2
+    if settings.worker_metrics_port:
+        _serve_metrics(settings)  # before anything imports the worker's counters
     _setup_logging(settings)
     from workers.tasks import worker_app
 

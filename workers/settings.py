@@ -46,6 +46,7 @@ class Settings:
     max_body_bytes: int = 1024 * 1024
     worker_concurrency: int = 2
     project_concurrency: int = 1
+    worker_metrics_port: int = 0
     """Reviews of one project that may run at once (0: no limit); see ``workers.fairness``."""
     gitlab_timeout: float = 10.0
     docs_url: str = "https://gitlab.com/layerbot/layerbot/-/blob/main/docs/rules/{name}.md"
@@ -68,6 +69,9 @@ class Settings:
             ),
             worker_concurrency=_int(
                 env.get("WORKER_CONCURRENCY"), "WORKER_CONCURRENCY", defaults.worker_concurrency
+            ),
+            worker_metrics_port=_int(
+                env.get("WORKER_METRICS_PORT"), "WORKER_METRICS_PORT", defaults.worker_metrics_port
             ),
             project_concurrency=_int(
                 env.get("PROJECT_CONCURRENCY"), "PROJECT_CONCURRENCY", defaults.project_concurrency
