@@ -52,13 +52,8 @@ class Rule:
         return self.doc.strip().splitlines()[0] if self.doc.strip() else self.name
 
 
-def _load(module_name: str) -> Rule | None:
-    try:
-        module = importlib.import_module(f"{__name__}.{module_name}")
-    except ModuleNotFoundError as error:
-        if error.name == f"{__name__}.{module_name}":
-            return None  # not written yet
-        raise
+def _load(module_name: str) -> Rule:
+    module = importlib.import_module(f"{__name__}.{module_name}")
     return Rule(
         name=module.NAME,
         severity=module.SEVERITY,
@@ -80,9 +75,8 @@ def rules_for(target: str) -> list[Rule]:
     for module_name in RULE_MODULES:
         if _target_of(module_name) == target:
             rule = _load(module_name)
-            if rule is not None:
-                assert rule.target == target, f"{module_name} must be named for its target"
-                rules.append(rule)
+            assert rule.target == target, f"{module_name} must be named for its target"
+            rules.append(rule)
     return rules
 
 
