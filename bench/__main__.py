@@ -174,6 +174,9 @@ def main() -> None:
         tables = [table for name in chosen for table in TABLES[name](results[name])]
         docs = report.write_docs(results["machine"], tables, DOCS)  # type: ignore[arg-type]
         print(f"wrote {docs}")
+        if not args.quick and set(chosen) == set(SECTIONS):
+            report.write_readme_summary(results)
+            print(f"wrote {report.README}")
 
 
 if __name__ == "__main__":

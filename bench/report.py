@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,3 +133,97 @@ def write_docs(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(header + body + "\n" + REPRODUCE, encoding="utf-8")
     return path
+
+
+README = ROOT / "README.md"
+_README_BLOCK = re.compile(r"(<!-- bench:start -->\n).*?(<!-- bench:end -->)", re.DOTALL)
+
+
+def _best(rows: list[dict[str, Any]], key: str) -> dict[str, Any]:
+    return max(rows, key=lambda row: row[key]) if rows else {}
+
+
+def summary_rows(results: dict[str, Any]) -> list[list[object]]:
+    """The README's headline figures, each next to its goal, from one ``python -m bench`` run."""
+    rows: list[list[object]] = []
+    corpora = results.get("analysis", {}).get("corpora", [])
+    generated = next((c for c in corpora if c["corpus"] == "generated"), None)
+    if generated and "hadolint_one_process" in generated:
+        ours, theirs = generated["layerbot_one_process"], generated["hadolint_one_process"]
+        rows.append(
+            [
+                "Analysis, one process, 1,000 Dockerfiles (fixes included)",
+                f"{ours['files_per_s']:,.0f} files/s vs hadolint {theirs['files_per_s']:,.0f}",
+                f"{generated['ratio_one_process']:.1f}× hadolint",
+                "≥ 10×",
+            ]
+        )
+        ours, theirs = generated["layerbot_per_file"], generated["hadolint_per_file"]
+        rows.append(
+            [
+                "Analysis, one process per file (median)",
+                f"{ours['median_ms']:.0f} ms vs hadolint {theirs['median_ms']:.0f} ms",
+                f"{generated['ratio_per_file']:.2f}× hadolint",
+                "≥ 1×",
+            ]
+        )
+    for key, label in (("dockerfile_instructions", "Dockerfile size"), ("ci_jobs", "CI jobs")):
+        curve = results.get("scaling", {}).get(key)
+        if curve:
+            rows.append(
+                [f"Scaling with {label} (log-log slope)", f"{curve['slope']:.2f}", "", "≈ 1"]
+            )
+    queue = results.get("intake", {}).get("queue", [])
+    if queue:
+        best = _best(queue, "accepted_per_s")
+        lost = sum(row["lost"] for row in queue)
+        doubled = sum(row["duplicates"] for row in queue)
+        rows.append(
+            [
+                "Webhook intake (best level)",
+                f"{best['accepted_per_s']:,.0f} events/s at {best['concurrency']} clients, "
+                f"p99 {best['p99_ms']:.0f} ms",
+                f"{lost} lost, {doubled} doubled",
+                "≥ 1,000/s, p99 < 50 ms, 0 lost",
+            ]
+        )
+    for config in results.get("e2e", {}).get("configs", []):
+        if config["workers"] == 1 and config["latency_ms"] == max(
+            c["latency_ms"] for c in results["e2e"]["configs"]
+        ):
+            typical = [r for r in config["per_review"] if r["label"].startswith("example")]
+            reads = max((r["read_calls"] for r in typical), default=0)
+            rows.append(
+                [
+                    f"Review latency, {config['latency_ms']:.0f} ms GitLab, 1 worker (p95)",
+                    f"{config['p95_s']:.2f} s",
+                    f"reads per typical review ≤ {reads}",
+                    "p95 < 2 s; reads ≤ files + 6",
+                ]
+            )
+    memory = results.get("memory")
+    if memory:
+        rows.append(
+            [
+                f"Worker memory over {memory['reviews']:,} reviews",
+                f"{memory['final_rss_mb']:.0f} MB",
+                f"{memory['growth_mb']:+.1f} MB after warm-up",
+                "no growth",
+            ]
+        )
+    return rows
+
+
+def write_readme_summary(results: dict[str, Any], path: Path = README) -> None:
+    """Replace the README's benchmark block with this run's headline figures."""
+    machine_info = results["machine"]
+    table = markdown_table(summary_rows(results), ["Benchmark", "Result", "", "Goal"])
+    block = (
+        f"Measured {machine_info['date']} on {machine_info['cores']} cores, "
+        f"{machine_info['memory_gb']} GB, commit `{machine_info['commit']}`; details and how to "
+        f"reproduce: [docs/benchmarks.md](docs/benchmarks.md).\n\n{table}\n"
+    )
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        _README_BLOCK.sub(lambda m: m.group(1) + block + m.group(2), text), encoding="utf-8"
+    )
