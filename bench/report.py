@@ -152,7 +152,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[object]]:
         ours, theirs = generated["layerbot_one_process"], generated["hadolint_one_process"]
         rows.append(
             [
-                "Analysis, one process, 1,000 Dockerfiles (fixes included)",
+                f"Analysis, one process, {generated['files']:,} Dockerfiles (fixes included)",
                 f"{ours['files_per_s']:,.0f} files/s vs hadolint {theirs['files_per_s']:,.0f}",
                 f"{generated['ratio_one_process']:.1f}× hadolint",
                 "≥ 10×",
@@ -217,7 +217,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[object]]:
 def write_readme_summary(results: dict[str, Any], path: Path = README) -> None:
     """Replace the README's benchmark block with this run's headline figures."""
     machine_info = results["machine"]
-    table = markdown_table(summary_rows(results), ["Benchmark", "Result", "", "Goal"])
+    table = markdown_table(summary_rows(results), ["Benchmark", "Result", "Compared", "Goal"])
     block = (
         f"Measured {machine_info['date']} on {machine_info['cores']} cores, "
         f"{machine_info['memory_gb']} GB, commit `{machine_info['commit']}`; details and how to "
