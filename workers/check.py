@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import posixpath
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -33,42 +34,65 @@ def repository_root(start: Path) -> Path:
 
 
 class LocalRepoView(RepoView):
-    """The working tree under ``root``, asked file by file: no walk of the whole tree.
+    """The working tree under ``root``, asked folder by folder: no walk of the whole tree.
 
     ``layerbot check`` runs once per file in pre-commit and CI jobs, so listing a repository
-    (with its virtualenvs and node_modules) up front would cost more than the analysis.
+    (with its virtualenvs and node_modules) up front would cost more than the analysis; and a
+    run over a monorepo asks about the same folders again and again, so each folder is listed
+    once. Paths leaving the root (``..``, absolute) do not exist.
     """
 
     def __init__(self, root: Path) -> None:
         super().__init__((), self._read_file)
-        self._root = root
+        self._root = str(root)
+        self._folders: dict[str, dict[str, bool]] = {}
 
-    def _inside(self, path: str) -> Path | None:
-        candidate = (self._root / path).resolve()
-        return candidate if candidate.is_relative_to(self._root.resolve()) else None
+    def _entries(self, directory: str) -> dict[str, bool]:
+        """Names in ``directory`` and whether each is a file, listed once."""
+        if directory not in self._folders:
+            try:
+                with os.scandir(os.path.join(self._root, directory)) as listing:
+                    self._folders[directory] = {e.name: e.is_file() for e in listing}
+            except OSError:
+                self._folders[directory] = {}
+        return self._folders[directory]
+
+    @staticmethod
+    def _split(path: str) -> tuple[str, str] | None:
+        normal = posixpath.normpath(path)
+        if normal == ".." or normal.startswith(("../", "/")):
+            return None
+        directory, name = posixpath.split(normal)
+        return ("" if directory == "." else directory), name
 
     def _read_file(self, relative: str) -> str | None:
-        target = self._inside(relative)
-        if target is None or target.stat().st_size > self.MAX_READ_BYTES:
-            return None
+        target = os.path.join(self._root, relative)
         try:
-            return target.read_text(encoding="utf-8")
+            if os.path.getsize(target) > self.MAX_READ_BYTES:
+                return None
+            with open(target, encoding="utf-8") as handle:
+                return handle.read()
         except (OSError, UnicodeDecodeError):
             return None
 
     def exists(self, path: str) -> bool:
-        target = self._inside(path)
-        return target is not None and target.is_file()
+        parts = self._split(path)
+        return parts is not None and self._entries(parts[0]).get(parts[1], False)
 
     def read(self, path: str) -> str | None:
-        return self._read_file(path) if self.exists(path) else None
+        if not self.exists(path):
+            return None
+        key = posixpath.normpath(path)
+        if key not in self._cache:
+            self._cache[key] = self._read_file(key)
+        return self._cache[key]
 
     def in_dir(self, directory: str) -> list[str]:
-        target = self._inside(directory or ".")
-        if target is None or not target.is_dir():
+        parts = self._split(posixpath.join(directory or ".", "x"))
+        if parts is None:
             return []
-        base = "" if directory in ("", ".") else directory.strip("/") + "/"
-        return sorted(base + entry.name for entry in target.iterdir() if entry.is_file())
+        base = parts[0] + "/" if parts[0] else ""
+        return sorted(base + name for name, is_file in self._entries(parts[0]).items() if is_file)
 
 
 def _targets(paths: list[str]) -> list[Path]:
