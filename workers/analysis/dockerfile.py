@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from dockerfile_parse import DockerfileParser
 
@@ -63,30 +64,29 @@ class Instruction:
     stage: int
     heredocs: tuple[Heredoc, ...] = ()
 
-    @property
+    # Every rule reads the flags and arguments of every instruction: split the value once.
+    @cached_property
     def flags(self) -> dict[str, str]:
         """Leading ``--name=value`` flags (``--mount`` may repeat: see :meth:`flag_values`)."""
-        return {name: value for name, value in self._flag_pairs()}
+        return dict(self._split_value[0])
 
     def flag_values(self, name: str) -> list[str]:
-        return [value for flag, value in self._flag_pairs() if flag == name]
+        return [value for flag, value in self._split_value[0] if flag == name]
 
-    def _flag_pairs(self) -> list[tuple[str, str]]:
+    @cached_property
+    def _split_value(self) -> tuple[tuple[tuple[str, str], ...], str]:
+        """The leading flags as (name, value) pairs, and the rest of the value."""
+        tokens = self.value.split()
         pairs = []
-        for token in self.value.split():
-            match = _FLAG.fullmatch(token)
-            if not match:
-                break
+        while tokens and (match := _FLAG.fullmatch(tokens[0])):
             pairs.append((match.group(1), match.group(2) or ""))
-        return pairs
+            tokens.pop(0)
+        return tuple(pairs), " ".join(tokens)
 
     @property
     def arguments(self) -> str:
         """The value without its leading flags."""
-        tokens = self.value.split()
-        while tokens and _FLAG.fullmatch(tokens[0]):
-            tokens.pop(0)
-        return " ".join(tokens)
+        return self._split_value[1]
 
     @property
     def is_exec_form(self) -> bool:
@@ -237,6 +237,10 @@ class Dockerfile:
 
     def used_stages(self) -> set[int]:
         """Indexes of stages the final image depends on (FROM chains and COPY --from)."""
+        return set(self._used_stages)
+
+    @cached_property
+    def _used_stages(self) -> frozenset[int]:
         needed: set[int] = set()
         pending = [self.final_stage.index]
         while pending:
@@ -259,7 +263,7 @@ class Dockerfile:
                     found = self.stage_named(match.group(1)) if match else None
                     if found is not None and found.index < stage.index:
                         pending.append(found.index)
-        return needed
+        return frozenset(needed)
 
     def line_text(self, line: int) -> str:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""

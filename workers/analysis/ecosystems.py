@@ -519,6 +519,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def classify(command: Command) -> DependencyStep | None:
     """The dependency step ``command`` is, if it is one."""
     for matches, ecosystem, kind_of in _CLASSIFIERS:
@@ -530,9 +531,15 @@ def classify(command: Command) -> DependencyStep | None:
 
 def dependency_steps(instruction: Instruction) -> list[DependencyStep]:
     """Every dependency command in a RUN, in order (nothing for other instructions)."""
+    return list(_dependency_steps(instruction))
+
+
+@functools.lru_cache(maxsize=4096)
+def _dependency_steps(instruction: Instruction) -> tuple[DependencyStep, ...]:
+    """Several rules ask about the same RUN: classify its commands once."""
     if instruction.keyword != "RUN":
-        return []
-    return [step for step in map(classify, run_commands(instruction)) if step is not None]
+        return ()
+    return tuple(step for step in map(classify, run_commands(instruction)) if step is not None)
 
 
 def step_ecosystem(instruction: Instruction) -> Ecosystem | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 # Quoted strings are matched first so that operators inside them do not split a command.
 _OPERATORS = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\||\n)""", re.DOTALL)
@@ -28,8 +28,9 @@ class Command:
     argv: tuple[str, ...]
     text: str
 
-    @property
+    @cached_property
     def program(self) -> str:
+        """``apt-get`` for ``/usr/bin/apt-get``; asked for by every rule, so worked out once."""
         return self.argv[0].rsplit("/", 1)[-1] if self.argv else ""
 
     def has(self, *words: str) -> bool:
