@@ -136,13 +136,12 @@ def _candidates(doc: Dockerfile, stage: Stage) -> set[Instruction]:
     return result
 
 
-def _joins(stage: Stage, group: list[Instruction], run: Instruction, doc_lines: list[str]) -> bool:
+def _joins(group: list[Instruction], run: Instruction, doc_lines: list[str]) -> bool:
+    """Whether ``run``, the instruction right after the group's last, can join the group."""
     previous = group[-1]
-    between = [i for i in stage.instructions if previous.line < i.line < run.line]
     blank_only = all(not line.strip() for line in doc_lines[previous.end_line : run.line - 1])
     return (
-        not between
-        and blank_only
+        blank_only
         and runs.same_run_flags(previous, run)
         and not runs.is_stateful(previous)
         and runs.only_and_chains(run)
@@ -160,7 +159,8 @@ def groups(doc: Dockerfile, stage: Stage) -> list[list[Instruction]]:
                 found.append(current)
             current = []
             continue
-        if current and _joins(stage, current, instruction, doc.lines):
+        # ``current`` only ever ends with the instruction just before this one.
+        if current and _joins(current, instruction, doc.lines):
             current.append(instruction)
         else:
             if len(current) > 1:

@@ -76,7 +76,7 @@ from workers.analysis.context import DockerfileContext
 from workers.analysis.dockerfile import Instruction, Stage
 from workers.analysis.model import Edit, Finding, Fix, Safety, Severity
 from workers.analysis.package_caches import Cache, cache_named, covered_by_mount
-from workers.analysis.rules.cleanup_in_same_layer import LateRemoval, reported_removals
+from workers.analysis.rules.cleanup_in_same_layer import reported_removals
 from workers.analysis.rules.update_with_install import is_update_only
 from workers.analysis.shell import Command
 
@@ -95,6 +95,17 @@ _PIP_INSTALL = runs.command_pattern(
 _GEM_INSTALL = runs.command_pattern("gem", "install")
 _UV_INSTALL = runs.command_pattern("uv", r"sync|pip[ \t]+install")
 _NO_RECOMMENDS = re.compile(r"Install-Recommends=(?:false|0|no)", re.IGNORECASE)
+# Settings an earlier instruction (or a parent stage) makes that change what an install leaves.
+_SETTINGS = {
+    "pip-no-cache": re.compile("PIP_NO_CACHE_DIR"),
+    "uv-no-cache": re.compile("UV_NO_CACHE"),
+    "gem-no-document": re.compile(r"no-document|\.gemrc"),
+    "apt-no-recommends": _NO_RECOMMENDS,
+}
+
+
+def _settings_in(text: str) -> frozenset[str]:
+    return frozenset(name for name, pattern in _SETTINGS.items() if pattern.search(text))
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,7 @@ class RunView:
 
     run: Instruction
     commands: list[Command]
-    earlier_text: str
+    earlier: frozenset[str]
     deleted_later: frozenset[str]
 
     def left_behind(self, cache: Cache, position: int) -> bool:
@@ -175,7 +186,7 @@ def _apt_lists(view: RunView) -> Iterator[Problem]:
 
 def _pip(view: RunView) -> Iterator[Problem]:
     cache = cache_named("pip")
-    if "PIP_NO_CACHE_DIR" in view.earlier_text:
+    if "pip-no-cache" in view.earlier:
         return
     lacking = [
         n
@@ -192,7 +203,7 @@ def _pip(view: RunView) -> Iterator[Problem]:
 
 def _uv(view: RunView) -> Iterator[Problem]:
     cache = cache_named("uv")
-    if "UV_NO_CACHE" in view.earlier_text:
+    if "uv-no-cache" in view.earlier:
         return
     if any(
         "UV_NO_CACHE" not in view.commands[n].text and view.left_behind(cache, n)
@@ -215,7 +226,7 @@ def _appended_clean(
 
 
 def _gem(view: RunView) -> Iterator[Problem]:
-    if "no-document" in view.earlier_text or ".gemrc" in view.earlier_text:
+    if "gem-no-document" in view.earlier:
         return
     installs = _positions(view, lambda c: c.program == "gem" and c.subcommand == "install")
     if any(not view.commands[n].has_flag("--no-document", "-N", "--no-rdoc") for n in installs):
@@ -241,23 +252,29 @@ def _problems(view: RunView) -> list[Problem]:
     ]
 
 
-def _views(stage: Stage, earlier_text: str, removals: list[LateRemoval]) -> Iterator[RunView]:
+def _views(
+    stage: Stage, inherited: frozenset[str], deleted: dict[int, set[str]]
+) -> Iterator[RunView]:
+    """Each RUN of the stage with the settings made before it (kept as we go: linear)."""
+    earlier = set(inherited)
     for run in stage.instructions:
-        if run.keyword != "RUN" or run.is_exec_form:
-            continue
-        deleted_later = frozenset(r.what for r in removals if r.creator is run)
-        before = "\n".join(i.original for i in stage.instructions if i.line < run.line)
-        yield RunView(run, runs.run_commands(run), earlier_text + "\n" + before, deleted_later)
+        if run.keyword == "RUN" and not run.is_exec_form:
+            deleted_later = frozenset(deleted.get(id(run), ()))
+            yield RunView(run, runs.run_commands(run), frozenset(earlier), deleted_later)
+        earlier |= _settings_in(run.original)
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
-    inherited = ""
+    inherited: frozenset[str] = frozenset()
     shipped = runs.shipped_stages(ctx.doc)
-    removals = [r for stage in shipped for r in reported_removals(ctx.doc, stage)]
+    deleted: dict[int, set[str]] = {}
     for stage in shipped:
-        for view in _views(stage, inherited, removals):
+        for removal in reported_removals(ctx.doc, stage):
+            deleted.setdefault(id(removal.creator), set()).add(removal.what)
+    for stage in shipped:
+        for view in _views(stage, inherited, deleted):
             yield from _findings(ctx, view)
-        inherited += "\n".join(i.original for i in stage.instructions)
+        inherited |= _settings_in("\n".join(i.original for i in stage.instructions))
 
 
 def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
@@ -276,11 +293,14 @@ def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
     installs = _positions(
         view, lambda c: c.program in {"apt-get", "apt"} and c.subcommand == "install"
     )
-    if any(
-        not view.commands[n].has_flag("--no-install-recommends")
-        and not _NO_RECOMMENDS.search(view.commands[n].text)
-        for n in installs
-    ) and not _NO_RECOMMENDS.search(view.earlier_text):
+    if (
+        any(
+            not view.commands[n].has_flag("--no-install-recommends")
+            and not _NO_RECOMMENDS.search(view.commands[n].text)
+            for n in installs
+        )
+        and "apt-no-recommends" not in view.earlier
+    ):
         edit = _edit(ctx, run, [_flag(_APT_INSTALL, "--no-install-recommends")])
         yield ctx.finding(
             NAME,
