@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import random
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -25,6 +24,7 @@ from typing import Any
 
 import redis
 
+from workers.leases import renewed
 from workers.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,6 @@ def slot_key(project_id: int) -> str:
     return f"layerbot:fair:project:{project_id}"
 
 
-def _renew(client: redis.Redis, key: str, holder: str, stop: threading.Event) -> None:
-    while not stop.wait(RENEW_SECONDS):
-        try:
-            client.eval(_RENEW, 1, key, holder, LEASE_SECONDS)
-        except redis.RedisError:
-            log.warning("could not renew the project slot %s", key, exc_info=True)
-
-
 @contextmanager
 def project_slot(settings: Settings, project_id: int, holder: str) -> Iterator[None]:
     """Hold one of ``project_id``'s review slots; raises :class:`ProjectBusy` when none is free."""
@@ -103,14 +95,14 @@ def project_slot(settings: Settings, project_id: int, holder: str) -> Iterator[N
     if not granted:
         delay = DEFER_MIN_SECONDS + random.random() * DEFER_SPREAD_SECONDS
         raise ProjectBusy(project_id, delay)
-    stop = threading.Event()
-    renewer = threading.Thread(target=_renew, args=(client, key, holder, stop), daemon=True)
-    renewer.start()
     try:
-        yield
+        with renewed(
+            lambda: client.eval(_RENEW, 1, key, holder, LEASE_SECONDS),
+            RENEW_SECONDS,
+            f"the project slot {key}",
+        ):
+            yield
     finally:
-        stop.set()
-        renewer.join()
         try:
             client.zrem(key, holder)
         except redis.RedisError:

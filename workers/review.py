@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,6 @@ from dataclasses import dataclass
 from functools import cache
 
 import redis
-from redis.lock import Lock
 
 from workers import metrics
 from workers.analysis.engine import analyse
@@ -33,6 +31,7 @@ from workers.comments import (
 )
 from workers.fetch import ReviewInput, fetch_review_input
 from workers.gitlab_client import GitLabClient, PermanentGitLabError
+from workers.leases import renewed
 from workers.mr_model import DiffRefs, MergeRequest
 from workers.patches import fixed_files, unified_patch
 from workers.settings import Settings
@@ -67,16 +66,6 @@ def _redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url)
 
 
-def _keep_alive(lock: Lock, stop: threading.Event) -> None:
-    """Renew a short lock while its holder lives: a killed worker's lock expires in seconds,
-    so the redelivered task does not wait for a long TTL."""
-    while not stop.wait(LOCK_RENEW_SECONDS):
-        try:
-            lock.reacquire()
-        except redis.exceptions.RedisError:
-            log.warning("could not renew the review lock", exc_info=True)
-
-
 @contextmanager
 def mr_lock(settings: Settings, project_id: int, iid: int) -> Iterator[None]:
     """Serialise reviews and commands of one MR across worker processes."""
@@ -91,14 +80,10 @@ def mr_lock(settings: Settings, project_id: int, iid: int) -> Iterator[None]:
         )
         if not lock.acquire():
             raise ReviewBusy(f"{name} is held by another review")
-        stop = threading.Event()
-        renewer = threading.Thread(target=_keep_alive, args=(lock, stop), daemon=True)
-        renewer.start()
         try:
-            yield
+            with renewed(lock.reacquire, LOCK_RENEW_SECONDS, "the review lock"):
+                yield
         finally:
-            stop.set()
-            renewer.join()
             try:
                 lock.release()
             except redis.exceptions.LockError:
