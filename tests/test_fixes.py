@@ -5,6 +5,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from workers.analysis.fixes import apply_edits, apply_fix, as_replacement, fix_diff, overlaps
 from workers.analysis.model import Edit, Fix, Safety
@@ -107,3 +109,38 @@ def test_insertion_at_the_end_widens_to_the_last_line() -> None:
 
 def test_two_separate_edits_are_no_single_suggestion() -> None:
     assert as_replacement(TEXT, fix(Edit(1, 1, ("FROM alpine:3.21",)), Edit(4, 4, ()))) is None
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    lines=st.lists(
+        st.sampled_from(["RUN a", "RUN b", "", "# c", "COPY . ."]), min_size=1, max_size=30
+    ),
+    final_newline=st.booleans(),
+    data=st.data(),
+)
+def test_diffs_built_from_edits_apply_with_git(
+    tmp_path_factory: pytest.TempPathFactory,
+    lines: list[str],
+    final_newline: bool,
+    data: st.DataObject,
+) -> None:
+    text = "\n".join(lines) + ("\n" if final_newline else "")
+    count = len(text.splitlines())
+    edits: list[Edit] = []
+    cursor = 1
+    while cursor <= count + 1 and len(edits) < 3:
+        start = data.draw(st.integers(cursor, count + 1))
+        end = data.draw(st.integers(start - 1, count))
+        new = tuple(data.draw(st.lists(st.sampled_from(["RUN x", "ENV y=1"]), max_size=3)))
+        edits.append(Edit(start, end, new))
+        cursor = max(start, end) + 2
+    change = fix(*edits)
+    expected = apply_fix(text, change)
+    diff = fix_diff("Dockerfile", text, change)
+    if expected == text:
+        assert diff == ""
+        return
+    assert git_apply(tmp_path_factory.mktemp("repo"), "Dockerfile", text, diff) == expected

@@ -13,7 +13,13 @@ from workers.analysis import dockerfile
 from workers.analysis.config import Config, Suppressions
 from workers.analysis.context import DockerfileContext
 from workers.analysis.discovery import DOCKERFILE, GITLAB_CI, file_kind, matches_any
-from workers.analysis.fixes import apply_edits, check_line_breaks, overlaps, split_lines
+from workers.analysis.fixes import (
+    apply_edits,
+    check_line_breaks,
+    join_lines,
+    overlaps,
+    split_lines,
+)
 from workers.analysis.model import (
     AnalysisResult,
     Edit,
@@ -180,7 +186,7 @@ def fix_file(
         if not applied_now:
             break
         trailing = text.endswith("\n") or not text
-        text = "\n".join(apply_edits(split_lines(text), edits)) + ("\n" if trailing else "")
+        text = join_lines(apply_edits(split_lines(text), edits), trailing)
         fixed.extend(applied_now)
         findings = analyse_file(path, text, repo, config, context_dir).findings
     return FixOutcome(text=text, fixed=fixed, remaining=findings)

@@ -37,8 +37,10 @@ def split_lines(text: str) -> list[str]:
 
 
 def join_lines(lines: Iterable[str], trailing_newline: bool = True) -> str:
+    """Lines back into text; no lines is an empty file, one empty line is ``"\\n"``."""
+    lines = list(lines)
     body = "\n".join(lines)
-    return body + "\n" if trailing_newline and body else body
+    return body + "\n" if trailing_newline and lines else body
 
 
 def overlaps(a: Edit, b: Edit) -> bool:
@@ -89,10 +91,78 @@ def unified_diff(path: str, before: str, after: str, *, new_file: bool = False) 
     return text
 
 
+CONTEXT_LINES = 3
+
+
 def fix_diff(path: str, text: str, fix: Fix) -> str:
+    """The fix as a unified diff; built from its edits, so its cost does not grow with the file."""
     target = fix.path or path
-    before = "" if fix.creates_file else text
-    return unified_diff(target, before, apply_fix(text, fix), new_file=fix.creates_file)
+    if fix.creates_file:
+        return unified_diff(target, "", apply_fix(text, fix), new_file=True)
+    if apply_fix(text, fix) == text:
+        return ""
+    old = text.splitlines(keepends=True)
+    ends_with_newline = text.endswith("\n") or not text  # as apply_fix writes it
+    hunks = _hunks(old, sorted(fix.edits, key=lambda e: e.start_line), ends_with_newline)
+    return f"diff --git a/{target} b/{target}\n--- a/{target}\n+++ b/{target}\n" + "".join(hunks)
+
+
+def _line(marker: str, line: str) -> str:
+    return (
+        marker + line if line.endswith("\n") else f"{marker}{line}\n\\ No newline at end of file\n"
+    )
+
+
+def _hunks(old: list[str], edits: list[Edit], ends_with_newline: bool) -> list[str]:
+    """Hunks with three lines of context; edits closer than that share one hunk."""
+    groups: list[list[Edit]] = []
+    for edit in edits:
+        start = edit.start_line - 1
+        if groups and start - _old_end(groups[-1][-1]) <= 2 * CONTEXT_LINES:
+            groups[-1].append(edit)
+        else:
+            groups.append([edit])
+    hunks, shift = [], 0
+    for group in groups:
+        first = max(0, group[0].start_line - 1 - CONTEXT_LINES)
+        last = min(len(old), _old_end(group[-1]) + CONTEXT_LINES)
+        new, cursor = [], first
+        for edit in group:
+            new += old[cursor : edit.start_line - 1] + [line + "\n" for line in edit.new_lines]
+            cursor = _old_end(edit)
+        new += old[cursor:last]
+        new = [line if line.endswith("\n") else line + "\n" for line in new]
+        if last == len(old) and not ends_with_newline and new:
+            new[-1] = new[-1].removesuffix("\n")  # the file's last line still has no newline
+        hunk = _hunk(old[first:last], new, first, shift)
+        if hunk:
+            hunks.append(hunk)
+            shift += len(new) - (last - first)
+    return hunks
+
+
+def _hunk(old: list[str], new: list[str], first: int, shift: int) -> str:
+    """One hunk: the common lines at both ends are context, the middle is replaced."""
+    head = 0
+    while head < min(len(old), len(new)) and old[head] == new[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(old), len(new)) - head and old[-1 - tail] == new[-1 - tail]:
+        tail += 1
+    if head == len(old) == len(new):
+        return ""
+    body = [_line(" ", line) for line in old[:head]]
+    body += [_line("-", line) for line in old[head : len(old) - tail]]
+    body += [_line("+", line) for line in new[head : len(new) - tail]]
+    body += [_line(" ", line) for line in old[len(old) - tail :]]
+    old_start = first + 1 if old else first
+    new_start = first + shift + 1 if new else first + shift
+    return f"@@ -{old_start},{len(old)} +{new_start},{len(new)} @@\n" + "".join(body)
+
+
+def _old_end(edit: Edit) -> int:
+    """0-based index just past the old lines ``edit`` replaces."""
+    return max(edit.end_line, edit.start_line - 1)
 
 
 @dataclass(frozen=True)
