@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from workers.analysis.model import Edit, Fix, InputError
 
@@ -99,12 +100,18 @@ def fix_diff(path: str, text: str, fix: Fix) -> str:
     target = fix.path or path
     if fix.creates_file:
         return unified_diff(target, "", apply_fix(text, fix), new_file=True)
-    if apply_fix(text, fix) == text:
-        return ""
-    old = text.splitlines(keepends=True)
+    old = _lines_with_ends(text)
     ends_with_newline = text.endswith("\n") or not text  # as apply_fix writes it
     hunks = _hunks(old, sorted(fix.edits, key=lambda e: e.start_line), ends_with_newline)
+    if not hunks:
+        return ""
     return f"diff --git a/{target} b/{target}\n--- a/{target}\n+++ b/{target}\n" + "".join(hunks)
+
+
+@lru_cache(maxsize=16)
+def _lines_with_ends(text: str) -> tuple[str, ...]:
+    """A file's lines, split once for all the fixes of its findings."""
+    return tuple(text.splitlines(keepends=True))
 
 
 def _line(marker: str, line: str) -> str:
@@ -113,7 +120,7 @@ def _line(marker: str, line: str) -> str:
     )
 
 
-def _hunks(old: list[str], edits: list[Edit], ends_with_newline: bool) -> list[str]:
+def _hunks(old: tuple[str, ...], edits: list[Edit], ends_with_newline: bool) -> list[str]:
     """Hunks with three lines of context; edits closer than that share one hunk."""
     groups: list[list[Edit]] = []
     for edit in edits:
@@ -128,7 +135,7 @@ def _hunks(old: list[str], edits: list[Edit], ends_with_newline: bool) -> list[s
         last = min(len(old), _old_end(group[-1]) + CONTEXT_LINES)
         new, cursor = [], first
         for edit in group:
-            new += old[cursor : edit.start_line - 1] + [line + "\n" for line in edit.new_lines]
+            new += [*old[cursor : edit.start_line - 1], *(line + "\n" for line in edit.new_lines)]
             cursor = _old_end(edit)
         new += old[cursor:last]
         new = [line if line.endswith("\n") else line + "\n" for line in new]
@@ -141,7 +148,7 @@ def _hunks(old: list[str], edits: list[Edit], ends_with_newline: bool) -> list[s
     return hunks
 
 
-def _hunk(old: list[str], new: list[str], first: int, shift: int) -> str:
+def _hunk(old: Sequence[str], new: list[str], first: int, shift: int) -> str:
     """One hunk: the common lines at both ends are context, the middle is replaced."""
     head = 0
     while head < min(len(old), len(new)) and old[head] == new[head]:
