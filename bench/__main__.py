@@ -7,6 +7,7 @@ its figures mean nothing and no test asserts any timing.
 from __future__ import annotations
 
 import argparse
+import json
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,11 @@ def main() -> None:
         args.repeats, args.sample = 1, 3
     chosen = [name for name in args.only.split(",") if name] or list(SECTIONS)
     results: dict[str, object] = {"machine": report.machine(), "quick": args.quick}
+    previous = args.out / "latest.json"
+    if args.write_docs and args.only and previous.exists():
+        # Re-running some sections refreshes them in the last full run's results.
+        kept = json.loads(previous.read_text())
+        results = {**kept, **results} if not kept.get("quick") else results
     for name in chosen:
         print(f"\n== {name}")
         results[name] = SECTIONS[name](args)
@@ -171,10 +177,11 @@ def main() -> None:
         report.write_chart(results["scaling"], args.out)  # type: ignore[arg-type]
     print(f"\nwrote {path}")
     if args.write_docs:
-        tables = [table for name in chosen for table in TABLES[name](results[name])]
+        present = [name for name in SECTIONS if name in results]
+        tables = [table for name in present for table in TABLES[name](results[name])]
         docs = report.write_docs(results["machine"], tables, DOCS)  # type: ignore[arg-type]
         print(f"wrote {docs}")
-        if not args.quick and set(chosen) == set(SECTIONS):
+        if not args.quick and set(present) == set(SECTIONS):
             report.write_readme_summary(results)
             print(f"wrote {report.README}")
 

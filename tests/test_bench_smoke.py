@@ -38,7 +38,9 @@ def test_quick_bench_runs_every_section(tmp_path: Path) -> None:
     assert queue["tasks_queued"] == queue["requests"] - queue["redeliveries"]
 
     [config] = results["e2e"]["configs"]
-    assert config["completed"] == config["reviews"] == 4
+    assert config["completed"] == config["reviews"] == 3  # the three example MRs, one at a time
+    assert [review["changed_dockerfiles"] for review in config["per_review"]] == [1, 1, 1, 2]
+    assert all(review["seconds"] is not None for review in config["per_review"])
     assert all(review["bulk_publishes"] == 1 for review in config["per_review"])
 
     assert results["memory"]["points"][-1]["reviews"] >= 20
