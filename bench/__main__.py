@@ -166,7 +166,11 @@ def main() -> None:
     if args.write_docs and args.only and previous.exists():
         # Re-running some sections refreshes them in the last full run's results.
         kept = json.loads(previous.read_text())
-        results = {**kept, **results} if not kept.get("quick") else results
+        if not kept.get("quick"):
+            now = results["machine"]
+            assert isinstance(now, dict)
+            rerun = [f"{name} ({now['date']}, commit `{now['commit']}`)" for name in chosen]
+            results = {**kept, "quick": False, "rerun": [*kept.get("rerun", []), *rerun]}
     for name in chosen:
         print(f"\n== {name}")
         results[name] = SECTIONS[name](args)
@@ -179,7 +183,12 @@ def main() -> None:
     if args.write_docs:
         present = [name for name in SECTIONS if name in results]
         tables = [table for name in present for table in TABLES[name](results[name])]
-        docs = report.write_docs(results["machine"], tables, DOCS)  # type: ignore[arg-type]
+        docs = report.write_docs(
+            results["machine"],  # type: ignore[arg-type]
+            tables,
+            DOCS,
+            rerun=results.get("rerun", []),  # type: ignore[arg-type]
+        )
         print(f"wrote {docs}")
         if not args.quick and set(present) == set(SECTIONS):
             report.write_readme_summary(results)

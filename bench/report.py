@@ -118,6 +118,7 @@ def write_docs(
     machine_info: dict[str, object],
     tables: list[tuple[str, list[str], list[list[object]]]],
     path: Path,
+    rerun: list[str] = (),  # type: ignore[assignment]
 ) -> Path:
     """``docs/benchmarks.md``, generated: never edited by hand, so it cannot drift."""
     header = (
@@ -127,6 +128,8 @@ def write_docs(
         f"{machine_info['memory_gb']} GB memory, Python {machine_info['python']}, "
         f"commit `{machine_info['commit']}`.\n"
     )
+    if rerun:
+        header += f"Re-run since on the same machine: {', '.join(rerun)}.\n"
     body = "\n".join(
         f"\n## {title}\n\n{markdown_table(rows, cols)}\n" for title, cols, rows in tables
     )
