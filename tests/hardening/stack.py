@@ -17,7 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
-from tests.e2e.worker_fixtures import ROOT, Stack, start_worker, stop_worker, wait_for
+from tests.e2e.worker_fixtures import (
+    ROOT,
+    Stack,
+    start_worker,
+    stop_worker,
+    wait_for,
+)
 from tests.fake_gitlab.remote import RemoteFakeGitLab
 from tests.web.live import free_port
 from workers.celery_app import make_celery
@@ -95,22 +101,6 @@ def hstack_fixture(
 
 def enqueue(settings: Settings, task: str, *args: Any) -> None:
     make_celery(settings).send_task(task, args=list(args))
-
-
-def bot_notes(fake: RemoteFakeGitLab, project: int, iid: int) -> list[dict[str, Any]]:
-    return [
-        note
-        for thread in fake.discussions(project, iid)
-        for note in thread["notes"]
-        if note["author"]["username"] == fake.bot_username
-    ]
-
-
-def summary_at(fake: RemoteFakeGitLab, project: int, iid: int, sha: str) -> str | None:
-    for note in bot_notes(fake, project, iid):
-        if note["body"].startswith(SUMMARY_MARKER) and sha[:12] in note["body"]:
-            return str(note["body"])
-    return None
 
 
 class OwnRedis:

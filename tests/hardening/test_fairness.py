@@ -9,14 +9,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.e2e.worker_fixtures import Stack, fake_process_fixture, wait_for  # noqa: F401
+from tests.e2e.worker_fixtures import Stack, bot_notes, fake_process_fixture, summary_at, wait_for  # noqa: F401
 from tests.hardening.figures import record, scaled
 from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
-    bot_notes,
     enqueue,
     hardening_redis_fixture,
     hstack_fixture,
-    summary_at,
 )
 from tests.worker.expect import example_files, findings_for, markers
 from workers.celery_app import REVIEW_TASK

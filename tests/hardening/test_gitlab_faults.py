@@ -20,16 +20,14 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.app import create_app
-from tests.e2e.worker_fixtures import Stack, fake_process_fixture, wait_for  # noqa: F401
+from tests.e2e.worker_fixtures import Stack, bot_notes, fake_process_fixture, summary_at, wait_for  # noqa: F401
 from tests.fake_gitlab.faults import MIX_KINDS
 from tests.fake_gitlab.remote import RemoteFakeGitLab
 from tests.hardening.figures import record, scaled
 from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
-    bot_notes,
     enqueue,
     hardening_redis_fixture,
     hstack_fixture,
-    summary_at,
 )
 from tests.worker.expect import example_files, markers
 from workers.celery_app import REVIEW_TASK

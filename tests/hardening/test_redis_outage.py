@@ -15,16 +15,21 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.worker_fixtures import fake_process_fixture, start_worker, stop_worker, wait_for
+from tests.e2e.worker_fixtures import (
+    bot_notes,
+    fake_process_fixture,
+    start_worker,
+    stop_worker,
+    summary_at,
+    wait_for,
+)
 from tests.fake_gitlab.remote import RemoteFakeGitLab
 from tests.fake_gitlab.webhooks import headers
 from tests.hardening.figures import record, scaled
 from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
     OwnRedis,
     bot_env,
-    bot_notes,
     own_redis_fixture,
-    summary_at,
 )
 from tests.web.live import Server, http, serve
 from tests.worker.expect import example_files, findings_for, markers

@@ -19,17 +19,22 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.worker_fixtures import fake_process_fixture, start_worker, stop_worker, wait_for
+from tests.e2e.worker_fixtures import (
+    bot_notes,
+    fake_process_fixture,
+    start_worker,
+    stop_worker,
+    summary_at,
+    wait_for,
+)
 from tests.fake_gitlab.remote import RemoteFakeGitLab
 from tests.fake_gitlab.webhooks import headers
 from tests.hardening.figures import record
 from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
     audit_entries,
     bot_env,
-    bot_notes,
     enqueue,
     hardening_redis_fixture,
-    summary_at,
 )
 from tests.hardening.test_redis_outage import WEB_SETTINGS
 from tests.web.live import http, serve

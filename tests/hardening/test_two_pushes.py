@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.worker_fixtures import Stack, fake_process_fixture, wait_for  # noqa: F401
+from tests.e2e.worker_fixtures import Stack, bot_notes, fake_process_fixture, summary_at, wait_for  # noqa: F401
 from tests.hardening.figures import record
 from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
-    bot_notes,
     enqueue,
     hardening_redis_fixture,
     hstack_fixture,
-    summary_at,
 )
 from tests.worker.expect import example_files, finding, findings_for, markers
 from workers.analysis.fixes import apply_fix
