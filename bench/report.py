@@ -226,6 +226,8 @@ def write_readme_summary(results: dict[str, Any], path: Path = README) -> None:
         f"{machine_info['memory_gb']} GB, commit `{machine_info['commit']}`; details and how to "
         f"reproduce: [docs/benchmarks.md](docs/benchmarks.md).\n\n{table}\n"
     )
+    if results.get("rerun"):
+        block += f"\nRe-run since on the same machine: {', '.join(results['rerun'])}.\n"
     text = path.read_text(encoding="utf-8")
     path.write_text(
         _README_BLOCK.sub(lambda m: m.group(1) + block + m.group(2), text), encoding="utf-8"
