@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.measure import median, run_process
 
-LAYERBOT = [sys.executable, "-m", "workers.cli", "check", "--format", "json"]
+LAYERBOT = [sys.executable, "-m", "layerbot.cli", "check", "--format", "json"]
 
 
 def _hadolint() -> list[str] | None:

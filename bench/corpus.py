@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from workers.analysis.discovery import DOCKERFILE, discover, file_kind
+from layerbot.analysis.discovery import DOCKERFILE, discover, file_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -18,8 +18,8 @@ import redis
 from bench.e2e import merge_requests
 from bench.measure import rss_mb, tree
 from bench.processes import ROOT, fake_gitlab, layerbot, running
-from workers.celery_app import REVIEW_TASK, make_celery
-from workers.settings import Settings
+from layerbot.celery_app import REVIEW_TASK, make_celery
+from layerbot.settings import Settings
 
 
 def _reviews_done(fake: Any, project: int, iid: int) -> int:

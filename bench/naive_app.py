@@ -14,8 +14,8 @@ import urllib.request
 from flask import Flask, Response, request
 
 from bot import webhook
+from layerbot.settings import Settings
 from tests.fake_gitlab.server import BOT_TOKEN
-from workers.settings import Settings
 
 
 def create() -> Flask:

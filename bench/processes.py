@@ -67,7 +67,7 @@ def running(
 
 
 def layerbot(*args: str) -> list[str]:
-    return [sys.executable, "-m", "workers.cli", *args]
+    return [sys.executable, "-m", "layerbot.cli", *args]
 
 
 @contextmanager

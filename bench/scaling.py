@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 
 from bench.corpus import ci_file_of_size, dockerfile_of_size
 from bench.measure import measure_call
-from workers.analysis.engine import analyse_file
-from workers.analysis.fixes import fix_diff
-from workers.analysis.model import RepoView
+from layerbot.analysis.engine import analyse_file
+from layerbot.analysis.fixes import fix_diff
+from layerbot.analysis.model import RepoView
 
 
 def _analyse_with_fixes(path: str, text: str, repo: RepoView) -> Callable[[], object]:

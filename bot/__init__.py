@@ -5,6 +5,5 @@
 - ``webhook``: pure authentication, signature check, payload validation and classification;
 - ``dedupe``, ``queue``, ``spool``, ``intake``: exactly-once hand-off to Celery, with a durable
   local spool while the broker is down;
-- ``health``: the GitLab-auth flag the worker raises and ``/healthz`` reports;
 - ``gunicorn_conf`` and ``serve``: the production server and ``layerbot serve``.
 """

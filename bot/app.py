@@ -18,13 +18,14 @@ from flask import Flask, Request, Response, jsonify, request
 from prometheus_client import CollectorRegistry
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bot import health, webhook
+from bot import webhook
 from bot.dedupe import DedupeStore, RedisDedupe, SqliteDedupe
 from bot.intake import Intake, Outcome, SpoolFailed
 from bot.metrics import SpoolCollector, WebMetrics, event_label, exposition
 from bot.queue import Job, TaskQueue
 from bot.spool import Replayer, Spool
-from workers.settings import Settings, SettingsError
+from layerbot import health
+from layerbot.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from workers.settings import Settings
+from layerbot.settings import Settings
 
 _settings = Settings.from_env()
 _metrics_dir = Path(

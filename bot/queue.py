@@ -18,8 +18,8 @@ from celery import Celery
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from workers.celery_app import make_celery
-from workers.settings import Settings
+from layerbot.celery_app import make_celery
+from layerbot.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import time
 from types import FrameType
 
 from bot.app import validate_settings
-from workers.settings import Settings, SettingsError
+from layerbot.settings import Settings, SettingsError
 
 STARTUP_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
@@ -97,7 +97,7 @@ def run_serve(host: str, port: int) -> int:
             if not _wait_listening(web, host, port):
                 print("layerbot serve: the web server did not start", file=sys.stderr)
                 return 1
-            worker_command = [sys.executable, "-m", "workers.cli", "worker"]
+            worker_command = [sys.executable, "-m", "layerbot.cli", "worker"]
             children.append(_spawn(worker_command, env))
         while not stopping and all(child.poll() is None for child in children):
             time.sleep(0.2)

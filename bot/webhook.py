@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from workers.celery_app import NOTE_TASK, REVIEW_TASK
-from workers.settings import Settings
+from layerbot.celery_app import NOTE_TASK, REVIEW_TASK
+from layerbot.settings import Settings
 
 SIGNATURE_TOLERANCE_SECONDS = 5 * 60
 """Standard Webhooks: reject a ``webhook-timestamp`` further than this from our clock (replays)."""

@@ -71,13 +71,13 @@ def _added_file_diff(path: str, text: str) -> str:
 
 def plan_example_review() -> Review:
     """The bot's comments on the example MR, from the worker's own planner."""
-    from workers.analysis.config import CONFIG_FILE, parse_config
-    from workers.analysis.model import RepoView
+    from layerbot.analysis.config import CONFIG_FILE, parse_config
+    from layerbot.analysis.model import RepoView
+    from layerbot.settings import Settings
     from workers.comments import BotState
     from workers.fetch import ReviewInput
     from workers.mr_model import DiffRefs, FileDiff
     from workers.review import plan_review
-    from workers.settings import Settings
 
     files = {
         path.relative_to(EXAMPLE).as_posix(): path.read_text(encoding="utf-8")
@@ -267,7 +267,7 @@ def screenshot(page: Path, png: Path, browser: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
-    from workers.docs import replace_between
+    from layerbot.docs import replace_between
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only compare README.md's block")

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from workers.analysis.dockerfile import Dockerfile, parse
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.model import RepoView, Severity
-from workers.analysis.shell import commands
+from layerbot.analysis.dockerfile import Dockerfile, parse
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.model import RepoView, Severity
+from layerbot.analysis.shell import commands
 
 ARTICLE = Path(__file__).parent / "fixtures" / "article"
 REPO = RepoView.from_files(

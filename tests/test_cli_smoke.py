@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "layerbot.cli", *args], capture_output=True, text=True, cwd=ROOT
     )
 
 

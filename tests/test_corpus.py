@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from workers.analysis.dockerfile import Dockerfile, parse
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.fixes import apply_fix, fix_diff
-from workers.analysis.model import Finding, RepoView, Safety, Severity
-from workers.analysis.rules import rules_for
-from workers.analysis.shell import commands
+from layerbot.analysis.dockerfile import Dockerfile, parse
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.fixes import apply_fix, fix_diff
+from layerbot.analysis.model import Finding, RepoView, Safety, Severity
+from layerbot.analysis.rules import rules_for
+from layerbot.analysis.shell import commands
 
 CORPUS = Path(__file__).parent / "corpus"
 LANGUAGES = ("go", "node", "py", "java", "rust", "ruby", "php", "dotnet")

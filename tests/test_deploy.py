@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import yaml
 
-from workers.analysis import dockerfile
-from workers.analysis.discovery import file_kind
-from workers.cli import build_parser
-from workers.settings import Settings
+from layerbot.analysis import dockerfile
+from layerbot.analysis.discovery import file_kind
+from layerbot.cli import build_parser
+from layerbot.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 HEALTH_PATH = "/healthz"
@@ -381,7 +381,7 @@ def test_bot_image_runs_as_a_non_root_user() -> None:
 )
 def test_layerbot_finds_nothing_in_its_own_image_and_pipeline(paths: list[str]) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "check", *paths],
+        [sys.executable, "-m", "layerbot.cli", "check", *paths],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.analysis.dockerfile import DockerfileError, parse, parse_image
+from layerbot.analysis.dockerfile import DockerfileError, parse, parse_image
 
 SOURCE = """\
 # syntax=docker/dockerfile:1

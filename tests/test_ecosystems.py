@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from workers.analysis import dockerfile, ecosystems
-from workers.analysis.context import DockerfileContext
-from workers.analysis.ecosystems import StepKind
-from workers.analysis.model import RepoView
+from layerbot.analysis import dockerfile, ecosystems
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.ecosystems import StepKind
+from layerbot.analysis.model import RepoView
 
 
 def run(text: str) -> dockerfile.Instruction:

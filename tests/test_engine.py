@@ -2,9 +2,9 @@
 
 import pytest
 
-from workers.analysis.config import Config, ConfigError, parse_config
-from workers.analysis.engine import INVALID_FILE, analyse, analyse_file, fix_file
-from workers.analysis.model import RepoView, Severity
+from layerbot.analysis.config import Config, ConfigError, parse_config
+from layerbot.analysis.engine import INVALID_FILE, analyse, analyse_file, fix_file
+from layerbot.analysis.model import RepoView, Severity
 
 REPO = RepoView.from_files(
     {"go.mod": "module m\n\ngo 1.22\n", "svc/go.mod": "module s\n\ngo 1.21\n"}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.analysis.rules import all_rules
+from layerbot.analysis.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ EXPECTED = {
 
 def check(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "workers.cli", "check", *args],
+        [sys.executable, "-m", "layerbot.cli", "check", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

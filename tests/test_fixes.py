@@ -8,8 +8,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workers.analysis.fixes import apply_edits, apply_fix, as_replacement, fix_diff, overlaps
-from workers.analysis.model import Edit, Fix, Safety
+from layerbot.analysis.fixes import apply_edits, apply_fix, as_replacement, fix_diff, overlaps
+from layerbot.analysis.model import Edit, Fix, Safety
 
 TEXT = 'FROM alpine:3.20\nRUN apk update\nRUN apk add curl\nCMD ["sh"]\n'
 

@@ -13,11 +13,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from workers.analysis import formats
-from workers.analysis.engine import analyse_file
-from workers.analysis.fixes import apply_fix
-from workers.analysis.model import AnalysisResult, Edit, Finding, Fix, RepoView, Safety, Severity
-from workers.analysis.rules import all_rules
+from layerbot.analysis import formats
+from layerbot.analysis.engine import analyse_file
+from layerbot.analysis.fixes import apply_fix
+from layerbot.analysis.model import AnalysisResult, Edit, Finding, Fix, RepoView, Safety, Severity
+from layerbot.analysis.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -321,7 +321,7 @@ def test_sarif_fixes_from_the_engine_apply_to_the_analysed_file() -> None:
 
 
 def test_sarif_reports_notes_as_tool_notifications() -> None:
-    from workers.analysis.model import Note
+    from layerbot.analysis.model import Note
 
     result = AnalysisResult([], [Note(".gitlab-ci.yml", "remote include not analysed")], 1)
     log = json.loads(formats.render_sarif(result, {}))
@@ -369,7 +369,7 @@ def test_text_diff_and_colour() -> None:
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *args],
+        [sys.executable, "-m", "layerbot.cli", *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -381,7 +381,7 @@ def _cli_on_tty(*args: str, env: dict[str, str]) -> str:
     """Run the CLI with stdout on a pseudo-terminal and return what it printed."""
     leader, follower = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "workers.cli", *args],
+        [sys.executable, "-m", "layerbot.cli", *args],
         stdout=follower,
         stderr=subprocess.DEVNULL,
         cwd=ROOT,

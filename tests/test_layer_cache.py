@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workers.analysis import dockerfile
-from workers.analysis.layer_cache import (
+from layerbot.analysis import dockerfile
+from layerbot.analysis.layer_cache import (
     Change,
     SourceKind,
     compare,

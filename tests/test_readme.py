@@ -26,10 +26,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from layerbot.analysis.rules import all_rules
+from layerbot.settings import Settings
 from tests.fake_gitlab.server import FakeGitLab
 from tests.test_deploy import SETTINGS_VARS, gunicorn_variables
-from workers.analysis.rules import all_rules
-from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -83,7 +83,7 @@ def split_env(command: str) -> tuple[dict[str, str], list[str]]:
 def layerbot_argv(words: list[str]) -> list[str]:
     """`.venv/bin/layerbot ...` as run here: this interpreter, the same entry point."""
     assert words[0] == ".venv/bin/layerbot", words
-    return [sys.executable, "-m", "workers.cli", *words[1:]]
+    return [sys.executable, "-m", "layerbot.cli", *words[1:]]
 
 
 def free_port() -> int:
@@ -333,7 +333,7 @@ def test_rules_section_lists_every_registered_rule_with_its_page() -> None:
     assert [name for name, _ in listed] == list(all_rules())
     assert all(name == page for name, page in listed)
     result = subprocess.run(
-        [sys.executable, "-m", "workers.docs", "--check"], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "layerbot.docs", "--check"], capture_output=True, text=True, cwd=ROOT
     )
     assert result.returncode == 0, result.stderr
 

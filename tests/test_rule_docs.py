@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from workers import docs
-from workers.analysis.rules import all_rules
+from layerbot import docs
+from layerbot.analysis.rules import all_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = sorted(all_rules())
@@ -17,7 +17,7 @@ RULES = sorted(all_rules())
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *args], capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-m", "layerbot.cli", *args], capture_output=True, text=True, cwd=ROOT
     )
 
 
@@ -35,7 +35,7 @@ def test_docstring_references_cite_something(name: str) -> None:
 
 def test_docs_folder_matches_the_docstrings() -> None:
     problems = docs.drift(ROOT / "docs" / "rules", all_rules().values())
-    assert problems == [], "run `python -m workers.docs` to regenerate docs/rules"
+    assert problems == [], "run `python -m layerbot.docs` to regenerate docs/rules"
 
 
 def test_drift_detects_edited_missing_and_stale_pages(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_missing_sections_names_what_is_absent() -> None:
 
 def test_check_mode_exits_1_on_drift(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "workers.docs", "--check", str(tmp_path)],
+        [sys.executable, "-m", "layerbot.docs", "--check", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -4,7 +4,7 @@ import shlex
 
 import pytest
 
-from workers.analysis.shell import commands, split_words
+from layerbot.analysis.shell import commands, split_words
 
 
 @pytest.mark.parametrize(

@@ -12,16 +12,16 @@ import logging
 import re
 from dataclasses import dataclass
 
+from layerbot.analysis.engine import INVALID_FILE
+from layerbot.analysis.rules import all_rules
+from layerbot.settings import Settings
 from workers import metrics
-from workers.analysis.engine import INVALID_FILE
-from workers.analysis.rules import all_rules
 from workers.comments import RULE_NAME, code_span, read_bot_state
 from workers.fetch import fetch_review_input
 from workers.gitlab_client import DEVELOPER_ACCESS, GitLabClient
 from workers.mr_model import Discussion, MergeRequest
 from workers.patches import FixedFile, fixed_files
 from workers.review import mr_lock, run_review
-from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 

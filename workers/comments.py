@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from workers.analysis.fixes import as_replacement, split_lines
-from workers.analysis.model import Finding, Note, Safety, Severity
+from layerbot.analysis.fixes import as_replacement, split_lines
+from layerbot.analysis.model import Finding, Note, Safety, Severity
 from workers.mr_model import DiffRefs, Discussion, DraftNote, FileDiff, PostedNote
 
 SUMMARY_MARKER = "<!-- layerbot:summary -->"

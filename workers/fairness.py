@@ -24,8 +24,8 @@ from typing import Any
 
 import redis
 
+from layerbot.settings import Settings
 from workers.leases import renewed
-from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 

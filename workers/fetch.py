@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from workers.analysis.config import CONFIG_FILE, Config, ConfigError, parse_config
-from workers.analysis.discovery import DOCKERFILE, GITLAB_CI, file_kind
-from workers.analysis.engine import decode
-from workers.analysis.model import InputError, Note, RepoView
+from layerbot.analysis.config import CONFIG_FILE, Config, ConfigError, parse_config
+from layerbot.analysis.discovery import DOCKERFILE, GITLAB_CI, file_kind
+from layerbot.analysis.engine import decode
+from layerbot.analysis.model import InputError, Note, RepoView
 from workers.gitlab_client import GitLabClient
 from workers.mr_model import FileDiff, MergeRequest
 
@@ -82,7 +82,7 @@ class _LazyRepo:
 def _linked_files(targets: list[str], repo: RepoView, lazy: _LazyRepo) -> list[str]:
     """Dockerfiles a changed CI file builds, and the root CI file when it builds a changed
     Dockerfile: a change on one side is reviewed with its other side."""
-    from workers.analysis import gitlab_ci
+    from layerbot.analysis import gitlab_ci
 
     linked: set[str] = set()
     ci_files = [path for path in targets if file_kind(path) == GITLAB_CI]

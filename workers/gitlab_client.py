@@ -30,6 +30,7 @@ import gitlab
 import gitlab.exceptions
 import requests
 
+from layerbot.settings import Settings
 from workers import metrics
 from workers.mr_model import (
     DiffRefs,
@@ -40,7 +41,6 @@ from workers.mr_model import (
     PostedNote,
     User,
 )
-from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 

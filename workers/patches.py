@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from workers.analysis.config import Config
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.fixes import apply_fix, unified_diff
-from workers.analysis.model import Finding, RepoView, Safety
+from layerbot.analysis.config import Config
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.fixes import apply_fix, unified_diff
+from layerbot.analysis.model import Finding, RepoView, Safety
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,9 @@ from functools import cache
 
 import redis
 
+from layerbot.analysis.engine import analyse
+from layerbot.settings import Settings
 from workers import metrics
-from workers.analysis.engine import analyse
 from workers.comments import (
     BotState,
     CommentPlan,
@@ -34,7 +35,6 @@ from workers.gitlab_client import GitLabClient, PermanentGitLabError
 from workers.leases import renewed
 from workers.mr_model import DiffRefs, MergeRequest
 from workers.patches import fixed_files, unified_patch
-from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Mapping
 
-from workers.settings import Settings, SettingsError
+from layerbot.settings import Settings, SettingsError
 
 
 def _setup_logging(settings: Settings) -> None:

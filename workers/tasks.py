@@ -15,11 +15,11 @@ from typing import Any
 
 from celery import Celery, Task
 
-from workers.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
+from layerbot.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
+from layerbot.settings import Settings
 from workers.fairness import ProjectBusy, defer, project_slot
 from workers.gitlab_client import GitLabClient, PermanentGitLabError, TransientGitLabError
 from workers.review import ReviewBusy
-from workers.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class _Worker:
         return self._client
 
     def auth_ok(self) -> None:
-        from bot.health import clear_gitlab_auth_failure
+        from layerbot.health import clear_gitlab_auth_failure
 
         try:
             clear_gitlab_auth_failure(self.settings)
@@ -58,7 +58,7 @@ class _Worker:
             log.debug("could not clear the GitLab auth flag", exc_info=True)
 
     def auth_failed(self, error: PermanentGitLabError) -> None:
-        from bot.health import record_gitlab_auth_failure
+        from layerbot.health import record_gitlab_auth_failure
 
         try:
             record_gitlab_auth_failure(self.settings, f"GitLab answered {error.status}")

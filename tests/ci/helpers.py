@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from workers.analysis.fixes import apply_fix
-from workers.analysis.gitlab_ci import PipelineContext, load_pipeline
-from workers.analysis.model import Finding, RepoView
+from layerbot.analysis.fixes import apply_fix
+from layerbot.analysis.gitlab_ci import PipelineContext, load_pipeline
+from layerbot.analysis.model import Finding, RepoView
 
 CI = ".gitlab-ci.yml"
 

@@ -7,9 +7,9 @@ files, MAX_INCLUDE_DEPTH deep; nothing outside the repository is ever fetched.
 
 from __future__ import annotations
 
-from workers.analysis.engine import INVALID_FILE, analyse, analyse_file
-from workers.analysis.gitlab_ci import MAX_INCLUDE_DEPTH, MAX_INCLUDES
-from workers.analysis.model import RepoView
+from layerbot.analysis.engine import INVALID_FILE, analyse, analyse_file
+from layerbot.analysis.gitlab_ci import MAX_INCLUDE_DEPTH, MAX_INCLUDES
+from layerbot.analysis.model import RepoView
 
 CI = ".gitlab-ci.yml"
 GOOD_DOCKERFILE = "FROM golang:latest\nRUN go build .\n"

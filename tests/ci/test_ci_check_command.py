@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from workers.analysis.engine import analyse_file
-from workers.analysis.gitlab_ci import ci_jobs_building, dockerfiles_built, load_pipeline
-from workers.analysis.model import RepoView
+from layerbot.analysis.engine import analyse_file
+from layerbot.analysis.gitlab_ci import ci_jobs_building, dockerfiles_built, load_pipeline
+from layerbot.analysis.model import RepoView
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ".gitlab-ci.yml"
@@ -24,7 +24,7 @@ JOB = (
 
 def layerbot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "workers.cli", *args],
+        [sys.executable, "-m", "layerbot.cli", *args],
         capture_output=True,
         text=True,
         cwd=cwd,

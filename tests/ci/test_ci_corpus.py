@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from workers.analysis.ci_builds import job_steps
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.fixes import apply_fix, fix_diff
-from workers.analysis.gitlab_ci import load_pipeline
-from workers.analysis.model import Finding, RepoView
-from workers.analysis.rules import rules_for
+from layerbot.analysis.ci_builds import job_steps
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.fixes import apply_fix, fix_diff
+from layerbot.analysis.gitlab_ci import load_pipeline
+from layerbot.analysis.model import Finding, RepoView
+from layerbot.analysis.rules import rules_for
 
 CORPUS = Path(__file__).parent / "corpus"
 CI = ".gitlab-ci.yml"

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from workers.analysis.ci_builds import MAX_EXPANDED_LENGTH
-from workers.analysis.ci_yaml import MAX_EXPANDED_NODES, CiYamlError, load_documents
-from workers.analysis.gitlab_ci import (
+from layerbot.analysis.ci_builds import MAX_EXPANDED_LENGTH
+from layerbot.analysis.ci_yaml import MAX_EXPANDED_NODES, CiYamlError, load_documents
+from layerbot.analysis.gitlab_ci import (
     Pipeline,
     ci_jobs_building,
     dockerfiles_built,
     load_pipeline,
 )
-from workers.analysis.model import InputError, RepoView
+from layerbot.analysis.model import InputError, RepoView
 
 CI = ".gitlab-ci.yml"
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from layerbot.analysis.fixes import apply_fix
+from layerbot.cli import main as layerbot
 from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by name)
     Stack,
     bot_notes,
@@ -21,8 +23,6 @@ from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by nam
 from tests.fake_gitlab.webhooks import headers
 from tests.web.live import Server, serve
 from tests.worker.expect import example_files, finding, findings_for, markers
-from workers.analysis.fixes import apply_fix
-from workers.cli import main as layerbot
 
 pytestmark = pytest.mark.e2e
 

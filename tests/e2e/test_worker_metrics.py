@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from layerbot.celery_app import REVIEW_TASK, make_celery
+from layerbot.settings import Settings
 from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by name)
     fake_process_fixture,
     redis_db_fixture,
@@ -17,8 +19,6 @@ from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by nam
     wait_for,
 )
 from tests.fake_gitlab.remote import RemoteFakeGitLab
-from workers.celery_app import REVIEW_TASK, make_celery
-from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

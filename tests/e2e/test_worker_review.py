@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from layerbot.analysis.fixes import apply_fix
+from layerbot.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
+from layerbot.cli import main as layerbot
 from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by name)
     Stack,
     bot_notes,
@@ -24,9 +27,6 @@ from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by nam
 )
 from tests.fake_gitlab.remote import RemoteFakeGitLab
 from tests.worker.expect import example_files, finding, findings_for, markers, suggestion_block
-from workers.analysis.fixes import apply_fix
-from workers.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
-from workers.cli import main as layerbot
 
 pytestmark = pytest.mark.e2e
 

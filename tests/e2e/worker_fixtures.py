@@ -21,8 +21,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
+from layerbot.settings import Settings
 from tests.fake_gitlab.remote import RemoteFakeGitLab
-from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_DB = 13
@@ -103,7 +103,7 @@ def fake_process_fixture() -> Iterator[RemoteFakeGitLab]:
 def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as output:
         return subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "worker", "--concurrency", "2"],
+            [sys.executable, "-m", "layerbot.cli", "worker", "--concurrency", "2"],
             cwd=ROOT,
             env=env,
             stdout=output,

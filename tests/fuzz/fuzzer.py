@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.model import RepoView
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.model import RepoView
 
 CORPUS = Path(__file__).with_name("corpus")
 FIX_SAMPLE = 10

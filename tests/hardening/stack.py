@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
+from layerbot.celery_app import make_celery
+from layerbot.settings import Settings
 from tests.e2e.worker_fixtures import (
     ROOT,
     Stack,
@@ -26,8 +28,6 @@ from tests.e2e.worker_fixtures import (
 )
 from tests.fake_gitlab.remote import RemoteFakeGitLab
 from tests.web.live import free_port
-from workers.celery_app import make_celery
-from workers.settings import Settings
 
 HARDENING_DB = 9
 AUDIT_DIR = Path(__file__).resolve().parent / "audit"

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from layerbot.celery_app import REVIEW_TASK
+from layerbot.settings import Settings
 from tests.e2e.worker_fixtures import Stack, bot_notes, fake_process_fixture, summary_at, wait_for  # noqa: F401
 from tests.hardening.figures import record, scaled
 from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
@@ -17,7 +19,6 @@ from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
     hstack_fixture,
 )
 from tests.worker.expect import example_files, findings_for, markers
-from workers.celery_app import REVIEW_TASK
 from workers.fairness import (
     DEFER_MIN_SECONDS,
     DEFER_SPREAD_SECONDS,
@@ -25,7 +26,6 @@ from workers.fairness import (
     project_slot,
     slot_key,
 )
-from workers.settings import Settings
 
 pytestmark = pytest.mark.e2e
 

@@ -20,6 +20,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from bot.app import create_app
+from layerbot.celery_app import REVIEW_TASK
+from layerbot.settings import Settings
 from tests.e2e.worker_fixtures import Stack, bot_notes, fake_process_fixture, summary_at, wait_for  # noqa: F401
 from tests.fake_gitlab.faults import MIX_KINDS
 from tests.fake_gitlab.remote import RemoteFakeGitLab
@@ -30,10 +32,8 @@ from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
     hstack_fixture,
 )
 from tests.worker.expect import example_files, markers
-from workers.celery_app import REVIEW_TASK
 from workers.gitlab_client import GitLabClient, PermanentGitLabError, TransientGitLabError
 from workers.review import ReviewBusy, ReviewOutcome, review_merge_request
-from workers.settings import Settings
 from workers.tasks import MAX_RETRIES, retry_countdown
 
 FAULT_RATE = 0.2

@@ -22,8 +22,8 @@ MEMORY_BOUND_MB = 200
 CHILD = textwrap.dedent(
     """
     import json, resource, sys
-    from workers.analysis.engine import analyse
-    from workers.analysis.model import RepoView
+    from layerbot.analysis.engine import analyse
+    from layerbot.analysis.model import RepoView
     resource.setrlimit(resource.RLIMIT_CPU, ({cpu}, {cpu}))
     path, hostile, good = sys.argv[1:4]
     files = {{path: open(hostile, "rb").read(), "svc/Dockerfile": open(good, "rb").read()}}

@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from layerbot.analysis.fixes import as_replacement
+from layerbot.celery_app import NOTE_TASK
+from layerbot.settings import Settings
 from tests.e2e.worker_fixtures import (
     bot_notes,
     fake_process_fixture,
@@ -40,9 +43,6 @@ from tests.hardening.test_redis_outage import WEB_SETTINGS
 from tests.web.live import http, serve
 from tests.worker.expect import example_files, finding, findings_for
 from tests.worker.test_mr_shapes import _fences_balanced, _strip_code
-from workers.analysis.fixes import as_replacement
-from workers.celery_app import NOTE_TASK
-from workers.settings import Settings
 
 assert fake_process_fixture  # a fixture, used by name
 pytestmark = pytest.mark.e2e

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from layerbot.analysis.fixes import apply_fix
+from layerbot.celery_app import REVIEW_TASK
 from tests.e2e.worker_fixtures import Stack, bot_notes, fake_process_fixture, summary_at, wait_for  # noqa: F401
 from tests.hardening.figures import record
 from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
@@ -18,8 +20,6 @@ from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
     hstack_fixture,
 )
 from tests.worker.expect import example_files, finding, findings_for, markers
-from workers.analysis.fixes import apply_fix
-from workers.celery_app import REVIEW_TASK
 
 pytestmark = pytest.mark.e2e
 

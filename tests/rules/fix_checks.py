@@ -12,10 +12,10 @@ import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from workers.analysis import dockerfile
-from workers.analysis.context import DockerfileContext
-from workers.analysis.fixes import apply_fix, fix_diff
-from workers.analysis.model import Finding, RepoView
+from layerbot.analysis import dockerfile
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.fixes import apply_fix, fix_diff
+from layerbot.analysis.model import Finding, RepoView
 
 EXPECTED = "expected.fixed"
 DOCKERFILE = "Dockerfile"

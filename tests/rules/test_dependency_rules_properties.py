@@ -13,12 +13,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from layerbot.analysis import dockerfile
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.fixes import apply_fix
+from layerbot.analysis.model import Finding, InputError, RepoView
+from layerbot.analysis.rules import cache_mount, dependency_layer_order
 from tests.rules.fix_checks import Check, load_fixture
-from workers.analysis import dockerfile
-from workers.analysis.context import DockerfileContext
-from workers.analysis.fixes import apply_fix
-from workers.analysis.model import Finding, InputError, RepoView
-from workers.analysis.rules import cache_mount, dependency_layer_order
 
 HERE = Path(__file__).parent
 SEEDS = [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from workers.analysis.config import Config
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.fixes import as_replacement
-from workers.analysis.model import Finding, RepoView
-from workers.analysis.rules import all_rules
+from layerbot.analysis.config import Config
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.fixes import as_replacement
+from layerbot.analysis.model import Finding, RepoView
+from layerbot.analysis.rules import all_rules
 
 LAYER_RULES = {"cleanup-in-same-layer", "package-cache", "update-with-install", "merge-runs"}
 ONLY_LAYER_RULES = Config(disabled=frozenset(all_rules()) - LAYER_RULES)

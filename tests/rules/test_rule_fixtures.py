@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from workers.analysis.config import Config
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.model import RepoView
-from workers.analysis.rules import all_rules
+from layerbot.analysis.config import Config
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.model import RepoView
+from layerbot.analysis.rules import all_rules
 
 _EXPECT = re.compile(r"^#\s*expect:\s*(.*)$", re.MULTILINE)
 _ENTRY = re.compile(r"^(\d+)(?:-(\d+))?\s+(info|minor|major|critical)\s+(safe|review|none)$")

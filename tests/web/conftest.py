@@ -18,8 +18,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from bot.app import create_app
+from layerbot.settings import Settings
 from tests.web.payloads import SECRET
-from workers.settings import Settings
 
 WEB_TEST_REDIS_DB = 11
 """The Redis database the web tests use; other suites use other numbers."""

@@ -106,7 +106,7 @@ def serve(settings: dict[str, str], tmp_path: Path) -> Iterator[Server]:
     env = {key: value for key, value in os.environ.items() if key not in _INHERITED_SETTINGS}
     env.update(settings)
     log_path = tmp_path / "serve.log"
-    command = [sys.executable, "-m", "workers.cli", "serve", "--port", str(port)]
+    command = [sys.executable, "-m", "layerbot.cli", "serve", "--port", str(port)]
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
         server = Server(process, f"http://127.0.0.1:{port}", log_path)

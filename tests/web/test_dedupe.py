@@ -11,9 +11,9 @@ import redis
 
 from bot.dedupe import KEY_PREFIX, DedupeStore, DedupeUnavailable, RedisDedupe, SqliteDedupe
 from bot.queue import redis_client
+from layerbot.settings import Settings
 from tests.web.conftest import web_redis_url
 from tests.web.live import free_port
-from workers.settings import Settings
 
 
 @pytest.fixture(params=["redis", "sqlite"])

@@ -77,7 +77,7 @@ def test_serve_refuses_to_start_without_a_webhook_secret(tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if k not in ("WEBHOOK_SECRET", "REDIS_URL")}
     env |= {"WEBHOOK_SIGNING_TOKEN": "", "LAYERBOT_DATA_DIR": str(tmp_path)}
     result = subprocess.run(
-        [sys.executable, "-m", "workers.cli", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "layerbot.cli", "serve", "--port", str(free_port())],
         env=env,
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from bot.intake import BROKER_BACKOFF_SECONDS
+from layerbot.celery_app import REVIEW_TASK
 from tests.web.conftest import WEB_TEST_REDIS_DB, OwnQueue, web_redis_url
 from tests.web.live import Server, http, serve, wait_for
 from tests.web.payloads import (
@@ -26,7 +27,6 @@ from tests.web.payloads import (
     signed_headers,
 )
 from tests.web.tcp_proxy import TcpProxy
-from workers.celery_app import REVIEW_TASK
 
 MR = "Merge Request Hook"
 

@@ -16,9 +16,9 @@ from bot.intake import Intake
 from bot.metrics import WebMetrics
 from bot.queue import Job, TaskQueue
 from bot.spool import Replayer, Spool, process_identity
+from layerbot.celery_app import REVIEW_TASK
+from layerbot.settings import Settings
 from tests.web.conftest import embedded_messages
-from workers.celery_app import REVIEW_TASK
-from workers.settings import Settings
 
 
 def job(number: int, delivery: str | None = None) -> Job:

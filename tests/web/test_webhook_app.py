@@ -11,6 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from layerbot.celery_app import NOTE_TASK, REVIEW_TASK
+from layerbot.settings import SettingsError
 from tests.web import payloads
 from tests.web.payloads import (
     SIGNING_TOKEN,
@@ -22,8 +24,6 @@ from tests.web.payloads import (
     signed_headers,
     variant,
 )
-from workers.celery_app import NOTE_TASK, REVIEW_TASK
-from workers.settings import SettingsError
 
 Queued = Callable[[], list[dict[str, Any]]]
 MR = "Merge Request Hook"
@@ -292,7 +292,7 @@ def test_an_app_without_any_secret_refuses_to_start(make_app: Callable[..., Flas
 def test_healthz_reports_queue_spool_and_a_flagged_gitlab_auth_failure(
     client: FlaskClient, app: Flask
 ) -> None:
-    from bot.health import clear_gitlab_auth_failure, record_gitlab_auth_failure
+    from layerbot.health import clear_gitlab_auth_failure, record_gitlab_auth_failure
 
     settings = app.extensions["layerbot"].settings
     response = client.get("/healthz")

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from bot.app import create_app
 from bot.webhook import sign
+from layerbot.settings import Settings
 from tests.web.conftest import embedded_messages
 from tests.web.openapi import check_response
 from tests.web.payloads import (
@@ -30,7 +31,6 @@ from tests.web.payloads import (
     note_event,
     sha,
 )
-from workers.settings import Settings
 
 EXAMPLES = int(os.environ.get("LAYERBOT_WEBHOOK_EXAMPLES", "1000"))
 MAX_BODY = 4096

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from workers.analysis.engine import analyse
-from workers.analysis.fixes import as_replacement
-from workers.analysis.model import Finding, RepoView, Safety
+from layerbot.analysis.engine import analyse
+from layerbot.analysis.fixes import as_replacement
+from layerbot.analysis.model import Finding, RepoView, Safety
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "go-service"
 MARKER = re.compile(r"<!-- layerbot:finding (\S+) ([0-9a-f]{16}) -->")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from workers.analysis.model import Edit, Finding, Fix, Note, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, Note, Safety, Severity
 from workers.comments import (
     MAX_NEW_INLINE,
     RESOLVED_MARKER,

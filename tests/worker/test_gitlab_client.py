@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from layerbot.settings import Settings
 from tests.fake_gitlab.server import FakeGitLab
 from tests.worker.expect import example_files, findings_for
 from workers.gitlab_client import (
@@ -18,7 +19,6 @@ from workers.gitlab_client import (
     endpoint_template,
     retry_after_seconds,
 )
-from workers.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,7 +110,7 @@ def test_one_shot_review_in_a_ci_pipeline(fake_gitlab: FakeGitLab, tmp_path: Pat
         "GITLAB_TOKEN": fake_gitlab.bot_token,
         "LAYERBOT_DATA_DIR": str(tmp_path),
     }
-    command = [sys.executable, "-m", "workers.cli", "review"]
+    command = [sys.executable, "-m", "layerbot.cli", "review"]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     count = len(findings_for(example_files()))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from layerbot.settings import Settings
 from tests.fake_gitlab.server import FakeGitLab
 from workers.gitlab_client import GitLabClient, RetryPolicy, TransientGitLabError
 from workers.review import review_merge_request
-from workers.settings import Settings
 
 NAIVE = "FROM golang:latest\nWORKDIR /app\nCOPY . .\nRUN go mod download\nRUN go build -o app .\n"
 GO_MOD = "module example.com/app\n\ngo 1.22\n"

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from layerbot.analysis.fixes import apply_fix
+from layerbot.cli import main as layerbot
+from layerbot.settings import Settings
 from tests.fake_gitlab.server import FakeGitLab
 from tests.worker.expect import example_files, finding, findings_for, markers, suggestion_block
-from workers.analysis.fixes import apply_fix
-from workers.cli import main as layerbot
 from workers.commands import handle_note
 from workers.gitlab_client import (
     AmbiguousWriteError,
@@ -21,7 +22,6 @@ from workers.gitlab_client import (
     install_token_redaction,
 )
 from workers.review import review_merge_request
-from workers.settings import Settings
 
 FAST = RetryPolicy(attempts=4, backoff=0.01, max_wait=2.0)
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import redis
 
+from layerbot.settings import Settings
 from tests.e2e.worker_fixtures import worker_redis_url
 from workers import review
 from workers.review import ReviewBusy, mr_lock
-from workers.settings import Settings
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from layerbot.analysis import dockerfile, ecosystems
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.fixes import as_replacement
+from layerbot.analysis.model import RepoView, Safety, Severity
+from layerbot.analysis.rules import cache_mount as rule
 from tests.rules.fix_checks import EXPECTED, assert_fix_is_sound, load_fixture, run_check
-from workers.analysis import dockerfile, ecosystems
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.fixes import as_replacement
-from workers.analysis.model import RepoView, Safety, Severity
-from workers.analysis.rules import cache_mount as rule
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WITH_FIX = sorted(p.name for p in FIXTURES.iterdir() if not p.name.startswith(("ok-", "nofix-")))

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from layerbot.analysis.gitlab_ci import load_pipeline
+from layerbot.analysis.model import RepoView, Safety
+from layerbot.analysis.rules import ci_cache_builder_stage
 from tests.ci.helpers import fixed_text, job, run_rule
-from workers.analysis.gitlab_ci import load_pipeline
-from workers.analysis.model import RepoView, Safety
-from workers.analysis.rules import ci_cache_builder_stage
 
 LATEST = "$CI_REGISTRY_IMAGE:latest"
 INLINE = "--build-arg BUILDKIT_INLINE_CACHE=1"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from layerbot.analysis.engine import analyse_file
+from layerbot.analysis.model import RepoView, Safety
+from layerbot.analysis.rules import ci_cache_from
 from tests.ci.helpers import fixed_text, job, run_rule
-from workers.analysis.engine import analyse_file
-from workers.analysis.model import RepoView, Safety
-from workers.analysis.rules import ci_cache_from
 
 LATEST = "$CI_REGISTRY_IMAGE:latest"
 

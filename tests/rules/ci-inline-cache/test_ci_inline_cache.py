@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from layerbot.analysis.model import Safety, Severity
+from layerbot.analysis.rules import ci_inline_cache
 from tests.ci.helpers import fixed_text, job, run_rule
-from workers.analysis.model import Safety, Severity
-from workers.analysis.rules import ci_inline_cache
 
 LATEST = "$CI_REGISTRY_IMAGE:latest"
 BUILD = f"docker build --cache-from {LATEST} -t {LATEST} ."

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from layerbot.analysis.model import Severity
+from layerbot.analysis.rules import ci_kaniko_cache
 from tests.ci.helpers import fixed_text, job, run_rule
-from workers.analysis.model import Severity
-from workers.analysis.rules import ci_kaniko_cache
 
 KANIKO = "gcr.io/kaniko-project/executor:debug"
 

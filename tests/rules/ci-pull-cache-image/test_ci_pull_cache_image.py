@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from layerbot.analysis.rules import ci_pull_cache_image
 from tests.ci.helpers import fixed_text, job, run_rule
-from workers.analysis.rules import ci_pull_cache_image
 
 LATEST = "$CI_REGISTRY_IMAGE:latest"
 BUILD = f"docker build --cache-from {LATEST} -t {LATEST} ."

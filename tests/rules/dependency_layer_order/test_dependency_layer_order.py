@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from layerbot.analysis import ecosystems
+from layerbot.analysis.engine import analyse_file
+from layerbot.analysis.fixes import apply_fix, as_replacement
+from layerbot.analysis.model import RepoView, Safety
+from layerbot.analysis.rules import dependency_layer_order as rule
+from layerbot.analysis.rules import dockerignore
 from tests.rules.fix_checks import EXPECTED, assert_fix_is_sound, load_fixture, run_check
-from workers.analysis import ecosystems
-from workers.analysis.engine import analyse_file
-from workers.analysis.fixes import apply_fix, as_replacement
-from workers.analysis.model import RepoView, Safety
-from workers.analysis.rules import dependency_layer_order as rule
-from workers.analysis.rules import dockerignore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 WHOLE_COPY = re.compile(r"^(COPY|ADD)(\s+--\S+)*\s+\./?\s")

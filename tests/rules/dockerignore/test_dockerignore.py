@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from layerbot.analysis import dockerfile
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.model import RepoView, Safety
+from layerbot.analysis.rules import dockerignore as rule
 from tests.rules.fix_checks import EXPECTED, assert_fix_is_sound, load_fixture, run_check
-from workers.analysis import dockerfile
-from workers.analysis.context import DockerfileContext
-from workers.analysis.model import RepoView, Safety
-from workers.analysis.rules import dockerignore as rule
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POSITIVE = sorted(p.name for p in FIXTURES.iterdir() if not p.name.startswith("ok-"))

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 
-from workers.analysis import dockerfile, project
-from workers.analysis.context import DockerfileContext
-from workers.analysis.engine import analyse_file, fix_file
-from workers.analysis.fixes import apply_fix, fix_diff
-from workers.analysis.model import Finding, RepoView
-from workers.analysis.rules import all_rules
-from workers.analysis.rules.multi_stage import NAME, left_behind
-from workers.analysis.shipped import ShippedImage
-from workers.analysis.toolchains import (
+from layerbot.analysis import dockerfile, project
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.fixes import apply_fix, fix_diff
+from layerbot.analysis.model import Finding, RepoView
+from layerbot.analysis.rules import all_rules
+from layerbot.analysis.rules.multi_stage import NAME, left_behind
+from layerbot.analysis.shipped import ShippedImage
+from layerbot.analysis.toolchains import (
     ALPINE,
     DISTROLESS_STATIC,
     Toolchain,

@@ -1,0 +1,279 @@
+"""Textual edits of CI script lines: where a command sits in the file, and how to change it.
+
+Fixes never re-dump YAML. They find the command's words on the original lines (inside the
+script entry's span), insert flags right after the command words, and add whole commands as new
+entries of a block sequence (``- docker pull ...``) or as new lines of a literal block (``|``),
+copying the surrounding indentation. When that cannot be done safely, there is no fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from layerbot.analysis import dockerfile
+from layerbot.analysis.ci_builds import Build, Step, Tool, expand, is_stable, repository
+from layerbot.analysis.fixes import apply_edits
+from layerbot.analysis.gitlab_ci import Pipeline, PipelineContext
+from layerbot.analysis.model import Edit, Finding, Fix, InputError, Severity
+
+COMMAND_PATTERNS = {
+    Tool.DOCKER: re.compile(r"\bdocker\s+(?:image\s+|builder\s+)?build\b"),
+    Tool.BUILDX: re.compile(r"\bdocker\s+buildx\s+(?:build|b)\b"),
+    Tool.KANIKO: re.compile(r"\bexecutor\b"),
+    Tool.BUILDAH: re.compile(r"\bbuildah\b[^\n#]*?\b(?:bud|build)\b"),
+}
+_ENVIRONMENT_PREFIX = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*")
+_CONTINUED = re.compile(r"(\\|&&|\|\||\|)\s*$")  # the shell command goes on next line
+PUSH_PATTERN = re.compile(r"\bdocker\s+(?:image\s+)?push\b")
+MAX_COMBINED_SPAN = 12
+
+
+@dataclass(frozen=True)
+class Spot:
+    """Where a command's words are: a 1-based line and the columns of the match."""
+
+    line: int
+    start: int
+    end: int
+
+
+def locate(
+    pipeline: Pipeline, step: Step, steps: tuple[Step, ...], pattern: re.Pattern[str]
+) -> Spot | None:
+    """The command's words on the CI file's own lines, or ``None``: in another file, split
+    across lines, or in a plain scalar of a flow sequence (where a comma we add would split it)."""
+    origin = step.script.origin
+    if origin is None or origin.path != pipeline.path:
+        return None
+    lines = pipeline.lines
+    in_flow = any(bracket in lines[origin.line - 1][: origin.column] for bracket in "[{")
+    if in_flow and not origin.style:
+        return None
+    earlier = sum(
+        1
+        for other in steps[step.index - step.position : step.index]
+        if pattern.search(other.command.text)
+    )
+    spots = [
+        Spot(number, match.start(), match.end())
+        for number in range(origin.line, min(origin.end_line, len(lines)) + 1)
+        for match in pattern.finditer(lines[number - 1])
+    ]
+    return spots[earlier] if earlier < len(spots) else None
+
+
+def build_spot(pipeline: Pipeline, build: Build) -> Spot | None:
+    pattern = COMMAND_PATTERNS.get(build.tool)
+    return locate(pipeline, build.step, build.steps, pattern) if pattern else None
+
+
+def finding_lines(pipeline: Pipeline, build: Build) -> tuple[int, int]:
+    """The lines a finding about ``build`` spans in the CI file."""
+    origin = build.step.script.origin
+    if origin is not None and origin.path == pipeline.path:
+        alone = build.step.first_in_item and build.step.last_in_item
+        spot = build_spot(pipeline, build)
+        if alone or spot is None:
+            return origin.line, origin.end_line
+        return spot.line, spot.line
+    if build.job.origin.path == pipeline.path:
+        return build.job.origin.line, build.job.origin.line
+    include = pipeline.top_level.get("include")
+    return (include.line, include.line) if include else (1, 1)
+
+
+def add_flags(pipeline: Pipeline, spot: Spot, flags: str) -> Edit:
+    """Insert `` flags`` right after the command words at ``spot``."""
+    line = pipeline.lines[spot.line - 1]
+    return Edit(spot.line, spot.line, (f"{line[: spot.end]} {flags}{line[spot.end :]}",))
+
+
+def _starts_item(pipeline: Pipeline, step: Step, spot: Spot) -> bool:
+    """Whether nothing but YAML syntax comes before the command in its script entry."""
+    origin = step.script.origin
+    assert origin is not None
+    lines = pipeline.lines
+    if not step.first_in_item:
+        return False
+    if origin.style in ("|", ">"):
+        between = lines[origin.line : spot.line - 1]
+        return all(not text.strip() for text in between) and spot.line > origin.line
+    head = lines[spot.line - 1][origin.column : spot.start].lstrip("\"'")
+    return spot.line == origin.line and _ENVIRONMENT_PREFIX.fullmatch(head) is not None
+
+
+def _item_prefix(pipeline: Pipeline, step: Step) -> str | None:
+    """``    - `` when the script entry is an item of a block sequence, else ``None``."""
+    origin = step.script.origin
+    assert origin is not None
+    prefix = pipeline.lines[origin.line - 1][: origin.column]
+    return prefix if prefix.strip() == "-" else None
+
+
+def insert_before(pipeline: Pipeline, step: Step, spot: Spot, command: str) -> Edit | None:
+    """A new command run just before the one at ``spot``, or ``None`` if YAML makes it unsafe."""
+    origin = step.script.origin
+    assert origin is not None
+    prefix = _item_prefix(pipeline, step)
+    if prefix is not None and _starts_item(pipeline, step, spot):
+        return Edit(origin.line, origin.line - 1, (prefix + command,))
+    indent = pipeline.lines[spot.line - 1][: spot.start]
+    previous = pipeline.lines[spot.line - 2] if spot.line > origin.line + 1 else ""
+    at_line_start = origin.style == "|" and spot.line > origin.line and not indent.strip()
+    if at_line_start and not _CONTINUED.search(previous):
+        return Edit(spot.line, spot.line - 1, (indent + command,))
+    return None
+
+
+def insert_after(pipeline: Pipeline, step: Step, spot: Spot, command: str) -> Edit | None:
+    """A new command run just after the (one-line) command at ``spot``."""
+    origin = step.script.origin
+    assert origin is not None
+    prefix = _item_prefix(pipeline, step)
+    if prefix is not None and step.last_in_item:
+        return Edit(origin.end_line + 1, origin.end_line, (prefix + command,))
+    line = pipeline.lines[spot.line - 1]
+    if origin.style == "|" and not line[: spot.start].strip() and not _CONTINUED.search(line):
+        return Edit(spot.line + 1, spot.line, (line[: spot.start] + command,))
+    return None
+
+
+def _merge_insertions(edits: list[Edit]) -> list[Edit]:
+    """Insertions at one spot as one insertion, in the order given."""
+    merged: dict[int, list[str]] = {}
+    others = []
+    for edit in edits:
+        if edit.is_insertion:
+            merged.setdefault(edit.start_line, []).extend(edit.new_lines)
+        else:
+            others.append(edit)
+    return others + [Edit(line, line - 1, tuple(lines)) for line, lines in merged.items()]
+
+
+def combine(pipeline: Pipeline, edits: list[Edit]) -> tuple[Edit, ...]:
+    """Edits close together as one contiguous replacement (one GitLab suggestion)."""
+    edits = _merge_insertions(edits)
+    if len(edits) < 2:
+        return tuple(edits)
+    low = min(edit.start_line for edit in edits)
+    high = max(max(edit.end_line, edit.start_line - 1) for edit in edits)
+    if high - low > MAX_COMBINED_SPAN:
+        return tuple(sorted(edits, key=lambda e: (e.start_line, e.end_line)))
+    window = pipeline.lines[low - 1 : high]
+    shifted = [Edit(e.start_line - low + 1, e.end_line - low + 1, e.new_lines) for e in edits]
+    return (Edit(low, high, tuple(apply_edits(window, shifted))),)
+
+
+def build_finding(
+    ctx: PipelineContext,
+    rule: str,
+    severity: Severity,
+    build: Build,
+    message: str,
+    *,
+    impact: str | None = None,
+    fix: Fix | None = None,
+) -> Finding:
+    """A finding on ``build``'s script lines, silenced also by an ignore above its job (or any
+    job running the same template line)."""
+    lines = finding_lines(ctx.pipeline, build)
+    jobs = tuple(other.job for other in ctx.pipeline.build_index.sharing_site(build))
+    return ctx.finding(rule, severity, lines, message, jobs=jobs, impact=impact, fix=fix)
+
+
+def jobs_named(ctx: PipelineContext, build: Build) -> str:
+    """``job `a``` or ``jobs `a`, `b```: every job that runs ``build``'s script line."""
+    names = sorted({other.job.name for other in ctx.pipeline.build_index.sharing_site(build)})
+    listed = ", ".join(f"`{name}`" for name in names)
+    return f"job {listed}" if len(names) == 1 else f"jobs {listed}"
+
+
+def once_per_line(findings: Iterable[Finding]) -> Iterator[Finding]:
+    """One finding per rule and line span: a template's build is reported once, not per job."""
+    seen: set[tuple[str, int, int]] = set()
+    for finding in findings:
+        key = (finding.rule, finding.line, finding.end_line)
+        if key not in seen:
+            seen.add(key)
+            yield finding
+
+
+def written_form(build: Build, written: str, resolved: str) -> str:
+    """How to spell ``resolved`` in ``build``'s job: as written there when it means the same."""
+    return written if expand(written, build.variables) == resolved else resolved
+
+
+def spelled_image(written: str, resolved: str) -> str:
+    """An image reference to build new names from: as written when the words carry the tag
+    (``$CI_REGISTRY_IMAGE:latest``), resolved when a variable hides it (``$IMAGE``)."""
+    return written if ":" in written.rsplit("/", 1)[-1] or written == resolved else resolved
+
+
+def image_repository(build: Build) -> str:
+    """The repository of the build's first tag, for new tags and caches beside it."""
+    if not build.tags:
+        return "$CI_REGISTRY_IMAGE"
+    return repository(spelled_image(*build.tags[0]))
+
+
+def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | None:
+    """``(written, resolved)`` of an image this build can cache from: a stable tag it pushes,
+    or one that another build of the same Dockerfile and target pushes."""
+    for written, resolved in build.tags:
+        if is_stable(resolved) and build.pushed(resolved):
+            return written, resolved
+    found = ctx.pipeline.build_index.stable_by_source.get((build.dockerfile, build.target))
+    if found is None:
+        return None
+    _, written, resolved = found
+    return written_form(build, written, resolved), resolved
+
+
+def dockerfile_of(ctx: PipelineContext, build: Build) -> dockerfile.Dockerfile | None:
+    """The Dockerfile ``build`` builds, read through the repository, or ``None``."""
+    text = ctx.repo.read(build.dockerfile) if build.dockerfile else None
+    if text is None:
+        return None
+    try:
+        return dockerfile.parse(text, build.dockerfile or "Dockerfile")
+    except InputError:
+        return None
+
+
+def _stages_needed(doc: dockerfile.Dockerfile, target: dockerfile.Stage) -> set[int]:
+    """Indexes of the stages a ``--target`` build of ``target`` runs."""
+    needed: set[int] = set()
+    pending = [target]
+    while pending:
+        stage = pending.pop()
+        if stage.index in needed:
+            continue
+        needed.add(stage.index)
+        parent = doc.base_stage(stage)
+        sources = [i.flags.get("from") for i in stage.instructions if i.keyword == "COPY"]
+        found = [doc.stage_named(name) for name in sources if name]
+        pending.extend(s for s in [parent, *found] if s is not None and s.index < stage.index)
+    return needed
+
+
+def rebuild_impact(ctx: PipelineContext, build: Build) -> str | None:
+    """What a pipeline without cache re-runs, counted from the Dockerfile when we can read it."""
+    doc = dockerfile_of(ctx, build)
+    if doc is None:
+        return None
+    target = doc.stage_named(build.target) if build.target else None
+    used = _stages_needed(doc, target) if target is not None else doc.used_stages()
+    steps = [
+        instruction
+        for stage in doc.stages
+        if stage.index in used
+        for instruction in stage.instructions
+        if instruction.keyword in ("RUN", "COPY", "ADD")
+    ]
+    runs = [i.value.split("&&")[-1].strip()[:40] for i in steps if i.keyword == "RUN"]
+    if not steps:
+        return None
+    named = f", including {', '.join(f'`{run}`' for run in runs[:2])}" if runs else ""
+    return f"every pipeline re-runs all {len(steps)} RUN/COPY/ADD steps of `{doc.path}`{named}"

@@ -1,0 +1,517 @@
+"""Loading a ``.gitlab-ci.yml`` into jobs the rules can read, the way GitLab would see them.
+
+``load_pipeline`` parses the file safely (:mod:`layerbot.analysis.ci_yaml`), merges ``include:``
+of ``local:`` files from the repository (remote, project, template and component includes are
+reported as notes and never fetched; ``project:`` can be read through an optional resolver, the
+seam for the bot's GitLab API), resolves ``!reference``, ``extends:`` (GitLab's deep merge:
+mappings merged, everything else replaced by the child), ``default:``, ``inherit:``, global and
+job ``variables:``, and flattens ``before_script``/``script``/``after_script`` into script lines
+that remember where they were written. Image builds found in those scripts are in
+:attr:`Pipeline.builds` (see :mod:`layerbot.analysis.ci_builds`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import fnmatch
+import posixpath
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from layerbot.analysis.ci_yaml import (
+    CiYamlError,
+    Mapping,
+    Origin,
+    Reference,
+    Sequence,
+    load_documents,
+)
+from layerbot.analysis.model import Finding, Fix, InputError, Note, RepoView, Severity
+
+if TYPE_CHECKING:
+    from layerbot.analysis.ci_builds import Build, BuildIndex
+
+MAX_CI_BYTES = 2 * 1024 * 1024
+MAX_INCLUDES = 150
+MAX_INCLUDE_DEPTH = 20
+MAX_EXTENDS_DEPTH = 11
+MAX_REFERENCE_DEPTH = 10
+MAX_REFERENCE_NODES = 100_000
+
+GLOBAL_KEYWORDS = frozenset(
+    {
+        "stages",
+        "variables",
+        "default",
+        "include",
+        "workflow",
+        "image",
+        "services",
+        "before_script",
+        "after_script",
+        "cache",
+        "spec",
+    }
+)
+# Keys a job takes from ``default:`` (or the old top-level form) when it does not set them.
+DEFAULT_KEYS = ("image", "services", "before_script", "after_script")
+SCRIPT_SECTIONS = ("before_script", "script", "after_script")
+
+ProjectResolver = Callable[[str, str | None, str], str | None]
+"""``(project, ref, file) -> text``: how the bot may read ``include: project:`` files later."""
+
+
+@dataclass(frozen=True)
+class ScriptLine:
+    """One entry of a job's script, in run order, with where it was written."""
+
+    text: str
+    section: str
+    origin: Origin | None
+
+
+@dataclass
+class Job:
+    name: str
+    origin: Origin
+    image: str | None
+    services: tuple[str, ...]
+    variables: dict[str, str]
+    scripts: tuple[ScriptLine, ...]
+
+
+@dataclass
+class Pipeline:
+    path: str
+    text: str
+    jobs: list[Job] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    top_level: dict[str, Origin] = field(default_factory=dict)
+
+    @cached_property
+    def key_lines(self) -> list[int]:
+        """Lines of the file's top-level keys, in order."""
+        return sorted(origin.line for origin in self.top_level.values())
+
+    @cached_property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+    @cached_property
+    def builds(self) -> list[Build]:
+        """Every image build in the pipeline's jobs, in job order."""
+        from layerbot.analysis.ci_builds import builds_of
+
+        return [build for job in self.jobs for build in builds_of(job)]
+
+    @cached_property
+    def build_index(self) -> BuildIndex:
+        from layerbot.analysis.ci_builds import BuildIndex
+
+        return BuildIndex.of(self.builds)
+
+    def job(self, name: str) -> Job | None:
+        return next((job for job in self.jobs if job.name == name), None)
+
+
+def dockerfiles_built(pipeline: Pipeline) -> list[str]:
+    """Repository paths of the Dockerfiles the pipeline's jobs build (for the bot's re-checks)."""
+    return sorted({build.dockerfile for build in pipeline.builds if build.dockerfile})
+
+
+def ci_jobs_building(pipeline: Pipeline, dockerfile_path: str) -> list[str]:
+    """Names of the jobs that build ``dockerfile_path``."""
+    wanted = posixpath.normpath(dockerfile_path).lstrip("/")
+    return sorted({b.job.name for b in pipeline.builds if b.dockerfile == wanted})
+
+
+@dataclass
+class PipelineContext:
+    """What a CI rule is handed; findings made here know their job's key line for ignores."""
+
+    pipeline: Pipeline
+    repo: RepoView
+    _anchors: dict[Finding, tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def path(self) -> str:
+        return self.pipeline.path
+
+    def suppression_anchors(self, finding: Finding) -> tuple[int, ...]:
+        """Lines whose ``# layerbot ignore=`` comment also covers ``finding`` (its job's key)."""
+        return self._anchors.get(finding, ())
+
+    def finding(
+        self,
+        rule: str,
+        severity: Severity,
+        lines: tuple[int, int],
+        message: str,
+        *,
+        jobs: tuple[Job, ...] = (),
+        impact: str | None = None,
+        fix: Fix | None = None,
+    ) -> Finding:
+        found = Finding(rule, severity, self.path, lines[0], lines[1], message, impact, fix)
+        anchors = {job.origin.line for job in jobs if job.origin.path == self.path}
+        enclosing = self.enclosing_key(lines[0])
+        if enclosing is not None:
+            anchors.add(enclosing)
+        self._anchors[found] = tuple(sorted(anchors - {lines[0]}))
+        return found
+
+    def enclosing_key(self, line: int) -> int | None:
+        """The line of the top-level key (job or template) whose block holds ``line``."""
+        keys = self.pipeline.key_lines
+        position = bisect.bisect_right(keys, line)
+        return keys[position - 1] if position else None
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def load_pipeline(
+    path: str, text: str, repo: RepoView, resolve_project: ProjectResolver | None = None
+) -> Pipeline:
+    """The pipeline of ``path``; :class:`CiYamlError` (an InputError) when it cannot be read."""
+    if len(text) > MAX_CI_BYTES:
+        raise CiYamlError(f"{len(text):,} characters is over the {MAX_CI_BYTES:,} limit")
+    pipeline = Pipeline(path, text)
+    root = _config_document(text, path)
+    pipeline.top_level = dict(root.key_origins)
+    loader = _Includes(repo, pipeline.notes, path, resolve_project)
+    config = loader.expand(root, path, (path,), root.origin.line)
+    resolver = _References(config, pipeline.notes, path)
+    config = resolver.resolve(config, 0)
+    pipeline.jobs = list(_jobs(config, pipeline.notes, path))
+    return pipeline
+
+
+def _config_document(text: str, path: str) -> Mapping:
+    documents = [d for d in load_documents(text, path) if d is not None]
+    if len(documents) == 2 and isinstance(documents[0], Mapping) and "spec" in documents[0]:
+        documents = documents[1:]  # a component's `spec:` header, then the configuration
+    if not documents:
+        raise CiYamlError("the configuration is empty (GitLab needs at least one job)")
+    if len(documents) > 1:
+        raise CiYamlError("more than one YAML document", _line_of(documents[1], 1))
+    config = documents[0]
+    if not isinstance(config, Mapping):
+        raise CiYamlError("the configuration must be a mapping of jobs and keywords")
+    return config
+
+
+def _line_of(value: Any, default: int) -> int:
+    origin = getattr(value, "origin", None)
+    return origin.line if isinstance(origin, Origin) else default
+
+
+def deep_merge(base: Mapping, override: Mapping) -> Mapping:
+    """GitLab's merge for ``extends:`` and ``include:``: mappings merge, the rest is replaced."""
+    merged = Mapping(override.origin)
+    for source in (base, override):
+        for key, value in source.items():
+            current = merged.get(key)
+            if isinstance(current, Mapping) and isinstance(value, Mapping):
+                merged[key] = deep_merge(current, value)
+            else:
+                merged[key] = value
+            merged.key_origins[key] = source.key_origins.get(key, source.origin)
+    return merged
+
+
+class _Includes:
+    """Merges ``include:`` files into one configuration, bounded in count and depth."""
+
+    def __init__(
+        self,
+        repo: RepoView,
+        notes: list[Note],
+        root_path: str,
+        resolve_project: ProjectResolver | None,
+    ) -> None:
+        self.repo = repo
+        self.notes = notes
+        self.root_path = root_path
+        self.resolve_project = resolve_project
+        self.count = 0
+
+    def note(self, message: str) -> None:
+        self.notes.append(Note(self.root_path, message))
+
+    def expand(self, config: Mapping, path: str, stack: tuple[str, ...], root_line: int) -> Mapping:
+        entries = config.get("include")
+        if entries is None:
+            return config
+        own = Mapping(config.origin)
+        for key, value in config.items():
+            if key != "include":
+                own[key] = value
+                own.key_origins[key] = config.key_origins[key]
+        merged = Mapping(config.origin)
+        for entry in entries if isinstance(entries, list) else [entries]:
+            line = _line_of(entry, config.key_origins["include"].line)
+            where = line if path == self.root_path else root_line
+            for included_path, text in self._sources(entry, path, where):
+                if included_path in stack:
+                    cycle = " -> ".join((*stack, included_path))
+                    raise CiYamlError(f"include cycle: {cycle}", where)
+                if len(stack) > MAX_INCLUDE_DEPTH:
+                    raise CiYamlError(f"includes nested over {MAX_INCLUDE_DEPTH} levels", where)
+                self.count += 1
+                if self.count > MAX_INCLUDES:
+                    raise CiYamlError(f"more than {MAX_INCLUDES} included files", where)
+                try:
+                    included = _config_document(text, included_path)
+                except InputError as error:
+                    raise CiYamlError(
+                        f"included file {included_path} line {error.line}: {error}", where
+                    ) from None
+                nested = self.expand(included, included_path, (*stack, included_path), where)
+                merged = deep_merge(merged, nested)
+        return deep_merge(merged, own)
+
+    def _sources(self, entry: Any, path: str, line: int) -> Iterator[tuple[str, str]]:
+        """``(path, text)`` of the files one include entry brings in that we can read."""
+        if isinstance(entry, str):
+            entry = {"remote" if re.match(r"[a-z]+://", entry) else "local": entry}
+        if not isinstance(entry, dict):
+            raise CiYamlError("an include entry must be a path or a mapping", line)
+        if "local" in entry:
+            yield from self._local(str(entry["local"]), line)
+        elif "project" in entry:
+            yield from self._project(entry, line)
+        else:
+            kind = next((k for k in ("remote", "template", "component") if k in entry), None)
+            if kind is None:
+                raise CiYamlError("an include entry needs local, remote, project, ...", line)
+            self.note(
+                f"line {line}: include {kind}: {entry[kind]} was not analysed "
+                "(layerbot never fetches configuration from outside the repository)"
+            )
+
+    def _local(self, pattern: str, line: int) -> Iterator[tuple[str, str]]:
+        name = posixpath.normpath(pattern.lstrip("/"))
+        directory = posixpath.dirname(name)
+        if any(ch in directory for ch in "*?["):
+            self.note(f"line {line}: include local: {pattern} (a folder wildcard) not analysed")
+            return
+        if any(ch in name for ch in "*?["):
+            listed = self.repo.in_dir(directory)
+            matches = [
+                p for p in listed if fnmatch.fnmatch(p, name) and p.endswith((".yml", ".yaml"))
+            ]
+        else:
+            matches = [name]
+        for match in matches:
+            text = self.repo.read(match)
+            if text is None:
+                self.note(f"line {line}: include local: {match} was not found; not analysed")
+                continue
+            yield match, text
+
+    def _project(self, entry: dict[str, Any], line: int) -> Iterator[tuple[str, str]]:
+        project = str(entry["project"])
+        ref = str(entry["ref"]) if entry.get("ref") is not None else None
+        files = entry.get("file", [])
+        for file in files if isinstance(files, list) else [files]:
+            text = self.resolve_project(project, ref, str(file)) if self.resolve_project else None
+            if text is None:
+                self.note(f"line {line}: include project: {project} file {file} was not analysed")
+                continue
+            yield f"{project}:{str(file).lstrip('/')}", text
+
+
+class _References:
+    """Replaces ``!reference [job, key, ...]`` with the value it names (nested up to 10 deep)."""
+
+    def __init__(self, config: Mapping, notes: list[Note], path: str) -> None:
+        self.config = config
+        self.notes = notes
+        self.path = path
+        self.budget = MAX_REFERENCE_NODES
+
+    def resolve(self, value: Any, depth: int) -> Any:
+        if depth:  # a value copied in by a !reference
+            self.budget -= 1
+            if self.budget < 0:
+                raise CiYamlError(
+                    f"!reference copies more than {MAX_REFERENCE_NODES:,} values",
+                    _line_of(value, 1),
+                )
+        if isinstance(value, Reference):
+            return self._lookup(value, depth)
+        if isinstance(value, Mapping):
+            resolved = Mapping(value.origin)
+            for key, item in value.items():
+                resolved[key] = self.resolve(item, depth)
+                resolved.key_origins[key] = value.key_origins.get(key, value.origin)
+            return resolved
+        if isinstance(value, Sequence):
+            return Sequence(value.origin, [self.resolve(item, depth) for item in value])
+        return value
+
+    def _lookup(self, reference: Reference, depth: int) -> Any:
+        if depth >= MAX_REFERENCE_DEPTH:
+            raise CiYamlError(
+                f"!reference nested over {MAX_REFERENCE_DEPTH} levels", reference.origin.line
+            )
+        target: Any = self.config
+        for name in reference.path:
+            target = target.get(name) if isinstance(target, dict) else None
+        if target is None:
+            self.notes.append(
+                Note(
+                    self.path,
+                    f"line {reference.origin.line}: !reference {list(reference.path)} "
+                    "names nothing defined here; analysed without it",
+                )
+            )
+            return None
+        return self.resolve(target, depth + 1)
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+def _jobs(config: Mapping, notes: list[Note], path: str) -> Iterator[Job]:
+    defaults = Mapping(config.origin)
+    for key in DEFAULT_KEYS:  # the deprecated top-level form, then `default:`
+        if key in config:
+            defaults[key] = config[key]
+    if isinstance(config.get("default"), Mapping):
+        defaults = deep_merge(defaults, config["default"])
+    global_variables = _variables(config.get("variables"))
+    resolver = _Extends(config, notes, path)
+    for name, value in config.items():
+        if name in GLOBAL_KEYWORDS or name.startswith(".") or not isinstance(value, Mapping):
+            continue
+        definition = resolver.effective(name, (), config.key_origins[name].line)
+        inherit = definition.get("inherit")
+        if not isinstance(inherit, dict):
+            inherit = {}
+        for key in _inherited(inherit.get("default", True), DEFAULT_KEYS):
+            if key not in definition and key in defaults:
+                definition[key] = defaults[key]
+        variables = {
+            k: v
+            for k, v in global_variables.items()
+            if k in _inherited(inherit.get("variables", True), tuple(global_variables))
+        }
+        variables.update(_variables(definition.get("variables")))
+        yield Job(
+            name=name,
+            origin=config.key_origins[name],
+            image=_image_name(definition.get("image")),
+            services=tuple(
+                n for n in map(_image_name, _as_list(definition.get("services"))) if n is not None
+            ),
+            variables=variables,
+            scripts=tuple(
+                ScriptLine(str(item), section, getattr(item, "origin", None))
+                for section in SCRIPT_SECTIONS
+                for item in _flatten(definition.get(section))
+            ),
+        )
+
+
+def _inherited(setting: Any, keys: tuple[str, ...]) -> tuple[str, ...]:
+    """Which of ``keys`` an ``inherit:`` setting (true, false or a list) lets through."""
+    if setting is False:
+        return ()
+    if isinstance(setting, list):
+        return tuple(k for k in keys if k in setting)
+    return keys
+
+
+class _Extends:
+    """``extends:`` resolution: parents in order, then the job itself, deep-merged."""
+
+    def __init__(self, config: Mapping, notes: list[Note], path: str) -> None:
+        self.config = config
+        self.notes = notes
+        self.path = path
+        self.resolved: dict[str, Mapping] = {}  # each job once, however many jobs extend it
+
+    def effective(self, name: str, stack: tuple[str, ...], line: int) -> Mapping:
+        """The job's definition with its parents merged in (a copy the caller may change)."""
+        if name in self.resolved:
+            return deep_merge(Mapping(self.resolved[name].origin), self.resolved[name])
+        if name in stack:
+            raise CiYamlError(f"extends cycle: {' -> '.join((*stack, name))}", line)
+        if len(stack) >= MAX_EXTENDS_DEPTH:
+            raise CiYamlError(f"extends nested over {MAX_EXTENDS_DEPTH} levels", line)
+        job = self.config[name]
+        merged = Mapping(job.origin)
+        for parent in _as_list(job.get("extends")):
+            parent_name = str(parent)
+            if not isinstance(self.config.get(parent_name), Mapping):
+                self.notes.append(
+                    Note(
+                        self.path,
+                        f"line {line}: job {name} extends {parent_name}, which is not defined "
+                        "here; analysed without it",
+                    )
+                )
+                continue
+            merged = deep_merge(merged, self.effective(parent_name, (*stack, name), line))
+        own = Mapping(job.origin)
+        for key, value in job.items():
+            if key != "extends":
+                own[key] = value
+                own.key_origins[key] = job.key_origins.get(key, job.origin)
+        self.resolved[name] = deep_merge(merged, own)
+        return deep_merge(Mapping(job.origin), self.resolved[name])
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def _flatten(value: Any) -> Iterator[Any]:
+    """Script entries: a string, or lists nested any depth (GitLab flattens them)."""
+    if value is None:
+        return
+    if isinstance(value, list):
+        for item in value:
+            yield from _flatten(item)
+    elif isinstance(value, str | int | float):
+        yield value
+
+
+def _image_name(value: Any) -> str | None:
+    if isinstance(value, dict):
+        value = value.get("name")
+    return str(value) if isinstance(value, str) else None
+
+
+def _variables(value: Any) -> dict[str, str]:
+    """``variables:`` as plain strings; ``{value: ..., description: ...}`` forms unwrapped."""
+    if not isinstance(value, dict):
+        return {}
+    result = {}
+    for name, raw in value.items():
+        if isinstance(raw, dict):
+            raw = raw.get("value")
+        if isinstance(raw, bool):
+            raw = "true" if raw else "false"
+        if raw is not None and not isinstance(raw, dict | list):
+            result[str(name)] = str(raw)
+    return result
+
+
+__all__ = [
+    "Job",
+    "Pipeline",
+    "PipelineContext",
+    "ScriptLine",
+    "ci_jobs_building",
+    "deep_merge",
+    "dockerfiles_built",
+    "load_pipeline",
+]

@@ -1,0 +1,251 @@
+"""A static model of Docker's layer cache: which build steps a change makes re-run.
+
+The rules it encodes, from Docker's "Build cache invalidation" documentation
+(docs.docker.com/build/cache/invalidation/) and "Docker build cache"
+(docs.docker.com/build/cache/):
+
+- ``COPY`` and ``ADD`` are cached on a checksum of the files they copy: a step is invalidated
+  when any file it copies changes. So a ``COPY`` of the whole context (``COPY . .``) is
+  invalidated by any source change, and a ``COPY`` of manifests only by a manifest change.
+- ``RUN`` is cached on its command text: it re-runs only when an earlier step was invalidated
+  (or a ``--mount=type=bind`` of changed context files, the cache's other input).
+- "Once a layer changes, all downstream layers need to be rebuilt": every later step of the
+  stage re-runs after an invalidated one, and a stage built ``FROM`` or ``COPY --from`` a stage
+  that re-ran re-runs too.
+
+Steps are what BuildKit numbers in its progress output (``[3/6] COPY . .``): ``FROM``,
+``RUN``, ``COPY``, ``ADD`` and ``WORKDIR``. Metadata instructions (``ENV``, ``EXPOSE``,
+``CMD``…) only edit the image config and are not counted.
+
+The model is deliberately simple: it knows which files an instruction reads by name, not by
+content, so "code" means "a file that is not a dependency manifest". Base image updates,
+``--no-cache`` and cache eviction are out of scope.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import posixpath
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
+from layerbot.analysis.ecosystems import ECOSYSTEMS, mount_options
+
+STEP_KEYWORDS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
+
+
+class Change(StrEnum):
+    """What a commit touched: application code only, or a dependency manifest."""
+
+    CODE = "code"
+    MANIFEST = "manifest"
+
+    @property
+    def label(self) -> str:
+        return "code-only" if self is Change.CODE else "dependency-manifest"
+
+
+class SourceKind(StrEnum):
+    WHOLE_CONTEXT = "whole-context"
+    MANIFEST = "manifest"
+    CODE = "code"
+
+
+_MANIFEST_PATTERNS = tuple(sorted({m for e in ECOSYSTEMS for m in e.manifests}))
+_MANIFEST_DIRS = frozenset(d for e in ECOSYSTEMS for d in e.manifest_dirs)
+_MANIFEST_NAME = re.compile("|".join(fnmatch.translate(p) for p in _MANIFEST_PATTERNS))
+_WHOLE = frozenset({".", "./", "*", "./*", "", "/"})
+
+
+@functools.lru_cache(maxsize=4096)
+def source_kind(source: str) -> SourceKind:
+    """How a context path copied by COPY/ADD (or bind-mounted) is affected by changes.
+
+    A glob counts as manifests only when it is one of the manifest globs (``*.csproj``) or
+    a narrowing of a manifest name (``package*.json``); ``*.json`` could be anything.
+    """
+    path = posixpath.normpath(source.strip() or ".")
+    if source.strip() in _WHOLE or path in _WHOLE:
+        return SourceKind.WHOLE_CONTEXT
+    if path.rstrip("/") in _MANIFEST_DIRS:
+        return SourceKind.MANIFEST
+    name = posixpath.basename(path)
+    if _MANIFEST_NAME.match(path) or _MANIFEST_NAME.match(name):
+        return SourceKind.MANIFEST
+    if any(ch in name for ch in "*?["):
+        for pattern in _MANIFEST_PATTERNS:
+            manifest_name = posixpath.basename(pattern)
+            narrowing = not name.startswith("*") and fnmatch.fnmatchcase(manifest_name, name)
+            if narrowing or name == manifest_name:
+                return SourceKind.MANIFEST
+    return SourceKind.CODE
+
+
+def invalidates(kind: SourceKind, change: Change) -> bool:
+    if kind is SourceKind.WHOLE_CONTEXT:
+        return True
+    return (kind is SourceKind.MANIFEST) == (change is Change.MANIFEST)
+
+
+def is_whole_context_copy(instruction: Instruction) -> bool:
+    """``COPY . .``, ``COPY ./ /app``, ``ADD . /src``: the whole build context, no ``--from``."""
+    if instruction.keyword not in {"COPY", "ADD"} or "from" in instruction.flags:
+        return False
+    if instruction.heredocs:
+        return False
+    sources = instruction.copy_sources()
+    return any(source_kind(s) is SourceKind.WHOLE_CONTEXT for s in sources)
+
+
+def _is_remote(source: str) -> bool:
+    return "://" in source or source.startswith("git@")
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What an instruction reads besides the previous step: context paths and stages."""
+
+    context: tuple[str, ...]
+    stages: tuple[str, ...]
+
+
+def _inputs(instruction: Instruction) -> _Inputs:
+    context: list[str] = []
+    stages: list[str] = []
+    if instruction.keyword in {"COPY", "ADD"} and not instruction.heredocs:
+        source_stage = instruction.flags.get("from")
+        if source_stage:
+            stages.append(source_stage)
+        else:
+            context.extend(s for s in instruction.copy_sources() if not _is_remote(s))
+    if instruction.keyword == "RUN":
+        for mount in instruction.flag_values("mount"):
+            options = mount_options(mount)
+            if options.get("type", "bind") != "bind":
+                continue
+            if options.get("from"):
+                stages.append(options["from"])
+            else:
+                context.append(options.get("source", options.get("src", ".")))
+    return _Inputs(tuple(context), tuple(stages))
+
+
+@dataclass(frozen=True)
+class StageRerun:
+    """The build steps of one stage, and those a change makes re-run."""
+
+    stage_index: int
+    steps: tuple[Instruction, ...]
+    rerun: tuple[Instruction, ...]
+
+    @property
+    def count(self) -> int:
+        return len(self.rerun)
+
+    @property
+    def total(self) -> int:
+        return len(self.steps)
+
+    def reruns(self, instruction: Instruction) -> bool:
+        return any(step.line == instruction.line for step in self.rerun)
+
+
+def all_steps_rerun(doc: Dockerfile, change: Change | str = Change.CODE) -> list[StageRerun]:
+    """:func:`steps_rerun` for every stage at once (one pass over the file)."""
+    return _stage_reruns(doc, Change(change))
+
+
+def _stage_reruns(doc: Dockerfile, change: Change) -> list[StageRerun]:
+    results: list[StageRerun] = []
+    for stage in doc.stages:
+
+        def stage_changed(reference: str, current: Stage = stage) -> bool:
+            found = doc.stage_named(reference)
+            return (
+                found is not None
+                and found.index < current.index
+                and (results[found.index].count > 0)
+            )
+
+        steps = tuple(i for i in stage.instructions if i.keyword in STEP_KEYWORDS)
+        invalid = stage_changed(stage.base)
+        rerun: list[Instruction] = []
+        for step in steps:
+            if not invalid:
+                inputs = _inputs(step)
+                invalid = any(invalidates(source_kind(s), change) for s in inputs.context) or any(
+                    stage_changed(s) for s in inputs.stages
+                )
+            if invalid:
+                rerun.append(step)
+        results.append(StageRerun(stage.index, steps, tuple(rerun)))
+    return results
+
+
+def steps_rerun(
+    doc: Dockerfile, stage: Stage | int, change: Change | str = Change.CODE
+) -> StageRerun:
+    """Which of ``stage``'s build steps re-run after a ``change`` to the build context."""
+    index = stage if isinstance(stage, int) else stage.index
+    return _stage_reruns(doc, Change(change))[index]
+
+
+def first_step_containing(result: StageRerun, text: str) -> Instruction | None:
+    """The first step of ``result`` whose text contains ``text``."""
+    for step in result.steps:
+        if text in step.original:
+            return step
+    return None
+
+
+def impact_sentence(
+    before: StageRerun,
+    after: StageRerun | None,
+    *,
+    slow_step: str | None = None,
+    cached_step: str | None = None,
+    change: Change | str = Change.CODE,
+) -> str:
+    """Compare a stage before and after a fix, e.g. "a code-only change re-runs 3 of 5 build
+    steps, including `go mod download`; after the fix 2 of 6, with `go mod download` cached".
+
+    ``slow_step`` is named only when the model says it re-runs before the fix, and
+    ``cached_step`` only when it says that step stays cached after it: nothing is asserted
+    that the model did not compute. Without ``after`` (no fix) only the first half is said.
+    """
+    kind = Change(change)
+    text = f"a {kind.label} change re-runs {before.count} of {before.total} build steps"
+    if slow_step:
+        step = first_step_containing(before, slow_step)
+        if step is not None and before.reruns(step):
+            text += f", including `{slow_step}`"
+    if after is None:
+        return text
+    text += f"; after the fix {after.count} of {after.total}"
+    if cached_step:
+        step = first_step_containing(after, cached_step)
+        if step is not None and not after.reruns(step):
+            text += f", with `{cached_step}` cached"
+    return text
+
+
+def compare(
+    before: Dockerfile,
+    after: Dockerfile,
+    stage_index: int,
+    *,
+    slow_step: str | None = None,
+    cached_step: str | None = None,
+    change: Change | str = Change.CODE,
+) -> str:
+    """:func:`impact_sentence` for the same stage of two versions of a Dockerfile."""
+    return impact_sentence(
+        steps_rerun(before, stage_index, change),
+        steps_rerun(after, stage_index, change),
+        slow_step=slow_step,
+        cached_step=cached_step,
+        change=change,
+    )

@@ -1,0 +1,277 @@
+"""A CI job builds an image with no cache source, so every pipeline rebuilds every layer.
+
+## What it does
+Flags an image build in a `.gitlab-ci.yml` job script (`docker build`, `docker image build`,
+`docker buildx build`, `buildah bud`/`build`, `docker compose build`) that has no cache
+source: no `--cache-from` (nor `--cache-to`), for buildah no `--layers` (or
+`BUILDAH_LAYERS=true`) with `--cache-from`, for compose no `cache_from:` in the compose file.
+Builds with `--no-cache` are left alone, and kaniko is `ci-kaniko-cache`'s to report.
+
+## Why it matters
+A CI runner starts from a clean machine (a fresh Docker-in-Docker service every job), so the
+layer cache a developer relies on locally is empty: every pipeline re-runs every step,
+downloading dependencies and compiling from scratch. Pointing the build at the image the
+previous pipeline pushed gives it that cache back; the design article this tool follows
+reports builds two to three times faster.
+
+On the classic builder an image is only a cache source once it has been pulled
+(`docker pull $IMAGE || true`). BuildKit, the default builder since Docker Engine 23, pulls
+what it needs itself but only uses an image that carries inline cache metadata, which the
+build writes when given `--build-arg BUILDKIT_INLINE_CACHE=1`. The fix does both, as GitLab's
+own example does, so it works on either builder.
+
+BuildKit cache mounts (`RUN --mount=type=cache,...`) are no substitute on CI: they live in the
+builder's local storage, which is new on every job, and `--cache-to` does not export them. The
+message says so when the Dockerfile uses them.
+
+## Example
+```yaml
+build:
+  image: docker:24.0.5
+  services: [docker:24.0.5-dind]
+  script:
+    - docker build --tag $CI_REGISTRY_IMAGE:latest .
+    - docker push $CI_REGISTRY_IMAGE:latest
+```
+
+## Use instead
+```yaml
+build:
+  image: docker:24.0.5
+  services: [docker:24.0.5-dind]
+  script:
+    - docker build
+      --cache-from $CI_REGISTRY_IMAGE:latest
+      --build-arg BUILDKIT_INLINE_CACHE=1
+      --tag $CI_REGISTRY_IMAGE:latest .
+    - docker push $CI_REGISTRY_IMAGE:latest
+```
+
+## Fix safety
+The fix edits the build's own script line: it adds `--cache-from IMAGE` and
+`--build-arg BUILDKIT_INLINE_CACHE=1` after the build command, and, unless the job is known
+to run BuildKit, a `docker pull IMAGE || true` entry before it. IMAGE is a stable tag the job
+already pushes (`latest`, `$CI_COMMIT_REF_SLUG`, its own tag variable), spelled as the job
+spells it, or one another job pushes for the same Dockerfile. The built image is the same, so
+this is **safe**. When the job only pushes a per-commit tag (`$CI_COMMIT_SHA`), no later
+pipeline would ever find it, so the fix also tags and pushes `IMAGE:$CI_COMMIT_REF_SLUG`;
+that adds a tag to the registry and is marked **review**. With `docker buildx build` the fix
+uses `--cache-to type=inline` (or a registry cache with `mode=max` when the job creates a
+`docker-container` builder, which can export one); for buildah it adds `--layers` with a
+`--cache-from`/`--cache-to` repository (**review**: a new repository in the registry). A build
+whose image is never pushed, and compose builds, get the finding without a fix.
+
+## References
+- GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": pull the
+  previous image with `docker pull ... || true`, build with `--cache-from` and
+  `--build-arg BUILDKIT_INLINE_CACHE=1`, push it again; the registry-cache variant uses
+  `docker buildx build --cache-to type=registry,ref=...,mode=max`.
+- Docker docs, "Docker Engine 23.0 release notes": BuildKit is the default builder on Linux.
+- Docker docs, "Inline cache": the image only carries cache metadata when built with
+  `--cache-to type=inline` or `BUILDKIT_INLINE_CACHE=1`.
+- Docker docs, "Cache storage backends": the default `docker` driver cannot export registry
+  caches; a `docker-container` builder can.
+- Buildah docs, "buildah-build(1)": `--cache-from`/`--cache-to` take a repository and are
+  ignored unless `--layers` is given.
+- Docker docs, "Optimize cache usage in builds: use cache mounts": cache mounts are local to
+  the builder and are not included in the exported build cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from layerbot.analysis.ci_builds import (
+    Build,
+    BuildKit,
+    Tool,
+    repository,
+)
+from layerbot.analysis.ci_fixes import (
+    PUSH_PATTERN,
+    add_flags,
+    build_finding,
+    build_spot,
+    combine,
+    dockerfile_of,
+    image_repository,
+    insert_after,
+    insert_before,
+    jobs_named,
+    locate,
+    once_per_line,
+    rebuild_impact,
+    spelled_image,
+    stable_pushed_tag,
+)
+from layerbot.analysis.gitlab_ci import PipelineContext
+from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+
+NAME = "ci-cache-from"
+SEVERITY = Severity.MAJOR
+TARGET = "gitlab-ci"
+
+INLINE_CACHE_ARG = "--build-arg BUILDKIT_INLINE_CACHE=1"
+BRANCH_TAG = "$CI_COMMIT_REF_SLUG"
+
+
+def has_cache_source(ctx: PipelineContext, build: Build) -> bool:
+    flags = build.resolved
+    if build.tool is Tool.BUILDAH:
+        return _buildah_layers(build) and bool(flags.values("--cache-from"))
+    if build.tool is Tool.COMPOSE:
+        return any("cache_from" in (ctx.repo.read(name) or "") for name in _compose_files(build))
+    return bool(flags.values("--cache-from") or flags.values("--cache-to"))
+
+
+def _buildah_layers(build: Build) -> bool:
+    """``--layers``, or the ``BUILDAH_LAYERS`` variable that turns it on by default."""
+    setting = build.variables.get("BUILDAH_LAYERS", "").lower()
+    return build.resolved.on("--layers") or setting in ("true", "1")
+
+
+def _compose_files(build: Build) -> list[str]:
+    named = [
+        build.step.resolved[i + 1]
+        for i, word in enumerate(build.step.resolved[:-1])
+        if word in ("-f", "--file")
+    ]
+    return named or ["compose.yaml", "compose.yml", "docker-compose.yml", "docker-compose.yaml"]
+
+
+def _uses_cache_mounts(ctx: PipelineContext, build: Build) -> bool:
+    doc = dockerfile_of(ctx, build)
+    return doc is not None and any(
+        "type=cache" in mount
+        for instruction in doc.instructions
+        for mount in instruction.flag_values("mount")
+    )
+
+
+def _message(ctx: PipelineContext, build: Build) -> str:
+    tool = f"`{build.tool.value}`"
+    return (
+        f"{tool} in {jobs_named(ctx, build)} has no cache source: CI runners start with an "
+        "empty layer cache, so every pipeline re-runs every step of the Dockerfile."
+    )
+
+
+def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
+    spot = build_spot(ctx.pipeline, build)
+    if spot is None:
+        return None
+    chosen = stable_pushed_tag(ctx, build)
+    inline = "" if INLINE_CACHE_ARG in " ".join(build.step.command.argv) else f" {INLINE_CACHE_ARG}"
+    edits: list[Edit] = []
+    safety = Safety.SAFE
+    if chosen is not None:
+        image = chosen[0]
+        edits.append(add_flags(ctx.pipeline, spot, f"--cache-from {image}{inline}"))
+    else:
+        per_commit = next(((w, r) for w, r in build.tags if build.pushed(r)), None)
+        if per_commit is None:
+            return None
+        written, resolved = per_commit
+        base = repository(spelled_image(written, resolved))
+        image = f"{base}:{BRANCH_TAG}"
+        pushed_by = build.push_after(resolved)
+        push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
+        if pushed_by is None or not push_spot:
+            return None
+        push = insert_after(ctx.pipeline, pushed_by, push_spot, f"docker push {image}")
+        if push is None:
+            return None
+        edits += [
+            add_flags(ctx.pipeline, spot, f"--cache-from {image}{inline} --tag {image}"),
+            push,
+        ]
+        safety = Safety.REVIEW
+    if build.buildkit is not BuildKit.ON and not build.pulled_before(image):
+        pull = insert_before(ctx.pipeline, build.step, spot, f"docker pull {image} || true")
+        if pull is None:
+            return None
+        edits.append(pull)
+    reuse = (
+        f"Cache from `{image}`, the image the previous pipeline pushed,"
+        if safety is Safety.SAFE
+        else f"Also tag and push `{image}` (a tag the next pipeline finds) and cache from it,"
+    )
+    return Fix(
+        description=f"{reuse} with inline cache metadata so BuildKit can use it too",
+        safety=safety,
+        edits=combine(ctx.pipeline, edits),
+    )
+
+
+def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
+    spot = build_spot(ctx.pipeline, build)
+    if spot is None:
+        return None
+    if build.after_container_builder:
+        base = image_repository(build)
+        cache = f"{base}:buildcache"
+        flags = (
+            f"--cache-from type=registry,ref={cache} --cache-to type=registry,ref={cache},mode=max"
+        )
+        return Fix(
+            description=f"Keep a registry cache of every stage in `{cache}` (mode=max)",
+            safety=Safety.REVIEW,
+            edits=(add_flags(ctx.pipeline, spot, flags),),
+        )
+    chosen = stable_pushed_tag(ctx, build)
+    if chosen is None:
+        return None
+    return Fix(
+        description=f"Cache from `{chosen[0]}` and write inline cache metadata into it",
+        safety=Safety.SAFE,
+        edits=(add_flags(ctx.pipeline, spot, f"--cache-from {chosen[0]} --cache-to type=inline"),),
+    )
+
+
+def _buildah_fix(ctx: PipelineContext, build: Build) -> Fix | None:
+    spot = build_spot(ctx.pipeline, build)
+    if spot is None:
+        return None
+    base = image_repository(build)
+    cache = f"{base}/cache"
+    wanted = []
+    if not _buildah_layers(build):
+        wanted.append("--layers")
+    if not build.resolved.values("--cache-from"):
+        wanted.append(f"--cache-from {cache}")
+    if not build.resolved.values("--cache-to"):
+        wanted.append(f"--cache-to {cache}")
+    return Fix(
+        description=f"Reuse layers through the `{cache}` repository (`--layers` turns it on)",
+        safety=Safety.REVIEW,
+        edits=(add_flags(ctx.pipeline, spot, " ".join(wanted)),),
+    )
+
+
+FIXERS = {Tool.DOCKER: _docker_fix, Tool.BUILDX: _buildx_fix, Tool.BUILDAH: _buildah_fix}
+
+
+def check(ctx: PipelineContext) -> Iterator[Finding]:
+    def found() -> Iterator[Finding]:
+        for build in ctx.pipeline.builds:
+            if build.tool is Tool.KANIKO or build.resolved.on("--no-cache"):
+                continue
+            if has_cache_source(ctx, build):
+                continue
+            fixer = FIXERS.get(build.tool)
+            fix = fixer(ctx, build) if fixer else None
+            message = _message(ctx, build)
+            if build.tool is Tool.BUILDAH and build.resolved.values("--cache-from"):
+                message += " Buildah ignores `--cache-from` without `--layers`."
+            if build.tool is Tool.COMPOSE:
+                message += " Add `cache_from:` to the services in the compose file."
+            if _uses_cache_mounts(ctx, build):
+                message += (
+                    " The Dockerfile's `RUN --mount=type=cache` mounts do not help here: they "
+                    "stay in the runner's builder, which is new every job, and `--cache-to` "
+                    "does not export them."
+                )
+            impact = rebuild_impact(ctx, build)
+            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+
+    yield from once_per_line(found())

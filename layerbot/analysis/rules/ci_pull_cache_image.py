@@ -1,0 +1,112 @@
+"""The classic builder is given `--cache-from IMAGE`, but IMAGE is never pulled first.
+
+## What it does
+Flags a `docker build` that runs on the classic (pre-BuildKit) builder, because the job sets
+`DOCKER_BUILDKIT=0` or uses a Docker image older than Engine 23 (`docker:20.10`,
+`docker:19.03-dind`, ...), and names a `--cache-from` image that no earlier
+`docker pull` of the job fetched.
+
+## Why it matters
+The classic builder only considers images that are already in the local image store as cache
+sources. On a CI runner the store starts empty, so an image that was not pulled is ignored
+without a warning and every layer is rebuilt, even though the pipeline looks as if it caches.
+GitLab's Docker layer caching example pulls the image first for exactly this reason, with
+`|| true` so the very first pipeline (when no image exists yet) does not fail.
+
+## Example
+```yaml
+build:
+  image: docker:20.10
+  services: [docker:20.10-dind]
+  script:
+    - docker build --cache-from $CI_REGISTRY_IMAGE:latest -t $CI_REGISTRY_IMAGE:latest .
+    - docker push $CI_REGISTRY_IMAGE:latest
+```
+
+## Use instead
+```yaml
+  script:
+    - docker pull $CI_REGISTRY_IMAGE:latest || true
+    - docker build --cache-from $CI_REGISTRY_IMAGE:latest -t $CI_REGISTRY_IMAGE:latest .
+    - docker push $CI_REGISTRY_IMAGE:latest
+```
+
+## Fix safety
+The fix inserts `docker pull IMAGE || true` (one per missing image, spelled as the build spells
+it) just before the build: as a new script entry, or as a new line of a literal (`|`) block.
+The build's result is the same and a missing image does not fail the job, so the fix is
+**safe**. When the build is in the middle of a one-line command chain there is no fix.
+BuildKit pulls cache sources itself, so BuildKit builds are `ci-inline-cache`'s concern.
+
+## References
+- GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": "Any image
+  that's used with the `--cache-from` argument must be pulled (using `docker pull`) before it
+  can be used as a cache source."
+- Docker docs, "docker build --cache-from" (legacy builder): images to consider as cache
+  sources must be available locally.
+- Docker docs, "Docker Engine 23.0 release notes": BuildKit replaced the classic builder as
+  the default, so only older engines or `DOCKER_BUILDKIT=0` need the pull.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from layerbot.analysis.ci_builds import BuildKit, Tool, cache_references
+from layerbot.analysis.ci_fixes import (
+    build_finding,
+    build_spot,
+    combine,
+    insert_before,
+    jobs_named,
+    once_per_line,
+    rebuild_impact,
+)
+from layerbot.analysis.gitlab_ci import PipelineContext
+from layerbot.analysis.model import Finding, Fix, Safety, Severity
+
+NAME = "ci-pull-cache-image"
+SEVERITY = Severity.MAJOR
+TARGET = "gitlab-ci"
+
+
+def check(ctx: PipelineContext) -> Iterator[Finding]:
+    def found() -> Iterator[Finding]:
+        for build in ctx.pipeline.builds:
+            if build.tool is not Tool.DOCKER or build.buildkit is not BuildKit.OFF:
+                continue
+            written = build.written.values("--cache-from")
+            resolved = build.resolved.values("--cache-from")
+            missing = [
+                (spelled, reference)
+                for spelled, reference in zip(written, resolved, strict=True)
+                if cache_references([reference]) and not build.pulled_before(reference)
+            ]
+            if not missing:
+                continue
+            names = ", ".join(f"`{spelled}`" for spelled, _ in missing)
+            message = (
+                f"The build in {jobs_named(ctx, build)} uses the classic builder "
+                f"({build.buildkit_reason}), which only uses cache images present locally, "
+                f"but {names} {'is' if len(missing) == 1 else 'are'} never pulled: the cache is "
+                "ignored and every layer is rebuilt."
+            )
+            spot = build_spot(ctx.pipeline, build)
+            pulls = [
+                insert_before(ctx.pipeline, build.step, spot, f"docker pull {spelled} || true")
+                for spelled, _ in missing
+                if spot is not None
+            ]
+            edits = [edit for edit in pulls if edit is not None]
+            fix = None
+            if edits and len(edits) == len(missing):
+                fix = Fix(
+                    description=f"Pull {names} before the build (`|| true`: the first "
+                    "pipeline has none yet)",
+                    safety=Safety.SAFE,
+                    edits=combine(ctx.pipeline, edits),
+                )
+            impact = rebuild_impact(ctx, build)
+            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+
+    yield from once_per_line(found())

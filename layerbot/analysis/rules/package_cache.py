@@ -1,0 +1,325 @@
+"""A package install leaves the package manager's cache in its layer.
+
+## What it does
+Flags a `RUN` in a stage that ships (the final stage and the stages it is built `FROM`) when
+an install keeps its package manager's leftovers in the layer:
+
+- `apk add` / `apk upgrade` without `--no-cache`, and `apk update` next to an
+  `apk add --no-cache` (pointless: `--no-cache` fetches a fresh index anyway, so the update
+  only writes an index into the layer);
+- `apt-get update && apt-get install` without `rm -rf /var/lib/apt/lists/*` in the same `RUN`;
+- `pip install` without `--no-cache-dir` (unless `PIP_NO_CACHE_DIR` is set), `uv sync` and
+  `uv pip install` without `--no-cache` (unless `UV_NO_CACHE` is set);
+- `yum`/`dnf`/`microdnf` installs without `clean all`, `zypper install` without `zypper clean`;
+- `gem install` without `--no-document`;
+- `npm install`/`npm ci` without `npm cache clean --force`, `yarn install` without
+  `yarn cache clean`.
+
+It also reports, as `info`, `apt-get install` without `--no-install-recommends`.
+
+A BuildKit cache mount on the cache directory (`RUN --mount=type=cache,target=/root/.cache/pip`,
+`target=/var/cache/apk`, `target=/var/lib/apt` ...) keeps the cache out of the layer, so it is
+a valid alternative and raises nothing.
+
+## Why it matters
+Everything a `RUN` leaves on disk is committed into its layer and shipped with the image. The
+apt lists alone are tens of megabytes; pip, npm and yarn caches hold a second copy of every
+package downloaded. None of it is used at run time, and deleting it in a later `RUN` does not
+help (see `cleanup-in-same-layer`).
+
+## Example
+```dockerfile
+FROM python:3.12-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5
+RUN pip install -r requirements.txt
+```
+
+## Use instead
+```dockerfile
+FROM python:3.12-slim
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 \\
+    && rm -rf /var/lib/apt/lists/*
+RUN pip install --no-cache-dir -r requirements.txt
+```
+
+## Fix safety
+The cache fixes are **safe**: they edit only the lines of the `RUN` that change (a flag after
+the subcommand, `&& rm -rf /var/lib/apt/lists/*` or `&& <tool> clean` appended in the RUN's
+own continuation style, `apk update &&` removed), and the installed packages are the same.
+Adding `--no-install-recommends` is **review**: apt then installs fewer packages, and a
+program may have relied on a recommended one.
+
+A cache that a *later* `RUN` deletes is left to `cleanup-in-same-layer`, and an `apt-get
+update` in a `RUN` of its own to `update-with-install`, so one problem is reported once.
+
+## References
+- Docker docs, "Building best practices: apt-get": combine `apt-get update` and
+  `apt-get install` in one `RUN` and clean up with `rm -rf /var/lib/apt/lists/*` in the same
+  `RUN`; Debian and Ubuntu images run `apt-get clean` automatically.
+- Docker docs, "Optimize cache usage in builds: Use cache mounts": `RUN --mount=type=cache`
+  keeps package caches between builds without storing them in the image.
+- Alpine Linux wiki, "Alpine Package Keeper": `--no-cache` means do not use or keep a local
+  cache, and fetches the index from the network.
+- pip docs, "Caching": `--no-cache-dir` and the `PIP_NO_CACHE_DIR` environment variable.
+- uv docs, "Caching": `--no-cache` / `UV_NO_CACHE`, and the cache mount on `/root/.cache/uv`
+  recommended in uv's Docker guide.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from layerbot.analysis import package_caches, runs
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.dockerfile import Instruction, Stage
+from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.package_caches import Cache, cache_named, covered_by_mount
+from layerbot.analysis.rules.cleanup_in_same_layer import reported_removals
+from layerbot.analysis.rules.update_with_install import is_update_only
+from layerbot.analysis.shell import Command
+
+NAME = "package-cache"
+SEVERITY = Severity.MINOR
+TARGET = "dockerfile"
+
+Transform = Callable[[str], str]
+
+_APK_ADD = runs.command_pattern("apk", "add|upgrade")
+_APK_UPDATE = runs.command_pattern("apk", "update")
+_APT_INSTALL = runs.command_pattern("apt-get|apt", "install")
+_PIP_INSTALL = runs.command_pattern(
+    r"pip3?(?:\.\d+)?|python3?(?:\.\d+)?(?:[ \t]+-\S+)*[ \t]+-m[ \t]+pip", "install"
+)
+_GEM_INSTALL = runs.command_pattern("gem", "install")
+_UV_INSTALL = runs.command_pattern("uv", r"sync|pip[ \t]+install")
+_NO_RECOMMENDS = re.compile(r"Install-Recommends=(?:false|0|no)", re.IGNORECASE)
+# Settings an earlier instruction (or a parent stage) makes that change what an install leaves.
+_SETTINGS = {
+    "pip-no-cache": re.compile("PIP_NO_CACHE_DIR"),
+    "uv-no-cache": re.compile("UV_NO_CACHE"),
+    "gem-no-document": re.compile(r"no-document|\.gemrc"),
+    "apt-no-recommends": _NO_RECOMMENDS,
+}
+
+
+def _settings_in(text: str) -> frozenset[str]:
+    return frozenset(name for name, pattern in _SETTINGS.items() if pattern.search(text))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One leftover in a RUN and the text change that avoids it."""
+
+    description: str
+    transform: Transform
+
+
+@dataclass
+class RunView:
+    """A RUN with what comes after it in its stage: who cleans which cache, and when."""
+
+    run: Instruction
+    commands: list[Command]
+    earlier: frozenset[str]
+    deleted_later: frozenset[str]
+
+    def left_behind(self, cache: Cache, position: int) -> bool:
+        """Whether the cache a command at ``position`` writes stays in this RUN's layer.
+
+        A cache that a later RUN deletes is reported by ``cleanup-in-same-layer`` instead.
+        """
+        if covered_by_mount(self.run, cache) or cache.label in self.deleted_later:
+            return False
+        return not any(cache.removed_by(command) for command in self.commands[position + 1 :])
+
+
+def _flag(pattern: re.Pattern[str], flag: str, *present: str) -> Transform:
+    return lambda text: runs.add_flag(text, pattern, flag, present or (flag,))
+
+
+def _without(pattern: re.Pattern[str]) -> Transform:
+    return lambda text: runs.remove_command(text, pattern)
+
+
+def _append(command: str) -> Transform:
+    return lambda text: "\n".join(runs.append_to_lines(text.splitlines(), command))
+
+
+def _positions(view: RunView, test: Callable[[Command], bool]) -> list[int]:
+    return [n for n, command in enumerate(view.commands) if test(command)]
+
+
+def _apk(view: RunView) -> Iterator[Problem]:
+    cache = cache_named("apk")
+    adds = _positions(view, package_caches.apk_add)
+    updates = _positions(view, lambda c: c.program == "apk" and c.subcommand == "update")
+    if not adds or covered_by_mount(view.run, cache):
+        return
+    lacking = [n for n in adds if not view.commands[n].has_flag("--no-cache")]
+    if any(view.left_behind(cache, n) for n in lacking):
+        yield Problem(
+            "`apk add` without `--no-cache` keeps the apk index in the layer",
+            lambda text: runs.remove_command(
+                runs.add_flag(text, _APK_ADD, "--no-cache", ("--no-cache",)), _APK_UPDATE
+            ),
+        )
+    elif updates and not lacking:
+        yield Problem(
+            "`apk update` is pointless with `apk add --no-cache`, which fetches a fresh index "
+            "itself: the update only writes an index into the layer",
+            _without(_APK_UPDATE),
+        )
+
+
+def _apt_lists(view: RunView) -> Iterator[Problem]:
+    cache = cache_named("apt-lists")
+    updates = _positions(view, cache.creates)
+    installs = _positions(view, package_caches.apt_install)
+    if updates and any(n > updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
+        yield Problem(
+            "the apt package lists from `apt-get update` stay in the layer (tens of MB)",
+            _append("rm -rf /var/lib/apt/lists/*"),
+        )
+
+
+def _pip(view: RunView) -> Iterator[Problem]:
+    cache = cache_named("pip")
+    if "pip-no-cache" in view.earlier:
+        return
+    lacking = [
+        n
+        for n in _positions(view, cache.creates)
+        if "PIP_NO_CACHE_DIR" not in view.commands[n].text and view.left_behind(cache, n)
+    ]
+    if lacking:
+        yield Problem(
+            "`pip install` without `--no-cache-dir` keeps a second copy of every downloaded "
+            "package in ~/.cache/pip",
+            _flag(_PIP_INSTALL, "--no-cache-dir"),
+        )
+
+
+def _uv(view: RunView) -> Iterator[Problem]:
+    cache = cache_named("uv")
+    if "uv-no-cache" in view.earlier:
+        return
+    if any(
+        "UV_NO_CACHE" not in view.commands[n].text and view.left_behind(cache, n)
+        for n in _positions(view, cache.creates)
+    ):
+        yield Problem(
+            "`uv sync`/`uv pip install` without `--no-cache` keeps uv's cache in ~/.cache/uv",
+            _flag(_UV_INSTALL, "--no-cache", "--no-cache", "-n"),
+        )
+
+
+def _appended_clean(
+    view: RunView, key: str, command: Callable[[Command], str]
+) -> Iterator[Problem]:
+    cache = cache_named(key)
+    left = [n for n in _positions(view, cache.creates) if view.left_behind(cache, n)]
+    if left:
+        clean = command(view.commands[left[-1]])
+        yield Problem(f"{cache.label} stays in the layer; `{clean}` removes it", _append(clean))
+
+
+def _gem(view: RunView) -> Iterator[Problem]:
+    if "gem-no-document" in view.earlier:
+        return
+    installs = _positions(view, lambda c: c.program == "gem" and c.subcommand == "install")
+    if any(not view.commands[n].has_flag("--no-document", "-N", "--no-rdoc") for n in installs):
+        yield Problem(
+            "`gem install` without `--no-document` generates and keeps documentation",
+            _flag(_GEM_INSTALL, "--no-document", "--no-document", "-N", "--no-rdoc"),
+        )
+
+
+def _problems(view: RunView) -> list[Problem]:
+    if is_update_only(view.run):
+        return []  # an index update on its own is update-with-install's to report
+    return [
+        *_apk(view),
+        *_apt_lists(view),
+        *_pip(view),
+        *_uv(view),
+        *_appended_clean(view, "yum", lambda c: f"{c.program} clean all"),
+        *_appended_clean(view, "zypper", lambda c: "zypper clean --all"),
+        *_appended_clean(view, "npm", lambda c: "npm cache clean --force"),
+        *_appended_clean(view, "yarn", lambda c: "yarn cache clean"),
+        *_gem(view),
+    ]
+
+
+def _views(
+    stage: Stage, inherited: frozenset[str], deleted: dict[int, set[str]]
+) -> Iterator[RunView]:
+    """Each RUN of the stage with the settings made before it (kept as we go: linear)."""
+    earlier = set(inherited)
+    for run in stage.instructions:
+        if run.keyword == "RUN" and not run.is_exec_form:
+            deleted_later = frozenset(deleted.get(id(run), ()))
+            yield RunView(run, runs.run_commands(run), frozenset(earlier), deleted_later)
+        earlier |= _settings_in(run.original)
+
+
+def check(ctx: DockerfileContext) -> Iterator[Finding]:
+    inherited: frozenset[str] = frozenset()
+    shipped = runs.shipped_stages(ctx.doc)
+    deleted: dict[int, set[str]] = {}
+    for stage in shipped:
+        for removal in reported_removals(ctx.doc, stage):
+            deleted.setdefault(id(removal.creator), set()).add(removal.what)
+    for stage in shipped:
+        for view in _views(stage, inherited, deleted):
+            yield from _findings(ctx, view)
+        inherited |= _settings_in("\n".join(i.original for i in stage.instructions))
+
+
+def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
+    run = view.run
+    problems = _problems(view)
+    if problems:
+        message = "This RUN leaves package-manager files in its layer: " + "; ".join(
+            p.description for p in problems
+        )
+        edit = _edit(ctx, run, [p.transform for p in problems])
+        fix = (
+            Fix("Remove the package cache in the same RUN", Safety.SAFE, (edit,)) if edit else None
+        )
+        impact = "every pull and push of the image carries files nothing uses at run time"
+        yield ctx.finding(NAME, SEVERITY, run, message, impact=impact, fix=fix)
+    installs = _positions(
+        view, lambda c: c.program in {"apt-get", "apt"} and c.subcommand == "install"
+    )
+    if (
+        any(
+            not view.commands[n].has_flag("--no-install-recommends")
+            and not _NO_RECOMMENDS.search(view.commands[n].text)
+            for n in installs
+        )
+        and "apt-no-recommends" not in view.earlier
+    ):
+        edit = _edit(ctx, run, [_flag(_APT_INSTALL, "--no-install-recommends")])
+        yield ctx.finding(
+            NAME,
+            Severity.INFO,
+            run,
+            "`apt-get install` without `--no-install-recommends` also installs every "
+            "recommended package, which the program rarely needs",
+            impact="recommended packages often add tens of MB",
+            fix=Fix("Install without recommended packages", Safety.REVIEW, (edit,))
+            if edit
+            else None,
+        )
+
+
+def _edit(ctx: DockerfileContext, run: Instruction, transforms: list[Transform]) -> Edit | None:
+    """The RUN's text after ``transforms``, as one edit of only the lines that change."""
+    if not runs.rewritable(ctx.doc, run) or "&" in runs.top_level_operators(run.script):
+        return None
+    text = run.original
+    for transform in transforms:
+        text = transform(text)
+    return runs.trimmed_edit(run.original.splitlines(), text.splitlines(), run.line)

@@ -1,0 +1,86 @@
+"""Base image without a tag, or with `:latest`.
+
+## What it does
+Flags a `FROM` whose image has no tag or the `latest` tag (and no digest).
+
+## Why it matters
+`latest` moves. The same commit builds a different image next month, a new major version of
+the toolchain can break the build without any change in the repository, and the layer cache of
+every later step is thrown away whenever the base image moves: the registry's `latest` is a
+cache key you do not control.
+
+## Example
+```dockerfile
+FROM golang:latest
+```
+
+## Use instead
+```dockerfile
+FROM golang:1.22
+```
+
+## Fix safety
+The fix is marked **review**: it changes the base image to the version the project itself
+declares (go.mod's `go` directive, `.nvmrc` or package.json `engines.node`,
+`.python-version` or `requires-python`), which may differ from what `latest` gives today.
+Without such a declaration the finding has no fix.
+
+## References
+- Docker docs, "Dockerfile reference: FROM": the tag defaults to `latest` when omitted.
+- Docker docs, "Building best practices: Pin base image versions".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from layerbot.analysis import project
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+
+NAME = "pin-base-image"
+SEVERITY = Severity.MINOR
+TARGET = "dockerfile"
+
+_SCRATCH = "scratch"
+
+
+def pinned_tag(ctx: DockerfileContext, repository: str) -> str | None:
+    """The tag the project's own version files call for, for images we know."""
+    if repository == "golang":
+        return project.go_version(ctx)
+    if repository == "node":
+        return project.node_version(ctx)
+    if repository == "python":
+        version = project.python_version(ctx)
+        return f"{version}-slim" if version else None
+    return None
+
+
+def check(ctx: DockerfileContext) -> Iterator[Finding]:
+    doc = ctx.doc
+    for stage in doc.stages:
+        if doc.base_stage(stage) is not None or stage.base.lower() == _SCRATCH:
+            continue
+        image = doc.resolved_base(stage)
+        if image.digest or (image.tag and image.tag != "latest") or "$" in image.name:
+            continue
+        written = "no tag" if image.tag is None else "`:latest`"
+        message = (
+            f"`FROM {stage.base}` uses {written}: the base image changes under you, so builds "
+            "are not reproducible and every layer cache is lost when `latest` moves."
+        )
+        fix = None
+        tag = pinned_tag(ctx, image.repository)
+        if tag and "$" not in stage.base:
+            number = stage.from_instruction.line
+            line = doc.line_text(number)
+            pinned = f"{image.name}:{tag}"
+            new_line = line.replace(stage.base, pinned, 1)
+            if new_line != line:
+                fix = Fix(
+                    description=f"Pin the base image to `{pinned}`, the version the project uses",
+                    safety=Safety.REVIEW,
+                    edits=(Edit(number, number, (new_line,)),),
+                )
+        yield ctx.finding(NAME, SEVERITY, stage.from_instruction, message, fix=fix)

@@ -1,0 +1,207 @@
+"""``layerbot check`` and ``layerbot rule``: the local shell around the analysis core."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import posixpath
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from layerbot.analysis import formats
+from layerbot.analysis.config import CONFIG_FILE, ConfigError, parse_config
+from layerbot.analysis.discovery import discover, file_kind
+from layerbot.analysis.engine import analyse_file, fix_file
+from layerbot.analysis.fixes import apply_fix
+from layerbot.analysis.model import AnalysisResult, RepoView
+from layerbot.analysis.rules import all_rules
+
+
+class UsageError(Exception):
+    """A bad path or option: printed as one line, exit status 2."""
+
+
+def repository_root(start: Path) -> Path:
+    """The git work tree holding ``start`` (the nearest folder with ``.git``), else ``start``.
+
+    Looked up on disk rather than by running git: one process per file must start fast.
+    """
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return start
+
+
+class LocalRepoView(RepoView):
+    """The working tree under ``root``, asked folder by folder: no walk of the whole tree.
+
+    ``layerbot check`` runs once per file in pre-commit and CI jobs, so listing a repository
+    (with its virtualenvs and node_modules) up front would cost more than the analysis; and a
+    run over a monorepo asks about the same folders again and again, so each folder is listed
+    once. Paths leaving the root (``..``, absolute) do not exist.
+    """
+
+    def __init__(self, root: Path) -> None:
+        super().__init__((), self._read_file)
+        self._root = str(root)
+        self._folders: dict[str, dict[str, bool]] = {}
+
+    def _entries(self, directory: str) -> dict[str, bool]:
+        """Names in ``directory`` and whether each is a file, listed once."""
+        if directory not in self._folders:
+            try:
+                with os.scandir(os.path.join(self._root, directory)) as listing:
+                    self._folders[directory] = {e.name: e.is_file() for e in listing}
+            except OSError:
+                self._folders[directory] = {}
+        return self._folders[directory]
+
+    @staticmethod
+    def _split(path: str) -> tuple[str, str] | None:
+        normal = posixpath.normpath(path)
+        if normal == ".." or normal.startswith(("../", "/")):
+            return None
+        directory, name = posixpath.split(normal)
+        return ("" if directory == "." else directory), name
+
+    def _read_file(self, relative: str) -> str | None:
+        target = os.path.join(self._root, relative)
+        try:
+            if os.path.getsize(target) > self.MAX_READ_BYTES:
+                return None
+            with open(target, encoding="utf-8") as handle:
+                return handle.read()
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    def exists(self, path: str) -> bool:
+        parts = self._split(path)
+        return parts is not None and self._entries(parts[0]).get(parts[1], False)
+
+    def read(self, path: str) -> str | None:
+        if not self.exists(path):
+            return None
+        key = posixpath.normpath(path)
+        if key not in self._cache:
+            self._cache[key] = self._read_file(key)
+        return self._cache[key]
+
+    def in_dir(self, directory: str) -> list[str]:
+        parts = self._split(posixpath.join(directory or ".", "x"))
+        if parts is None:
+            return []
+        base = parts[0] + "/" if parts[0] else ""
+        return sorted(base + name for name, is_file in self._entries(parts[0]).items() if is_file)
+
+
+def _targets(paths: list[str]) -> list[Path]:
+    targets: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            targets.extend(discover(path))
+        elif path.is_file():
+            targets.append(path)
+        else:
+            raise UsageError(f"{raw}: no such file or directory")
+    return targets
+
+
+def run_check(args: argparse.Namespace) -> int:
+    try:
+        return _check(args)
+    except (UsageError, ConfigError) as error:
+        print(f"layerbot: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _check(args: argparse.Namespace) -> int:
+    targets = _targets(args.paths)
+    folders = [str(target.resolve().parent) for target in targets]
+    anchor = Path(os.path.commonpath(folders)) if folders else Path.cwd()
+    root = Path(args.root).resolve() if args.root else repository_root(anchor.resolve())
+    repo = LocalRepoView(root)
+    config = parse_config(repo.read(CONFIG_FILE))
+    result = AnalysisResult()
+    sources: dict[str, str] = {}
+    for target in targets:
+        try:
+            relative = target.resolve().relative_to(root).as_posix()
+        except ValueError:
+            raise UsageError(f"{target}: outside the repository root {root}") from None
+        if file_kind(relative) is None and target.name not in {"Dockerfile"}:
+            relative_kind = file_kind(target.name)
+            if relative_kind is None:
+                raise UsageError(f"{target}: not a Dockerfile or .gitlab-ci.yml")
+        try:
+            data = target.read_bytes()
+        except OSError as error:
+            raise UsageError(f"{target}: {error.strerror}") from None
+        if args.fix:
+            data = _fix_in_place(target, relative, data, repo, config, args.unsafe)
+        report = analyse_file(relative, data, repo, config)
+        sources[relative] = data.decode("utf-8", "replace")
+        result.files += 1
+        result.findings.extend(report.findings)
+        result.notes.extend(report.notes)
+    print(_render(args, result, sources))
+    return 1 if result.findings else 0
+
+
+def _fix_in_place(
+    target: Path, relative: str, data: bytes, repo: RepoView, config: object, unsafe: bool
+) -> bytes:
+    from layerbot.analysis.config import Config
+
+    assert isinstance(config, Config)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+    report = analyse_file(relative, text, repo, config)
+    outcome = fix_file(relative, text, repo, config, unsafe=unsafe)
+    if outcome.text != text:
+        target.write_text(outcome.text, encoding="utf-8")
+    root = target.resolve().parents[len(Path(relative).parts) - 1]
+    for finding in report.findings:
+        fix = finding.fix
+        if fix and fix.creates_file and fix.path and (unsafe or fix.safety.value == "safe"):
+            companion = root / fix.path
+            if not companion.exists():
+                companion.write_text(apply_fix("", fix), encoding="utf-8")
+    return outcome.text.encode("utf-8")
+
+
+def use_color(stream: TextIO) -> bool:
+    """ANSI colours only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str, str]) -> str:
+    if args.format == "json":
+        return formats.render_json(result, sources)
+    if args.format == "gitlab":
+        return formats.render_gitlab(result, sources)
+    if args.format == "sarif":
+        from layerbot import version
+        from layerbot.settings import Settings
+
+        docs_url = Settings.from_env().docs_url
+        return formats.render_sarif(result, sources, version=version(), docs_url=docs_url)
+    return formats.render_text(result, sources, show_diff=args.diff, color=use_color(sys.stdout))
+
+
+def run_rule(args: argparse.Namespace) -> int:
+    from layerbot.docs import rule_listing, rule_markdown
+
+    rules = all_rules()
+    if args.all or not args.name:
+        print(rule_listing(rules.values()))
+        return 0
+    chosen = rules.get(args.name)
+    if chosen is None:
+        print(f"layerbot: error: unknown rule {args.name}", file=sys.stderr)
+        return 2
+    print(rule_markdown(chosen), end="")
+    return 0

@@ -1,0 +1,83 @@
+"""The ``layerbot`` command: ``check``, ``rule``, ``review``, ``serve``, ``worker``, ``version``.
+
+Imports are lazy on purpose: ``layerbot check`` must start fast and never import Flask or
+Celery, since CI jobs and pre-commit run it once per file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerbot",
+        description="Review Dockerfiles and GitLab CI configs for faster, smaller builds.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    check = commands.add_parser("check", help="analyse files or directories and report findings")
+    check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
+    check.add_argument("--format", choices=["text", "json", "gitlab", "sarif"], default="text")
+    check.add_argument("--diff", action="store_true", help="show each fix as a unified diff")
+    check.add_argument("--fix", action="store_true", help="apply safe fixes in place")
+    check.add_argument("--unsafe", action="store_true", help="with --fix, also apply review fixes")
+    check.add_argument("--root", default=None, help="repository root (default: git top or cwd)")
+
+    rule = commands.add_parser("rule", help="print a rule's documentation")
+    rule.add_argument("name", nargs="?")
+    rule.add_argument("--all", action="store_true", help="list every rule")
+
+    serve = commands.add_parser("serve", help="run the web side (and a worker without REDIS_URL)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+
+    worker = commands.add_parser("worker", help="run the Celery worker that reviews MRs")
+    worker.add_argument("--concurrency", type=int, default=None, metavar="N")
+
+    review = commands.add_parser(
+        "review", help="review one MR now (no queue); no arguments: the CI pipeline's MR"
+    )
+    review.add_argument("project", nargs="?", type=int, metavar="PROJECT")
+    review.add_argument("mr_iid", nargs="?", type=int, metavar="MR_IID")
+
+    commands.add_parser("version", help="print the version")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "version":
+        from layerbot import version
+
+        print(f"layerbot {version()}")
+        return 0
+    if args.command == "check":
+        from layerbot.check import run_check
+
+        return run_check(args)
+    if args.command == "rule":
+        from layerbot.check import run_rule
+
+        return run_rule(args)
+    if args.command == "serve":
+        from bot.serve import run_serve
+
+        return run_serve(args.host, args.port)
+    if args.command == "worker":
+        from workers.runner import run_worker
+
+        return run_worker(args.concurrency)
+    if args.command == "review":
+        from workers.runner import run_review_once
+
+        return run_review_once(args.project, args.mr_iid)
+    parser.error(f"unknown command {args.command}")
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
