@@ -48,6 +48,33 @@ class Command:
                     return True
         return False
 
+    def option(self, *names: str) -> str | None:
+        """The value of the first of ``names`` given, as ``--name value`` or ``--name=value``."""
+        argv = self.argv
+        for index, arg in enumerate(argv[1:], start=1):
+            for name in names:
+                if arg == name and index + 1 < len(argv):
+                    return argv[index + 1]
+                if arg.startswith(name + "="):
+                    return arg.split("=", 1)[1]
+        return None
+
+    def operands(self, valued: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """The words after the subcommand that are neither flags nor the values of the
+        ``valued`` flags (the packages of ``apk add --virtual .deps gcc``: ``gcc``)."""
+        found: list[str] = []
+        skip = seen_subcommand = False
+        for arg in self.argv[1:]:
+            if skip:
+                skip = False
+            elif arg.startswith("-"):
+                skip = arg in valued
+            elif not seen_subcommand:
+                seen_subcommand = True
+            else:
+                found.append(arg)
+        return found
+
     @property
     def subcommand(self) -> str:
         """The first non-flag argument after the program (``install`` in ``pip -q install``)."""

@@ -1,0 +1,61 @@
+"""The multi-stage rewrite: the original final stage becomes ``builder``, a runtime stage follows.
+
+The builder keeps its instructions as written (other rules improve them on the next fix pass);
+only the container metadata (EXPOSE, CMD, ENTRYPOINT, HEALTHCHECK, LABEL, STOPSIGNAL) moves to
+the runtime stage. Each ecosystem's planner works out the artifact the build produces (from
+the build command, the project's manifests and the start command) and the runtime image that
+runs it; when it cannot be sure, it says why and the finding goes without a fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.runtime_stage.dotnet import plan_dotnet
+from layerbot.analysis.runtime_stage.go import plan_go
+from layerbot.analysis.runtime_stage.java import plan_java
+from layerbot.analysis.runtime_stage.node import plan_node
+from layerbot.analysis.runtime_stage.plan import Inputs, Plan, Refusal
+from layerbot.analysis.runtime_stage.render import (
+    Rewrite,
+    builder_name,
+    render_builder,
+    render_runtime,
+)
+from layerbot.analysis.runtime_stage.rust import plan_rust
+from layerbot.analysis.shipped import ShippedImage
+from layerbot.analysis.toolchains import Toolchain
+
+__all__ = ["Plan", "Refusal", "Rewrite", "rewrite"]
+
+_PLANNERS: dict[Toolchain, Callable[[Inputs], Plan]] = {
+    Toolchain.GO: plan_go,
+    Toolchain.RUST: plan_rust,
+    Toolchain.MAVEN: plan_java,
+    Toolchain.GRADLE: plan_java,
+    Toolchain.JDK: plan_java,
+    Toolchain.DOTNET: plan_dotnet,
+    Toolchain.NODE: plan_node,
+}
+
+
+def rewrite(ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain) -> Rewrite:
+    """The whole Dockerfile rewritten as builder + runtime, or :class:`Refusal` saying why not."""
+    planner = _PLANNERS.get(toolchain)
+    if planner is None:
+        raise Refusal("which system libraries the packages need at runtime depends on them")
+    workdir = shipped.workdir
+    if workdir is None:
+        raise Refusal("the working directory is set from a variable")
+    if shipped.entry() is None and shipped.of_keyword("CMD", "ENTRYPOINT"):
+        raise Refusal("the start command is a shell command line the rewrite cannot follow")
+    inputs = Inputs(ctx, shipped, shipped.steps, workdir)
+    plan = planner(inputs)
+    builder = builder_name(inputs)
+    lines = [
+        *render_builder(inputs, plan, builder),
+        "",
+        *render_runtime(inputs, plan, builder),
+    ]
+    return Rewrite("\n".join(lines) + "\n", plan, builder)
