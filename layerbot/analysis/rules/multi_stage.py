@@ -105,9 +105,9 @@ from dataclasses import dataclass
 from layerbot.analysis import ecosystems, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
+from layerbot.analysis.image_purpose import environment, source_build
 from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
 from layerbot.analysis.runtime_stage import Refusal, rewrite
-from layerbot.analysis.shell import Command
 from layerbot.analysis.shipped import ShippedImage
 from layerbot.analysis.toolchains import (
     BUILD_TOOL_SIZES_MB,
@@ -123,82 +123,31 @@ NAME = "multi-stage"
 SEVERITY = Severity.MAJOR
 TARGET = "dockerfile"
 
-_NODE_BUILD_SCRIPTS = {"build", "compile", "bundle"}
-_NODE_BUILDERS = {"tsc", "ng", "vite", "webpack", "next", "nuxt", "rollup", "esbuild", "parcel"}
 _PYTHON_INSTALLERS = {"pip", "poetry", "uv", "pipenv"}
 _PACKAGE_FLAGS_WITH_VALUES = {"--virtual", "-t", "-X", "--repository", "-o", "--option"}
 
 
-def _is_node_build(command: Command) -> bool:
-    """``npm run build``, ``yarn build``, ``pnpm run compile``, ``npx tsc``, ``ng build``..."""
-    words = [arg for arg in command.argv[1:] if not arg.startswith("-")]
-    if command.program in {"npm", "yarn", "pnpm"}:
-        if words[:1] in (["run"], ["run-script"]):
-            words = words[1:]
-        script = words[0] if words else ""
-        return script in _NODE_BUILD_SCRIPTS or script.startswith("build:")
-    if command.program in {"npx", "pnpx"}:
-        return bool(words) and words[0] in _NODE_BUILDERS
-    return command.program in _NODE_BUILDERS
-
-
-def _build_step(shipped: ShippedImage, toolchain: Toolchain) -> Instruction | None:
-    """The RUN that makes a Node or Python image a build image, or ``None``."""
-    for step in shipped.steps:
-        if toolchain is Toolchain.NODE and _is_node_build(step.command):
-            return step.instruction
-    if toolchain is Toolchain.PYTHON:
-        for run in shipped.of_keyword("RUN"):
-            if any(
-                s.ecosystem.name in _PYTHON_INSTALLERS for s in ecosystems.dependency_steps(run)
-            ):
-                return run
-    return None
-
-
-def _toolchain(shipped: ShippedImage) -> tuple[Toolchain, Instruction | None] | None:
-    """The toolchain the final image is, and for Node/Python the step that makes it one."""
-    if "$" in shipped.image.name or shipped.chain[0].base.lower() == "scratch":
-        return None
-    toolchain = toolchain_of(shipped.image)
-    if toolchain is None:
-        return None
-    if toolchain in (Toolchain.NODE, Toolchain.PYTHON):
-        step = _build_step(shipped, toolchain)
-        return (toolchain, step) if step is not None else None
-    return toolchain, None
-
-
-def _toolchain_message(
-    shipped: ShippedImage, toolchain: Toolchain, step: Instruction | None
-) -> str:
+def _toolchain_message(shipped: ShippedImage, toolchain: Toolchain, build: Instruction) -> str:
     image = f"`{shipped.image}`"
-    if toolchain is Toolchain.NODE and step is not None:
+    if toolchain is Toolchain.NODE:
         return (
-            f"The final image starts from {image} and runs the build on line {step.line}: the "
+            f"The final image starts from {image} and runs the build on line {build.line}: the "
             "dev dependencies, the sources and the build caches ship with the build output. "
             "Build in a `builder` stage and copy only the output and the production "
             "dependencies into the runtime image."
         )
-    if toolchain is Toolchain.PYTHON:
-        return (
-            f"The final image starts from {image}, the {toolchain.label}: compilers needed "
-            "only to build wheels ship with the application. Build wheels or a virtualenv in a "
-            f"builder stage and copy them into `{suggested_runtime(toolchain, shipped.image)}`."
-        )
     return (
-        f"The final image starts from {image}, a {toolchain.label}: the compiler, the "
-        "dependency caches and the sources ship with the application. Build in a `builder` "
-        "stage and copy only the artifact into a small runtime image."
+        f"The final image starts from {image}, a {toolchain.label}, and builds the "
+        f"application on line {build.line}: the compiler, the dependency caches and the "
+        "sources ship with it. Build in a `builder` stage and copy only the artifact into a "
+        "small runtime image."
     )
 
 
-def _toolchain_finding(ctx: DockerfileContext, shipped: ShippedImage) -> Finding | None:
-    found = _toolchain(shipped)
-    if found is None:
-        return None
-    toolchain, step = found
-    message = _toolchain_message(shipped, toolchain, step)
+def _toolchain_finding(
+    ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain, build: Instruction
+) -> Finding:
+    message = _toolchain_message(shipped, toolchain, build)
     fix = None
     try:
         result = rewrite(ctx, shipped, toolchain)
@@ -223,6 +172,42 @@ def _toolchain_finding(ctx: DockerfileContext, shipped: ShippedImage) -> Finding
     return ctx.finding(NAME, SEVERITY, instruction, message, impact=impact, fix=fix)
 
 
+def _installs_python_packages(shipped: ShippedImage) -> bool:
+    return any(
+        step.ecosystem.name in _PYTHON_INSTALLERS
+        for run in shipped.of_keyword("RUN")
+        for step in ecosystems.dependency_steps(run)
+    )
+
+
+def _runtime_base_advice(
+    ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain
+) -> Finding | None:
+    """Info: nothing is built in the final image, but it runs on a toolchain image where a
+    runtime image would do (a prebuilt jar on a JDK, an application on the full Python)."""
+    runtime = suggested_runtime(toolchain, shipped.image)
+    image = f"`{shipped.image}`"
+    if toolchain is Toolchain.PYTHON:
+        if not _installs_python_packages(shipped):
+            return None
+        message = (
+            f"The final image starts from {image}, the {toolchain.label}. If no package needs "
+            f"compiling, `{runtime}` runs the same application; if some do, build wheels or a "
+            f"virtualenv in a builder stage and copy them into `{runtime}`."
+        )
+    elif toolchain is Toolchain.NODE or not shipped.of_keyword("COPY", "ADD"):
+        return None
+    else:
+        message = (
+            f"The final image runs what it copies on {image}, a {toolchain.label}; nothing is "
+            f"compiled in it, so a runtime image such as `{runtime}` runs it with less to ship "
+            "and to patch."
+        )
+    impact = f"Would leave the final image: {size_change(shipped.image, runtime)}."
+    instruction = shipped.chain[0].from_instruction
+    return ctx.finding(NAME, Severity.INFO, instruction, message, impact=impact)
+
+
 @dataclass(frozen=True)
 class LeftBehind:
     """Build tools a RUN installs and does not remove, and apk virtual groups it keeps
@@ -236,22 +221,6 @@ class LeftBehind:
         return [name for name, _ in self.groups]
 
 
-def _packages(command: Command) -> list[str]:
-    """The arguments after the subcommand, flags and their values skipped."""
-    found: list[str] = []
-    skip = seen_subcommand = False
-    for arg in command.argv[1:]:
-        if skip:
-            skip = False
-        elif arg.startswith("-"):
-            skip = arg in _PACKAGE_FLAGS_WITH_VALUES
-        elif not seen_subcommand:
-            seen_subcommand = True
-        else:
-            found.append(arg)
-    return found
-
-
 def left_behind(run: Instruction) -> LeftBehind:
     installed: list[str] = []
     groups: list[tuple[str, tuple[str, ...]]] = []
@@ -261,34 +230,25 @@ def left_behind(run: Instruction) -> LeftBehind:
         program, sub = command.program, command.subcommand
         if program in {"apt-get", "apt", "aptitude", "yum", "dnf", "microdnf"}:
             if sub in {"install", "groupinstall"} or (sub == "group" and command.has("install")):
-                installed.extend(_packages(command))
+                installed.extend(command.operands(_PACKAGE_FLAGS_WITH_VALUES))
             elif sub in {"purge", "remove", "erase", "autoremove", "groupremove"}:
-                removed.update(_packages(command))
+                removed.update(command.operands(_PACKAGE_FLAGS_WITH_VALUES))
                 purges_auto |= sub == "autoremove" or command.has_flag("--auto-remove")
         elif program == "apt-mark" and command.has("auto"):
             marks_auto = True
         elif program == "apk" and sub == "add":
-            group = _group_name(command)
-            if group:
-                groups.append((group, tuple(_packages(command))))
-            else:
-                installed.extend(_packages(command))
+            packages = command.operands(_PACKAGE_FLAGS_WITH_VALUES)
+            group = command.option("--virtual", "-t")
+            if group is None:
+                installed.extend(packages)
+            elif any(build_tool(p) for p in packages):  # a kept `.rundeps` group holds none
+                groups.append((group, tuple(packages)))
         elif program == "apk" and sub == "del":
-            removed.update(_packages(command))
+            removed.update(command.operands(_PACKAGE_FLAGS_WITH_VALUES))
     if purges_auto and marks_auto:
         installed = []
     tools = [p for p in installed if build_tool(p) and p not in removed]
     return LeftBehind(tuple(tools), tuple(g for g in groups if g[0] not in removed))
-
-
-def _group_name(command: Command) -> str | None:
-    argv = command.argv
-    for index, arg in enumerate(argv):
-        if arg in {"--virtual", "-t"} and index + 1 < len(argv):
-            return argv[index + 1]
-        if arg.startswith("--virtual="):
-            return arg.split("=", 1)[1]
-    return None
 
 
 def _sized(packages: tuple[str, ...]) -> str:
@@ -363,8 +323,19 @@ def _build_tool_findings(ctx: DockerfileContext, shipped: ShippedImage) -> Itera
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     shipped = ShippedImage.of(ctx.doc)
-    finding = _toolchain_finding(ctx, shipped)
-    if finding is not None:
-        yield finding
-    else:
-        yield from _build_tool_findings(ctx, shipped)
+    unknown = "$" in shipped.image.name or shipped.chain[0].base.lower() == "scratch"
+    toolchain = None if unknown else toolchain_of(shipped.image)
+    if toolchain is not None:
+        build = source_build(shipped, toolchain)
+        if build is not None:
+            if environment(ctx, shipped) is None:
+                yield _toolchain_finding(ctx, shipped, toolchain, build)
+            return
+        advice = _runtime_base_advice(ctx, shipped, toolchain)
+        if advice is not None:
+            if environment(ctx, shipped) is None:
+                yield advice
+            return
+    findings = list(_build_tool_findings(ctx, shipped))
+    if findings and environment(ctx, shipped) is None:
+        yield from findings

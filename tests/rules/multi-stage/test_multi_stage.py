@@ -2,7 +2,8 @@
 
 Each folder under ``fixtures/`` is a small project: a ``Dockerfile``, the project files the rule
 reads (go.mod, Cargo.toml, pom.xml, ...) and a hand-written ``expect.toml``: ``findings = 0``
-for a Dockerfile that must raise nothing, otherwise the finding's ``line`` and either
+for a Dockerfile that must raise nothing, otherwise the finding's ``line``, its ``severity``
+when it is not ``major``, and either
 ``no_fix`` (a phrase the message must contain) or what the rewrite must produce: the runtime
 image, the one ``COPY --from`` (builder path, runtime path), the start command's argv and,
 when the original only ran the toolchain at start (``go run``), the build step it ``adds``.
@@ -97,6 +98,7 @@ def test_fixture_raises_what_expect_toml_says(case: Path) -> None:
         expect.get("end_line", expect["line"]),
     )
     assert finding.impact
+    assert finding.severity.value == expect.get("severity", "major")
     if "no_fix" in expect:
         assert finding.fix is None
         assert expect["no_fix"] in finding.message
@@ -225,14 +227,17 @@ def test_impact_comes_from_the_size_table() -> None:
 
 
 def test_global_arg_base_image_is_resolved() -> None:
-    text = "ARG IMAGE=rust:1.79\nFROM ${IMAGE}\nCOPY . .\nRUN cargo build --release\n"
+    text = (
+        "ARG IMAGE=rust:1.79\nFROM ${IMAGE}\nCOPY . .\nRUN cargo build --release\n"
+        'CMD ["./target/release/x"]\n'
+    )
     repo = RepoView.from_files({"Cargo.toml": '[package]\nname = "x"\n', "Dockerfile": text})
     (finding,) = multi_stage(text, repo)
     assert "`rust:1.79`" in finding.message
 
 
 def test_unresolvable_base_image_is_left_alone() -> None:
-    text = "ARG IMAGE\nFROM ${IMAGE}\nCOPY . .\nRUN go build -o app .\n"
+    text = 'ARG IMAGE\nFROM ${IMAGE}\nCOPY . .\nRUN go build -o app .\nCMD ["./app"]\n'
     assert multi_stage(text, RepoView.from_files({})) == []
 
 

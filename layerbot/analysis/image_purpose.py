@@ -1,0 +1,235 @@
+"""What the final image is for: an application it builds and runs, or an environment.
+
+The multi-stage rule only tells a team to split a build when the image ships an application:
+a development container (hot reload, a shell, a test runner), the image a CI job runs in, or a
+toolchain image other builds start from keeps its compilers on purpose. This module reads that
+purpose from the file's name, the start command, the repository's ``.gitlab-ci.yml`` and the
+build steps, never from the base image alone.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+from layerbot.analysis import ci_builds, gitlab_ci
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.dockerfile import Instruction
+from layerbot.analysis.model import InputError
+from layerbot.analysis.shell import Command, commands
+from layerbot.analysis.shipped import ShippedImage, Step
+from layerbot.analysis.toolchains import Toolchain
+
+# Words in a Dockerfile's path that name a development, test or CI environment.
+_ENVIRONMENT_WORDS = {
+    "dev", "devel", "develop", "development", "devcontainer", "local", "debug",
+    "test", "tests", "testing", "e2e", "ci", "cicd",
+}  # fmt: skip
+# Words in the file name only: "Dockerfile.build" is a build environment, while a folder
+# called build/ often holds the production Dockerfile (build/package/Dockerfile).
+_BUILD_FILE_WORDS = {"build", "builder", "buildenv", "toolchain", "sdk"}
+
+_SHELLS = {"sh", "bash", "zsh", "ash", "dash", "fish"}
+_INIT_WRAPPERS = {"tini", "dumb-init", "--"}
+_TASK_RUNNERS = {"make", "gmake", "just", "task"}
+_TEST_RUNNERS = {
+    "pytest", "py.test", "tox", "nox", "jest", "mocha", "vitest", "karma", "cypress",
+    "playwright", "rspec", "phpunit", "pest", "behave", "ginkgo", "gotestsum",
+}  # fmt: skip
+_HOT_RELOADERS = {
+    "air", "nodemon", "reflex", "compiledaemon", "gow", "watchexec", "entr", "modd", "realize",
+    "fresh", "webpack-dev-server", "ts-node-dev", "tsx", "skaffold",
+}  # fmt: skip
+_DEV_SCRIPTS = re.compile(r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$")
+_TOOLCHAIN_TESTS = {"go": "test", "cargo": "test", "dotnet": "test", "mvn": "test"}
+_WATCH_SUBCOMMANDS = {"cargo": "watch", "dotnet": "watch"}
+
+
+def _words(path: str) -> tuple[set[str], set[str]]:
+    """Lower-case words of the folders and of the file name of ``path``."""
+    folder, name = posixpath.split(path.lower())
+    split = re.compile(r"[^a-z0-9]+")
+    return {w for w in split.split(folder) if w}, {w for w in split.split(name) if w}
+
+
+def environment_by_name(path: str) -> bool:
+    """``Dockerfile.dev``, ``dev/Dockerfile``, ``.devcontainer/Dockerfile``, ``ci/...``,
+    ``test/...``, ``Dockerfile.build``: a file named for an environment, not an application."""
+    folders, name = _words(path)
+    return bool((folders | name) & _ENVIRONMENT_WORDS or name & _BUILD_FILE_WORDS)
+
+
+def _start_argv(instruction: Instruction) -> list[Command]:
+    """The commands an ENTRYPOINT or CMD starts (``sh -c "..."`` read as its script)."""
+    argv = instruction.exec_args()
+    if argv is None:
+        return commands(instruction.arguments)
+    while argv and posixpath.basename(argv[0]) in _INIT_WRAPPERS:
+        argv = argv[1:]
+    if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] in {"-c", "-lc"}:
+        return commands(argv[2])
+    return [Command(tuple(argv), " ".join(argv))] if argv else []
+
+
+def _is_environment_command(command: Command, shipped: ShippedImage) -> bool:
+    """A start command that opens a workbench: a shell, a task or test runner, a hot-reload
+    loop, a dev server, or a container kept alive for ``docker exec``."""
+    program = command.program.lower()
+    operands = [a for a in command.argv[1:] if not a.startswith("-")]
+    if program in {"bundle", "npx", "pnpx", "poetry", "pipenv", "uv"} and operands[:1] in (
+        ["exec"],
+        ["run"],
+    ):
+        return _is_environment_command(Command(tuple(operands[1:]), command.text), shipped)
+    if program in {"npx", "pnpx"} and operands:
+        return _is_environment_command(Command(tuple(operands), command.text), shipped)
+    if program in {"python", "python3"} and command.has("-m") and operands:
+        module = command.argv[command.argv.index("-m") + 1 :]
+        return _is_environment_command(Command(tuple(module), command.text), shipped)
+    if program in _SHELLS:
+        return not operands  # `bash`, `sh -l`: an interactive shell; `sh start.sh` runs an app
+    if program in _TASK_RUNNERS | _TEST_RUNNERS | _HOT_RELOADERS:
+        return True
+    if (program == "tail" and "/dev/null" in command.argv) or program == "sleep":
+        return True
+    sub = operands[0] if operands else ""
+    if _TOOLCHAIN_TESTS.get(program) == sub or _WATCH_SUBCOMMANDS.get(program) == sub:
+        return True
+    if program in {"npm", "yarn", "pnpm", "bun"}:
+        script = operands[1] if sub in {"run", "run-script"} and len(operands) > 1 else sub
+        return bool(_DEV_SCRIPTS.match(script))
+    if program in {"next", "nuxt", "vite", "ng", "webpack"}:
+        return sub in {"", "dev", "serve"}
+    if program in {"flask", "uvicorn", "gunicorn", "hypercorn"}:
+        return command.has_flag("--reload", "--debug")
+    if program == "manage.py" or "manage.py" in command.argv[1:2]:
+        return "runserver" in command.argv
+    if program in {"rails", "rackup"} or program == "bin/rails":
+        env = command.option("-e", "--environment") or _env_value(shipped, "RAILS_ENV")
+        return env == "development"
+    return False
+
+
+def _env_value(shipped: ShippedImage, name: str) -> str | None:
+    found = None
+    for instruction in shipped.of_keyword("ENV"):
+        match = re.search(rf"(?:^|\s){name}[=\s]\"?([A-Za-z]+)", instruction.arguments)
+        found = match.group(1) if match else found
+    return found
+
+
+def _ci_job_image(ctx: DockerfileContext) -> str | None:
+    """The job of the repository's ``.gitlab-ci.yml`` whose ``image:`` is what this file builds."""
+    text = ctx.repo.read(".gitlab-ci.yml")
+    if text is None:
+        return None
+    try:
+        pipeline = gitlab_ci.load_pipeline(".gitlab-ci.yml", text, ctx.repo)
+    except InputError:
+        return None
+    wanted = posixpath.normpath(ctx.path)
+    built = {
+        ci_builds.normalise_reference(resolved)
+        for build in pipeline.builds
+        if build.dockerfile == wanted
+        for _, resolved in build.tags
+    }
+    for job in pipeline.jobs:
+        image = job.image and ci_builds.expand(job.image, job.variables)
+        if image and ci_builds.normalise_reference(image) in built:
+            return job.name
+    return None
+
+
+def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
+    """Why the final image is an environment rather than an application, ``None`` when it
+    starts an application."""
+    if environment_by_name(ctx.path):
+        return f"`{ctx.path}` is named for a development, test or build environment"
+    starts = [i for i in (shipped.last("ENTRYPOINT"), shipped.last("CMD")) if i is not None]
+    if not starts:
+        return "the image has no start command of its own: it is a base or toolchain image"
+    for instruction in starts:
+        for command in _start_argv(instruction):
+            if _is_environment_command(command, shipped):
+                return f"the image starts `{command.program}`, a development or test command"
+    job = _ci_job_image(ctx)
+    if job is not None:
+        return f"the CI job `{job}` runs in this image"
+    return None
+
+
+# Build steps that turn the copied sources into an application artifact, per toolchain.
+_GO_BUILDS = {"build", "install"}
+_CARGO_BUILDS = {"build", "install"}
+_MAVEN_BUILDS = {"package", "install", "verify", "compile"}
+_GRADLE_BUILDS = {
+    "build", "assemble", "bootJar", "jar", "shadowJar", "installDist", "war", "bootWar",
+}  # fmt: skip
+_DOTNET_BUILDS = {"publish", "build"}
+_NODE_BUILD_SCRIPTS = {"build", "compile", "bundle"}
+_NODE_BUILDERS = {"tsc", "ng", "vite", "webpack", "next", "nuxt", "rollup", "esbuild", "parcel"}
+# Start commands that compile and run the sources in one go.
+_RUNS_FROM_SOURCES = {
+    "go": {"run"}, "cargo": {"run"}, "dotnet": {"run"}, "mvn": {"spring-boot:run"},
+    "mvnw": {"spring-boot:run"}, "gradle": {"bootRun", "run"}, "gradlew": {"bootRun", "run"},
+}  # fmt: skip
+
+
+def is_node_build(command: Command) -> bool:
+    """``npm run build``, ``yarn build``, ``pnpm run compile``, ``npx tsc``, ``ng build``..."""
+    words = [arg for arg in command.argv[1:] if not arg.startswith("-")]
+    if command.program in {"npm", "yarn", "pnpm"}:
+        if words[:1] in (["run"], ["run-script"]):
+            words = words[1:]
+        script = words[0] if words else ""
+        return script in _NODE_BUILD_SCRIPTS or script.startswith("build:")
+    if command.program in {"npx", "pnpx"}:
+        return bool(words) and words[0] in _NODE_BUILDERS
+    return command.program in _NODE_BUILDERS and words[:1] != ["serve"]
+
+
+def _builds(command: Command, toolchain: Toolchain) -> bool:
+    program, sub = command.program, command.subcommand
+    if toolchain is Toolchain.GO:
+        # `go install tool@v1` fetches a published tool; it builds nothing of the sources.
+        return program == "go" and sub in _GO_BUILDS and not any("@" in a for a in command.argv)
+    if toolchain is Toolchain.RUST:
+        remote = sub == "install" and not command.has("--path")
+        return program == "cargo" and sub in _CARGO_BUILDS and not remote
+    if toolchain in (Toolchain.MAVEN, Toolchain.GRADLE, Toolchain.JDK):
+        if program in {"mvn", "mvnw"}:
+            return command.has(*_MAVEN_BUILDS)
+        gradle = program in {"gradle", "gradlew"} and command.has(*_GRADLE_BUILDS)
+        return gradle or program == "javac"
+    if toolchain is Toolchain.DOTNET:
+        return program == "dotnet" and sub in _DOTNET_BUILDS
+    if toolchain is Toolchain.NODE:
+        return is_node_build(command)
+    return False
+
+
+def _copies_sources(shipped: ShippedImage) -> bool:
+    """Whether the image takes files from the build context (or clones a repository)."""
+    for instruction in shipped.of_keyword("COPY", "ADD"):
+        sources = instruction.copy_sources()
+        remote = all("://" in s or s.startswith("git@") for s in sources)
+        if "from" not in instruction.flags and not remote:
+            return True
+    return any(s.command.argv[:2] == ("git", "clone") for s in shipped.steps)
+
+
+def source_build(shipped: ShippedImage, toolchain: Toolchain) -> Instruction | None:
+    """The instruction that builds an application from the copied sources in the final image
+    (a build step, or a start command such as ``go run`` that compiles at start)."""
+    if not _copies_sources(shipped):
+        return None
+    step: Step | None = next((s for s in shipped.steps if _builds(s.command, toolchain)), None)
+    if step is not None:
+        return step.instruction
+    entry = shipped.entry()
+    if entry is not None and len(entry.argv) > 1:
+        runs = _RUNS_FROM_SOURCES.get(posixpath.basename(entry.program), set())
+        if any(arg in runs for arg in entry.argv[1:3]):
+            return entry.instruction
+    return None
