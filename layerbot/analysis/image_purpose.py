@@ -59,7 +59,7 @@ def environment_by_name(path: str) -> bool:
     return bool((folders | name) & _ENVIRONMENT_WORDS or name & _BUILD_FILE_WORDS)
 
 
-def _start_argv(instruction: Instruction) -> list[Command]:
+def _starts(instruction: Instruction) -> list[Command]:
     """The commands an ENTRYPOINT or CMD starts (``sh -c "..."`` read as its script)."""
     argv = instruction.exec_args()
     if argv is None:
@@ -93,6 +93,10 @@ def _is_environment_command(command: Command, shipped: ShippedImage) -> bool:
     if (program == "tail" and "/dev/null" in command.argv) or program == "sleep":
         return True
     sub = operands[0] if operands else ""
+    tool = operands[1] if program == "go" and sub == "run" and len(operands) > 1 else ""
+    if "@" in tool:  # `go run github.com/air-verse/air@v1 -c .air.toml`: runs a published tool
+        name = posixpath.basename(tool.split("@", 1)[0])
+        return _is_environment_command(Command((name, *command.argv[3:]), command.text), shipped)
     if _TOOLCHAIN_TESTS.get(program) == sub or _WATCH_SUBCOMMANDS.get(program) == sub:
         return True
     if program in {"npm", "yarn", "pnpm", "bun"}:
@@ -150,7 +154,7 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     if not starts:
         return "the image has no start command of its own: it is a base or toolchain image"
     for instruction in starts:
-        for command in _start_argv(instruction):
+        for command in _starts(instruction):
             if _is_environment_command(command, shipped):
                 return f"the image starts `{command.program}`, a development or test command"
     job = _ci_job_image(ctx)
@@ -209,14 +213,42 @@ def _builds(command: Command, toolchain: Toolchain) -> bool:
     return False
 
 
+def _local_copies(shipped: ShippedImage) -> list[Instruction]:
+    """COPY/ADD of files from the build context or another stage (not of URLs)."""
+    return [
+        instruction
+        for instruction in shipped.of_keyword("COPY", "ADD")
+        if not all("://" in s or s.startswith("git@") for s in instruction.copy_sources())
+    ]
+
+
 def _copies_sources(shipped: ShippedImage) -> bool:
     """Whether the image takes files from the build context (or clones a repository)."""
-    for instruction in shipped.of_keyword("COPY", "ADD"):
-        sources = instruction.copy_sources()
-        remote = all("://" in s or s.startswith("git@") for s in sources)
-        if "from" not in instruction.flags and not remote:
-            return True
+    if any("from" not in instruction.flags for instruction in _local_copies(shipped)):
+        return True
     return any(s.command.argv[:2] == ("git", "clone") for s in shipped.steps)
+
+
+_JAVA_ARCHIVES = (".jar", ".war", ".ear")
+
+
+def runs_copied_artifact(shipped: ShippedImage, toolchain: Toolchain) -> bool:
+    """Whether the start command runs an artifact built elsewhere and copied in: a jar on a
+    JDK, a published assembly on the .NET SDK, a binary on a Go or Rust image."""
+    copies = _local_copies(shipped)
+    paths = [p for i in copies for p in (*i.copy_sources(), i.copy_destination() or "")]
+    started = [
+        c.argv for i in (shipped.last("ENTRYPOINT"), shipped.last("CMD")) if i for c in _starts(i)
+    ]
+    if toolchain in (Toolchain.JDK, Toolchain.MAVEN, Toolchain.GRADLE):
+        archive = any(p.endswith(_JAVA_ARCHIVES) for p in paths) or any(
+            "from" in i.flags for i in copies
+        )
+        return archive and any(posixpath.basename(argv[0]) == "java" for argv in started)
+    if toolchain is Toolchain.DOTNET:
+        return any(argv[:1] == ("dotnet",) and argv[-1].endswith(".dll") for argv in started)
+    names = {posixpath.basename(p.rstrip("/")) for p in paths}
+    return any(posixpath.basename(argv[0]) in names for argv in started)
 
 
 def source_build(shipped: ShippedImage, toolchain: Toolchain) -> Instruction | None:

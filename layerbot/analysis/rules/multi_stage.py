@@ -105,7 +105,7 @@ from dataclasses import dataclass
 from layerbot.analysis import ecosystems, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
-from layerbot.analysis.image_purpose import environment, source_build
+from layerbot.analysis.image_purpose import environment, runs_copied_artifact, source_build
 from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
 from layerbot.analysis.runtime_stage import Refusal, rewrite
 from layerbot.analysis.shipped import ShippedImage
@@ -195,7 +195,7 @@ def _runtime_base_advice(
             f"compiling, `{runtime}` runs the same application; if some do, build wheels or a "
             f"virtualenv in a builder stage and copy them into `{runtime}`."
         )
-    elif toolchain is Toolchain.NODE or not shipped.of_keyword("COPY", "ADD"):
+    elif toolchain is Toolchain.NODE or not runs_copied_artifact(shipped, toolchain):
         return None
     else:
         message = (
