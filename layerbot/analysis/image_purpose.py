@@ -22,12 +22,12 @@ from layerbot.analysis.toolchains import Toolchain
 
 # Words in a Dockerfile's path that name a development, test or CI environment.
 _ENVIRONMENT_WORDS = {
-    "dev", "devel", "develop", "development", "devcontainer", "local", "debug",
-    "test", "tests", "testing", "e2e", "ci", "cicd",
+    "dev", "devel", "develop", "development", "devcontainer", "test", "tests", "testing",
+    "e2e", "ci",
 }  # fmt: skip
 # Words in the file name only: "Dockerfile.build" is a build environment, while a folder
 # called build/ often holds the production Dockerfile (build/package/Dockerfile).
-_BUILD_FILE_WORDS = {"build", "builder", "buildenv", "toolchain", "sdk"}
+_FILE_NAME_WORDS = {"build", "builder", "buildenv", "toolchain", "sdk", "local", "debug"}
 
 _SHELLS = {"sh", "bash", "zsh", "ash", "dash", "fish"}
 _INIT_WRAPPERS = {"tini", "dumb-init", "--"}
@@ -56,7 +56,7 @@ def environment_by_name(path: str) -> bool:
     """``Dockerfile.dev``, ``dev/Dockerfile``, ``.devcontainer/Dockerfile``, ``ci/...``,
     ``test/...``, ``Dockerfile.build``: a file named for an environment, not an application."""
     folders, name = _words(path)
-    return bool((folders | name) & _ENVIRONMENT_WORDS or name & _BUILD_FILE_WORDS)
+    return bool((folders | name) & _ENVIRONMENT_WORDS or name & _FILE_NAME_WORDS)
 
 
 def _starts(instruction: Instruction) -> list[Command]:

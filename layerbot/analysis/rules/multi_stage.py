@@ -199,9 +199,9 @@ def _runtime_base_advice(
         return None
     else:
         message = (
-            f"The final image runs what it copies on {image}, a {toolchain.label}; nothing is "
-            f"compiled in it, so a runtime image such as `{runtime}` runs it with less to ship "
-            "and to patch."
+            f"The final image runs an artifact built elsewhere and copied in, on {image}, a "
+            f"{toolchain.label}; nothing is compiled there, so a runtime image such as "
+            f"`{runtime}` runs it with less to ship and to patch."
         )
     impact = f"Would leave the final image: {size_change(shipped.image, runtime)}."
     instruction = shipped.chain[0].from_instruction
