@@ -9,8 +9,10 @@ build steps, never from the base image alone.
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
+from dataclasses import dataclass
 
 from layerbot.analysis import ci_builds, gitlab_ci
 from layerbot.analysis.context import DockerfileContext
@@ -71,47 +73,86 @@ def _starts(instruction: Instruction) -> list[Command]:
     return [Command(tuple(argv), " ".join(argv))] if argv else []
 
 
-def _is_environment_command(command: Command, shipped: ShippedImage) -> bool:
-    """A start command that opens a workbench: a shell, a task or test runner, a hot-reload
-    loop, a dev server, or a container kept alive for ``docker exec``."""
-    program = command.program.lower()
-    operands = [a for a in command.argv[1:] if not a.startswith("-")]
-    if program in {"bundle", "npx", "pnpx", "poetry", "pipenv", "uv"} and operands[:1] in (
-        ["exec"],
-        ["run"],
-    ):
-        return _is_environment_command(Command(tuple(operands[1:]), command.text), shipped)
-    if program in {"npx", "pnpx"} and operands:
-        return _is_environment_command(Command(tuple(operands), command.text), shipped)
-    if program in {"python", "python3"} and command.has("-m") and operands:
-        module = command.argv[command.argv.index("-m") + 1 :]
-        return _is_environment_command(Command(tuple(module), command.text), shipped)
-    if program in _SHELLS:
-        return not operands  # `bash`, `sh -l`: an interactive shell; `sh start.sh` runs an app
-    if program in _TASK_RUNNERS | _TEST_RUNNERS | _HOT_RELOADERS:
-        return True
-    if (program == "tail" and "/dev/null" in command.argv) or program == "sleep":
-        return True
-    sub = operands[0] if operands else ""
-    tool = operands[1] if program == "go" and sub == "run" and len(operands) > 1 else ""
-    if "@" in tool:  # `go run github.com/air-verse/air@v1 -c .air.toml`: runs a published tool
-        name = posixpath.basename(tool.split("@", 1)[0])
-        return _is_environment_command(Command((name, *command.argv[3:]), command.text), shipped)
-    if _TOOLCHAIN_TESTS.get(program) == sub or _WATCH_SUBCOMMANDS.get(program) == sub:
-        return True
-    if program in {"npm", "yarn", "pnpm", "bun"}:
-        script = operands[1] if sub in {"run", "run-script"} and len(operands) > 1 else sub
-        return bool(_DEV_SCRIPTS.match(script))
-    if program in {"next", "nuxt", "vite", "ng", "webpack"}:
-        return sub in {"", "dev", "serve"}
-    if program in {"flask", "uvicorn", "gunicorn", "hypercorn"}:
-        return command.has_flag("--reload", "--debug")
-    if program == "manage.py" or "manage.py" in command.argv[1:2]:
-        return "runserver" in command.argv
-    if program in {"rails", "rackup"} or program == "bin/rails":
-        env = command.option("-e", "--environment") or _env_value(shipped, "RAILS_ENV")
-        return env == "development"
-    return False
+@dataclass(frozen=True)
+class _Workbench:
+    """Reads start commands for the signs of a workbench: a shell, a task or test runner, a
+    hot-reload loop, a dev server, or a container kept alive for ``docker exec``. ``scripts``
+    are package.json's, so ``npm start`` is judged by what its script runs."""
+
+    shipped: ShippedImage
+    scripts: dict[str, str]
+
+    def starts(self, command: Command, depth: int = 0) -> bool:
+        program = command.program.lower()
+        operands = [a for a in command.argv[1:] if not a.startswith("-")]
+        if program in _NODE_RUNNERS and _DEV_SCRIPTS.match(_script_name(operands)):
+            return True
+        inner = self._inner(command, program, operands)
+        if inner is not None:
+            return depth < 4 and any(self.starts(c, depth + 1) for c in inner)
+        if program in _SHELLS:
+            return not operands  # `bash`, `sh -l`: a shell; `sh start.sh` runs an app
+        if program in _TASK_RUNNERS | _TEST_RUNNERS | _HOT_RELOADERS:
+            return True
+        if (program == "tail" and "/dev/null" in command.argv) or program == "sleep":
+            return True
+        sub = operands[0] if operands else ""
+        if _TOOLCHAIN_TESTS.get(program) == sub or _WATCH_SUBCOMMANDS.get(program) == sub:
+            return True
+        if program in {"next", "nuxt", "vite", "ng", "webpack"}:
+            return sub in {"", "dev", "serve"}
+        if program in {"node", "deno", "bun"} and command.has_flag("--watch"):
+            return True
+        if program == "react-scripts":
+            return sub == "start"  # the Create React App dev server
+        if program in {"flask", "uvicorn", "gunicorn", "hypercorn"}:
+            return command.has_flag("--reload", "--debug")
+        if program == "manage.py" or "manage.py" in command.argv[1:2]:
+            return "runserver" in command.argv
+        if program in {"rails", "rackup"}:
+            env = command.option("-e", "--environment") or _env_value(self.shipped, "RAILS_ENV")
+            return env == "development"
+        return False
+
+    def _inner(self, command: Command, program: str, operands: list[str]) -> list[Command] | None:
+        """The command a launcher runs (``bundle exec X``, ``npx X``, ``python -m X``, a
+        package.json script, ``go run tool@version``), ``None`` for other commands."""
+        text = command.text
+        if program in {"bundle", "poetry", "pipenv", "uv"} and operands[:1] in (["exec"], ["run"]):
+            return [Command(tuple(operands[1:]), text)] if operands[1:] else []
+        if program in {"npx", "pnpx"}:
+            return [Command(tuple(operands), text)] if operands else []
+        if program in {"python", "python3"} and command.has("-m"):
+            module = command.argv[command.argv.index("-m") + 1 :]
+            return [Command(module, text)] if module else []
+        if program in _NODE_RUNNERS and _script_name(operands) in self.scripts:
+            return commands(self.scripts[_script_name(operands)])
+        tool = operands[1] if program == "go" and operands[:1] == ["run"] else ""
+        if "@" in tool:  # `go run github.com/air-verse/air@v1 -c .air.toml`
+            name = posixpath.basename(tool.split("@", 1)[0])
+            return [Command((name, *command.argv[3:]), text)]
+        return None
+
+
+_NODE_RUNNERS = {"npm", "yarn", "pnpm", "bun"}
+
+
+def _script_name(operands: list[str]) -> str:
+    """``dev`` in ``npm run dev``, ``yarn dev``; ``start`` in ``npm start``."""
+    if operands[:1] in (["run"], ["run-script"]):
+        return operands[1] if len(operands) > 1 else ""
+    return operands[0] if operands else ""
+
+
+def _package_scripts(ctx: DockerfileContext) -> dict[str, str]:
+    try:
+        package = json.loads(ctx.read("package.json") or "{}")
+    except ValueError:
+        return {}
+    scripts = package.get("scripts") if isinstance(package, dict) else None
+    if not isinstance(scripts, dict):
+        return {}
+    return {k: v for k, v in scripts.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _env_value(shipped: ShippedImage, name: str) -> str | None:
@@ -153,9 +194,10 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     starts = [i for i in (shipped.last("ENTRYPOINT"), shipped.last("CMD")) if i is not None]
     if not starts:
         return "the image has no start command of its own: it is a base or toolchain image"
+    workbench = _Workbench(shipped, _package_scripts(ctx))
     for instruction in starts:
         for command in _starts(instruction):
-            if _is_environment_command(command, shipped):
+            if workbench.starts(command):
                 return f"the image starts `{command.program}`, a development or test command"
     job = _ci_job_image(ctx)
     if job is not None:

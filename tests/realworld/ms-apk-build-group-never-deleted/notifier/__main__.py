@@ -1,1 +1,1 @@
-print('notify')
+print("notify")
