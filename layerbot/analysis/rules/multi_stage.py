@@ -1,16 +1,40 @@
 """The shipped image carries the compiler: build in a builder stage, ship a runtime stage.
 
 ## What it does
-Flags a Dockerfile whose final image is a build toolchain: its base (followed through
-`FROM <stage>` chains and global `ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK
-(`openjdk`, `eclipse-temurin` or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`,
-`node` when the image also runs a build step (`npm run build`, `yarn build`, `tsc`, ...), or
-the full `python` image when it installs Python dependencies. It also flags a final stage that
-installs build tools (`build-essential`, `build-base`, `gcc`, `g++`, `make`, `clang`, ..., or
-an SDK from the package manager: `dotnet-sdk-8.0`, `openjdk-17-jdk`, `golang`, `rustc`) and
-does not remove them in the same `RUN`, and an `apk add --virtual` group that is never deleted
-with `apk del` in the `RUN` that added it. Stages the final image does not use are ignored,
-and a build that already copies its artifact into a small runtime stage raises nothing.
+Flags a Dockerfile whose final image builds an application from the sources it copies and
+then runs it on a build toolchain: its base (followed through `FROM <stage>` chains and
+global `ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclipse-temurin`
+or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk` or `node`, a `COPY`/`ADD`
+brings files from the build context, and a step builds them (`go build`, `cargo build`,
+`mvn package`, `gradle bootJar`, `dotnet publish`, `npm run build`, `tsc`, ...) or the start
+command compiles them (`go run`, `cargo run`, `dotnet run`, `mvn spring-boot:run`, `gradle
+bootRun`). It also flags a final stage that installs build tools (`build-essential`,
+`build-base`, `gcc`, `g++`, `make`, `clang`, ..., or an SDK from the package manager:
+`dotnet-sdk-8.0`, `openjdk-17-jdk`, `golang`, `rustc`) and does not remove them in the same
+`RUN`, and an `apk add --virtual` group holding a compiler that is never deleted with
+`apk del` in the `RUN` that added it. Both are `major`.
+
+It stays silent where a builder stage is not the answer, because the image is an
+environment rather than an application:
+
+- a file named for one: `Dockerfile.dev`, `dev/Dockerfile`, `.devcontainer/Dockerfile`,
+  `ci/...`, `test/...`, `Dockerfile.test`, `Dockerfile.build`;
+- a start command that opens a workbench: a shell (`bash`, `sh`), `make`, a test runner
+  (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
+  `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
+  `manage.py runserver`, `rails server` with `RAILS_ENV=development`), `sleep infinity`; an
+  `npm start`/`yarn start` is judged by its `package.json` script;
+- the `image:` of a job in the repository's `.gitlab-ci.yml` (a job builds this file with
+  `docker build -t X` and another job runs in `X`);
+- no `CMD`/`ENTRYPOINT` at all: a toolchain or base image (a Go image with cgo compilers, a
+  CI image with docker-ce) that other builds start from.
+
+Where nothing is compiled in the final image but it runs on a toolchain (a jar copied into a
+JDK, a binary from a builder stage on `golang`, an application on the full `python` image
+installing packages) the advice is a smaller runtime base, at `info`. A `.rundeps`-style
+virtual group without a compiler, kept on purpose, and build tools removed in the `RUN` that
+installed them (`apk del`, `apt-get purge`, `apt-mark auto` + `purge --auto-remove`) raise
+nothing. Stages the final image does not use are ignored.
 
 ## Why it matters
 Everything in the final stage ships: the compiler, the package manager's cache, the sources
@@ -71,9 +95,11 @@ over (a launch profile, `--args`, build flags) gets no fix. Per ecosystem:
   the build output folder the start command runs from, on `node:<version>-slim`.
 - .NET: the `dotnet publish -o` folder on `mcr.microsoft.com/dotnet/aspnet` (web projects) or
   `runtime`, at the project's `TargetFramework` version.
-- Python: a finding with guidance and no fix: build wheels or a virtualenv in a builder stage
-  and copy them into `python:<version>-slim`; which native libraries the runtime still needs
-  depends on the packages.
+- Python (build tools kept in the final stage, or the full image as `info` advice): guidance
+  and no fix: build wheels or a virtualenv in a builder stage and copy them into
+  `python:<version>-slim`; which native libraries the runtime still needs depends on the
+  packages.
+- Runtime-base advice (`info`) carries no fix: it names the runtime image to start from.
 
 ## Fix safety
 The fix is marked **review**: it changes the runtime image (base image, C library, the files
@@ -90,6 +116,16 @@ part of the group.
   <https://docs.docker.com/build/building/best-practices/#use-multi-stage-builds>
 - Go, "cgo" command docs (`CGO_ENABLED`): <https://pkg.go.dev/cmd/cgo>
 - Alpine `apk add --no-cache` and `--virtual`: <https://wiki.alpinelinux.org/wiki/Alpine_Package_Keeper>
+- GitLab CI/CD YAML syntax, `image:` (the image a job runs in):
+  <https://docs.gitlab.com/ee/ci/yaml/#image>
+- Dev Containers specification, `.devcontainer/` (a development environment, not a
+  deployable image): <https://containers.dev/implementors/spec/>
+- Official images keep some build tools on purpose: the `golang` image installs `gcc`,
+  `libc6-dev` and `make` ("cgo-related dependencies"), the `rust` image keeps `gcc` and
+  `libc6-dev` for linking, the `php` image names what `phpize` needs in `PHPIZE_DEPS`:
+  <https://github.com/docker-library>
+- npm docs, `npm start` runs the `start` script of package.json:
+  <https://docs.npmjs.com/cli/commands/npm-start>
 - npm docs, `npm ci --omit=dev`: <https://docs.npmjs.com/cli/commands/npm-ci>
 - Microsoft, ".NET container images" (sdk, aspnet, runtime):
   <https://learn.microsoft.com/dotnet/core/docker/container-images>
