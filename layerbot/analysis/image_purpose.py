@@ -164,7 +164,8 @@ def _env_value(shipped: ShippedImage, name: str) -> str | None:
 
 
 def _ci_job_image(ctx: DockerfileContext) -> str | None:
-    """The job of the repository's ``.gitlab-ci.yml`` whose ``image:`` is what this file builds."""
+    """The job of the repository's ``.gitlab-ci.yml`` that runs in what this file builds, under
+    a tag every pipeline reuses (a tool image, not this commit's application)."""
     text = ctx.repo.read(".gitlab-ci.yml")
     if text is None:
         return None
@@ -181,7 +182,8 @@ def _ci_job_image(ctx: DockerfileContext) -> str | None:
     }
     for job in pipeline.jobs:
         image = job.image and ci_builds.expand(job.image, job.variables)
-        if image and ci_builds.normalise_reference(image) in built:
+        # A per-commit tag (`:$CI_COMMIT_SHA`) is the application under test, not a tool image.
+        if image and ci_builds.is_stable(image) and ci_builds.normalise_reference(image) in built:
             return job.name
     return None
 

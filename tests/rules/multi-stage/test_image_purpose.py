@@ -138,6 +138,12 @@ def test_the_image_of_a_ci_job_is_an_environment() -> None:
     assert purpose(text, {".gitlab-ci.yml": built_elsewhere}, path="tools/Dockerfile") is None
 
 
+def test_a_job_testing_this_commits_image_does_not_make_it_a_tool_image() -> None:
+    text = f'{GO_APP}ENTRYPOINT ["/app/server"]\n'
+    per_commit = CI.replace("tool:main", "tool:$CI_COMMIT_SHA")
+    assert purpose(text, {".gitlab-ci.yml": per_commit}, path="tools/Dockerfile") is None
+
+
 @pytest.mark.parametrize(
     "run, builds",
     [
