@@ -224,7 +224,7 @@ _RUNS_FROM_SOURCES = {
 }  # fmt: skip
 
 
-def is_node_build(command: Command) -> bool:
+def _is_node_build(command: Command) -> bool:
     """``npm run build``, ``yarn build``, ``pnpm run compile``, ``npx tsc``, ``ng build``..."""
     words = [arg for arg in command.argv[1:] if not arg.startswith("-")]
     if command.program in {"npm", "yarn", "pnpm"}:
@@ -253,7 +253,7 @@ def _builds(command: Command, toolchain: Toolchain) -> bool:
     if toolchain is Toolchain.DOTNET:
         return program == "dotnet" and sub in _DOTNET_BUILDS
     if toolchain is Toolchain.NODE:
-        return is_node_build(command)
+        return _is_node_build(command)
     return False
 
 
