@@ -101,12 +101,12 @@ class _Workbench:
             return True
         if program in {"next", "nuxt", "vite", "ng", "webpack"}:
             return sub in {"", "dev", "serve"}
-        if program in {"node", "deno", "bun"} and command.has_flag("--watch"):
-            return True
         if program == "react-scripts":
             return sub == "start"  # the Create React App dev server
-        if program in {"flask", "uvicorn", "gunicorn", "hypercorn"}:
-            return command.has_flag("--reload", "--debug")
+        if command.has_flag("--watch", "--reload", "--hot"):
+            return True  # `node --watch`, `nest start --watch`, `uvicorn --reload`
+        if program == "flask":
+            return command.has_flag("--debug")
         if program == "manage.py" or "manage.py" in command.argv[1:2]:
             return "runserver" in command.argv
         if program in {"rails", "rackup"}:

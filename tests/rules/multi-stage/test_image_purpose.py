@@ -75,6 +75,9 @@ def test_files_named_for_an_application(path: str) -> None:
         'CMD ["sh", "-c", "if command -v air; then air; else go run .; fi"]',
         'ENTRYPOINT ["tini", "--", "bash"]',
         'CMD ["dotnet", "watch", "run"]',
+        'CMD ["npx", "nest", "start", "--watch"]',
+        'CMD ["node", "--watch", "server.js"]',
+        'CMD ["uvicorn", "main:app", "--reload"]',
     ],
 )
 def test_start_commands_of_a_workbench(start: str) -> None:
