@@ -118,10 +118,15 @@ class _Workbench:
         """The command a launcher runs (``bundle exec X``, ``npx X``, ``python -m X``, a
         package.json script, ``go run tool@version``), ``None`` for other commands."""
         text = command.text
+
+        def from_word(word: str) -> list[Command]:
+            rest = command.argv[command.argv.index(word) :]
+            return [Command(rest, text)] if rest else []
+
         if program in {"bundle", "poetry", "pipenv", "uv"} and operands[:1] in (["exec"], ["run"]):
-            return [Command(tuple(operands[1:]), text)] if operands[1:] else []
+            return from_word(operands[1]) if operands[1:] else []
         if program in {"npx", "pnpx"}:
-            return [Command(tuple(operands), text)] if operands else []
+            return from_word(operands[0]) if operands else []
         if program in {"python", "python3"} and command.has("-m"):
             module = command.argv[command.argv.index("-m") + 1 :]
             return [Command(module, text)] if module else []
