@@ -209,11 +209,21 @@ def _toolchain_finding(
 
 
 def _installs_python_packages(shipped: ShippedImage) -> bool:
-    return any(
+    """A dependency install (`pip install -r`, `poetry install`, ...) or any `pip install`
+    (wheels from a builder stage, the application itself)."""
+    if any(
         step.ecosystem.name in _PYTHON_INSTALLERS
         for run in shipped.of_keyword("RUN")
         for step in ecosystems.dependency_steps(run)
-    )
+    ):
+        return True
+    for step in shipped.steps:
+        argv = step.command.argv
+        if step.command.program.startswith("python") and argv[1:3] == ("-m", "pip"):
+            argv = argv[2:]
+        if argv and argv[0].rsplit("/", 1)[-1] in {"pip", "pip3"} and "install" in argv[1:]:
+            return True
+    return False
 
 
 def _runtime_base_advice(
