@@ -79,10 +79,6 @@ class Finding:
     impact: str | None = None
     fix: Fix | None = None
 
-    @property
-    def fix_path(self) -> str:
-        return (self.fix.path if self.fix and self.fix.path else None) or self.path
-
 
 class InputError(ValueError):
     """A file we cannot analyse (not text, too large, malformed); ``line`` points at the cause."""
@@ -144,10 +140,3 @@ class RepoView:
         """Paths directly inside ``directory`` ('' or '.' for the root)."""
         base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/")
         return sorted(p for p in self._paths if posixpath.dirname(p) == base)
-
-
-def join(directory: str, name: str) -> str:
-    """Repository path of ``name`` inside ``directory`` ('' and '.' are the root)."""
-    if directory in ("", "."):
-        return posixpath.normpath(name)
-    return posixpath.normpath(posixpath.join(directory, name))
