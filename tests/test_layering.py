@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import graphlib
+import itertools
 from pathlib import Path
 
 import pytest
@@ -111,7 +112,7 @@ def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_cycle_finder_finds_a_cycle_through_a_lazy_import() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     [cycle] = _cycles(graph)
-    assert all(after in graph[before] for before, after in zip(cycle, cycle[1:], strict=False))
+    assert all(after in graph[before] for before, after in itertools.pairwise(cycle))
     assert sorted(set(cycle)) == ["a", "b", "c"]
 
 
