@@ -95,3 +95,8 @@ def test_unknown_rule_is_a_usage_error() -> None:
     result = _cli("rule", "no-such-rule")
     assert result.returncode == 2
     assert "no-such-rule" in result.stderr
+
+
+def test_multi_stage_docs_cite_the_docker_doc() -> None:
+    doc = all_rules()["multi-stage"].doc
+    assert "https://docs.docker.com/build/building/multi-stage/" in doc
