@@ -35,6 +35,14 @@ class Safety(StrEnum):
     REVIEW = "review"
 
 
+class FixAvailability(StrEnum):
+    """Whether a rule's findings come with a fix: every one, some, or none (like ruff's)."""
+
+    ALWAYS = "always"
+    SOMETIMES = "sometimes"
+    NEVER = "never"
+
+
 @dataclass(frozen=True)
 class Edit:
     """Replace lines ``start_line..end_line`` (1-based, inclusive) with ``new_lines``.

@@ -19,7 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from layerbot.analysis.engine import analyse_file
 from layerbot.analysis.fixes import apply_fix, fix_diff
-from layerbot.analysis.model import Finding, RepoView, Severity
+from layerbot.analysis.model import Finding, FixAvailability, RepoView, Severity
 from layerbot.analysis.rules import all_rules
 from layerbot.cli import main
 from tests.rules.cases import Case, all_cases
@@ -149,6 +149,37 @@ def test_every_rule_has_a_positive_and_a_negative_case(rule: str) -> None:
     mine = [case for case in CASES if case.rule == rule]
     assert any(case.expected_findings for case in mine), "no case with a finding"
     assert any(not case.expected_findings for case in mine), "no case without a finding"
+
+
+@pytest.mark.parametrize("rule", sorted(all_rules()))
+def test_every_rule_declares_its_fix(rule: str) -> None:
+    declared = all_rules()[rule]
+    assert isinstance(declared.fix_availability, FixAvailability)
+    if declared.fix_availability is FixAvailability.NEVER:
+        assert declared.fix_title == ""
+    else:
+        title = declared.fix_title
+        assert title and title[0].isupper() and not title.endswith(".") and len(title) <= 70
+
+
+@pytest.mark.parametrize("rule", sorted(all_rules()))
+def test_the_cases_keep_the_declared_fix_availability(rule: str) -> None:
+    """A rule that never fixes offers no fix on its cases, one that always does offers one on
+    every finding; one that sometimes does shows both."""
+    availability = all_rules()[rule].fix_availability
+    fixed = [
+        finding.fix is not None
+        for case in CASES
+        for finding in case.findings()
+        if finding.rule == rule
+    ]
+    assert fixed, "no finding in the cases"
+    if availability is FixAvailability.NEVER:
+        assert not any(fixed)
+    elif availability is FixAvailability.ALWAYS:
+        assert all(fixed)
+    else:
+        assert any(fixed) and not all(fixed), "sometimes: cases with and without a fix"
 
 
 def test_every_case_folder_is_a_case() -> None:

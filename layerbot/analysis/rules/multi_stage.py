@@ -105,7 +105,7 @@ from dataclasses import dataclass
 from layerbot.analysis import ecosystems, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
-from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.runtime_stage import Refusal, rewrite
 from layerbot.analysis.shell import Command
 from layerbot.analysis.shipped import ShippedImage
@@ -122,6 +122,8 @@ from layerbot.analysis.toolchains import (
 NAME = "multi-stage"
 SEVERITY = Severity.MAJOR
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Split into a builder stage and a small runtime stage"
 
 _NODE_BUILD_SCRIPTS = {"build", "compile", "bundle"}
 _NODE_BUILDERS = {"tsc", "ng", "vite", "webpack", "next", "nuxt", "rollup", "esbuild", "parcel"}
