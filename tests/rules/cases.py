@@ -89,10 +89,17 @@ class Case:
 
     def findings(self, text: str | None = None) -> list[Finding]:
         """The findings of the case's rules on the checked file (or on ``text`` in its place)."""
-        text = self.text if text is None else text
+        if text is None:
+            return list(self._findings)
         repo = RepoView.from_files({**self.files, self.path: text})
         report = analyse_file(self.path, text, repo, context_dir=self.context_dir)
         return [f for f in report.findings if f.rule in self.rules]
+
+    @cached_property
+    def _findings(self) -> tuple[Finding, ...]:
+        """Analysed once: the runner asks for them in several tests."""
+        report = analyse_file(self.path, self.text, self.repo, context_dir=self.context_dir)
+        return tuple(f for f in report.findings if f.rule in self.rules)
 
     @property
     def only_its_rules(self) -> Config:

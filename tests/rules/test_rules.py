@@ -99,18 +99,20 @@ def test_fixes_give_the_expected_file(case: Case) -> None:
     assert text == case.expected_fixed.read_text()
 
 
-def _git_apply_check(root: Path, files: dict[str, str], diff: str) -> None:
+def _git_apply_check(root: Path, files: dict[str, str], diffs: list[str]) -> None:
+    """Each diff applies on its own (``git apply --check`` changes nothing) to ``files``."""
     for name, text in files.items():
         target = root / name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text)
     subprocess.run(["git", "init", "-q", str(root)], check=True)
-    patch = root.parent / f"{root.name}.patch"
-    patch.write_text(diff)
-    result = subprocess.run(
-        ["git", "apply", "--check", str(patch)], cwd=root, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
+    for number, diff in enumerate(diffs):
+        patch = root.parent / f"{number}.patch"
+        patch.write_text(diff)
+        result = subprocess.run(
+            ["git", "apply", "--check", str(patch)], cwd=root, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stderr
 
 
 FIXED_CASES = [case for case in CASES if any(f.fix for f in case.findings())]
@@ -118,12 +120,14 @@ FIXED_CASES = [case for case in CASES if any(f.fix for f in case.findings())]
 
 @pytest.mark.parametrize("case", FIXED_CASES, ids=_id)
 def test_fixes_are_sound(case: Case, tmp_path: Path) -> None:
-    for number, finding in enumerate(case.findings()):
+    diffs = []
+    for finding in case.findings():
         if finding.fix is not None:
             diff = fix_diff(case.path, case.text, finding.fix)
             target = finding.fix.path or case.path
             assert diff.startswith(f"diff --git a/{target} b/{target}\n")
-            _git_apply_check(tmp_path / f"repo{number}", case.files, diff)
+            diffs.append(diff)
+    _git_apply_check(tmp_path / "repo", case.files, diffs)
     files = {**case.files, **case.fixed()}
     report = analyse_file(
         case.path, files[case.path], RepoView.from_files(files), context_dir=case.context_dir

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from bot.dedupe import SqliteDedupe
@@ -73,6 +74,7 @@ def _replay_until_drained(data_dir: str) -> None:
     raise AssertionError(f"spool not drained after {PASSES} passes")
 
 
+@pytest.mark.slow
 def test_two_processes_replaying_one_spool_enqueue_each_job_once(tmp_path: Path) -> None:
     """Checks the outcome once the spool has drained: every job enqueued exactly once.
 
