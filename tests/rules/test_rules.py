@@ -3,9 +3,9 @@
 For every case: the findings are the hand-written ones of ``expected.toml``; the fixes give
 ``expected.fixed``; every fix is sound (its diff applies with ``git apply --check``, the fixed
 file still parses, checking it again raises none of the case's rules but information without
-a fix, such as kaniko's archive notice); and the output of
-``layerbot check --diff`` matches its snapshot in ``__snapshots__/test_rules.ambr``, so a
-change of wording shows in review (``pytest tests/rules --snapshot-update`` after a change).
+a fix, such as kaniko's archive notice); and the output of ``layerbot check --diff`` matches
+its snapshot in ``__snapshots__/test_rules.ambr``, so a change of wording shows in review
+(``pytest tests/rules --snapshot-update`` after a deliberate change).
 """
 
 from __future__ import annotations
