@@ -34,7 +34,7 @@ _READ_CHUNK = 64 * 1024
 
 
 @dataclass
-class BotState:
+class WebServices:
     """What the routes share; ``app.extensions["layerbot"]``."""
 
     settings: Settings
@@ -78,7 +78,7 @@ def create_app(settings: Settings, queue: TaskQueue | None = None) -> Flask:
     spool = Spool(settings.spool_dir)
     registry.register(SpoolCollector(spool))
     intake = Intake(queue, _dedupe_store(settings, queue), spool, metrics)
-    state = BotState(
+    state = WebServices(
         settings=settings,
         queue=queue,
         spool=spool,
@@ -141,7 +141,7 @@ def _read_body(incoming: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _decide(state: BotState, incoming: Request) -> webhook.Decision:
+def _decide(state: WebServices, incoming: Request) -> webhook.Decision:
     settings = state.settings
     webhook.check_token(incoming.headers.get("X-Gitlab-Token"), settings)
     body = _read_body(incoming, settings.max_body_bytes)
@@ -180,7 +180,7 @@ def _answer(code: int, /, **fields: Any) -> tuple[Response, int]:
     return jsonify(fields), code
 
 
-def _receive(state: BotState, incoming: Request) -> tuple[Response, int]:
+def _receive(state: WebServices, incoming: Request) -> tuple[Response, int]:
     metrics = state.metrics
     event = incoming.headers.get("X-Gitlab-Event")
     metrics.received.labels(event_label(event)).inc()
@@ -212,7 +212,7 @@ def _receive(state: BotState, incoming: Request) -> tuple[Response, int]:
     return _answer(202, status=outcome.value, task_id=job.task_id)
 
 
-def _health(state: BotState) -> tuple[Response, int]:
+def _health(state: WebServices) -> tuple[Response, int]:
     """200 while events can be accepted (broker up, or spool writable), else 503.
 
     A broker outage alone keeps 200 (events are spooled): a readiness probe that took the web

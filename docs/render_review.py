@@ -74,7 +74,7 @@ def plan_example_review() -> Review:
     from layerbot.analysis.config import CONFIG_FILE, parse_config
     from layerbot.analysis.model import RepoView
     from layerbot.settings import Settings
-    from workers.comments import BotState
+    from workers.comments import BotNotes
     from workers.fetch import ReviewInput
     from workers.mr_model import DiffRefs, FileDiff
     from workers.review import plan_review
@@ -95,7 +95,7 @@ def plan_example_review() -> Review:
         config=parse_config(repo.read(CONFIG_FILE)),
     )
     refs = DiffRefs(BASE_SHA, BASE_SHA, HEAD_SHA)
-    plan, _ = plan_review(fetched, BotState(), refs, BOT, Settings().docs_url)
+    plan, _ = plan_review(fetched, BotNotes(), refs, BOT, Settings().docs_url)
     inline = [
         Comment(str(c.position["new_path"]), int(str(c.position["new_line"])), c.body)
         for c in plan.inline

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from layerbot.analysis.model import FixAvailability
 from layerbot.analysis.rules import Rule, all_rules
 
 DEFAULT_DIR = Path("docs/rules")
@@ -33,14 +34,21 @@ def module_name(rule_name: str) -> str:
     return rule_name.replace("-", "_")
 
 
+def fix_line(rule: Rule) -> str:
+    """Whether the rule's findings come with a fix, and what the fix does."""
+    if rule.fix_availability is FixAvailability.NEVER:
+        return "Fix: never available."
+    return f"Fix: {rule.fix_availability.value} available ({rule.fix_title})."
+
+
 def rule_markdown(rule: Rule) -> str:
-    """The rule's page: its name, severity and target, then the docstring as written."""
+    """The rule's page: its name, severity, target and fix, then the docstring as written."""
     source = f"layerbot/analysis/rules/{module_name(rule.name)}.py"
     return (
         f"# {rule.name}\n\n"
         f"<!-- Generated from the docstring of {source} by `python -m layerbot.docs`. -->\n\n"
         f"Default severity: **{rule.severity.value}**. "
-        f"Checks {_TARGETS.get(rule.target, rule.target)}.\n\n"
+        f"Checks {_TARGETS.get(rule.target, rule.target)}. {fix_line(rule)}\n\n"
         f"{inspect.cleandoc(rule.doc)}\n"
     )
 

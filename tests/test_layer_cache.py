@@ -8,7 +8,6 @@ from layerbot.analysis import dockerfile
 from layerbot.analysis.layer_cache import (
     Change,
     SourceKind,
-    compare,
     impact_sentence,
     is_whole_context_copy,
     source_kind,
@@ -153,10 +152,9 @@ def test_is_whole_context_copy(instruction: str, whole: bool) -> None:
 
 
 def test_impact_sentence_states_counts_and_the_cached_download() -> None:
-    sentence = compare(
-        dockerfile.parse(NAIVE_GO),
-        dockerfile.parse(MANIFEST_FIRST_GO),
-        0,
+    sentence = impact_sentence(
+        steps_rerun(dockerfile.parse(NAIVE_GO), 0, Change.CODE),
+        steps_rerun(dockerfile.parse(MANIFEST_FIRST_GO), 0, Change.CODE),
         slow_step="go mod download",
         cached_step="go mod download",
     )

@@ -280,7 +280,19 @@ def dispatch(command: str, tmp_path: Path) -> None:
         pytest.fail(f"no test runs this README command: {command}")
 
 
-@pytest.mark.parametrize("command", shell_commands())
+def _starts_a_server(command: str) -> bool:
+    """`layerbot serve` and `layerbot worker` start processes and wait for them: slow."""
+    words = split_env(command)[1]
+    return words[:1] == [".venv/bin/layerbot"] and words[1:2] in (["serve"], ["worker"])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param(command, marks=pytest.mark.slow) if _starts_a_server(command) else command
+        for command in shell_commands()
+    ],
+)
 def test_every_readme_command_runs(command: str, tmp_path: Path) -> None:
     dispatch(command, tmp_path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -58,9 +59,7 @@ def test_drift_detects_edited_missing_and_stale_pages(tmp_path: Path) -> None:
 
 def test_missing_sections_names_what_is_absent() -> None:
     rule = all_rules()[RULES[0]]
-    broken = type(rule)(
-        rule.name, rule.severity, rule.target, rule.check, "Summary.\n\n## Example\n"
-    )
+    broken = dataclasses.replace(rule, doc="Summary.\n\n## Example\n")
     missing = docs.missing_sections(broken)
     assert "Example" not in missing
     assert missing == [s for s in docs.REQUIRED_SECTIONS if s != "Example"]
@@ -95,3 +94,8 @@ def test_unknown_rule_is_a_usage_error() -> None:
     result = _cli("rule", "no-such-rule")
     assert result.returncode == 2
     assert "no-such-rule" in result.stderr
+
+
+def test_multi_stage_docs_cite_the_docker_doc() -> None:
+    doc = all_rules()["multi-stage"].doc
+    assert "https://docs.docker.com/build/building/multi-stage/" in doc

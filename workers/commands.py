@@ -16,7 +16,7 @@ from layerbot.analysis.engine import INVALID_FILE
 from layerbot.analysis.rules import all_rules
 from layerbot.settings import Settings
 from workers import metrics
-from workers.comments import RULE_NAME, code_span, read_bot_state
+from workers.comments import RULE_NAME, code_span, read_bot_notes
 from workers.fetch import fetch_review_input
 from workers.gitlab_client import DEVELOPER_ACCESS, GitLabClient
 from workers.mr_model import Discussion, MergeRequest
@@ -29,12 +29,14 @@ COMMANDS = ("recheck", "ignore", "apply", "help")
 
 
 @dataclass(frozen=True)
-class Command:
+class BotCommand:
+    """An ``@bot name argument`` line addressed to the bot in a note."""
+
     name: str
     argument: str = ""
 
 
-def parse_command(body: str, bot_username: str) -> Command | None:
+def parse_command(body: str, bot_username: str) -> BotCommand | None:
     """The first ``@bot command [argument]`` line outside code blocks and quotes."""
     mention = re.compile(rf"^@{re.escape(bot_username)}\s+(\S+)(?:\s+(.*))?$", re.IGNORECASE)
     in_code = False
@@ -49,7 +51,7 @@ def parse_command(body: str, bot_username: str) -> Command | None:
         if match:
             name = match.group(1).lower()
             argument = (match.group(2) or "").strip()
-            return Command(name if name in COMMANDS else "unknown", argument)
+            return BotCommand(name if name in COMMANDS else "unknown", argument)
     return None
 
 
@@ -99,7 +101,7 @@ def handle_note(
     with mr_lock(settings, project_id, mr_iid):
         mr = client.merge_request(project_id, mr_iid)
         discussions = client.discussions(project_id, mr_iid)
-        ignored = read_bot_state(discussions, [], bot.id).ignored
+        ignored = read_bot_notes(discussions, [], bot.id).ignored
         reply = _run(client, settings, mr, command, author.id, bot.username, ignored)
         thread = _thread_of(discussions, note_id)
         if thread is not None:
@@ -116,7 +118,7 @@ def _run(
     client: GitLabClient,
     settings: Settings,
     mr: MergeRequest,
-    command: Command,
+    command: BotCommand,
     author_id: int,
     bot: str,
     ignored: frozenset[str],

@@ -197,7 +197,7 @@ class PostedFinding:
 
 
 @dataclass(frozen=True)
-class BotState:
+class BotNotes:
     """The bot's own notes on the MR, published or still in drafts."""
 
     findings: dict[str, PostedFinding] = field(default_factory=dict)
@@ -213,9 +213,9 @@ class BotState:
         return parse_ignored(self.summary.body) if self.summary else frozenset()
 
 
-def read_bot_state(
+def read_bot_notes(
     discussions: Iterable[Discussion], drafts: Iterable[DraftNote], bot_id: int
-) -> BotState:
+) -> BotNotes:
     findings: dict[str, PostedFinding] = {}
     summary: PostedNote | None = None
     for discussion in discussions:
@@ -244,7 +244,7 @@ def read_bot_state(
             summary_draft = draft
         elif draft.discussion_id and draft.body.startswith(RESOLVED_MARKER):
             replies.add(draft.discussion_id)
-    return BotState(findings, draft_findings, frozenset(replies), summary, summary_draft)
+    return BotNotes(findings, draft_findings, frozenset(replies), summary, summary_draft)
 
 
 # --- the plan --------------------------------------------------------------------------------
@@ -474,7 +474,7 @@ def resolution_body(rule: str, context: ReviewContext) -> str:
 
 
 def plan_comments(
-    findings: Sequence[Finding], context: ReviewContext, state: BotState
+    findings: Sequence[Finding], context: ReviewContext, state: BotNotes
 ) -> CommentPlan:
     """Which findings go inline (new ones only), what to resolve, and the summary text."""
     diffs = {diff.new_path: diff for diff in context.diffs if not diff.deleted_file}

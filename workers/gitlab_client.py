@@ -121,10 +121,6 @@ class ApiTally:
     def total(self) -> int:
         return sum(self.calls.values())
 
-    def snapshot(self) -> Counter[str]:
-        with self._lock:
-            return Counter(self.calls)
-
 
 # --- token redaction -------------------------------------------------------------------------
 

@@ -24,11 +24,11 @@ from layerbot.analysis.engine import analyse
 from layerbot.settings import Settings
 from workers import metrics
 from workers.comments import (
-    BotState,
+    BotNotes,
     CommentPlan,
     ReviewContext,
     plan_comments,
-    read_bot_state,
+    read_bot_notes,
 )
 from workers.fetch import ReviewInput, fetch_review_input
 from workers.gitlab_client import GitLabClient, PermanentGitLabError
@@ -178,7 +178,7 @@ def _review(
         return _drop(reason, mr, head_sha)
     assert mr.diff_refs is not None
     bot = client.current_user()
-    state = read_bot_state(
+    state = read_bot_notes(
         client.discussions(project_id, mr_iid), client.draft_notes(project_id, mr_iid), bot.id
     )
     fetched = fetch_review_input(client, mr)
@@ -201,7 +201,7 @@ def _review(
 
 def plan_review(
     fetched: ReviewInput,
-    state: BotState,
+    state: BotNotes,
     diff_refs: DiffRefs,
     bot_username: str,
     docs_url: str,
@@ -227,7 +227,7 @@ def plan_review(
     return plan_comments(result.findings, context, state), len(result.findings)
 
 
-def post_plan(client: GitLabClient, mr: MergeRequest, plan: CommentPlan, state: BotState) -> bool:
+def post_plan(client: GitLabClient, mr: MergeRequest, plan: CommentPlan, state: BotNotes) -> bool:
     """Post the plan as drafts and publish them in one bulk call (one notification).
 
     A write that fails ambiguously raises; the retried review re-reads the MR and drafts and

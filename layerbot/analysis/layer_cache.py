@@ -230,22 +230,3 @@ def impact_sentence(
         if step is not None and not after.reruns(step):
             text += f", with `{cached_step}` cached"
     return text
-
-
-def compare(
-    before: Dockerfile,
-    after: Dockerfile,
-    stage_index: int,
-    *,
-    slow_step: str | None = None,
-    cached_step: str | None = None,
-    change: Change | str = Change.CODE,
-) -> str:
-    """:func:`impact_sentence` for the same stage of two versions of a Dockerfile."""
-    return impact_sentence(
-        steps_rerun(before, stage_index, change),
-        steps_rerun(after, stage_index, change),
-        slow_step=slow_step,
-        cached_step=cached_step,
-        change=change,
-    )

@@ -35,6 +35,14 @@ class Safety(StrEnum):
     REVIEW = "review"
 
 
+class FixAvailability(StrEnum):
+    """Whether a rule's findings come with a fix: every one, some, or none (like ruff's)."""
+
+    ALWAYS = "always"
+    SOMETIMES = "sometimes"
+    NEVER = "never"
+
+
 @dataclass(frozen=True)
 class Edit:
     """Replace lines ``start_line..end_line`` (1-based, inclusive) with ``new_lines``.
@@ -78,10 +86,6 @@ class Finding:
     message: str
     impact: str | None = None
     fix: Fix | None = None
-
-    @property
-    def fix_path(self) -> str:
-        return (self.fix.path if self.fix and self.fix.path else None) or self.path
 
 
 class InputError(ValueError):
@@ -144,10 +148,3 @@ class RepoView:
         """Paths directly inside ``directory`` ('' or '.' for the root)."""
         base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/")
         return sorted(p for p in self._paths if posixpath.dirname(p) == base)
-
-
-def join(directory: str, name: str) -> str:
-    """Repository path of ``name`` inside ``directory`` ('' and '.' are the root)."""
-    if directory in ("", "."):
-        return posixpath.normpath(name)
-    return posixpath.normpath(posixpath.join(directory, name))

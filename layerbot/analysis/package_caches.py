@@ -210,10 +210,6 @@ CACHES = (
 )
 
 
-def caches_removed_by(command: Command) -> list[Cache]:
-    return [cache for cache in CACHES if cache.removed_by(command)]
-
-
 def covered_by_mount(run: Instruction, cache: Cache) -> bool:
     """Whether a BuildKit cache mount on ``run`` holds the cache (so nothing lands in the layer)."""
     targets = [normalise_path(target) for target in cache_mount_targets(run)]

@@ -24,7 +24,7 @@ from tests.fake_gitlab.webhooks import headers
 from tests.web.live import Server, serve
 from tests.worker.expect import example_files, finding, findings_for, markers
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SECRET = "e2e-hook-secret"
 

@@ -28,7 +28,7 @@ from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by nam
 from tests.fake_gitlab.remote import RemoteFakeGitLab
 from tests.worker.expect import example_files, finding, findings_for, markers, suggestion_block
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def open_example_mr(fake: RemoteFakeGitLab) -> tuple[int, int, str]:

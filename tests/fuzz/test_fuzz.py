@@ -5,6 +5,8 @@
 
 import os
 
+import pytest
+
 from tests.fuzz import fuzzer
 
 
@@ -17,6 +19,7 @@ def test_kept_corpus_analyses_without_raising() -> None:
     assert len(marks) > 1
 
 
+@pytest.mark.slow
 def test_mutated_inputs_never_escape_the_engine() -> None:
     runs = int(os.environ.get("LAYERBOT_FUZZ_RUNS", "100000"))
     campaign = fuzzer.run(runs, seed=int(os.environ.get("LAYERBOT_FUZZ_SEED", "0")))

@@ -27,7 +27,7 @@ from workers.fairness import (
     slot_key,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_a_review_of_a_quiet_project_overtakes_a_noisy_backlog(hstack: Stack) -> None:

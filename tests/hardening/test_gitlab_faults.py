@@ -36,6 +36,8 @@ from workers.gitlab_client import GitLabClient, PermanentGitLabError, TransientG
 from workers.review import ReviewBusy, ReviewOutcome, review_merge_request
 from workers.tasks import MAX_RETRIES, retry_countdown
 
+pytestmark = pytest.mark.slow
+
 FAULT_RATE = 0.2
 REVIEW_THREADS = 200
 """Reviews in flight at once; most of them sleep out a retry countdown at any moment."""

@@ -38,6 +38,8 @@ CHILD = textwrap.dedent(
     """
 ).format(cpu=CPU_SECONDS)
 
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -35,7 +35,7 @@ from tests.web.live import Server, http, serve
 from tests.worker.expect import example_files, findings_for, markers
 
 assert fake_process_fixture  # a fixture, used by name
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SECRET = "outage-hook-secret"
 MR_HOOK = "Merge Request Hook"

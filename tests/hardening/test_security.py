@@ -45,7 +45,7 @@ from tests.worker.expect import example_files, finding, findings_for
 from tests.worker.test_mr_shapes import _fences_balanced, _strip_code
 
 assert fake_process_fixture  # a fixture, used by name
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 SECRET = "security-hook-secret"
 ELSEWHERE = ("evil.example", "127.0.0.2", "169.254.169.254")

@@ -21,7 +21,7 @@ from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
 )
 from tests.worker.expect import example_files, finding, findings_for, markers
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_two_quick_pushes_get_one_review_of_the_newest_head(hstack: Stack) -> None:

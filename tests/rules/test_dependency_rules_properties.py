@@ -1,14 +1,14 @@
 """Properties of the dependency-layer-order and cache-mount fixes on generated Dockerfiles.
 
-The fixture Dockerfiles are varied by inserting instructions that interact with the rules
-(more whole-context copies, installs in sub-folders, USER, WORKDIR, extra stages). For every
-fix offered: the patched file parses, dependency-layer-order stays one contiguous edit (one
-GitLab suggestion), and checking again raises that finding one time fewer.
+The Dockerfiles of the two rules' cases are varied by inserting instructions that interact with
+the rules (more whole-context copies, installs in sub-folders, USER, WORKDIR, extra stages).
+For every fix offered: the patched file parses, dependency-layer-order stays one contiguous
+edit (one GitLab suggestion), and checking again raises that finding one time fewer.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable, Iterable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,13 +18,14 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.model import Finding, InputError, RepoView
 from layerbot.analysis.rules import cache_mount, dependency_layer_order
-from tests.rules.fix_checks import Check, load_fixture
+from tests.rules.cases import cases_of
 
-HERE = Path(__file__).parent
+Check = Callable[[DockerfileContext], Iterable[Finding]]
 SEEDS = [
-    load_fixture(folder)
-    for rule in ("dependency_layer_order", "cache_mount")
-    for folder in sorted((HERE / rule / "fixtures").iterdir())
+    case.files
+    for rule in ("dependency-layer-order", "cache-mount")
+    for case in cases_of(rule)
+    if "Dockerfile" in case.files
 ]
 EXTRA = [
     "COPY . .",

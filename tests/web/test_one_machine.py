@@ -18,7 +18,7 @@ from tests.fake_gitlab.webhooks import MERGE_REQUEST_HOOK, headers
 from tests.web.live import children_of, command_line, free_port, http, serve, wait_for
 from tests.web.payloads import SECRET
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 NAIVE = (
     "FROM golang:latest\nWORKDIR /app\nCOPY . .\nRUN go mod download\n"

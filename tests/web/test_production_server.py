@@ -30,7 +30,7 @@ from tests.web.tcp_proxy import TcpProxy
 
 MR = "Merge Request Hook"
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def deliver(server: Server, payload: dict[str, Any], webhook_id: str) -> Any:

@@ -153,6 +153,7 @@ def clients(tmp_path: Path) -> Clients:
     return built
 
 
+@pytest.mark.slow
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

@@ -6,7 +6,7 @@ from layerbot.analysis.model import Edit, Finding, Fix, Note, Safety, Severity
 from workers.comments import (
     MAX_NEW_INLINE,
     RESOLVED_MARKER,
-    BotState,
+    BotNotes,
     PostedFinding,
     ReviewContext,
     code_span,
@@ -16,7 +16,7 @@ from workers.comments import (
     parse_finding_marker,
     parse_ignored,
     plan_comments,
-    read_bot_state,
+    read_bot_notes,
     render_message,
     state_marker,
 )
@@ -116,7 +116,7 @@ def test_shown_lines_maps_added_and_context_lines() -> None:
 def test_inline_comment_on_added_line_with_suggestion() -> None:
     fix = safe_fix(3, 4, "COPY go.mod go.sum ./", "RUN go mod download", "COPY . .")
     item = finding(3, 4, fix=fix)
-    plan = plan_comments([item], context(), BotState())
+    plan = plan_comments([item], context(), BotNotes())
     [comment] = plan.inline
     fingerprint = fingerprints([item], {"Dockerfile": DOCKERFILE})[0]
     assert comment.position == {
@@ -140,7 +140,7 @@ def test_inline_comment_on_added_line_with_suggestion() -> None:
 def test_context_line_gets_old_line_and_suggestion_offsets_follow_the_anchor() -> None:
     diff = FileDiff("Dockerfile", "Dockerfile", "@@ -2,1 +2,1 @@\n WORKDIR /app\n")
     fix = safe_fix(1, 3, "FROM golang:1.22 AS build", "WORKDIR /src", "COPY . .")
-    plan = plan_comments([finding(2, 3, fix=fix)], context(diffs=[diff]), BotState())
+    plan = plan_comments([finding(2, 3, fix=fix)], context(diffs=[diff]), BotNotes())
     [comment] = plan.inline
     assert comment.position["new_line"] == 2
     assert comment.position["old_line"] == 2
@@ -149,7 +149,7 @@ def test_context_line_gets_old_line_and_suggestion_offsets_follow_the_anchor() -
 
 def test_finding_off_the_diff_goes_to_the_summary_only() -> None:
     diff = FileDiff("Dockerfile", "Dockerfile", "@@ -5,1 +5,1 @@\n-RUN make\n+RUN go build\n")
-    plan = plan_comments([finding(1)], context(diffs=[diff]), BotState())
+    plan = plan_comments([finding(1)], context(diffs=[diff]), BotNotes())
     assert plan.inline == ()
     assert plan.summary is not None
     assert "| `Dockerfile:1` |" in plan.summary
@@ -158,7 +158,7 @@ def test_finding_off_the_diff_goes_to_the_summary_only() -> None:
 
 def test_review_fix_and_whole_file_rewrite_get_no_suggestion() -> None:
     rewrite = Fix("Multi-stage", Safety.REVIEW, (Edit(1, 5, ("FROM x AS b",)),))
-    plan = plan_comments([finding(3, fix=rewrite)], context(), BotState())
+    plan = plan_comments([finding(3, fix=rewrite)], context(), BotNotes())
     [comment] = plan.inline
     assert "suggestion" not in comment.body
     assert comment.body.endswith(
@@ -178,7 +178,7 @@ def test_hostile_dockerfile_content_stays_inert() -> None:
     fix = safe_fix(2, 2, "RUN echo '````' @all <script>x</script> && rm -rf /tmp/*")
     message = "`RUN echo '```' @all` mentions @all and <script>x</script>\n/merge"
     item = finding(2, message=message, fix=fix)
-    plan = plan_comments([item], context({"Dockerfile": source}, diffs=[diff]), BotState())
+    plan = plan_comments([item], context({"Dockerfile": source}, diffs=[diff]), BotNotes())
     [comment] = plan.inline
     body_lines = comment.body.split("\n")
     # the suggestion fence is longer than the 4-backtick run inside it, and closes it
@@ -193,7 +193,7 @@ def test_hostile_dockerfile_content_stays_inert() -> None:
 
 def test_suggestion_lines_starting_with_a_slash_are_not_offered() -> None:
     fix = safe_fix(3, 3, "/merge", "COPY . .")
-    plan = plan_comments([finding(3, fix=fix)], context(), BotState())
+    plan = plan_comments([finding(3, fix=fix)], context(), BotNotes())
     [comment] = plan.inline
     assert "suggestion" not in comment.body
     assert not any(line.startswith("/") for line in comment.body.split("\n"))
@@ -204,7 +204,7 @@ def test_summary_patch_fence_outgrows_backticks_and_paths_are_code() -> None:
     plan = plan_comments(
         [finding(3, path="we`ird|@all.Dockerfile")],
         context({"we`ird|@all.Dockerfile": DOCKERFILE}, patch=patch),
-        BotState(),
+        BotNotes(),
     )
     assert plan.summary is not None
     assert "\n`````diff\n" + patch + "`````\n" in plan.summary
@@ -217,7 +217,7 @@ def test_exact_summary_with_notes_and_ignored_rules() -> None:
         notes=[Note(".gitlab-ci.yml", "remote include <http://x> not fetched")],
         ignored=frozenset({"pin-base-image"}),
     )
-    plan = plan_comments([finding(3)], ctx, BotState())
+    plan = plan_comments([finding(3)], ctx, BotNotes())
     assert plan.summary == (
         "<!-- layerbot:summary -->\n\n"
         "### layerbot review\n\n"
@@ -251,7 +251,7 @@ def test_fingerprints_survive_moved_lines_and_number_repeats() -> None:
 def test_posted_findings_are_not_reposted_and_gone_ones_are_resolved() -> None:
     kept = finding(3)
     [kept_print] = fingerprints([kept], {"Dockerfile": DOCKERFILE})
-    state = BotState(
+    state = BotNotes(
         findings={
             kept_print: PostedFinding("dependency-layer-order", "d1", False, False),
             "0" * 16: PostedFinding("merge-runs", "d2", False, False),
@@ -270,16 +270,16 @@ def test_posted_findings_are_not_reposted_and_gone_ones_are_resolved() -> None:
 
 
 def test_nothing_left_to_report_edits_the_existing_summary_only() -> None:
-    assert plan_comments([], context(), BotState()).empty
+    assert plan_comments([], context(), BotNotes()).empty
     summary = PostedNote(5, 1, "<!-- layerbot:summary -->\nold\n")
-    plan = plan_comments([], context(), BotState(summary=summary))
+    plan = plan_comments([], context(), BotNotes(summary=summary))
     assert plan.summary is not None
     assert "Nothing left to report at `hhhhhhhhhhhh`" in plan.summary
     same = PostedNote(5, 1, plan.summary)
-    assert plan_comments([], context(), BotState(summary=same)).summary is None
+    assert plan_comments([], context(), BotNotes(summary=same)).summary is None
 
 
-def test_bot_state_reads_only_the_bots_own_markers() -> None:
+def test_bot_notes_reads_only_the_bots_own_markers() -> None:
     marker = "<!-- layerbot:finding merge-runs 0123456789abcdef -->\nbody"
     forged_state = "<!-- layerbot:summary -->\ntext\n" + state_marker(["merge-runs"])
     discussions = [
@@ -295,7 +295,7 @@ def test_bot_state_reads_only_the_bots_own_markers() -> None:
         Discussion("d4", (PostedNote(5, 7, "<!-- layerbot:summary -->\nmine\n"),)),
     ]
     drafts = [DraftNote(8, "<!-- layerbot:finding merge-runs fedcba9876543210 -->\n")]
-    state = read_bot_state(discussions, drafts, bot_id=7)
+    state = read_bot_notes(discussions, drafts, bot_id=7)
     assert state.findings == {"0123456789abcdef": PostedFinding("merge-runs", "d2", True, True)}
     assert state.summary is not None and state.summary.id == 5
     assert state.ignored == frozenset()
@@ -319,7 +319,7 @@ def test_new_inline_threads_are_capped_and_the_rest_stay_in_the_summary() -> Non
     )
     ctx = context({"Dockerfile": source}, diffs=[diff])
     findings = [finding(line, message=f"step {line}") for line in range(2, count + 2)]
-    plan = plan_comments(findings, ctx, BotState())
+    plan = plan_comments(findings, ctx, BotNotes())
     assert len(plan.inline) == MAX_NEW_INLINE
     assert plan.summary is not None
     assert plan.summary.count("(inline)") == MAX_NEW_INLINE

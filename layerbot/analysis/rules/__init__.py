@@ -1,7 +1,9 @@
 """The rule registry: one module per rule, named after the rule.
 
 A rule module defines ``NAME`` (the stable kebab-case name), ``SEVERITY``, ``TARGET``
-(``"dockerfile"`` or ``"gitlab-ci"``) and ``check(context)``, which yields findings. Its
+(``"dockerfile"`` or ``"gitlab-ci"``), ``FIX_AVAILABILITY`` (whether its findings come with a
+fix: always, sometimes, never), ``FIX_TITLE`` (what its fix does, in a few fixed words; ``""``
+for a rule that never fixes) and ``check(context)``, which yields findings. Its
 docstring is the user documentation (What it does / Why it matters / Example / Use instead /
 Fix safety / References): ``layerbot rule NAME`` prints it and ``docs/rules/NAME.md`` is
 generated from it.
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from layerbot.analysis.model import Finding, Severity
+from layerbot.analysis.model import Finding, FixAvailability, Severity
 
 # Module names in documentation order; adding a rule means adding its module here.
 RULE_MODULES = (
@@ -43,6 +45,8 @@ class Rule:
     name: str
     severity: Severity
     target: str
+    fix_availability: FixAvailability
+    fix_title: str
     check: Callable[[Any], Iterable[Finding]]
     doc: str
 
@@ -58,6 +62,8 @@ def _load(module_name: str) -> Rule:
         name=module.NAME,
         severity=module.SEVERITY,
         target=module.TARGET,
+        fix_availability=module.FIX_AVAILABILITY,
+        fix_title=module.FIX_TITLE,
         check=module.check,
         doc=module.__doc__ or "",
     )

@@ -83,11 +83,13 @@ from layerbot.analysis import ecosystems, layer_cache, package_caches, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem
-from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "cache-mount"
 SEVERITY = Severity.INFO
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Add a BuildKit cache mount on the dependency cache"
 
 _RUN_KEYWORD = re.compile(r"^(\s*RUN)(\s+)", re.IGNORECASE)
 # Caches the package-cache rule wants deleted; a RUN that deletes one chose image size.

@@ -106,11 +106,13 @@ from layerbot.analysis.ci_fixes import (
     spelled_image,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
-from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-cache-builder-stage"
 SEVERITY = Severity.MINOR
 TARGET = "gitlab-ci"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Build, push and cache the builder stage too"
 
 MAX_STEPS_NAMED = 3
 

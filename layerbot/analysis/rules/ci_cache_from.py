@@ -105,11 +105,13 @@ from layerbot.analysis.ci_fixes import (
     stable_pushed_tag,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
-from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-cache-from"
 SEVERITY = Severity.MAJOR
 TARGET = "gitlab-ci"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Build with the previous pipeline's image as cache source"
 
 INLINE_CACHE_ARG = "--build-arg BUILDKIT_INLINE_CACHE=1"
 BRANCH_TAG = "$CI_COMMIT_REF_SLUG"

@@ -66,11 +66,13 @@ from layerbot.analysis.ci_fixes import (
     rebuild_impact,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
-from layerbot.analysis.model import Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-inline-cache"
 SEVERITY = Severity.MAJOR
 TARGET = "gitlab-ci"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Write inline cache metadata into the pushed image"
 
 
 def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:

@@ -63,11 +63,13 @@ from layerbot.analysis.ci_fixes import (
     rebuild_impact,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
-from layerbot.analysis.model import Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-kaniko-cache"
 SEVERITY = Severity.MAJOR
 TARGET = "gitlab-ci"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Turn on kaniko's registry layer cache"
 
 ARCHIVED = (
     "Note: the kaniko project was archived in June 2025 and gets no more fixes; BuildKit "

@@ -63,11 +63,13 @@ from layerbot.analysis.ci_fixes import (
     rebuild_impact,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
-from layerbot.analysis.model import Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-pull-cache-image"
 SEVERITY = Severity.MAJOR
 TARGET = "gitlab-ci"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Pull the cache image before the build"
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:

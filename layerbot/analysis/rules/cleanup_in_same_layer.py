@@ -63,7 +63,7 @@ from functools import partial
 from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
-from layerbot.analysis.model import Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.package_caches import CACHES, Cache, removed_paths
 from layerbot.analysis.rules.update_with_install import lone_updates
 from layerbot.analysis.shell import Command
@@ -71,6 +71,8 @@ from layerbot.analysis.shell import Command
 NAME = "cleanup-in-same-layer"
 SEVERITY = Severity.MINOR
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Delete the files in the RUN that creates them"
 
 # Programs whose RUN is a fallback home for a cache cleanup when no RUN visibly created it
 # (``apk update && apk add --no-cache ...`` followed by ``RUN rm -rf /var/cache/apk/*``).

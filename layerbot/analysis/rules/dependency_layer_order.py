@@ -99,12 +99,22 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
 from layerbot.analysis.fixes import apply_fix
-from layerbot.analysis.model import Edit, Finding, Fix, InputError, Safety, Severity
+from layerbot.analysis.model import (
+    Edit,
+    Finding,
+    Fix,
+    FixAvailability,
+    InputError,
+    Safety,
+    Severity,
+)
 from layerbot.analysis.shell import Command
 
 NAME = "dependency-layer-order"
 SEVERITY = Severity.MAJOR
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Copy the dependency manifests and install before the sources"
 
 # Commands that may run beside the install in a RUN that moves before the sources arrive.
 _NEUTRAL = frozenset({"export", "set", "echo", "true", ":", "printf", "umask"})

@@ -57,11 +57,13 @@ from layerbot.analysis import ecosystems, layer_cache
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.ecosystems import Ecosystem
-from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "dockerignore"
 SEVERITY = Severity.MINOR
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.ALWAYS
+FIX_TITLE = "Create a `.dockerignore` fitted to the project"
 
 
 def _ecosystems(ctx: DockerfileContext) -> list[Ecosystem]:

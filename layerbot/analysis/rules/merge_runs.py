@@ -64,7 +64,7 @@ from collections.abc import Iterator
 from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
-from layerbot.analysis.model import Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.rules.cleanup_in_same_layer import (
     is_cleanup_only,
     late_removals,
@@ -76,6 +76,8 @@ from layerbot.analysis.shell import Command
 NAME = "merge-runs"
 SEVERITY = Severity.INFO
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.ALWAYS
+FIX_TITLE = "Chain the RUNs into one with `&&`"
 
 _PACKAGE_MANAGERS = {"apt-get", "apt", "apk", "yum", "dnf", "microdnf", "zypper", "dpkg"}
 _SETUP = {

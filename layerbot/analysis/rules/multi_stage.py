@@ -142,7 +142,7 @@ from layerbot.analysis import ecosystems, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_purpose import environment, runs_copied_artifact, source_build
-from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.runtime_stage import Refusal, rewrite
 from layerbot.analysis.shipped import ShippedImage
 from layerbot.analysis.toolchains import (
@@ -158,6 +158,8 @@ from layerbot.analysis.toolchains import (
 NAME = "multi-stage"
 SEVERITY = Severity.MAJOR
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Split into a builder stage and a small runtime stage"
 
 _PYTHON_INSTALLERS = {"pip", "poetry", "uv", "pipenv"}
 _PACKAGE_FLAGS_WITH_VALUES = {"--virtual", "-t", "-X", "--repository", "-o", "--option"}

@@ -74,7 +74,7 @@ from dataclasses import dataclass
 from layerbot.analysis import package_caches, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
-from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.package_caches import Cache, cache_named, covered_by_mount
 from layerbot.analysis.rules.cleanup_in_same_layer import reported_removals
 from layerbot.analysis.rules.update_with_install import is_update_only
@@ -83,6 +83,8 @@ from layerbot.analysis.shell import Command
 NAME = "package-cache"
 SEVERITY = Severity.MINOR
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Remove the package cache in the same RUN"
 
 Transform = Callable[[str], str]
 

@@ -36,11 +36,13 @@ from collections.abc import Iterator
 
 from layerbot.analysis import project
 from layerbot.analysis.context import DockerfileContext
-from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "pin-base-image"
 SEVERITY = Severity.MINOR
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Pin the base image to the version the project declares"
 
 _SCRATCH = "scratch"
 

@@ -58,13 +58,15 @@ from dataclasses import dataclass
 from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
-from layerbot.analysis.model import Finding, Fix, Safety, Severity
+from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.package_caches import apk_add, apt_install, yum_install, zypper_install
 from layerbot.analysis.shell import Command
 
 NAME = "update-with-install"
 SEVERITY = Severity.MAJOR
 TARGET = "dockerfile"
+FIX_AVAILABILITY = FixAvailability.SOMETIMES
+FIX_TITLE = "Update the package index in the RUN that installs"
 
 # Instructions that neither run commands nor change files: moving an update past them is exact.
 _INERT = {"ENV", "ARG", "LABEL", "EXPOSE", "USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER"}

@@ -1,0 +1,3 @@
+module example.com/go-docker
+
+go 1.22

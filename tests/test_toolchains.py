@@ -1,0 +1,57 @@
+"""The toolchain table and the project's version files, which pick the runtime image tags."""
+
+from __future__ import annotations
+
+from layerbot.analysis import dockerfile, project
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.model import RepoView
+from layerbot.analysis.toolchains import (
+    Toolchain,
+    approximate_size_mb,
+    java_version_of,
+    toolchain_of,
+)
+
+
+def _context(files: dict[str, str]) -> DockerfileContext:
+    doc = dockerfile.parse("FROM scratch\n")
+    return DockerfileContext.for_file(doc, RepoView.from_files(files))
+
+
+def test_project_versions_for_the_runtime_tags() -> None:
+    pom = "<project><properties><maven.compiler.release>17</maven.compiler.release>"
+    assert project.java_version(_context({"pom.xml": pom + "</properties></project>"})) == "17"
+    legacy = "<project><properties><maven.compiler.target>1.8</maven.compiler.target>"
+    assert project.java_version(_context({"pom.xml": legacy})) == "8"
+    kts = "java { toolchain { languageVersion.set(JavaLanguageVersion.of(21)) } }"
+    assert project.java_version(_context({"build.gradle.kts": kts})) == "21"
+    groovy = "sourceCompatibility = JavaVersion.VERSION_11\n"
+    assert project.java_version(_context({"build.gradle": groovy})) == "11"
+    assert project.java_version(_context({})) is None
+    csproj = "<Project><PropertyGroup><TargetFramework>net9.0</TargetFramework>"
+    assert project.dotnet_version(csproj) == "9.0"
+    assert project.dotnet_version("<TargetFramework>netcoreapp3.1</TargetFramework>") == "3.1"
+    toml = '[toolchain]\nchannel = "1.81.0"\n'
+    assert project.rust_version(_context({"rust-toolchain.toml": toml})) == "1.81"
+    assert project.rust_version(_context({"rust-toolchain": "1.75\n"})) == "1.75"
+    stable = '[toolchain]\nchannel = "stable"\n'
+    assert project.rust_version(_context({"rust-toolchain.toml": stable})) is None
+
+
+def test_toolchain_table_tells_sdk_images_from_runtime_images() -> None:
+    image = dockerfile.parse_image
+    assert toolchain_of(image("docker.io/library/golang:1.22")) is Toolchain.GO
+    assert toolchain_of(image("mcr.microsoft.com/dotnet/sdk:8.0")) is Toolchain.DOTNET
+    assert toolchain_of(image("mcr.microsoft.com/dotnet/aspnet:8.0")) is None
+    assert toolchain_of(image("amazoncorretto:21")) is Toolchain.JDK
+    assert toolchain_of(image("eclipse-temurin:21-jre-alpine")) is None
+    assert toolchain_of(image("python:3.12")) is Toolchain.PYTHON
+    assert toolchain_of(image("python:3.12-alpine")) is None
+    assert java_version_of(image("maven:3.9.6-amazoncorretto-17")) == "17"
+    assert java_version_of(image("gradle:8.7-jdk21-alpine")) == "21"
+    assert java_version_of(image("openjdk:11-jdk-slim")) == "11"
+    assert java_version_of(image("maven:latest")) is None
+    full, slim = image("rust:1.79"), image("rust:1.79-slim")
+    assert approximate_size_mb(full) is not None and approximate_size_mb(slim) is not None
+    assert approximate_size_mb(full) > approximate_size_mb(slim)
+    assert approximate_size_mb(image("example.com/unknown:1")) is None
