@@ -9,11 +9,11 @@ branch the bot may push to (never a fork, never a protected branch it cannot pus
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 
 from layerbot.analysis.engine import INVALID_FILE
 from layerbot.analysis.rules import all_rules
+from layerbot.commands import Command, parse_command
 from layerbot.settings import Settings
 from workers import metrics
 from workers.comments import RULE_NAME, code_span, read_bot_state
@@ -24,33 +24,6 @@ from workers.patches import FixedFile, fixed_files
 from workers.review import mr_lock, run_review
 
 log = logging.getLogger(__name__)
-
-COMMANDS = ("recheck", "ignore", "apply", "help")
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    argument: str = ""
-
-
-def parse_command(body: str, bot_username: str) -> Command | None:
-    """The first ``@bot command [argument]`` line outside code blocks and quotes."""
-    mention = re.compile(rf"^@{re.escape(bot_username)}\s+(\S+)(?:\s+(.*))?$", re.IGNORECASE)
-    in_code = False
-    for raw in body.splitlines():
-        line = raw.strip()
-        if line.startswith(("```", "~~~")):
-            in_code = not in_code
-            continue
-        if in_code or line.startswith(">"):
-            continue
-        match = mention.match(line)
-        if match:
-            name = match.group(1).lower()
-            argument = (match.group(2) or "").strip()
-            return Command(name if name in COMMANDS else "unknown", argument)
-    return None
 
 
 def help_text(bot: str) -> str:
@@ -121,7 +94,7 @@ def _run(
     bot: str,
     ignored: frozenset[str],
 ) -> str:
-    if command.name in ("help", "unknown"):
+    if command.name == "help":
         return help_text(bot)
     if not mr.is_open:
         return f"This merge request is {mr.state}; there is nothing to do."

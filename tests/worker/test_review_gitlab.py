@@ -319,18 +319,6 @@ def test_ignore_rule_resolves_its_threads_and_persists(
     assert summary.endswith('<!-- layerbot:state {"ignored": ["pin-base-image"]} -->\n')
 
 
-def test_parse_command_reads_the_first_addressed_line_outside_code_and_quotes() -> None:
-    from workers.commands import Command, parse_command
-
-    assert parse_command("LGTM\n@LayerBot  Ignore pin-base-image ", "layerbot") == Command(
-        "ignore", "pin-base-image"
-    )
-    assert parse_command("```\n@layerbot apply\n```\n> @layerbot apply", "layerbot") is None
-    assert parse_command("@layerbot make coffee", "layerbot") == Command("unknown", "coffee")
-    assert parse_command("hey @layerbot apply", "layerbot") is None
-    assert parse_command("@layerbotx apply", "layerbot") is None
-
-
 def test_help_and_recheck_answer_in_the_thread(
     fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
 ) -> None:
