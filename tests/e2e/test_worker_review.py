@@ -16,6 +16,7 @@ from layerbot.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
 from layerbot.cli import main as layerbot
 from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by name)
     Stack,
+    answers,
     bot_notes,
     fake_process_fixture,
     redis_db_fixture,
@@ -105,7 +106,7 @@ def test_review_through_the_queue_posts_once_resolves_and_applies(
     capsys.readouterr()
     assert fake.files(project, "feature") == {p.name: p.read_text() for p in checkout.iterdir()}
     wait_for(
-        lambda: any(n["body"].startswith("Applied ") for n in bot_notes(fake, project, iid)),
+        lambda: any(a.startswith("Applied ") for a in answers(fake, project, iid)),
         what="the apply answer",
     )
     assert stack.settings.gitlab_token not in stack.log.read_text()

@@ -18,35 +18,9 @@ from workers.gitlab_client import (
     AmbiguousWriteError,
     ForbiddenHostError,
     GitLabClient,
-    RetryPolicy,
     install_token_redaction,
 )
 from workers.review import review_merge_request
-
-FAST = RetryPolicy(attempts=4, backoff=0.01, max_wait=2.0)
-
-
-@pytest.fixture
-def settings(fake_gitlab: FakeGitLab, tmp_path: Path) -> Settings:
-    return Settings(
-        gitlab_url=fake_gitlab.url,
-        gitlab_token=fake_gitlab.bot_token,
-        data_dir=tmp_path / "data",
-        gitlab_timeout=5.0,
-        docs_url="https://docs.example/{name}",
-    )
-
-
-@pytest.fixture
-def client(settings: Settings) -> GitLabClient:
-    return GitLabClient(settings, FAST)
-
-
-@pytest.fixture
-def mr(fake_gitlab: FakeGitLab) -> tuple[int, int]:
-    project = fake_gitlab.add_project("group/app", files={"README.md": "hello\n"})
-    iid = fake_gitlab.open_merge_request(project, None, example_files())
-    return project, iid
 
 
 def head(fake: FakeGitLab, project: int, iid: int) -> str:
@@ -213,14 +187,12 @@ def human(fake: FakeGitLab, project: int, level: int, name: str = "dev") -> int:
 
 
 def replies(fake: FakeGitLab, project: int, iid: int, note_id: int) -> list[str]:
-    """The bot's answers to a comment: in its thread, or the bot's comments right after it."""
-    notes = fake.notes(project, iid)
+    """The bot's answers to one comment (marked with the comment's id), without the marker."""
+    marker = f"<!-- layerbot:reply {note_id} -->\n"
     return [
-        n["body"]
-        for n in notes
-        if n["id"] > note_id
-        and n["author"]["username"] == "layerbot"
-        and not n["body"].startswith("<!-- layerbot:")
+        n["body"].removeprefix(marker)
+        for n in fake.notes(project, iid)
+        if n["author"]["username"] == "layerbot" and n["body"].startswith(marker)
     ]
 
 
@@ -248,33 +220,6 @@ def test_apply_commits_what_check_fix_writes(
     assert fake_gitlab.files(project, "feature") == expected
     [reply] = replies(fake_gitlab, project, iid, note)
     assert reply.startswith("Applied ") and "`Dockerfile`" in reply
-
-
-@pytest.mark.parametrize(
-    ("level", "protect", "expected"),
-    [
-        (20, False, "Only members with the Developer role or more can ask me to commit fixes."),
-        (40, True, "`feature` is protected against my pushes; the summary has the patch to apply."),
-    ],
-)
-def test_apply_is_refused_without_rights_and_on_protected_branches(
-    fake_gitlab: FakeGitLab,
-    client: GitLabClient,
-    settings: Settings,
-    mr: tuple[int, int],
-    level: int,
-    protect: bool,
-    expected: str,
-) -> None:
-    project, iid = mr
-    human(fake_gitlab, project, level)
-    if protect:
-        fake_gitlab.protect_branch(project, "feature", push_access_level=40)
-    before = head(fake_gitlab, project, iid)
-    note = fake_gitlab.add_note(project, iid, "dev", "@layerbot apply all")
-    handle_note(client, settings, project, iid, note)
-    assert replies(fake_gitlab, project, iid, note) == [expected]
-    assert head(fake_gitlab, project, iid) == before
 
 
 def test_own_notes_and_plain_comments_are_ignored(
