@@ -32,7 +32,7 @@ from workers.fetch import fetch_review_input
 from workers.gitlab_client import GitLabClient, PermanentGitLabError
 from workers.mr_model import Discussion, MergeRequest, PostedNote
 from workers.patches import FixedFile, fixed_files
-from workers.push_rights import may_push
+from workers.push_rights import DEVELOPER, may_push
 from workers.review import mr_lock, run_review
 
 log = logging.getLogger(__name__)
@@ -196,10 +196,12 @@ def _apply(
         return "The source branch is in a fork, which I cannot push to; the summary has the patch."
     branch_name = code_span(mr.source_branch)
     role = client.access_level(mr.project_id, author_id)
+    if role < DEVELOPER:
+        return "Only members with the Developer role or more can ask me to commit fixes."
     if not may_push(role, author_id, mr.source_branch, client.protected_branches(mr.project_id)):
         return (
-            f"You cannot push to {branch_name} yourself, so I will not push there for you; "
-            "the summary has the patch."
+            f"{branch_name} is protected and you cannot push to it, so I will not push there "
+            "for you; the summary has the patch."
         )
     earlier = _applied_before(client, mr, note)
     if earlier is not None:

@@ -16,7 +16,11 @@ from workers.commands import TRAILER, handle_note
 from workers.gitlab_client import AmbiguousWriteError, GitLabClient
 
 MAINTAINER, DEVELOPER, REPORTER = 40, 30, 20
-CANNOT = "You cannot push to `feature` yourself, so I will not push there for you"
+NOT_A_DEVELOPER = "Only members with the Developer role or more can ask me to commit fixes."
+PROTECTED = (
+    "`feature` is protected and you cannot push to it, so I will not push there for you; "
+    "the summary has the patch."
+)
 
 
 def commits_by_bot(fake: FakeGitLab, project: int) -> list[str]:
@@ -26,17 +30,17 @@ def commits_by_bot(fake: FakeGitLab, project: int) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    ("role", "rules", "applied"),
+    ("role", "rules", "refusal"),
     [
-        (REPORTER, [], False),
-        (DEVELOPER, [], True),
+        (REPORTER, [], NOT_A_DEVELOPER),
+        (DEVELOPER, [], None),
         # the bot is a Maintainer: its own can_push would let a Developer through
-        (DEVELOPER, [("feature", MAINTAINER, [])], False),
-        (DEVELOPER, [("feat*", MAINTAINER, [])], False),
-        (DEVELOPER, [("feature", 0, ["dev", "layerbot"])], True),
-        (DEVELOPER, [("feature", MAINTAINER, []), ("*", DEVELOPER, [])], True),
-        (MAINTAINER, [("feature", MAINTAINER, [])], True),
-        (MAINTAINER, [("feature", 0, [])], False),
+        (DEVELOPER, [("feature", MAINTAINER, [])], PROTECTED),
+        (DEVELOPER, [("feat*", MAINTAINER, [])], PROTECTED),
+        (DEVELOPER, [("feature", 0, ["dev", "layerbot"])], None),
+        (DEVELOPER, [("feature", MAINTAINER, []), ("*", DEVELOPER, [])], None),
+        (MAINTAINER, [("feature", MAINTAINER, [])], None),
+        (MAINTAINER, [("feature", 0, [])], PROTECTED),
     ],
 )
 def test_apply_needs_the_commenters_own_right_to_push(
@@ -46,7 +50,7 @@ def test_apply_needs_the_commenters_own_right_to_push(
     mr: tuple[int, int],
     role: int,
     rules: list[tuple[str, int, list[str]]],
-    applied: bool,
+    refusal: str | None,
 ) -> None:
     project, iid = mr
     fake_gitlab.add_member(project, "layerbot", MAINTAINER)
@@ -57,11 +61,11 @@ def test_apply_needs_the_commenters_own_right_to_push(
     note = fake_gitlab.add_note(project, iid, "dev", "@layerbot apply")
     handle_note(client, settings, project, iid, note)
     [reply] = replies(fake_gitlab, project, iid, note)
-    if applied:
+    if refusal is None:
         assert reply.startswith("Applied ")
         assert head(fake_gitlab, project, iid) != before
     else:
-        assert reply.startswith(CANNOT)
+        assert reply == refusal
         assert head(fake_gitlab, project, iid) == before
 
 

@@ -12,7 +12,14 @@ from layerbot.analysis.fixes import apply_fix
 from layerbot.cli import main as layerbot
 from layerbot.settings import Settings
 from tests.fake_gitlab.server import FakeGitLab
-from tests.worker.expect import example_files, finding, findings_for, markers, suggestion_block
+from tests.worker.expect import (
+    example_files,
+    finding,
+    findings_for,
+    inline_findings,
+    markers,
+    suggestion_block,
+)
 from workers.commands import handle_note
 from workers.gitlab_client import (
     AmbiguousWriteError,
@@ -21,6 +28,8 @@ from workers.gitlab_client import (
     install_token_redaction,
 )
 from workers.review import review_merge_request
+
+SUMMARY = "<!-- layerbot:summary -->"
 
 
 def head(fake: FakeGitLab, project: int, iid: int) -> str:
@@ -57,9 +66,9 @@ def test_first_review_posts_inline_suggestions_and_one_summary_in_one_burst(
     outcome = review_merge_request(client, settings, project, iid, head(fake_gitlab, project, iid))
     assert outcome.status == "posted"
     expected = findings_for(example_files())
-    # every file is new, so every finding is on an added line and goes inline
+    # every file is new, so every finding but info advice is on an added line and goes inline
     assert sorted((rule, path) for rule, path, _ in inline_rules(fake_gitlab, project, iid)) == (
-        sorted((item.rule, item.path) for item in expected)
+        sorted((item.rule, item.path) for item in inline_findings(expected))
     )
     threads = bot_threads(fake_gitlab, project, iid)
     bodies = [t["notes"][0]["body"] for t in threads]  # type: ignore[index]
@@ -69,17 +78,30 @@ def test_first_review_posts_inline_suggestions_and_one_summary_in_one_burst(
     )
     [order_body] = [b for b in bodies if "dependency-layer-order " in b]
     assert suggestion_block(order, example_files()["Dockerfile"]) in order_body
-    [summary] = [b for b in bodies if b.startswith("<!-- layerbot:summary -->")]
+    [summary_thread] = [t for t in threads if t["notes"][0]["body"].startswith(SUMMARY)]  # type: ignore[index]
+    summary = summary_thread["notes"][0]  # type: ignore[index]
     files = len({item.path for item in expected})
-    assert f"{len(expected)} findings in {files} files" in summary
-    assert "+FROM alpine" in summary and "<details>" in summary
-    # every note arrived as a draft, published by one bulk call: one notification burst
+    inline = len(inline_findings(expected))
+    assert f"{len(expected)} findings in {files} files" in summary["body"]
+    assert f"{inline} of them commented inline" in summary["body"]
+    assert "+FROM alpine" in summary["body"] and "<details>" in summary["body"]
+    # a plain comment, not a thread: it never blocks "All threads must be resolved"
+    assert summary["resolvable"] is False and summary_thread["individual_note"] is True
+    # the threads arrived as drafts published by one bulk call, then the summary: one burst
+    mr_path = f"/api/v4/projects/{project}/merge_requests/{iid}"
     draft_posts = [w for w in writes(fake_gitlab) if w[1].endswith("/draft_notes")]
-    assert len(draft_posts) == len(expected) + 1
+    assert len(draft_posts) == inline
     assert [w for w in writes(fake_gitlab) if not w[1].endswith("/draft_notes")] == [
-        ("POST", f"/api/v4/projects/{project}/merge_requests/{iid}/draft_notes/bulk_publish")
+        ("POST", f"{mr_path}/draft_notes/bulk_publish"),
+        ("POST", f"{mr_path}/notes"),
     ]
     assert fake_gitlab.draft_notes(project, iid) == []
+    # once reviewers resolve the bot's inline threads, nothing of the bot blocks the merge
+    assert fake_gitlab.merge_request(project, iid)["blocking_discussions_resolved"] is False
+    for thread in threads:
+        if thread["notes"][0]["resolvable"]:  # type: ignore[index]
+            client.gl.http_put(f"{mr_path[7:]}/discussions/{thread['id']}", {"resolved": True})
+    assert fake_gitlab.merge_request(project, iid)["blocking_discussions_resolved"] is True
 
 
 def fix_one(rule: str) -> tuple[str, str]:
@@ -108,14 +130,14 @@ def test_rerun_posts_nothing_and_a_fixing_push_resolves(
     posted = markers(notes)
     assert len(posted) == len(set(posted)), "a finding was posted twice"
     now = findings_for({**example_files(), "Dockerfile": fixed})
-    assert {item.rule for item in now} <= {rule for rule, _ in posted}
+    assert {item.rule for item in inline_findings(now)} <= {rule for rule, _ in posted}
     [thread] = [
         t
         for t in bot_threads(fake_gitlab, project, iid)
         if "dependency-layer-order " in t["notes"][0]["body"]  # type: ignore[index]
     ]
     replies_ = thread["notes"]  # type: ignore[index]
-    assert replies_[-1]["body"] == f"<!-- layerbot:resolved -->\nFixed in {new_head[:12]}."
+    assert replies_[-1]["body"] == f"<!-- layerbot:resolved -->\nFixed in `{new_head[:12]}`."
     assert replies_[0]["resolved"] is True
     summary = next(
         t["notes"][0]["body"]  # type: ignore[index]
@@ -152,7 +174,7 @@ def test_throttling_is_retried_and_an_ambiguous_write_is_not_duplicated(
     assert len(fake_gitlab.draft_notes(project, iid)) == 1
     outcome = review_merge_request(client, settings, project, iid, sha)
     assert outcome.status == "posted"
-    expected = len(findings_for(example_files()))
+    expected = len(inline_findings(findings_for(example_files())))
     assert len(inline_rules(fake_gitlab, project, iid)) == expected
     assert len(bot_threads(fake_gitlab, project, iid)) == expected + 1
     statuses = [c["status"] for c in fake_gitlab.calls(method="GET", path_regex=r"/diffs$")]
@@ -281,4 +303,6 @@ def test_help_and_recheck_answer_in_the_thread(
     assert replies(fake_gitlab, project, iid, recheck)[-1] == (
         f"Rechecked {sha[:12]}: {count} finding(s); the summary is current."
     )
-    assert len(inline_rules(fake_gitlab, project, iid)) == count
+    assert len(inline_rules(fake_gitlab, project, iid)) == len(
+        inline_findings(findings_for(example_files()))
+    )
