@@ -61,8 +61,12 @@ def test_two_quick_pushes_get_one_review_of_the_newest_head(hstack: Stack) -> No
         for call in fake.calls()[before:]
         if call["method"] != "GET"
     ]
-    # one burst: the newest review's drafts, then one publish; nothing from the first review
-    assert writes == [("POST", "draft_notes")] * len(notes) + [("POST", "bulk_publish")]
+    # one burst: the newest review's drafts, one publish, then the summary note; nothing from
+    # the first review
+    assert writes == [("POST", "draft_notes")] * len(inline) + [
+        ("POST", "bulk_publish"),
+        ("POST", "notes"),
+    ]
     record(
         "two_pushes",
         pushes=2,
