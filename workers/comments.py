@@ -579,6 +579,24 @@ def plan_comments(
     )
 
 
+def published_as_planned(plan: CommentPlan, state: BotState) -> BotState:
+    """What GitLab shows once it has placed every draft of ``plan`` (the README's example
+    review and tests; the worker reads what GitLab really published instead)."""
+    threads = dict(state.findings)
+    for comment in plan.inline:
+        threads[comment.fingerprint] = PostedFinding(
+            comment.finding.rule, f"planned-{comment.fingerprint}", False, False
+        )
+    for reply in plan.resolutions:
+        for fingerprint, thread in threads.items():
+            if thread.discussion_id == reply.discussion_id:
+                closed = reply.resolve
+                threads[fingerprint] = PostedFinding(
+                    thread.rule, thread.discussion_id, closed, closed
+                )
+    return BotState(findings=threads, summary=state.summary)
+
+
 def summary_after_publish(plan: CommentPlan, published: BotState) -> str | None:
     """The summary, written from what GitLab shows after publishing: "inline" only for a
     finding with an open thread, "not placed inline" for one whose comment GitLab dropped.

@@ -20,6 +20,7 @@ from workers.comments import (
     parse_finding_marker,
     parse_ignored,
     plan_comments,
+    published_as_planned,
     read_bot_state,
     render_message,
     state_marker,
@@ -74,22 +75,11 @@ def safe_fix(start: int, end: int, *lines: str) -> Fix:
 def published(
     plan: CommentPlan, state: BotState | None = None, dropped: frozenset[str] = frozenset()
 ) -> BotState:
-    """What GitLab shows once the plan's drafts are published: every new thread but the
-    ``dropped`` ones (GitLab drops a draft it cannot place), replies resolving or reopening."""
-    before = state or BotState()
-    threads = dict(before.findings)
-    for comment in plan.inline:
-        if comment.fingerprint not in dropped:
-            threads[comment.fingerprint] = PostedFinding(
-                comment.finding.rule, f"t{comment.fingerprint}", False, False
-            )
-    for reply in plan.resolutions:
-        for fingerprint, thread in threads.items():
-            if thread.discussion_id == reply.discussion_id:
-                threads[fingerprint] = replace(
-                    thread, resolved=reply.resolve, closed_by_bot=reply.resolve
-                )
-    return BotState(findings=threads, summary=before.summary)
+    """What GitLab shows once the plan's drafts are published, but the ``dropped`` ones (GitLab
+    drops a draft it cannot place)."""
+    shown = published_as_planned(plan, state or BotState())
+    kept = {key: thread for key, thread in shown.findings.items() if key not in dropped}
+    return replace(shown, findings=kept)
 
 
 def summary_of(plan: CommentPlan, state: BotState | None = None) -> str:

@@ -306,3 +306,17 @@ def test_help_and_recheck_answer_in_the_thread(
     assert len(inline_rules(fake_gitlab, project, iid)) == len(
         inline_findings(findings_for(example_files()))
     )
+
+
+def test_info_findings_go_inline_when_the_project_asks(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings
+) -> None:
+    files = {**example_files(), ".layerbot.yml": "inline-info: true\n"}
+    project = fake_gitlab.add_project("group/app", files={"README.md": "hello\n"})
+    iid = fake_gitlab.open_merge_request(project, None, files)
+    review_merge_request(client, settings, project, iid, head(fake_gitlab, project, iid))
+    expected = findings_for(files)
+    assert len(inline_findings(expected)) < len(expected)  # the example has info advice
+    assert sorted(rule for rule, _, _ in inline_rules(fake_gitlab, project, iid)) == sorted(
+        item.rule for item in expected
+    )
