@@ -30,9 +30,9 @@ from workers import metrics
 from workers.comments import RULE_NAME, code_span, read_bot_state
 from workers.fetch import fetch_review_input
 from workers.gitlab_client import GitLabClient, PermanentGitLabError
-from workers.mr_model import Discussion, MergeRequest, PostedNote
+from workers.mr_model import Branch, Discussion, MergeRequest, PostedNote
 from workers.patches import FixedFile, fixed_files
-from workers.push_rights import DEVELOPER, may_push
+from workers.push_rights import DEVELOPER, may_push, may_push_by_flags
 from workers.review import mr_lock, run_review
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,17 @@ def _moved(client: GitLabClient, settings: Settings, mr: MergeRequest, head: str
     )
 
 
+def _commenter_may_push(
+    client: GitLabClient, mr: MergeRequest, branch: Branch, role: int, author_id: int
+) -> bool:
+    """Whether the commenter could push to the source branch themselves (the rules when
+    GitLab shows them to the bot, else the branch's flags)."""
+    rules = client.protected_branches(mr.project_id)
+    if rules is None:
+        return may_push_by_flags(role, branch.protected, branch.developers_can_push)
+    return may_push(role, author_id, branch.name, rules)
+
+
 def _apply(
     client: GitLabClient,
     settings: Settings,
@@ -198,7 +209,10 @@ def _apply(
     role = client.access_level(mr.project_id, author_id)
     if role < DEVELOPER:
         return "Only members with the Developer role or more can ask me to commit fixes."
-    if not may_push(role, author_id, mr.source_branch, client.protected_branches(mr.project_id)):
+    branch = client.branch(mr.project_id, mr.source_branch)
+    if branch is None:
+        return f"The source branch {branch_name} is gone; there is nothing to commit to."
+    if not _commenter_may_push(client, mr, branch, role, author_id):
         return (
             f"{branch_name} is protected and you cannot push to it, so I will not push there "
             "for you; the summary has the patch."
@@ -207,9 +221,6 @@ def _apply(
     if earlier is not None:
         sha, count = earlier
         return f"Applied {count} fix(es) as {sha[:12]}."
-    branch = client.branch(mr.project_id, mr.source_branch)
-    if branch is None:
-        return f"The source branch {branch_name} is gone; there is nothing to commit to."
     if not branch.bot_can_push:
         return f"{branch_name} is protected against my pushes; the summary has the patch to apply."
     if branch.head_sha != mr.sha:

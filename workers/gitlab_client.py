@@ -456,13 +456,26 @@ class GitLabClient:
         except NotFoundError:
             return None
         commit = data.get("commit") or {}
-        return Branch(name, str(commit.get("id") or ""), bool(data.get("can_push")))
+        return Branch(
+            name,
+            str(commit.get("id") or ""),
+            bool(data.get("can_push")),
+            protected=bool(data.get("protected")),
+            developers_can_push=bool(data.get("developers_can_push")),
+        )
 
-    def protected_branches(self, project_id: int) -> list[Protection]:
+    def protected_branches(self, project_id: int) -> list[Protection] | None:
         """Every protected branch rule of the project, wildcards included (they are listed as
-        defined, not expanded: doc/api/protected_branches.md)."""
+        defined, not expanded: doc/api/protected_branches.md); ``None`` when GitLab does not
+        show them to the bot (403: before 15.x only Maintainers could read them)."""
+        try:
+            items = self._list(f"/projects/{_project(project_id)}/protected_branches")
+        except PermanentGitLabError as error:
+            if error.status == 403:
+                return None
+            raise
         rules = []
-        for item in self._list(f"/projects/{_project(project_id)}/protected_branches"):
+        for item in items:
             entries = tuple(
                 PushAccess(
                     access_level=int(entry.get("access_level") or 0),

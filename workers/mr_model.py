@@ -128,6 +128,8 @@ class Branch:
     name: str
     head_sha: str
     bot_can_push: bool
+    protected: bool = False
+    developers_can_push: bool = False
 
 
 @dataclass(frozen=True)

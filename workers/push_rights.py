@@ -13,6 +13,10 @@ as GitLab's ``Gitlab::UserAccess#can_push_to_branch?`` would for a push of their
   ``ProtectedRef``'s ``RefMatcher``), and when several match, any of them granting is enough
   (GitLab applies the most permissive rule: gitlab-org/gitlab#358910).
 
+When GitLab does not show the bot the rules (before 15.x the protected branches API answered
+Maintainers only: ``authorize_admin_project``), :func:`may_push_by_flags` decides from the
+Branches API's ``protected`` and ``developers_can_push`` flags, erring on refusal.
+
 References: doc/api/protected_branches.md (valid access levels 0/30/40/60, entries with
 ``user_id``, ``group_id``, ``deploy_key_id``), doc/api/members.md (``members/all`` gives the
 effective role, inherited included).
@@ -54,3 +58,10 @@ def _grants(entry: PushAccess, role: int, user_id: int) -> bool:
     if entry.group_id is not None or entry.deploy_key_id is not None:
         return False
     return entry.access_level not in (NO_ONE, ADMIN) and role >= entry.access_level
+
+
+def may_push_by_flags(role: int, protected: bool, developers_can_push: bool) -> bool:
+    """The same question without the rules: an unprotected branch, or one where Developers
+    may push. A protected branch only Maintainers may push to is refused (the bot cannot tell
+    "Maintainers" from "No one" without the rules)."""
+    return role >= DEVELOPER and (not protected or developers_can_push)

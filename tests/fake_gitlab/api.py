@@ -159,14 +159,21 @@ def get_branch(request: Request) -> Answer:
     return ok(payloads.branch(request.base_url, request.state, item, name, request.user))
 
 
-def list_protected_branches(request: Request) -> Answer:
+def _protection_rules_project(request: Request) -> Project:
     item = request.project()
+    if request.state.access_level(item, request.user) < request.state.protection_rules_min_level:
+        raise ApiError(403, "403 Forbidden")
+    return item
+
+
+def list_protected_branches(request: Request) -> Answer:
+    item = _protection_rules_project(request)
     entries = [payloads.protected_branch(p) for _, p in sorted(item.protected.items())]
     return paginate(request, entries)
 
 
 def get_protected_branch(request: Request) -> Answer:
-    item = request.project()
+    item = _protection_rules_project(request)
     entry = item.protected.get(request.groups["branch"])
     if entry is None:
         raise ApiError(404, "404 Not found")

@@ -201,6 +201,7 @@ class GitLabState:
         self._diff_cache: dict[tuple[int, str, str], list[FileDiff]] = {}
         self._blobs: dict[str, str | bytes] = {}
         self.notes_per_minute: int | None = None
+        self.protection_rules_min_level = NO_ACCESS
         self._note_times: dict[int, list[float]] = {}
 
     def snapshot(self) -> dict[str, Any]:
@@ -313,6 +314,12 @@ class GitLabState:
         target.protected[branch] = ProtectedBranch(
             self.next_id(), branch, push_access_level, merge_access_level, users
         )
+
+    def restrict_protection_rules(self, min_level: int) -> None:
+        """Serve the protected branches API only to members at `min_level` or more, as GitLab
+        before 15.x did (`authorize_admin_project`: Maintainers); today any member who can
+        read the code may list the rules (`authorize_read_code!`)."""
+        self.protection_rules_min_level = min_level
 
     def protections(self, project: Project, branch: str) -> list[ProtectedBranch]:
         """Every protection rule that applies to `branch` (exact names and wildcards)."""

@@ -69,6 +69,34 @@ def test_apply_needs_the_commenters_own_right_to_push(
         assert head(fake_gitlab, project, iid) == before
 
 
+@pytest.mark.parametrize(
+    ("rule", "level", "refusal"), [("feature", DEVELOPER, None), ("feat*", MAINTAINER, PROTECTED)]
+)
+def test_without_the_rules_apply_judges_from_the_branch_flags(
+    fake_gitlab: FakeGitLab,
+    client: GitLabClient,
+    settings: Settings,
+    mr: tuple[int, int],
+    rule: str,
+    level: int,
+    refusal: str | None,
+) -> None:
+    """GitLab before 15.x listed protection rules to Maintainers only; a Developer bot then
+    goes by the branch's `protected` and `developers_can_push` flags."""
+    project, iid = mr
+    fake_gitlab.restrict_protection_rules(MAINTAINER)
+    human(fake_gitlab, project, DEVELOPER)
+    fake_gitlab.protect_branch(project, rule, push_access_level=level)
+    note = fake_gitlab.add_note(project, iid, "dev", "@layerbot apply")
+    handle_note(client, settings, project, iid, note)
+    [reply] = replies(fake_gitlab, project, iid, note)
+    assert fake_gitlab.calls(path_regex="protected_branches$")[0]["status"] == 403
+    if refusal is None:
+        assert reply.startswith("Applied ")
+    else:
+        assert reply == refusal
+
+
 def test_apply_to_a_branch_only_the_bot_cannot_push_to_is_refused(
     fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
 ) -> None:
