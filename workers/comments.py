@@ -27,6 +27,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from layerbot.analysis.fixes import as_replacement, split_lines
 from layerbot.analysis.model import Finding, Note, Safety, Severity
@@ -436,8 +437,8 @@ def render_inline(
     return "\n\n".join(parts) + "\n"
 
 
-class Where:
-    """Where a finding lives besides the summary table, as the summary says it."""
+class Where(StrEnum):
+    """Where a finding lives besides the summary table, as the summary's table says it."""
 
     INLINE = " (inline)"
     NOT_PLACED = " (not placed inline)"
@@ -445,7 +446,7 @@ class Where:
     SUMMARY = ""
 
 
-def _table(findings: Sequence[Finding], where: Sequence[str], docs_url: str) -> list[str]:
+def _table(findings: Sequence[Finding], where: Sequence[Where], docs_url: str) -> list[str]:
     rows = [
         "| Severity | Rule | Where | Finding |",
         "| --- | --- | --- | --- |",
@@ -461,7 +462,7 @@ def _table(findings: Sequence[Finding], where: Sequence[str], docs_url: str) -> 
 
 
 def render_summary(
-    findings: Sequence[Finding], where: Sequence[str], context: ReviewContext
+    findings: Sequence[Finding], where: Sequence[Where], context: ReviewContext
 ) -> str:
     bot = context.bot_username
     sha = code_span(context.head_sha[:12])
@@ -601,7 +602,7 @@ def summary_after_publish(plan: CommentPlan, published: BotState) -> str | None:
     """The summary, written from what GitLab shows after publishing: "inline" only for a
     finding with an open thread, "not placed inline" for one whose comment GitLab dropped.
     ``None`` when there is nothing to say or nothing changed."""
-    where = []
+    where: list[Where] = []
     for fingerprint in plan.fingerprints:
         thread = published.findings.get(fingerprint)
         if thread is not None:
