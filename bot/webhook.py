@@ -20,17 +20,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from layerbot.celery_app import NOTE_TASK, REVIEW_TASK
+from layerbot.commands import parse_command
 from layerbot.settings import Settings
 
 SIGNATURE_TOLERANCE_SECONDS = 5 * 60
 """Standard Webhooks: reject a ``webhook-timestamp`` further than this from our clock (replays)."""
 
-COMMANDS = ("recheck", "ignore", "apply", "help")
-"""Note commands the worker understands; a note must address someone with one of them."""
-
 KNOWN_EVENTS = ("Merge Request Hook", "Note Hook")
 
-_COMMAND = re.compile(r"^\s*@[\w.\-]+[\s:,]+(?:" + "|".join(COMMANDS) + r")\b", re.MULTILINE)
 _BOT_MARKER = re.compile(r"<!--\s*layerbot\b")
 """Every note the bot writes carries a hidden ``<!-- layerbot…`` marker; it never answers one."""
 _SHA = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")
@@ -235,11 +232,6 @@ def _merge_request(payload: Mapping[str, Any], settings: Settings) -> Decision:
     )
 
 
-def addresses_bot(note: str) -> bool:
-    """A line of the note starts with ``@someone COMMAND``; the worker checks it is the bot."""
-    return _COMMAND.search(note) is not None
-
-
 def _note(payload: Mapping[str, Any], settings: Settings) -> Decision:
     project_id = _project_id(payload)
     noteable = _field(payload, "object_attributes.noteable_type", str)
@@ -256,7 +248,7 @@ def _note(payload: Mapping[str, Any], settings: Settings) -> Decision:
         return Ignored("own_note")
     if _optional(payload, "object_attributes.action", str) not in (None, "create"):
         return Ignored("note_edited")
-    if not addresses_bot(note):
+    if parse_command(note) is None:  # the worker checks the mention is the bot
         return Ignored("not_a_command")
     return Enqueue(
         task=NOTE_TASK,

@@ -3,7 +3,8 @@
 The merge request adds a container build (the Dockerfile and .gitlab-ci.yml of
 ``examples/go-service``, the design article's naive Go service) to a Go project. The comments
 are the bot's actual output: the worker's own pure planner (``workers.review.plan_review``) runs
-on the example files, exactly as it does on a fetched merge request. This script then
+on the example files, exactly as it does on a fetched merge request, and the summary is written
+as the worker writes it once GitLab has published every inline comment. This script then
 
 - writes the Markdown of every comment into README.md (between the ``review`` markers),
 - renders the comments the way GitLab lays out a merge request's diff discussions (HTML), and
@@ -74,7 +75,7 @@ def plan_example_review() -> Review:
     from layerbot.analysis.config import CONFIG_FILE, parse_config
     from layerbot.analysis.model import RepoView
     from layerbot.settings import Settings
-    from workers.comments import BotNotes
+    from workers.comments import BotNotes, published_as_planned, summary_after_publish
     from workers.fetch import ReviewInput
     from workers.mr_model import DiffRefs, FileDiff
     from workers.review import plan_review
@@ -95,12 +96,13 @@ def plan_example_review() -> Review:
         config=parse_config(repo.read(CONFIG_FILE)),
     )
     refs = DiffRefs(BASE_SHA, BASE_SHA, HEAD_SHA)
-    plan, _ = plan_review(fetched, BotNotes(), refs, BOT, Settings().docs_url)
+    plan = plan_review(fetched, BotNotes(), refs, BOT, Settings().docs_url)
     inline = [
         Comment(str(c.position["new_path"]), int(str(c.position["new_line"])), c.body)
         for c in plan.inline
     ]
-    return Review({path: files[path] for path in CHANGED}, inline, plan.summary or "")
+    summary = summary_after_publish(plan, published_as_planned(plan, BotNotes()))
+    return Review({path: files[path] for path in CHANGED}, inline, summary or "")
 
 
 def review_markdown(review: Review) -> str:

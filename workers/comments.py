@@ -7,9 +7,17 @@ never close it (the fence is longer than any backtick run inside), and a suggest
 would start with ``/`` is not offered, so no ``/merge`` can reach the start of a line.
 
 Each bot note starts with a hidden marker: ``<!-- layerbot:finding RULE FINGERPRINT -->`` on
-inline findings and ``<!-- layerbot:summary -->`` on the summary, whose last line carries the
-MR's hidden state (rules ignored with ``@bot ignore RULE``). Only the first and last lines are
-read back, so quoted file content cannot forge a marker.
+inline findings, ``<!-- layerbot:summary -->`` on the summary, whose last line carries the
+MR's hidden state (rules ignored with ``@bot ignore RULE``), and ``<!-- layerbot:resolved -->``
+or ``<!-- layerbot:reopened -->`` on the bot's replies in a finding's thread (the last one says
+whether the bot closed it). Only first and last lines are read back, so quoted file content
+cannot forge a marker.
+
+The review is planned in two steps because GitLab decides where comments land: the inline
+threads and thread replies go out as drafts published at once; only then is the summary written,
+from what GitLab actually published (a draft GitLab cannot place is dropped silently at publish:
+``DraftNotes::PublishService`` deletes every draft whatever the result). The summary is a plain
+note, never a thread, so it never blocks "All threads must be resolved".
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from layerbot.analysis.fixes import as_replacement, split_lines
 from layerbot.analysis.model import Finding, Note, Safety, Severity
@@ -26,6 +35,7 @@ from workers.mr_model import DiffRefs, Discussion, DraftNote, FileDiff, PostedNo
 
 SUMMARY_MARKER = "<!-- layerbot:summary -->"
 RESOLVED_MARKER = "<!-- layerbot:resolved -->"
+REOPENED_MARKER = "<!-- layerbot:reopened -->"
 _FINDING_MARKER = re.compile(r"^<!-- layerbot:finding ([a-z0-9-]+) ([0-9a-f]{16}) -->$")
 _STATE_MARKER = re.compile(r"^<!-- layerbot:state (\{.*\}) -->$")
 RULE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -194,6 +204,11 @@ class PostedFinding:
     discussion_id: str
     resolved: bool
     closed_by_bot: bool
+    """The bot's last word in the thread resolved it (fixed or ignored), not reopened it."""
+
+    @property
+    def open(self) -> bool:
+        return not self.resolved
 
 
 @dataclass(frozen=True)
@@ -204,13 +219,21 @@ class BotNotes:
     draft_findings: dict[str, int] = field(default_factory=dict)
     draft_replies: frozenset[str] = frozenset()
     summary: PostedNote | None = None
-    summary_draft: DraftNote | None = None
+    stale_summary_drafts: tuple[int, ...] = ()
+    """Summary drafts an older version left behind: deleted, never published as a thread."""
 
     @property
     def ignored(self) -> frozenset[str]:
-        if self.summary_draft is not None:
-            return parse_ignored(self.summary_draft.body)
         return parse_ignored(self.summary.body) if self.summary else frozenset()
+
+
+def _closed_by_bot(replies: Iterable[PostedNote]) -> bool:
+    closed = False
+    for note in replies:
+        first = note.body.split("\n", 1)[0].strip()
+        if first in (RESOLVED_MARKER, REOPENED_MARKER):
+            closed = first == RESOLVED_MARKER
+    return closed
 
 
 def read_bot_notes(
@@ -231,20 +254,20 @@ def read_bot_notes(
                 rule=marker[0],
                 discussion_id=discussion.id,
                 resolved=discussion.resolved,
-                closed_by_bot=any(note.body.startswith(RESOLVED_MARKER) for note in mine[1:]),
+                closed_by_bot=_closed_by_bot(mine[1:]),
             )
     draft_findings: dict[str, int] = {}
     replies: set[str] = set()
-    summary_draft = None
+    summary_drafts: list[int] = []
     for draft in drafts:
         marker = parse_finding_marker(draft.body)
         if marker is not None:
             draft_findings[marker[1]] = draft.id
         elif is_summary(draft.body):
-            summary_draft = draft
-        elif draft.discussion_id and draft.body.startswith(RESOLVED_MARKER):
+            summary_drafts.append(draft.id)
+        elif draft.discussion_id:
             replies.add(draft.discussion_id)
-    return BotNotes(findings, draft_findings, frozenset(replies), summary, summary_draft)
+    return BotNotes(findings, draft_findings, frozenset(replies), summary, tuple(summary_drafts))
 
 
 # --- the plan --------------------------------------------------------------------------------
@@ -261,21 +284,13 @@ class InlineComment:
 
 @dataclass(frozen=True)
 class Resolution:
+    """A bot reply in a finding's thread: ``resolve`` closes it (fixed, ignored); otherwise
+    publishing the reply reopens it (``DraftNotes::PublishService#set_discussion_resolve_status``
+    unresolves a thread whose reply does not resolve it)."""
+
     discussion_id: str
     body: str
-
-
-@dataclass(frozen=True)
-class CommentPlan:
-    inline: tuple[InlineComment, ...]
-    resolutions: tuple[Resolution, ...]
-    stale_drafts: tuple[int, ...]
-    summary: str | None
-    """The summary body to post or edit; ``None`` when there is nothing to say or change."""
-
-    @property
-    def empty(self) -> bool:
-        return not (self.inline or self.resolutions or self.stale_drafts or self.summary)
+    resolve: bool = True
 
 
 @dataclass(frozen=True)
@@ -291,6 +306,26 @@ class ReviewContext:
     patch: str = ""
     notes: Sequence[Note] = ()
     ignored: frozenset[str] = frozenset()
+    inline_info: bool = False
+    """Comment ``info`` findings inline too (``.layerbot.yml``: ``inline-info: true``)."""
+
+
+@dataclass(frozen=True)
+class CommentPlan:
+    """What to post as drafts (published at once), and what the summary is written from."""
+
+    inline: tuple[InlineComment, ...]
+    resolutions: tuple[Resolution, ...]
+    stale_drafts: tuple[int, ...]
+    findings: tuple[Finding, ...]
+    fingerprints: tuple[str, ...]
+    meant_inline: frozenset[str]
+    """Findings that should have a thread: placed on the diff (new or already posted)."""
+    context: ReviewContext
+
+    @property
+    def drafts(self) -> bool:
+        return bool(self.inline or self.resolutions)
 
 
 def docs_link(rule: str, docs_url: str) -> str:
@@ -402,27 +437,32 @@ def render_inline(
     return "\n\n".join(parts) + "\n"
 
 
-def _table(findings: Sequence[Finding], inline_rules: set[int], docs_url: str) -> list[str]:
+class Where(StrEnum):
+    """Where a finding lives besides the summary table, as the summary's table says it."""
+
+    INLINE = " (inline)"
+    NOT_PLACED = " (not placed inline)"
+    RESOLVED = " (thread resolved)"
+    SUMMARY = ""
+
+
+def _table(findings: Sequence[Finding], where: Sequence[Where], docs_url: str) -> list[str]:
     rows = [
         "| Severity | Rule | Where | Finding |",
         "| --- | --- | --- | --- |",
     ]
-    for index, finding in enumerate(findings):
-        where = code_span(f"{finding.path}:{finding.line}", in_table=True)
-        if index in inline_rules:
-            where += " (inline)"
+    for finding, place in zip(findings, where, strict=True):
+        spot = code_span(f"{finding.path}:{finding.line}", in_table=True) + place
         icon = _SEVERITY_ICON[finding.severity]
         rows.append(
-            f"| {icon} {finding.severity.value} | {docs_link(finding.rule, docs_url)} | {where} "
+            f"| {icon} {finding.severity.value} | {docs_link(finding.rule, docs_url)} | {spot} "
             f"| {render_message(finding.message, in_table=True)} |"
         )
     return rows
 
 
 def render_summary(
-    findings: Sequence[Finding],
-    inline_indexes: set[int],
-    context: ReviewContext,
+    findings: Sequence[Finding], where: Sequence[Where], context: ReviewContext
 ) -> str:
     bot = context.bot_username
     sha = code_span(context.head_sha[:12])
@@ -435,13 +475,20 @@ def render_summary(
     else:
         files = len({finding.path for finding in findings})
         noun = "finding" if len(findings) == 1 else "findings"
-        where = "file" if files == 1 else "files"
-        inline = len(inline_indexes)
-        parts.append(
-            f"{len(findings)} {noun} in {files} {where} at {sha}; {inline} of them "
+        what = "file" if files == 1 else "files"
+        inline = where.count(Where.INLINE)
+        line = (
+            f"{len(findings)} {noun} in {files} {what} at {sha}; {inline} of them "
             "commented inline on the diff."
         )
-        parts.append("\n".join(_table(findings, inline_indexes, context.docs_url)))
+        dropped = where.count(Where.NOT_PLACED)
+        if dropped:
+            line += (
+                f" GitLab did not publish the inline comment of {dropped} of them: they are "
+                "listed here as not placed inline."
+            )
+        parts.append(line)
+        parts.append("\n".join(_table(findings, where, context.docs_url)))
     if context.patch:
         fence = fence_for(context.patch)
         parts.append(
@@ -470,18 +517,25 @@ def render_summary(
 def resolution_body(rule: str, context: ReviewContext) -> str:
     if rule in context.ignored:
         return f"{RESOLVED_MARKER}\nIgnored for this merge request ({code_span(rule)})."
-    return f"{RESOLVED_MARKER}\nFixed in {context.head_sha[:12]}."
+    return f"{RESOLVED_MARKER}\nFixed in {code_span(context.head_sha[:12])}."
+
+
+def reopened_body(context: ReviewContext) -> str:
+    return f"{REOPENED_MARKER}\nReintroduced in {code_span(context.head_sha[:12])}."
 
 
 def plan_comments(
     findings: Sequence[Finding], context: ReviewContext, state: BotNotes
 ) -> CommentPlan:
-    """Which findings go inline (new ones only), what to resolve, and the summary text."""
+    """The drafts of a review: new inline threads, replies that close the threads of findings
+    gone and reopen those of findings back, and leftover drafts to delete."""
     diffs = {diff.new_path: diff for diff in context.diffs if not diff.deleted_file}
     prints = fingerprints(findings, context.sources)
     inline: list[InlineComment] = []
-    inline_indexes: set[int] = set()
-    for index, (finding, fingerprint) in enumerate(zip(findings, prints, strict=True)):
+    meant: set[str] = set()
+    for finding, fingerprint in zip(findings, prints, strict=True):
+        if finding.severity is Severity.INFO and not context.inline_info:
+            continue  # advice: the summary table only
         text = context.sources.get(finding.path, "")
         placed = place_finding(finding, text, diffs.get(finding.path))
         if placed is None:
@@ -489,7 +543,7 @@ def plan_comments(
         posted = fingerprint in state.findings or fingerprint in state.draft_findings
         if not posted and len(inline) >= MAX_NEW_INLINE:
             continue  # the summary's table still lists it
-        inline_indexes.add(index)
+        meant.add(fingerprint)
         if posted:
             continue
         new_line, old_line, suggestion = placed
@@ -499,22 +553,67 @@ def plan_comments(
         position = _position(context.diff_refs, diffs[finding.path], new_line, old_line)
         inline.append(InlineComment(fingerprint, finding, body, position, suggestion is not None))
     current = set(prints)
-    resolutions = tuple(
-        Resolution(posted.discussion_id, resolution_body(posted.rule, context))
-        for fingerprint, posted in state.findings.items()
-        if fingerprint not in current
-        and not posted.resolved
-        and not posted.closed_by_bot
-        and posted.discussion_id not in state.draft_replies
+    replies: list[Resolution] = []
+    for fingerprint, thread in state.findings.items():
+        if thread.discussion_id in state.draft_replies:
+            continue  # a reply is already waiting in the drafts
+        if fingerprint not in current and thread.open and not thread.closed_by_bot:
+            replies.append(Resolution(thread.discussion_id, resolution_body(thread.rule, context)))
+        elif fingerprint in current and thread.closed_by_bot:
+            replies.append(Resolution(thread.discussion_id, reopened_body(context), False))
+    stale = (
+        tuple(
+            draft
+            for fingerprint, draft in state.draft_findings.items()
+            if fingerprint not in current
+        )
+        + state.stale_summary_drafts
     )
-    stale = tuple(
-        draft for fingerprint, draft in state.draft_findings.items() if fingerprint not in current
+    return CommentPlan(
+        tuple(inline),
+        tuple(replies),
+        stale,
+        tuple(findings),
+        tuple(prints),
+        frozenset(meant),
+        context,
     )
-    summary: str | None = None
-    existing = state.summary_draft.body if state.summary_draft else None
-    existing = existing if existing is not None else (state.summary.body if state.summary else None)
-    if findings or existing is not None or context.ignored:
-        summary = render_summary(findings, inline_indexes, context)
-        if summary == existing:
-            summary = None
-    return CommentPlan(tuple(inline), resolutions, stale, summary)
+
+
+def published_as_planned(plan: CommentPlan, state: BotNotes) -> BotNotes:
+    """What GitLab shows once it has placed every draft of ``plan`` (the README's example
+    review and tests; the worker reads what GitLab really published instead)."""
+    threads = dict(state.findings)
+    for comment in plan.inline:
+        threads[comment.fingerprint] = PostedFinding(
+            comment.finding.rule, f"planned-{comment.fingerprint}", False, False
+        )
+    for reply in plan.resolutions:
+        for fingerprint, thread in threads.items():
+            if thread.discussion_id == reply.discussion_id:
+                closed = reply.resolve
+                threads[fingerprint] = PostedFinding(
+                    thread.rule, thread.discussion_id, closed, closed
+                )
+    return BotNotes(findings=threads, summary=state.summary)
+
+
+def summary_after_publish(plan: CommentPlan, published: BotNotes) -> str | None:
+    """The summary, written from what GitLab shows after publishing: "inline" only for a
+    finding with an open thread, "not placed inline" for one whose comment GitLab dropped.
+    ``None`` when there is nothing to say or nothing changed."""
+    where: list[Where] = []
+    for fingerprint in plan.fingerprints:
+        thread = published.findings.get(fingerprint)
+        if thread is not None:
+            where.append(Where.INLINE if thread.open else Where.RESOLVED)
+        elif fingerprint in plan.meant_inline:
+            where.append(Where.NOT_PLACED)
+        else:
+            where.append(Where.SUMMARY)
+    existing = published.summary.body if published.summary else None
+    if not plan.findings and existing is None and not plan.context.ignored:
+        return None
+    summary = render_summary(plan.findings, where, plan.context)
+    needs_move = published.summary is not None and published.summary.resolvable
+    return None if summary == existing and not needs_move else summary

@@ -33,18 +33,21 @@ import requests
 from layerbot.settings import Settings
 from workers import metrics
 from workers.mr_model import (
+    Branch,
+    BranchCommit,
     DiffRefs,
     Discussion,
     DraftNote,
     FileDiff,
     MergeRequest,
     PostedNote,
+    Protection,
+    PushAccess,
     User,
 )
 
 log = logging.getLogger(__name__)
 
-DEVELOPER_ACCESS = 30
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
 
@@ -88,6 +91,7 @@ _TEMPLATES = [
     (re.compile(r"/merge_requests/\d+"), "/merge_requests/:iid"),
     (re.compile(r"/repository/files/[^/]+"), "/repository/files/:path"),
     (re.compile(r"/repository/branches/.+$"), "/repository/branches/:branch"),
+    (re.compile(r"/protected_branches/.+$"), "/protected_branches/:branch"),
     (re.compile(r"/discussions/[^/]+"), "/discussions/:discussion"),
     (re.compile(r"/draft_notes/\d+"), "/draft_notes/:draft"),
     (re.compile(r"/notes/\d+"), "/notes/:note"),
@@ -438,15 +442,62 @@ class GitLabClient:
             return 0
         return int(data.get("access_level") or 0)
 
-    def can_push(self, project_id: int, branch: str) -> bool:
-        """Whether the bot may push to ``branch`` (the Branches API's ``can_push``)."""
+    def branch(self, project_id: int, name: str) -> Branch | None:
+        """The branch's head and whether the BOT may push to it (``can_push`` answers for the
+        token's user, never for a commenter); ``None`` when the branch is gone."""
         try:
             data = self._get(
-                f"/projects/{_project(project_id)}/repository/branches/{quote(branch, safe='')}"
+                f"/projects/{_project(project_id)}/repository/branches/{quote(name, safe='')}"
             )
         except NotFoundError:
-            return False
-        return bool(data.get("can_push"))
+            return None
+        commit = data.get("commit") or {}
+        return Branch(
+            name,
+            str(commit.get("id") or ""),
+            bool(data.get("can_push")),
+            protected=bool(data.get("protected")),
+            developers_can_push=bool(data.get("developers_can_push")),
+        )
+
+    def protected_branches(self, project_id: int) -> list[Protection] | None:
+        """Every protected branch rule of the project, wildcards included (they are listed as
+        defined, not expanded: doc/api/protected_branches.md); ``None`` when GitLab does not
+        show them to the bot (403: before 15.x only Maintainers could read them)."""
+        try:
+            items = self._list(f"/projects/{_project(project_id)}/protected_branches")
+        except PermanentGitLabError as error:
+            if error.status == 403:
+                return None
+            raise
+        rules = []
+        for item in items:
+            entries = tuple(
+                PushAccess(
+                    access_level=int(entry.get("access_level") or 0),
+                    user_id=_optional_id(entry.get("user_id")),
+                    group_id=_optional_id(entry.get("group_id")),
+                    deploy_key_id=_optional_id(entry.get("deploy_key_id")),
+                )
+                for entry in item.get("push_access_levels") or ()
+                if isinstance(entry, dict)
+            )
+            rules.append(Protection(str(item.get("name") or ""), entries))
+        return rules
+
+    def branch_commits(self, project_id: int, ref: str, since: str) -> list[BranchCommit]:
+        """Commits on ``ref`` newer than ``since`` (ISO 8601), newest first; only the first
+        page (100) when ``since`` is unknown."""
+        path = f"/projects/{_project(project_id)}/repository/commits"
+        if since:
+            items = self._list(path, ref_name=ref, since=since)
+        else:
+            with _translated("GET /repository/commits"):
+                page = self.gl.http_list(
+                    path, query_data={"ref_name": ref, "per_page": 100}, obey_rate_limit=False
+                )
+            items = [item for item in page if isinstance(item, dict)]
+        return [BranchCommit(str(i.get("id") or ""), str(i.get("message") or "")) for i in items]
 
     # -- writes
 
@@ -489,6 +540,13 @@ class GitLabClient:
     def update_note(self, project_id: int, iid: int, note_id: int, body: str) -> None:
         self._put(f"{self._mr(project_id, iid)}/notes/{note_id}", {"body": body})
 
+    def delete_note(self, project_id: int, iid: int, note_id: int) -> None:
+        try:
+            with _translated("DELETE /notes/:note"):
+                self.gl.http_delete(f"{self._mr(project_id, iid)}/notes/{note_id}")
+        except NotFoundError:
+            pass  # already gone: deleting is idempotent
+
     def reply(self, project_id: int, iid: int, discussion_id: str, body: str) -> None:
         self._post(
             f"{self._mr(project_id, iid)}/discussions/{quote(discussion_id, safe='')}/notes",
@@ -502,7 +560,13 @@ class GitLabClient:
         message: str,
         actions: list[dict[str, str]],
     ) -> str:
-        """One commit of ``actions`` on ``branch`` (Commits API); returns its sha."""
+        """One commit of ``actions`` on top of ``branch`` (Commits API); returns its sha.
+
+        Actions carry ``last_commit_id``: GitLab refuses (400) an update of a file whose last
+        change differs from the one seen at that commit (``Files::BaseService#file_has_changed?``).
+        No ``start_sha``: GitLab treats it as the start of a NEW branch and refuses an existing
+        one unless ``force``, which would reset the branch and drop later pushes
+        (``Commits::CreateService#different_branch?``, ``validate_branch_existence!``)."""
         result = self._post(
             f"/projects/{_project(project_id)}/repository/commits",
             {"branch": branch, "commit_message": message, "actions": actions},
@@ -519,4 +583,9 @@ def _posted_note(data: dict[str, Any]) -> PostedNote:
         system=bool(data.get("system")),
         resolvable=bool(data.get("resolvable")),
         resolved=bool(data.get("resolved")),
+        created_at=str(data.get("created_at") or ""),
     )
+
+
+def _optional_id(value: Any) -> int | None:
+    return int(value) if isinstance(value, int) or (isinstance(value, str) and value) else None

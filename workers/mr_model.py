@@ -96,6 +96,7 @@ class PostedNote:
     system: bool = False
     resolvable: bool = False
     resolved: bool = False
+    created_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -118,3 +119,39 @@ class DraftNote:
     id: int
     body: str
     discussion_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A branch as the Branches API shows it to the bot (``can_push`` is the TOKEN's right)."""
+
+    name: str
+    head_sha: str
+    bot_can_push: bool
+    protected: bool = False
+    developers_can_push: bool = False
+
+
+@dataclass(frozen=True)
+class PushAccess:
+    """One ``push_access_levels`` entry of a protected branch rule: a role (``access_level``),
+    or a user, a group or a deploy key (then ``access_level`` is only descriptive)."""
+
+    access_level: int
+    user_id: int | None = None
+    group_id: int | None = None
+    deploy_key_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Protection:
+    """A protected branch rule; ``name`` is a branch name or a wildcard such as ``release/*``."""
+
+    name: str
+    push_access: tuple[PushAccess, ...]
+
+
+@dataclass(frozen=True)
+class BranchCommit:
+    sha: str
+    message: str

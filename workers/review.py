@@ -2,9 +2,11 @@
 
 Every run starts from what is on the MR (the bot's discussions and leftover drafts, recognised
 by fingerprint) and posts only the difference, so a redelivered task, a retried review after a
-timeout or a second push never duplicates a comment. Reviews of one MR are serialised by a lock
-(Redis, or a file lock with the embedded queue), and a review whose head sha is no longer the
-MR's head is dropped.
+timeout or a second push never duplicates a comment. Inline threads and thread replies go out
+as draft notes published in one bulk call (one notification for the author); the summary is
+then created or edited as a plain note from what GitLab actually published (docs/worker.md).
+Reviews of one MR are serialised by a lock (Redis, or a file lock with the embedded queue), and
+a review whose head sha is no longer the MR's head is dropped.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from workers.comments import (
     ReviewContext,
     plan_comments,
     read_bot_notes,
+    summary_after_publish,
 )
 from workers.fetch import ReviewInput, fetch_review_input
 from workers.gitlab_client import GitLabClient, PermanentGitLabError
@@ -182,20 +185,18 @@ def _review(
         client.discussions(project_id, mr_iid), client.draft_notes(project_id, mr_iid), bot.id
     )
     fetched = fetch_review_input(client, mr)
-    plan, findings = plan_review(
-        fetched, state, mr.diff_refs, bot.username, settings.docs_url, also_ignore
-    )
+    plan = plan_review(fetched, state, mr.diff_refs, bot.username, settings.docs_url, also_ignore)
     latest = client.merge_request(project_id, mr_iid)
     reason = _usable(latest, mr.sha)
     if reason is not None:
         return _drop(reason, latest, mr.sha)
-    posted = post_plan(client, mr, plan, state)
+    posted, summary = post_plan(client, mr, plan, state, bot.id)
     return ReviewOutcome(
         "posted" if posted else "unchanged",
-        findings=findings,
+        findings=len(plan.findings),
         inline=len(plan.inline),
         resolved=len(plan.resolutions),
-        summary=plan.summary is not None,
+        summary=summary,
     )
 
 
@@ -206,7 +207,7 @@ def plan_review(
     bot_username: str,
     docs_url: str,
     also_ignore: frozenset[str] = frozenset(),
-) -> tuple[CommentPlan, int]:
+) -> CommentPlan:
     """Analyse the fetched files and plan the comments (pure given its inputs)."""
     ignored = state.ignored | also_ignore
     config = fetched.config.with_disabled(*ignored)
@@ -223,12 +224,16 @@ def plan_review(
         patch=patch,
         notes=[*fetched.notes, *result.notes],
         ignored=ignored,
+        inline_info=config.inline_info,
     )
-    return plan_comments(result.findings, context, state), len(result.findings)
+    return plan_comments(result.findings, context, state)
 
 
-def post_plan(client: GitLabClient, mr: MergeRequest, plan: CommentPlan, state: BotNotes) -> bool:
-    """Post the plan as drafts and publish them in one bulk call (one notification).
+def post_plan(
+    client: GitLabClient, mr: MergeRequest, plan: CommentPlan, state: BotNotes, bot_id: int
+) -> tuple[bool, bool]:
+    """Post the drafts, publish them in one bulk call, then write the summary from what GitLab
+    published. Returns (anything written, summary written).
 
     A write that fails ambiguously raises; the retried review re-reads the MR and drafts and
     posts only what is still missing.
@@ -236,37 +241,34 @@ def post_plan(client: GitLabClient, mr: MergeRequest, plan: CommentPlan, state: 
     project_id, iid = mr.project_id, mr.iid
     for draft_id in plan.stale_drafts:
         client.delete_draft_note(project_id, iid, draft_id)
-    created = 0
     for comment in plan.inline:
         try:
             client.create_draft_note(project_id, iid, comment.body, position=comment.position)
         except PermanentGitLabError as error:
             if error.status != 400:
                 raise
-            log.warning("GitLab refused an inline position (%s); summary only", error)
+            log.warning("GitLab refused an inline draft (%s); summary only", error)
             continue
-        created += 1
         metrics.NOTES_POSTED.labels("inline").inc()
-    for resolution in plan.resolutions:
+    for reply in plan.resolutions:
         client.create_draft_note(
-            project_id, iid, resolution.body, in_reply_to=resolution.discussion_id, resolve=True
+            project_id, iid, reply.body, in_reply_to=reply.discussion_id, resolve=reply.resolve
         )
-        created += 1
         metrics.NOTES_POSTED.labels("reply").inc()
-    edit_summary_after = False
-    if plan.summary is not None:
-        if state.summary_draft is not None:
-            client.update_draft_note(project_id, iid, state.summary_draft.id, plan.summary)
-        elif state.summary is not None:
-            edit_summary_after = True
-        else:
-            client.create_draft_note(project_id, iid, plan.summary)
-            created += 1
-        metrics.NOTES_POSTED.labels("summary").inc()
     leftover = set(state.draft_findings.values()) - set(plan.stale_drafts)
-    pending = created or leftover or state.draft_replies or state.summary_draft is not None
+    published = state
+    pending = plan.drafts or bool(leftover) or bool(state.draft_replies)
     if pending:
         client.publish_drafts(project_id, iid)
-    if edit_summary_after and state.summary is not None and plan.summary is not None:
-        client.update_note(project_id, iid, state.summary.id, plan.summary)
-    return bool(pending or edit_summary_after or plan.stale_drafts)
+        published = read_bot_notes(client.discussions(project_id, iid), [], bot_id)
+    summary = summary_after_publish(plan, published)
+    if summary is not None:
+        old = published.summary
+        if old is None or old.resolvable:
+            client.create_note(project_id, iid, summary)
+            if old is not None:  # a thread from an older version: it would block merging
+                client.delete_note(project_id, iid, old.id)
+        else:
+            client.update_note(project_id, iid, old.id, summary)
+        metrics.NOTES_POSTED.labels("summary").inc()
+    return bool(pending or summary or plan.stale_drafts), summary is not None

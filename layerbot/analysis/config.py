@@ -5,6 +5,7 @@
     disable: [merge-runs]            # rules never reported
     severity: {pin-base-image: major} # severity overrides
     exclude: ["vendor/**"]           # paths never analysed
+    inline-info: true                # the bot also comments info findings inline
 
 Inline: ``# layerbot ignore=RULE[,RULE]`` on the line(s) just above an instruction (or a CI job
 or script line) silences those rules there; ``# layerbot ignore-file=RULE[,RULE]`` anywhere in a
@@ -34,6 +35,8 @@ class Config:
     disabled: frozenset[str] = frozenset()
     severities: dict[str, Severity] = field(default_factory=dict)
     exclude: tuple[str, ...] = ()
+    inline_info: bool = False
+    """``info`` findings (advice) go to the bot's summary table only unless this is set."""
 
     def with_disabled(self, *rules: str) -> Config:
         return replace(self, disabled=self.disabled | frozenset(rules))
@@ -69,7 +72,7 @@ def parse_config(text: str | None) -> Config:
         return Config()
     if not isinstance(data, dict):
         raise ConfigError(f"{CONFIG_FILE} must be a mapping")
-    unknown = set(data) - {"disable", "severity", "exclude"}
+    unknown = set(data) - {"disable", "severity", "exclude", "inline-info"}
     if unknown:
         raise ConfigError(f"{CONFIG_FILE}: unknown key(s) {', '.join(sorted(map(str, unknown)))}")
     severities_raw = data.get("severity", {}) or {}
@@ -84,10 +87,14 @@ def parse_config(text: str | None) -> Config:
             raise ConfigError(
                 f"{CONFIG_FILE}: severity of {rule} must be one of {choices}"
             ) from None
+    inline_info = data.get("inline-info", False)
+    if not isinstance(inline_info, bool):
+        raise ConfigError(f"{CONFIG_FILE}: 'inline-info' must be true or false")
     return Config(
         disabled=frozenset(_string_list(data, "disable")),
         severities=severities,
         exclude=tuple(_string_list(data, "exclude")),
+        inline_info=inline_info,
     )
 
 

@@ -22,7 +22,7 @@ from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by nam
 )
 from tests.fake_gitlab.webhooks import headers
 from tests.web.live import Server, serve
-from tests.worker.expect import example_files, finding, findings_for, markers
+from tests.worker.expect import example_files, finding, findings_for, inline_findings, markers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -52,7 +52,7 @@ def test_webhooks_drive_reviews_and_commands_end_to_end(
         assert deliver(server, "Merge Request Hook", opened, "delivery-1") in (200, 202)
         wait_for(lambda: summary_at(fake, project, iid, sha), what="the first review")
         assert sorted(rule for rule, _ in markers(bot_notes(fake, project, iid))) == sorted(
-            item.rule for item in expected
+            item.rule for item in inline_findings(expected)
         )
 
         order = finding(expected, "dependency-layer-order")
@@ -68,7 +68,7 @@ def test_webhooks_drive_reviews_and_commands_end_to_end(
         notes = bot_notes(fake, project, iid)
         posted = markers(notes)
         assert len(posted) == len(set(posted))
-        assert any(n["body"].endswith(f"Fixed in {new_sha[:12]}.") for n in notes)
+        assert any(n["body"].endswith(f"Fixed in `{new_sha[:12]}`.") for n in notes)
 
         fake.add_user("dev", token="dev-token")
         fake.add_member(project, "dev", 30)

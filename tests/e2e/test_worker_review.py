@@ -16,6 +16,7 @@ from layerbot.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
 from layerbot.cli import main as layerbot
 from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by name)
     Stack,
+    answers,
     bot_notes,
     fake_process_fixture,
     redis_db_fixture,
@@ -26,7 +27,14 @@ from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by nam
     wait_for,
 )
 from tests.fake_gitlab.remote import RemoteFakeGitLab
-from tests.worker.expect import example_files, finding, findings_for, markers, suggestion_block
+from tests.worker.expect import (
+    example_files,
+    finding,
+    findings_for,
+    inline_findings,
+    markers,
+    suggestion_block,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -65,7 +73,7 @@ def test_review_through_the_queue_posts_once_resolves_and_applies(
     wait_for(lambda: len(fake.calls(method="GET", path_regex=r"/diffs$")) >= 2, what="both tasks")
     expected = findings_for(example_files())
     assert [(rule, path, head) for rule, path, _, head in inline(fake, project, iid)] == sorted(
-        (item.rule, item.path, sha) for item in expected
+        (item.rule, item.path, sha) for item in inline_findings(expected)
     )
     order = finding(expected, "dependency-layer-order")
     assert ("dependency-layer-order", "Dockerfile", order.line, sha) in inline(fake, project, iid)
@@ -75,7 +83,7 @@ def test_review_through_the_queue_posts_once_resolves_and_applies(
     files = len({item.path for item in expected})
     assert f"{len(expected)} findings in {files} files" in summary
     assert "```diff\ndiff --git a/.gitlab-ci.yml b/.gitlab-ci.yml\n" in summary
-    assert len(bot_notes(fake, project, iid)) == len(expected) + 1
+    assert len(bot_notes(fake, project, iid)) == len(inline_findings(expected)) + 1
     assert len(fake.calls(method="POST", path_regex=r"/bulk_publish$")) == 1
 
     # a push that fixes the layer order: that thread is resolved, nothing is re-posted
@@ -88,7 +96,7 @@ def test_review_through_the_queue_posts_once_resolves_and_applies(
     posted = markers(notes)
     assert len(posted) == len(set(posted)), "a finding was posted twice"
     resolved = [n for n in notes if n["body"].startswith("<!-- layerbot:resolved -->")]
-    assert f"Fixed in {new_sha[:12]}." in resolved[0]["body"]
+    assert f"Fixed in `{new_sha[:12]}`." in resolved[0]["body"]
     assert len(notes) == len(posted) + 1 + len(resolved)
 
     # @layerbot apply from a Developer: one commit equal to `layerbot check --fix`
@@ -105,7 +113,7 @@ def test_review_through_the_queue_posts_once_resolves_and_applies(
     capsys.readouterr()
     assert fake.files(project, "feature") == {p.name: p.read_text() for p in checkout.iterdir()}
     wait_for(
-        lambda: any(n["body"].startswith("Applied ") for n in bot_notes(fake, project, iid)),
+        lambda: any(a.startswith("Applied ") for a in answers(fake, project, iid)),
         what="the apply answer",
     )
     assert stack.settings.gitlab_token not in stack.log.read_text()
@@ -137,7 +145,7 @@ def test_worker_killed_mid_review_is_redelivered_without_duplicates(stack: Stack
     summary = wait_for(
         lambda: summary_at(fake, project, iid, sha), timeout=60, what="the redelivered review"
     )
-    expected = len(findings_for(example_files()))
-    assert f"{expected} findings" in summary
-    assert len(bot_notes(fake, project, iid)) == expected + 1
+    expected = findings_for(example_files())
+    assert f"{len(expected)} findings" in summary
+    assert len(bot_notes(fake, project, iid)) == len(inline_findings(expected)) + 1
     assert len(fake.calls(method="GET", path_regex=r"/diffs$")) == 2

@@ -54,6 +54,15 @@ def bot_notes(fake: RemoteFakeGitLab, project: int, iid: int) -> list[dict[str, 
     ]
 
 
+def answers(fake: RemoteFakeGitLab, project: int, iid: int) -> list[str]:
+    """The bot's answers to commands, without their hidden ``layerbot:reply`` marker line."""
+    return [
+        note["body"].split("\n", 1)[1]
+        for note in bot_notes(fake, project, iid)
+        if note["body"].startswith("<!-- layerbot:reply ")
+    ]
+
+
 def summary_at(fake: RemoteFakeGitLab, project: int, iid: int, sha: str) -> str | None:
     """The bot's summary once it describes ``sha``."""
     for note in bot_notes(fake, project, iid):

@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlencode
 
@@ -158,14 +159,21 @@ def get_branch(request: Request) -> Answer:
     return ok(payloads.branch(request.base_url, request.state, item, name, request.user))
 
 
-def list_protected_branches(request: Request) -> Answer:
+def _protection_rules_project(request: Request) -> Project:
     item = request.project()
+    if request.state.access_level(item, request.user) < request.state.protection_rules_min_level:
+        raise ApiError(403, "403 Forbidden")
+    return item
+
+
+def list_protected_branches(request: Request) -> Answer:
+    item = _protection_rules_project(request)
     entries = [payloads.protected_branch(p) for _, p in sorted(item.protected.items())]
     return paginate(request, entries)
 
 
 def get_protected_branch(request: Request) -> Answer:
-    item = request.project()
+    item = _protection_rules_project(request)
     entry = item.protected.get(request.groups["branch"])
     if entry is None:
         raise ApiError(404, "404 Not found")
@@ -243,6 +251,21 @@ def get_commit(request: Request) -> Answer:
     return ok(payloads.commit(request.base_url, item, entry))
 
 
+def list_commits(request: Request) -> Answer:
+    """Commits reachable from `ref_name` (default branch), newest first, `since` a time."""
+    item = request.project()
+    ref = str(request.query.get("ref_name") or item.default_branch)
+    head = item.branches.get(ref, ref)
+    if head not in item.commits:
+        raise ApiError(404, "404 Commit Not Found")
+    found = payloads.commit_range(request.base_url, item, head, "")
+    since = request.query.get("since")
+    if since:
+        moment = datetime.fromisoformat(str(since))
+        found = [c for c in found if datetime.fromisoformat(c["created_at"]) >= moment]
+    return paginate(request, found)
+
+
 def create_commit(request: Request) -> Answer:
     item = request.project()
     actions = request.param("actions") or []
@@ -255,6 +278,8 @@ def create_commit(request: Request) -> Answer:
         str(request.param("commit_message") or ""),
         actions,
         request.param("start_branch"),
+        request.param("start_sha"),
+        request.flag("force"),
     )
     return ok(payloads.created_commit(request.base_url, request.state, item, entry), 201)
 
@@ -442,14 +467,11 @@ def update_draft(request: Request) -> Answer:
     mr = request.merge_request()
     entry = request.state.draft(mr, request.groups["draft_id"], request.user)
     body = request.param("note")
-    note = str(body) if body is not None else entry.note
-    position = _position(request)
-    if position is not None:
-        entry.position = request.state.check_position(mr, position, note)
-        entry.line_code = entry.position["line_code"]
-    elif body is not None and entry.position:
-        entry.position = request.state.check_position(mr, entry.position, note)
-    entry.note = note
+    if not body:
+        raise ApiError(400, "400 Bad request - Missing params to modify")
+    # `draft_note.update!(note:, position:)`: stored as given, validated only at publish
+    entry.note = str(body)
+    entry.position = _position(request)
     return ok(payloads.draft_note(mr, entry))
 
 
@@ -494,6 +516,7 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
         ("GET", P + r"/repository/blobs/(?P<sha>[0-9a-f]+)", get_blob),
         ("GET", P + r"/repository/blobs/(?P<sha>[0-9a-f]+)/raw", get_raw_blob),
         ("GET", P + r"/repository/commits/(?P<sha>[^/]+)", get_commit),
+        ("GET", P + r"/repository/commits", list_commits),
         ("POST", P + r"/repository/commits", create_commit),
         ("GET", P + r"/merge_requests", list_merge_requests),
         ("GET", MR, get_merge_request),

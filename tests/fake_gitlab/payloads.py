@@ -336,22 +336,30 @@ def member(base_url: str, who: User, access_level: int) -> dict[str, Any]:
 
 
 def protected_branch(entry: ProtectedBranch) -> dict[str, Any]:
-    def levels(level: int) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": entry.id * 10 + level,
-                "access_level": level,
-                "access_level_description": ACCESS_DESCRIPTIONS.get(level, str(level)),
-                "user_id": None,
-                "group_id": None,
-            }
-        ]
+    def level(value: int, kind: str) -> dict[str, Any]:
+        return {
+            "id": entry.id * 100 + value + (1 if kind == "merge" else 0),
+            "access_level": value,
+            "access_level_description": ACCESS_DESCRIPTIONS.get(value, str(value)),
+            "user_id": None,
+            "group_id": None,
+        }
 
+    users = [
+        {
+            "id": entry.id * 100 + 90 + index,
+            "access_level": 40,
+            "access_level_description": f"User {user_id}",
+            "user_id": user_id,
+            "group_id": None,
+        }
+        for index, user_id in enumerate(entry.push_user_ids)
+    ]
     return {
         "id": entry.id,
         "name": entry.name,
-        "push_access_levels": levels(entry.push_access_level),
-        "merge_access_levels": levels(entry.merge_access_level),
+        "push_access_levels": [level(entry.push_access_level, "push"), *users],
+        "merge_access_levels": [level(entry.merge_access_level, "merge")],
         "unprotect_access_levels": [],
         "allow_force_push": False,
         "code_owner_approval_required": False,
@@ -362,14 +370,14 @@ def branch(
     base_url: str, state: GitLabState, item: Project, name: str, viewer: User
 ) -> dict[str, Any]:
     head = item.commits[item.branches[name]]
-    protection = item.protected.get(name)
+    rules = state.protections(item, name)
     return {
         "name": name,
         "commit": commit(base_url, item, head),
         "merged": False,
-        "protected": protection is not None,
-        "developers_can_push": bool(protection and protection.push_access_level <= 30),
-        "developers_can_merge": bool(protection and protection.merge_access_level <= 30),
+        "protected": bool(rules),
+        "developers_can_push": any(0 < r.push_access_level <= 30 for r in rules),
+        "developers_can_merge": any(0 < r.merge_access_level <= 30 for r in rules),
         "can_push": state.can_push(item, viewer, name),
         "default": name == item.default_branch,
         "web_url": f"{base_url}/{item.path_with_namespace}/-/tree/{name}",

@@ -107,8 +107,8 @@ class FakeGitLab:
     """A fake GitLab instance: state, fault plan, call log, and (once started) an HTTP server.
 
     Seeding (documented on `GitLabState`): `add_user`, `add_project`, `add_member`,
-    `set_token`, `protect_branch`, `open_merge_request`, `push`, `set_merge_request`, `add_note`,
-    `limit_notes`.
+    `set_token`, `protect_branch`, `restrict_protection_rules`, `open_merge_request`, `push`,
+    `set_merge_request`, `add_note`, `limit_notes`.
     Faults: `inject`, `clear_faults`, `seed`.
     Observations: `calls`, `clear_calls`, `merge_request`, `diffs`, `discussions`, `notes`,
     `draft_notes`, `files`. Webhook bodies: `merge_request_hook`, `note_hook`.
@@ -125,6 +125,7 @@ class FakeGitLab:
             "add_project",
             "add_member",
             "protect_branch",
+            "restrict_protection_rules",
             "open_merge_request",
             "push",
             "set_merge_request",
@@ -215,6 +216,7 @@ class FakeGitLab:
     add_member = _locked(GitLabState.add_member)
     set_token = _locked(GitLabState.set_token)
     protect_branch = _locked(GitLabState.protect_branch)
+    restrict_protection_rules = _locked(GitLabState.restrict_protection_rules)
     open_merge_request = _locked(GitLabState.open_merge_request)
     push = _locked(GitLabState.push)
     set_merge_request = _locked(GitLabState.set_merge_request)

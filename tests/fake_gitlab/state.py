@@ -152,10 +152,21 @@ class MergeRequest:
 
 @dataclass
 class ProtectedBranch:
+    """A protection rule; `name` may be a wildcard (`release/*`). Pushes are allowed by the role
+    entry `push_access_level` (0: no one) or, as on GitLab Premium, by a user entry."""
+
     id: int
     name: str
     push_access_level: int
     merge_access_level: int
+    push_user_ids: list[int] = field(default_factory=list)
+
+    def matches(self, branch: str) -> bool:
+        """GitLab's `RefMatcher`: `*` matches any run of characters, `/` included."""
+        if "*" not in self.name:
+            return self.name == branch
+        pattern = ".*?".join(re.escape(part) for part in self.name.split("*"))
+        return re.fullmatch(pattern, branch) is not None
 
 
 @dataclass
@@ -190,6 +201,7 @@ class GitLabState:
         self._diff_cache: dict[tuple[int, str, str], list[FileDiff]] = {}
         self._blobs: dict[str, str | bytes] = {}
         self.notes_per_minute: int | None = None
+        self.protection_rules_min_level = NO_ACCESS
         self._note_times: dict[int, list[float]] = {}
 
     def snapshot(self) -> dict[str, Any]:
@@ -292,12 +304,26 @@ class GitLabState:
         *,
         push_access_level: int = MAINTAINER,
         merge_access_level: int = MAINTAINER,
+        allowed_to_push: list[int | str] | None = None,
     ) -> None:
-        """Protect a branch; pushes need `push_access_level` (0: no one)."""
+        """Protect a branch or a wildcard (`release/*`); pushes need `push_access_level`
+        (0: no one) or one of the users `allowed_to_push`. When several rules match a branch
+        the most permissive one wins, as on GitLab."""
         target = self.project(project)
+        users = [self.user(who).id for who in allowed_to_push or []]
         target.protected[branch] = ProtectedBranch(
-            self.next_id(), branch, push_access_level, merge_access_level
+            self.next_id(), branch, push_access_level, merge_access_level, users
         )
+
+    def restrict_protection_rules(self, min_level: int) -> None:
+        """Serve the protected branches API only to members at `min_level` or more, as GitLab
+        before 15.x did (`authorize_admin_project`: Maintainers); today any member who can
+        read the code may list the rules (`authorize_read_code!`)."""
+        self.protection_rules_min_level = min_level
+
+    def protections(self, project: Project, branch: str) -> list[ProtectedBranch]:
+        """Every protection rule that applies to `branch` (exact names and wildcards)."""
+        return [p for p in project.protected.values() if p.matches(branch)]
 
     def commit(
         self,
@@ -574,19 +600,27 @@ class GitLabState:
         in_reply_to: str | None,
         resolve_discussion: bool,
     ) -> DraftNote:
+        """Store a draft as GitLab does: the position is NOT validated here (DraftNote has no
+        position validation); only a missing reply target and a second draft reply of the
+        same author to the same thread are refused."""
         self._require_body(body)
         if in_reply_to is not None:
-            self.discussion(mr, in_reply_to)
-        checked = self.check_position(mr, position, body) if position else None
+            if not any(d.id == in_reply_to for d in mr.discussions):
+                raise ApiError(400, {"base": ["Thread to reply to cannot be found"]})
+            if any(
+                d.in_reply_to_discussion_id == in_reply_to and d.author_id == author.id
+                for d in mr.draft_notes
+            ):
+                raise ApiError(400, {"author_id": ["has already been taken"]})
         draft = DraftNote(
             id=self.next_id(),
             author_id=author.id,
             note=body,
-            position=checked,
+            position=dict(position) if position else None,
             in_reply_to_discussion_id=in_reply_to,
             resolve_discussion=resolve_discussion,
             commit_id=None,
-            line_code=checked.get("line_code") if checked else None,
+            line_code=None,
         )
         mr.draft_notes.append(draft)
         return draft
@@ -601,17 +635,32 @@ class GitLabState:
         return found
 
     def publish(self, mr: MergeRequest, draft: DraftNote) -> None:
-        """Turn a draft into a discussion (or a reply), resolving the thread if asked."""
+        """Turn a draft into a note the way `DraftNotes::PublishService` does.
+
+        The draft is deleted whatever happens. A diff position GitLab cannot place makes the
+        note invalid and it is silently dropped. A draft with no position and no thread becomes
+        a resolvable `DiscussionNote` (`DraftNote#type`). A reply resolves its thread when
+        `resolve_discussion` is set and otherwise UNRESOLVES it (`set_discussion_resolve_status`).
+        """
         author = self.user(draft.author_id)
         mr.draft_notes.remove(draft)
         if draft.in_reply_to_discussion_id is not None:
-            discussion = self.discussion(mr, draft.in_reply_to_discussion_id)
+            found = [d for d in mr.discussions if d.id == draft.in_reply_to_discussion_id]
+            if not found:
+                return
+            discussion = found[0]
             self.reply(mr, discussion, author, draft.note)
-            if draft.resolve_discussion:
-                self.resolve(discussion, author, True)
+            if any(n.resolvable for n in discussion.notes):
+                self.resolve(discussion, author, draft.resolve_discussion)
             return
-        note_type = "DiffNote" if draft.position else "DiscussionNote"
-        note = self._note(author, draft.note, note_type, draft.position, resolvable=True)
+        checked = None
+        if draft.position:
+            try:
+                checked = self.check_position(mr, draft.position, draft.note)
+            except ApiError:
+                return  # Notes::CreateService returns an invalid note; nothing is stored
+        note_type = "DiffNote" if checked else "DiscussionNote"
+        note = self._note(author, draft.note, note_type, checked, resolvable=True)
         mr.discussions.append(Discussion(self.new_sha("discussion"), False, [note]))
 
     def bulk_publish(self, mr: MergeRequest, user: User) -> None:
@@ -691,30 +740,80 @@ class GitLabState:
         message: str,
         actions: list[dict[str, Any]],
         start_branch: str | None = None,
+        start_sha: str | None = None,
+        force: bool = False,
     ) -> Commit:
-        """Apply Commits API actions to the branch's files as one commit, like GitLab."""
+        """Apply Commits API actions as one commit, with GitLab's checks (`Commits::CreateService`,
+        `Files::MultiService`): `start_sha` or another `start_branch` make a *new* branch, so an
+        existing `branch` is refused unless `force` (which then overwrites it); an `update`,
+        `move` or `delete` whose `last_commit_id` saw another last change of the file than the
+        branch has now is refused with 400."""
         if not message:
             raise ApiError(400, {"commit_message": ["can't be blank"]})
         if not actions:
             raise ApiError(400, "400 Bad request - actions is empty")
         self._authorize_push(project, user, branch)
-        source = branch if branch in project.branches else start_branch
-        if source is None or source not in project.branches:
+        if start_sha and start_branch:
+            raise ApiError(400, "You can't pass both start_branch and start_sha")
+        if start_sha and start_sha not in project.commits:
+            raise ApiError(400, f"Cannot find start_sha '{start_sha}'")
+        start_branch = start_branch or (None if start_sha else branch)
+        if start_branch is not None and start_branch not in project.branches:
+            raise ApiError(400, "You can only create or edit files when you are on a branch")
+        different = bool(start_sha) or start_branch != branch
+        if different and branch in project.branches and not force:
             raise ApiError(
-                400, "400 Bad request - You can only create or edit files when you are on a branch"
+                400,
+                f"A branch called '{branch}' already exists. "
+                "Switch to that branch in order to make changes",
             )
-        tree = dict(project.tree(source))
+        parent = start_sha or project.branches[str(start_branch)]
+        for action in actions:
+            self._check_last_commit(project, parent, action)
+        tree = dict(project.commits[parent].files)
         for action in actions:
             _apply_action(tree, action)
-        return self.commit(
-            project, branch, tree, message, parent=project.branches[source], author=user
-        )
+        return self.commit(project, branch, tree, message, parent=parent, author=user)
+
+    def _check_last_commit(self, project: Project, start: str, action: dict[str, Any]) -> None:
+        """`Files::BaseService#file_has_changed?`: compare the file's last commit on the branch
+        with its last commit as of `last_commit_id` (no check when either has none)."""
+        claimed = action.get("last_commit_id")
+        if action.get("action") not in ("update", "move", "delete") or not claimed:
+            return
+        path = str(action.get("previous_path") or action.get("file_path"))
+        on_branch = self.last_commit_for_path(project, start, path)
+        as_claimed = self.last_commit_for_path(project, str(claimed), path)
+        if on_branch and as_claimed and on_branch != as_claimed:
+            raise ApiError(400, f"The file has changed since you started editing it: {path}")
+
+    @staticmethod
+    def last_commit_for_path(project: Project, sha: str, path: str) -> str | None:
+        """The newest commit reachable from `sha` that changed `path` (None: never there)."""
+        current = project.commits.get(sha)
+        if current is None or path not in current.files:
+            return None
+        while current.parent is not None:
+            parent = project.commits[current.parent]
+            if parent.files.get(path) != current.files[path]:
+                return current.sha
+            current = parent
+        return current.sha
 
     def _authorize_push(self, project: Project, user: User, branch: str) -> None:
+        """`Gitlab::UserAccess#can_push_to_branch?`: Developer+ on an unprotected branch; on a
+        protected one, an entry of any matching rule (most permissive wins)."""
         level = self.access_level(project, user)
-        protection = project.protected.get(branch)
-        required = protection.push_access_level if protection else DEVELOPER
-        if level < DEVELOPER or (protection and (required == NO_ACCESS or level < required)):
+        rules = self.protections(project, branch)
+        allowed = level >= DEVELOPER and (
+            not rules
+            or any(
+                (rule.push_access_level != NO_ACCESS and level >= rule.push_access_level)
+                or user.id in rule.push_user_ids
+                for rule in rules
+            )
+        )
+        if not allowed:
             raise ApiError(403, "403 Forbidden - You are not allowed to push into this branch")
 
     def can_push(self, project: Project, user: User, branch: str) -> bool:

@@ -250,6 +250,78 @@ def test_members_and_protected_branches(
     assert project.branches.get("feature").can_push is True
 
 
+def test_wildcard_protections_and_user_entries_decide_who_pushes(
+    fake_gitlab: FakeGitLab, review: dict[str, Any]
+) -> None:
+    """A wildcard rule protects every branch it matches (`*` crosses `/`); of several
+    matching rules the most permissive wins; a user entry lets that user push."""
+    fake_gitlab.add_user("carol", token="carol-token")
+    fake_gitlab.add_member(review["project"], "carol", DEVELOPER)
+    fake_gitlab.protect_branch(review["project"], "feat*", push_access_level=MAINTAINER)
+    alice = gitlab.Gitlab(fake_gitlab.url, private_token="alice-token")
+    carol = gitlab.Gitlab(fake_gitlab.url, private_token="carol-token")
+    update = {"action": "update", "file_path": "main.go", "content": "package app\n"}
+    commit = {"branch": "feature", "commit_message": "m", "actions": [update]}
+    rules = alice.projects.get(review["project"]).protectedbranches.list(get_all=True)
+    assert [(r.name, r.push_access_levels[0]["access_level"]) for r in rules] == [
+        ("feat*", MAINTAINER)
+    ]
+    with pytest.raises(gitlab.GitlabCreateError) as refused:
+        alice.projects.get(review["project"]).commits.create(commit)
+    assert refused.value.response_code == 403
+    assert alice.projects.get(review["project"]).branches.get("feature").protected is True
+
+    fake_gitlab.protect_branch(
+        review["project"], "feature", push_access_level=0, allowed_to_push=["carol"]
+    )
+    entries = carol.projects.get(review["project"]).protectedbranches.get("feature")
+    assert [e["user_id"] for e in entries.push_access_levels] == [
+        None,
+        fake_gitlab.state.user("carol").id,
+    ]
+    carol.projects.get(review["project"]).commits.create(commit)
+    with pytest.raises(gitlab.GitlabCreateError):
+        alice.projects.get(review["project"]).commits.create(commit)
+    fake_gitlab.protect_branch(review["project"], "f*e", push_access_level=DEVELOPER)
+    alice.projects.get(review["project"]).commits.create(commit)
+
+
+def test_last_commit_id_refuses_a_file_changed_since_and_start_sha_never_moves_a_branch(
+    gitlab_client: gitlab.Gitlab, fake_gitlab: FakeGitLab, review: dict[str, Any]
+) -> None:
+    """Files::BaseService#file_has_changed? compares the file's last commit on the branch with
+    its last commit as of last_commit_id; Commits::CreateService treats start_sha as a new
+    branch, refused on an existing one unless force."""
+    project = gitlab_client.projects.get(review["project"])
+    seen = fake_gitlab.merge_request(review["project"], review["iid"])["sha"]
+    human = fake_gitlab.push(review["project"], review["iid"], {"main.go": "package human\n"})
+
+    def commit(path: str, **extra: Any) -> Any:
+        update = {"action": "update", "file_path": path, "content": "x\n", "last_commit_id": seen}
+        return project.commits.create(
+            {"branch": "feature", "commit_message": "bot", "actions": [update], **extra}
+        )
+
+    with pytest.raises(gitlab.GitlabCreateError) as changed:
+        commit("main.go")
+    assert (changed.value.response_code, changed.value.error_message) == (
+        400,
+        "The file has changed since you started editing it: main.go",
+    )
+    with pytest.raises(gitlab.GitlabCreateError) as exists:
+        commit("Dockerfile", start_sha=seen)
+    assert exists.value.error_message == (
+        "A branch called 'feature' already exists. Switch to that branch in order to make changes"
+    )
+    assert fake_gitlab.files(review["project"], "feature")["main.go"] == "package human\n"
+    created = commit("Dockerfile")  # untouched since `seen`: allowed, on top of the human push
+    assert created.parent_ids == [human]
+    assert fake_gitlab.files(review["project"], "feature")["main.go"] == "package human\n"
+    listed = project.commits.list(ref_name="feature", since=created.created_at, get_all=True)
+    assert listed[0].id == created.id
+    assert seen not in [c.id for c in listed]
+
+
 # -- notes and discussions -------------------------------------------------------------------
 
 
@@ -406,14 +478,52 @@ def test_draft_notes_bulk_publish_into_discussions(
     assert [c["status"] for c in fake_gitlab.calls(path_regex="bulk_publish")] == [204]
 
 
-def test_draft_note_with_bad_position_is_rejected(
+def test_drafts_publish_like_gitlab_invalid_ones_are_dropped_silently(
+    gitlab_client: gitlab.Gitlab, fake_gitlab: FakeGitLab, review: dict[str, Any]
+) -> None:
+    """DraftNote validates no position; PublishService drops a note it cannot place and
+    deletes every draft; a draft with no position becomes a resolvable DiscussionNote."""
+    mr = bot_mr(gitlab_client, review)
+    mr.draft_notes.create({"note": "off the diff", "position": position(mr, 1)})
+    mr.draft_notes.create({"note": "on the diff", "position": position(mr, 3)})
+    mr.draft_notes.create({"note": "general remark"})
+    assert len(fake_gitlab.draft_notes(review["project"], review["iid"])) == 3
+
+    mr.draft_notes.bulk_publish()
+
+    assert fake_gitlab.draft_notes(review["project"], review["iid"]) == []
+    stored = fake_gitlab.discussions(review["project"], review["iid"])
+    assert [(d["notes"][0]["body"], d["notes"][0]["type"]) for d in stored] == [
+        ("on the diff", "DiffNote"),
+        ("general remark", "DiscussionNote"),
+    ]
+    assert [d["notes"][0]["resolvable"] for d in stored] == [True, True]
+    assert [c["status"] for c in fake_gitlab.calls(path_regex="bulk_publish")] == [204]
+    plain = mr.notes.create({"body": "a plain comment"})
+    assert plain.resolvable is False
+    with pytest.raises(gitlab.GitlabCreateError) as rejected:
+        mr.discussions.create({"body": "x", "position": position(mr, 1)})
+    assert rejected.value.error_message == LINE_CODE_ERROR
+
+
+def test_a_published_reply_without_resolve_reopens_its_thread(
     gitlab_client: gitlab.Gitlab, fake_gitlab: FakeGitLab, review: dict[str, Any]
 ) -> None:
     mr = bot_mr(gitlab_client, review)
-    with pytest.raises(gitlab.GitlabCreateError) as rejected:
-        mr.draft_notes.create({"note": "x", "position": position(mr, 1)})
-    assert rejected.value.error_message == LINE_CODE_ERROR
-    assert fake_gitlab.draft_notes(review["project"], review["iid"]) == []
+    thread = mr.discussions.create({"body": "finding", "position": position(mr, 3)})
+    mr.draft_notes.create(
+        {"note": "fixed", "in_reply_to_discussion_id": thread.id, "resolve_discussion": True}
+    )
+    with pytest.raises(gitlab.GitlabCreateError) as twice:
+        mr.draft_notes.create({"note": "again", "in_reply_to_discussion_id": thread.id})
+    assert twice.value.response_code == 400
+    mr.draft_notes.bulk_publish()
+    assert mr.discussions.get(thread.id).attributes["notes"][0]["resolved"] is True
+    mr.draft_notes.create({"note": "back again", "in_reply_to_discussion_id": thread.id})
+    mr.draft_notes.bulk_publish()
+    notes = mr.discussions.get(thread.id).attributes["notes"]
+    assert [n["body"] for n in notes] == ["finding", "fixed", "back again"]
+    assert [n["resolved"] for n in notes] == [False, False, False]
 
 
 def test_drafts_are_private_to_their_author(

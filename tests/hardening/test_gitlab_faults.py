@@ -184,7 +184,8 @@ def test_reviews_through_the_worker_under_random_gitlab_faults(
     worker = start_worker(env, tmp_path / "worker.log")
     try:
         enqueue(settings, REVIEW_TASK, projects[0], reference, None)
-        wait_for(lambda: bot_notes(fake, projects[0], reference), 60, "the calm review")
+        calm = str(fake.merge_request(projects[0], reference)["sha"])
+        wait_for(lambda: summary_at(fake, projects[0], reference, calm), 60, "the calm review")
         expected = comments(fake, projects[0], reference)
         calm_calls = len(fake.calls())
         fake.seed(SEED)

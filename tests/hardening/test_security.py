@@ -23,6 +23,7 @@ from layerbot.analysis.fixes import as_replacement
 from layerbot.celery_app import NOTE_TASK
 from layerbot.settings import Settings
 from tests.e2e.worker_fixtures import (
+    answers,
     bot_notes,
     fake_process_fixture,
     start_worker,
@@ -93,11 +94,7 @@ def elsewhere(payload: Any, counter: list[int]) -> Any:
 
 def answers_of(fake: RemoteFakeGitLab, project: int, iid: int) -> list[str]:
     """The bot's replies to commands (everything it wrote that is not a review comment)."""
-    return [
-        note["body"]
-        for note in bot_notes(fake, project, iid)
-        if not note["body"].startswith("<!-- layerbot:")
-    ]
+    return answers(fake, project, iid)
 
 
 def test_hostile_input_reaches_nothing_but_gitlab_and_posts_inert_text(

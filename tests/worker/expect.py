@@ -10,7 +10,7 @@ from typing import Any
 
 from layerbot.analysis.engine import analyse
 from layerbot.analysis.fixes import as_replacement
-from layerbot.analysis.model import Finding, RepoView, Safety
+from layerbot.analysis.model import Finding, RepoView, Safety, Severity
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "go-service"
 MARKER = re.compile(r"<!-- layerbot:finding (\S+) ([0-9a-f]{16}) -->")
@@ -24,6 +24,12 @@ def example_files() -> dict[str, str]:
 
 def findings_for(files: Mapping[str, str]) -> list[Finding]:
     return analyse(dict(files), RepoView.from_files(dict(files))).findings
+
+
+def inline_findings(findings: Iterable[Finding]) -> list[Finding]:
+    """The findings the bot comments inline by default: all but ``info`` advice, which stays
+    in the summary table (issue 11, section 8)."""
+    return [item for item in findings if item.severity is not Severity.INFO]
 
 
 def finding(findings: Iterable[Finding], rule: str) -> Finding:

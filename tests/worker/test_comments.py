@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from layerbot.analysis.model import Edit, Finding, Fix, Note, Safety, Severity
 from workers.comments import (
     MAX_NEW_INLINE,
+    REOPENED_MARKER,
     RESOLVED_MARKER,
     BotNotes,
+    CommentPlan,
     PostedFinding,
     ReviewContext,
     code_span,
@@ -16,9 +20,11 @@ from workers.comments import (
     parse_finding_marker,
     parse_ignored,
     plan_comments,
+    published_as_planned,
     read_bot_notes,
     render_message,
     state_marker,
+    summary_after_publish,
 )
 from workers.mr_model import DiffRefs, Discussion, DraftNote, FileDiff, PostedNote
 
@@ -44,8 +50,9 @@ def finding(
     message: str = "`go mod download` runs after `COPY . .`",
     fix: Fix | None = None,
     path: str = "Dockerfile",
+    severity: Severity = Severity.MAJOR,
 ) -> Finding:
-    return Finding(rule, Severity.MAJOR, path, line, end or line, message, None, fix)
+    return Finding(rule, severity, path, line, end or line, message, None, fix)
 
 
 def context(sources: dict[str, str] | None = None, **overrides: object) -> ReviewContext:
@@ -63,6 +70,22 @@ def context(sources: dict[str, str] | None = None, **overrides: object) -> Revie
 
 def safe_fix(start: int, end: int, *lines: str) -> Fix:
     return Fix("Reorder", Safety.SAFE, (Edit(start, end, tuple(lines)),))
+
+
+def published(
+    plan: CommentPlan, state: BotNotes | None = None, dropped: frozenset[str] = frozenset()
+) -> BotNotes:
+    """What GitLab shows once the plan's drafts are published, but the ``dropped`` ones (GitLab
+    drops a draft it cannot place)."""
+    shown = published_as_planned(plan, state or BotNotes())
+    kept = {key: thread for key, thread in shown.findings.items() if key not in dropped}
+    return replace(shown, findings=kept)
+
+
+def summary_of(plan: CommentPlan, state: BotNotes | None = None) -> str:
+    text = summary_after_publish(plan, published(plan, state))
+    assert text is not None
+    return text
 
 
 # --- escaping --------------------------------------------------------------------------------
@@ -151,9 +174,9 @@ def test_finding_off_the_diff_goes_to_the_summary_only() -> None:
     diff = FileDiff("Dockerfile", "Dockerfile", "@@ -5,1 +5,1 @@\n-RUN make\n+RUN go build\n")
     plan = plan_comments([finding(1)], context(diffs=[diff]), BotNotes())
     assert plan.inline == ()
-    assert plan.summary is not None
-    assert "| `Dockerfile:1` |" in plan.summary
-    assert "0 of them commented inline" in plan.summary
+    summary = summary_of(plan)
+    assert "| `Dockerfile:1` |" in summary
+    assert "0 of them commented inline" in summary
 
 
 def test_review_fix_and_whole_file_rewrite_get_no_suggestion() -> None:
@@ -206,9 +229,9 @@ def test_summary_patch_fence_outgrows_backticks_and_paths_are_code() -> None:
         context({"we`ird|@all.Dockerfile": DOCKERFILE}, patch=patch),
         BotNotes(),
     )
-    assert plan.summary is not None
-    assert "\n`````diff\n" + patch + "`````\n" in plan.summary
-    assert "| ``we`ird\\|@all.Dockerfile:3`` |" in plan.summary
+    summary = summary_of(plan)
+    assert "\n`````diff\n" + patch + "`````\n" in summary
+    assert "| ``we`ird\\|@all.Dockerfile:3`` |" in summary
 
 
 def test_exact_summary_with_notes_and_ignored_rules() -> None:
@@ -218,7 +241,7 @@ def test_exact_summary_with_notes_and_ignored_rules() -> None:
         ignored=frozenset({"pin-base-image"}),
     )
     plan = plan_comments([finding(3)], ctx, BotNotes())
-    assert plan.summary == (
+    assert summary_of(plan) == (
         "<!-- layerbot:summary -->\n\n"
         "### layerbot review\n\n"
         "1 finding in 1 file at `hhhhhhhhhhhh`; 1 of them commented inline on the diff.\n\n"
@@ -234,7 +257,7 @@ def test_exact_summary_with_notes_and_ignored_rules() -> None:
         "`@layerbot apply all` (every fix), `@layerbot help`.\n\n"
         '<!-- layerbot:state {"ignored": ["pin-base-image"]} -->\n'
     )
-    assert parse_ignored(plan.summary) == {"pin-base-image"}
+    assert parse_ignored(summary_of(plan)) == {"pin-base-image"}
 
 
 # --- the next push -----------------------------------------------------------------------------
@@ -262,24 +285,64 @@ def test_posted_findings_are_not_reposted_and_gone_ones_are_resolved() -> None:
     )
     plan = plan_comments([kept], context(ignored=frozenset({"pin-base-image"})), state)
     assert plan.inline == ()
-    assert [(r.discussion_id, r.body) for r in plan.resolutions] == [
-        ("d2", f"{RESOLVED_MARKER}\nFixed in hhhhhhhhhhhh."),
-        ("d3", f"{RESOLVED_MARKER}\nIgnored for this merge request (`pin-base-image`)."),
+    assert [(r.discussion_id, r.body, r.resolve) for r in plan.resolutions] == [
+        ("d2", f"{RESOLVED_MARKER}\nFixed in `hhhhhhhhhhhh`.", True),
+        ("d3", f"{RESOLVED_MARKER}\nIgnored for this merge request (`pin-base-image`).", True),
     ]
     assert plan.stale_drafts == (77,)
 
 
 def test_nothing_left_to_report_edits_the_existing_summary_only() -> None:
-    assert plan_comments([], context(), BotNotes()).empty
+    empty = plan_comments([], context(), BotNotes())
+    assert (empty.inline, empty.resolutions, empty.stale_drafts) == ((), (), ())
+    assert summary_after_publish(empty, BotNotes()) is None
     summary = PostedNote(5, 1, "<!-- layerbot:summary -->\nold\n")
-    plan = plan_comments([], context(), BotNotes(summary=summary))
-    assert plan.summary is not None
-    assert "Nothing left to report at `hhhhhhhhhhhh`" in plan.summary
-    same = PostedNote(5, 1, plan.summary)
-    assert plan_comments([], context(), BotNotes(summary=same)).summary is None
+    text = summary_after_publish(empty, BotNotes(summary=summary))
+    assert text is not None
+    assert "Nothing left to report at `hhhhhhhhhhhh`" in text
+    assert summary_after_publish(empty, BotNotes(summary=PostedNote(5, 1, text))) is None
+    # a summary an older version published as a (resolvable) thread is written anew
+    thread = PostedNote(5, 1, text, resolvable=True)
+    assert summary_after_publish(empty, BotNotes(summary=thread)) == text
 
 
-def test_bot_notes_reads_only_the_bots_own_markers() -> None:
+def test_a_finding_back_after_its_fix_reopens_its_thread() -> None:
+    kept = finding(3)
+    [kept_print] = fingerprints([kept], {"Dockerfile": DOCKERFILE})
+    state = BotNotes(
+        findings={kept_print: PostedFinding("dependency-layer-order", "d1", True, True)}
+    )
+    plan = plan_comments([kept], context(), state)
+    assert plan.inline == ()
+    assert [(r.discussion_id, r.body, r.resolve) for r in plan.resolutions] == [
+        ("d1", f"{REOPENED_MARKER}\nReintroduced in `hhhhhhhhhhhh`.", False)
+    ]
+    assert "`Dockerfile:3` (inline)" in summary_of(plan, state)
+    # before the reopening is published, the summary does not call it inline
+    assert "(inline)" not in (summary_after_publish(plan, state) or "")
+
+
+def test_the_summary_says_inline_only_for_threads_gitlab_published() -> None:
+    plan = plan_comments([finding(3), finding(4, message="other")], context(), BotNotes())
+    dropped = frozenset({plan.inline[1].fingerprint})
+    text = summary_after_publish(plan, published(plan, dropped=dropped))
+    assert text is not None
+    assert "2 findings in 1 file at `hhhhhhhhhhhh`; 1 of them commented inline" in text
+    assert "GitLab did not publish the inline comment of 1 of them" in text
+    assert "| `Dockerfile:3` (inline) |" in text
+    assert "| `Dockerfile:4` (not placed inline) |" in text
+
+
+def test_info_findings_stay_in_the_summary_unless_asked_inline() -> None:
+    advice = finding(4, rule="merge-runs", message="merge", severity=Severity.INFO)
+    plan = plan_comments([finding(3), advice], context(), BotNotes())
+    assert [c.finding.rule for c in plan.inline] == ["dependency-layer-order"]
+    assert "| `Dockerfile:4` |" in summary_of(plan)
+    asked = plan_comments([finding(3), advice], context(inline_info=True), BotNotes())
+    assert [c.finding.rule for c in asked.inline] == ["dependency-layer-order", "merge-runs"]
+
+
+def test_bot_state_reads_only_the_bots_own_markers() -> None:
     marker = "<!-- layerbot:finding merge-runs 0123456789abcdef -->\nbody"
     forged_state = "<!-- layerbot:summary -->\ntext\n" + state_marker(["merge-runs"])
     discussions = [
@@ -293,10 +356,21 @@ def test_bot_notes_reads_only_the_bots_own_markers() -> None:
         ),
         Discussion("d3", (PostedNote(4, 99, forged_state),)),
         Discussion("d4", (PostedNote(5, 7, "<!-- layerbot:summary -->\nmine\n"),)),
+        Discussion(
+            "d5",
+            (
+                PostedNote(6, 7, marker.replace("0123", "4567"), resolvable=True),
+                PostedNote(7, 7, f"{RESOLVED_MARKER}\nFixed in x."),
+                PostedNote(9, 7, f"{REOPENED_MARKER}\nReintroduced in y."),
+            ),
+        ),
     ]
     drafts = [DraftNote(8, "<!-- layerbot:finding merge-runs fedcba9876543210 -->\n")]
     state = read_bot_notes(discussions, drafts, bot_id=7)
-    assert state.findings == {"0123456789abcdef": PostedFinding("merge-runs", "d2", True, True)}
+    assert state.findings == {
+        "0123456789abcdef": PostedFinding("merge-runs", "d2", True, True),
+        "4567456789abcdef": PostedFinding("merge-runs", "d5", False, False),
+    }
     assert state.summary is not None and state.summary.id == 5
     assert state.ignored == frozenset()
     assert state.draft_findings == {"fedcba9876543210": 8}
@@ -321,6 +395,6 @@ def test_new_inline_threads_are_capped_and_the_rest_stay_in_the_summary() -> Non
     findings = [finding(line, message=f"step {line}") for line in range(2, count + 2)]
     plan = plan_comments(findings, ctx, BotNotes())
     assert len(plan.inline) == MAX_NEW_INLINE
-    assert plan.summary is not None
-    assert plan.summary.count("(inline)") == MAX_NEW_INLINE
-    assert f"{count} findings in 1 file" in plan.summary
+    summary = summary_of(plan)
+    assert summary.count("(inline)") == MAX_NEW_INLINE
+    assert f"{count} findings in 1 file" in summary

@@ -10,7 +10,7 @@ import pytest
 
 from layerbot.settings import Settings
 from tests.fake_gitlab.server import FakeGitLab
-from tests.worker.expect import example_files, findings_for
+from tests.worker.expect import example_files, findings_for, inline_findings
 from workers.gitlab_client import (
     GitLabClient,
     PermanentGitLabError,
@@ -114,9 +114,10 @@ def test_one_shot_review_in_a_ci_pipeline(fake_gitlab: FakeGitLab, tmp_path: Pat
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     count = len(findings_for(example_files()))
+    inline = len(inline_findings(findings_for(example_files())))
     assert done.stdout.startswith(
-        f"layerbot review !{iid}: posted, {count} finding(s), {count} new"
+        f"layerbot review !{iid}: posted, {count} finding(s), {inline} new inline"
     )
     assert fake_gitlab.bot_token not in done.stdout + done.stderr
     threads = fake_gitlab.discussions(project, iid)
-    assert len(threads) == count + 1
+    assert len(threads) == inline + 1

@@ -12,41 +12,24 @@ from layerbot.analysis.fixes import apply_fix
 from layerbot.cli import main as layerbot
 from layerbot.settings import Settings
 from tests.fake_gitlab.server import FakeGitLab
-from tests.worker.expect import example_files, finding, findings_for, markers, suggestion_block
+from tests.worker.expect import (
+    example_files,
+    finding,
+    findings_for,
+    inline_findings,
+    markers,
+    suggestion_block,
+)
 from workers.commands import handle_note
 from workers.gitlab_client import (
     AmbiguousWriteError,
     ForbiddenHostError,
     GitLabClient,
-    RetryPolicy,
     install_token_redaction,
 )
 from workers.review import review_merge_request
 
-FAST = RetryPolicy(attempts=4, backoff=0.01, max_wait=2.0)
-
-
-@pytest.fixture
-def settings(fake_gitlab: FakeGitLab, tmp_path: Path) -> Settings:
-    return Settings(
-        gitlab_url=fake_gitlab.url,
-        gitlab_token=fake_gitlab.bot_token,
-        data_dir=tmp_path / "data",
-        gitlab_timeout=5.0,
-        docs_url="https://docs.example/{name}",
-    )
-
-
-@pytest.fixture
-def client(settings: Settings) -> GitLabClient:
-    return GitLabClient(settings, FAST)
-
-
-@pytest.fixture
-def mr(fake_gitlab: FakeGitLab) -> tuple[int, int]:
-    project = fake_gitlab.add_project("group/app", files={"README.md": "hello\n"})
-    iid = fake_gitlab.open_merge_request(project, None, example_files())
-    return project, iid
+SUMMARY = "<!-- layerbot:summary -->"
 
 
 def head(fake: FakeGitLab, project: int, iid: int) -> str:
@@ -83,9 +66,9 @@ def test_first_review_posts_inline_suggestions_and_one_summary_in_one_burst(
     outcome = review_merge_request(client, settings, project, iid, head(fake_gitlab, project, iid))
     assert outcome.status == "posted"
     expected = findings_for(example_files())
-    # every file is new, so every finding is on an added line and goes inline
+    # every file is new, so every finding but info advice is on an added line and goes inline
     assert sorted((rule, path) for rule, path, _ in inline_rules(fake_gitlab, project, iid)) == (
-        sorted((item.rule, item.path) for item in expected)
+        sorted((item.rule, item.path) for item in inline_findings(expected))
     )
     threads = bot_threads(fake_gitlab, project, iid)
     bodies = [t["notes"][0]["body"] for t in threads]  # type: ignore[index]
@@ -95,17 +78,30 @@ def test_first_review_posts_inline_suggestions_and_one_summary_in_one_burst(
     )
     [order_body] = [b for b in bodies if "dependency-layer-order " in b]
     assert suggestion_block(order, example_files()["Dockerfile"]) in order_body
-    [summary] = [b for b in bodies if b.startswith("<!-- layerbot:summary -->")]
+    [summary_thread] = [t for t in threads if t["notes"][0]["body"].startswith(SUMMARY)]  # type: ignore[index]
+    summary = summary_thread["notes"][0]  # type: ignore[index]
     files = len({item.path for item in expected})
-    assert f"{len(expected)} findings in {files} files" in summary
-    assert "+FROM alpine" in summary and "<details>" in summary
-    # every note arrived as a draft, published by one bulk call: one notification burst
+    inline = len(inline_findings(expected))
+    assert f"{len(expected)} findings in {files} files" in summary["body"]
+    assert f"{inline} of them commented inline" in summary["body"]
+    assert "+FROM alpine" in summary["body"] and "<details>" in summary["body"]
+    # a plain comment, not a thread: it never blocks "All threads must be resolved"
+    assert summary["resolvable"] is False and summary_thread["individual_note"] is True
+    # the threads arrived as drafts published by one bulk call, then the summary: one burst
+    mr_path = f"/api/v4/projects/{project}/merge_requests/{iid}"
     draft_posts = [w for w in writes(fake_gitlab) if w[1].endswith("/draft_notes")]
-    assert len(draft_posts) == len(expected) + 1
+    assert len(draft_posts) == inline
     assert [w for w in writes(fake_gitlab) if not w[1].endswith("/draft_notes")] == [
-        ("POST", f"/api/v4/projects/{project}/merge_requests/{iid}/draft_notes/bulk_publish")
+        ("POST", f"{mr_path}/draft_notes/bulk_publish"),
+        ("POST", f"{mr_path}/notes"),
     ]
     assert fake_gitlab.draft_notes(project, iid) == []
+    # once reviewers resolve the bot's inline threads, nothing of the bot blocks the merge
+    assert fake_gitlab.merge_request(project, iid)["blocking_discussions_resolved"] is False
+    for thread in threads:
+        if thread["notes"][0]["resolvable"]:  # type: ignore[index]
+            client.gl.http_put(f"{mr_path[7:]}/discussions/{thread['id']}", {"resolved": True})
+    assert fake_gitlab.merge_request(project, iid)["blocking_discussions_resolved"] is True
 
 
 def fix_one(rule: str) -> tuple[str, str]:
@@ -134,14 +130,14 @@ def test_rerun_posts_nothing_and_a_fixing_push_resolves(
     posted = markers(notes)
     assert len(posted) == len(set(posted)), "a finding was posted twice"
     now = findings_for({**example_files(), "Dockerfile": fixed})
-    assert {item.rule for item in now} <= {rule for rule, _ in posted}
+    assert {item.rule for item in inline_findings(now)} <= {rule for rule, _ in posted}
     [thread] = [
         t
         for t in bot_threads(fake_gitlab, project, iid)
         if "dependency-layer-order " in t["notes"][0]["body"]  # type: ignore[index]
     ]
     replies_ = thread["notes"]  # type: ignore[index]
-    assert replies_[-1]["body"] == f"<!-- layerbot:resolved -->\nFixed in {new_head[:12]}."
+    assert replies_[-1]["body"] == f"<!-- layerbot:resolved -->\nFixed in `{new_head[:12]}`."
     assert replies_[0]["resolved"] is True
     summary = next(
         t["notes"][0]["body"]  # type: ignore[index]
@@ -178,7 +174,7 @@ def test_throttling_is_retried_and_an_ambiguous_write_is_not_duplicated(
     assert len(fake_gitlab.draft_notes(project, iid)) == 1
     outcome = review_merge_request(client, settings, project, iid, sha)
     assert outcome.status == "posted"
-    expected = len(findings_for(example_files()))
+    expected = len(inline_findings(findings_for(example_files())))
     assert len(inline_rules(fake_gitlab, project, iid)) == expected
     assert len(bot_threads(fake_gitlab, project, iid)) == expected + 1
     statuses = [c["status"] for c in fake_gitlab.calls(method="GET", path_regex=r"/diffs$")]
@@ -213,14 +209,12 @@ def human(fake: FakeGitLab, project: int, level: int, name: str = "dev") -> int:
 
 
 def replies(fake: FakeGitLab, project: int, iid: int, note_id: int) -> list[str]:
-    """The bot's answers to a comment: in its thread, or the bot's comments right after it."""
-    notes = fake.notes(project, iid)
+    """The bot's answers to one comment (marked with the comment's id), without the marker."""
+    marker = f"<!-- layerbot:reply {note_id} -->\n"
     return [
-        n["body"]
-        for n in notes
-        if n["id"] > note_id
-        and n["author"]["username"] == "layerbot"
-        and not n["body"].startswith("<!-- layerbot:")
+        n["body"].removeprefix(marker)
+        for n in fake.notes(project, iid)
+        if n["author"]["username"] == "layerbot" and n["body"].startswith(marker)
     ]
 
 
@@ -248,33 +242,6 @@ def test_apply_commits_what_check_fix_writes(
     assert fake_gitlab.files(project, "feature") == expected
     [reply] = replies(fake_gitlab, project, iid, note)
     assert reply.startswith("Applied ") and "`Dockerfile`" in reply
-
-
-@pytest.mark.parametrize(
-    ("level", "protect", "expected"),
-    [
-        (20, False, "Only members with the Developer role or more can ask me to commit fixes."),
-        (40, True, "`feature` is protected against my pushes; the summary has the patch to apply."),
-    ],
-)
-def test_apply_is_refused_without_rights_and_on_protected_branches(
-    fake_gitlab: FakeGitLab,
-    client: GitLabClient,
-    settings: Settings,
-    mr: tuple[int, int],
-    level: int,
-    protect: bool,
-    expected: str,
-) -> None:
-    project, iid = mr
-    human(fake_gitlab, project, level)
-    if protect:
-        fake_gitlab.protect_branch(project, "feature", push_access_level=40)
-    before = head(fake_gitlab, project, iid)
-    note = fake_gitlab.add_note(project, iid, "dev", "@layerbot apply all")
-    handle_note(client, settings, project, iid, note)
-    assert replies(fake_gitlab, project, iid, note) == [expected]
-    assert head(fake_gitlab, project, iid) == before
 
 
 def test_own_notes_and_plain_comments_are_ignored(
@@ -319,18 +286,6 @@ def test_ignore_rule_resolves_its_threads_and_persists(
     assert summary.endswith('<!-- layerbot:state {"ignored": ["pin-base-image"]} -->\n')
 
 
-def test_parse_command_reads_the_first_addressed_line_outside_code_and_quotes() -> None:
-    from workers.commands import BotCommand, parse_command
-
-    assert parse_command("LGTM\n@LayerBot  Ignore pin-base-image ", "layerbot") == BotCommand(
-        "ignore", "pin-base-image"
-    )
-    assert parse_command("```\n@layerbot apply\n```\n> @layerbot apply", "layerbot") is None
-    assert parse_command("@layerbot make coffee", "layerbot") == BotCommand("unknown", "coffee")
-    assert parse_command("hey @layerbot apply", "layerbot") is None
-    assert parse_command("@layerbotx apply", "layerbot") is None
-
-
 def test_help_and_recheck_answer_in_the_thread(
     fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings, mr: tuple[int, int]
 ) -> None:
@@ -348,4 +303,20 @@ def test_help_and_recheck_answer_in_the_thread(
     assert replies(fake_gitlab, project, iid, recheck)[-1] == (
         f"Rechecked {sha[:12]}: {count} finding(s); the summary is current."
     )
-    assert len(inline_rules(fake_gitlab, project, iid)) == count
+    assert len(inline_rules(fake_gitlab, project, iid)) == len(
+        inline_findings(findings_for(example_files()))
+    )
+
+
+def test_info_findings_go_inline_when_the_project_asks(
+    fake_gitlab: FakeGitLab, client: GitLabClient, settings: Settings
+) -> None:
+    files = {**example_files(), ".layerbot.yml": "inline-info: true\n"}
+    project = fake_gitlab.add_project("group/app", files={"README.md": "hello\n"})
+    iid = fake_gitlab.open_merge_request(project, None, files)
+    review_merge_request(client, settings, project, iid, head(fake_gitlab, project, iid))
+    expected = findings_for(files)
+    assert len(inline_findings(expected)) < len(expected)  # the example has info advice
+    assert sorted(rule for rule, _, _ in inline_rules(fake_gitlab, project, iid)) == sorted(
+        item.rule for item in expected
+    )
