@@ -46,3 +46,20 @@ def test_continuations_fold_into_one_command() -> None:
 
 def test_unterminated_quote_is_read_to_the_end_not_an_error() -> None:
     assert split_words("echo 'never closed") == ["echo", "never closed"]
+
+
+def test_a_lone_ampersand_separates_commands_but_redirections_do_not() -> None:
+    assert [c.argv for c in commands("a & b")] == [("a",), ("b",)]
+    assert [c.argv for c in commands("make 2>&1 | tee log")] == [("make", "2>&1"), ("tee", "log")]
+    assert [c.argv for c in commands("run &>/dev/null && next")] == [
+        ("run", "&>/dev/null"),
+        ("next",),
+    ]
+
+
+def test_a_comment_ends_the_line_and_hides_the_commands_in_it() -> None:
+    found = commands("apt-get install -y x # && rm -rf /var/lib/apt/lists/*\nls")
+    assert [c.argv for c in found] == [("apt-get", "install", "-y", "x"), ("ls",)]
+    assert [c.argv for c in commands('echo "a # b" x#y && n=${#list}')] == [
+        ("echo", "a # b", "x#y")
+    ]

@@ -12,11 +12,17 @@ from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.runs import cache_mount_targets
-from layerbot.analysis.shell import Command
+from layerbot.analysis.shell import Command, split_words
 
-_HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root)(?=/|$)")
+_HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root|/home/[^/]+)(?=/|$)")
 _APT = {"apt-get", "apt"}
-_DNF = {"dnf", "microdnf"}
+_DNF = {"dnf", "microdnf", "tdnf"}
+# apt options that take a value, so the value is not the action (``-o Opt=1 install``).
+_APT_VALUE_OPTIONS = {"-o", "--option", "-c", "--config-file", "-t", "--target-release"}
+# What pip accepts as a boolean in an environment variable (pip's ``strtobool``).
+_BOOLEANS = {"y", "yes", "t", "true", "on", "1", "n", "no", "f", "false", "off", "0"}
+# Flags that ask a tool about itself: ``yarn --version`` is a smoke test, not an install.
+_ABOUT_ITSELF = ("--version", "-v", "-V", "--help", "-h")
 
 
 def normalise_path(path: str) -> str:
@@ -28,10 +34,57 @@ def normalise_path(path: str) -> str:
 
 
 def removed_paths(command: Command) -> list[str]:
-    """The paths an ``rm`` deletes (normalised), or none for any other command."""
-    if command.program != "rm":
-        return []
-    return [normalise_path(arg) for arg in command.argv[1:] if not arg.startswith("-")]
+    """The paths an ``rm`` deletes, or a ``find`` with ``-delete``/``-exec rm`` (normalised)."""
+    if command.program == "rm":
+        return [normalise_path(arg) for arg in command.argv[1:] if not arg.startswith("-")]
+    if command.program == "find" and _find_deletes(command.argv):
+        starts = []
+        for arg in command.argv[1:]:
+            if arg.startswith(("-", "(", "!", "\\")):
+                break
+            starts.append(normalise_path(arg))
+        return starts
+    return []
+
+
+def _find_deletes(argv: tuple[str, ...]) -> bool:
+    if "-delete" in argv:
+        return True
+    return any(
+        flag in {"-exec", "-execdir"} and index + 1 < len(argv) and argv[index + 1] == "rm"
+        for index, flag in enumerate(argv)
+    )
+
+
+def apt_action(command: Command) -> str:
+    """The apt action (``install`` in ``apt-get -o Opt=1 -y install``), skipping option values."""
+    if command.program not in _APT:
+        return ""
+    argv = command.argv
+    index = 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg in _APT_VALUE_OPTIONS:
+            index += 2
+            continue
+        if not arg.startswith("-"):
+            return arg
+        index += 1
+    return ""
+
+
+def about_itself(command: Command) -> bool:
+    """``tool --version`` / ``tool --help``: a smoke test that installs and downloads nothing."""
+    return command.subcommand in {"", "version", "help"} and command.has_flag(*_ABOUT_ITSELF)
+
+
+def pip_cache_disabled(value: str) -> bool:
+    """Whether ``PIP_NO_CACHE_DIR=value`` turns pip's cache off.
+
+    pip turns it off for *every* boolean it accepts, the false ones included (``off``, ``0``,
+    ``false``): kept for backwards compatibility since pip 19.0. Anything else makes pip fail.
+    """
+    return value.strip().lower() in _BOOLEANS
 
 
 def _within(path: str, directory: str) -> bool:
@@ -53,8 +106,12 @@ def apk_add(command: Command) -> bool:
     return command.program == "apk" and command.subcommand in {"add", "upgrade"}
 
 
+def apt_update(command: Command) -> bool:
+    return apt_action(command) == "update"
+
+
 def apt_install(command: Command) -> bool:
-    return command.program in _APT and command.subcommand in {
+    return apt_action(command) in {
         "install",
         "upgrade",
         "dist-upgrade",
@@ -101,7 +158,12 @@ def npm_install(command: Command) -> bool:
 
 
 def yarn_install(command: Command) -> bool:
-    return command.program == "yarn" and command.subcommand in {"", "install", "add"}
+    """``yarn``, ``yarn install``, ``yarn add`` (a bare ``yarn`` installs; ``yarn -v`` does not)."""
+    return (
+        command.program == "yarn"
+        and command.subcommand in {"", "install", "add"}
+        and not about_itself(command)
+    )
 
 
 @dataclass(frozen=True)
@@ -127,7 +189,16 @@ class Cache:
 
 
 def _apk_uses_index(command: Command) -> bool:
-    return apk_add(command) and not command.has_flag("--no-cache")
+    """An ``apk add`` that reads (and may refresh) the local index; ``--no-cache`` fetches one
+    in memory and ``--no-network`` installs from files without any."""
+    return apk_add(command) and not command.has_flag("--no-cache", "--no-network")
+
+
+def _apk_writes_index(command: Command) -> bool:
+    """``apk update`` or an ``apk add`` that keeps the index in /var/cache/apk."""
+    if command.program != "apk" or command.has_flag("--no-cache", "--no-network"):
+        return False
+    return command.subcommand == "update" or apk_add(command)
 
 
 CACHES = (
@@ -135,8 +206,9 @@ CACHES = (
         key="apt-lists",
         label="apt package lists (/var/lib/apt/lists)",
         directories=("/var/lib/apt/lists",),
-        creates=lambda c: c.program in _APT and c.subcommand == "update",
-        cleans=lambda c: False,
+        creates=apt_update,
+        # apt 2.7+: ``dist-clean`` also deletes the package lists
+        cleans=lambda c: apt_action(c) == "dist-clean",
         needed_by=lambda c: apt_install(c) or c.program == "apt-cache",
     ),
     Cache(
@@ -144,17 +216,14 @@ CACHES = (
         label="downloaded .deb archives (/var/cache/apt)",
         directories=("/var/cache/apt",),
         creates=apt_install,
-        cleans=lambda c: c.program in _APT and c.subcommand in {"clean", "autoclean"},
+        cleans=lambda c: apt_action(c) in {"clean", "autoclean", "dist-clean"},
     ),
     Cache(
         key="apk",
         label="the apk index and cache (/var/cache/apk)",
         directories=("/var/cache/apk", "/etc/apk/cache"),
-        creates=lambda c: (
-            c.program == "apk"
-            and (c.subcommand == "update" or (apk_add(c) and not c.has_flag("--no-cache")))
-        ),
-        cleans=lambda c: c.program == "apk" and c.subcommand == "cache",
+        creates=_apk_writes_index,
+        cleans=lambda c: c.program == "apk" and c.subcommand == "cache" and c.has("clean", "purge"),
         needed_by=_apk_uses_index,
     ),
     Cache(
@@ -162,7 +231,9 @@ CACHES = (
         label="pip's download and wheel cache (~/.cache/pip)",
         directories=("~/.cache/pip",),
         creates=lambda c: pip_install(c) and not c.has_flag("--no-cache-dir"),
-        cleans=lambda c: c.program.startswith("pip") and c.subcommand == "cache",
+        cleans=lambda c: (
+            c.program.startswith("pip") and c.subcommand == "cache" and c.has("purge", "remove")
+        ),
     ),
     Cache(
         key="uv",
@@ -176,14 +247,14 @@ CACHES = (
         label="npm's cache (~/.npm)",
         directories=("~/.npm",),
         creates=npm_install,
-        cleans=lambda c: c.program == "npm" and c.subcommand == "cache",
+        cleans=lambda c: c.program == "npm" and c.subcommand == "cache" and c.has("clean", "rm"),
     ),
     Cache(
         key="yarn",
         label="yarn's cache (/usr/local/share/.cache/yarn)",
         directories=("/usr/local/share/.cache/yarn", "~/.cache/yarn"),
         creates=yarn_install,
-        cleans=lambda c: c.program == "yarn" and c.subcommand == "cache",
+        cleans=lambda c: c.program == "yarn" and c.subcommand == "cache" and c.has("clean"),
     ),
     Cache(
         key="yum",
@@ -222,3 +293,14 @@ def covered_by_mount(run: Instruction, cache: Cache) -> bool:
 
 def cache_named(key: str) -> Cache:
     return next(cache for cache in CACHES if cache.key == key)
+
+
+def assignments(instruction: Instruction) -> dict[str, str]:
+    """The variables an ``ENV`` (or an ``ARG`` with a default) sets for the RUNs after it."""
+    if instruction.keyword not in {"ENV", "ARG"}:
+        return {}
+    words = split_words(instruction.arguments)
+    if instruction.keyword == "ENV" and len(words) >= 2 and "=" not in words[0]:
+        return {words[0]: " ".join(words[1:])}  # the legacy ``ENV NAME value`` form
+    pairs = (word.partition("=") for word in words)
+    return {name: value for name, equals, value in pairs if equals}

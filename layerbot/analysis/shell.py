@@ -1,7 +1,8 @@
 """Just enough shell to see which commands a ``RUN`` or a CI script runs.
 
-We split on the control operators (``&&``, ``||``, ``;``, ``|``, newlines) and tokenise each
-simple command with :mod:`shlex`. Subshells, loops and functions are read as flat text: a rule
+We split on the control operators (``&&``, ``||``, ``;``, ``|``, ``&``, newlines), drop
+comments (an unquoted ``#`` that starts a word, to the end of its line) and tokenise each
+simple command like :mod:`shlex`. Subshells, loops and functions are read as flat text: a rule
 that needs more than "which programs with which arguments" should not be written against shell.
 """
 
@@ -11,8 +12,13 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-# Quoted strings are matched first so that operators inside them do not split a command.
-_OPERATORS = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\||\n)""", re.DOTALL)
+# Quoted strings are matched first so that operators inside them do not split a command. A lone
+# ``&`` runs the command before it in the background (not ``2>&1``, ``&>file`` or ``|&``).
+_OPERATORS = re.compile(
+    r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\|&?|(?<![<>])&(?!>)|\n)"""
+    r"""|(?<![^\s;&|()])(#[^\n]*)""",
+    re.DOTALL,
+)
 # A word is a run of unquoted characters, quoted strings and escapes (linear, unlike shlex,
 # whose per-character concatenation is quadratic on a hostile one-megabyte word).
 _WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
@@ -83,7 +89,7 @@ def _pieces(script: str) -> list[str]:
     """``script`` cut at control operators that stand outside quotes."""
     pieces, start = [], 0
     for match in _OPERATORS.finditer(script):
-        if match.group(1):
+        if match.group(1) or match.group(2):
             pieces.append(script[start : match.start()])
             start = match.end()
     pieces.append(script[start:])

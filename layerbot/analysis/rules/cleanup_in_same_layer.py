@@ -64,7 +64,7 @@ from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.model import Finding, Fix, Safety, Severity
-from layerbot.analysis.package_caches import CACHES, Cache, removed_paths
+from layerbot.analysis.package_caches import CACHES, Cache, covered_by_mount, removed_paths
 from layerbot.analysis.rules.update_with_install import lone_updates
 from layerbot.analysis.shell import Command
 
@@ -88,6 +88,8 @@ _MANAGERS = {
 
 
 _WRITERS = {"RUN", "COPY", "ADD"}
+# Flags with which a package manager keeps no cache at all.
+_KEEPS_NOTHING = ("--no-cache", "--no-cache-dir", "--no-network")
 
 
 @dataclass(frozen=True)
@@ -109,7 +111,27 @@ def _creates(cache: Cache, command: Command) -> bool:
 
 
 def _runs_one_of(programs: set[str], command: Command) -> bool:
-    return command.program in programs
+    """A package manager run that may leave files we cannot name (not one told to keep none)."""
+    return command.program in programs and not command.has_flag(*_KEEPS_NOTHING)
+
+
+def _left_by(earlier: list[Instruction], cache: Cache) -> tuple[bool, Instruction | None]:
+    """Whether an earlier RUN touched ``cache``, and the RUN whose layer holds it.
+
+    The latest RUN that creates or deletes the cache decides: if it deleted the cache after
+    creating it (or a cache mount held it), no layer holds it and a later deletion is no
+    late clean-up, just a no-op.
+    """
+    for run in reversed(earlier):
+        commands = runs.run_commands(run)
+        created = [n for n, c in enumerate(commands) if _creates(cache, c)]
+        removed = [n for n, c in enumerate(commands) if cache.removed_by(c)]
+        if not created and not removed:
+            continue
+        if (removed and (not created or removed[-1] > created[-1])) or covered_by_mount(run, cache):
+            return True, None
+        return True, run
+    return False, None
 
 
 def _build_dependencies(command: Command) -> tuple[str, set[str]] | None:
@@ -198,9 +220,9 @@ def _removals_of(
     for cache in CACHES:
         if not cache.removed_by(command) or any(_creates(cache, c) for c in before):
             continue
-        creator = _latest(earlier, partial(_creates, cache))
-        inferred = creator is None
-        if creator is None and cache.key in _MANAGERS:
+        touched, creator = _left_by(earlier, cache)
+        inferred = not touched
+        if not touched and cache.key in _MANAGERS:
             creator = _latest(earlier, partial(_runs_one_of, _MANAGERS[cache.key]))
         if creator is None:
             continue

@@ -75,7 +75,12 @@ from layerbot.analysis import package_caches, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
-from layerbot.analysis.package_caches import Cache, cache_named, covered_by_mount
+from layerbot.analysis.package_caches import (
+    Cache,
+    cache_named,
+    covered_by_mount,
+    pip_cache_disabled,
+)
 from layerbot.analysis.rules.cleanup_in_same_layer import reported_removals
 from layerbot.analysis.rules.update_with_install import is_update_only
 from layerbot.analysis.shell import Command
@@ -95,17 +100,28 @@ _PIP_INSTALL = runs.command_pattern(
 _GEM_INSTALL = runs.command_pattern("gem", "install")
 _UV_INSTALL = runs.command_pattern("uv", r"sync|pip[ \t]+install")
 _NO_RECOMMENDS = re.compile(r"Install-Recommends=(?:false|0|no)", re.IGNORECASE)
-# Settings an earlier instruction (or a parent stage) makes that change what an install leaves.
-_SETTINGS = {
-    "pip-no-cache": re.compile("PIP_NO_CACHE_DIR"),
-    "uv-no-cache": re.compile("UV_NO_CACHE"),
-    "gem-no-document": re.compile(r"no-document|\.gemrc"),
+# Settings an earlier RUN (or a parent stage) writes into a config file.
+_CONFIGURED = {
+    "pip-no-cache": re.compile(r"pip3?\s+config\s+set\s+\S*no-cache-dir|no-cache-dir\s*=\s*\w"),
+    "gem-no-document": re.compile(r"no-document|\.gemrc|/gemrc"),
     "apt-no-recommends": _NO_RECOMMENDS,
 }
+# uv reads these as true (clap's boolish values); pip has its own rule (see package_caches).
+_TRUTHY = {"1", "true", "yes", "y", "on"}
+# Official images that configure their package manager already: ruby's writes
+# ``gem: --no-document`` into /usr/local/etc/gemrc.
+_IMAGE_SETTINGS = {"ruby": frozenset({"gem-no-document"})}
 
 
-def _settings_in(text: str) -> frozenset[str]:
-    return frozenset(name for name, pattern in _SETTINGS.items() if pattern.search(text))
+def _settings_in(instruction: Instruction) -> frozenset[str]:
+    """What ``instruction`` turns on for the installs after it."""
+    found = {name for name, pattern in _CONFIGURED.items() if pattern.search(instruction.original)}
+    variables = package_caches.assignments(instruction)
+    if "PIP_NO_CACHE_DIR" in variables and pip_cache_disabled(variables["PIP_NO_CACHE_DIR"]):
+        found.add("pip-no-cache")
+    if variables.get("UV_NO_CACHE", "").lower() in _TRUTHY:
+        found.add("uv-no-cache")
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -154,10 +170,10 @@ def _positions(view: RunView, test: Callable[[Command], bool]) -> list[int]:
 def _apk(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apk")
     adds = _positions(view, package_caches.apk_add)
-    updates = _positions(view, lambda c: c.program == "apk" and c.subcommand == "update")
+    updates = _positions(view, lambda c: c.subcommand == "update" and cache.creates(c))
     if not adds or covered_by_mount(view.run, cache):
         return
-    lacking = [n for n in adds if not view.commands[n].has_flag("--no-cache")]
+    lacking = [n for n in adds if cache.creates(view.commands[n])]
     if any(view.left_behind(cache, n) for n in lacking):
         yield Problem(
             "`apk add` without `--no-cache` keeps the apk index in the layer",
@@ -166,9 +182,11 @@ def _apk(view: RunView) -> Iterator[Problem]:
             ),
         )
     elif updates and not lacking:
+        kept = view.left_behind(cache, updates[-1])
         yield Problem(
             "`apk update` is pointless with `apk add --no-cache`, which fetches a fresh index "
-            "itself: the update only writes an index into the layer",
+            "itself: the update only "
+            + ("writes an index into the layer" if kept else "downloads an index to delete"),
             _without(_APK_UPDATE),
         )
 
@@ -191,7 +209,7 @@ def _pip(view: RunView) -> Iterator[Problem]:
     lacking = [
         n
         for n in _positions(view, cache.creates)
-        if "PIP_NO_CACHE_DIR" not in view.commands[n].text and view.left_behind(cache, n)
+        if not _inline_pip_setting(view.commands[n]) and view.left_behind(cache, n)
     ]
     if lacking:
         yield Problem(
@@ -199,6 +217,12 @@ def _pip(view: RunView) -> Iterator[Problem]:
             "package in ~/.cache/pip",
             _flag(_PIP_INSTALL, "--no-cache-dir"),
         )
+
+
+def _inline_pip_setting(command: Command) -> bool:
+    """``PIP_NO_CACHE_DIR=1 pip install ...``: the variable set for this command only."""
+    setting = re.search(r"(?:^|\s)PIP_NO_CACHE_DIR=(\S*)", command.text)
+    return setting is not None and pip_cache_disabled(setting.group(1).strip("\"'"))
 
 
 def _uv(view: RunView) -> Iterator[Problem]:
@@ -261,12 +285,13 @@ def _views(
         if run.keyword == "RUN" and not run.is_exec_form:
             deleted_later = frozenset(deleted.get(id(run), ()))
             yield RunView(run, runs.run_commands(run), frozenset(earlier), deleted_later)
-        earlier |= _settings_in(run.original)
+        earlier |= _settings_in(run)
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
-    inherited: frozenset[str] = frozenset()
     shipped = runs.shipped_stages(ctx.doc)
+    base = ctx.doc.resolved_base(shipped[0])
+    inherited = _IMAGE_SETTINGS.get(base.repository, frozenset())
     deleted: dict[int, set[str]] = {}
     for stage in shipped:
         for removal in reported_removals(ctx.doc, stage):
@@ -274,7 +299,7 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for stage in shipped:
         for view in _views(stage, inherited, deleted):
             yield from _findings(ctx, view)
-        inherited |= _settings_in("\n".join(i.original for i in stage.instructions))
+        inherited = inherited.union(*(_settings_in(i) for i in stage.instructions))
 
 
 def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
@@ -290,9 +315,7 @@ def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
         )
         impact = "every pull and push of the image carries files nothing uses at run time"
         yield ctx.finding(NAME, SEVERITY, run, message, impact=impact, fix=fix)
-    installs = _positions(
-        view, lambda c: c.program in {"apt-get", "apt"} and c.subcommand == "install"
-    )
+    installs = _positions(view, lambda c: package_caches.apt_action(c) == "install")
     if (
         any(
             not view.commands[n].has_flag("--no-install-recommends")

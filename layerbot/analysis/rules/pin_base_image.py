@@ -36,6 +36,7 @@ from collections.abc import Iterator
 
 from layerbot.analysis import project
 from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.dockerfile import ImageRef
 from layerbot.analysis.model import Edit, Finding, Fix, Safety, Severity
 
 NAME = "pin-base-image"
@@ -57,15 +58,28 @@ def pinned_tag(ctx: DockerfileContext, repository: str) -> str | None:
     return None
 
 
+def _chosen_elsewhere(image: ImageRef) -> bool:
+    """A variable with no default names the image or its tag: the build passes it
+    (``--build-arg``), so the Dockerfile pins nothing and leaves nothing unpinned.
+
+    ``$REGISTRY/python`` still has no tag: only the registry comes from outside.
+    """
+    return "$" in image.short_name or "$" in (image.tag or "") or "$" in (image.digest or "")
+
+
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     doc = ctx.doc
     for stage in doc.stages:
         if doc.base_stage(stage) is not None or stage.base.lower() == _SCRATCH:
             continue
         image = doc.resolved_base(stage)
-        if image.digest or (image.tag and image.tag != "latest") or "$" in image.name:
+        if _chosen_elsewhere(image) or doc.stage_named(image.name) is not None:
+            continue
+        if image.digest or (image.tag and image.tag != "latest") or image.name == _SCRATCH:
             continue
         written = "no tag" if image.tag is None else "`:latest`"
+        if "$" in stage.base:
+            written += f" (it resolves to `{image}` with the ARG defaults)"
         message = (
             f"`FROM {stage.base}` uses {written}: the base image changes under you, so builds "
             "are not reproducible and every layer cache is lost when `latest` moves."

@@ -59,7 +59,13 @@ from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.model import Finding, Fix, Safety, Severity
-from layerbot.analysis.package_caches import apk_add, apt_install, yum_install, zypper_install
+from layerbot.analysis.package_caches import (
+    apk_add,
+    apt_install,
+    apt_update,
+    yum_install,
+    zypper_install,
+)
 from layerbot.analysis.shell import Command
 
 NAME = "update-with-install"
@@ -84,14 +90,15 @@ class Family:
 FAMILIES = (
     Family(
         "apt-get",
-        lambda c: c.program in {"apt-get", "apt"} and c.subcommand == "update",
+        apt_update,
         lambda c: apt_install(c) or c.program == "apt-cache",
         runs.command_pattern("apt-get|apt", "install|upgrade|dist-upgrade|full-upgrade|build-dep"),
         runs.command_pattern("apt-get|apt", "update"),
     ),
     Family(
         "apk",
-        lambda c: c.program == "apk" and c.subcommand == "update",
+        # ``--no-cache`` keeps no index: nothing goes stale, nothing ships
+        lambda c: c.program == "apk" and c.subcommand == "update" and not c.has_flag("--no-cache"),
         apk_add,
         runs.command_pattern("apk", "add|upgrade"),
         runs.command_pattern("apk", "update"),
