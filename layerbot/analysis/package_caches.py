@@ -17,6 +17,8 @@ from layerbot.analysis.shell import Command, split_words
 _HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root|/home/[^/]+)(?=/|$)")
 _APT = {"apt-get", "apt"}
 _DNF = {"dnf", "microdnf", "tdnf"}
+_CONDA = {"conda", "mamba", "micromamba"}
+_COMPOSER_CLEAR = {"clear-cache", "clearcache", "cc"}
 # apt options that take a value, so the value is not the action (``-o Opt=1 install``).
 _APT_VALUE_OPTIONS = {"-o", "--option", "-c", "--config-file", "-t", "--target-release"}
 # What pip accepts as a boolean in an environment variable (pip's ``strtobool``).
@@ -166,6 +168,23 @@ def yarn_install(command: Command) -> bool:
     )
 
 
+def conda_install(command: Command) -> bool:
+    """``conda``/``mamba``/``micromamba`` ``install``, ``create``, ``update``, ``env create``."""
+    return command.program in _CONDA and (
+        command.subcommand in {"install", "create", "update", "upgrade"}
+        or (command.subcommand == "env" and command.has("create", "update"))
+    )
+
+
+def composer_install(command: Command) -> bool:
+    return command.program == "composer" and command.subcommand in {
+        "install",
+        "update",
+        "require",
+        "create-project",
+    }
+
+
 @dataclass(frozen=True)
 class Cache:
     """A package manager's leftovers: where they live, who writes and who deletes them."""
@@ -269,6 +288,24 @@ CACHES = (
         directories=("/var/cache/zypp",),
         creates=zypper_install,
         cleans=lambda c: c.program == "zypper" and c.subcommand in {"clean", "cc"},
+    ),
+    Cache(
+        key="conda",
+        label="conda's package tarballs and extracted packages (/opt/conda/pkgs)",
+        directories=("/opt/conda/pkgs", "~/.conda/pkgs"),
+        creates=conda_install,
+        cleans=lambda c: c.program in _CONDA and c.subcommand == "clean",
+    ),
+    Cache(
+        key="composer",
+        label="Composer's download cache (~/.composer/cache)",
+        directories=("~/.composer/cache", "~/.cache/composer"),
+        creates=lambda c: (
+            composer_install(c)
+            and not c.has_flag("--no-cache")
+            and "COMPOSER_CACHE_DIR=/dev/null" not in c.text
+        ),
+        cleans=lambda c: c.program == "composer" and c.subcommand in _COMPOSER_CLEAR,
     ),
     Cache(
         key="tmp",

@@ -82,8 +82,10 @@ _MANAGERS = {
     "uv": {"uv"},
     "npm": {"npm"},
     "yarn": {"yarn"},
-    "yum": {"yum", "dnf", "microdnf"},
+    "yum": {"yum", "dnf", "microdnf", "tdnf"},
     "zypper": {"zypper"},
+    "conda": {"conda", "mamba", "micromamba"},
+    "composer": {"composer"},
 }
 
 

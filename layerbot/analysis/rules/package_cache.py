@@ -272,6 +272,7 @@ def _problems(view: RunView) -> list[Problem]:
         *_appended_clean(view, "zypper", lambda c: "zypper clean --all"),
         *_appended_clean(view, "npm", lambda c: "npm cache clean --force"),
         *_appended_clean(view, "yarn", lambda c: "yarn cache clean"),
+        *_appended_clean(view, "conda", lambda c: f"{c.program} clean --all --yes"),
         *_gem(view),
     ]
 
