@@ -63,3 +63,13 @@ def test_a_comment_ends_the_line_and_hides_the_commands_in_it() -> None:
     assert [c.argv for c in commands('echo "a # b" x#y && n=${#list}')] == [
         ("echo", "a # b", "x#y")
     ]
+
+
+def test_xargs_runs_the_command_it_names() -> None:
+    found = commands("cat f | xargs -r -n 1 apt-get install -y && scanelf x | xargs -rt apk add")
+    assert [c.argv for c in found] == [
+        ("cat", "f"),
+        ("apt-get", "install", "-y"),
+        ("scanelf", "x"),
+        ("apk", "add"),
+    ]

@@ -17,6 +17,7 @@ from layerbot.analysis.shell import Command, split_words
 _HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root|/home/[^/]+)(?=/|$)")
 _APT = {"apt-get", "apt"}
 _DNF = {"dnf", "microdnf", "tdnf"}
+_APT_INSTALLS = {"install", "upgrade", "dist-upgrade", "full-upgrade", "build-dep"}
 _CONDA = {"conda", "mamba", "micromamba"}
 _COMPOSER_CLEAR = {"clear-cache", "clearcache", "cc"}
 # apt options that take a value, so the value is not the action (``-o Opt=1 install``).
@@ -109,17 +110,13 @@ def apk_add(command: Command) -> bool:
 
 
 def apt_update(command: Command) -> bool:
-    return apt_action(command) == "update"
+    """``apt-get update``, or an install with ``--update`` (apt 3.0 updates the lists first)."""
+    action = apt_action(command)
+    return action == "update" or (action in _APT_INSTALLS and command.has_flag("--update"))
 
 
 def apt_install(command: Command) -> bool:
-    return apt_action(command) in {
-        "install",
-        "upgrade",
-        "dist-upgrade",
-        "full-upgrade",
-        "build-dep",
-    }
+    return apt_action(command) in _APT_INSTALLS
 
 
 def yum_install(command: Command) -> bool:

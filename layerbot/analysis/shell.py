@@ -24,6 +24,8 @@ _OPERATORS = re.compile(
 _WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
 _PART = re.compile(r"""'([^']*)'?|"((?:\\.|[^"\\])*)"?|\\(.?)|([^'"\\]+)""", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# xargs options whose value is the next word (``-n 1``, ``-I {}``).
+_XARGS_VALUE_OPTIONS = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}
 _WRAPPERS = {"sudo", "exec", "time", "nice", "nohup", "env", "command", "then", "do", "else"}
 
 
@@ -96,6 +98,16 @@ def _pieces(script: str) -> list[str]:
     return pieces
 
 
+def _after_xargs(argv: list[str]) -> list[str]:
+    """``xargs -rt apk add ...`` runs ``apk add ...`` (with more arguments from its input)."""
+    if not argv or argv[0] != "xargs":
+        return argv
+    index = 1
+    while index < len(argv) and argv[index].startswith("-"):
+        index += 2 if argv[index] in _XARGS_VALUE_OPTIONS else 1
+    return argv[index:]
+
+
 def commands(script: str) -> list[Command]:
     """The simple commands in ``script``, in order."""
     return list(_parsed(script))
@@ -112,6 +124,7 @@ def _parsed(script: str) -> tuple[Command, ...]:
         argv = split_words(text)
         while argv and (_ASSIGNMENT.match(argv[0]) or argv[0] in _WRAPPERS or argv[0] in "({"):
             argv.pop(0)
+        argv = _after_xargs(argv)
         if argv:
             found.append(Command(tuple(argv), text))
     return tuple(found)

@@ -195,7 +195,7 @@ def _apt_lists(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apt-lists")
     updates = _positions(view, cache.creates)
     installs = _positions(view, package_caches.apt_install)
-    if updates and any(n > updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
+    if updates and any(n >= updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
         yield Problem(
             "the apt package lists from `apt-get update` stay in the layer (tens of MB)",
             _append("rm -rf /var/lib/apt/lists/*"),

@@ -60,9 +60,11 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.model import Finding, Fix, Safety, Severity
 from layerbot.analysis.package_caches import (
+    Cache,
     apk_add,
     apt_install,
     apt_update,
+    cache_named,
     yum_install,
     zypper_install,
 )
@@ -85,6 +87,7 @@ class Family:
     is_install: Callable[[Command], bool]
     install_pattern: re.Pattern[str]
     update_pattern: re.Pattern[str]
+    index: Cache
 
 
 FAMILIES = (
@@ -94,6 +97,7 @@ FAMILIES = (
         lambda c: apt_install(c) or c.program == "apt-cache",
         runs.command_pattern("apt-get|apt", "install|upgrade|dist-upgrade|full-upgrade|build-dep"),
         runs.command_pattern("apt-get|apt", "update"),
+        cache_named("apt-lists"),
     ),
     Family(
         "apk",
@@ -102,6 +106,7 @@ FAMILIES = (
         apk_add,
         runs.command_pattern("apk", "add|upgrade"),
         runs.command_pattern("apk", "update"),
+        cache_named("apk"),
     ),
     Family(
         "yum",
@@ -109,6 +114,7 @@ FAMILIES = (
         lambda c: yum_install(c) and c.subcommand != "makecache",
         runs.command_pattern("yum|dnf|microdnf", "install|update|upgrade|groupinstall|reinstall"),
         runs.command_pattern("yum|dnf|microdnf", "makecache"),
+        cache_named("yum"),
     ),
     Family(
         "zypper",
@@ -116,6 +122,7 @@ FAMILIES = (
         lambda c: zypper_install(c) and c.subcommand not in {"refresh", "ref"},
         runs.command_pattern("zypper", "install|in|update|up|dist-upgrade|dup"),
         runs.command_pattern("zypper", "refresh|ref"),
+        cache_named("zypper"),
     ),
 )
 
@@ -138,8 +145,10 @@ def lone_updates(stage: Stage) -> list[LoneUpdate]:
         commands = runs.run_commands(run)
         for family in FAMILIES:
             updates = [n for n, c in enumerate(commands) if family.is_update(c)]
-            if not updates or any(family.is_install(c) for c in commands[updates[0] + 1 :]):
+            if not updates or any(family.is_install(c) for c in commands[updates[0] :]):
                 continue
+            if any(family.index.removed_by(c) for c in commands[updates[-1] + 1 :]):
+                continue  # a script installed from it, and the index is gone with this RUN
             served = next(
                 (
                     later
@@ -155,7 +164,9 @@ def lone_updates(stage: Stage) -> list[LoneUpdate]:
 def is_update_only(run: Instruction) -> bool:
     """Whether every command of the RUN is a package index update."""
     commands = runs.run_commands(run)
-    return bool(commands) and all(any(f.is_update(c) for f in FAMILIES) for c in commands)
+    return bool(commands) and all(
+        any(f.is_update(c) and not f.is_install(c) for f in FAMILIES) for c in commands
+    )
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
