@@ -7,13 +7,14 @@ and the ``cleanup-in-same-layer`` rule (a later layer deletes it, too late to sh
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.runs import cache_mount_targets
 from layerbot.analysis.shell import Command, split_words
 
+_INLINE = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
 _HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root|/home/[^/]+)(?=/|$)")
 _APT = {"apt-get", "apt"}
 _DNF = {"dnf", "microdnf", "tdnf"}
@@ -192,16 +193,36 @@ class Cache:
     creates: Callable[[Command], bool]
     cleans: Callable[[Command], bool]
     needed_by: Callable[[Command], bool] = lambda command: False
+    # Where a user moves the cache: a flag of the command, or an environment variable.
+    location_flags: tuple[str, ...] = ()
+    location_variables: tuple[str, ...] = ()
 
-    def removed_by(self, command: Command) -> bool:
-        """Whether ``command`` deletes this cache (or the directory that holds it)."""
+    def removed_by(self, command: Command, directories: tuple[str, ...] = ()) -> bool:
+        """Whether ``command`` deletes this cache (or the directory that holds it), at its
+        default place or at ``directories``."""
         if self.cleans(command):
             return True
         return any(
             _within(path, directory) or _within(directory, path)
             for path in removed_paths(command)
-            for directory in self.directories
+            for directory in (*self.directories, *directories)
         )
+
+    def moved_to(self, command: Command, variables: Mapping[str, str]) -> tuple[str, ...]:
+        """Where ``command`` keeps this cache when a flag or a variable moves it (``pip
+        --cache-dir``, ``yarn --cache-folder``, ``YARN_CACHE_FOLDER``...): none if not moved."""
+        for index, arg in enumerate(command.argv):
+            for flag in self.location_flags:
+                if arg.startswith(flag + "="):
+                    return (normalise_path(arg.split("=", 1)[1]),)
+                if arg == flag and index + 1 < len(command.argv):
+                    return (normalise_path(command.argv[index + 1]),)
+        inline = dict(_INLINE.findall(command.text))
+        for name in self.location_variables:
+            value = inline.get(name) or variables.get(name)
+            if value:
+                return (normalise_path(value),)
+        return ()
 
 
 def _apk_uses_index(command: Command) -> bool:
@@ -246,10 +267,12 @@ CACHES = (
         key="pip",
         label="pip's download and wheel cache (~/.cache/pip)",
         directories=("~/.cache/pip",),
-        creates=lambda c: pip_install(c) and not c.has_flag("--no-cache-dir"),
+        creates=lambda c: pip_install(c) and not c.has_flag("--no-cache-dir", "--no-cache"),
         cleans=lambda c: (
             c.program.startswith("pip") and c.subcommand == "cache" and c.has("purge", "remove")
         ),
+        location_flags=("--cache-dir",),
+        location_variables=("PIP_CACHE_DIR",),
     ),
     Cache(
         key="uv",
@@ -257,6 +280,8 @@ CACHES = (
         directories=("~/.cache/uv",),
         creates=lambda c: uv_install(c) and not c.has_flag("--no-cache", "-n"),
         cleans=lambda c: c.program == "uv" and c.subcommand == "cache",
+        location_flags=("--cache-dir",),
+        location_variables=("UV_CACHE_DIR",),
     ),
     Cache(
         key="npm",
@@ -264,6 +289,8 @@ CACHES = (
         directories=("~/.npm",),
         creates=npm_install,
         cleans=lambda c: c.program == "npm" and c.subcommand == "cache" and c.has("clean", "rm"),
+        location_flags=("--cache",),
+        location_variables=("npm_config_cache", "NPM_CONFIG_CACHE"),
     ),
     Cache(
         key="yarn",
@@ -271,6 +298,8 @@ CACHES = (
         directories=("/usr/local/share/.cache/yarn", "~/.cache/yarn"),
         creates=yarn_install,
         cleans=lambda c: c.program == "yarn" and c.subcommand == "cache" and c.has("clean"),
+        location_flags=("--cache-folder",),
+        location_variables=("YARN_CACHE_FOLDER",),
     ),
     Cache(
         key="yum",
@@ -292,6 +321,7 @@ CACHES = (
         directories=("/opt/conda/pkgs", "~/.conda/pkgs"),
         creates=conda_install,
         cleans=lambda c: c.program in _CONDA and c.subcommand == "clean",
+        location_variables=("CONDA_PKGS_DIRS",),
     ),
     Cache(
         key="composer",
@@ -303,6 +333,7 @@ CACHES = (
             and "COMPOSER_CACHE_DIR=/dev/null" not in c.text
         ),
         cleans=lambda c: c.program == "composer" and c.subcommand in _COMPOSER_CLEAR,
+        location_variables=("COMPOSER_CACHE_DIR",),
     ),
     Cache(
         key="tmp",
@@ -319,10 +350,15 @@ def caches_removed_by(command: Command) -> list[Cache]:
     return [cache for cache in CACHES if cache.removed_by(command)]
 
 
-def covered_by_mount(run: Instruction, cache: Cache) -> bool:
-    """Whether a BuildKit cache mount on ``run`` holds the cache (so nothing lands in the layer)."""
+def covered_by_mount(run: Instruction, cache: Cache, directories: tuple[str, ...] = ()) -> bool:
+    """Whether a BuildKit cache mount on ``run`` holds the cache (so nothing lands in the layer),
+    at its default place or at ``directories`` (where a flag or variable moved it)."""
     targets = [normalise_path(target) for target in cache_mount_targets(run)]
-    return any(_within(directory, target) for directory in cache.directories for target in targets)
+    return any(
+        _within(directory, target)
+        for directory in directories or cache.directories
+        for target in targets
+    )
 
 
 def cache_named(key: str) -> Cache:

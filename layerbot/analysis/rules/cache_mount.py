@@ -92,7 +92,11 @@ TARGET = "dockerfile"
 _RUN_KEYWORD = re.compile(r"^(\s*RUN)(\s+)", re.IGNORECASE)
 # Caches the package-cache rule wants deleted; a RUN that deletes one chose image size.
 _CLEANED_CACHES = {"pip": "pip", "npm": "npm", "yarn": "yarn"}
-_DISABLING_FLAGS = {"pip": ("--no-cache-dir",), "uv": ("--no-cache",), "poetry": ("--no-cache",)}
+_DISABLING_FLAGS = {
+    "pip": ("--no-cache-dir", "--no-cache"),
+    "uv": ("--no-cache",),
+    "poetry": ("--no-cache",),
+}
 # Programs that read the dependency store at start-up only through these subcommands.
 _RUN_SUBCOMMAND_NEEDED = {"go", "cargo", "dotnet"}
 _ROOT_USERS = {"root", "0", "0:0", "root:root"}
@@ -136,7 +140,8 @@ def _cache_disabled(run: Instruction, step: DependencyStep, variables: set[str])
     if key is None:
         return False
     cache = package_caches.cache_named(key)
-    return any(cache.removed_by(command) for command in ecosystems.run_commands(run))
+    moved = cache.moved_to(step.command, {})
+    return any(cache.removed_by(command, moved) for command in ecosystems.run_commands(run))
 
 
 class _Status(StrEnum):

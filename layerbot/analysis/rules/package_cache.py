@@ -68,7 +68,7 @@ update` in a `RUN` of its own to `update-with-install`, so one problem is report
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from layerbot.analysis import package_caches, runs
@@ -140,15 +140,19 @@ class RunView:
     commands: list[Command]
     earlier: frozenset[str]
     deleted_later: frozenset[str]
+    variables: Mapping[str, str]
 
     def left_behind(self, cache: Cache, position: int) -> bool:
         """Whether the cache a command at ``position`` writes stays in this RUN's layer.
 
         A cache that a later RUN deletes is reported by ``cleanup-in-same-layer`` instead.
         """
-        if covered_by_mount(self.run, cache) or cache.label in self.deleted_later:
+        moved = cache.moved_to(self.commands[position], self.variables)
+        if covered_by_mount(self.run, cache, moved) or cache.label in self.deleted_later:
             return False
-        return not any(cache.removed_by(command) for command in self.commands[position + 1 :])
+        return not any(
+            cache.removed_by(command, moved) for command in self.commands[position + 1 :]
+        )
 
 
 def _flag(pattern: re.Pattern[str], flag: str, *present: str) -> Transform:
@@ -245,8 +249,14 @@ def _appended_clean(
     cache = cache_named(key)
     left = [n for n in _positions(view, cache.creates) if view.left_behind(cache, n)]
     if left:
-        clean = command(view.commands[left[-1]])
-        yield Problem(f"{cache.label} stays in the layer; `{clean}` removes it", _append(clean))
+        last = view.commands[left[-1]]
+        moved = cache.moved_to(last, view.variables)
+        if moved:  # the tool's own clean command would empty the default place
+            clean = f"rm -rf {moved[0]}"
+            what = f"{cache.label.split(' (')[0]} (moved to {moved[0]})"
+        else:
+            clean, what = command(last), cache.label
+        yield Problem(f"{what} stays in the layer; `{clean}` removes it", _append(clean))
 
 
 def _gem(view: RunView) -> Iterator[Problem]:
@@ -278,15 +288,20 @@ def _problems(view: RunView) -> list[Problem]:
 
 
 def _views(
-    stage: Stage, inherited: frozenset[str], deleted: dict[int, set[str]]
+    stage: Stage, inherited: frozenset[str], variables: dict[str, str], deleted: dict[int, set[str]]
 ) -> Iterator[RunView]:
-    """Each RUN of the stage with the settings made before it (kept as we go: linear)."""
+    """Each RUN of the stage with the settings made before it (kept as we go: linear).
+
+    ``variables`` are the ENV/ARG values so far; the stages after this one inherit them.
+    """
     earlier = set(inherited)
     for run in stage.instructions:
         if run.keyword == "RUN" and not run.is_exec_form:
             deleted_later = frozenset(deleted.get(id(run), ()))
-            yield RunView(run, runs.run_commands(run), frozenset(earlier), deleted_later)
+            commands = runs.run_commands(run)
+            yield RunView(run, commands, frozenset(earlier), deleted_later, dict(variables))
         earlier |= _settings_in(run)
+        variables.update(package_caches.assignments(run))
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
@@ -297,8 +312,9 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for stage in shipped:
         for removal in reported_removals(ctx.doc, stage):
             deleted.setdefault(id(removal.creator), set()).add(removal.what)
+    variables: dict[str, str] = {}
     for stage in shipped:
-        for view in _views(stage, inherited, deleted):
+        for view in _views(stage, inherited, variables, deleted):
             yield from _findings(ctx, view)
         inherited = inherited.union(*(_settings_in(i) for i in stage.instructions))
 
