@@ -245,7 +245,7 @@ CACHES = (
         directories=("/var/lib/apt/lists",),
         creates=apt_update,
         # apt 2.7+: ``dist-clean`` also deletes the package lists
-        cleans=lambda c: apt_action(c) == "dist-clean",
+        cleans=lambda c: apt_action(c) in {"distclean", "dist-clean"},
         needed_by=lambda c: apt_install(c) or c.program == "apt-cache",
     ),
     Cache(
@@ -253,7 +253,7 @@ CACHES = (
         label="downloaded .deb archives (/var/cache/apt)",
         directories=("/var/cache/apt",),
         creates=apt_install,
-        cleans=lambda c: apt_action(c) in {"clean", "autoclean", "dist-clean"},
+        cleans=lambda c: apt_action(c) in {"clean", "autoclean", "distclean", "dist-clean"},
     ),
     Cache(
         key="apk",

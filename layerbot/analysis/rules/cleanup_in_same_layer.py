@@ -6,6 +6,13 @@ cache, pip/uv/npm/yarn caches, the yum/dnf/zypper caches), files under `/tmp`, o
 dependencies (`apk del` of an `apk add --virtual` group, `apt-get purge` of installed packages)
 that an *earlier* `RUN` created, in the same stage or in a stage it is built `FROM`.
 
+What the earlier `RUN` already deleted itself (`... && rm -rf /var/lib/apt/lists/*`), kept
+out with a flag (`apk add --no-cache`, `pip --no-cache-dir`) or held in a cache mount is in
+no layer: deleting it again later is a harmless no-op and is not reported. Deletions are read
+in every spelling: `rm` with any flags and quoting, `find <dir> -delete`, `find -exec rm`, and
+the package managers' own clean commands (`apt-get clean`/`distclean`, `yum clean all`,
+`npm cache clean`, `conda clean`, `composer clear-cache` ...).
+
 ## Why it matters
 An image is a stack of read-only layers, and each layer only records what changed. Deleting a
 file in a later layer adds a "whiteout" entry that hides it, but the bytes stay in the layer

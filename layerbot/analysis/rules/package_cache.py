@@ -4,28 +4,38 @@
 Flags a `RUN` in a stage that ships (the final stage and the stages it is built `FROM`) when
 an install keeps its package manager's leftovers in the layer:
 
-- `apk add` / `apk upgrade` without `--no-cache`, and `apk update` next to an
-  `apk add --no-cache` (pointless: `--no-cache` fetches a fresh index anyway, so the update
-  only writes an index into the layer);
-- `apt-get update && apt-get install` without `rm -rf /var/lib/apt/lists/*` in the same `RUN`;
-- `pip install` without `--no-cache-dir` (unless `PIP_NO_CACHE_DIR` is set), `uv sync` and
-  `uv pip install` without `--no-cache` (unless `UV_NO_CACHE` is set);
-- `yum`/`dnf`/`microdnf` installs without `clean all`, `zypper install` without `zypper clean`;
-- `gem install` without `--no-document`;
+- `apk add` / `apk upgrade` without `--no-cache` (or `--no-network`, which installs from local
+  files and fetches no index), and `apk update` next to an `apk add --no-cache` (pointless:
+  `--no-cache` fetches a fresh index anyway);
+- `apt-get update` (or `apt-get install --update`) and an install, with the lists never
+  deleted in the same `RUN`: `rm -rf /var/lib/apt/lists/*` in any spelling (quoted, with
+  other paths, `find /var/lib/apt/lists -delete`) and `apt-get distclean` count, `apt-get
+  clean` does not (it only empties `/var/cache/apt`);
+- `pip install` without `--no-cache-dir` (or its prefix `--no-cache`), unless
+  `PIP_NO_CACHE_DIR` is set to any boolean pip accepts (`1`, `true`, `off`, `0`...: pip
+  disables the cache for all of them); `uv sync` and `uv pip install` without `--no-cache`
+  (unless `UV_NO_CACHE` is true);
+- `yum`/`dnf`/`microdnf`/`tdnf` installs without `clean all`, `zypper install` without
+  `zypper clean`, `conda`/`mamba` installs without `conda clean`;
+- `gem install` without `--no-document` (the official `ruby` images already configure
+  `--no-document` in their gemrc, so installs there are fine);
 - `npm install`/`npm ci` without `npm cache clean --force`, `yarn install` without
   `yarn cache clean`.
 
 It also reports, as `info`, `apt-get install` without `--no-install-recommends`.
 
-A BuildKit cache mount on the cache directory (`RUN --mount=type=cache,target=/root/.cache/pip`,
-`target=/var/cache/apk`, `target=/var/lib/apt` ...) keeps the cache out of the layer, so it is
-a valid alternative and raises nothing.
+What is not an install is not flagged: smoke tests such as `yarn --version`, `npm --version`
+or `pip --version`. Comments are read as the shell reads them: `... # && rm -rf ...` deletes
+nothing. A BuildKit cache mount on the cache directory (`--mount=type=cache` on
+`/root/.cache/pip`, `/var/cache/apk`, `/var/lib/apt` ...) keeps the cache out of the layer,
+and so does deleting it at the place a flag or variable moved it to (`--cache-dir`,
+`--cache-folder`, `PIP_CACHE_DIR`, `YARN_CACHE_FOLDER` ...).
 
 ## Why it matters
 Everything a `RUN` leaves on disk is committed into its layer and shipped with the image. The
-apt lists alone are tens of megabytes; pip, npm and yarn caches hold a second copy of every
-package downloaded. None of it is used at run time, and deleting it in a later `RUN` does not
-help (see `cleanup-in-same-layer`).
+apt lists alone are tens of megabytes; pip, npm, yarn and conda caches hold a second copy of
+every package downloaded. None of it is used at run time, and deleting it in a later `RUN`
+does not help (see `cleanup-in-same-layer`).
 
 ## Example
 ```dockerfile
@@ -56,13 +66,21 @@ update` in a `RUN` of its own to `update-with-install`, so one problem is report
 - Docker docs, "Building best practices: apt-get": combine `apt-get update` and
   `apt-get install` in one `RUN` and clean up with `rm -rf /var/lib/apt/lists/*` in the same
   `RUN`; Debian and Ubuntu images run `apt-get clean` automatically.
+- Debian 13 release notes / apt 3.0: `apt-get distclean` (alias `dist-clean`) removes the files
+  under `/var/lib/apt/lists` but the release files, for finalising images; `apt-get install
+  --update` updates the lists first.
 - Docker docs, "Optimize cache usage in builds: Use cache mounts": `RUN --mount=type=cache`
   keeps package caches between builds without storing them in the image.
 - Alpine Linux wiki, "Alpine Package Keeper": `--no-cache` means do not use or keep a local
-  cache, and fetches the index from the network.
-- pip docs, "Caching": `--no-cache-dir` and the `PIP_NO_CACHE_DIR` environment variable.
+  cache, and fetches the index from the network; `--no-network` uses no network (no index).
+- pip docs, "Caching": `--no-cache-dir` and the `PIP_NO_CACHE_DIR` environment variable; pip
+  pull request 5884 (pip 19.0): every boolean value of `PIP_NO_CACHE_DIR`, false ones
+  included, disables the cache.
 - uv docs, "Caching": `--no-cache` / `UV_NO_CACHE`, and the cache mount on `/root/.cache/uv`
   recommended in uv's Docker guide.
+- conda docs, "conda clean": removes unused packages and tarballs from the package cache.
+- The official `ruby` image's Dockerfile writes `gem: --no-document` to
+  `/usr/local/etc/gemrc` ("skip installing gem documentation").
 """
 
 from __future__ import annotations

@@ -3,6 +3,14 @@
 ## What it does
 Flags a `FROM` whose image has no tag or the `latest` tag (and no digest).
 
+Images named through build arguments are judged the way BuildKit expands them: with the
+default of a global `ARG` (`ARG NODE_TAG=latest` then `FROM node:${NODE_TAG}` is `latest`;
+a default pinned by version or digest is pinned), and with the `word` of
+`${VAR:-word}` when the variable has no default. An image or tag taken from an `ARG` with no
+default comes from the build (`--build-arg`), so the Dockerfile leaves nothing unpinned and
+nothing is reported (a variable registry in front of a tagless name still has no tag).
+`FROM scratch` and `FROM <earlier stage>` pull nothing and are never flagged.
+
 ## Why it matters
 `latest` moves. The same commit builds a different image next month, a new major version of
 the toolchain can break the build without any change in the repository, and the layer cache of
@@ -26,7 +34,11 @@ declares (go.mod's `go` directive, `.nvmrc` or package.json `engines.node`,
 Without such a declaration the finding has no fix.
 
 ## References
-- Docker docs, "Dockerfile reference: FROM": the tag defaults to `latest` when omitted.
+- Docker docs, "Dockerfile reference: FROM": the tag defaults to `latest` when omitted;
+  "Understand how ARG and FROM interact": an `ARG` before the first `FROM` can be used in
+  `FROM`, and `--build-arg` overrides its default.
+- Docker docs, "Dockerfile reference: Environment replacement": `${variable:-word}` gives
+  `word` when the variable is not set.
 - Docker docs, "Building best practices: Pin base image versions".
 """
 

@@ -4,6 +4,11 @@
 Flags a `RUN` that runs `apt-get update` (or `apt update`), `apk update`, `yum`/`dnf
 makecache` or `zypper refresh` without the install that needs the index in the same `RUN`.
 
+Not flagged: an install that updates itself (`apt-get install --update`, apt 3.0), an
+`apk update --no-cache` (it keeps no index), and an update whose index the same `RUN`
+deletes (`apt-get update && ./install-deps.sh && rm -rf /var/lib/apt/lists/*`: a script we
+cannot read installed from it, and no stale index is left for later layers).
+
 ## Why it matters
 Docker reuses a `RUN` layer from the build cache as long as its command text is unchanged,
 and the text `apt-get update` never changes. So once the update layer is cached, a later edit
