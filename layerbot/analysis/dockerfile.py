@@ -228,15 +228,9 @@ class Dockerfile:
 
         A variable with no default stays as written (``$BASE``): its value comes from the
         build (``--build-arg``), and we cannot know it. ``${NAME:-word}`` gives ``word`` then.
+        A default may use the ARGs declared before it (``ARG IMAGE=debian:${VERSION}``).
         """
         defaults: dict[str, str] = {}
-        for arg in self.global_args:
-            for word in split_words(arg.arguments):
-                name, equals, default = word.partition("=")
-                if equals:
-                    defaults[name] = default
-                else:
-                    defaults.pop(name, None)
 
         def substitute(match: re.Match[str]) -> str:
             name, operator, word = match.group(1) or match.group(4), match.group(2), match.group(3)
@@ -247,6 +241,13 @@ class Dockerfile:
                 return "" if value is None or (operator == ":+" and not value) else word
             return match.group(0) if value is None else value
 
+        for arg in self.global_args:
+            for word in split_words(arg.arguments):
+                name, equals, default = word.partition("=")
+                if equals:
+                    defaults[name] = _VARIABLE.sub(substitute, default)
+                else:
+                    defaults.pop(name, None)
         return parse_image(_VARIABLE.sub(substitute, stage.base))
 
     def used_stages(self) -> set[int]:
