@@ -73,3 +73,8 @@ def test_xargs_runs_the_command_it_names() -> None:
         ("scanelf", "x"),
         ("apk", "add"),
     ]
+
+
+def test_a_tool_asked_about_itself_is_a_smoke_test() -> None:
+    about = [c.about_itself for c in commands("yarn --version; npm -v; yarn; yarn install -v")]
+    assert about == [True, True, False, False]

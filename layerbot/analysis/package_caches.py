@@ -25,8 +25,6 @@ _COMPOSER_CLEAR = {"clear-cache", "clearcache", "cc"}
 _APT_VALUE_OPTIONS = {"-o", "--option", "-c", "--config-file", "-t", "--target-release"}
 # What pip accepts as a boolean in an environment variable (pip's ``strtobool``).
 _BOOLEANS = {"y", "yes", "t", "true", "on", "1", "n", "no", "f", "false", "off", "0"}
-# Flags that ask a tool about itself: ``yarn --version`` is a smoke test, not an install.
-_ABOUT_ITSELF = ("--version", "-v", "-V", "--help", "-h")
 
 
 def normalise_path(path: str) -> str:
@@ -75,11 +73,6 @@ def apt_action(command: Command) -> str:
             return arg
         index += 1
     return ""
-
-
-def about_itself(command: Command) -> bool:
-    """``tool --version`` / ``tool --help``: a smoke test that installs and downloads nothing."""
-    return command.subcommand in {"", "version", "help"} and command.has_flag(*_ABOUT_ITSELF)
 
 
 def pip_cache_disabled(value: str) -> bool:
@@ -162,7 +155,7 @@ def yarn_install(command: Command) -> bool:
     return (
         command.program == "yarn"
         and command.subcommand in {"", "install", "add"}
-        and not about_itself(command)
+        and not command.about_itself
     )
 
 

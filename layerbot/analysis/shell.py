@@ -26,6 +26,7 @@ _PART = re.compile(r"""'([^']*)'?|"((?:\\.|[^"\\])*)"?|\\(.?)|([^'"\\]+)""", re.
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 # xargs options whose value is the next word (``-n 1``, ``-I {}``).
 _XARGS_VALUE_OPTIONS = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}
+_ABOUT_ITSELF = ("--version", "-v", "-V", "--help", "-h")
 _WRAPPERS = {"sudo", "exec", "time", "nice", "nohup", "env", "command", "then", "do", "else"}
 
 
@@ -55,6 +56,11 @@ class Command:
                 if short and bundled and flag[1] in arg[1:]:
                     return True
         return False
+
+    @property
+    def about_itself(self) -> bool:
+        """``yarn --version``, ``bundle -v``, ``npm help``: a smoke test, not a real run."""
+        return self.subcommand in {"", "version", "help"} and self.has_flag(*_ABOUT_ITSELF)
 
     @property
     def subcommand(self) -> str:
