@@ -8,7 +8,9 @@ Flags a `RUN` that downloads dependencies (`go mod download`/`go build`, `npm ci
 fine to ignore.
 
 It stays quiet when the install disables or deletes its own cache (`pip --no-cache-dir`,
-`PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean` in the same `RUN`): that is the
+`PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer
+clear-cache`, or an `rm` of the folder a `--cache-dir`/`--cache-folder` moved it to, in the
+same `RUN`), and for a tool asked about itself (`yarn --version`): that is the
 image-size advice of `package-cache`, and a cache mount would be emptied by it. Conversely,
 once the mount is there, `package-cache` does not ask for `--no-cache-dir` either: the cache
 lives in the mount, not in the layer.
@@ -91,7 +93,7 @@ TARGET = "dockerfile"
 
 _RUN_KEYWORD = re.compile(r"^(\s*RUN)(\s+)", re.IGNORECASE)
 # Caches the package-cache rule wants deleted; a RUN that deletes one chose image size.
-_CLEANED_CACHES = {"pip": "pip", "npm": "npm", "yarn": "yarn"}
+_CLEANED_CACHES = {"pip": "pip", "npm": "npm", "yarn": "yarn", "composer": "composer"}
 _DISABLING_FLAGS = {
     "pip": ("--no-cache-dir", "--no-cache"),
     "uv": ("--no-cache",),
