@@ -10,10 +10,10 @@ fine to ignore.
 It stays quiet when the install disables or deletes its own cache (`pip --no-cache-dir`,
 `PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer
 clear-cache`, or an `rm` of the folder a `--cache-dir`/`--cache-folder` moved it to, in the
-same `RUN`), and for a tool asked about itself (`yarn --version`): that is the
-image-size advice of `package-cache`, and a cache mount would be emptied by it. Conversely,
-once the mount is there, `package-cache` does not ask for `--no-cache-dir` either: the cache
-lives in the mount, not in the layer.
+same `RUN`): that is the image-size advice of `package-cache`, and a cache mount would be
+emptied by it. Conversely, once the mount is there, `package-cache` does not ask for
+`--no-cache-dir` either: the cache lives in the mount, not in the layer. A tool asked about
+itself (`yarn --version`) downloads nothing and raises nothing.
 
 ## Why it matters
 When the dependency layer is invalidated (a manifest changed, or the install sits after
