@@ -78,3 +78,13 @@ def test_xargs_runs_the_command_it_names() -> None:
 def test_a_tool_asked_about_itself_is_a_smoke_test() -> None:
     about = [c.about_itself for c in commands("yarn --version; npm -v; yarn; yarn install -v")]
     assert about == [True, True, False, False]
+
+
+def test_conditions_and_user_switches_run_the_command_they_name() -> None:
+    found = commands('if ! gosu node yarn add "x@1"; then su-exec app npm ci; fi; gosu --version')
+    assert [c.argv for c in found] == [
+        ("yarn", "add", "x@1"),
+        ("npm", "ci"),
+        ("fi",),
+        ("gosu", "--version"),
+    ]

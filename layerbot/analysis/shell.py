@@ -28,6 +28,8 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _XARGS_VALUE_OPTIONS = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}
 _ABOUT_ITSELF = ("--version", "-v", "-V", "--help", "-h")
 _WRAPPERS = {"sudo", "exec", "time", "nice", "nohup", "env", "command", "then", "do", "else"}
+_WRAPPERS |= {"if", "elif", "while", "until", "!"}  # ``if ! apt-get install ...; then``
+_USER_SWITCHES = {"gosu", "su-exec"}
 
 
 @dataclass(frozen=True)
@@ -104,8 +106,12 @@ def _pieces(script: str) -> list[str]:
     return pieces
 
 
-def _after_xargs(argv: list[str]) -> list[str]:
-    """``xargs -rt apk add ...`` runs ``apk add ...`` (with more arguments from its input)."""
+def _runner_removed(argv: list[str]) -> list[str]:
+    """The command a runner runs: ``xargs -rt apk add ...`` runs ``apk add ...`` (with more
+    arguments from its input), ``gosu node yarn ...`` and ``su-exec app npm ...`` run the tool
+    as that user."""
+    if argv and argv[0] in _USER_SWITCHES and len(argv) > 2 and not argv[1].startswith("-"):
+        return argv[2:]
     if not argv or argv[0] != "xargs":
         return argv
     index = 1
@@ -130,7 +136,7 @@ def _parsed(script: str) -> tuple[Command, ...]:
         argv = split_words(text)
         while argv and (_ASSIGNMENT.match(argv[0]) or argv[0] in _WRAPPERS or argv[0] in "({"):
             argv.pop(0)
-        argv = _after_xargs(argv)
+        argv = _runner_removed(argv)
         if argv:
             found.append(Command(tuple(argv), text))
     return tuple(found)
