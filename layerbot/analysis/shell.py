@@ -134,9 +134,12 @@ def _parsed(script: str) -> tuple[Command, ...]:
         if not text or text.startswith("#"):
             continue
         argv = split_words(text)
-        while argv and (_ASSIGNMENT.match(argv[0]) or argv[0] in _WRAPPERS or argv[0] in "({"):
-            argv.pop(0)
-        argv = _runner_removed(argv)
+        start = 0  # an index, not pop(0): linear on ``sudo sudo sudo ...``
+        while start < len(argv) and (
+            _ASSIGNMENT.match(argv[start]) or argv[start] in _WRAPPERS or argv[start] in "({"
+        ):
+            start += 1
+        argv = _runner_removed(argv[start:])
         if argv:
             found.append(Command(tuple(argv), text))
     return tuple(found)
