@@ -344,9 +344,9 @@ def caches_removed_by(command: Command) -> list[Cache]:
 
 
 def covered_by_mount(run: Instruction, cache: Cache, directories: tuple[str, ...] = ()) -> bool:
-    """Whether a BuildKit cache mount on ``run`` holds the cache (so nothing lands in the layer),
-    at its default place or at ``directories`` (where a flag or variable moved it)."""
-    targets = [normalise_path(target) for target in cache_mount_targets(run)]
+    """Whether a BuildKit cache or tmpfs mount on ``run`` holds the cache (so nothing lands in
+    the layer), at its default place or at ``directories`` (where a flag or variable moved it)."""
+    targets = [normalise_path(t) for t in cache_mount_targets(run, ("cache", "tmpfs"))]
     return any(
         _within(directory, target)
         for directory in directories or cache.directories

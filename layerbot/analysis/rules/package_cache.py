@@ -26,8 +26,9 @@ It also reports, as `info`, `apt-get install` without `--no-install-recommends`.
 
 What is not an install is not flagged: smoke tests such as `yarn --version`, `npm --version`
 or `pip --version`. Comments are read as the shell reads them: `... # && rm -rf ...` deletes
-nothing. A BuildKit cache mount on the cache directory (`--mount=type=cache` on
-`/root/.cache/pip`, `/var/cache/apk`, `/var/lib/apt` ...) keeps the cache out of the layer,
+nothing. A BuildKit cache or tmpfs mount on the cache directory (`--mount=type=cache` on
+`/root/.cache/pip`, `/var/cache/apk`, `/var/lib/apt` ..., `--mount=type=tmpfs` on
+`/var/lib/apt/lists`) keeps the cache out of the layer,
 and so does deleting it at the place a flag or variable moved it to (`--cache-dir`,
 `--cache-folder`, `PIP_CACHE_DIR`, `YARN_CACHE_FOLDER` ...).
 
@@ -70,7 +71,8 @@ update` in a `RUN` of its own to `update-with-install`, so one problem is report
   under `/var/lib/apt/lists` but the release files, for finalising images; `apt-get install
   --update` updates the lists first.
 - Docker docs, "Optimize cache usage in builds: Use cache mounts": `RUN --mount=type=cache`
-  keeps package caches between builds without storing them in the image.
+  keeps package caches between builds without storing them in the image; "Dockerfile
+  reference: RUN --mount=type=tmpfs" mounts a tmpfs that is not part of the layer.
 - Alpine Linux wiki, "Alpine Package Keeper": `--no-cache` means do not use or keep a local
   cache, and fetches the index from the network; `--no-network` uses no network (no index).
 - pip docs, "Caching": `--no-cache-dir` and the `PIP_NO_CACHE_DIR` environment variable; pip
