@@ -23,6 +23,9 @@ _CONDA = {"conda", "mamba", "micromamba"}
 _COMPOSER_CLEAR = {"clear-cache", "clearcache", "cc"}
 # apt options that take a value, so the value is not the action (``-o Opt=1 install``).
 _APT_VALUE_OPTIONS = {"-o", "--option", "-c", "--config-file", "-t", "--target-release"}
+# ``find`` tests that select only some files: what the others hold stays.
+_FIND_FILTERS = {"-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-not", "!"}
+_FIND_FILTERS |= {"-mtime", "-mmin", "-newer", "-size", "-user", "-group", "-perm", "-links"}
 # What pip accepts as a boolean in an environment variable (pip's ``strtobool``).
 _BOOLEANS = {"y", "yes", "t", "true", "on", "1", "n", "no", "f", "false", "off", "0"}
 
@@ -50,6 +53,10 @@ def removed_paths(command: Command) -> list[str]:
 
 
 def _find_deletes(argv: tuple[str, ...]) -> bool:
+    """A ``find`` that deletes everything under its starting points (``-type f`` and
+    ``-mindepth`` keep nothing worth keeping; a name or age filter keeps the rest)."""
+    if any(arg in _FIND_FILTERS for arg in argv):
+        return False
     if "-delete" in argv:
         return True
     return any(
@@ -237,7 +244,7 @@ CACHES = (
         label="apt package lists (/var/lib/apt/lists)",
         directories=("/var/lib/apt/lists",),
         creates=apt_update,
-        # apt 2.7+: ``dist-clean`` also deletes the package lists
+        # apt 3.0 (Debian 13): ``distclean`` also deletes the package lists
         cleans=lambda c: apt_action(c) in {"distclean", "dist-clean"},
         needed_by=lambda c: apt_install(c) or c.program == "apt-cache",
     ),
