@@ -327,7 +327,8 @@ def _views(
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     shipped = runs.shipped_stages(ctx.doc)
     base = ctx.doc.resolved_base(shipped[0])
-    inherited = _IMAGE_SETTINGS.get(base.repository, frozenset())
+    official = base.repository.rsplit("library/", 1)[-1]  # mirrors keep the library/ path
+    inherited = _IMAGE_SETTINGS.get(official, frozenset())
     deleted: dict[int, set[str]] = {}
     for stage in shipped:
         for removal in reported_removals(ctx.doc, stage):
