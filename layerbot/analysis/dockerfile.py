@@ -26,8 +26,9 @@ class DockerfileError(InputError):
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(.*?)\s*$")
 _HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
 _FLAG = re.compile(r"--([a-z][a-z0-9-]*)(?:=(\S*))?")
+# ``$NAME``, ``${NAME}``, ``${NAME:-word}`` (and ``-``, ``:+``, ``+``), as BuildKit expands them.
 _VARIABLE = re.compile(
-    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-+][^}]*)?\}|([A-Za-z_][A-Za-z0-9_]*))"
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
 
 KNOWN_DIRECTIVES = ("syntax", "escape", "check")
@@ -223,16 +224,30 @@ class Dockerfile:
         return found if found is not None and found.index < stage.index else None
 
     def resolved_base(self, stage: Stage) -> ImageRef:
-        """The base image with ``ARG`` defaults from before the first FROM substituted."""
-        defaults = {}
-        for arg in self.global_args:
-            name, _, default = arg.arguments.partition("=")
-            defaults[name.strip()] = default.strip().strip("\"'")
+        """The base image with ``ARG`` defaults from before the first FROM substituted.
+
+        A variable with no default stays as written (``$BASE``): its value comes from the
+        build (``--build-arg``), and we cannot know it. ``${NAME:-word}`` gives ``word`` then.
+        A default may use the ARGs declared before it (``ARG IMAGE=debian:${VERSION}``).
+        """
+        defaults: dict[str, str] = {}
 
         def substitute(match: re.Match[str]) -> str:
-            key = match.group(1) or match.group(2)
-            return defaults.get(key, match.group(0))
+            name, operator, word = match.group(1) or match.group(4), match.group(2), match.group(3)
+            value = defaults.get(name)
+            if operator in {":-", "-"}:
+                return word if value is None or (operator == ":-" and not value) else value
+            if operator in {":+", "+"}:
+                return "" if value is None or (operator == ":+" and not value) else word
+            return match.group(0) if value is None else value
 
+        for arg in self.global_args:
+            for word in split_words(arg.arguments):
+                name, equals, default = word.partition("=")
+                if equals:
+                    defaults[name] = _VARIABLE.sub(substitute, default)
+                else:
+                    defaults.pop(name, None)
         return parse_image(_VARIABLE.sub(substitute, stage.base))
 
     def used_stages(self) -> set[int]:

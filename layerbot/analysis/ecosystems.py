@@ -521,7 +521,9 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
 
 @functools.lru_cache(maxsize=4096)
 def classify(command: Command) -> DependencyStep | None:
-    """The dependency step ``command`` is, if it is one."""
+    """The dependency step ``command`` is, if it is one (``yarn --version`` is none)."""
+    if command.about_itself:
+        return None
     for matches, ecosystem, kind_of in _CLASSIFIERS:
         if matches(command):
             kind = kind_of(command)

@@ -7,16 +7,27 @@ and the ``cleanup-in-same-layer`` rule (a later layer deletes it, too late to sh
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.runs import cache_mount_targets
-from layerbot.analysis.shell import Command
+from layerbot.analysis.shell import Command, split_words
 
-_HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root)(?=/|$)")
+_INLINE = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
+_HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root|/home/[^/]+)(?=/|$)")
 _APT = {"apt-get", "apt"}
-_DNF = {"dnf", "microdnf"}
+_DNF = {"dnf", "microdnf", "tdnf"}
+_APT_INSTALLS = {"install", "upgrade", "dist-upgrade", "full-upgrade", "build-dep"}
+_CONDA = {"conda", "mamba", "micromamba"}
+_COMPOSER_CLEAR = {"clear-cache", "clearcache", "cc"}
+# apt options that take a value, so the value is not the action (``-o Opt=1 install``).
+_APT_VALUE_OPTIONS = {"-o", "--option", "-c", "--config-file", "-t", "--target-release"}
+# ``find`` tests that select only some files: what the others hold stays.
+_FIND_FILTERS = {"-name", "-iname", "-path", "-ipath", "-regex", "-iregex", "-not", "!"}
+_FIND_FILTERS |= {"-mtime", "-mmin", "-newer", "-size", "-user", "-group", "-perm", "-links"}
+# What pip accepts as a boolean in an environment variable (pip's ``strtobool``).
+_BOOLEANS = {"y", "yes", "t", "true", "on", "1", "n", "no", "f", "false", "off", "0"}
 
 
 def normalise_path(path: str) -> str:
@@ -28,10 +39,56 @@ def normalise_path(path: str) -> str:
 
 
 def removed_paths(command: Command) -> list[str]:
-    """The paths an ``rm`` deletes (normalised), or none for any other command."""
-    if command.program != "rm":
-        return []
-    return [normalise_path(arg) for arg in command.argv[1:] if not arg.startswith("-")]
+    """The paths an ``rm`` deletes, or a ``find`` with ``-delete``/``-exec rm`` (normalised)."""
+    if command.program == "rm":
+        return [normalise_path(arg) for arg in command.argv[1:] if not arg.startswith("-")]
+    if command.program == "find" and _find_deletes(command.argv):
+        starts = []
+        for arg in command.argv[1:]:
+            if arg.startswith(("-", "(", "!", "\\")):
+                break
+            starts.append(normalise_path(arg))
+        return starts
+    return []
+
+
+def _find_deletes(argv: tuple[str, ...]) -> bool:
+    """A ``find`` that deletes everything under its starting points (``-type f`` and
+    ``-mindepth`` keep nothing worth keeping; a name or age filter keeps the rest)."""
+    if any(arg in _FIND_FILTERS for arg in argv):
+        return False
+    if "-delete" in argv:
+        return True
+    return any(
+        flag in {"-exec", "-execdir"} and index + 1 < len(argv) and argv[index + 1] == "rm"
+        for index, flag in enumerate(argv)
+    )
+
+
+def apt_action(command: Command) -> str:
+    """The apt action (``install`` in ``apt-get -o Opt=1 -y install``), skipping option values."""
+    if command.program not in _APT:
+        return ""
+    argv = command.argv
+    index = 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg in _APT_VALUE_OPTIONS:
+            index += 2
+            continue
+        if not arg.startswith("-"):
+            return arg
+        index += 1
+    return ""
+
+
+def pip_cache_disabled(value: str) -> bool:
+    """Whether ``PIP_NO_CACHE_DIR=value`` turns pip's cache off.
+
+    pip turns it off for *every* boolean it accepts, the false ones included (``off``, ``0``,
+    ``false``): kept for backwards compatibility since pip 19.0. Anything else makes pip fail.
+    """
+    return value.strip().lower() in _BOOLEANS
 
 
 def _within(path: str, directory: str) -> bool:
@@ -53,14 +110,14 @@ def apk_add(command: Command) -> bool:
     return command.program == "apk" and command.subcommand in {"add", "upgrade"}
 
 
+def apt_update(command: Command) -> bool:
+    """``apt-get update``, or an install with ``--update`` (apt 3.0 updates the lists first)."""
+    action = apt_action(command)
+    return action == "update" or (action in _APT_INSTALLS and command.has_flag("--update"))
+
+
 def apt_install(command: Command) -> bool:
-    return command.program in _APT and command.subcommand in {
-        "install",
-        "upgrade",
-        "dist-upgrade",
-        "full-upgrade",
-        "build-dep",
-    }
+    return apt_action(command) in _APT_INSTALLS
 
 
 def yum_install(command: Command) -> bool:
@@ -101,7 +158,29 @@ def npm_install(command: Command) -> bool:
 
 
 def yarn_install(command: Command) -> bool:
-    return command.program == "yarn" and command.subcommand in {"", "install", "add"}
+    """``yarn``, ``yarn install``, ``yarn add`` (a bare ``yarn`` installs; ``yarn -v`` does not)."""
+    return (
+        command.program == "yarn"
+        and command.subcommand in {"", "install", "add"}
+        and not command.about_itself
+    )
+
+
+def conda_install(command: Command) -> bool:
+    """``conda``/``mamba``/``micromamba`` ``install``, ``create``, ``update``, ``env create``."""
+    return command.program in _CONDA and (
+        command.subcommand in {"install", "create", "update", "upgrade"}
+        or (command.subcommand == "env" and command.has("create", "update"))
+    )
+
+
+def composer_install(command: Command) -> bool:
+    return command.program == "composer" and command.subcommand in {
+        "install",
+        "update",
+        "require",
+        "create-project",
+    }
 
 
 @dataclass(frozen=True)
@@ -114,20 +193,49 @@ class Cache:
     creates: Callable[[Command], bool]
     cleans: Callable[[Command], bool]
     needed_by: Callable[[Command], bool] = lambda command: False
+    # Where a user moves the cache: a flag of the command, or an environment variable.
+    location_flags: tuple[str, ...] = ()
+    location_variables: tuple[str, ...] = ()
 
-    def removed_by(self, command: Command) -> bool:
-        """Whether ``command`` deletes this cache (or the directory that holds it)."""
+    def removed_by(self, command: Command, directories: tuple[str, ...] = ()) -> bool:
+        """Whether ``command`` deletes this cache (or the directory that holds it), at its
+        default place or at ``directories``."""
         if self.cleans(command):
             return True
         return any(
             _within(path, directory) or _within(directory, path)
             for path in removed_paths(command)
-            for directory in self.directories
+            for directory in (*self.directories, *directories)
         )
+
+    def moved_to(self, command: Command, variables: Mapping[str, str]) -> tuple[str, ...]:
+        """Where ``command`` keeps this cache when a flag or a variable moves it (``pip
+        --cache-dir``, ``yarn --cache-folder``, ``YARN_CACHE_FOLDER``...): none if not moved."""
+        for index, arg in enumerate(command.argv):
+            for flag in self.location_flags:
+                if arg.startswith(flag + "="):
+                    return (normalise_path(arg.split("=", 1)[1]),)
+                if arg == flag and index + 1 < len(command.argv):
+                    return (normalise_path(command.argv[index + 1]),)
+        inline = dict(_INLINE.findall(command.text))
+        for name in self.location_variables:
+            value = inline.get(name) or variables.get(name)
+            if value:
+                return (normalise_path(value),)
+        return ()
 
 
 def _apk_uses_index(command: Command) -> bool:
-    return apk_add(command) and not command.has_flag("--no-cache")
+    """An ``apk add`` that reads (and may refresh) the local index; ``--no-cache`` fetches one
+    in memory and ``--no-network`` installs from files without any."""
+    return apk_add(command) and not command.has_flag("--no-cache", "--no-network")
+
+
+def _apk_writes_index(command: Command) -> bool:
+    """``apk update`` or an ``apk add`` that keeps the index in /var/cache/apk."""
+    if command.program != "apk" or command.has_flag("--no-cache", "--no-network"):
+        return False
+    return command.subcommand == "update" or apk_add(command)
 
 
 CACHES = (
@@ -135,8 +243,9 @@ CACHES = (
         key="apt-lists",
         label="apt package lists (/var/lib/apt/lists)",
         directories=("/var/lib/apt/lists",),
-        creates=lambda c: c.program in _APT and c.subcommand == "update",
-        cleans=lambda c: False,
+        creates=apt_update,
+        # apt 3.0 (Debian 13): ``distclean`` also deletes the package lists
+        cleans=lambda c: apt_action(c) in {"distclean", "dist-clean"},
         needed_by=lambda c: apt_install(c) or c.program == "apt-cache",
     ),
     Cache(
@@ -144,25 +253,26 @@ CACHES = (
         label="downloaded .deb archives (/var/cache/apt)",
         directories=("/var/cache/apt",),
         creates=apt_install,
-        cleans=lambda c: c.program in _APT and c.subcommand in {"clean", "autoclean"},
+        cleans=lambda c: apt_action(c) in {"clean", "autoclean", "distclean", "dist-clean"},
     ),
     Cache(
         key="apk",
         label="the apk index and cache (/var/cache/apk)",
         directories=("/var/cache/apk", "/etc/apk/cache"),
-        creates=lambda c: (
-            c.program == "apk"
-            and (c.subcommand == "update" or (apk_add(c) and not c.has_flag("--no-cache")))
-        ),
-        cleans=lambda c: c.program == "apk" and c.subcommand == "cache",
+        creates=_apk_writes_index,
+        cleans=lambda c: c.program == "apk" and c.subcommand == "cache" and c.has("clean", "purge"),
         needed_by=_apk_uses_index,
     ),
     Cache(
         key="pip",
         label="pip's download and wheel cache (~/.cache/pip)",
         directories=("~/.cache/pip",),
-        creates=lambda c: pip_install(c) and not c.has_flag("--no-cache-dir"),
-        cleans=lambda c: c.program.startswith("pip") and c.subcommand == "cache",
+        creates=lambda c: pip_install(c) and not c.has_flag("--no-cache-dir", "--no-cache"),
+        cleans=lambda c: (
+            c.program.startswith("pip") and c.subcommand == "cache" and c.has("purge", "remove")
+        ),
+        location_flags=("--cache-dir",),
+        location_variables=("PIP_CACHE_DIR",),
     ),
     Cache(
         key="uv",
@@ -170,20 +280,26 @@ CACHES = (
         directories=("~/.cache/uv",),
         creates=lambda c: uv_install(c) and not c.has_flag("--no-cache", "-n"),
         cleans=lambda c: c.program == "uv" and c.subcommand == "cache",
+        location_flags=("--cache-dir",),
+        location_variables=("UV_CACHE_DIR",),
     ),
     Cache(
         key="npm",
         label="npm's cache (~/.npm)",
         directories=("~/.npm",),
         creates=npm_install,
-        cleans=lambda c: c.program == "npm" and c.subcommand == "cache",
+        cleans=lambda c: c.program == "npm" and c.subcommand == "cache" and c.has("clean", "rm"),
+        location_flags=("--cache",),
+        location_variables=("npm_config_cache", "NPM_CONFIG_CACHE"),
     ),
     Cache(
         key="yarn",
         label="yarn's cache (/usr/local/share/.cache/yarn)",
         directories=("/usr/local/share/.cache/yarn", "~/.cache/yarn"),
         creates=yarn_install,
-        cleans=lambda c: c.program == "yarn" and c.subcommand == "cache",
+        cleans=lambda c: c.program == "yarn" and c.subcommand == "cache" and c.has("clean"),
+        location_flags=("--cache-folder",),
+        location_variables=("YARN_CACHE_FOLDER",),
     ),
     Cache(
         key="yum",
@@ -200,6 +316,26 @@ CACHES = (
         cleans=lambda c: c.program == "zypper" and c.subcommand in {"clean", "cc"},
     ),
     Cache(
+        key="conda",
+        label="conda's package tarballs and extracted packages (/opt/conda/pkgs)",
+        directories=("/opt/conda/pkgs", "~/.conda/pkgs"),
+        creates=conda_install,
+        cleans=lambda c: c.program in _CONDA and c.subcommand == "clean",
+        location_variables=("CONDA_PKGS_DIRS",),
+    ),
+    Cache(
+        key="composer",
+        label="Composer's download cache (~/.composer/cache)",
+        directories=("~/.composer/cache", "~/.cache/composer"),
+        creates=lambda c: (
+            composer_install(c)
+            and not c.has_flag("--no-cache")
+            and "COMPOSER_CACHE_DIR=/dev/null" not in c.text
+        ),
+        cleans=lambda c: c.program == "composer" and c.subcommand in _COMPOSER_CLEAR,
+        location_variables=("COMPOSER_CACHE_DIR",),
+    ),
+    Cache(
         key="tmp",
         label="files under /tmp",
         directories=("/tmp",),
@@ -210,11 +346,27 @@ CACHES = (
 )
 
 
-def covered_by_mount(run: Instruction, cache: Cache) -> bool:
-    """Whether a BuildKit cache mount on ``run`` holds the cache (so nothing lands in the layer)."""
-    targets = [normalise_path(target) for target in cache_mount_targets(run)]
-    return any(_within(directory, target) for directory in cache.directories for target in targets)
+def covered_by_mount(run: Instruction, cache: Cache, directories: tuple[str, ...] = ()) -> bool:
+    """Whether a BuildKit cache or tmpfs mount on ``run`` holds the cache (so nothing lands in
+    the layer), at its default place or at ``directories`` (where a flag or variable moved it)."""
+    targets = [normalise_path(t) for t in cache_mount_targets(run, ("cache", "tmpfs"))]
+    return any(
+        _within(directory, target)
+        for directory in directories or cache.directories
+        for target in targets
+    )
 
 
 def cache_named(key: str) -> Cache:
     return next(cache for cache in CACHES if cache.key == key)
+
+
+def assignments(instruction: Instruction) -> dict[str, str]:
+    """The variables an ``ENV`` (or an ``ARG`` with a default) sets for the RUNs after it."""
+    if instruction.keyword not in {"ENV", "ARG"}:
+        return {}
+    words = split_words(instruction.arguments)
+    if instruction.keyword == "ENV" and len(words) >= 2 and "=" not in words[0]:
+        return {words[0]: " ".join(words[1:])}  # the legacy ``ENV NAME value`` form
+    pairs = (word.partition("=") for word in words)
+    return {name: value for name, equals, value in pairs if equals}

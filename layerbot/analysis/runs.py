@@ -41,12 +41,12 @@ def run_commands(run: Instruction) -> list[shell.Command]:
     return shell.commands(run.script)
 
 
-def cache_mount_targets(run: Instruction) -> list[str]:
-    """Targets of ``--mount=type=cache`` on this RUN."""
+def cache_mount_targets(run: Instruction, kinds: tuple[str, ...] = ("cache",)) -> list[str]:
+    """Targets of ``--mount=type=cache`` (or the other mount ``kinds``) on this RUN."""
     targets = []
     for mount in run.flag_values("mount"):
         options = dict(part.partition("=")[::2] for part in mount.split(",") if "=" in part)
-        if options.get("type") == "cache":
+        if options.get("type") in kinds:
             target = options.get("target") or options.get("dst") or options.get("destination")
             if target:
                 targets.append(target.rstrip("/") or "/")

@@ -1,7 +1,8 @@
 """Just enough shell to see which commands a ``RUN`` or a CI script runs.
 
-We split on the control operators (``&&``, ``||``, ``;``, ``|``, newlines) and tokenise each
-simple command with :mod:`shlex`. Subshells, loops and functions are read as flat text: a rule
+We split on the control operators (``&&``, ``||``, ``;``, ``|``, ``&``, newlines), drop
+comments (an unquoted ``#`` that starts a word, to the end of its line) and tokenise each
+simple command like :mod:`shlex`. Subshells, loops and functions are read as flat text: a rule
 that needs more than "which programs with which arguments" should not be written against shell.
 """
 
@@ -11,14 +12,24 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-# Quoted strings are matched first so that operators inside them do not split a command.
-_OPERATORS = re.compile(r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\||\n)""", re.DOTALL)
+# Quoted strings are matched first so that operators inside them do not split a command. A lone
+# ``&`` runs the command before it in the background (not ``2>&1``, ``&>file`` or ``|&``).
+_OPERATORS = re.compile(
+    r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\|&?|(?<![<>])&(?!>)|\n)"""
+    r"""|(?<![^\s;&|()])(#[^\n]*)""",
+    re.DOTALL,
+)
 # A word is a run of unquoted characters, quoted strings and escapes (linear, unlike shlex,
 # whose per-character concatenation is quadratic on a hostile one-megabyte word).
 _WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
 _PART = re.compile(r"""'([^']*)'?|"((?:\\.|[^"\\])*)"?|\\(.?)|([^'"\\]+)""", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+# xargs options whose value is the next word (``-n 1``, ``-I {}``).
+_XARGS_VALUE_OPTIONS = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}
+_ABOUT_ITSELF = ("--version", "-v", "-V", "--help", "-h")
 _WRAPPERS = {"sudo", "exec", "time", "nice", "nohup", "env", "command", "then", "do", "else"}
+_WRAPPERS |= {"if", "elif", "while", "until", "!"}  # ``if ! apt-get install ...; then``
+_USER_SWITCHES = {"gosu", "su-exec"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,11 @@ class Command:
         return found
 
     @property
+    def about_itself(self) -> bool:
+        """``yarn --version``, ``bundle -v``, ``npm help``: a smoke test, not a real run."""
+        return self.subcommand in {"", "version", "help"} and self.has_flag(*_ABOUT_ITSELF)
+
+    @property
     def subcommand(self) -> str:
         """The first non-flag argument after the program (``install`` in ``pip -q install``)."""
         for arg in self.argv[1:]:
@@ -110,11 +126,25 @@ def _pieces(script: str) -> list[str]:
     """``script`` cut at control operators that stand outside quotes."""
     pieces, start = [], 0
     for match in _OPERATORS.finditer(script):
-        if match.group(1):
+        if match.group(1) or match.group(2):
             pieces.append(script[start : match.start()])
             start = match.end()
     pieces.append(script[start:])
     return pieces
+
+
+def _runner_removed(argv: list[str]) -> list[str]:
+    """The command a runner runs: ``xargs -rt apk add ...`` runs ``apk add ...`` (with more
+    arguments from its input), ``gosu node yarn ...`` and ``su-exec app npm ...`` run the tool
+    as that user."""
+    if argv and argv[0] in _USER_SWITCHES and len(argv) > 2 and not argv[1].startswith("-"):
+        return argv[2:]
+    if not argv or argv[0] != "xargs":
+        return argv
+    index = 1
+    while index < len(argv) and argv[index].startswith("-"):
+        index += 2 if argv[index] in _XARGS_VALUE_OPTIONS else 1
+    return argv[index:]
 
 
 def commands(script: str) -> list[Command]:
@@ -131,8 +161,12 @@ def _parsed(script: str) -> tuple[Command, ...]:
         if not text or text.startswith("#"):
             continue
         argv = split_words(text)
-        while argv and (_ASSIGNMENT.match(argv[0]) or argv[0] in _WRAPPERS or argv[0] in "({"):
-            argv.pop(0)
+        start = 0  # an index, not pop(0): linear on ``sudo sudo sudo ...``
+        while start < len(argv) and (
+            _ASSIGNMENT.match(argv[start]) or argv[start] in _WRAPPERS or argv[start] in "({"
+        ):
+            start += 1
+        argv = _runner_removed(argv[start:])
         if argv:
             found.append(Command(tuple(argv), text))
     return tuple(found)

@@ -8,10 +8,12 @@ Flags a `RUN` that downloads dependencies (`go mod download`/`go build`, `npm ci
 fine to ignore.
 
 It stays quiet when the install disables or deletes its own cache (`pip --no-cache-dir`,
-`PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean` in the same `RUN`): that is the
-image-size advice of `package-cache`, and a cache mount would be emptied by it. Conversely,
-once the mount is there, `package-cache` does not ask for `--no-cache-dir` either: the cache
-lives in the mount, not in the layer.
+`PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer
+clear-cache`, or an `rm` of the folder a `--cache-dir`/`--cache-folder` moved it to, in the
+same `RUN`): that is the image-size advice of `package-cache`, and a cache mount would be
+emptied by it. Conversely, once the mount is there, `package-cache` does not ask for
+`--no-cache-dir` either: the cache lives in the mount, not in the layer. A tool asked about
+itself (`yarn --version`) downloads nothing and raises nothing.
 
 ## Why it matters
 When the dependency layer is invalidated (a manifest changed, or the install sits after
@@ -93,8 +95,12 @@ FIX_TITLE = "Add a BuildKit cache mount on the dependency cache"
 
 _RUN_KEYWORD = re.compile(r"^(\s*RUN)(\s+)", re.IGNORECASE)
 # Caches the package-cache rule wants deleted; a RUN that deletes one chose image size.
-_CLEANED_CACHES = {"pip": "pip", "npm": "npm", "yarn": "yarn"}
-_DISABLING_FLAGS = {"pip": ("--no-cache-dir",), "uv": ("--no-cache",), "poetry": ("--no-cache",)}
+_CLEANED_CACHES = {"pip": "pip", "npm": "npm", "yarn": "yarn", "composer": "composer"}
+_DISABLING_FLAGS = {
+    "pip": ("--no-cache-dir", "--no-cache"),
+    "uv": ("--no-cache",),
+    "poetry": ("--no-cache",),
+}
 # Programs that read the dependency store at start-up only through these subcommands.
 _RUN_SUBCOMMAND_NEEDED = {"go", "cargo", "dotnet"}
 _ROOT_USERS = {"root", "0", "0:0", "root:root"}
@@ -138,7 +144,8 @@ def _cache_disabled(run: Instruction, step: DependencyStep, variables: set[str])
     if key is None:
         return False
     cache = package_caches.cache_named(key)
-    return any(cache.removed_by(command) for command in ecosystems.run_commands(run))
+    moved = cache.moved_to(step.command, {})
+    return any(cache.removed_by(command, moved) for command in ecosystems.run_commands(run))
 
 
 class _Status(StrEnum):

@@ -6,6 +6,13 @@ cache, pip/uv/npm/yarn caches, the yum/dnf/zypper caches), files under `/tmp`, o
 dependencies (`apk del` of an `apk add --virtual` group, `apt-get purge` of installed packages)
 that an *earlier* `RUN` created, in the same stage or in a stage it is built `FROM`.
 
+What the earlier `RUN` already deleted itself (`... && rm -rf /var/lib/apt/lists/*`), kept
+out with a flag (`apk add --no-cache`, `pip --no-cache-dir`) or held in a cache mount is in
+no layer: deleting it again later is a harmless no-op and is not reported. Deletions are read
+in every spelling: `rm` with any flags and quoting, `find <dir> -delete`, `find -exec rm`, and
+the package managers' own clean commands (`apt-get clean`/`distclean`, `yum clean all`,
+`npm cache clean`, `conda clean`, `composer clear-cache` ...).
+
 ## Why it matters
 An image is a stack of read-only layers, and each layer only records what changed. Deleting a
 file in a later layer adds a "whiteout" entry that hides it, but the bytes stay in the layer
@@ -64,7 +71,7 @@ from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
-from layerbot.analysis.package_caches import CACHES, Cache, removed_paths
+from layerbot.analysis.package_caches import CACHES, Cache, covered_by_mount, removed_paths
 from layerbot.analysis.rules.update_with_install import lone_updates
 from layerbot.analysis.shell import Command
 
@@ -84,12 +91,16 @@ _MANAGERS = {
     "uv": {"uv"},
     "npm": {"npm"},
     "yarn": {"yarn"},
-    "yum": {"yum", "dnf", "microdnf"},
+    "yum": {"yum", "dnf", "microdnf", "tdnf"},
     "zypper": {"zypper"},
+    "conda": {"conda", "mamba", "micromamba"},
+    "composer": {"composer"},
 }
 
 
 _WRITERS = {"RUN", "COPY", "ADD"}
+# Flags with which a package manager keeps no cache at all.
+_KEEPS_NOTHING = ("--no-cache", "--no-cache-dir", "--no-network")
 
 
 @dataclass(frozen=True)
@@ -111,7 +122,27 @@ def _creates(cache: Cache, command: Command) -> bool:
 
 
 def _runs_one_of(programs: set[str], command: Command) -> bool:
-    return command.program in programs
+    """A package manager run that may leave files we cannot name (not one told to keep none)."""
+    return command.program in programs and not command.has_flag(*_KEEPS_NOTHING)
+
+
+def _left_by(earlier: list[Instruction], cache: Cache) -> tuple[bool, Instruction | None]:
+    """Whether an earlier RUN touched ``cache``, and the RUN whose layer holds it.
+
+    The latest RUN that creates or deletes the cache decides: if it deleted the cache after
+    creating it (or a cache mount held it), no layer holds it and a later deletion is no
+    late clean-up, just a no-op.
+    """
+    for run in reversed(earlier):
+        commands = runs.run_commands(run)
+        created = [n for n, c in enumerate(commands) if _creates(cache, c)]
+        removed = [n for n, c in enumerate(commands) if cache.removed_by(c)]
+        if not created and not removed:
+            continue
+        if (removed and (not created or removed[-1] > created[-1])) or covered_by_mount(run, cache):
+            return True, None
+        return True, run
+    return False, None
 
 
 def _build_dependencies(command: Command) -> tuple[str, set[str]] | None:
@@ -200,9 +231,9 @@ def _removals_of(
     for cache in CACHES:
         if not cache.removed_by(command) or any(_creates(cache, c) for c in before):
             continue
-        creator = _latest(earlier, partial(_creates, cache))
-        inferred = creator is None
-        if creator is None and cache.key in _MANAGERS:
+        touched, creator = _left_by(earlier, cache)
+        inferred = not touched
+        if not touched and cache.key in _MANAGERS:
             creator = _latest(earlier, partial(_runs_one_of, _MANAGERS[cache.key]))
         if creator is None:
             continue

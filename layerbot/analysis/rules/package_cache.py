@@ -4,28 +4,39 @@
 Flags a `RUN` in a stage that ships (the final stage and the stages it is built `FROM`) when
 an install keeps its package manager's leftovers in the layer:
 
-- `apk add` / `apk upgrade` without `--no-cache`, and `apk update` next to an
-  `apk add --no-cache` (pointless: `--no-cache` fetches a fresh index anyway, so the update
-  only writes an index into the layer);
-- `apt-get update && apt-get install` without `rm -rf /var/lib/apt/lists/*` in the same `RUN`;
-- `pip install` without `--no-cache-dir` (unless `PIP_NO_CACHE_DIR` is set), `uv sync` and
-  `uv pip install` without `--no-cache` (unless `UV_NO_CACHE` is set);
-- `yum`/`dnf`/`microdnf` installs without `clean all`, `zypper install` without `zypper clean`;
-- `gem install` without `--no-document`;
+- `apk add` / `apk upgrade` without `--no-cache` (or `--no-network`, which installs from local
+  files and fetches no index), and `apk update` next to an `apk add --no-cache` (pointless:
+  `--no-cache` fetches a fresh index anyway);
+- `apt-get update` (or `apt-get install --update`) and an install, with the lists never
+  deleted in the same `RUN`: `rm -rf /var/lib/apt/lists/*` in any spelling (quoted, with
+  other paths, `find /var/lib/apt/lists -delete`) and `apt-get distclean` count, `apt-get
+  clean` does not (it only empties `/var/cache/apt`);
+- `pip install` without `--no-cache-dir` (or its prefix `--no-cache`), unless
+  `PIP_NO_CACHE_DIR` is set to any boolean pip accepts (`1`, `true`, `off`, `0`...: pip
+  disables the cache for all of them); `uv sync` and `uv pip install` without `--no-cache`
+  (unless `UV_NO_CACHE` is true);
+- `yum`/`dnf`/`microdnf`/`tdnf` installs without `clean all`, `zypper install` without
+  `zypper clean`, `conda`/`mamba` installs without `conda clean`;
+- `gem install` without `--no-document` (the official `ruby` images already configure
+  `--no-document` in their gemrc, so installs there are fine);
 - `npm install`/`npm ci` without `npm cache clean --force`, `yarn install` without
   `yarn cache clean`.
 
 It also reports, as `info`, `apt-get install` without `--no-install-recommends`.
 
-A BuildKit cache mount on the cache directory (`RUN --mount=type=cache,target=/root/.cache/pip`,
-`target=/var/cache/apk`, `target=/var/lib/apt` ...) keeps the cache out of the layer, so it is
-a valid alternative and raises nothing.
+What is not an install is not flagged: smoke tests such as `yarn --version`, `npm --version`
+or `pip --version`. Comments are read as the shell reads them: `... # && rm -rf ...` deletes
+nothing. A BuildKit cache or tmpfs mount on the cache directory (`--mount=type=cache` on
+`/root/.cache/pip`, `/var/cache/apk`, `/var/lib/apt` ..., `--mount=type=tmpfs` on
+`/var/lib/apt/lists`) keeps the cache out of the layer,
+and so does deleting it at the place a flag or variable moved it to (`--cache-dir`,
+`--cache-folder`, `PIP_CACHE_DIR`, `YARN_CACHE_FOLDER` ...).
 
 ## Why it matters
 Everything a `RUN` leaves on disk is committed into its layer and shipped with the image. The
-apt lists alone are tens of megabytes; pip, npm and yarn caches hold a second copy of every
-package downloaded. None of it is used at run time, and deleting it in a later `RUN` does not
-help (see `cleanup-in-same-layer`).
+apt lists alone are tens of megabytes; pip, npm, yarn and conda caches hold a second copy of
+every package downloaded. None of it is used at run time, and deleting it in a later `RUN`
+does not help (see `cleanup-in-same-layer`).
 
 ## Example
 ```dockerfile
@@ -56,26 +67,40 @@ update` in a `RUN` of its own to `update-with-install`, so one problem is report
 - Docker docs, "Building best practices: apt-get": combine `apt-get update` and
   `apt-get install` in one `RUN` and clean up with `rm -rf /var/lib/apt/lists/*` in the same
   `RUN`; Debian and Ubuntu images run `apt-get clean` automatically.
+- Debian 13 release notes / apt 3.0: `apt-get distclean` (alias `dist-clean`) removes the files
+  under `/var/lib/apt/lists` but the release files, for finalising images; `apt-get install
+  --update` updates the lists first.
 - Docker docs, "Optimize cache usage in builds: Use cache mounts": `RUN --mount=type=cache`
-  keeps package caches between builds without storing them in the image.
+  keeps package caches between builds without storing them in the image; "Dockerfile
+  reference: RUN --mount=type=tmpfs" mounts a tmpfs that is not part of the layer.
 - Alpine Linux wiki, "Alpine Package Keeper": `--no-cache` means do not use or keep a local
-  cache, and fetches the index from the network.
-- pip docs, "Caching": `--no-cache-dir` and the `PIP_NO_CACHE_DIR` environment variable.
+  cache, and fetches the index from the network; `--no-network` uses no network (no index).
+- pip docs, "Caching": `--no-cache-dir` and the `PIP_NO_CACHE_DIR` environment variable; pip
+  pull request 5884 (pip 19.0): every boolean value of `PIP_NO_CACHE_DIR`, false ones
+  included, disables the cache.
 - uv docs, "Caching": `--no-cache` / `UV_NO_CACHE`, and the cache mount on `/root/.cache/uv`
   recommended in uv's Docker guide.
+- conda docs, "conda clean": removes unused packages and tarballs from the package cache.
+- The official `ruby` image's Dockerfile writes `gem: --no-document` to
+  `/usr/local/etc/gemrc` ("skip installing gem documentation").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from layerbot.analysis import package_caches, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
-from layerbot.analysis.package_caches import Cache, cache_named, covered_by_mount
+from layerbot.analysis.package_caches import (
+    Cache,
+    cache_named,
+    covered_by_mount,
+    pip_cache_disabled,
+)
 from layerbot.analysis.rules.cleanup_in_same_layer import reported_removals
 from layerbot.analysis.rules.update_with_install import is_update_only
 from layerbot.analysis.shell import Command
@@ -97,17 +122,28 @@ _PIP_INSTALL = runs.command_pattern(
 _GEM_INSTALL = runs.command_pattern("gem", "install")
 _UV_INSTALL = runs.command_pattern("uv", r"sync|pip[ \t]+install")
 _NO_RECOMMENDS = re.compile(r"Install-Recommends=(?:false|0|no)", re.IGNORECASE)
-# Settings an earlier instruction (or a parent stage) makes that change what an install leaves.
-_SETTINGS = {
-    "pip-no-cache": re.compile("PIP_NO_CACHE_DIR"),
-    "uv-no-cache": re.compile("UV_NO_CACHE"),
-    "gem-no-document": re.compile(r"no-document|\.gemrc"),
+# Settings an earlier RUN (or a parent stage) writes into a config file.
+_CONFIGURED = {
+    "pip-no-cache": re.compile(r"pip3?\s+config\s+set\s+\S*no-cache-dir|no-cache-dir\s*=\s*\w"),
+    "gem-no-document": re.compile(r"no-document|\.gemrc|/gemrc"),
     "apt-no-recommends": _NO_RECOMMENDS,
 }
+# uv reads these as true (clap's boolish values); pip has its own rule (see package_caches).
+_TRUTHY = {"1", "true", "yes", "y", "on"}
+# Official images that configure their package manager already: ruby's writes
+# ``gem: --no-document`` into /usr/local/etc/gemrc.
+_IMAGE_SETTINGS = {"ruby": frozenset({"gem-no-document"})}
 
 
-def _settings_in(text: str) -> frozenset[str]:
-    return frozenset(name for name, pattern in _SETTINGS.items() if pattern.search(text))
+def _settings_in(instruction: Instruction) -> frozenset[str]:
+    """What ``instruction`` turns on for the installs after it."""
+    found = {name for name, pattern in _CONFIGURED.items() if pattern.search(instruction.original)}
+    variables = package_caches.assignments(instruction)
+    if "PIP_NO_CACHE_DIR" in variables and pip_cache_disabled(variables["PIP_NO_CACHE_DIR"]):
+        found.add("pip-no-cache")
+    if variables.get("UV_NO_CACHE", "").lower() in _TRUTHY:
+        found.add("uv-no-cache")
+    return frozenset(found)
 
 
 @dataclass(frozen=True)
@@ -126,15 +162,19 @@ class RunView:
     commands: list[Command]
     earlier: frozenset[str]
     deleted_later: frozenset[str]
+    variables: Mapping[str, str]
 
     def left_behind(self, cache: Cache, position: int) -> bool:
         """Whether the cache a command at ``position`` writes stays in this RUN's layer.
 
         A cache that a later RUN deletes is reported by ``cleanup-in-same-layer`` instead.
         """
-        if covered_by_mount(self.run, cache) or cache.label in self.deleted_later:
+        moved = cache.moved_to(self.commands[position], self.variables)
+        if covered_by_mount(self.run, cache, moved) or cache.label in self.deleted_later:
             return False
-        return not any(cache.removed_by(command) for command in self.commands[position + 1 :])
+        return not any(
+            cache.removed_by(command, moved) for command in self.commands[position + 1 :]
+        )
 
 
 def _flag(pattern: re.Pattern[str], flag: str, *present: str) -> Transform:
@@ -156,10 +196,10 @@ def _positions(view: RunView, test: Callable[[Command], bool]) -> list[int]:
 def _apk(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apk")
     adds = _positions(view, package_caches.apk_add)
-    updates = _positions(view, lambda c: c.program == "apk" and c.subcommand == "update")
+    updates = _positions(view, lambda c: c.subcommand == "update" and cache.creates(c))
     if not adds or covered_by_mount(view.run, cache):
         return
-    lacking = [n for n in adds if not view.commands[n].has_flag("--no-cache")]
+    lacking = [n for n in adds if cache.creates(view.commands[n])]
     if any(view.left_behind(cache, n) for n in lacking):
         yield Problem(
             "`apk add` without `--no-cache` keeps the apk index in the layer",
@@ -168,9 +208,11 @@ def _apk(view: RunView) -> Iterator[Problem]:
             ),
         )
     elif updates and not lacking:
+        kept = view.left_behind(cache, updates[-1])
         yield Problem(
             "`apk update` is pointless with `apk add --no-cache`, which fetches a fresh index "
-            "itself: the update only writes an index into the layer",
+            "itself: the update only "
+            + ("writes an index into the layer" if kept else "downloads an index to delete"),
             _without(_APK_UPDATE),
         )
 
@@ -179,7 +221,7 @@ def _apt_lists(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apt-lists")
     updates = _positions(view, cache.creates)
     installs = _positions(view, package_caches.apt_install)
-    if updates and any(n > updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
+    if updates and any(n >= updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
         yield Problem(
             "the apt package lists from `apt-get update` stay in the layer (tens of MB)",
             _append("rm -rf /var/lib/apt/lists/*"),
@@ -193,7 +235,7 @@ def _pip(view: RunView) -> Iterator[Problem]:
     lacking = [
         n
         for n in _positions(view, cache.creates)
-        if "PIP_NO_CACHE_DIR" not in view.commands[n].text and view.left_behind(cache, n)
+        if not _inline_pip_setting(view.commands[n]) and view.left_behind(cache, n)
     ]
     if lacking:
         yield Problem(
@@ -201,6 +243,12 @@ def _pip(view: RunView) -> Iterator[Problem]:
             "package in ~/.cache/pip",
             _flag(_PIP_INSTALL, "--no-cache-dir"),
         )
+
+
+def _inline_pip_setting(command: Command) -> bool:
+    """``PIP_NO_CACHE_DIR=1 pip install ...``: the variable set for this command only."""
+    setting = re.search(r"(?:^|\s)PIP_NO_CACHE_DIR=(\S*)", command.text)
+    return setting is not None and pip_cache_disabled(setting.group(1).strip("\"'"))
 
 
 def _uv(view: RunView) -> Iterator[Problem]:
@@ -223,8 +271,14 @@ def _appended_clean(
     cache = cache_named(key)
     left = [n for n in _positions(view, cache.creates) if view.left_behind(cache, n)]
     if left:
-        clean = command(view.commands[left[-1]])
-        yield Problem(f"{cache.label} stays in the layer; `{clean}` removes it", _append(clean))
+        last = view.commands[left[-1]]
+        moved = cache.moved_to(last, view.variables)
+        if moved:  # the tool's own clean command would empty the default place
+            clean = f"rm -rf {moved[0]}"
+            what = f"{cache.label.split(' (')[0]} (moved to {moved[0]})"
+        else:
+            clean, what = command(last), cache.label
+        yield Problem(f"{what} stays in the layer; `{clean}` removes it", _append(clean))
 
 
 def _gem(view: RunView) -> Iterator[Problem]:
@@ -250,33 +304,42 @@ def _problems(view: RunView) -> list[Problem]:
         *_appended_clean(view, "zypper", lambda c: "zypper clean --all"),
         *_appended_clean(view, "npm", lambda c: "npm cache clean --force"),
         *_appended_clean(view, "yarn", lambda c: "yarn cache clean"),
+        *_appended_clean(view, "conda", lambda c: f"{c.program} clean --all --yes"),
         *_gem(view),
     ]
 
 
 def _views(
-    stage: Stage, inherited: frozenset[str], deleted: dict[int, set[str]]
+    stage: Stage, inherited: frozenset[str], variables: dict[str, str], deleted: dict[int, set[str]]
 ) -> Iterator[RunView]:
-    """Each RUN of the stage with the settings made before it (kept as we go: linear)."""
+    """Each RUN of the stage with the settings made before it (kept as we go: linear).
+
+    ``variables`` are the ENV/ARG values so far; the stages after this one inherit them.
+    """
     earlier = set(inherited)
     for run in stage.instructions:
         if run.keyword == "RUN" and not run.is_exec_form:
             deleted_later = frozenset(deleted.get(id(run), ()))
-            yield RunView(run, runs.run_commands(run), frozenset(earlier), deleted_later)
-        earlier |= _settings_in(run.original)
+            commands = runs.run_commands(run)
+            yield RunView(run, commands, frozenset(earlier), deleted_later, dict(variables))
+        earlier |= _settings_in(run)
+        variables.update(package_caches.assignments(run))
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
-    inherited: frozenset[str] = frozenset()
     shipped = runs.shipped_stages(ctx.doc)
+    base = ctx.doc.resolved_base(shipped[0])
+    official = base.repository.rsplit("library/", 1)[-1]  # mirrors keep the library/ path
+    inherited = _IMAGE_SETTINGS.get(official, frozenset())
     deleted: dict[int, set[str]] = {}
     for stage in shipped:
         for removal in reported_removals(ctx.doc, stage):
             deleted.setdefault(id(removal.creator), set()).add(removal.what)
+    variables: dict[str, str] = {}
     for stage in shipped:
-        for view in _views(stage, inherited, deleted):
+        for view in _views(stage, inherited, variables, deleted):
             yield from _findings(ctx, view)
-        inherited |= _settings_in("\n".join(i.original for i in stage.instructions))
+        inherited = inherited.union(*(_settings_in(i) for i in stage.instructions))
 
 
 def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
@@ -292,9 +355,7 @@ def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
         )
         impact = "every pull and push of the image carries files nothing uses at run time"
         yield ctx.finding(NAME, SEVERITY, run, message, impact=impact, fix=fix)
-    installs = _positions(
-        view, lambda c: c.program in {"apt-get", "apt"} and c.subcommand == "install"
-    )
+    installs = _positions(view, lambda c: package_caches.apt_action(c) == "install")
     if (
         any(
             not view.commands[n].has_flag("--no-install-recommends")

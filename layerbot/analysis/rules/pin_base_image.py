@@ -3,6 +3,14 @@
 ## What it does
 Flags a `FROM` whose image has no tag or the `latest` tag (and no digest).
 
+Images named through build arguments are judged the way BuildKit expands them: with the
+default of a global `ARG` (`ARG NODE_TAG=latest` then `FROM node:${NODE_TAG}` is `latest`;
+a default pinned by version or digest is pinned), and with the `word` of
+`${VAR:-word}` when the variable has no default. An image or tag taken from an `ARG` with no
+default comes from the build (`--build-arg`), so the Dockerfile leaves nothing unpinned and
+nothing is reported (a variable registry in front of a tagless name still has no tag).
+`FROM scratch` and `FROM <earlier stage>` pull nothing and are never flagged.
+
 ## Why it matters
 `latest` moves. The same commit builds a different image next month, a new major version of
 the toolchain can break the build without any change in the repository, and the layer cache of
@@ -26,7 +34,11 @@ declares (go.mod's `go` directive, `.nvmrc` or package.json `engines.node`,
 Without such a declaration the finding has no fix.
 
 ## References
-- Docker docs, "Dockerfile reference: FROM": the tag defaults to `latest` when omitted.
+- Docker docs, "Dockerfile reference: FROM": the tag defaults to `latest` when omitted;
+  "Understand how ARG and FROM interact": an `ARG` before the first `FROM` can be used in
+  `FROM`, and `--build-arg` overrides its default.
+- Docker docs, "Dockerfile reference: Environment replacement": `${variable:-word}` gives
+  `word` when the variable is not set.
 - Docker docs, "Building best practices: Pin base image versions".
 """
 
@@ -36,6 +48,7 @@ from collections.abc import Iterator
 
 from layerbot.analysis import project
 from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.dockerfile import ImageRef
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "pin-base-image"
@@ -59,15 +72,28 @@ def pinned_tag(ctx: DockerfileContext, repository: str) -> str | None:
     return None
 
 
+def _chosen_elsewhere(image: ImageRef) -> bool:
+    """A variable with no default names the image or its tag: the build passes it
+    (``--build-arg``), so the Dockerfile pins nothing and leaves nothing unpinned.
+
+    ``$REGISTRY/python`` still has no tag: only the registry comes from outside.
+    """
+    return "$" in image.short_name or "$" in (image.tag or "") or "$" in (image.digest or "")
+
+
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     doc = ctx.doc
     for stage in doc.stages:
         if doc.base_stage(stage) is not None or stage.base.lower() == _SCRATCH:
             continue
         image = doc.resolved_base(stage)
-        if image.digest or (image.tag and image.tag != "latest") or "$" in image.name:
+        if _chosen_elsewhere(image) or doc.stage_named(image.name) is not None:
+            continue
+        if image.digest or (image.tag and image.tag != "latest") or image.name == _SCRATCH:
             continue
         written = "no tag" if image.tag is None else "`:latest`"
+        if "$" in stage.base:
+            written += f" (it resolves to `{image}` with the ARG defaults)"
         message = (
             f"`FROM {stage.base}` uses {written}: the base image changes under you, so builds "
             "are not reproducible and every layer cache is lost when `latest` moves."

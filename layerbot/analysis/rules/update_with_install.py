@@ -4,6 +4,11 @@
 Flags a `RUN` that runs `apt-get update` (or `apt update`), `apk update`, `yum`/`dnf
 makecache` or `zypper refresh` without the install that needs the index in the same `RUN`.
 
+Not flagged: an install that updates itself (`apt-get install --update`, apt 3.0), an
+`apk update --no-cache` (it keeps no index), and an update whose index the same `RUN`
+deletes (`apt-get update && ./install-deps.sh && rm -rf /var/lib/apt/lists/*`: a script we
+cannot read installed from it, and no stale index is left for later layers).
+
 ## Why it matters
 Docker reuses a `RUN` layer from the build cache as long as its command text is unchanged,
 and the text `apt-get update` never changes. So once the update layer is cached, a later edit
@@ -59,7 +64,15 @@ from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
-from layerbot.analysis.package_caches import apk_add, apt_install, yum_install, zypper_install
+from layerbot.analysis.package_caches import (
+    Cache,
+    apk_add,
+    apt_install,
+    apt_update,
+    cache_named,
+    yum_install,
+    zypper_install,
+)
 from layerbot.analysis.shell import Command
 
 NAME = "update-with-install"
@@ -81,22 +94,26 @@ class Family:
     is_install: Callable[[Command], bool]
     install_pattern: re.Pattern[str]
     update_pattern: re.Pattern[str]
+    index: Cache
 
 
 FAMILIES = (
     Family(
         "apt-get",
-        lambda c: c.program in {"apt-get", "apt"} and c.subcommand == "update",
+        apt_update,
         lambda c: apt_install(c) or c.program == "apt-cache",
         runs.command_pattern("apt-get|apt", "install|upgrade|dist-upgrade|full-upgrade|build-dep"),
         runs.command_pattern("apt-get|apt", "update"),
+        cache_named("apt-lists"),
     ),
     Family(
         "apk",
-        lambda c: c.program == "apk" and c.subcommand == "update",
+        # ``--no-cache`` keeps no index: nothing goes stale, nothing ships
+        lambda c: c.program == "apk" and c.subcommand == "update" and not c.has_flag("--no-cache"),
         apk_add,
         runs.command_pattern("apk", "add|upgrade"),
         runs.command_pattern("apk", "update"),
+        cache_named("apk"),
     ),
     Family(
         "yum",
@@ -104,6 +121,7 @@ FAMILIES = (
         lambda c: yum_install(c) and c.subcommand != "makecache",
         runs.command_pattern("yum|dnf|microdnf", "install|update|upgrade|groupinstall|reinstall"),
         runs.command_pattern("yum|dnf|microdnf", "makecache"),
+        cache_named("yum"),
     ),
     Family(
         "zypper",
@@ -111,6 +129,7 @@ FAMILIES = (
         lambda c: zypper_install(c) and c.subcommand not in {"refresh", "ref"},
         runs.command_pattern("zypper", "install|in|update|up|dist-upgrade|dup"),
         runs.command_pattern("zypper", "refresh|ref"),
+        cache_named("zypper"),
     ),
 )
 
@@ -133,8 +152,10 @@ def lone_updates(stage: Stage) -> list[LoneUpdate]:
         commands = runs.run_commands(run)
         for family in FAMILIES:
             updates = [n for n, c in enumerate(commands) if family.is_update(c)]
-            if not updates or any(family.is_install(c) for c in commands[updates[0] + 1 :]):
+            if not updates or any(family.is_install(c) for c in commands[updates[0] :]):
                 continue
+            if any(family.index.removed_by(c) for c in commands[updates[-1] + 1 :]):
+                continue  # a script installed from it, and the index is gone with this RUN
             served = next(
                 (
                     later
@@ -150,7 +171,9 @@ def lone_updates(stage: Stage) -> list[LoneUpdate]:
 def is_update_only(run: Instruction) -> bool:
     """Whether every command of the RUN is a package index update."""
     commands = runs.run_commands(run)
-    return bool(commands) and all(any(f.is_update(c) for f in FAMILIES) for c in commands)
+    return bool(commands) and all(
+        any(f.is_update(c) and not f.is_install(c) for f in FAMILIES) for c in commands
+    )
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:

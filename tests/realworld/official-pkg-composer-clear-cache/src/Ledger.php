@@ -1,0 +1,3 @@
+<?php
+namespace Ledger;
+final class Ledger {}

@@ -1,0 +1,1 @@
+require('express')().get('/', (q, r) => r.send('ok')).listen(8080);
