@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, e2e, intake, memory, report, scaling
+from bench import accuracy, analysis, e2e, intake, memory, report, scaling
 from bench.corpus import generate, project_dockerfiles
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,7 +52,12 @@ def _memory(args: argparse.Namespace) -> dict[str, object]:
     return memory.run(20 if args.quick else 1000)
 
 
+def _accuracy(args: argparse.Namespace) -> dict[str, object]:
+    return accuracy.run()
+
+
 SECTIONS = {
+    "accuracy": _accuracy,
     "analysis": _analysis,
     "scaling": _scaling,
     "intake": _intake,
@@ -77,6 +82,22 @@ def analysis_tables(section: dict[str, Any]) -> list[Table]:
                     rows.append([*label, *speed, figures["peak_rss_mb"], ratio])
     header = ["corpus", "mode", "tool", "files", "files/s", "median ms", "peak MB", "× hadolint"]
     return [("Analysis throughput", header, rows)]
+
+
+def accuracy_tables(section: dict[str, Any]) -> list[Table]:
+    rows: list[list[object]] = []
+    for rule, figures in section["rules"].items():
+        name = f"{rule} (advice)" if figures["advice"] else rule
+        counts = [figures[key] for key in ("labelled", "found", "false", "missed")]
+        theirs = section["hadolint_recall"].get(rule)
+        ratios = [figures["recall"], figures["precision"], theirs]
+        rows.append([name, *counts, *("–" if value is None else value for value in ratios)])
+    header = ["rule", "labelled", "found", "false", "missed", "recall", "precision"]
+    title = (
+        f"Accuracy on the real-world corpus ({section['cases']} cases, "
+        f"{section['expert_cases']} expert-written; goal: recall and precision >= 0.9)"
+    )
+    return [(title, [*header, "hadolint recall"], rows)]
 
 
 def scaling_tables(section: dict[str, Any]) -> list[Table]:
@@ -137,6 +158,7 @@ def memory_tables(section: dict[str, Any]) -> list[Table]:
 
 
 TABLES = {
+    "accuracy": accuracy_tables,
     "analysis": analysis_tables,
     "scaling": scaling_tables,
     "intake": intake_tables,

@@ -18,16 +18,20 @@ rule is a false one, every unmatched label a miss.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from layerbot.analysis.config import Config
+from layerbot.analysis.discovery import DOCKERFILE, file_kind
 from layerbot.analysis.engine import analyse_file
 from layerbot.check import LocalRepoView
 
 CORPUS = Path(__file__).resolve().parents[1] / "tests" / "realworld"
+SEVERITIES = ("info", "minor", "major", "critical")
 ADVICE = frozenset({"merge-runs"})  # scored, not held to the goal
 GOAL = 0.9
 
@@ -143,6 +147,67 @@ def report(scores: dict[str, Score]) -> str:
             f"| {cell(s.recall)} | {cell(s.precision)} |"
         )
     return "\n".join(rows)
+
+
+# hadolint's checks that look for the same thing as one of our rules (hadolint's rule list:
+# github.com/hadolint/hadolint#rules); the other rules have no hadolint counterpart.
+HADOLINT_EQUIVALENTS = {
+    "pin-base-image": {"DL3006", "DL3007"},
+    "package-cache": {"DL3009", "DL3019", "DL3042", "DL3060"},
+    "merge-runs": {"DL3059"},
+}
+
+
+def hadolint_recall(cases: list[Case], hadolint: str) -> dict[str, float | None]:
+    """Share of our labels hadolint also reports, per rule it has an equivalent for (counted
+    per file: a label is found when hadolint raises as many equivalent warnings there)."""
+    found: Counter[str] = Counter()
+    labelled: Counter[str] = Counter()
+    for case in cases:
+        for path in case.files():
+            if file_kind(path) != DOCKERFILE:
+                continue
+            done = subprocess.run(
+                [hadolint, "--no-fail", "-f", "json", str(case.folder / path)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            codes = Counter(item["code"] for item in json.loads(done.stdout or "[]"))
+            for rule, equivalents in HADOLINT_EQUIVALENTS.items():
+                expected = (
+                    case.expected[(path, rule, "minor")] + case.expected[(path, rule, "major")]
+                )
+                expected += case.expected[(path, rule, "info")]
+                labelled[rule] += expected
+                found[rule] += min(expected, sum(codes[code] for code in equivalents))
+    return {rule: found[rule] / labelled[rule] if labelled[rule] else None for rule in labelled}
+
+
+def run() -> dict[str, object]:
+    """The bench section: our scores per rule, and hadolint's recall where it can see."""
+    from bench.analysis import hadolint_command
+
+    cases = load_corpus()
+    scores = score(cases)
+    hadolint = hadolint_command()
+    return {
+        "cases": len(cases),
+        "expert_cases": sum(case.expert for case in cases),
+        "rules": {
+            rule: {
+                "labelled": s.found + s.missed,
+                "found": s.found,
+                "false": s.false,
+                "missed": s.missed,
+                "recall": s.recall,
+                "precision": s.precision,
+                "advice": rule in ADVICE,
+            }
+            for rule, s in sorted(scores.items())
+        },
+        "hadolint_recall": hadolint_recall(cases, hadolint) if hadolint else {},
+    }
 
 
 if __name__ == "__main__":

@@ -18,9 +18,15 @@ from bench.measure import median, run_process
 LAYERBOT = [sys.executable, "-m", "layerbot.cli", "check", "--format", "json"]
 
 
-def _hadolint() -> list[str] | None:
+def hadolint_command() -> str | None:
+    """The hadolint binary (the test extra installs one beside the interpreter), if any."""
     found = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
-    return [found, "--no-fail", "-f", "json"] if Path(found).exists() else None
+    return found if Path(found).exists() else None
+
+
+def _hadolint() -> list[str] | None:
+    found = hadolint_command()
+    return [found, "--no-fail", "-f", "json"] if found else None
 
 
 def _layerbot_command() -> list[str]:

@@ -11,10 +11,10 @@ from typing import TextIO
 
 from layerbot.analysis import formats
 from layerbot.analysis.config import CONFIG_FILE, ConfigError, parse_config
-from layerbot.analysis.discovery import discover, file_kind
+from layerbot.analysis.discovery import DOCKERFILE, discover, file_kind
 from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix
-from layerbot.analysis.model import AnalysisResult, RepoView
+from layerbot.analysis.model import AnalysisResult, Finding, RepoView
 from layerbot.analysis.rules import all_rules
 
 
@@ -145,8 +145,45 @@ def _check(args: argparse.Namespace) -> int:
         result.files += 1
         result.findings.extend(report.findings)
         result.notes.extend(report.notes)
+    costs: list[str] = []
+    if args.build_log:
+        result.findings, costs = _measure(Path(args.build_log), result.findings, sources, repo)
     print(_render(args, result, sources))
+    if costs and args.format == "text":
+        print("\n".join(costs))
     return 1 if result.findings else 0
+
+
+def _measure(
+    log_path: Path, findings: list[Finding], sources: dict[str, str], repo: RepoView
+) -> tuple[list[Finding], list[str]]:
+    """Findings with what their steps cost in the saved build log, and one line per Dockerfile
+    the log built (nothing for a Dockerfile the log does not match)."""
+    from layerbot.analysis.build_logs import parse_build_log
+    from layerbot.analysis.dockerfile import DockerfileError, parse
+    from layerbot.analysis.measured import Measurement, match_runs, summary_line, with_costs
+
+    try:
+        runs = parse_build_log(log_path.read_text(encoding="utf-8", errors="replace"))
+    except OSError as error:
+        raise UsageError(f"{log_path}: {error.strerror}") from None
+    lines = []
+    for path, text in sources.items():
+        if file_kind(path) != DOCKERFILE:
+            continue
+        try:
+            doc = parse(text, path)
+        except DockerfileError:
+            continue
+        measured = Measurement(f"the build log `{log_path.name}`", match_runs(doc, runs))
+        if not measured.timings:
+            continue
+        findings = with_costs(doc, findings, measured)
+        fixed = fix_file(path, text, repo, unsafe=True).text
+        line = summary_line(doc, fixed, measured)
+        if line:
+            lines.append(f"measured: {line}")
+    return findings, lines
 
 
 def _fix_in_place(

@@ -25,6 +25,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--fix", action="store_true", help="apply safe fixes in place")
     check.add_argument("--unsafe", action="store_true", help="with --fix, also apply review fixes")
     check.add_argument("--root", default=None, help="repository root (default: git top or cwd)")
+    check.add_argument(
+        "--build-log",
+        default=None,
+        metavar="FILE",
+        help="a saved CI job log of a build: say what each finding's steps cost in it",
+    )
 
     rule = commands.add_parser("rule", help="print a rule's documentation")
     rule.add_argument("name", nargs="?")
