@@ -183,7 +183,7 @@ def test_canonical_commands_follow_the_project() -> None:
     )
     [mvnw] = ecosystems.dependency_steps(run("./mvnw -B package"))
     assert ecosystems.canonical_command(ctx, ecosystems.MAVEN, mvnw) == (
-        "./mvnw dependency:go-offline"
+        "./mvnw -B dependency:go-offline"
     )
     [pip] = ecosystems.dependency_steps(run("python -m pip install --no-cache-dir ."))
     assert ecosystems.canonical_command(ctx, ecosystems.PIP, pip) == (

@@ -181,7 +181,7 @@ MAVEN = Ecosystem(
     markers=("pom.xml",),
     manifests=("pom.xml", "mvnw"),
     manifest_dirs=(".mvn",),
-    command="mvn dependency:go-offline",
+    command="mvn -B dependency:go-offline",
     cache_dirs=("/root/.m2",),
     dockerignore=("target", "**/target"),
     store_is_cache=True,
@@ -223,6 +223,16 @@ BUNDLER = Ecosystem(
     command="bundle install",
     cache_dirs=("/usr/local/bundle/cache",),
     dockerignore=("vendor/bundle", ".bundle", "log", "tmp", "coverage"),
+)
+MIX = Ecosystem(
+    name="mix",
+    label="Mix (Hex)",
+    markers=("mix.exs",),
+    manifests=("mix.exs", "mix.lock"),
+    command="mix deps.get",
+    cache_dirs=("/root/.hex", "/root/.cache/hex"),
+    dockerignore=("_build", "deps", "cover"),
+    install_dirs=("deps",),
 )
 COMPOSER = Ecosystem(
     name="composer",
@@ -272,6 +282,7 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     GRADLE,
     CARGO,
     BUNDLER,
+    MIX,
     COMPOSER,
     DOTNET,
 )
@@ -335,13 +346,18 @@ def _words(command: Command, value_flags: frozenset[str] = frozenset()) -> list[
     return words
 
 
+_GO_BUILDS = frozenset({"build", "install", "test", "run", "vet", "get", "list", "generate"})
+
+
 def _go(command: Command) -> StepKind | None:
-    words = _words(command)
+    """``go install tool@v1`` and ``go run tool@v1`` fetch a module of their own, not the
+    project's: they are not dependency steps."""
+    words = _words(command, frozenset({"-o", "-C", "-tags", "-ldflags", "-gcflags", "-mod"}))
     if words[:2] == ["mod", "download"]:
         return StepKind.DOWNLOAD
-    if words and words[0] in {"build", "install", "test", "run", "vet", "get", "list"}:
-        return StepKind.BUILD
-    if words[:2] == ["mod", "tidy"]:
+    if words[:1] in (["install"], ["run"]) and any("@" in word for word in words[1:]):
+        return None
+    if (words and words[0] in _GO_BUILDS) or words[:2] == ["mod", "tidy"]:
         return StepKind.BUILD
     return None
 
@@ -442,7 +458,7 @@ def _pipenv(command: Command) -> StepKind | None:
 
 def _maven(command: Command) -> StepKind | None:
     goals = _words(command, _MAVEN_VALUE_FLAGS)
-    if not goals:
+    if not goals or command.has_flag("-o", "--offline"):
         return None
     if all(goal.startswith("dependency:") for goal in goals):
         return StepKind.DOWNLOAD
@@ -451,7 +467,7 @@ def _maven(command: Command) -> StepKind | None:
 
 def _gradle(command: Command) -> StepKind | None:
     tasks = _words(command, _GRADLE_VALUE_FLAGS)
-    if not tasks:
+    if not tasks or command.has_flag("--offline"):
         return None
     if all(task in {"dependencies", "androidDependencies"} for task in tasks):
         return StepKind.DOWNLOAD
@@ -459,10 +475,13 @@ def _gradle(command: Command) -> StepKind | None:
 
 
 def _cargo(command: Command) -> StepKind | None:
-    words = _words(command)
-    if not words:
+    """``cargo chef cook`` builds the dependencies from a recipe (cargo-chef's README);
+    ``cargo chef prepare`` reads the sources on purpose and fetches nothing; ``--offline`` and
+    ``--frozen`` (which implies it, per ``cargo help build``) never touch the network."""
+    words = _words(command, frozenset({"--recipe-path", "--target", "--bin", "-p", "--package"}))
+    if not words or command.has_flag("--offline", "--frozen"):
         return None
-    if words[0] == "fetch":
+    if words[0] == "fetch" or words[:2] == ["chef", "cook"]:
         return StepKind.DOWNLOAD
     if words[0] == "install":
         return StepKind.BUILD if command.has_flag("--path") else None
@@ -472,6 +491,10 @@ def _cargo(command: Command) -> StepKind | None:
 def _bundler(command: Command) -> StepKind | None:
     words = _words(command)
     return StepKind.DOWNLOAD if not words or words[0] == "install" else None
+
+
+def _mix(command: Command) -> StepKind | None:
+    return StepKind.DOWNLOAD if _words(command)[:1] == ["deps.get"] else None
 
 
 def _composer(command: Command) -> StepKind | None:
@@ -514,6 +537,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("gradle", "gradlew"), GRADLE, _gradle),
     (_program_is("cargo"), CARGO, _cargo),
     (_program_is("bundle", "bundler"), BUNDLER, _bundler),
+    (_program_is("mix"), MIX, _mix),
     (_program_is("composer", "composer.phar"), COMPOSER, _composer),
     (_program_is("dotnet"), DOTNET, _dotnet),
 )
@@ -693,7 +717,7 @@ def canonical_command(
     """
     program = step.command.argv[0] if step else ""
     if ecosystem is MAVEN and program.endswith("mvnw"):
-        return f"{program} dependency:go-offline"
+        return f"{program} -B dependency:go-offline"
     if ecosystem is GRADLE and program.endswith("gradlew"):
         return f"{program} dependencies --no-daemon"
     if ecosystem is YARN and ctx.has(".yarnrc.yml"):

@@ -87,6 +87,7 @@ module's sources would be needed before the download).
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import posixpath
 import re
@@ -119,47 +120,238 @@ _COPY_FLAGS_KEPT = ("chown", "chmod", "link")
 
 @dataclass(frozen=True)
 class _Candidate:
-    """A dependency step after a whole-context copy, and what the fix needs to know."""
+    """A dependency step after the sources arrived, and what the fix needs to know.
+
+    ``copy`` is the first instruction that brought sources into the project (the fix goes
+    above it; the RUN itself when the sources are bind-mounted), ``project`` the
+    context-relative folder holding the manifests and ``project_dir`` where its files land.
+    """
 
     stage: Stage
     copy: Instruction
     run: Instruction
     step: DependencyStep
+    project: str
+    project_dir: str
+    earlier_copies: tuple[tuple[Instruction, str], ...]
+
+
+# Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
+# workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
+_SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
+_VENDOR_FLAG = re.compile(r"-mod[= ]vendor\b")
+
+
+def _within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _is_folder(ctx: DockerfileContext, source: str) -> bool:
+    """A copied folder: the context, a path ending in ``/``, or a path that is neither a file
+    of the context nor a glob (a Java ``src`` holds folders only, so listing it finds no file)."""
+    if layer_cache.source_kind(source) is layer_cache.SourceKind.WHOLE_CONTEXT:
+        return True
+    glob = any(ch in source for ch in "*?[")
+    return source.endswith("/") or not (glob or ctx.has(source))
+
+
+def _context_sources(copy: Instruction) -> list[str]:
+    """What a COPY/ADD takes from the build context (nothing for ``--from`` or heredocs)."""
+    if "from" in copy.flags or copy.heredocs:
+        return []
+    return [s for s in copy.copy_sources() if "://" not in s and not s.startswith("git@")]
+
+
+def _brings_sources(
+    ctx: DockerfileContext, sources: list[str], target: str, run_dir: str, whole: bool
+) -> bool:
+    """Whether copying ``sources`` to ``target`` puts non-manifest files of the project that
+    runs in ``run_dir`` in place: a folder covering ``run_dir`` (``COPY . .``, ``COPY api/
+    ./``) or, unless ``whole`` is asked, anything landing inside it (``COPY src ./src``)."""
+    for source in sources:
+        if layer_cache.source_kind(source) is layer_cache.SourceKind.MANIFEST:
+            continue
+        if _is_folder(ctx, source) and _within(run_dir, target):
+            return True
+        if not whole and _within(target, run_dir):
+            return True
+    return False
+
+
+def _bind_sources(run: Instruction, workdir: str) -> list[tuple[str, str]]:
+    """``(source, target)`` of the RUN's bind mounts of the build context."""
+    found = []
+    for mount in run.flag_values("mount"):
+        options = ecosystems.mount_options(mount)
+        if options.get("type", "bind") != "bind" or options.get("from"):
+            continue
+        target = posixpath.normpath(posixpath.join(workdir, options.get("target", ".")))
+        found.append((options.get("source", options.get("src", ".")) or ".", target))
+    return found
+
+
+def _project_folder(
+    ctx: DockerfileContext, copies: list[tuple[Instruction, str]], run_dir: str
+) -> str:
+    """The context folder whose files are in ``run_dir``, from the latest copy that says so
+    (the context root when none does)."""
+    for copy, target in reversed(copies):
+        for source in _context_sources(copy):
+            normal = posixpath.normpath(source)
+            whole = layer_cache.source_kind(source) is layer_cache.SourceKind.WHOLE_CONTEXT
+            if (whole or _is_folder(ctx, source)) and _within(run_dir, target):
+                base = "" if whole else normal
+                found = posixpath.normpath(posixpath.join(base, posixpath.relpath(run_dir, target)))
+                return "" if found == "." else found
+            if layer_cache.source_kind(source) is layer_cache.SourceKind.MANIFEST and (
+                target == run_dir or target == posixpath.join(run_dir, posixpath.basename(normal))
+            ):
+                folder = posixpath.dirname(normal)
+                return folder
+    return ""
+
+
+def _project_root(ctx: DockerfileContext, ecosystem: Ecosystem, folder: str) -> str | None:
+    """The folder holding the ecosystem's marker: ``folder`` itself, or for tools that search
+    upward the nearest parent inside the context; ``None`` when there is none."""
+    current = folder
+    while True:
+        sub = DockerfileContext(ctx.doc, ctx.repo, ctx.context_file(current))
+        if any(ecosystems.matching(sub, marker) for marker in ecosystem.markers):
+            return current
+        if not current or ecosystem.name not in _SEARCH_UPWARD:
+            return None
+        current = posixpath.dirname(current)
+
+
+def _stage_env(stage: Stage, name: str) -> str:
+    values = [
+        i.arguments for i in stage.body if i.keyword in {"ENV", "ARG"} and name in i.arguments
+    ]
+    return " ".join(values)
+
+
+def _fetches(ctx: DockerfileContext, candidate: _Candidate) -> bool:
+    """Whether the step downloads anything. An explicit download always does; a build does
+    when the project declares dependencies and does not build from vendored copies: a Go module
+    needs a go.sum, and ``vendor/modules.txt``, ``-mod=vendor`` or ``GOFLAGS=-mod=vendor``
+    mean the modules are in the repository (Go docs, "Vendoring")."""
+    step = candidate.step
+    if step.kind is StepKind.DOWNLOAD:
+        return True
+    root = _project_root(ctx, step.ecosystem, candidate.project)
+    if root is None:
+        return False
+    if step.ecosystem is ecosystems.GO:
+        vendored = ctx.has(posixpath.join(root, "vendor/modules.txt")) or any(
+            _VENDOR_FLAG.search(text)
+            for text in (step.command.text, _stage_env(candidate.stage, "GOFLAGS"))
+        )
+        return ctx.has(posixpath.join(root, "go.sum")) and not vendored
+    return True
+
+
+def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
+    changed = _working_dir_change(run, step)
+    if changed is None:
+        return workdir
+    return posixpath.normpath(posixpath.join(workdir, changed))
+
+
+def _initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
+    """The working directory a stage starts in: its parent stage's last one, else ``/``."""
+    parent = ctx.doc.base_stage(stage)
+    return _workdir_before(parent, 10**9, _initial_workdir(ctx, parent)) if parent else "/"
 
 
 def _candidates(ctx: DockerfileContext) -> Iterator[_Candidate]:
     for stage in ctx.doc.stages:
-        body = stage.body
-        copy_index = next(
-            (i for i, ins in enumerate(body) if layer_cache.is_whole_context_copy(ins)), None
-        )
-        if copy_index is None:
-            continue
-        prepared = _prepared_before(ctx, stage, body[:copy_index])
-        for instruction in body[copy_index + 1 :]:
+        prepared = _prepared_by_parents(ctx, stage)
+        workdir = _initial_workdir(ctx, stage)
+        image = ctx.doc.resolved_base(stage).repository
+        copies: list[tuple[Instruction, str]] = []
+        for instruction in stage.body:
+            if instruction.keyword == "WORKDIR":
+                workdir = posixpath.normpath(posixpath.join(workdir, instruction.arguments.strip()))
+            elif instruction.keyword in {"COPY", "ADD"}:
+                if "from" in instruction.flags:
+                    prepared.update(_held_by(instruction, workdir))
+                target = instruction.copy_destination() or "."
+                copies.append((instruction, posixpath.normpath(posixpath.join(workdir, target))))
             for step in ecosystems.dependency_steps(instruction):
                 if step.ecosystem.name in prepared:
                     continue
                 prepared.add(step.ecosystem.name)
-                if step.kind is StepKind.DOWNLOAD or _fetches_dependencies(ctx, step):
-                    yield _Candidate(stage, body[copy_index], instruction, step)
+                found = _candidate(ctx, stage, copies, instruction, step, workdir, image)
+                if found is not None:
+                    yield found
 
 
-def _prepared_before(ctx: DockerfileContext, stage: Stage, before: list[Instruction]) -> set[str]:
-    """Ecosystems whose dependencies are in place before the whole-context copy: installed
-    earlier in the stage or in a stage it is built ``FROM``, or copied in from another stage
-    (``COPY --from=deps /app/node_modules ./node_modules``, ``/go/pkg/mod``)."""
-    instructions = list(before)
+def _candidate(
+    ctx: DockerfileContext,
+    stage: Stage,
+    copies: list[tuple[Instruction, str]],
+    run: Instruction,
+    step: DependencyStep,
+    workdir: str,
+    image: str,
+) -> _Candidate | None:
+    """The finding's facts, when ``step`` fetches dependencies after the sources arrived.
+
+    An explicit download counts only after a copy of the whole project: a narrower copy
+    before it is usually something the install needs (a patches folder, a schema). A build
+    that fetches as a side effect counts after any copy into the project, unless a cache
+    mount holds the download cache: the build re-runs on a source change anyway and its
+    downloads then come from the mount (Docker docs, "Optimize cache usage in builds").
+    """
+    run_dir = _run_dir(workdir, run, step)
+    whole = step.kind is StepKind.DOWNLOAD
+    if not whole and ecosystems.has_cache_mount(run, step.ecosystem, image):
+        return None
+    anchor: Instruction | None = None
+    for index, (copy, target) in enumerate(copies):
+        if _brings_sources(ctx, _context_sources(copy), target, run_dir, whole):
+            anchor, before = copy, copies[:index]
+            break
+    else:
+        before = copies
+        binds = _bind_sources(run, workdir)
+        if any(_brings_sources(ctx, [s], t, run_dir, whole) for s, t in binds):
+            anchor = run
+    if anchor is None:
+        return None
+    project = _project_folder(ctx, copies, run_dir)
+    root = _project_root(ctx, step.ecosystem, project)
+    project_dir = run_dir
+    if root is not None and root != project:
+        project_dir = posixpath.normpath(
+            posixpath.join(run_dir, posixpath.relpath(root or ".", project or "."))
+        )
+    candidate = _Candidate(
+        stage, anchor, run, step, root if root is not None else project, project_dir, tuple(before)
+    )
+    return candidate if _fetches(ctx, candidate) else None
+
+
+def _prepared_by_parents(ctx: DockerfileContext, stage: Stage) -> set[str]:
+    """Ecosystems whose dependencies a stage this one is built ``FROM`` installed."""
+    prepared: set[str] = set()
     parent = ctx.doc.base_stage(stage)
     while parent is not None:
-        instructions.extend(parent.body)
+        for instruction in parent.body:
+            prepared.update(s.ecosystem.name for s in ecosystems.dependency_steps(instruction))
+            if instruction.keyword == "COPY" and "from" in instruction.flags:
+                prepared.update(_held_by(instruction, "/"))
         parent = ctx.doc.base_stage(parent)
-    prepared = {s.ecosystem.name for i in instructions for s in ecosystems.dependency_steps(i)}
-    for instruction in instructions:
-        if instruction.keyword == "COPY" and "from" in instruction.flags:
-            destination = posixpath.normpath(instruction.copy_destination() or ".")
-            prepared.update(e.name for e in ecosystems.ECOSYSTEMS if _holds(e, destination))
     return prepared
+
+
+def _held_by(copy: Instruction, workdir: str) -> set[str]:
+    """Ecosystems whose installed dependencies a ``COPY --from`` brings (``node_modules``,
+    ``/go/pkg/mod``, ``/usr/local/bundle``)."""
+    destination = posixpath.normpath(posixpath.join(workdir, copy.copy_destination() or "."))
+    relative = posixpath.normpath(copy.copy_destination() or ".")
+    return {e.name for e in ecosystems.ECOSYSTEMS if _holds(e, relative) or _holds(e, destination)}
 
 
 def _holds(ecosystem: Ecosystem, destination: str) -> bool:
@@ -169,21 +361,7 @@ def _holds(ecosystem: Ecosystem, destination: str) -> bool:
     return inside or any(destination == f or destination.endswith("/" + f) for f in folders)
 
 
-def _fetches_dependencies(ctx: DockerfileContext, step: DependencyStep) -> bool:
-    """Whether a build command downloads anything: only when the project declares
-    dependencies (a Go module without go.sum has none to fetch)."""
-    if step.ecosystem is ecosystems.GO:
-        return ctx.has("go.sum")
-    return any(ecosystems.matching(ctx, marker) for marker in step.ecosystem.markers)
-
-
 # --- building the fix -------------------------------------------------------------------------
-
-
-def _destination_dir(destination: str, folder: str) -> str:
-    """Where files of context folder ``folder`` land, given the whole-context destination."""
-    base = "./" if destination in (".", "./") else destination.rstrip("/") + "/"
-    return f"{base}{folder}/" if folder else base
 
 
 def _copy_flags(copy: Instruction) -> str:
@@ -195,14 +373,52 @@ def _copy_flags(copy: Instruction) -> str:
     return "".join(f"{flag} " for flag in kept)
 
 
-def _manifest_copies(copy: Instruction, manifests: list[str]) -> list[str]:
+def _folder_text(candidate: _Candidate, directory: str, workdir: str) -> str:
+    """How a COPY names image folder ``directory``: in the spelling of the copy that brought
+    the sources when it is that folder, else relative to the working directory."""
+    copy = candidate.copy
+    written = copy.copy_destination() if copy.keyword in {"COPY", "ADD"} else None
+    target = posixpath.normpath(posixpath.join(workdir, written or "."))
+    if written and target == directory:
+        return "./" if written in (".", "./") else written.rstrip("/") + "/"
+    if _within(directory, workdir):
+        relative = posixpath.relpath(directory, workdir)
+        return "./" if relative == "." else f"./{relative}/"
+    return directory.rstrip("/") + "/"
+
+
+def _landing_dir(candidate: _Candidate, manifest: str) -> str:
+    """The image folder a manifest (context-relative; folders end in ``/``) is copied into."""
+    relative = posixpath.relpath(manifest.rstrip("/"), candidate.project or ".")
+    folder = relative if manifest.endswith("/") else posixpath.dirname(relative)
+    return posixpath.normpath(posixpath.join(candidate.project_dir, folder or "."))
+
+
+def _already_copied(candidate: _Candidate, manifests: list[str]) -> set[str]:
+    """Manifests an earlier COPY put where the fix would (``COPY go.mod go.sum ./`` above a
+    ``COPY . .``): the fix then only adds the download."""
+    done = set()
+    for copy, target in candidate.earlier_copies:
+        for source in _context_sources(copy):
+            pattern = posixpath.normpath(source)
+            for manifest in manifests:
+                name = manifest.rstrip("/")
+                landing = _landing_dir(candidate, manifest)
+                places = {landing}
+                if not manifest.endswith("/"):
+                    places.add(posixpath.join(landing, posixpath.basename(name)))
+                if fnmatch.fnmatchcase(name, pattern) and target in places:
+                    done.add(manifest)
+    return done
+
+
+def _manifest_copies(candidate: _Candidate, manifests: list[str], workdir: str) -> list[str]:
     """COPY lines for the manifests, one per destination folder, in manifest order."""
-    destination = copy.copy_destination() or "."
     batches: dict[str, list[str]] = {}
     for manifest in manifests:
-        folder = manifest.rstrip("/") if manifest.endswith("/") else posixpath.dirname(manifest)
-        batches.setdefault(_destination_dir(destination, folder), []).append(manifest)
-    flags = _copy_flags(copy)
+        target = _folder_text(candidate, _landing_dir(candidate, manifest), workdir)
+        batches.setdefault(target, []).append(manifest)
+    flags = _copy_flags(candidate.copy)
     return [
         f"COPY {flags}{' '.join(shlex.quote(m) for m in sources)} {target}"
         for target, sources in batches.items()
@@ -265,12 +481,14 @@ def _moves_whole(run: Instruction, step: DependencyStep) -> bool:
     return True
 
 
-def _inserted_run(ctx: DockerfileContext, candidate: _Candidate, change_dir: str | None) -> str:
+def _inserted_run(project: DockerfileContext, candidate: _Candidate, change_dir: str | None) -> str:
     """The dependency-only RUN placed before the sources, with the original's set-up."""
     step = candidate.step
     keeps_text = step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely
     command = (
-        step.command.text if keeps_text else ecosystems.canonical_command(ctx, step.ecosystem, step)
+        step.command.text
+        if keeps_text
+        else ecosystems.canonical_command(project, step.ecosystem, step)
     )
     parts = _leading_commands(candidate.run, step)
     if change_dir is not None:
@@ -279,7 +497,11 @@ def _inserted_run(ctx: DockerfileContext, candidate: _Candidate, change_dir: str
 
 
 def _hazards(
-    ctx: DockerfileContext, candidate: _Candidate, moved: bool, between: list[Instruction]
+    ctx: DockerfileContext,
+    project: DockerfileContext,
+    candidate: _Candidate,
+    moved: bool,
+    between: list[Instruction],
 ) -> list[str]:
     """Reasons the reordered build might not end with the same image."""
     reasons = []
@@ -299,8 +521,8 @@ def _hazards(
                 f"without a .dockerignore entry for {', '.join(unignored)}, `COPY . .` would "
                 "overwrite what the install wrote with the host's copy"
             )
-        reasons.extend(_install_reads_sources(ctx, ecosystem))
-    if ecosystem is ecosystems.MAVEN and "<module>" in (ctx.read("pom.xml") or ""):
+        reasons.extend(_install_reads_sources(project, ecosystem))
+    if ecosystem is ecosystems.MAVEN and "<module>" in (project.read("pom.xml") or ""):
         reasons.append(
             "`dependency:go-offline` cannot resolve sibling modules before they are built"
         )
@@ -330,9 +552,9 @@ def _local_go_replace(ctx: DockerfileContext) -> bool:
     return re.search(r"=>\s*\.{1,2}/", ctx.read("go.mod") or "") is not None
 
 
-def _workdir_before(stage: Stage, line: int) -> str:
-    """The working directory an instruction at ``line`` runs in (``/`` by default)."""
-    current = "/"
+def _workdir_before(stage: Stage, line: int, start: str = "/") -> str:
+    """The working directory an instruction at ``line`` runs in (``start`` by default)."""
+    current = start
     for instruction in stage.body:
         if instruction.line >= line:
             break
@@ -349,22 +571,24 @@ def _comment_block_above(ctx: DockerfileContext, line: int, floor: int) -> range
     return range(start, line)
 
 
-def _fix(ctx: DockerfileContext, candidate: _Candidate, manifests: list[str]) -> Fix | None:
+def _fix(
+    ctx: DockerfileContext,
+    project: DockerfileContext,
+    candidate: _Candidate,
+    manifests: list[str],
+) -> Fix | None:
     copy, run, step = candidate.copy, candidate.run, candidate.step
-    workdir = _workdir_before(candidate.stage, copy.line)
-    install_dir = posixpath.normpath(posixpath.join(workdir, copy.copy_destination() or "."))
-    run_dir = _workdir_before(candidate.stage, run.line)
-    changed = _working_dir_change(run, step)
-    if changed is not None:
-        run_dir = posixpath.normpath(posixpath.join(run_dir, changed))
-    if run_dir != install_dir:
-        return None  # the install runs elsewhere than where the manifests would land
+    if copy is run:
+        return None  # sources bind-mounted into the fetching RUN: nothing to reorder
+    workdir = _workdir_before(candidate.stage, copy.line, _initial_workdir(ctx, candidate.stage))
+    already = _already_copied(candidate, manifests)
     between = [i for i in candidate.stage.body if copy.line < i.line < run.line]
     movable = {n for i in between if i.keyword in _MOVABLE for n in range(i.line, i.end_line + 1)}
     staying = [i for i in between if i.keyword not in _MOVABLE]
     moved = _moves_whole(run, step) and not staying
     lines = ctx.doc.lines
-    head = [*(lines[n - 1] for n in sorted(movable)), *_manifest_copies(copy, manifests)]
+    copies = _manifest_copies(candidate, [m for m in manifests if m not in already], workdir)
+    head = [*(lines[n - 1] for n in sorted(movable)), *copies]
     if moved:
         comments = _comment_block_above(ctx, run.line, copy.end_line)
         rest = [n for n in range(copy.end_line + 1, run.line) if n not in movable]
@@ -378,14 +602,16 @@ def _fix(ctx: DockerfileContext, candidate: _Candidate, manifests: list[str]) ->
         description = "Copy the dependency manifests first and install before copying the sources"
     else:
         kept = [n for n in range(copy.line, run.end_line + 1) if n not in movable]
-        change_dir = install_dir if install_dir != workdir else None
+        change_dir = candidate.project_dir if candidate.project_dir != workdir else None
         new_lines = [
             *head,
-            _inserted_run(ctx, candidate, change_dir),
+            _inserted_run(project, candidate, change_dir),
             *(lines[n - 1] for n in kept),
         ]
         description = "Copy the dependency manifests and download dependencies before the sources"
-    hazards = _hazards(ctx, candidate, moved, staying)
+        if not copies:
+            description = "Download the dependencies from the manifests before copying the sources"
+    hazards = _hazards(ctx, project, candidate, moved, staying)
     if hazards:
         description += " (review: " + "; ".join(hazards) + ")"
     return Fix(
@@ -414,37 +640,64 @@ def _impact(
     return sentence, fix
 
 
-def check(ctx: DockerfileContext) -> Iterator[Finding]:
+def _project_context(ctx: DockerfileContext, candidate: _Candidate) -> DockerfileContext:
+    """The build context seen from the project folder, for the ecosystem helpers."""
+    if not candidate.project:
+        return ctx
+    return DockerfileContext(ctx.doc, ctx.repo, ctx.context_file(candidate.project))
+
+
+def _manifests(
+    ctx: DockerfileContext, project: DockerfileContext, candidate: _Candidate
+) -> list[str]:
+    """Context-relative manifests of the project that exist and are not ``.dockerignore``d."""
     patterns = ecosystems.ignore_patterns(ctx)
-    for candidate in _candidates(ctx):
-        ecosystem = candidate.step.ecosystem
-        manifests = [
-            m
-            for m in ecosystems.existing_manifests(ctx, ecosystem, candidate.step)
-            if not ecosystems.is_ignored(patterns, m)
-        ]
-        fix = None
-        if manifests and not (ecosystem is ecosystems.GO and _local_go_replace(ctx)):
-            fix = _fix(ctx, candidate, manifests)
-        copy_text = " ".join(candidate.copy.original.split())
-        step_text = candidate.step.command.text
-        wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
-        message = (
-            f"`{step_text}` runs after `{copy_text}` copied the whole build context, so any "
+    found = ecosystems.existing_manifests(project, candidate.step.ecosystem, candidate.step)
+    relative = [posixpath.join(candidate.project, m) if candidate.project else m for m in found]
+    return [m for m in relative if not ecosystems.is_ignored(patterns, m)]
+
+
+def _message(candidate: _Candidate, manifests: list[str], command: str) -> str:
+    ecosystem, step = candidate.step.ecosystem, candidate.step
+    copy_text = " ".join(candidate.copy.original.split())
+    if candidate.copy is candidate.run:
+        copy_text = "--mount=type=bind"
+    wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
+    if step.kind is StepKind.DOWNLOAD:
+        return (
+            f"`{step.command.text}` runs after `{copy_text}` brought in the sources, so any "
             f"source change invalidates the layer and {ecosystem.label} dependencies are "
             f"downloaded again on every build; copy {wanted} first and install before "
             "copying the rest."
         )
-        cached = _cached_step(ctx, candidate) if fix else None
-        impact, fix = _impact(ctx, candidate, fix, cached)
+    return (
+        f"`{step.command.text}` downloads the {ecosystem.label} dependencies itself, after "
+        f"`{copy_text}` brought in the sources and with no dependency step on the manifests "
+        f"alone before it, so any source change downloads them all again; copy {wanted} "
+        f"first and run `{command}` before copying the rest."
+    )
+
+
+def check(ctx: DockerfileContext) -> Iterator[Finding]:
+    for candidate in _candidates(ctx):
+        project = _project_context(ctx, candidate)
+        manifests = _manifests(ctx, project, candidate)
+        fix = None
+        if manifests and not (
+            candidate.step.ecosystem is ecosystems.GO and _local_go_replace(project)
+        ):
+            fix = _fix(ctx, project, candidate, manifests)
+        cached = _cached_step(project, candidate)
+        impact, fix = _impact(ctx, candidate, fix, cached if fix else None)
+        message = _message(candidate, manifests, cached)
         yield ctx.finding(
             NAME, SEVERITY, candidate.copy, message, impact=impact, fix=fix, end=candidate.run
         )
 
 
-def _cached_step(ctx: DockerfileContext, candidate: _Candidate) -> str:
+def _cached_step(project: DockerfileContext, candidate: _Candidate) -> str:
     """The dependency command the fixed file runs before the sources (for the impact)."""
     step = candidate.step
     if step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely:
         return step.command.text
-    return ecosystems.canonical_command(ctx, step.ecosystem, step).split(" && ")[-1]
+    return ecosystems.canonical_command(project, step.ecosystem, step).split(" && ")[-1]

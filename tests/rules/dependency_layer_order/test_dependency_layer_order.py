@@ -41,6 +41,7 @@ POSITIVE = {
     "gradle": ("gradle", Safety.SAFE),
     "cargo": ("cargo", Safety.SAFE),
     "bundler": ("bundler", Safety.SAFE),
+    "mix": ("mix", Safety.REVIEW),
     "composer": ("composer", Safety.SAFE),
     "dotnet-restore": ("dotnet", Safety.SAFE),
     "dotnet-publish": ("dotnet", Safety.SAFE),
