@@ -379,8 +379,10 @@ def _folder_text(candidate: _Candidate, directory: str, workdir: str) -> str:
     copy = candidate.copy
     written = copy.copy_destination() if copy.keyword in {"COPY", "ADD"} else None
     target = posixpath.normpath(posixpath.join(workdir, written or "."))
-    if written and target == directory:
-        return "./" if written in (".", "./") else written.rstrip("/") + "/"
+    if written and _within(directory, target):
+        base = "./" if written in (".", "./") else written.rstrip("/") + "/"
+        relative = posixpath.relpath(directory, target)
+        return base if relative == "." else f"{base}{relative}/"
     if _within(directory, workdir):
         relative = posixpath.relpath(directory, workdir)
         return "./" if relative == "." else f"./{relative}/"
@@ -658,21 +660,34 @@ def _manifests(
 
 
 def _message(candidate: _Candidate, manifests: list[str], command: str) -> str:
+    if manifests and set(manifests) <= _already_copied(candidate, manifests):
+        copied = ", ".join(f"`{m}`" for m in manifests)
+        return (
+            f"`{candidate.step.command.text}` downloads the {candidate.step.ecosystem.label} "
+            f"dependencies itself after the sources arrived: {copied} are copied alone first, "
+            f"but nothing downloads from them, so any source change downloads everything "
+            f"again; run `{command}` right after copying them."
+        )
     ecosystem, step = candidate.step.ecosystem, candidate.step
     copy_text = " ".join(candidate.copy.original.split())
+    brought = (
+        "copied the whole build context"
+        if layer_cache.is_whole_context_copy(candidate.copy)
+        else "brought in the sources"
+    )
     if candidate.copy is candidate.run:
         copy_text = "--mount=type=bind"
     wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
     if step.kind is StepKind.DOWNLOAD:
         return (
-            f"`{step.command.text}` runs after `{copy_text}` brought in the sources, so any "
+            f"`{step.command.text}` runs after `{copy_text}` {brought}, so any "
             f"source change invalidates the layer and {ecosystem.label} dependencies are "
             f"downloaded again on every build; copy {wanted} first and install before "
             "copying the rest."
         )
     return (
         f"`{step.command.text}` downloads the {ecosystem.label} dependencies itself, after "
-        f"`{copy_text}` brought in the sources and with no dependency step on the manifests "
+        f"`{copy_text}` {brought} and with no dependency step on the manifests "
         f"alone before it, so any source change downloads them all again; copy {wanted} "
         f"first and run `{command}` before copying the rest."
     )

@@ -183,3 +183,100 @@ def test_the_proposed_dockerignore_makes_the_node_reorder_safe() -> None:
     files[".dockerignore"] = apply_fix("", ignore.fix)
     [after] = run_check(rule.check, files)
     assert after.fix is not None and after.fix.safety is Safety.SAFE
+
+
+GO_FILES = {
+    "go.mod": "module m\n\ngo 1.22\n",
+    "go.sum": "x v1 h1:y=\n",
+    "main.go": "package main\n",
+}
+
+
+def _fixed(tmp_path: Path, files: dict[str, str], path: str = "Dockerfile") -> str:
+    [finding] = run_check(rule.check, files, path)
+    assert finding.fix is not None
+    return assert_fix_is_sound(tmp_path, rule.check, files, finding, path)[path]
+
+
+def test_manifests_copied_without_a_download_get_only_the_download(tmp_path: Path) -> None:
+    text = "FROM golang:1.22\nWORKDIR /src\nCOPY go.mod go.sum ./\nCOPY . .\nRUN go build .\n"
+    files = {**GO_FILES, "Dockerfile": text}
+    [finding] = run_check(rule.check, files)
+    assert "copied alone first, but nothing downloads from them" in finding.message
+    assert _fixed(tmp_path, files) == (
+        "FROM golang:1.22\nWORKDIR /src\nCOPY go.mod go.sum ./\nRUN go mod download\n"
+        "COPY . .\nRUN go build .\n"
+    )
+
+
+def test_a_build_after_a_source_folder_copy_is_found(tmp_path: Path) -> None:
+    text = (
+        "FROM maven:3.9-eclipse-temurin-21\nWORKDIR /w\nCOPY pom.xml .\nCOPY src ./src\n"
+        "RUN mvn -B package\n"
+    )
+    files = {"pom.xml": "<project/>\n", "src/main/java/A.java": "class A {}\n", "Dockerfile": text}
+    [finding] = run_check(rule.check, files)
+    assert finding.message.startswith("`mvn -B package` downloads the Maven dependencies itself")
+    assert (finding.line, finding.end_line) == (4, 5)
+    assert _fixed(tmp_path, files) == text.replace(
+        "COPY src", "RUN mvn -B dependency:go-offline\nCOPY src"
+    )
+
+
+def test_a_sub_project_folder_copied_as_the_project_gets_its_own_manifests(
+    tmp_path: Path,
+) -> None:
+    text = "FROM golang:1.22\nWORKDIR /app\nCOPY svc/api ./\nRUN go build -o /api .\n"
+    files = {f"svc/api/{name}": body for name, body in GO_FILES.items()} | {"Dockerfile": text}
+    assert _fixed(tmp_path, files) == text.replace(
+        "COPY svc/api ./",
+        "COPY svc/api/go.mod svc/api/go.sum ./\nRUN go mod download\nCOPY svc/api ./",
+    )
+
+
+def test_a_build_in_a_sub_folder_belongs_to_the_module_above(tmp_path: Path) -> None:
+    text = "FROM golang:1.22\nWORKDIR /app\nCOPY . .\nWORKDIR /app/cmd/x\nRUN go install .\n"
+    fixed = _fixed(tmp_path, {**GO_FILES, "Dockerfile": text})
+    assert fixed.startswith("FROM golang:1.22\nWORKDIR /app\nCOPY go.mod go.sum ./\n")
+    assert "RUN go mod download\nCOPY . .\n" in fixed
+
+
+@pytest.mark.parametrize(
+    "text, extra",
+    [
+        ("FROM golang:1.22\nCOPY . .\nRUN go build .\n", {"vendor/modules.txt": "# m\n"}),
+        ("FROM golang:1.22\nENV GOFLAGS=-mod=vendor\nCOPY . .\nRUN go build .\n", {}),
+        ("FROM golang:1.22\nCOPY . .\nRUN go build -mod=vendor .\n", {}),
+        ("FROM golang:1.22\nRUN go install example.org/tool@v1.0.0\nCOPY . .\n", {}),
+        (
+            "FROM golang:1.22\nCOPY . .\n"
+            "RUN --mount=type=cache,target=/go/pkg/mod go build -o /x .\n",
+            {},
+        ),
+        ("FROM maven:3.9\nCOPY . .\nRUN mvn -o package\n", {"pom.xml": "<project/>"}),
+        ("FROM rust:1.79\nCOPY . .\nRUN cargo chef prepare --recipe-path r.json\n", {}),
+        ("FROM rust:1.79\nCOPY . .\nRUN cargo build --frozen\n", {}),
+    ],
+    ids=[
+        "vendor-folder",
+        "goflags-vendor",
+        "mod-vendor-flag",
+        "tool-at-version",
+        "build-under-cache-mount",
+        "maven-offline",
+        "cargo-chef-prepare",
+        "cargo-frozen",
+    ],
+)
+def test_builds_that_fetch_nothing_after_the_sources_are_not_flagged(
+    text: str, extra: dict[str, str]
+) -> None:
+    files = {**GO_FILES, "Cargo.toml": "[package]\n", "Cargo.lock": "", **extra, "Dockerfile": text}
+    assert run_check(rule.check, files) == []
+
+
+def test_sources_bind_mounted_into_the_build_are_a_finding_without_fix() -> None:
+    text = "FROM golang:1.22\nWORKDIR /s\nRUN --mount=type=bind,target=. go build -o /x .\n"
+    [finding] = run_check(rule.check, {**GO_FILES, "Dockerfile": text})
+    assert (finding.line, finding.fix) == (3, None)
+    assert "--mount=type=bind" in finding.message

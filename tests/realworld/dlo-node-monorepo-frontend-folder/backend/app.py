@@ -1,1 +1,1 @@
-print('api')
+print("api")
