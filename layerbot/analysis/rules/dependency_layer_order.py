@@ -1,29 +1,62 @@
-"""Dependencies are installed after the whole build context was copied.
+"""Dependencies are downloaded after the sources were copied.
 
 ## What it does
-Flags a dependency download or install (`go mod download`, a `go build` that fetches
-modules, `npm ci`/`npm install`, `yarn`, `pnpm install`, `pip install -r`, `poetry install`,
-`uv sync`, `pipenv install`, `mvn`, `gradle`, `cargo build`/`cargo fetch`, `bundle install`,
-`composer install`, `dotnet restore`/`publish`) that runs after `COPY . .` (or `COPY . /app`,
-`COPY ./ ./`, `ADD . …`) in the same stage, when no dependency step of that package manager
-ran before the copy. A build command is flagged only when the context declares dependencies
-(a Go module with a `go.sum`, a lock file or manifest for the others).
+Flags the first step of a stage that downloads a package manager's dependencies after the
+project's sources arrived, when no step of that package manager ran on the manifests alone
+before them. Two kinds of step count:
+
+- an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`,
+  `pip install -r`, `pipenv install`, `bundle install`, `composer install`, `mix deps.get`,
+  `dotnet restore`, `cargo fetch`, `mvn dependency:go-offline`, `gradle dependencies`) after a
+  copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the
+  project (`COPY services/api ./`, `COPY frontend/ ./`);
+- a build that downloads as a side effect (`go build|install|run|test|generate|get`,
+  `mvn package|install|verify|compile`, `./mvnw …`, `gradle build`, `./gradlew build|assemble|
+  bootJar` (the wrapper download counts too), `cargo build|install --path`, `dotnet build|
+  publish`, `poetry install`, `uv sync`, `pip install .`) after any copy into the project
+  (`COPY src ./src` counts) or with the sources bind-mounted (`RUN --mount=type=bind`).
+
+The message names the command that fetches. The project a command works on is found from
+`WORKDIR`, a leading `cd` and the copies that filled that folder; Go, Cargo and Gradle also
+look for their manifest in the parent folders, as the tools do. A step of the same package
+manager earlier in the stage, in a stage it is built `FROM`, or dependencies copied in with
+`COPY --from` (`node_modules`, `/go/pkg/mod`, `/usr/local/bundle`) mean the dependencies are
+prepared.
+
+Not flagged:
+- builds that cannot download: vendored Go modules (`vendor/modules.txt`, `-mod=vendor`,
+  `GOFLAGS=-mod=vendor`), a Go module without `go.sum`, GOPATH mode (no `go.mod`: there is
+  no manifest to cache from), `mvn -o`, `gradle --offline`, `cargo --offline|--frozen`,
+  `dotnet … --no-restore`, `go install tool@version` (a module of its own);
+- the cargo-chef planner: `COPY . .` before `cargo chef prepare` is intended, and
+  `cargo chef cook` from the recipe is the dependency build;
+- a build whose `RUN` has a cache mount on the package manager's download cache
+  (`--mount=type=cache,target=/go/pkg/mod`, `/root/.m2`, `/usr/local/cargo/registry`…): the
+  build re-runs on every source change anyway and its downloads then come from the mount.
+  An explicit install under a cache mount is still flagged: it would not need to re-run at all;
+- a narrower copy before an explicit install (`COPY prisma ./prisma`, a patches folder): it
+  is usually something the install needs.
+
+A build command is flagged only when the project declares dependencies (a Go module with a
+`go.sum`, a lock file or manifest for the others).
 
 ## Why it matters
 Docker caches a `COPY` on the checksum of the files it copies, and once a step is invalidated
 every later step of the stage runs again. After `COPY . .` any edit to any source file
 invalidates the copy, so the dependency download below it runs on every build, although the
-dependencies only change when the manifests do. Copying the manifest and lock files first,
-installing, and only then copying the rest keeps the slow download in a layer that a
-code-only change does not touch. In CI, with `--cache-from` or a registry cache, this is
-the difference between reusing the dependency layer and downloading everything each time.
+dependencies only change when the manifests do. A build command that fetches its own
+dependencies (`go build`, `mvn package`, `dotnet publish`) is the same problem: it must re-run
+when the code changes, but the download in it should not. Copying the manifest and lock files
+first, downloading, and only then copying the rest keeps the slow download in a layer that a
+code-only change does not touch. In CI, with `--cache-from` or a registry cache, this is the
+difference between reusing the dependency layer and downloading everything each time.
 
 ## Example
 ```dockerfile
 FROM golang:1.22
 WORKDIR /app
+COPY go.mod go.sum ./
 COPY . .
-RUN go mod download
 RUN go build -o /main .
 ```
 
@@ -37,52 +70,72 @@ COPY . .
 RUN go build -o /main .
 ```
 
-When the download is part of a build command (`go build`, `npm install && npm run build`,
-`mvn package`, `cargo build`, `dotnet publish`), the fix inserts the package manager's
-dependency-only command (`go mod download`, `npm ci`, `mvn dependency:go-offline`,
-`cargo fetch`, `dotnet restore`…) before `COPY . .` and keeps the original `RUN`, which then
-finds the dependencies already there. Composer always gets
-`composer install --no-scripts --no-autoloader` inserted, because its install runs scripts and
-builds the autoloader from the sources. Cargo gets placeholder `src/main.rs`/`src/lib.rs`
-files (a manifest without targets does not parse) that `COPY . .` then overwrites.
+The fix copies the manifests that exist (into the folder the project lands in, from the
+sub-folder it comes from) and runs the package manager's dependency-only command before the
+copy that brought the sources; manifests an earlier `COPY` already put there are not copied
+again, so the half-done shape above only gets the download. An explicit install that reads
+nothing but the manifests moves above the copy with its text, flags and set-up commands;
+a build keeps its place and the fix inserts the dependency-only command: `go mod download`,
+`mvn -B dependency:go-offline` (`./mvnw -B …` with the wrapper), `gradle dependencies`
+(`./gradlew dependencies`), `cargo fetch` (with placeholder `src/main.rs`/`src/lib.rs`, since
+a manifest without targets does not parse; `COPY . .` then overwrites them), `dotnet restore`
+of the solution or project, `poetry install --no-root`, `uv sync --no-install-project`,
+`npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
+inserted, because its install runs scripts and builds the autoloader from the sources.
 
-The fix is one contiguous edit from the `COPY . .` through the dependency `RUN`, so it can be
+The fix is one contiguous edit from the copy through the dependency `RUN`, so it can be
 applied as a single merge-request suggestion. It copies only manifests that exist in the
-build context and are not excluded by `.dockerignore`, into the same destination as the
-original copy; with no manifest to copy there is a finding and no fix.
+build context and are not excluded by `.dockerignore`; with no manifest to copy there is a
+finding and no fix. There is no fix either when the sources are bind-mounted into the
+fetching `RUN`. Cargo's fix caches the downloads, not the compilation of the dependencies:
+cargo-chef (`cargo chef cook`) or a placeholder build with the release flags caches both, at
+the price of a more involved Dockerfile.
 
 ## Fix safety
 The fix is **safe** when the dependency step reads nothing but the manifests and the build
-ends with the same files: the manifests are copied again by `COPY . .`, so the final
+ends with the same files: the manifests are copied again by the sources copy, so the final
 filesystem is unchanged, and a moved `RUN` keeps its text, flags and set-up commands
 (`export`, `corepack enable`, `pip install poetry`, `<tool> config`). `ENV`, `ARG`, `LABEL`
 and `EXPOSE` between the copy and the install move above the manifest copy. The fix is
 marked **review** when that cannot be promised:
 
-- the moved install writes into the project (`node_modules`, uv's `.venv`, `obj`) and no
-  `.dockerignore` keeps the host's copy of that folder out: `COPY . .` would now overwrite
-  the freshly installed folder (the `dockerignore` rule proposes the file);
+- the moved install writes into the project (`node_modules`, uv's `.venv`, `obj`, `deps`)
+  and no `.dockerignore` keeps the host's copy of that folder out: `COPY . .` would now
+  overwrite the freshly installed folder (the `dockerignore` rule proposes the file);
 - the moved install may read sources that are not there yet: `package.json` has
   `preinstall`/`install`/`postinstall`/`prepare` scripts, the Gemfile uses `gemspec` or
   local `path:` gems, the Pipfile installs the project itself;
 - a `USER`, `RUN`, `COPY` or `ADD` sits between the copy and the install (the inserted
-  download runs before it, as root, without what it prepares);
+  download runs before it, as root, without what it prepares: `mix local.hex`, `chmod +x
+  gradlew`);
 - a multi-module Maven build (`dependency:go-offline` cannot resolve sibling modules before
   they are built).
 
-There is no fix when the install runs in another folder than the one the sources were
-copied to (a `cd` or `WORKDIR` into a sub-project: its manifests are not the ones at the
-context root), and when `go.mod` has a `replace` pointing into the repository (the replaced
+There is no fix when `go.mod` has a `replace` pointing into the repository (the replaced
 module's sources would be needed before the download).
 
 ## References
 - Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
-  and all later steps re-run.
-- Docker docs, "Optimize cache usage in builds": "Order your layers", copying
-  `package.json`/lock files before the sources.
-- Docker docs, "Building best practices": leverage the build cache.
-- Go docs, `go help mod download`; npm docs, `npm ci`; Maven Dependency Plugin,
-  `dependency:go-offline`; .NET docs, "Containerize a .NET app" (restore before copying).
+  `RUN --mount=type=bind` by the mounted files, and all later steps re-run.
+- Docker docs, "Optimize cache usage in builds": "Order your layers" (copy `package.json` and
+  lock files before the sources) and "Use cache mounts" (a package cache kept across builds).
+- Docker docs, "Dockerfile reference: RUN --mount" (`type=bind` mounts context files,
+  `type=cache` keeps a directory between builds).
+- Docker docs, language guides for Go and Rust: `go mod download` / `cargo build` with
+  bind-mounted manifests and cache mounts.
+- Go docs, `go help mod download`, "Vendoring" (`-mod=vendor`, used by default when
+  `vendor/modules.txt` is present since Go 1.14) and GOPATH mode; `go help install` for
+  `pkg@version`.
+- Maven Dependency Plugin, `dependency:go-offline` and `dependency:resolve`; Maven's `-o`
+  (offline) option.
+- Gradle docs, "The Gradle Wrapper" (the wrapper downloads Gradle itself) and
+  `--offline`; the `dependencies` task.
+- Cargo book, `cargo fetch` and `cargo build --offline/--frozen`; cargo-chef README
+  (`cargo chef prepare` on the whole context, `cargo chef cook` from the recipe).
+- .NET docs, "Containerize a .NET app" (copy the project file, `dotnet restore`, then the
+  rest, `--no-restore`).
+- npm docs, `npm ci`; Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
+  `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation.
 """
 
 from __future__ import annotations
