@@ -250,3 +250,32 @@ def test_cache_mounts_and_image_specific_cache_folders() -> None:
     assert ecosystems.has_cache_mount(inner, ecosystems.GO)
     assert ecosystems.cache_dirs(ecosystems.GRADLE, "gradle") == ("/home/gradle/.gradle/caches",)
     assert ecosystems.cache_dirs(ecosystems.GRADLE, "eclipse-temurin") == ("/root/.gradle/caches",)
+
+
+def test_the_table_names_each_ecosystems_toolchain_and_runtime_images() -> None:
+    for ecosystem in ecosystems.ECOSYSTEMS:
+        assert ecosystem.toolchain_images and ecosystem.runtime_images, ecosystem.name
+        assert not set(ecosystem.toolchain_images) & {"scratch", "alpine", "debian"}
+    assert [e.name for e in ecosystems.built_with("golang")] == ["go"]
+    assert [e.name for e in ecosystems.built_with("eclipse-temurin")] == ["maven", "gradle"]
+    assert ecosystems.built_with("alpine") == ()
+
+
+def test_every_toolchain_image_the_multi_stage_rule_knows_is_in_the_table() -> None:
+    from layerbot.analysis import toolchains
+
+    for repository in (
+        "golang",
+        "rust",
+        "maven",
+        "gradle",
+        "openjdk",
+        "eclipse-temurin",
+        "amazoncorretto",
+        "mcr.microsoft.com/dotnet/sdk",
+        "node",
+        "python",
+    ):
+        image = toolchains.parse_image(f"{repository}:1")
+        assert toolchains.toolchain_of(image) is not None, repository
+        assert ecosystems.built_with(repository), repository

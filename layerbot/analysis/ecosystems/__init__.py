@@ -49,6 +49,7 @@ from layerbot.analysis.ecosystems.table import (
     UV,
     YARN,
     Ecosystem,
+    built_with,
     by_name,
     cache_dirs,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "DependencyStep",
     "Ecosystem",
     "StepKind",
+    "built_with",
     "by_name",
     "cache_dirs",
     "canonical_command",

@@ -39,6 +39,10 @@ class Ecosystem:
     ``moves_safely`` says whether the install itself can run before the sources arrive
     (Composer's runs scripts and builds the autoloader, so its fix inserts a
     dependency-only install instead of moving the original).
+    ``toolchain_images`` are the image repositories whose toolchain builds the ecosystem's
+    projects (what a builder stage starts from, and what should not ship);
+    ``runtime_images`` the repositories a built artifact runs on instead, smallest first
+    (tags follow the toolchain's version: ``eclipse-temurin:21-jre`` for a JDK 21 build).
     """
 
     name: str
@@ -52,6 +56,8 @@ class Ecosystem:
     install_dirs: tuple[str, ...] = ()
     moves_safely: bool = True
     store_is_cache: bool = False
+    toolchain_images: tuple[str, ...] = ()
+    runtime_images: tuple[str, ...] = ()
 
 
 _PYTHON_IGNORES = (
@@ -67,6 +73,9 @@ _PYTHON_IGNORES = (
     "dist",
     "build",
 )
+# Maven and Gradle build with a JDK: their own images carry one, and so do the JDK images a
+# wrapper (mvnw, gradlew) runs on.
+_JDK_IMAGES = ("maven", "gradle", "eclipse-temurin", "openjdk", "amazoncorretto")
 _NODE_IGNORES = ("**/node_modules", "npm-debug.log*", "yarn-error.log*", "coverage", "dist")
 
 GO = Ecosystem(
@@ -78,6 +87,8 @@ GO = Ecosystem(
     cache_dirs=("/go/pkg/mod", "/root/.cache/go-build"),
     dockerignore=("*.test", "*.out"),
     store_is_cache=True,
+    toolchain_images=("golang",),
+    runtime_images=("gcr.io/distroless/static-debian12", "alpine", "scratch"),
 )
 NPM = Ecosystem(
     name="npm",
@@ -88,6 +99,8 @@ NPM = Ecosystem(
     cache_dirs=("/root/.npm",),
     dockerignore=_NODE_IGNORES,
     install_dirs=("node_modules",),
+    toolchain_images=("node",),
+    runtime_images=("node", "nginx"),
 )
 YARN = Ecosystem(
     name="yarn",
@@ -99,6 +112,8 @@ YARN = Ecosystem(
     cache_dirs=("/usr/local/share/.cache/yarn",),
     dockerignore=(*_NODE_IGNORES, ".yarn/cache", ".yarn/install-state.gz"),
     install_dirs=("node_modules",),
+    toolchain_images=("node",),
+    runtime_images=("node", "nginx"),
 )
 PNPM = Ecosystem(
     name="pnpm",
@@ -109,6 +124,8 @@ PNPM = Ecosystem(
     cache_dirs=("/root/.local/share/pnpm/store",),
     dockerignore=(*_NODE_IGNORES, ".pnpm-store"),
     install_dirs=("node_modules",),
+    toolchain_images=("node",),
+    runtime_images=("node", "nginx"),
 )
 PIP = Ecosystem(
     name="pip",
@@ -118,6 +135,8 @@ PIP = Ecosystem(
     command="pip install -r requirements.txt",
     cache_dirs=("/root/.cache/pip",),
     dockerignore=_PYTHON_IGNORES,
+    toolchain_images=("python",),
+    runtime_images=("python",),
 )
 POETRY = Ecosystem(
     name="poetry",
@@ -128,6 +147,8 @@ POETRY = Ecosystem(
     # not the whole cache dir: Poetry keeps its virtualenvs in {cache-dir}/virtualenvs
     cache_dirs=("/root/.cache/pypoetry/cache", "/root/.cache/pypoetry/artifacts"),
     dockerignore=_PYTHON_IGNORES,
+    toolchain_images=("python",),
+    runtime_images=("python",),
 )
 UV = Ecosystem(
     name="uv",
@@ -138,6 +159,8 @@ UV = Ecosystem(
     cache_dirs=("/root/.cache/uv",),
     dockerignore=_PYTHON_IGNORES,
     install_dirs=(".venv",),
+    toolchain_images=("python", "ghcr.io/astral-sh/uv"),
+    runtime_images=("python",),
 )
 PIPENV = Ecosystem(
     name="pipenv",
@@ -147,6 +170,8 @@ PIPENV = Ecosystem(
     command="pipenv install --deploy",
     cache_dirs=("/root/.cache/pipenv", "/root/.cache/pip"),
     dockerignore=_PYTHON_IGNORES,
+    toolchain_images=("python",),
+    runtime_images=("python",),
 )
 MAVEN = Ecosystem(
     name="maven",
@@ -158,6 +183,8 @@ MAVEN = Ecosystem(
     cache_dirs=("/root/.m2",),
     dockerignore=("target", "**/target"),
     store_is_cache=True,
+    toolchain_images=_JDK_IMAGES,
+    runtime_images=("eclipse-temurin",),
 )
 GRADLE = Ecosystem(
     name="gradle",
@@ -176,6 +203,8 @@ GRADLE = Ecosystem(
     cache_dirs=("/root/.gradle/caches",),
     dockerignore=(".gradle", "build", "**/build"),
     store_is_cache=True,
+    toolchain_images=_JDK_IMAGES,
+    runtime_images=("eclipse-temurin",),
 )
 CARGO = Ecosystem(
     name="cargo",
@@ -187,6 +216,8 @@ CARGO = Ecosystem(
     cache_dirs=("/usr/local/cargo/registry", "/usr/local/cargo/git"),
     dockerignore=("target", "**/*.rs.bk"),
     store_is_cache=True,
+    toolchain_images=("rust",),
+    runtime_images=("gcr.io/distroless/cc-debian12", "debian"),
 )
 BUNDLER = Ecosystem(
     name="bundler",
@@ -196,6 +227,8 @@ BUNDLER = Ecosystem(
     command="bundle install",
     cache_dirs=("/usr/local/bundle/cache",),
     dockerignore=("vendor/bundle", ".bundle", "log", "tmp", "coverage"),
+    toolchain_images=("ruby",),
+    runtime_images=("ruby",),
 )
 MIX = Ecosystem(
     name="mix",
@@ -206,6 +239,8 @@ MIX = Ecosystem(
     cache_dirs=("/root/.hex/packages",),
     dockerignore=("_build", "deps", "cover"),
     install_dirs=("deps",),
+    toolchain_images=("elixir", "hexpm/elixir"),
+    runtime_images=("debian", "alpine"),
 )
 COMPOSER = Ecosystem(
     name="composer",
@@ -217,6 +252,8 @@ COMPOSER = Ecosystem(
     dockerignore=("vendor", "var/cache", "var/log"),
     install_dirs=("vendor",),
     moves_safely=False,
+    toolchain_images=("composer",),
+    runtime_images=("php",),
 )
 DOTNET = Ecosystem(
     name="dotnet",
@@ -240,6 +277,8 @@ DOTNET = Ecosystem(
     dockerignore=("**/bin", "**/obj", "*.user"),
     install_dirs=("obj",),
     store_is_cache=True,
+    toolchain_images=("mcr.microsoft.com/dotnet/sdk",),
+    runtime_images=("mcr.microsoft.com/dotnet/aspnet", "mcr.microsoft.com/dotnet/runtime"),
 )
 
 ECOSYSTEMS: tuple[Ecosystem, ...] = (
@@ -271,6 +310,12 @@ COMMON_DOCKERIGNORE = (
     ".env.*",
     "!.env.example",
 )
+
+
+def built_with(image_repository: str) -> tuple[Ecosystem, ...]:
+    """The ecosystems whose toolchain an image repository carries (``golang``: Go; a JDK
+    image: Maven and Gradle), for the rules that ask whether a stage is a build toolchain."""
+    return tuple(e for e in ECOSYSTEMS if image_repository in e.toolchain_images)
 
 
 def by_name(name: str) -> Ecosystem:
