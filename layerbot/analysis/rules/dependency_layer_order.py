@@ -105,9 +105,10 @@ marked **review** when that cannot be promised:
 - the moved install may read sources that are not there yet: `package.json` has
   `preinstall`/`install`/`postinstall`/`prepare` scripts, the Gemfile uses `gemspec` or
   local `path:` gems, the Pipfile installs the project itself;
-- a `USER`, `RUN`, `COPY` or `ADD` sits between the copy and the install (the inserted
-  download runs before it, as root, without what it prepares: `mix local.hex`, `chmod +x
-  gradlew`);
+- a `USER` or `RUN`, or a `COPY`/`ADD` of a manifest or from another stage, sits between
+  the copy and the install (the inserted download runs before it, as root, without what it
+  prepares: `mix local.hex`, `chmod +x gradlew`, a late `.npmrc`); more source folders
+  copied there (`COPY cmd ./cmd`, `COPY internal ./internal`) are no hazard;
 - a multi-module Maven build (`dependency:go-offline` cannot resolve sibling modules before
   they are built).
 
@@ -563,7 +564,7 @@ def _hazards(
     ecosystem = candidate.step.ecosystem
     if any(i.keyword == "USER" for i in between):
         reasons.append("a USER set between the copy and the install would not apply to it")
-    earlier_steps = sorted({i.keyword for i in between if i.keyword in {"RUN", "COPY", "ADD"}})
+    earlier_steps = sorted({i.keyword for i in between if _may_prepare(i)})
     if earlier_steps:
         reasons.append(
             f"{', '.join(earlier_steps)} between the copy and the install may prepare it"
@@ -582,6 +583,19 @@ def _hazards(
             "`dependency:go-offline` cannot resolve sibling modules before they are built"
         )
     return reasons
+
+
+def _may_prepare(instruction: Instruction) -> bool:
+    """Whether a step between the sources copy and the install may be something the install
+    needs: any RUN, and a copy that is not only more sources (a manifest such as ``.npmrc``,
+    or files from another stage)."""
+    if instruction.keyword == "RUN":
+        return True
+    if instruction.keyword not in {"COPY", "ADD"}:
+        return False
+    sources = _context_sources(instruction)
+    manifest = layer_cache.SourceKind.MANIFEST
+    return not sources or any(layer_cache.source_kind(s) is manifest for s in sources)
 
 
 def _install_reads_sources(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
