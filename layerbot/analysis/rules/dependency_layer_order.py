@@ -74,8 +74,10 @@ The fix copies the manifests that exist (into the folder the project lands in, f
 sub-folder it comes from) and runs the package manager's dependency-only command before the
 copy that brought the sources; manifests an earlier `COPY` already put there are not copied
 again, so the half-done shape above only gets the download. An explicit install that reads
-nothing but the manifests moves above the copy with its text, flags and set-up commands;
-a build keeps its place and the fix inserts the dependency-only command: `go mod download`,
+nothing but the manifests moves above the copy with its text, flags, set-up commands and
+the clean-up of its cache (`npm cache clean --force`); when it is the first command of a
+longer `RUN` (`npm ci && npm run build`) it moves out of that `RUN`, which keeps the rest. A
+build keeps its place and the fix inserts the dependency-only command: `go mod download`,
 `mvn -B dependency:go-offline` (`./mvnw -B …` with the wrapper), `gradle dependencies`
 (`./gradlew dependencies`), `cargo fetch` (with placeholder `src/main.rs`/`src/lib.rs`, since
 a manifest without targets does not parse; `COPY . .` then overwrites them), `dotnet restore`
@@ -149,7 +151,7 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from layerbot.analysis import dockerfile, ecosystems, layer_cache
+from layerbot.analysis import dockerfile, ecosystems, layer_cache, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
@@ -524,17 +526,58 @@ def _working_dir_change(run: Instruction, step: DependencyStep) -> str | None:
     return None
 
 
+def _is_cleanup(command: Command) -> bool:
+    """Clearing a package cache in the install's own layer (``npm cache clean --force``,
+    ``yarn cache clean``, ``rm -rf ~/.cache/pip``): it belongs with the install."""
+    words = command.argv[1:3]
+    cache_verb = command.program in {"npm", "yarn", "pnpm", "composer", "pip", "pip3"} and (
+        words[:1] in (("cache",), ("clear-cache",), ("clearcache",))
+        or words[:2] == ("store", "prune")
+    )
+    targets = [arg for arg in command.argv[1:] if not arg.startswith("-")]
+    removes_caches = bool(targets) and all("cache" in t or t.startswith("/tmp/") for t in targets)
+    return cache_verb or (command.program == "rm" and removes_caches)
+
+
 def _moves_whole(run: Instruction, step: DependencyStep) -> bool:
-    """Whether the RUN is only dependency downloads and harmless setup, so it can move."""
+    """Whether the RUN is only dependency downloads, harmless setup and the clean-up of the
+    downloads, so it can move."""
     if not step.ecosystem.moves_safely or step.kind is not StepKind.DOWNLOAD:
         return False
     for command in ecosystems.run_commands(run):
         found = ecosystems.classify(command)
         if found is not None and found.kind is StepKind.DOWNLOAD:
             continue
-        if not _is_setup(command, step):
+        if not (_is_setup(command, step) or _is_cleanup(command)):
             return False
     return True
+
+
+def _without_download(ctx: DockerfileContext, candidate: _Candidate) -> list[str] | None:
+    """The RUN's lines without the install the fix now runs before the sources, when the
+    install is its first command after set-up and ``&&`` follows it (``npm ci && npm run
+    build`` keeps ``npm run build``: a second ``npm ci`` would reinstall everything)."""
+    run, step = candidate.run, candidate.step
+    if step.kind is not StepKind.DOWNLOAD or not step.ecosystem.moves_safely:
+        return None
+    commands = ecosystems.run_commands(run)
+    index = commands.index(step.command) if step.command in commands else -1
+    if index < 0 or index == len(commands) - 1:
+        return None
+    if not all(_is_setup(c, step) and c.program not in _OUTPUT_ONLY for c in commands[:index]):
+        return None
+    if any(_is_cleanup(c) for c in commands[index + 1 :]):
+        return None  # the clean-up must stay in the layer that fills the cache
+    text = "\n".join(ctx.doc.lines[run.line - 1 : run.end_line])
+    pattern = re.compile(re.escape(step.command.text))
+    if len(pattern.findall(text)) != 1:
+        return None
+    shorter = runs.remove_command(text, pattern)
+    if shorter == text:
+        return None
+    for setup in commands[:index]:
+        shorter = runs.remove_command(shorter, re.compile(re.escape(setup.text)))
+    return shorter.split("\n")
 
 
 def _inserted_run(project: DockerfileContext, candidate: _Candidate, change_dir: str | None) -> str:
@@ -670,13 +713,16 @@ def _fix(
         ]
         description = "Copy the dependency manifests first and install before copying the sources"
     else:
-        kept = [n for n in range(copy.line, run.end_line + 1) if n not in movable]
+        kept = [n for n in range(copy.line, run.line) if n not in movable]
         change_dir = candidate.project_dir if candidate.project_dir != workdir else None
+        rest_of_run = _without_download(ctx, candidate)
         new_lines = [
             *head,
             _inserted_run(project, candidate, change_dir),
             *(lines[n - 1] for n in kept),
+            *(rest_of_run or lines[run.line - 1 : run.end_line]),
         ]
+        moved = rest_of_run is not None
         description = "Copy the dependency manifests and download dependencies before the sources"
         if not copies:
             description = "Download the dependencies from the manifests before copying the sources"

@@ -30,7 +30,7 @@ POSITIVE = {
     "dockerfile-specific-ignore": ("npm", Safety.SAFE),
     "no-manifests": ("npm", None),
     "yarn-berry": ("yarn", Safety.REVIEW),
-    "pnpm": ("pnpm", Safety.SAFE),
+    "pnpm": ("pnpm", Safety.REVIEW),
     "pip-requirements": ("pip", Safety.SAFE),
     "pip-install-project": ("pip", Safety.SAFE),
     "poetry": ("poetry", Safety.SAFE),
