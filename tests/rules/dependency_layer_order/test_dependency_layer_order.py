@@ -280,3 +280,28 @@ def test_sources_bind_mounted_into_the_build_are_a_finding_without_fix() -> None
     [finding] = run_check(rule.check, {**GO_FILES, "Dockerfile": text})
     assert (finding.line, finding.fix) == (3, None)
     assert "--mount=type=bind" in finding.message
+
+
+NODE_FILES = {"package.json": "{}", "package-lock.json": "{}", ".dockerignore": "node_modules\n"}
+
+
+def test_the_install_moves_with_the_clean_up_of_its_cache(tmp_path: Path) -> None:
+    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci && npm cache clean --force\n"
+    assert _fixed(tmp_path, {**NODE_FILES, "Dockerfile": text}) == (
+        "FROM node:20\nWORKDIR /app\nCOPY package.json package-lock.json ./\n"
+        "RUN npm ci && npm cache clean --force\nCOPY . .\n"
+    )
+
+
+def test_the_install_leaves_a_longer_run_which_keeps_the_rest(tmp_path: Path) -> None:
+    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci && \\\n    npm run build\n"
+    assert _fixed(tmp_path, {**NODE_FILES, "Dockerfile": text}) == (
+        "FROM node:20\nWORKDIR /app\nCOPY package.json package-lock.json ./\nRUN npm ci\n"
+        "COPY . .\nRUN npm run build\n"
+    )
+
+
+def test_removing_sources_is_not_a_clean_up_that_moves(tmp_path: Path) -> None:
+    text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci && rm -rf test\n"
+    fixed = _fixed(tmp_path, {**NODE_FILES, "Dockerfile": text})
+    assert fixed.endswith("RUN npm ci\nCOPY . .\nRUN rm -rf test\n")
