@@ -279,3 +279,19 @@ def test_every_toolchain_image_the_multi_stage_rule_knows_is_in_the_table() -> N
         image = toolchains.parse_image(f"{repository}:1")
         assert toolchains.toolchain_of(image) is not None, repository
         assert ecosystems.built_with(repository), repository
+
+
+def test_a_cargo_build_is_replayed_on_placeholders_and_its_own_packages_cleaned() -> None:
+    files = {
+        "Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\n',
+        "Cargo.lock": "",
+        "src/main.rs": "fn main() {}\n",
+    }
+    ctx = context(files)
+    run = "RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin app"
+    [step] = ecosystems.dependency_steps(dockerfile.parse(f"FROM rust\n{run}\n").stages[0].body[0])
+    assert ecosystems.canonical_command(ctx, ecosystems.CARGO, step) == (
+        "mkdir -p src && echo 'fn main() {}' > src/main.rs && "
+        "cargo build --release --locked --target x86_64-unknown-linux-musl && "
+        "cargo clean -p app --release --target x86_64-unknown-linux-musl"
+    )

@@ -13,7 +13,7 @@ import shlex
 from collections.abc import Callable, Iterable
 
 from layerbot.analysis.context import DockerfileContext
-from layerbot.analysis.ecosystems.steps import DependencyStep, pip_requirement_files
+from layerbot.analysis.ecosystems.steps import DependencyStep, StepKind, pip_requirement_files
 from layerbot.analysis.ecosystems.table import (
     CARGO,
     COMMON_DOCKERIGNORE,
@@ -186,7 +186,7 @@ def canonical_command(
         kept = [arg for arg in step.command.argv if arg in _COMPOSER_KEPT_FLAGS]
         return " ".join([ecosystem.command, *kept])
     if ecosystem is CARGO:
-        return " && ".join([*_cargo_placeholders(ctx), ecosystem.command])
+        return " && ".join([*_cargo_placeholders(ctx), *_cargo_dependency_build(ctx, step)])
     return ecosystem.command
 
 
@@ -237,6 +237,60 @@ def _cargo_placeholders(ctx: DockerfileContext) -> list[str]:
             body = "fn main() {}" if name == "main.rs" else ""
             commands_.append(f"echo '{body}' > {src}/{name}")
     return commands_
+
+
+# Options of ``cargo build`` that choose what is compiled, so the placeholder build compiles
+# the dependencies the real one needs; the profile options also tell ``cargo clean`` which
+# artifacts to drop.
+_CARGO_PROFILE_FLAGS = frozenset({"--release", "--profile", "--target"})
+_CARGO_BUILD_FLAGS = _CARGO_PROFILE_FLAGS | frozenset(
+    {"--locked", "--features", "-F", "--all-features", "--no-default-features"}
+)
+
+
+def _cargo_dependency_build(ctx: DockerfileContext, step: DependencyStep | None) -> list[str]:
+    """``cargo fetch``, or for a ``cargo build`` the same build on the placeholders followed
+    by ``cargo clean -p`` of the project's own packages: the dependencies stay compiled in
+    ``target/``, and the real sources, copied later with their older timestamps, are rebuilt
+    rather than taken for up to date (the dummy-main pattern, without its stale-binary trap)."""
+    if step is None or step.kind is not StepKind.BUILD or step.command.subcommand != "build":
+        return [CARGO.command]
+    packages = _cargo_packages(ctx)
+    if not packages:
+        return [CARGO.command]
+    build = _kept_options(step.command.argv, _CARGO_BUILD_FLAGS)
+    profile = _kept_options(step.command.argv, _CARGO_PROFILE_FLAGS)
+    clean = [word for name in packages for word in ("-p", name)]
+    return [
+        shlex.join(["cargo", "build", *build]),
+        shlex.join(["cargo", "clean", *clean, *profile]),
+    ]
+
+
+def _kept_options(argv: tuple[str, ...], wanted: frozenset[str]) -> list[str]:
+    """The options of ``argv`` named in ``wanted``, with their values."""
+    kept: list[str] = []
+    takes_value = {"--profile", "--target", "--features", "-F"}
+    for index, arg in enumerate(argv):
+        name = arg.split("=", 1)[0]
+        if name in wanted:
+            kept.append(arg)
+            if name in takes_value and "=" not in arg and index + 1 < len(argv):
+                kept.append(argv[index + 1])
+    return kept
+
+
+_PACKAGE_NAME = re.compile(r"^\[package\][^\[]*?^name\s*=\s*\"([^\"]+)\"", re.MULTILINE | re.DOTALL)
+
+
+def _cargo_packages(ctx: DockerfileContext) -> list[str]:
+    """Names of the packages of the root manifest and its workspace members."""
+    names = []
+    for manifest in ["Cargo.toml", *_cargo_members(ctx)]:
+        found = _PACKAGE_NAME.search(ctx.read(manifest) or "")
+        if found and found.group(1) not in names:
+            names.append(found.group(1))
+    return names
 
 
 # --- .dockerignore ----------------------------------------------------------------------------

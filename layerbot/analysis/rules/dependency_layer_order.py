@@ -79,8 +79,10 @@ the clean-up of its cache (`npm cache clean --force`); when it is the first comm
 longer `RUN` (`npm ci && npm run build`) it moves out of that `RUN`, which keeps the rest. A
 build keeps its place and the fix inserts the dependency-only command: `go mod download`,
 `mvn -B dependency:go-offline` (`./mvnw -B …` with the wrapper), `gradle dependencies`
-(`./gradlew dependencies`), `cargo fetch` (with placeholder `src/main.rs`/`src/lib.rs`, since
-a manifest without targets does not parse; `COPY . .` then overwrites them), `dotnet restore`
+(`./gradlew dependencies`), for Cargo the dummy-main pattern (placeholder `src/main.rs`/
+`src/lib.rs`, since a manifest without targets does not parse, the same `cargo build` options,
+then `cargo clean -p` of the project's own packages so the real sources are rebuilt and not
+taken for up to date; `cargo fetch` for other Cargo commands), `dotnet restore`
 of the solution or project, `poetry install --no-root`, `uv sync --no-install-project`,
 `npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
 inserted, because its install runs scripts and builds the autoloader from the sources.
@@ -89,9 +91,7 @@ The fix is one contiguous edit from the copy through the dependency `RUN`, so it
 applied as a single merge-request suggestion. It copies only manifests that exist in the
 build context and are not excluded by `.dockerignore`; with no manifest to copy there is a
 finding and no fix. There is no fix either when the sources are bind-mounted into the
-fetching `RUN`. Cargo's fix caches the downloads, not the compilation of the dependencies:
-cargo-chef (`cargo chef cook`) or a placeholder build with the release flags caches both, at
-the price of a more involved Dockerfile.
+fetching `RUN`. cargo-chef (`cargo chef cook`) is the sturdier alternative for Cargo.
 
 ## Fix safety
 The fix is **safe** when the dependency step reads nothing but the manifests and the build
@@ -112,7 +112,9 @@ marked **review** when that cannot be promised:
   prepares: `mix local.hex`, `chmod +x gradlew`, a late `.npmrc`); more source folders
   copied there (`COPY cmd ./cmd`, `COPY internal ./internal`) are no hazard;
 - a multi-module Maven build (`dependency:go-offline` cannot resolve sibling modules before
-  they are built).
+  they are built);
+- Cargo's placeholder build (a build script, benches or examples the manifest names are not
+  there yet).
 
 There is no fix when `go.mod` has a `replace` pointing into the repository (the replaced
 module's sources would be needed before the download).
@@ -133,8 +135,9 @@ module's sources would be needed before the download).
   (offline) option.
 - Gradle docs, "The Gradle Wrapper" (the wrapper downloads Gradle itself) and
   `--offline`; the `dependencies` task.
-- Cargo book, `cargo fetch` and `cargo build --offline/--frozen`; cargo-chef README
-  (`cargo chef prepare` on the whole context, `cargo chef cook` from the recipe).
+- Cargo book, `cargo fetch`, `cargo clean -p` and `cargo build --offline/--frozen`;
+  cargo-chef README (`cargo chef prepare` on the whole context, `cargo chef cook` from the
+  recipe).
 - .NET docs, "Containerize a .NET app" (copy the project file, `dotnet restore`, then the
   rest, `--no-restore`).
 - npm docs, `npm ci`; Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
@@ -151,7 +154,7 @@ import shlex
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from layerbot.analysis import dockerfile, ecosystems, layer_cache, runs
+from layerbot.analysis import dockerfile, ecosystems, layer_cache, runs, shell
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
@@ -621,6 +624,11 @@ def _hazards(
                 "overwrite what the install wrote with the host's copy"
             )
         reasons.extend(_install_reads_sources(project, ecosystem))
+    if ecosystem is ecosystems.CARGO and "cargo clean" in _inserted_run(project, candidate, None):
+        reasons.append(
+            "the placeholder build compiles the dependencies without the crate's build script, "
+            "benches or examples, which some manifests require"
+        )
     if ecosystem is ecosystems.MAVEN and "<module>" in (project.read("pom.xml") or ""):
         reasons.append(
             "`dependency:go-offline` cannot resolve sibling modules before they are built"
@@ -828,4 +836,9 @@ def _cached_step(project: DockerfileContext, candidate: _Candidate) -> str:
     step = candidate.step
     if step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely:
         return step.command.text
-    return ecosystems.canonical_command(project, step.ecosystem, step).split(" && ")[-1]
+    parts = ecosystems.canonical_command(project, step.ecosystem, step).split(" && ")
+    return next((p for p in reversed(parts) if _is_dependency_command(p)), parts[-1])
+
+
+def _is_dependency_command(text: str) -> bool:
+    return any(ecosystems.classify(command) for command in shell.commands(text))

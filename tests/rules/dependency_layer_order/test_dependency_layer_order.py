@@ -39,7 +39,7 @@ POSITIVE = {
     "maven": ("maven", Safety.SAFE),
     "maven-modules": ("maven", Safety.REVIEW),
     "gradle": ("gradle", Safety.SAFE),
-    "cargo": ("cargo", Safety.SAFE),
+    "cargo": ("cargo", Safety.REVIEW),
     "bundler": ("bundler", Safety.SAFE),
     "mix": ("mix", Safety.REVIEW),
     "composer": ("composer", Safety.SAFE),
