@@ -85,7 +85,9 @@ then `cargo clean -p` of the project's own packages so the real sources are rebu
 taken for up to date; `cargo fetch` for other Cargo commands), `dotnet restore`
 of the solution or project, `poetry install --no-root`, `uv sync --no-install-project`,
 `npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
-inserted, because its install runs scripts and builds the autoloader from the sources.
+inserted, because its install runs scripts and builds the autoloader from the sources; a
+.NET build gets `--no-restore`, the restore being done (unless it names a runtime
+identifier, which the restore would need too).
 
 The fix is one contiguous edit from the copy through the dependency `RUN`, so it can be
 applied as a single merge-request suggestion. It copies only manifests that exist in the
@@ -583,6 +585,23 @@ def _without_download(ctx: DockerfileContext, candidate: _Candidate) -> list[str
     return shorter.split("\n")
 
 
+_DOTNET_BUILDS = runs.command_pattern("dotnet", "build|publish|test|pack|run")
+
+
+def _without_restore(ctx: DockerfileContext, candidate: _Candidate) -> list[str] | None:
+    """The RUN's lines with ``--no-restore`` on its .NET build, which the inserted ``dotnet
+    restore`` made redundant (.NET docs, "Containerize a .NET app"); left as it is when the
+    build names a runtime identifier, which the restore would have to name too."""
+    step = candidate.step
+    if step.ecosystem is not ecosystems.DOTNET or step.kind is not StepKind.BUILD:
+        return None
+    if step.command.has_flag("-r", "--runtime", "-a", "--arch", "--os", "--ucr"):
+        return None
+    text = "\n".join(ctx.doc.lines[candidate.run.line - 1 : candidate.run.end_line])
+    changed = runs.add_flag(text, _DOTNET_BUILDS, "--no-restore", ("--no-restore",))
+    return changed.split("\n") if changed != text else None
+
+
 def _inserted_run(project: DockerfileContext, candidate: _Candidate, change_dir: str | None) -> str:
     """The dependency-only RUN placed before the sources, with the original's set-up."""
     step = candidate.step
@@ -723,14 +742,14 @@ def _fix(
     else:
         kept = [n for n in range(copy.line, run.line) if n not in movable]
         change_dir = candidate.project_dir if candidate.project_dir != workdir else None
-        rest_of_run = _without_download(ctx, candidate)
+        rest_of_run = _without_download(ctx, candidate) or _without_restore(ctx, candidate)
         new_lines = [
             *head,
             _inserted_run(project, candidate, change_dir),
             *(lines[n - 1] for n in kept),
             *(rest_of_run or lines[run.line - 1 : run.end_line]),
         ]
-        moved = rest_of_run is not None
+        moved = rest_of_run is not None and candidate.step.kind is StepKind.DOWNLOAD
         description = "Copy the dependency manifests and download dependencies before the sources"
         if not copies:
             description = "Download the dependencies from the manifests before copying the sources"
