@@ -13,7 +13,12 @@ import shlex
 from collections.abc import Callable, Iterable
 
 from layerbot.analysis.context import DockerfileContext
-from layerbot.analysis.ecosystems.steps import DependencyStep, StepKind, pip_requirement_files
+from layerbot.analysis.ecosystems.steps import (
+    DependencyStep,
+    StepKind,
+    dotnet_project,
+    pip_requirement_files,
+)
 from layerbot.analysis.ecosystems.table import (
     CARGO,
     COMMON_DOCKERIGNORE,
@@ -103,10 +108,11 @@ def _cargo_members(ctx: DockerfileContext) -> list[str]:
 _PROJECT_REFERENCE = re.compile(r"[\"']([^\"']+\.(?:cs|fs|vb)proj)[\"']")
 
 
-def _dotnet_projects(ctx: DockerfileContext) -> list[str]:
-    """Projects a top-level solution or project file references, transitively one level."""
+def _dotnet_projects(ctx: DockerfileContext, named: tuple[str, ...] = ()) -> list[str]:
+    """Projects a top-level solution or project file (or the ``named`` one) references,
+    transitively."""
     found: list[str] = []
-    pending = [*matching(ctx, "*.sln"), *matching(ctx, "*.*proj")]
+    pending = [*matching(ctx, "*.sln"), *matching(ctx, "*.*proj"), *named]
     for index, source in enumerate(pending):
         folder = posixpath.dirname(source)
         for reference in _PROJECT_REFERENCE.findall(ctx.read(source) or ""):
@@ -155,6 +161,10 @@ def existing_manifests(
     nested = _NESTED.get(ecosystem.name)
     if nested is not None:
         found.extend(name for name in nested(ctx) if name not in found)
+    named = dotnet_project(step.command) if ecosystem is DOTNET and step else None
+    if named and ctx.has(named):
+        named = posixpath.normpath(named)
+        found.extend(p for p in [named, *_dotnet_projects(ctx, (named,))] if p not in found)
     found.extend(f"{d}/" for d in ecosystem.manifest_dirs if has_dir(ctx, d))
     return found
 
@@ -213,10 +223,9 @@ def _pip_command(ctx: DockerfileContext, step: DependencyStep | None) -> str | N
 
 def _dotnet_target(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:
     """What to restore when a bare ``dotnet restore`` would find several candidates."""
-    if step is not None:
-        named = [a for a in step.command.argv[2:] if a.endswith(("proj", ".sln", ".slnx"))]
-        if named:
-            return named[0]
+    named = dotnet_project(step.command) if step is not None else None
+    if named:
+        return named
     solutions = matching(ctx, "*.sln")
     if solutions:
         return solutions[0]

@@ -255,6 +255,12 @@ def _dotnet(command: Command) -> StepKind | None:
     return StepKind.BUILD if words[0] in {"build", "publish", "test", "pack", "run"} else None
 
 
+def dotnet_project(command: Command) -> str | None:
+    """The project or solution a ``dotnet`` command names (``dotnet publish src/A/A.csproj``)."""
+    named = [arg for arg in command.argv[2:] if arg.endswith(("proj", ".sln", ".slnx"))]
+    return named[0] if named and command.program == "dotnet" else None
+
+
 def _program_is(*names: str) -> Callable[[Command], bool]:
     return lambda command: command.program in names
 

@@ -302,7 +302,8 @@ def _fetches(ctx: DockerfileContext, candidate: _Candidate) -> bool:
         return True
     root = _project_root(ctx, step.ecosystem, candidate.project)
     if root is None:
-        return False
+        named = ecosystems.dotnet_project(step.command)
+        return named is not None and ctx.has(posixpath.join(candidate.project, named))
     if step.ecosystem is ecosystems.GO:
         vendored = ctx.has(posixpath.join(root, "vendor/modules.txt")) or any(
             _VENDOR_FLAG.search(text)

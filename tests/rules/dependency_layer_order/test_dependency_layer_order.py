@@ -305,3 +305,22 @@ def test_removing_sources_is_not_a_clean_up_that_moves(tmp_path: Path) -> None:
     text = "FROM node:20\nWORKDIR /app\nCOPY . .\nRUN npm ci && rm -rf test\n"
     fixed = _fixed(tmp_path, {**NODE_FILES, "Dockerfile": text})
     assert fixed.endswith("RUN npm ci\nCOPY . .\nRUN rm -rf test\n")
+
+
+def test_a_dotnet_project_named_in_a_sub_folder_is_restored_on_its_own(tmp_path: Path) -> None:
+    text = "FROM mcr.microsoft.com/dotnet/sdk:8.0\nWORKDIR /src\nCOPY . .\n"
+    text += "RUN dotnet publish src/Api/Api.csproj -c Release -o /out\n"
+    files = {
+        "src/Api/Api.csproj": (
+            '<Project><ItemGroup><ProjectReference Include="..\\Core\\Core.csproj" />'
+            "</ItemGroup></Project>\n"
+        ),
+        "src/Core/Core.csproj": "<Project />\n",
+        "Dockerfile": text,
+    }
+    assert _fixed(tmp_path, files) == (
+        "FROM mcr.microsoft.com/dotnet/sdk:8.0\nWORKDIR /src\n"
+        "COPY src/Api/Api.csproj ./src/Api/\nCOPY src/Core/Core.csproj ./src/Core/\n"
+        "RUN dotnet restore src/Api/Api.csproj\nCOPY . .\n"
+        "RUN dotnet publish --no-restore src/Api/Api.csproj -c Release -o /out\n"
+    )
