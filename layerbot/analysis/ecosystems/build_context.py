@@ -161,10 +161,10 @@ def existing_manifests(
     nested = _NESTED.get(ecosystem.name)
     if nested is not None:
         found.extend(name for name in nested(ctx) if name not in found)
-    named = dotnet_project(step.command) if ecosystem is DOTNET and step else None
-    if named and ctx.has(named):
-        named = posixpath.normpath(named)
-        found.extend(p for p in [named, *_dotnet_projects(ctx, (named,))] if p not in found)
+    project = dotnet_project(step.command) if ecosystem is DOTNET and step else None
+    if project and ctx.has(project):
+        project = posixpath.normpath(project)
+        found.extend(p for p in [project, *_dotnet_projects(ctx, (project,))] if p not in found)
     found.extend(f"{d}/" for d in ecosystem.manifest_dirs if has_dir(ctx, d))
     return found
 
