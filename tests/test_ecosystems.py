@@ -295,3 +295,17 @@ def test_a_cargo_build_is_replayed_on_placeholders_and_its_own_packages_cleaned(
         "cargo build --release --locked --target x86_64-unknown-linux-musl && "
         "cargo clean -p app --release --target x86_64-unknown-linux-musl"
     )
+
+
+@pytest.mark.parametrize(
+    "run, kind",
+    [
+        ("mvn -B -Pprod package", "build"),
+        ("mvn -B -Dspring-boot.repackage.skip=false package", "build"),
+        ("mvn -o package", None),
+        ("mvn --offline verify", None),
+    ],
+)
+def test_maven_offline_is_the_option_itself(run: str, kind: str | None) -> None:
+    steps = ecosystems.dependency_steps(dockerfile.parse(f"FROM x\nRUN {run}\n").stages[0].body[0])
+    assert [s.kind.value for s in steps] == ([kind] if kind else [])

@@ -202,7 +202,7 @@ def _pipenv(command: Command) -> StepKind | None:
 
 def _maven(command: Command) -> StepKind | None:
     goals = _words(command, _MAVEN_VALUE_FLAGS)
-    if not goals or command.has_flag("-o", "--offline"):
+    if not goals or command.has("-o", "--offline"):  # exact: -Pprod is no -o
         return None
     if all(goal.startswith("dependency:") for goal in goals):
         return StepKind.DOWNLOAD

@@ -596,7 +596,8 @@ def _without_restore(ctx: DockerfileContext, candidate: _Candidate) -> list[str]
     step = candidate.step
     if step.ecosystem is not ecosystems.DOTNET or step.kind is not StepKind.BUILD:
         return None
-    if step.command.has_flag("-r", "--runtime", "-a", "--arch", "--os", "--ucr"):
+    runtime = ("-r", "--runtime", "-a", "--arch", "--os", "--ucr", "--use-current-runtime")
+    if any(arg.split("=", 1)[0] in runtime for arg in step.command.argv):
         return None
     text = "\n".join(ctx.doc.lines[candidate.run.line - 1 : candidate.run.end_line])
     changed = runs.add_flag(text, _DOTNET_BUILDS, "--no-restore", ("--no-restore",))
