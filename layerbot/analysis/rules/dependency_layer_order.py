@@ -169,7 +169,7 @@ SEVERITY = Severity.MAJOR
 TARGET = "dockerfile"
 
 # Commands that may run beside the install in a RUN that moves before the sources arrive.
-_NEUTRAL = frozenset({"export", "set", "echo", "true", ":", "printf", "umask"})
+_NEUTRAL = frozenset({"export", "set", "echo", "true", ":", "printf", "umask", "cd", "pushd"})
 _OUTPUT_ONLY = frozenset({"echo", "printf", "true", ":"})
 # Installing the package manager itself (``pip install poetry``, ``gem install bundler``).
 _TOOL_INSTALLERS = frozenset({"pip", "pip3", "gem", "apk", "apt-get"})
@@ -314,6 +314,12 @@ def _fetches(ctx: DockerfileContext, candidate: _Candidate) -> bool:
 
 
 def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
+    """Where the step finds its project: the working directory (after a leading ``cd``), or
+    the folder of a requirements file named by absolute path (``pip install -r
+    /app/requirements.txt`` run from ``/``)."""
+    named = [f for f in ecosystems.pip_requirement_files(step.command) if f.startswith("/")]
+    if step.ecosystem is ecosystems.PIP and named:
+        return posixpath.dirname(posixpath.normpath(named[0]))
     changed = _working_dir_change(run, step)
     if changed is None:
         return workdir
@@ -581,8 +587,6 @@ def _without_download(ctx: DockerfileContext, candidate: _Candidate) -> list[str
     shorter = runs.remove_command(text, pattern)
     if shorter == text:
         return None
-    for setup in commands[:index]:
-        shorter = runs.remove_command(shorter, re.compile(re.escape(setup.text)))
     return shorter.split("\n")
 
 
@@ -614,7 +618,7 @@ def _inserted_run(project: DockerfileContext, candidate: _Candidate, change_dir:
         else ecosystems.canonical_command(project, step.ecosystem, step)
     )
     parts = _leading_commands(candidate.run, step)
-    if change_dir is not None:
+    if change_dir is not None and not any(part.split()[0] in {"cd", "pushd"} for part in parts):
         parts.append(f"cd {shlex.quote(change_dir)}")
     return f"RUN {_run_flags(candidate.run)}" + " && ".join([*parts, command])
 

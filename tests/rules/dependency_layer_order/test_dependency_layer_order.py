@@ -324,3 +324,12 @@ def test_a_dotnet_project_named_in_a_sub_folder_is_restored_on_its_own(tmp_path:
         "RUN dotnet restore src/Api/Api.csproj\nCOPY . .\n"
         "RUN dotnet publish --no-restore src/Api/Api.csproj -c Release -o /out\n"
     )
+
+
+def test_requirements_named_by_absolute_path_locate_the_project(tmp_path: Path) -> None:
+    text = "FROM python:3.12-slim\nCOPY . /app\nRUN pip install -r /app/requirements.txt\n"
+    files = {"requirements.txt": "flask\n", "app.py": "", "Dockerfile": text}
+    assert _fixed(tmp_path, files) == (
+        "FROM python:3.12-slim\nCOPY requirements.txt /app/\n"
+        "RUN pip install -r /app/requirements.txt\nCOPY . /app\n"
+    )
