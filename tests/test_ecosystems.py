@@ -309,3 +309,9 @@ def test_a_cargo_build_is_replayed_on_placeholders_and_its_own_packages_cleaned(
 def test_maven_offline_is_the_option_itself(run: str, kind: str | None) -> None:
     steps = ecosystems.dependency_steps(dockerfile.parse(f"FROM x\nRUN {run}\n").stages[0].body[0])
     assert [s.kind.value for s in steps] == ([kind] if kind else [])
+
+
+def test_yarn_workspaces_focus_is_an_install() -> None:
+    run = dockerfile.parse("FROM x\nRUN yarn workspaces focus --all --production\n")
+    [step] = ecosystems.dependency_steps(run.stages[0].body[0])
+    assert (step.ecosystem.name, step.kind) == ("yarn", StepKind.DOWNLOAD)

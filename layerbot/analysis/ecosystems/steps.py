@@ -118,10 +118,13 @@ def _npm(command: Command) -> StepKind | None:
 
 
 def _yarn(command: Command) -> StepKind | None:
+    """``yarn``, ``yarn install`` and Yarn 2+'s ``yarn workspaces focus`` (an install of some
+    workspaces, e.g. ``--production``)."""
     words = _words(command, _NODE_VALUE_FLAGS)
     if _global(command):
         return None
-    return StepKind.DOWNLOAD if not words or words[0] == "install" else None
+    installs = not words or words[0] == "install" or words[:2] == ["workspaces", "focus"]
+    return StepKind.DOWNLOAD if installs else None
 
 
 def _pnpm(command: Command) -> StepKind | None:
