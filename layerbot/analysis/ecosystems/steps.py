@@ -101,7 +101,7 @@ def _go(command: Command) -> StepKind | None:
         return StepKind.DOWNLOAD
     if words[:1] in (["install"], ["run"]) and any("@" in word for word in words[1:]):
         return None
-    if (words and words[0] in _GO_BUILDS) or words[:2] == ["mod", "tidy"]:
+    if (words and words[0] in _GO_BUILDS) or words[:2] in (["mod", "tidy"], ["mod", "vendor"]):
         return StepKind.BUILD
     return None
 

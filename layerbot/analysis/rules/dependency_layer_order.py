@@ -11,8 +11,8 @@ before them. Two kinds of step count:
   copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the
   project (`COPY services/api ./`, `COPY frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`,
-  `mvn package|install|verify|compile`, `./mvnw …`, `gradle build`, `./gradlew build|assemble|
-  bootJar` (the wrapper download counts too), `cargo build|install --path`, `dotnet build|
+  `go mod tidy|vendor`, `mvn package|install|verify|compile`, `./mvnw …`, `gradle build`,
+  `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build|install --path`, `dotnet build|
   publish`, `poetry install`, `uv sync`, `pip install .`) after any copy into the project
   (`COPY src ./src` counts) or with the sources bind-mounted (`RUN --mount=type=bind`).
 
@@ -130,7 +130,7 @@ module's sources would be needed before the download).
   `type=cache` keeps a directory between builds).
 - Docker docs, language guides for Go and Rust: `go mod download` / `cargo build` with
   bind-mounted manifests and cache mounts.
-- Go docs, `go help mod download`, "Vendoring" (`-mod=vendor`, used by default when
+- Go docs, `go help mod download`, `go help mod vendor`, "Vendoring" (`-mod=vendor`, used by default when
   `vendor/modules.txt` is present since Go 1.14) and GOPATH mode; `go help install` for
   `pkg@version`.
 - Maven Dependency Plugin, `dependency:go-offline` and `dependency:resolve`; Maven's `-o`

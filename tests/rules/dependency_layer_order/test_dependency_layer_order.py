@@ -333,3 +333,9 @@ def test_requirements_named_by_absolute_path_locate_the_project(tmp_path: Path) 
         "FROM python:3.12-slim\nCOPY requirements.txt /app/\n"
         "RUN pip install -r /app/requirements.txt\nCOPY . /app\n"
     )
+
+
+def test_go_mod_vendor_after_the_sources_fetches_the_modules() -> None:
+    text = "FROM golang:1.22\nCOPY . .\nRUN go mod vendor && go build -mod=vendor -o /x .\n"
+    [finding] = run_check(rule.check, {**GO_FILES, "Dockerfile": text})
+    assert finding.message.startswith("`go mod vendor` downloads the Go dependencies itself")
