@@ -12,9 +12,10 @@ before them. Two kinds of step count:
   project (`COPY services/api ./`, `COPY frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`,
   `go mod tidy|vendor`, `mvn package|install|verify|compile`, `./mvnw …`, `gradle build`,
-  `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build|install --path`, `dotnet build|
-  publish`, `poetry install`, `uv sync`, `pip install .`) after any copy into the project
-  (`COPY src ./src` counts) or with the sources bind-mounted (`RUN --mount=type=bind`).
+  `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build`,
+  `cargo install --path`, `dotnet build|publish`, `poetry install`, `uv sync`,
+  `pip install .`) after any copy into the project (`COPY src ./src` counts) or with the
+  sources bind-mounted (`RUN --mount=type=bind`).
 
 The message names the command that fetches. The project a command works on is found from
 `WORKDIR`, a leading `cd` and the copies that filled that folder; Go, Cargo and Gradle also
@@ -130,8 +131,8 @@ module's sources would be needed before the download).
   `type=cache` keeps a directory between builds).
 - Docker docs, language guides for Go and Rust: `go mod download` / `cargo build` with
   bind-mounted manifests and cache mounts.
-- Go docs, `go help mod download`, `go help mod vendor`, "Vendoring" (`-mod=vendor`, used by default when
-  `vendor/modules.txt` is present since Go 1.14) and GOPATH mode; `go help install` for
+- Go docs, `go help mod download`, `go help mod vendor`, "Vendoring" (`-mod=vendor`, used
+  by default when `vendor/modules.txt` is present since Go 1.14) and GOPATH mode; `go help install` for
   `pkg@version`.
 - Maven Dependency Plugin, `dependency:go-offline` and `dependency:resolve`; Maven's `-o`
   (offline) option.
