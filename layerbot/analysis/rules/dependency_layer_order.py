@@ -132,8 +132,8 @@ module's sources would be needed before the download).
 - Docker docs, language guides for Go and Rust: `go mod download` / `cargo build` with
   bind-mounted manifests and cache mounts.
 - Go docs, `go help mod download`, `go help mod vendor`, "Vendoring" (`-mod=vendor`, used
-  by default when `vendor/modules.txt` is present since Go 1.14) and GOPATH mode; `go help install` for
-  `pkg@version`.
+  by default when `vendor/modules.txt` is present since Go 1.14) and GOPATH mode;
+  `go help install` for `pkg@version`.
 - Maven Dependency Plugin, `dependency:go-offline` and `dependency:resolve`; Maven's `-o`
   (offline) option.
 - Gradle docs, "The Gradle Wrapper" (the wrapper downloads Gradle itself) and
