@@ -315,3 +315,11 @@ def test_yarn_workspaces_focus_is_an_install() -> None:
     run = dockerfile.parse("FROM x\nRUN yarn workspaces focus --all --production\n")
     [step] = ecosystems.dependency_steps(run.stages[0].body[0])
     assert (step.ecosystem.name, step.kind) == ("yarn", StepKind.DOWNLOAD)
+
+
+@pytest.mark.parametrize(
+    "run", ["yarn --version", "yarn -v", "bundle -v", "bundle version", "npm --help", "go --help"]
+)
+def test_a_tool_asked_about_itself_is_no_dependency_step(run: str) -> None:
+    instruction = dockerfile.parse(f"FROM x\nRUN {run}\n").stages[0].body[0]
+    assert ecosystems.dependency_steps(instruction) == []

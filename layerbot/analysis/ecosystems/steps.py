@@ -296,9 +296,23 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
 )
 
 
+_SMOKE_TESTS = frozenset({"--version", "--help", "-h"})
+# A bare ``yarn`` or ``bundle`` installs; with only these it prints its version or usage.
+_BARE_SMOKE_TESTS = _SMOKE_TESTS | {"-v", "-V", "version"}
+
+
+def _smoke_test(command: Command) -> bool:
+    """``yarn --version``, ``bundle -v``, ``npm --help``: the tool is asked about itself."""
+    if any(arg in _SMOKE_TESTS for arg in command.argv[1:]):
+        return True
+    return len(command.argv) == 2 and command.argv[1] in _BARE_SMOKE_TESTS
+
+
 @functools.lru_cache(maxsize=4096)
 def classify(command: Command) -> DependencyStep | None:
     """The dependency step ``command`` is, if it is one."""
+    if _smoke_test(command):
+        return None
     for matches, ecosystem, kind_of in _CLASSIFIERS:
         if matches(command):
             kind = kind_of(command)
