@@ -11,7 +11,7 @@ from typing import TextIO
 
 from layerbot.analysis import formats
 from layerbot.analysis.config import CONFIG_FILE, ConfigError, parse_config
-from layerbot.analysis.discovery import DOCKERFILE, discover, file_kind
+from layerbot.analysis.discovery import DOCKERFILE, built_under, discover, file_kind, kind_in
 from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.model import AnalysisResult, Finding, RepoView
@@ -116,12 +116,28 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
 
 
+def _built_by_ci(paths: list[str], root: Path, repo: RepoView, known: list[Path]) -> list[Path]:
+    """Files under the folders asked for that the CI configuration builds as Dockerfiles
+    under names of their own."""
+    seen = {target.resolve() for target in known}
+    found = []
+    for raw in paths:
+        folder = Path(raw).resolve()
+        if not folder.is_dir() or not folder.is_relative_to(root):
+            continue
+        for path in built_under(repo, folder.relative_to(root).as_posix()):
+            if (root / path).resolve() not in seen:
+                found.append(root / path)
+    return found
+
+
 def _check(args: argparse.Namespace) -> int:
     targets = _targets(args.paths)
     folders = [str(target.resolve().parent) for target in targets]
     anchor = Path(os.path.commonpath(folders)) if folders else Path.cwd()
     root = Path(args.root).resolve() if args.root else repository_root(anchor.resolve())
     repo = LocalRepoView(root)
+    targets += _built_by_ci(args.paths, root, repo, targets)
     config = parse_config(repo.read(CONFIG_FILE))
     result = AnalysisResult()
     sources: dict[str, str] = {}
@@ -130,10 +146,8 @@ def _check(args: argparse.Namespace) -> int:
             relative = target.resolve().relative_to(root).as_posix()
         except ValueError:
             raise UsageError(f"{target}: outside the repository root {root}") from None
-        if file_kind(relative) is None and target.name not in {"Dockerfile"}:
-            relative_kind = file_kind(target.name)
-            if relative_kind is None:
-                raise UsageError(f"{target}: not a Dockerfile or .gitlab-ci.yml")
+        if kind_in(repo, relative) is None:
+            raise UsageError(f"{target}: not a Dockerfile or .gitlab-ci.yml")
         try:
             data = target.read_bytes()
         except OSError as error:

@@ -38,7 +38,13 @@ DISAGREEMENTS: dict[str, str] = {}
 KEPT = ("EXPOSE", "ENV", "USER", "LABEL", "HEALTHCHECK")
 STARTS = ("CMD", "ENTRYPOINT")
 # Flags a fix may add to a command without changing which command runs.
-ADDED_FLAGS = {"--no-cache", "--no-cache-dir", "--no-install-recommends", "--no-document"}
+ADDED_FLAGS = {
+    "--no-cache",
+    "--no-cache-dir",
+    "--no-install-recommends",
+    "--no-document",
+    "--no-restore",
+}
 # Commands a fix may drop on purpose: an index update that `apk add --no-cache` makes pointless.
 DROPPED = {("apk", "update")}
 

@@ -183,7 +183,7 @@ def test_canonical_commands_follow_the_project() -> None:
     )
     [mvnw] = ecosystems.dependency_steps(run("./mvnw -B package"))
     assert ecosystems.canonical_command(ctx, ecosystems.MAVEN, mvnw) == (
-        "./mvnw dependency:go-offline"
+        "./mvnw -B dependency:go-offline"
     )
     [pip] = ecosystems.dependency_steps(run("python -m pip install --no-cache-dir ."))
     assert ecosystems.canonical_command(ctx, ecosystems.PIP, pip) == (
@@ -250,3 +250,76 @@ def test_cache_mounts_and_image_specific_cache_folders() -> None:
     assert ecosystems.has_cache_mount(inner, ecosystems.GO)
     assert ecosystems.cache_dirs(ecosystems.GRADLE, "gradle") == ("/home/gradle/.gradle/caches",)
     assert ecosystems.cache_dirs(ecosystems.GRADLE, "eclipse-temurin") == ("/root/.gradle/caches",)
+
+
+def test_the_table_names_each_ecosystems_toolchain_and_runtime_images() -> None:
+    for ecosystem in ecosystems.ECOSYSTEMS:
+        assert ecosystem.toolchain_images and ecosystem.runtime_images, ecosystem.name
+        assert not set(ecosystem.toolchain_images) & {"scratch", "alpine", "debian"}
+    assert [e.name for e in ecosystems.built_with("golang")] == ["go"]
+    assert [e.name for e in ecosystems.built_with("eclipse-temurin")] == ["maven", "gradle"]
+    assert ecosystems.built_with("alpine") == ()
+
+
+def test_every_toolchain_image_the_multi_stage_rule_knows_is_in_the_table() -> None:
+    from layerbot.analysis import toolchains
+
+    for repository in (
+        "golang",
+        "rust",
+        "maven",
+        "gradle",
+        "openjdk",
+        "eclipse-temurin",
+        "amazoncorretto",
+        "mcr.microsoft.com/dotnet/sdk",
+        "node",
+        "python",
+    ):
+        image = toolchains.parse_image(f"{repository}:1")
+        assert toolchains.toolchain_of(image) is not None, repository
+        assert ecosystems.built_with(repository), repository
+
+
+def test_a_cargo_build_is_replayed_on_placeholders_and_its_own_packages_cleaned() -> None:
+    files = {
+        "Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\n',
+        "Cargo.lock": "",
+        "src/main.rs": "fn main() {}\n",
+    }
+    ctx = context(files)
+    run = "RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin app"
+    [step] = ecosystems.dependency_steps(dockerfile.parse(f"FROM rust\n{run}\n").stages[0].body[0])
+    assert ecosystems.canonical_command(ctx, ecosystems.CARGO, step) == (
+        "mkdir -p src && echo 'fn main() {}' > src/main.rs && "
+        "cargo build --release --locked --target x86_64-unknown-linux-musl && "
+        "cargo clean -p app --release --target x86_64-unknown-linux-musl"
+    )
+
+
+@pytest.mark.parametrize(
+    "run, kind",
+    [
+        ("mvn -B -Pprod package", "build"),
+        ("mvn -B -Dspring-boot.repackage.skip=false package", "build"),
+        ("mvn -o package", None),
+        ("mvn --offline verify", None),
+    ],
+)
+def test_maven_offline_is_the_option_itself(run: str, kind: str | None) -> None:
+    steps = ecosystems.dependency_steps(dockerfile.parse(f"FROM x\nRUN {run}\n").stages[0].body[0])
+    assert [s.kind.value for s in steps] == ([kind] if kind else [])
+
+
+def test_yarn_workspaces_focus_is_an_install() -> None:
+    run = dockerfile.parse("FROM x\nRUN yarn workspaces focus --all --production\n")
+    [step] = ecosystems.dependency_steps(run.stages[0].body[0])
+    assert (step.ecosystem.name, step.kind) == ("yarn", StepKind.DOWNLOAD)
+
+
+@pytest.mark.parametrize(
+    "run", ["yarn --version", "yarn -v", "bundle -v", "bundle version", "npm --help", "go --help"]
+)
+def test_a_tool_asked_about_itself_is_no_dependency_step(run: str) -> None:
+    instruction = dockerfile.parse(f"FROM x\nRUN {run}\n").stages[0].body[0]
+    assert ecosystems.dependency_steps(instruction) == []

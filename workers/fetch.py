@@ -12,15 +12,13 @@ import logging
 from dataclasses import dataclass, field
 
 from layerbot.analysis.config import CONFIG_FILE, Config, ConfigError, parse_config
-from layerbot.analysis.discovery import DOCKERFILE, GITLAB_CI, file_kind
+from layerbot.analysis.discovery import DOCKERFILE, GITLAB_CI, ROOT_CI_FILES, file_kind, kind_in
 from layerbot.analysis.engine import decode
 from layerbot.analysis.model import InputError, Note, RepoView
 from workers.gitlab_client import GitLabClient
 from workers.mr_model import FileDiff, MergeRequest
 
 log = logging.getLogger(__name__)
-
-ROOT_CI_FILES = (".gitlab-ci.yml", ".gitlab-ci.yaml")
 
 
 @dataclass
@@ -45,11 +43,21 @@ class ReviewInput:
         return texts
 
 
-def changed_targets(diffs: list[FileDiff]) -> list[str]:
-    """Changed Dockerfiles and CI configs that still exist after the MR."""
-    return sorted(
-        {diff.new_path for diff in diffs if not diff.deleted_file and file_kind(diff.new_path)}
-    )
+def changed_targets(diffs: list[FileDiff], repo: RepoView | None = None) -> list[str]:
+    """Changed Dockerfiles and CI configs that still exist after the MR: by name, and with
+    ``repo`` also the files its root CI configuration builds as Dockerfiles (the same
+    discovery as ``layerbot check``)."""
+    present = {diff.new_path for diff in diffs if not diff.deleted_file}
+    if repo is None:
+        return sorted(path for path in present if file_kind(path))
+    return sorted(path for path in present if kind_in(repo, path))
+
+
+def _root_ci_view(client: GitLabClient, mr: MergeRequest) -> RepoView:
+    """The root CI configuration alone (one raw read), to ask which files it builds before
+    deciding that a merge request changes nothing to review."""
+    text = _text(client.file_bytes(mr.project_id, ROOT_CI_FILES[0], mr.sha))
+    return RepoView.from_files({ROOT_CI_FILES[0]: text} if text is not None else {})
 
 
 def _text(data: bytes | None) -> str | None:
@@ -86,7 +94,7 @@ def _linked_files(targets: list[str], repo: RepoView, lazy: _LazyRepo) -> list[s
 
     linked: set[str] = set()
     ci_files = [path for path in targets if file_kind(path) == GITLAB_CI]
-    dockerfiles = [path for path in targets if file_kind(path) == DOCKERFILE]
+    dockerfiles = [path for path in targets if kind_in(repo, path) == DOCKERFILE]
     if dockerfiles and not ci_files:
         ci_files = [path for path in ROOT_CI_FILES if repo.exists(path)][:1]
         root_ci = True
@@ -111,6 +119,8 @@ def fetch_review_input(client: GitLabClient, mr: MergeRequest) -> ReviewInput:
     project_id, sha = mr.project_id, mr.sha
     diffs = client.merge_request_diffs(project_id, mr.iid)
     targets = changed_targets(diffs)
+    if not targets and diffs:
+        targets = changed_targets(diffs, _root_ci_view(client, mr))
     if not targets:
         return ReviewInput(diffs, {}, RepoView.from_files({}), Config())
     paths = client.repository_tree(project_id, sha)
@@ -123,6 +133,7 @@ def fetch_review_input(client: GitLabClient, mr: MergeRequest) -> ReviewInput:
             config = parse_config(repo.read(CONFIG_FILE))
         except ConfigError as error:
             notes.append(Note(CONFIG_FILE, f"{error}; using the defaults"))
+    targets = sorted(set(targets) | set(changed_targets(diffs, repo)))
     targets += _linked_files(targets, repo, lazy)
     files: dict[str, bytes] = {}
     for path in sorted(set(targets)):

@@ -1,41 +1,130 @@
-"""Which files layerbot analyses, by name."""
+"""Which files layerbot analyses: Dockerfiles by the names teams give them and by their use in
+the root ``.gitlab-ci.yml``, and CI configurations; and the build context a CI job passes.
+
+One set of functions serves ``layerbot check`` (files and folders), the bot (the changed files
+of a merge request) and the engine (which context a Dockerfile is built with), so the three
+never disagree about what a Dockerfile is.
+"""
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import posixpath
 from collections.abc import Iterator
 from pathlib import Path
 
+from layerbot.analysis import gitlab_ci
+from layerbot.analysis.model import InputError, RepoView
+
 DOCKERFILE = "dockerfile"
 GITLAB_CI = "gitlab-ci"
+ROOT_CI_FILES = (".gitlab-ci.yml", ".gitlab-ci.yaml")
 
 _SKIP_DIRS = {".git", "node_modules", ".venv", "venv", "__pycache__", ".tox", "vendor", "target"}
+# Files named like a Dockerfile that are not one: BuildKit's per-Dockerfile ignore file
+# (``Dockerfile.dockerignore``), templates rendered into a Dockerfile before any build, and
+# documentation or scripts about it.
+_NOT_DOCKERFILE_SUFFIXES = (
+    ".dockerignore",
+    ".template",
+    ".tmpl",
+    ".tpl",
+    ".j2",
+    ".jinja",
+    ".jinja2",
+    ".erb",
+    ".in",
+    ".md",
+    ".rst",
+    ".txt",
+    ".sh",
+    ".py",
+    ".yml",
+    ".yaml",
+    ".json",
+    ".orig",
+    ".bak",
+    ".swp",
+)
+
+
+def is_dockerfile_name(path: str) -> bool:
+    """``Dockerfile``, ``Dockerfile.prod``, ``Dockerfile-api``, ``Dockerfile2``,
+    ``api.Dockerfile``, ``web.dockerfile``, ``Containerfile``, ``Containerfile.arm64``…"""
+    lowered = posixpath.basename(path).lower()
+    if lowered.endswith(_NOT_DOCKERFILE_SUFFIXES):
+        return False
+    return lowered.startswith(("dockerfile", "containerfile")) or lowered.endswith(
+        (".dockerfile", ".containerfile")
+    )
 
 
 def file_kind(path: str) -> str | None:
-    """``dockerfile``, ``gitlab-ci`` or ``None`` for a file we do not analyse."""
-    name = posixpath.basename(path)
-    lowered = name.lower()
-    if lowered in {"dockerfile", "containerfile"}:
-        return DOCKERFILE
-    if lowered.startswith(("dockerfile.", "containerfile.")) or lowered.endswith(
-        (".dockerfile", ".containerfile")
-    ):
-        return DOCKERFILE
-    if name in {".gitlab-ci.yml", ".gitlab-ci.yaml"}:
+    """``dockerfile``, ``gitlab-ci`` or ``None`` for a file we do not analyse, by its name."""
+    if posixpath.basename(path) in ROOT_CI_FILES:
         return GITLAB_CI
-    return None
+    return DOCKERFILE if is_dockerfile_name(path) else None
+
+
+def kind_in(repo: RepoView, path: str) -> str | None:
+    """:func:`file_kind`, and ``dockerfile`` for a file the root CI configuration builds
+    whatever its name (``docker build -f deploy/web.docker .``)."""
+    kind = file_kind(path)
+    if kind is None and posixpath.normpath(path) in ci_build_contexts(repo):
+        return DOCKERFILE
+    return kind
+
+
+@functools.lru_cache(maxsize=16)
+def ci_build_contexts(repo: RepoView) -> dict[str, str]:
+    """Repository path of each Dockerfile the root ``.gitlab-ci.yml`` builds, with the build
+    context its first build passes (``docker build -f build/Dockerfile .`` builds with the
+    repository root, so the root ``.dockerignore`` and manifests are the ones that count).
+
+    Asked for every file of a review, so read once per repository view.
+    """
+    for ci_path in ROOT_CI_FILES:
+        text = repo.read(ci_path)
+        if text is None:
+            continue
+        try:
+            pipeline = gitlab_ci.load_pipeline(ci_path, text, repo)
+        except InputError:
+            return {}
+        contexts: dict[str, str] = {}
+        for build in pipeline.builds:
+            if build.dockerfile and build.context is not None:
+                contexts.setdefault(build.dockerfile, build.context)
+        return contexts
+    return {}
+
+
+def build_context(repo: RepoView, dockerfile_path: str) -> str | None:
+    """The build context the CI job passes for this Dockerfile, ``None`` when no job says."""
+    return ci_build_contexts(repo).get(posixpath.normpath(dockerfile_path))
 
 
 def discover(root: Path) -> Iterator[Path]:
-    """Analysable files under ``root`` in a stable order, skipping dependency folders."""
+    """Files under ``root`` analysable by name, in a stable order, skipping dependency
+    folders (:func:`built_under` adds those found by use)."""
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
         for name in sorted(filenames):
             if file_kind(name) is not None:
                 yield Path(directory, name)
+
+
+def built_under(repo: RepoView, folder: str) -> list[str]:
+    """Repository paths under ``folder`` that the root CI configuration builds as Dockerfiles
+    although their names do not say so."""
+    prefix = "" if folder in ("", ".") else posixpath.normpath(folder) + "/"
+    return sorted(
+        path
+        for path in ci_build_contexts(repo)
+        if path.startswith(prefix) and file_kind(path) is None and repo.exists(path)
+    )
 
 
 def matches_any(path: str, patterns: list[str]) -> bool:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from layerbot.analysis import dockerfile
 from layerbot.analysis.config import Config, Suppressions
 from layerbot.analysis.context import DockerfileContext
-from layerbot.analysis.discovery import DOCKERFILE, GITLAB_CI, file_kind, matches_any
+from layerbot.analysis.discovery import DOCKERFILE, GITLAB_CI, build_context, kind_in, matches_any
 from layerbot.analysis.fixes import (
     apply_edits,
     check_line_breaks,
@@ -73,10 +73,11 @@ def analyse_file(
     config: Config | None = None,
     context_dir: str | None = None,
 ) -> FileReport:
-    """Findings for one file; ``context_dir`` overrides the Dockerfile's build context."""
+    """Findings for one file; ``context_dir`` overrides the Dockerfile's build context, which
+    is otherwise the one the root CI configuration builds it with, else its own folder."""
     config = config or Config()
     report = FileReport()
-    kind = file_kind(path)
+    kind = kind_in(repo, path)
     if kind is None or matches_any(path, list(config.exclude)):
         return report
     try:
@@ -109,6 +110,8 @@ def _run_rules(
     findings: list[Finding] = []
     anchors: dict[Finding, tuple[int, ...]] = {}
     if kind == DOCKERFILE:
+        if context_dir is None:
+            context_dir = build_context(repo, path)
         context = DockerfileContext.for_file(dockerfile.parse(source, path), repo, context_dir)
         for rule in rules_for(DOCKERFILE):
             findings.extend(rule.check(context))
@@ -130,7 +133,7 @@ def analyse(
     """Analyse several files of one repository; each file's trouble stays its own."""
     result = AnalysisResult()
     for path in sorted(files):
-        if file_kind(path) is None:
+        if kind_in(repo, path) is None:
             continue
         report = analyse_file(path, files[path], repo, config)
         result.files += 1

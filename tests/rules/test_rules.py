@@ -10,7 +10,6 @@ its snapshot in ``__snapshots__/test_rules.ambr``, so a change of wording shows 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from layerbot.analysis.model import Finding, FixAvailability, RepoView, Severity
 from layerbot.analysis.rules import all_rules
 from layerbot.cli import main
 from tests.rules.cases import Case, all_cases
+from tests.rules.soundness import git_apply_check
 
 CASES = all_cases()
 
@@ -99,22 +99,6 @@ def test_fixes_give_the_expected_file(case: Case) -> None:
     assert text == case.expected_fixed.read_text()
 
 
-def _git_apply_check(root: Path, files: dict[str, str], diffs: list[str]) -> None:
-    """Each diff applies on its own (``git apply --check`` changes nothing) to ``files``."""
-    for name, text in files.items():
-        target = root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text)
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
-    for number, diff in enumerate(diffs):
-        patch = root.parent / f"{number}.patch"
-        patch.write_text(diff)
-        result = subprocess.run(
-            ["git", "apply", "--check", str(patch)], cwd=root, capture_output=True, text=True
-        )
-        assert result.returncode == 0, result.stderr
-
-
 FIXED_CASES = [case for case in CASES if any(f.fix for f in case.findings())]
 
 
@@ -127,7 +111,7 @@ def test_fixes_are_sound(case: Case, tmp_path: Path) -> None:
             target = finding.fix.path or case.path
             assert diff.startswith(f"diff --git a/{target} b/{target}\n")
             diffs.append(diff)
-    _git_apply_check(tmp_path / "repo", case.files, diffs)
+    git_apply_check(tmp_path / "repo", case.files, diffs)
     files = {**case.files, **case.fixed()}
     report = analyse_file(
         case.path, files[case.path], RepoView.from_files(files), context_dir=case.context_dir

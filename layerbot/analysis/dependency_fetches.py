@@ -1,0 +1,297 @@
+"""Dependency fetches that run after a stage received the sources, and the project each works
+on: the facts ``dependency-layer-order`` reports and fixes.
+
+A fetch is an explicit install after a copy of the whole project, or a build that downloads as
+a side effect after any copy into the project (or with the sources bind-mounted), with no step
+of the same package manager before. The project folder comes from ``WORKDIR``, a leading
+``cd`` and the copies that filled it.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from layerbot.analysis import ecosystems, layer_cache
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.dockerfile import Instruction, Stage
+from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
+
+
+@dataclass(frozen=True)
+class DependencyFetch:
+    """A dependency step after the sources arrived, and what the fix needs to know.
+
+    ``copy`` is the first instruction that brought sources into the project (the fix goes
+    above it; the RUN itself when the sources are bind-mounted), ``project`` the
+    context-relative folder holding the manifests and ``project_dir`` where its files land.
+    """
+
+    stage: Stage
+    copy: Instruction
+    run: Instruction
+    step: DependencyStep
+    project: str
+    project_dir: str
+    earlier_copies: tuple[tuple[Instruction, str], ...]
+
+
+# Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
+# workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
+_SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
+_VENDOR_FLAG = re.compile(r"-mod[= ]vendor\b")
+
+
+def within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _is_folder(ctx: DockerfileContext, source: str) -> bool:
+    """A copied folder: the context, a path ending in ``/``, or a path that is neither a file
+    of the context nor a glob (a Java ``src`` holds folders only, so listing it finds no file)."""
+    if layer_cache.source_kind(source) is layer_cache.SourceKind.WHOLE_CONTEXT:
+        return True
+    glob = any(ch in source for ch in "*?[")
+    return source.endswith("/") or not (glob or ctx.has(source))
+
+
+def context_sources(copy: Instruction) -> list[str]:
+    """What a COPY/ADD takes from the build context (nothing for ``--from`` or heredocs)."""
+    if "from" in copy.flags or copy.heredocs:
+        return []
+    return [s for s in copy.copy_sources() if "://" not in s and not s.startswith("git@")]
+
+
+def _brings_sources(
+    ctx: DockerfileContext, sources: list[str], target: str, run_dir: str, whole: bool
+) -> bool:
+    """Whether copying ``sources`` to ``target`` puts non-manifest files of the project that
+    runs in ``run_dir`` in place: a folder covering ``run_dir`` (``COPY . .``, ``COPY api/
+    ./``) or, unless ``whole`` is asked, anything landing inside it (``COPY src ./src``)."""
+    for source in sources:
+        if layer_cache.source_kind(source) is layer_cache.SourceKind.MANIFEST:
+            continue
+        if _is_folder(ctx, source) and within(run_dir, target):
+            return True
+        if not whole and within(target, run_dir):
+            return True
+    return False
+
+
+def _bind_sources(run: Instruction, workdir: str) -> list[tuple[str, str]]:
+    """``(source, target)`` of the RUN's bind mounts of the build context."""
+    found = []
+    for mount in run.flag_values("mount"):
+        options = ecosystems.mount_options(mount)
+        if options.get("type", "bind") != "bind" or options.get("from"):
+            continue
+        target = posixpath.normpath(posixpath.join(workdir, options.get("target", ".")))
+        found.append((options.get("source", options.get("src", ".")) or ".", target))
+    return found
+
+
+def _project_folder(
+    ctx: DockerfileContext, copies: list[tuple[Instruction, str]], run_dir: str
+) -> str:
+    """The context folder whose files are in ``run_dir``, from the latest copy that says so
+    (the context root when none does)."""
+    for copy, target in reversed(copies):
+        for source in context_sources(copy):
+            normal = posixpath.normpath(source)
+            whole = layer_cache.source_kind(source) is layer_cache.SourceKind.WHOLE_CONTEXT
+            if (whole or _is_folder(ctx, source)) and within(run_dir, target):
+                base = "" if whole else normal
+                found = posixpath.normpath(posixpath.join(base, posixpath.relpath(run_dir, target)))
+                return "" if found == "." else found
+            if layer_cache.source_kind(source) is layer_cache.SourceKind.MANIFEST and (
+                target == run_dir or target == posixpath.join(run_dir, posixpath.basename(normal))
+            ):
+                folder = posixpath.dirname(normal)
+                return folder
+    return ""
+
+
+def _project_root(ctx: DockerfileContext, ecosystem: Ecosystem, folder: str) -> str | None:
+    """The folder holding the ecosystem's marker: ``folder`` itself, or for tools that search
+    upward the nearest parent inside the context; ``None`` when there is none."""
+    current = folder
+    while True:
+        sub = DockerfileContext(ctx.doc, ctx.repo, ctx.context_file(current))
+        if any(ecosystems.matching(sub, marker) for marker in ecosystem.markers):
+            return current
+        if not current or ecosystem.name not in _SEARCH_UPWARD:
+            return None
+        current = posixpath.dirname(current)
+
+
+def _stage_env(stage: Stage, name: str) -> str:
+    values = [
+        i.arguments for i in stage.body if i.keyword in {"ENV", "ARG"} and name in i.arguments
+    ]
+    return " ".join(values)
+
+
+def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
+    """Whether the step downloads anything. An explicit download always does; a build does
+    when the project declares dependencies and does not build from vendored copies: a Go module
+    needs a go.sum, and ``vendor/modules.txt``, ``-mod=vendor`` or ``GOFLAGS=-mod=vendor``
+    mean the modules are in the repository (Go docs, "Vendoring")."""
+    step = fetch.step
+    if step.kind is StepKind.DOWNLOAD:
+        return True
+    root = _project_root(ctx, step.ecosystem, fetch.project)
+    if root is None:
+        named = ecosystems.dotnet_project(step.command)
+        return named is not None and ctx.has(posixpath.join(fetch.project, named))
+    if step.ecosystem is ecosystems.GO:
+        vendored = ctx.has(posixpath.join(root, "vendor/modules.txt")) or any(
+            _VENDOR_FLAG.search(text)
+            for text in (step.command.text, _stage_env(fetch.stage, "GOFLAGS"))
+        )
+        return ctx.has(posixpath.join(root, "go.sum")) and not vendored
+    return True
+
+
+def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
+    """Where the step finds its project: the working directory (after a leading ``cd``), or
+    the folder of a requirements file named by absolute path (``pip install -r
+    /app/requirements.txt`` run from ``/``)."""
+    named = [f for f in ecosystems.pip_requirement_files(step.command) if f.startswith("/")]
+    if step.ecosystem is ecosystems.PIP and named:
+        return posixpath.dirname(posixpath.normpath(named[0]))
+    changed = working_dir_change(run, step)
+    if changed is None:
+        return workdir
+    return posixpath.normpath(posixpath.join(workdir, changed))
+
+
+def initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
+    """The working directory a stage starts in: its parent stage's last one, else ``/``."""
+    parent = ctx.doc.base_stage(stage)
+    return workdir_before(parent, 10**9, initial_workdir(ctx, parent)) if parent else "/"
+
+
+def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
+    for stage in ctx.doc.stages:
+        prepared = _prepared_by_parents(ctx, stage)
+        workdir = initial_workdir(ctx, stage)
+        image = ctx.doc.resolved_base(stage).repository
+        copies: list[tuple[Instruction, str]] = []
+        for instruction in stage.body:
+            if instruction.keyword == "WORKDIR":
+                workdir = posixpath.normpath(posixpath.join(workdir, instruction.arguments.strip()))
+            elif instruction.keyword in {"COPY", "ADD"}:
+                if "from" in instruction.flags:
+                    prepared.update(_held_by(instruction, workdir))
+                target = instruction.copy_destination() or "."
+                copies.append((instruction, posixpath.normpath(posixpath.join(workdir, target))))
+            for step in ecosystems.dependency_steps(instruction):
+                if step.ecosystem.name in prepared:
+                    continue
+                prepared.add(step.ecosystem.name)
+                found = _fetch_after_sources(ctx, stage, copies, instruction, step, workdir, image)
+                if found is not None:
+                    yield found
+
+
+def _fetch_after_sources(
+    ctx: DockerfileContext,
+    stage: Stage,
+    copies: list[tuple[Instruction, str]],
+    run: Instruction,
+    step: DependencyStep,
+    workdir: str,
+    image: str,
+) -> DependencyFetch | None:
+    """The finding's facts, when ``step`` fetches dependencies after the sources arrived.
+
+    An explicit download counts only after a copy of the whole project: a narrower copy
+    before it is usually something the install needs (a patches folder, a schema). A build
+    that fetches as a side effect counts after any copy into the project, unless a cache
+    mount holds the download cache: the build re-runs on a source change anyway and its
+    downloads then come from the mount (Docker docs, "Optimize cache usage in builds").
+    """
+    run_dir = _run_dir(workdir, run, step)
+    whole = step.kind is StepKind.DOWNLOAD
+    if not whole and ecosystems.has_cache_mount(run, step.ecosystem, image):
+        return None
+    anchor: Instruction | None = None
+    for index, (copy, target) in enumerate(copies):
+        if _brings_sources(ctx, context_sources(copy), target, run_dir, whole):
+            anchor, before = copy, copies[:index]
+            break
+    else:
+        before = copies
+        binds = _bind_sources(run, workdir)
+        if any(_brings_sources(ctx, [s], t, run_dir, whole) for s, t in binds):
+            anchor = run
+    if anchor is None:
+        return None
+    project = _project_folder(ctx, copies, run_dir)
+    root = _project_root(ctx, step.ecosystem, project)
+    project_dir = run_dir
+    if root is not None and root != project:
+        project_dir = posixpath.normpath(
+            posixpath.join(run_dir, posixpath.relpath(root or ".", project or "."))
+        )
+    fetch = DependencyFetch(
+        stage, anchor, run, step, root if root is not None else project, project_dir, tuple(before)
+    )
+    return fetch if _fetches(ctx, fetch) else None
+
+
+def _prepared_by_parents(ctx: DockerfileContext, stage: Stage) -> set[str]:
+    """Ecosystems whose dependencies a stage this one is built ``FROM`` installed."""
+    prepared: set[str] = set()
+    parent = ctx.doc.base_stage(stage)
+    while parent is not None:
+        for instruction in parent.body:
+            prepared.update(s.ecosystem.name for s in ecosystems.dependency_steps(instruction))
+            if instruction.keyword == "COPY" and "from" in instruction.flags:
+                prepared.update(_held_by(instruction, "/"))
+        parent = ctx.doc.base_stage(parent)
+    return prepared
+
+
+def _held_by(copy: Instruction, workdir: str) -> set[str]:
+    """Ecosystems whose installed dependencies a ``COPY --from`` brings (``node_modules``,
+    ``/go/pkg/mod``, ``/usr/local/bundle``)."""
+    destination = posixpath.normpath(posixpath.join(workdir, copy.copy_destination() or "."))
+    relative = posixpath.normpath(copy.copy_destination() or ".")
+    return {e.name for e in ecosystems.ECOSYSTEMS if _holds(e, relative) or _holds(e, destination)}
+
+
+def _holds(ecosystem: Ecosystem, destination: str) -> bool:
+    """Whether a copy to ``destination`` brings the ecosystem's installed dependencies."""
+    folders = [*ecosystem.install_dirs, *ecosystem.cache_dirs]
+    inside = destination != "/" and any(f.startswith(destination + "/") for f in folders)
+    return inside or any(destination == f or destination.endswith("/" + f) for f in folders)
+
+
+def working_dir_change(run: Instruction, step: DependencyStep) -> str | None:
+    for command in ecosystems.run_commands(run):
+        if command == step.command:
+            return None
+        if command.program in {"cd", "pushd"}:
+            return command.argv[1] if len(command.argv) > 1 else "~"
+    return None
+
+
+def workdir_before(stage: Stage, line: int, start: str = "/") -> str:
+    """The working directory an instruction at ``line`` runs in (``start`` by default)."""
+    current = start
+    for instruction in stage.body:
+        if instruction.line >= line:
+            break
+        if instruction.keyword == "WORKDIR":
+            current = posixpath.join(current, instruction.arguments.strip())
+    return posixpath.normpath(current)
+
+
+def project_context(ctx: DockerfileContext, fetch: DependencyFetch) -> DockerfileContext:
+    """The build context seen from the project folder, for the ecosystem helpers."""
+    if not fetch.project:
+        return ctx
+    return DockerfileContext(ctx.doc, ctx.repo, ctx.context_file(fetch.project))

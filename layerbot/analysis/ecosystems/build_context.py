@@ -1,0 +1,395 @@
+"""The build context seen by an ecosystem: which manifests it holds (sub-projects found by
+reading the root manifest), the dependency-only command for it, and ``.dockerignore``
+matching (which ignore file BuildKit uses, and whether a path is excluded).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import posixpath
+import re
+import shlex
+from collections.abc import Callable, Iterable
+
+from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.ecosystems.steps import (
+    DependencyStep,
+    StepKind,
+    dotnet_project,
+    pip_requirement_files,
+)
+from layerbot.analysis.ecosystems.table import (
+    CARGO,
+    COMMON_DOCKERIGNORE,
+    COMPOSER,
+    DOTNET,
+    ECOSYSTEMS,
+    GRADLE,
+    MAVEN,
+    NPM,
+    PIP,
+    PNPM,
+    YARN,
+    Ecosystem,
+)
+
+_MAX_NESTING = 3
+
+
+def has_dir(ctx: DockerfileContext, directory: str) -> bool:
+    """Whether the context holds files in ``directory`` (or its ``wrapper/`` folder, which is
+    all ``.mvn`` and ``gradle`` often contain)."""
+    return any(ctx.repo.in_dir(ctx.context_file(d)) for d in (directory, f"{directory}/wrapper"))
+
+
+def matching(ctx: DockerfileContext, pattern: str) -> list[str]:
+    """Context-relative files matching ``pattern`` (a name, or a glob in one folder)."""
+    if not any(ch in pattern for ch in "*?["):
+        return [pattern] if ctx.has(pattern) else []
+    folder, _, name_glob = pattern.rpartition("/")
+    prefix = f"{folder}/" if folder else ""
+    names = (posixpath.basename(p) for p in ctx.repo.in_dir(ctx.context_file(folder or ".")))
+    return [prefix + name for name in names if fnmatch.fnmatchcase(name, name_glob)]
+
+
+_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
+
+
+def _inside_context(path: str) -> str | None:
+    normal = posixpath.normpath(path.replace("\\", "/"))
+    return None if normal.startswith("..") or normal.startswith("/") else normal
+
+
+def _maven_modules(ctx: DockerfileContext, pom: str, depth: int) -> list[str]:
+    found: list[str] = []
+    folder = posixpath.dirname(pom)
+    for module in re.findall(r"<module>\s*([^<\s]+)\s*</module>", ctx.read(pom) or ""):
+        path = _inside_context(posixpath.join(folder, module, "pom.xml"))
+        if path and ctx.has(path) and path not in found:
+            found.append(path)
+            if depth < _MAX_NESTING:
+                found.extend(_maven_modules(ctx, path, depth + 1))
+    return found
+
+
+def _gradle_projects(ctx: DockerfileContext) -> list[str]:
+    found: list[str] = []
+    for settings in ("settings.gradle", "settings.gradle.kts"):
+        for line in (ctx.read(settings) or "").splitlines():
+            if not line.strip().startswith("include"):
+                continue
+            for project in _QUOTED.findall(line):
+                folder = _inside_context(project.strip(":").replace(":", "/"))
+                for script in ("build.gradle", "build.gradle.kts"):
+                    path = f"{folder}/{script}"
+                    if folder and ctx.has(path) and path not in found:
+                        found.append(path)
+    return found
+
+
+def _cargo_members(ctx: DockerfileContext) -> list[str]:
+    """Workspace members and path dependencies named literally in the root Cargo.toml."""
+    text = ctx.read("Cargo.toml") or ""
+    candidates: list[str] = []
+    members = re.search(r"members\s*=\s*\[([^\]]*)\]", text)
+    if members:
+        candidates.extend(_QUOTED.findall(members.group(1)))
+    candidates.extend(re.findall(r"\bpath\s*=\s*\"([^\"]+)\"", text))
+    found: list[str] = []
+    for candidate in candidates:
+        folder = _inside_context(candidate)
+        path = f"{folder}/Cargo.toml" if folder and "*" not in folder else None
+        if path and path != "./Cargo.toml" and ctx.has(path) and path not in found:
+            found.append(path)
+    return found
+
+
+_PROJECT_REFERENCE = re.compile(r"[\"']([^\"']+\.(?:cs|fs|vb)proj)[\"']")
+
+
+def _dotnet_projects(ctx: DockerfileContext, named: tuple[str, ...] = ()) -> list[str]:
+    """Projects a top-level solution or project file (or the ``named`` one) references,
+    transitively."""
+    found: list[str] = []
+    pending = [*matching(ctx, "*.sln"), *matching(ctx, "*.*proj"), *named]
+    for index, source in enumerate(pending):
+        folder = posixpath.dirname(source)
+        for reference in _PROJECT_REFERENCE.findall(ctx.read(source) or ""):
+            path = _inside_context(posixpath.join(folder, reference.replace("\\", "/")))
+            if path and ctx.has(path) and path not in found and path not in pending[:index]:
+                found.append(path)
+                if index < _MAX_NESTING * 8:
+                    pending.append(path)
+    return [path for path in found if "/" in path]
+
+
+_NESTED: dict[str, Callable[[DockerfileContext], list[str]]] = {
+    "maven": lambda ctx: _maven_modules(ctx, "pom.xml", 1),
+    "gradle": _gradle_projects,
+    "cargo": _cargo_members,
+    "dotnet": _dotnet_projects,
+}
+
+
+def detect(ctx: DockerfileContext) -> list[Ecosystem]:
+    """Ecosystems whose marker files are in the build context, in table order.
+
+    npm is reported only when no Yarn or pnpm lockfile claims the package.json.
+    """
+    found = [e for e in ECOSYSTEMS if any(matching(ctx, m) for m in e.markers)]
+    if NPM in found and (YARN in found or PNPM in found):
+        found.remove(NPM)
+    return found
+
+
+def existing_manifests(
+    ctx: DockerfileContext, ecosystem: Ecosystem, step: DependencyStep | None = None
+) -> list[str]:
+    """Context-relative manifest files and folders that exist, in a stable copy order.
+
+    For pip, the requirement files the command names come first (and alone, when it names
+    any that exist). Folders (``.mvn``, ``gradle``) are returned with a trailing ``/``.
+    """
+    if ecosystem is PIP and step is not None:
+        named = [name for name in pip_requirement_files(step.command) if ctx.has(name)]
+        if named:
+            return named
+    found: list[str] = []
+    for pattern in ecosystem.manifests:
+        found.extend(name for name in matching(ctx, pattern) if name not in found)
+    nested = _NESTED.get(ecosystem.name)
+    if nested is not None:
+        found.extend(name for name in nested(ctx) if name not in found)
+    project = dotnet_project(step.command) if ecosystem is DOTNET and step else None
+    if project and ctx.has(project):
+        project = posixpath.normpath(project)
+        found.extend(p for p in [project, *_dotnet_projects(ctx, (project,))] if p not in found)
+    found.extend(f"{d}/" for d in ecosystem.manifest_dirs if has_dir(ctx, d))
+    return found
+
+
+def canonical_command(
+    ctx: DockerfileContext, ecosystem: Ecosystem, step: DependencyStep | None = None
+) -> str:
+    """The dependency-only command for this project, in the flavour the Dockerfile uses.
+
+    Wrapper scripts stay wrappers (``./mvnw``, ``./gradlew``), Yarn 2+ (``.yarnrc.yml``)
+    gets ``--immutable``, pip installs the requirement files that exist, ``dotnet restore``
+    names the project or solution when there is a choice, Composer keeps the original's
+    ``--no-dev``-style flags, and Cargo gets placeholder targets (a manifest without
+    ``src/main.rs`` or ``src/lib.rs`` does not parse) that the later ``COPY . .`` overwrites.
+    """
+    program = step.command.argv[0] if step else ""
+    if ecosystem is MAVEN and program.endswith("mvnw"):
+        return f"{program} -B dependency:go-offline"
+    if ecosystem is GRADLE and program.endswith("gradlew"):
+        return f"{program} dependencies --no-daemon"
+    if ecosystem is YARN and ctx.has(".yarnrc.yml"):
+        return "yarn install --immutable"
+    if ecosystem is PIP:
+        return _pip_command(ctx, step) or ecosystem.command
+    if ecosystem is DOTNET:
+        target = _dotnet_target(ctx, step)
+        return f"dotnet restore {shlex.quote(target)}" if target else ecosystem.command
+    if ecosystem is COMPOSER and step is not None:
+        kept = [arg for arg in step.command.argv if arg in _COMPOSER_KEPT_FLAGS]
+        return " ".join([ecosystem.command, *kept])
+    if ecosystem is CARGO:
+        return " && ".join([*_cargo_placeholders(ctx), *_cargo_dependency_build(ctx, step)])
+    return ecosystem.command
+
+
+_COMPOSER_KEPT_FLAGS = frozenset(
+    {"--no-dev", "--prefer-dist", "--no-interaction", "-n", "--ignore-platform-reqs"}
+)
+
+
+def _pip_command(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:
+    files = [m for m in existing_manifests(ctx, PIP, step) if not m.endswith("/")]
+    requirements = [f for f in files if "constraints" not in posixpath.basename(f)]
+    if step is None and "requirements.txt" in requirements:
+        requirements = ["requirements.txt"]
+    if not requirements:
+        return None
+    words = ["pip", "install"]
+    if step is not None:
+        argv = list(step.command.argv)
+        words = [*(argv[: argv.index("pip") + 1] if "pip" in argv[:3] else argv[:1]), "install"]
+        if step.command.has_flag("--no-cache-dir"):
+            words.append("--no-cache-dir")
+    return shlex.join([*words, *(arg for f in requirements for arg in ("-r", f))])
+
+
+def _dotnet_target(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:
+    """What to restore when a bare ``dotnet restore`` would find several candidates."""
+    named = dotnet_project(step.command) if step is not None else None
+    if named:
+        return named
+    solutions = matching(ctx, "*.sln")
+    if solutions:
+        return solutions[0]
+    projects = matching(ctx, "*.*proj")
+    return projects[0] if len(projects) > 1 else None
+
+
+def _cargo_placeholders(ctx: DockerfileContext) -> list[str]:
+    commands_: list[str] = []
+    for manifest in ["Cargo.toml", *_cargo_members(ctx)]:
+        folder = posixpath.dirname(manifest)
+        src = posixpath.join(folder, "src") if folder else "src"
+        targets = [name for name in ("main.rs", "lib.rs") if ctx.has(f"{src}/{name}")]
+        if not targets:
+            continue
+        commands_.append(f"mkdir -p {src}")
+        for name in targets:
+            body = "fn main() {}" if name == "main.rs" else ""
+            commands_.append(f"echo '{body}' > {src}/{name}")
+    return commands_
+
+
+# Options of ``cargo build`` that choose what is compiled, so the placeholder build compiles
+# the dependencies the real one needs; the profile options also tell ``cargo clean`` which
+# artifacts to drop.
+_CARGO_PROFILE_FLAGS = frozenset({"--release", "--profile", "--target"})
+_CARGO_BUILD_FLAGS = _CARGO_PROFILE_FLAGS | frozenset(
+    {"--locked", "--features", "-F", "--all-features", "--no-default-features"}
+)
+
+
+def _cargo_dependency_build(ctx: DockerfileContext, step: DependencyStep | None) -> list[str]:
+    """``cargo fetch``, or for a ``cargo build`` the same build on the placeholders followed
+    by ``cargo clean -p`` of the project's own packages: the dependencies stay compiled in
+    ``target/``, and the real sources, copied later with their older timestamps, are rebuilt
+    rather than taken for up to date (the dummy-main pattern, without its stale-binary trap)."""
+    if step is None or step.kind is not StepKind.BUILD or step.command.subcommand != "build":
+        return [CARGO.command]
+    packages = _cargo_packages(ctx)
+    if not packages:
+        return [CARGO.command]
+    build = _kept_options(step.command.argv, _CARGO_BUILD_FLAGS)
+    profile = _kept_options(step.command.argv, _CARGO_PROFILE_FLAGS)
+    clean = [word for name in packages for word in ("-p", name)]
+    return [
+        shlex.join(["cargo", "build", *build]),
+        shlex.join(["cargo", "clean", *clean, *profile]),
+    ]
+
+
+def _kept_options(argv: tuple[str, ...], wanted: frozenset[str]) -> list[str]:
+    """The options of ``argv`` named in ``wanted``, with their values."""
+    kept: list[str] = []
+    takes_value = {"--profile", "--target", "--features", "-F"}
+    for index, arg in enumerate(argv):
+        name = arg.split("=", 1)[0]
+        if name in wanted:
+            kept.append(arg)
+            if name in takes_value and "=" not in arg and index + 1 < len(argv):
+                kept.append(argv[index + 1])
+    return kept
+
+
+_PACKAGE_NAME = re.compile(r"^\[package\][^\[]*?^name\s*=\s*\"([^\"]+)\"", re.MULTILINE | re.DOTALL)
+
+
+def _cargo_packages(ctx: DockerfileContext) -> list[str]:
+    """Names of the packages of the root manifest and its workspace members."""
+    names = []
+    for manifest in ["Cargo.toml", *_cargo_members(ctx)]:
+        found = _PACKAGE_NAME.search(ctx.read(manifest) or "")
+        if found and found.group(1) not in names:
+            names.append(found.group(1))
+    return names
+
+
+# --- .dockerignore ----------------------------------------------------------------------------
+
+
+def dockerignore_patterns(text: str) -> list[str]:
+    """The patterns of a .dockerignore file, comments and blanks dropped."""
+    patterns = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            patterns.append(posixpath.normpath(stripped.lstrip("/")) if stripped != "!" else "!")
+    return patterns
+
+
+@functools.lru_cache(maxsize=1024)
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Docker's matching, closely enough: globs per segment, ``**`` any depth, and a folder
+    pattern also excludes everything under it."""
+    regex = ""
+    index = 0
+    while index < len(pattern):
+        if pattern.startswith("**/", index):
+            regex += "(?:.*/)?"
+            index += 3
+        elif pattern.startswith("**", index):
+            regex += ".*"
+            index += 2
+        elif pattern[index] == "*":
+            regex += "[^/]*"
+            index += 1
+        elif pattern[index] == "?":
+            regex += "[^/]"
+            index += 1
+        else:
+            regex += re.escape(pattern[index])
+            index += 1
+    return re.compile(regex + "(?:/.*)?")
+
+
+def _pattern_matches(pattern: str, path: str) -> bool:
+    return _pattern_regex(pattern).fullmatch(path) is not None
+
+
+def is_ignored(patterns: Iterable[str], path: str) -> bool:
+    """Whether .dockerignore ``patterns`` keep context-relative ``path`` out of the context;
+    later patterns win and ``!pattern`` re-includes, as in Docker."""
+    ignored = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        body = pattern[1:] if negated else pattern
+        if _pattern_matches(body, path.rstrip("/")):
+            ignored = not negated
+    return ignored
+
+
+def dockerignore_entries(ctx: DockerfileContext, ecosystems: Iterable[Ecosystem]) -> list[str]:
+    """A .dockerignore body for these ecosystems: common entries first, then each ecosystem's.
+
+    An output-folder entry (``build``, ``dist``, ``log``) is left out when that folder holds
+    files in the repository view, since some projects keep sources there; dependency folders
+    the install writes (``node_modules``, ``vendor``) are always listed.
+    """
+    ecosystems = list(ecosystems)
+    install_dirs = {d for eco in ecosystems for d in eco.install_dirs}
+    entries: list[str] = []
+    for entry in (*COMMON_DOCKERIGNORE, *(e for eco in ecosystems for e in eco.dockerignore)):
+        if entry in entries:
+            continue
+        plain_folder = re.fullmatch(r"[\w.-]+", entry) and not entry.startswith(".")
+        if plain_folder and entry not in install_dirs and ctx.repo.in_dir(ctx.context_file(entry)):
+            continue
+        entries.append(entry)
+    return entries
+
+
+def dockerignore_path(ctx: DockerfileContext) -> str | None:
+    """Repository path of the ignore file BuildKit uses for this build, if any.
+
+    ``<Dockerfile>.dockerignore`` next to the Dockerfile takes precedence over the
+    ``.dockerignore`` at the root of the build context (Docker docs, "Build context:
+    .dockerignore files").
+    """
+    for candidate in (f"{ctx.doc.path}.dockerignore", ctx.context_file(".dockerignore")):
+        if ctx.repo.exists(candidate):
+            return candidate
+    return None
+
+
+def ignore_patterns(ctx: DockerfileContext) -> list[str]:
+    """The patterns of the build's effective ignore file ([] without one)."""
+    path = dockerignore_path(ctx)
+    return dockerignore_patterns(ctx.repo.read(path) or "") if path else []

@@ -1,0 +1,352 @@
+"""Recognising dependency steps in a ``RUN``: which command installs or fetches what.
+
+A command is a ``download`` when it only fetches dependencies from the manifests (``npm ci``,
+``go mod download``) and a ``build`` when it fetches them as a side effect of building or
+installing the project itself (``go build``, ``mvn package``), so it needs the sources.
+"""
+
+from __future__ import annotations
+
+import functools
+import posixpath
+import re
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from layerbot.analysis.dockerfile import Instruction
+from layerbot.analysis.ecosystems.table import (
+    BUNDLER,
+    CARGO,
+    COMPOSER,
+    DOTNET,
+    GO,
+    GRADLE,
+    MAVEN,
+    MIX,
+    NPM,
+    PIP,
+    PIPENV,
+    PNPM,
+    POETRY,
+    UV,
+    YARN,
+    Ecosystem,
+    cache_dirs,
+)
+from layerbot.analysis.runs import cache_mount_targets
+from layerbot.analysis.shell import Command, commands
+
+
+class StepKind(StrEnum):
+    """``download``: the command only fetches dependencies; ``build``: it fetches them as a
+    side effect of building or installing the project itself, so it needs the sources."""
+
+    DOWNLOAD = "download"
+    BUILD = "build"
+
+
+@dataclass(frozen=True)
+class DependencyStep:
+    """A dependency command found in a RUN."""
+
+    ecosystem: Ecosystem
+    kind: StepKind
+    command: Command
+
+
+def run_commands(instruction: Instruction) -> list[Command]:
+    """The simple commands a RUN executes (exec form is one command)."""
+    args = instruction.exec_args()
+    if args is not None:
+        if len(args) >= 3 and args[0].rsplit("/", 1)[-1] in {"sh", "bash"} and args[1] == "-c":
+            return commands(args[2])
+        return [Command(tuple(args), shlex.join(args))] if args else []
+    return commands(instruction.script)
+
+
+# Options whose value is the next argument, so it is not a subcommand, goal or task.
+_NODE_VALUE_FLAGS = frozenset({"--prefix", "--cwd", "-C", "--dir", "--filter", "-F", "-w"})
+_MAVEN_VALUE_FLAGS = frozenset(
+    {"-s", "--settings", "-gs", "-f", "--file", "-P", "-pl", "--projects", "-T", "-rf", "-l"}
+)
+_GRADLE_VALUE_FLAGS = frozenset(
+    {"-p", "--project-dir", "-x", "--exclude-task", "-I", "--init-script", "-g", "-c"}
+)
+
+
+def _words(command: Command, value_flags: frozenset[str] = frozenset()) -> list[str]:
+    """Arguments after the program that are neither flags nor the values of ``value_flags``."""
+    words = []
+    skip = False
+    for arg in command.argv[1:]:
+        if skip:
+            skip = False
+        elif arg in value_flags:
+            skip = True
+        elif not arg.startswith("-"):
+            words.append(arg)
+    return words
+
+
+_GO_BUILDS = frozenset({"build", "install", "test", "run", "vet", "get", "list", "generate"})
+
+
+def _go(command: Command) -> StepKind | None:
+    """``go install tool@v1`` and ``go run tool@v1`` fetch a module of their own, not the
+    project's: they are not dependency steps."""
+    words = _words(command, frozenset({"-o", "-C", "-tags", "-ldflags", "-gcflags", "-mod"}))
+    if words[:2] == ["mod", "download"]:
+        return StepKind.DOWNLOAD
+    if words[:1] in (["install"], ["run"]) and any("@" in word for word in words[1:]):
+        return None
+    if (words and words[0] in _GO_BUILDS) or words[:2] in (["mod", "tidy"], ["mod", "vendor"]):
+        return StepKind.BUILD
+    return None
+
+
+def _global(command: Command) -> bool:
+    return command.has_flag("-g", "--global") or "global" in _words(command)[:1]
+
+
+def _npm(command: Command) -> StepKind | None:
+    words = _words(command, _NODE_VALUE_FLAGS)
+    if _global(command) or not words:
+        return None
+    return StepKind.DOWNLOAD if words[0] in {"ci", "install", "i", "clean-install"} else None
+
+
+def _yarn(command: Command) -> StepKind | None:
+    """``yarn``, ``yarn install`` and Yarn 2+'s ``yarn workspaces focus`` (an install of some
+    workspaces, e.g. ``--production``)."""
+    words = _words(command, _NODE_VALUE_FLAGS)
+    if _global(command):
+        return None
+    installs = not words or words[0] == "install" or words[:2] == ["workspaces", "focus"]
+    return StepKind.DOWNLOAD if installs else None
+
+
+def _pnpm(command: Command) -> StepKind | None:
+    words = _words(command, _NODE_VALUE_FLAGS)
+    if _global(command) or not words:
+        return None
+    return StepKind.DOWNLOAD if words[0] in {"install", "i", "fetch"} else None
+
+
+def _pip_arguments(command: Command) -> list[str] | None:
+    """The arguments after ``install``/``sync`` for pip, ``python -m pip`` and ``uv pip``."""
+    argv = list(command.argv)
+    program = command.program
+    if re.fullmatch(r"python[0-9.]*", program) and argv[1:3] == ["-m", "pip"]:
+        argv = argv[2:]
+    elif program == "uv" and len(argv) > 1 and argv[1] == "pip":
+        argv = argv[1:]
+    elif not re.fullmatch(r"pip[0-9.]*", program):
+        return None
+    words = [arg for arg in argv[1:] if not arg.startswith("-")]
+    if not words or words[0] not in {"install", "sync"}:
+        return None
+    return argv[argv.index(words[0]) + 1 :]
+
+
+def _pip(command: Command) -> StepKind | None:
+    arguments = _pip_arguments(command)
+    if arguments is None:
+        return None
+    if any(arg.startswith(("-r", "--requirement", "-c", "--constraint")) for arg in arguments):
+        local = [arg for arg in arguments if arg in {".", "./"} or arg.startswith(("./", "-e"))]
+        return StepKind.BUILD if local else StepKind.DOWNLOAD
+    if "sync" in command.argv[:3]:  # pip-sync style: ``uv pip sync requirements.txt``
+        return StepKind.DOWNLOAD if arguments and arguments[0].endswith(".txt") else None
+    local = [arg for arg in arguments if arg in {".", "./", "-e", "--editable"}]
+    return StepKind.BUILD if local else None
+
+
+def pip_requirement_files(command: Command) -> list[str]:
+    """The files a pip command installs from (``-r FILE``, ``--requirement=FILE``, ``-c``)."""
+    arguments = _pip_arguments(command) or []
+    files: list[str] = []
+    take_next = False
+    for arg in arguments:
+        if take_next:
+            files.append(arg)
+            take_next = False
+        elif arg in {"-r", "--requirement", "-c", "--constraint"}:
+            take_next = True
+        elif arg.startswith(("--requirement=", "--constraint=")):
+            files.append(arg.split("=", 1)[1])
+        elif arg.startswith(("-r", "-c")) and len(arg) > 2:
+            files.append(arg[2:])
+        elif arg.endswith(".txt") and "sync" in command.argv:
+            files.append(arg)
+    return files
+
+
+def _poetry(command: Command) -> StepKind | None:
+    words = _words(command)
+    if not words or words[0] not in {"install", "sync"}:
+        return None
+    return StepKind.DOWNLOAD if command.has_flag("--no-root") else StepKind.BUILD
+
+
+def _uv(command: Command) -> StepKind | None:
+    words = _words(command)
+    if not words or words[0] != "sync":
+        return None
+    dependency_only = command.has_flag("--no-install-project", "--no-install-workspace")
+    return StepKind.DOWNLOAD if dependency_only else StepKind.BUILD
+
+
+def _pipenv(command: Command) -> StepKind | None:
+    words = _words(command)
+    return StepKind.DOWNLOAD if words[:1] in (["install"], ["sync"]) else None
+
+
+def _maven(command: Command) -> StepKind | None:
+    goals = _words(command, _MAVEN_VALUE_FLAGS)
+    if not goals or command.has("-o", "--offline"):  # exact: -Pprod is no -o
+        return None
+    if all(goal.startswith("dependency:") for goal in goals):
+        return StepKind.DOWNLOAD
+    return StepKind.BUILD
+
+
+def _gradle(command: Command) -> StepKind | None:
+    tasks = _words(command, _GRADLE_VALUE_FLAGS)
+    if not tasks or command.has_flag("--offline"):
+        return None
+    if all(task in {"dependencies", "androidDependencies"} for task in tasks):
+        return StepKind.DOWNLOAD
+    return StepKind.BUILD
+
+
+def _cargo(command: Command) -> StepKind | None:
+    """``cargo chef cook`` builds the dependencies from a recipe (cargo-chef's README);
+    ``cargo chef prepare`` reads the sources on purpose and fetches nothing; ``--offline`` and
+    ``--frozen`` (which implies it, per ``cargo help build``) never touch the network."""
+    words = _words(command, frozenset({"--recipe-path", "--target", "--bin", "-p", "--package"}))
+    if not words or command.has_flag("--offline", "--frozen"):
+        return None
+    if words[0] == "fetch" or words[:2] == ["chef", "cook"]:
+        return StepKind.DOWNLOAD
+    if words[0] == "install":
+        return StepKind.BUILD if command.has_flag("--path") else None
+    return StepKind.BUILD if words[0] in {"build", "test", "run", "check", "vendor"} else None
+
+
+def _bundler(command: Command) -> StepKind | None:
+    words = _words(command)
+    return StepKind.DOWNLOAD if not words or words[0] == "install" else None
+
+
+def _mix(command: Command) -> StepKind | None:
+    return StepKind.DOWNLOAD if _words(command)[:1] == ["deps.get"] else None
+
+
+def _composer(command: Command) -> StepKind | None:
+    words = _words(command)
+    return StepKind.DOWNLOAD if words[:1] == ["install"] else None
+
+
+def _dotnet(command: Command) -> StepKind | None:
+    words = _words(command)
+    if not words or command.has_flag("--no-restore"):
+        return None
+    if words[0] == "restore":
+        return StepKind.DOWNLOAD
+    return StepKind.BUILD if words[0] in {"build", "publish", "test", "pack", "run"} else None
+
+
+def dotnet_project(command: Command) -> str | None:
+    """The project or solution a ``dotnet`` command names (``dotnet publish src/A/A.csproj``)."""
+    named = [arg for arg in command.argv[2:] if arg.endswith(("proj", ".sln", ".slnx"))]
+    return named[0] if named and command.program == "dotnet" else None
+
+
+def _program_is(*names: str) -> Callable[[Command], bool]:
+    return lambda command: command.program in names
+
+
+def _is_pip(command: Command) -> bool:
+    return _pip_arguments(command) is not None
+
+
+def _is_uv_project(command: Command) -> bool:
+    return command.program == "uv" and command.argv[1:2] != ("pip",)
+
+
+_Classifier = tuple[Callable[[Command], bool], Ecosystem, Callable[[Command], StepKind | None]]
+_CLASSIFIERS: tuple[_Classifier, ...] = (
+    (_program_is("go"), GO, _go),
+    (_program_is("npm"), NPM, _npm),
+    (_program_is("yarn", "yarnpkg"), YARN, _yarn),
+    (_program_is("pnpm"), PNPM, _pnpm),
+    (_is_pip, PIP, _pip),
+    (_program_is("poetry"), POETRY, _poetry),
+    (_is_uv_project, UV, _uv),
+    (_program_is("pipenv"), PIPENV, _pipenv),
+    (_program_is("mvn", "mvnw"), MAVEN, _maven),
+    (_program_is("gradle", "gradlew"), GRADLE, _gradle),
+    (_program_is("cargo"), CARGO, _cargo),
+    (_program_is("bundle", "bundler"), BUNDLER, _bundler),
+    (_program_is("mix"), MIX, _mix),
+    (_program_is("composer", "composer.phar"), COMPOSER, _composer),
+    (_program_is("dotnet"), DOTNET, _dotnet),
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def classify(command: Command) -> DependencyStep | None:
+    """The dependency step ``command`` is, if it is one (``yarn --version`` is none)."""
+    if command.about_itself:
+        return None
+    for matches, ecosystem, kind_of in _CLASSIFIERS:
+        if matches(command):
+            kind = kind_of(command)
+            return DependencyStep(ecosystem, kind, command) if kind else None
+    return None
+
+
+def dependency_steps(instruction: Instruction) -> list[DependencyStep]:
+    """Every dependency command in a RUN, in order (nothing for other instructions)."""
+    return list(_dependency_steps(instruction))
+
+
+@functools.lru_cache(maxsize=4096)
+def _dependency_steps(instruction: Instruction) -> tuple[DependencyStep, ...]:
+    """Several rules ask about the same RUN: classify its commands once."""
+    if instruction.keyword != "RUN":
+        return ()
+    return tuple(step for step in map(classify, run_commands(instruction)) if step is not None)
+
+
+def step_ecosystem(instruction: Instruction) -> Ecosystem | None:
+    """The ecosystem of the first dependency command in a RUN."""
+    steps = dependency_steps(instruction)
+    return steps[0].ecosystem if steps else None
+
+
+# --- BuildKit cache mounts --------------------------------------------------------------------
+
+
+def mount_options(mount: str) -> dict[str, str]:
+    """``type=cache,target=/root/.npm`` as a dict (``dst``/``destination`` read as target)."""
+    options: dict[str, str] = {}
+    for part in mount.split(","):
+        key, _, value = part.partition("=")
+        key = key.strip().lower()
+        options["target" if key in {"dst", "destination"} else key] = value.strip()
+    return options
+
+
+def has_cache_mount(
+    instruction: Instruction, ecosystem: Ecosystem, image_repository: str = ""
+) -> bool:
+    """Whether a cache mount covers one of the ecosystem's cache folders (or one inside it)."""
+    wanted = [posixpath.normpath(d) for d in cache_dirs(ecosystem, image_repository)]
+    for target in map(posixpath.normpath, cache_mount_targets(instruction)):
+        for cache in wanted:
+            if target == cache or target.startswith(cache + "/") or cache.startswith(target + "/"):
+                return True
+    return False

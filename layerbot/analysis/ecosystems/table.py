@@ -1,0 +1,368 @@
+"""The ecosystem table: what layerbot knows about each package manager, as data.
+
+One table answers the questions several rules ask: which files a dependency install reads
+(so a fix copies exactly those first), the dependency-only command, where the download cache
+lives (for BuildKit cache mounts), what a ``.dockerignore`` should keep out, and which images
+carry the ecosystem's toolchain and which small images run what it builds. Recognising the
+steps in a ``RUN`` is :mod:`.steps`; finding the files in a build context is
+:mod:`.build_context`.
+
+Manifest names follow each tool's documentation: Go modules (go.mod, go.sum), npm
+(package.json, package-lock.json, npm-shrinkwrap.json, .npmrc), Yarn (yarn.lock, .yarnrc.yml
+and .yarn/releases for Yarn 2+), pnpm (pnpm-lock.yaml, pnpm-workspace.yaml), pip
+(requirements files), Poetry (pyproject.toml, poetry.lock), uv (pyproject.toml, uv.lock),
+Pipenv (Pipfile, Pipfile.lock), Maven (pom.xml, .mvn/, mvnw), Gradle (build and settings
+scripts, gradle.properties, gradle/ with the wrapper and version catalog), Cargo
+(Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix (mix.exs,
+mix.lock), Composer (composer.json, composer.lock) and NuGet/.NET (*.sln, *.csproj,
+NuGet.config, Directory.*.props, global.json).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Ecosystem:
+    """What layerbot knows about one package manager.
+
+    ``manifests`` are context-relative names or globs, in the order a fix copies them;
+    Sub-project manifests (Maven modules, Gradle projects, Cargo workspace members, .NET
+    projects of a solution) are found by reading the root manifest, not by listing folders.
+    ``manifest_dirs`` are folders the install reads (.mvn, gradle/, .yarn/releases).
+    ``install_dirs`` are folders the install writes inside the project, which a later
+    ``COPY . .`` would overwrite with the host's copy unless ``.dockerignore`` keeps it out.
+    ``store_is_cache`` marks ecosystems whose download cache is also where builds read the
+    dependencies from (Go's module cache, ~/.m2, Gradle's caches, Cargo's registry, NuGet's
+    packages): a cache mount must then be on every step that uses them.
+    ``moves_safely`` says whether the install itself can run before the sources arrive
+    (Composer's runs scripts and builds the autoloader, so its fix inserts a
+    dependency-only install instead of moving the original).
+    ``toolchain_images`` are the image repositories whose toolchain builds the ecosystem's
+    projects (what a builder stage starts from, and what should not ship);
+    ``runtime_images`` the repositories a built artifact runs on instead, smallest first
+    (tags follow the toolchain's version: ``eclipse-temurin:21-jre`` for a JDK 21 build).
+    """
+
+    name: str
+    label: str
+    markers: tuple[str, ...]
+    manifests: tuple[str, ...]
+    command: str
+    cache_dirs: tuple[str, ...]
+    dockerignore: tuple[str, ...]
+    manifest_dirs: tuple[str, ...] = ()
+    install_dirs: tuple[str, ...] = ()
+    moves_safely: bool = True
+    store_is_cache: bool = False
+    toolchain_images: tuple[str, ...] = ()
+    runtime_images: tuple[str, ...] = ()
+
+
+_PYTHON_IGNORES = (
+    "**/__pycache__",
+    "**/*.py[cod]",
+    ".venv",
+    "venv",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".tox",
+    "*.egg-info",
+    "dist",
+    "build",
+)
+# Maven and Gradle build with a JDK: their own images carry one, and so do the JDK images a
+# wrapper (mvnw, gradlew) runs on.
+_JDK_IMAGES = ("maven", "gradle", "eclipse-temurin", "openjdk", "amazoncorretto")
+_NODE_IGNORES = ("**/node_modules", "npm-debug.log*", "yarn-error.log*", "coverage", "dist")
+
+GO = Ecosystem(
+    name="go",
+    label="Go",
+    markers=("go.mod",),
+    manifests=("go.mod", "go.sum"),
+    command="go mod download",
+    cache_dirs=("/go/pkg/mod", "/root/.cache/go-build"),
+    dockerignore=("*.test", "*.out"),
+    store_is_cache=True,
+    toolchain_images=("golang",),
+    runtime_images=("gcr.io/distroless/static-debian12", "alpine", "scratch"),
+)
+NPM = Ecosystem(
+    name="npm",
+    label="npm",
+    markers=("package-lock.json", "npm-shrinkwrap.json", "package.json"),
+    manifests=("package.json", "package-lock.json", "npm-shrinkwrap.json", ".npmrc"),
+    command="npm ci",
+    cache_dirs=("/root/.npm",),
+    dockerignore=_NODE_IGNORES,
+    install_dirs=("node_modules",),
+    toolchain_images=("node",),
+    runtime_images=("node", "nginx"),
+)
+YARN = Ecosystem(
+    name="yarn",
+    label="Yarn",
+    markers=("yarn.lock",),
+    manifests=("package.json", "yarn.lock", ".yarnrc.yml", ".yarnrc", ".npmrc"),
+    manifest_dirs=(".yarn/releases", ".yarn/plugins", ".yarn/patches"),
+    command="yarn install --frozen-lockfile",
+    cache_dirs=("/usr/local/share/.cache/yarn",),
+    dockerignore=(*_NODE_IGNORES, ".yarn/cache", ".yarn/install-state.gz"),
+    install_dirs=("node_modules",),
+    toolchain_images=("node",),
+    runtime_images=("node", "nginx"),
+)
+PNPM = Ecosystem(
+    name="pnpm",
+    label="pnpm",
+    markers=("pnpm-lock.yaml",),
+    manifests=("package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml", ".npmrc"),
+    command="pnpm install --frozen-lockfile",
+    cache_dirs=("/root/.local/share/pnpm/store",),
+    dockerignore=(*_NODE_IGNORES, ".pnpm-store"),
+    install_dirs=("node_modules",),
+    toolchain_images=("node",),
+    runtime_images=("node", "nginx"),
+)
+PIP = Ecosystem(
+    name="pip",
+    label="pip",
+    markers=("requirements*.txt",),
+    manifests=("requirements*.txt", "requirements/*.txt", "constraints*.txt"),
+    command="pip install -r requirements.txt",
+    cache_dirs=("/root/.cache/pip",),
+    dockerignore=_PYTHON_IGNORES,
+    toolchain_images=("python",),
+    runtime_images=("python",),
+)
+POETRY = Ecosystem(
+    name="poetry",
+    label="Poetry",
+    markers=("poetry.lock",),
+    manifests=("pyproject.toml", "poetry.lock", "poetry.toml"),
+    command="poetry install --no-root",
+    # not the whole cache dir: Poetry keeps its virtualenvs in {cache-dir}/virtualenvs
+    cache_dirs=("/root/.cache/pypoetry/cache", "/root/.cache/pypoetry/artifacts"),
+    dockerignore=_PYTHON_IGNORES,
+    toolchain_images=("python",),
+    runtime_images=("python",),
+)
+UV = Ecosystem(
+    name="uv",
+    label="uv",
+    markers=("uv.lock",),
+    manifests=("pyproject.toml", "uv.lock", ".python-version"),
+    command="uv sync --frozen --no-install-project",
+    cache_dirs=("/root/.cache/uv",),
+    dockerignore=_PYTHON_IGNORES,
+    install_dirs=(".venv",),
+    toolchain_images=("python", "ghcr.io/astral-sh/uv"),
+    runtime_images=("python",),
+)
+PIPENV = Ecosystem(
+    name="pipenv",
+    label="Pipenv",
+    markers=("Pipfile",),
+    manifests=("Pipfile", "Pipfile.lock"),
+    command="pipenv install --deploy",
+    cache_dirs=("/root/.cache/pipenv", "/root/.cache/pip"),
+    dockerignore=_PYTHON_IGNORES,
+    toolchain_images=("python",),
+    runtime_images=("python",),
+)
+MAVEN = Ecosystem(
+    name="maven",
+    label="Maven",
+    markers=("pom.xml",),
+    manifests=("pom.xml", "mvnw"),
+    manifest_dirs=(".mvn",),
+    command="mvn -B dependency:go-offline",
+    cache_dirs=("/root/.m2",),
+    dockerignore=("target", "**/target"),
+    store_is_cache=True,
+    toolchain_images=_JDK_IMAGES,
+    runtime_images=("eclipse-temurin",),
+)
+GRADLE = Ecosystem(
+    name="gradle",
+    label="Gradle",
+    markers=("build.gradle", "build.gradle.kts", "settings.gradle", "settings.gradle.kts"),
+    manifests=(
+        "settings.gradle",
+        "settings.gradle.kts",
+        "build.gradle",
+        "build.gradle.kts",
+        "gradle.properties",
+        "gradlew",
+    ),
+    manifest_dirs=("gradle", "buildSrc"),
+    command="gradle dependencies --no-daemon",
+    cache_dirs=("/root/.gradle/caches",),
+    dockerignore=(".gradle", "build", "**/build"),
+    store_is_cache=True,
+    toolchain_images=_JDK_IMAGES,
+    runtime_images=("eclipse-temurin",),
+)
+CARGO = Ecosystem(
+    name="cargo",
+    label="Cargo",
+    markers=("Cargo.toml",),
+    manifests=("Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "rust-toolchain"),
+    manifest_dirs=(".cargo",),
+    command="cargo fetch",
+    cache_dirs=("/usr/local/cargo/registry", "/usr/local/cargo/git"),
+    dockerignore=("target", "**/*.rs.bk"),
+    store_is_cache=True,
+    toolchain_images=("rust",),
+    runtime_images=("gcr.io/distroless/cc-debian12", "debian"),
+)
+BUNDLER = Ecosystem(
+    name="bundler",
+    label="Bundler",
+    markers=("Gemfile",),
+    manifests=("Gemfile", "Gemfile.lock", "*.gemspec", ".ruby-version"),
+    command="bundle install",
+    cache_dirs=("/usr/local/bundle/cache",),
+    dockerignore=("vendor/bundle", ".bundle", "log", "tmp", "coverage"),
+    toolchain_images=("ruby",),
+    runtime_images=("ruby",),
+)
+MIX = Ecosystem(
+    name="mix",
+    label="Mix (Hex)",
+    markers=("mix.exs",),
+    manifests=("mix.exs", "mix.lock"),
+    command="mix deps.get",
+    cache_dirs=("/root/.hex/packages",),
+    dockerignore=("_build", "deps", "cover"),
+    install_dirs=("deps",),
+    toolchain_images=("elixir", "hexpm/elixir"),
+    runtime_images=("debian", "alpine"),
+)
+COMPOSER = Ecosystem(
+    name="composer",
+    label="Composer",
+    markers=("composer.json",),
+    manifests=("composer.json", "composer.lock"),
+    command="composer install --no-scripts --no-autoloader",
+    cache_dirs=("/root/.composer/cache",),
+    dockerignore=("vendor", "var/cache", "var/log"),
+    install_dirs=("vendor",),
+    moves_safely=False,
+    toolchain_images=("composer",),
+    runtime_images=("php",),
+)
+DOTNET = Ecosystem(
+    name="dotnet",
+    label=".NET (NuGet)",
+    markers=("*.sln", "*.csproj", "*.fsproj", "*.vbproj"),
+    manifests=(
+        "*.sln",
+        "*.slnx",
+        "global.json",
+        "NuGet.config",
+        "nuget.config",
+        "Directory.Build.props",
+        "Directory.Packages.props",
+        "*.csproj",
+        "*.fsproj",
+        "*.vbproj",
+        "packages.lock.json",
+    ),
+    command="dotnet restore",
+    cache_dirs=("/root/.nuget/packages",),
+    dockerignore=("**/bin", "**/obj", "*.user"),
+    install_dirs=("obj",),
+    store_is_cache=True,
+    toolchain_images=("mcr.microsoft.com/dotnet/sdk",),
+    runtime_images=("mcr.microsoft.com/dotnet/aspnet", "mcr.microsoft.com/dotnet/runtime"),
+)
+
+ECOSYSTEMS: tuple[Ecosystem, ...] = (
+    GO,
+    NPM,
+    YARN,
+    PNPM,
+    PIP,
+    POETRY,
+    UV,
+    PIPENV,
+    MAVEN,
+    GRADLE,
+    CARGO,
+    BUNDLER,
+    MIX,
+    COMPOSER,
+    DOTNET,
+)
+
+COMMON_DOCKERIGNORE = (
+    ".git",
+    ".gitlab-ci.yml",
+    ".idea",
+    ".vscode",
+    "**/.DS_Store",
+    "*.log",
+    ".env",
+    ".env.*",
+    "!.env.example",
+)
+
+
+def built_with(image_repository: str) -> tuple[Ecosystem, ...]:
+    """The ecosystems whose toolchain an image repository carries (``golang``: Go; a JDK
+    image: Maven and Gradle), for the rules that ask whether a stage is a build toolchain."""
+    return tuple(e for e in ECOSYSTEMS if image_repository in e.toolchain_images)
+
+
+def by_name(name: str) -> Ecosystem:
+    for ecosystem in ECOSYSTEMS:
+        if ecosystem.name == name:
+            return ecosystem
+    raise KeyError(name)
+
+
+# --- download caches -----------------------------------------------------------------------------
+
+
+# Official images that move a cache: gradle sets GRADLE_USER_HOME=/home/gradle/.gradle and
+# composer sets COMPOSER_HOME=/tmp (so its cache is /tmp/cache).
+_IMAGE_CACHE_DIRS = {
+    ("gradle", "gradle"): ("/home/gradle/.gradle/caches",),
+    ("composer", "composer"): ("/tmp/cache",),
+}
+
+# Environment variables that relocate a package cache: with one set, we cannot name the folder.
+CACHE_RELOCATING_VARIABLES = frozenset(
+    {
+        "HOME",
+        "XDG_CACHE_HOME",
+        "GOPATH",
+        "GOMODCACHE",
+        "GOCACHE",
+        "npm_config_cache",
+        "NPM_CONFIG_CACHE",
+        "YARN_CACHE_FOLDER",
+        "PNPM_HOME",
+        "PIP_CACHE_DIR",
+        "POETRY_CACHE_DIR",
+        "UV_CACHE_DIR",
+        "PIPENV_CACHE_DIR",
+        "MAVEN_OPTS",
+        "GRADLE_USER_HOME",
+        "CARGO_HOME",
+        "GEM_HOME",
+        "BUNDLE_PATH",
+        "COMPOSER_HOME",
+        "COMPOSER_CACHE_DIR",
+        "NUGET_PACKAGES",
+    }
+)
+
+
+def cache_dirs(ecosystem: Ecosystem, image_repository: str = "") -> tuple[str, ...]:
+    """Where the ecosystem keeps downloads, for a build running as root in this base image."""
+    return _IMAGE_CACHE_DIRS.get((ecosystem.name, image_repository), ecosystem.cache_dirs)

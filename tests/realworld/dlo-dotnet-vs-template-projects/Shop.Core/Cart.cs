@@ -1,0 +1,1 @@
+namespace Shop.Core; public class Cart {}

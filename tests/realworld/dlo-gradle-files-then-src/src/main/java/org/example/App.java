@@ -1,0 +1,3 @@
+package org.example;
+
+public class App { public static void main(String[] a) {} }

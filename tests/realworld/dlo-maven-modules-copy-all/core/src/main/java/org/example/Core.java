@@ -1,0 +1,2 @@
+package org.example;
+class Core {}
