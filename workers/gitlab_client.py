@@ -487,8 +487,12 @@ class GitLabClient:
         """Publish every pending draft at once: one notification for the author."""
         self._post(f"{self._mr(project_id, iid)}/draft_notes/bulk_publish")
 
-    def create_note(self, project_id: int, iid: int, body: str) -> int:
-        return int(self._post(f"{self._mr(project_id, iid)}/notes", {"body": body}).get("id", 0))
+    def create_note(self, project_id: int, iid: int, body: str, *, internal: bool = False) -> int:
+        """A plain comment; ``internal`` makes it visible to project members only."""
+        data: dict[str, Any] = {"body": body}
+        if internal:
+            data["internal"] = True
+        return int(self._post(f"{self._mr(project_id, iid)}/notes", data).get("id", 0))
 
     def update_note(self, project_id: int, iid: int, note_id: int, body: str) -> None:
         self._put(f"{self._mr(project_id, iid)}/notes/{note_id}", {"body": body})

@@ -101,11 +101,16 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         except ProjectBusy as busy:
             return defer(self, busy)
 
-    def note(self: Task[Any, Any], project_id: int, mr_iid: int, note_id: int) -> Any:
+    def note(
+        self: Task[Any, Any], project_id: int, mr_iid: int, note_id: int, internal: bool = False
+    ) -> Any:
+        # `internal`: the note is an internal one, so the answer must be internal too
         return worker.run(
             self,
             f"note {note_id} on !{mr_iid} in project {project_id}",
-            lambda: handle_note(worker.client, settings, project_id, mr_iid, note_id),
+            lambda: handle_note(
+                worker.client, settings, project_id, mr_iid, note_id, internal=internal
+            ),
         )
 
     options = {"bind": True, "acks_late": True, "max_retries": MAX_RETRIES}
