@@ -33,14 +33,16 @@ BATCH = 100
 
 # KEYS[1] the set; ARGV: member, countdown seconds. Scored in Redis server time, like the leases.
 _SCHEDULE = """
-local now = redis.call('TIME')
-redis.call('ZADD', KEYS[1], tonumber(now[1]) + tonumber(ARGV[2]), ARGV[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 return 1
 """
 
 # KEYS[1] the set; ARGV: claim seconds, batch. Due members, pushed CLAIM_SECONDS into the future.
 _CLAIM = """
-local now = tonumber(redis.call('TIME')[1])
+local time = redis.call('TIME')
+local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   redis.call('ZADD', KEYS[1], now + tonumber(ARGV[1]), member)
@@ -76,9 +78,8 @@ class Delayed:
 
 
 def schedule(client: redis.Redis, delayed: Delayed, countdown: float) -> None:
-    """Send ``delayed`` in ``countdown`` seconds (rounded up to whole seconds)."""
-    seconds = max(0, int(-(-countdown // 1)))
-    client.eval(_SCHEDULE, 1, KEY, delayed.member(), seconds)
+    """Send ``delayed`` in ``countdown`` seconds."""
+    client.eval(_SCHEDULE, 1, KEY, delayed.member(), repr(max(0.0, float(countdown))))
 
 
 def release_due(client: redis.Redis, app: Celery) -> int:
