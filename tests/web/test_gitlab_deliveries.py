@@ -247,3 +247,13 @@ def test_public_url_makes_comment_links_and_no_url_explains_inline() -> None:
     assert "**What it does.** Flags a `FROM` whose image has no tag" in explained
     assert "**Why it matters.** `latest` moves." in explained
     assert "## Example" not in explained
+
+
+def test_the_kubernetes_ingress_lets_such_bodies_through() -> None:
+    import yaml
+
+    documents = yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "web.yaml").read_text())
+    ingress = next(d for d in documents if d and d.get("kind") == "Ingress")
+    size = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert size.endswith("m")
+    assert int(size[:-1]) * 1024 * 1024 >= Settings().max_body_bytes
