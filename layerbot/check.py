@@ -14,7 +14,7 @@ from layerbot.analysis.discovery import discover, file_kind
 from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.model import AnalysisResult, ListedRepoView, RepoView
-from layerbot.analysis.rules import all_rules
+from layerbot.analysis.rules import DOCS_URL, all_rules
 
 
 class UsageError(Exception):
@@ -155,7 +155,7 @@ def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str,
         from layerbot import version
         from layerbot.settings import Settings
 
-        docs_url = Settings.from_env().docs_url
+        docs_url = Settings.from_env().rule_docs_url or DOCS_URL
         return formats.render_sarif(result, sources, version=version(), docs_url=docs_url)
     return formats.render_text(result, sources, show_diff=args.diff, color=use_color(sys.stdout))
 

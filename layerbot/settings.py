@@ -62,11 +62,11 @@ class Settings:
     worker_metrics_port: int = 0
     """Reviews of one project that may run at once (0: no limit); see ``workers.fairness``."""
     gitlab_timeout: float = 10.0
-    docs_url: str = "https://gitlab.com/layerbot/layerbot/-/blob/main/docs/rules/{name}.md"
-    """Where the command line's reports (SARIF) link a rule; the bot's comments use PUBLIC_URL."""
+    docs_url: str = ""
+    """An explicit link template of a rule's documentation (``{name}`` is the rule)."""
     public_url: str = ""
     """Where users reach the web side (``https://layerbot.example.com``): comments link its
-    ``/rules/<name>`` pages. Empty: comments carry the rule's explanation instead of a link."""
+    ``/rules/<name>`` pages."""
     review_drafts: bool = True
     review_time_limit: int = 60
     """Seconds a review or command may run before it is stopped and retried; the broker's
@@ -108,8 +108,12 @@ class Settings:
         )
 
     @property
-    def comment_docs_url(self) -> str | None:
-        """The link template of a rule in comments, or ``None`` (explain the rule inline)."""
+    def rule_docs_url(self) -> str | None:
+        """Where a rule's name links: ``LAYERBOT_DOCS_URL``, else the web side's own page under
+        ``PUBLIC_URL``, else ``None``: no page known to resolve, so comments explain the rule
+        instead of linking it."""
+        if self.docs_url:
+            return self.docs_url
         return f"{self.public_url}/rules/{{name}}" if self.public_url else None
 
     @property

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from layerbot.analysis.fixes import as_replacement, split_lines
 from layerbot.analysis.model import Finding, Note, Safety, Severity
+from layerbot.rule_pages import rule_explanation, rule_reference
 from workers.mr_model import DiffRefs, Discussion, DraftNote, FileDiff, PostedNote
 
 SUMMARY_MARKER = "<!-- layerbot:summary -->"
@@ -287,14 +288,15 @@ class ReviewContext:
     sources: Mapping[str, str]
     head_sha: str
     bot_username: str
-    docs_url: str
+    docs_url: str | None
+    """Link template of a rule's page; ``None``: explain the rule instead (``rule_pages``)."""
     patch: str = ""
     notes: Sequence[Note] = ()
     ignored: frozenset[str] = frozenset()
 
 
-def docs_link(rule: str, docs_url: str) -> str:
-    return f"[`{rule}`]({docs_url.format(name=rule)})"
+def docs_link(rule: str, docs_url: str | None) -> str:
+    return rule_reference(rule, docs_url)
 
 
 def _command(bot: str, words: str) -> str:
@@ -380,7 +382,7 @@ def render_inline(
     fingerprint: str,
     suggestion: _Suggestion | None,
     bot: str,
-    docs_url: str,
+    docs_url: str | None,
 ) -> str:
     parts = [
         finding_marker(finding.rule, fingerprint),
@@ -399,10 +401,13 @@ def render_inline(
             command = "apply" if fix.safety is Safety.SAFE else "apply all"
             line += f"; {_command(bot, command)} commits it."
         parts.append(line)
+    explanation = rule_explanation(finding.rule, docs_url)
+    if explanation:
+        parts.append(explanation)
     return "\n\n".join(parts) + "\n"
 
 
-def _table(findings: Sequence[Finding], inline_rules: set[int], docs_url: str) -> list[str]:
+def _table(findings: Sequence[Finding], inline_rules: set[int], docs_url: str | None) -> list[str]:
     rows = [
         "| Severity | Rule | Where | Finding |",
         "| --- | --- | --- | --- |",
@@ -417,6 +422,11 @@ def _table(findings: Sequence[Finding], inline_rules: set[int], docs_url: str) -
             f"| {render_message(finding.message, in_table=True)} |"
         )
     return rows
+
+
+def _rules_of(findings: Sequence[Finding]) -> list[str]:
+    """Each rule of ``findings`` once, in the order of the table."""
+    return list(dict.fromkeys(finding.rule for finding in findings))
 
 
 def render_summary(
@@ -442,6 +452,8 @@ def render_summary(
             "commented inline on the diff."
         )
         parts.append("\n".join(_table(findings, inline_indexes, context.docs_url)))
+        explained = [rule_explanation(rule, context.docs_url) for rule in _rules_of(findings)]
+        parts.extend(text for text in explained if text)
     if context.patch:
         fence = fence_for(context.patch)
         parts.append(

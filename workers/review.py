@@ -183,7 +183,7 @@ def _review(
     )
     fetched = fetch_review_input(client, mr)
     plan, findings = plan_review(
-        fetched, state, mr.diff_refs, bot.username, settings.docs_url, also_ignore
+        fetched, state, mr.diff_refs, bot.username, settings.rule_docs_url, also_ignore
     )
     latest = client.merge_request(project_id, mr_iid)
     reason = _usable(latest, mr.sha)
@@ -204,7 +204,7 @@ def plan_review(
     state: BotState,
     diff_refs: DiffRefs,
     bot_username: str,
-    docs_url: str,
+    docs_url: str | None,
     also_ignore: frozenset[str] = frozenset(),
 ) -> tuple[CommentPlan, int]:
     """Analyse the fetched files and plan the comments (pure given its inputs)."""
