@@ -233,13 +233,18 @@ def test_public_url_makes_comment_links_and_no_url_explains_inline() -> None:
     from layerbot.rule_pages import rule_explanation, rule_reference
 
     linked = Settings.from_env({"PUBLIC_URL": "https://layerbot.example.com/"})
-    assert linked.comment_docs_url == "https://layerbot.example.com/rules/{name}"
-    assert rule_reference("pin-base-image", linked.comment_docs_url) == (
+    assert linked.rule_docs_url == "https://layerbot.example.com/rules/{name}"
+    assert rule_reference("pin-base-image", linked.rule_docs_url) == (
         "[`pin-base-image`](https://layerbot.example.com/rules/pin-base-image)"
     )
-    assert rule_explanation("pin-base-image", linked.comment_docs_url) == ""
+    assert rule_explanation("pin-base-image", linked.rule_docs_url) == ""
+    elsewhere = {
+        "PUBLIC_URL": "https://layerbot.example.com",
+        "LAYERBOT_DOCS_URL": "https://d/{name}",
+    }
+    assert Settings.from_env(elsewhere).rule_docs_url == "https://d/{name}"
     bare = Settings.from_env({})
-    assert bare.comment_docs_url is None
+    assert bare.rule_docs_url is None
     assert rule_reference("pin-base-image", None) == "`pin-base-image`"
     explained = rule_explanation("pin-base-image", None)
     assert explained.startswith("<details>\n<summary>About <code>pin-base-image</code></summary>")
