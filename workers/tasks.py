@@ -108,7 +108,8 @@ class _Worker:
                 log.error("%s: %s; giving up after %d retries", what, error, retries)
                 return {"status": "failed:retries"}
             countdown = retry_countdown(error, retries)
-            reason = str(error) or "stopped at REVIEW_TIME_LIMIT"
+            stopped = isinstance(error, SoftTimeLimitExceeded)
+            reason = "stopped at REVIEW_TIME_LIMIT" if stopped else str(error)
             log.warning("%s: %s; retrying in %.1fs", what, reason, countdown)
             run_later(task, self.settings, countdown, retries=retries + 1)
             return {"status": "retrying", "countdown": countdown}

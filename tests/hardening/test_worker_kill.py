@@ -72,3 +72,23 @@ def test_a_whole_worker_killed_mid_review_is_redelivered_and_posts_once(hstack: 
         duplicates=len(notes) - (expected + 1),
         losses=0,
     )
+
+
+def test_a_review_over_the_time_limit_is_stopped_and_retried_once(hstack: Stack) -> None:
+    """The bound the visibility timeout is sized from holds: a review still running at
+    ``REVIEW_TIME_LIMIT`` is stopped in its worker and retried, not left to be redelivered."""
+    fake, settings = hstack.fake, hstack.settings
+    stop_worker(hstack.worker)
+    env = {**hstack.env, "REVIEW_TIME_LIMIT": "3", "GITLAB_TIMEOUT": "30"}
+    hstack.worker = start_worker(env, hstack.log)
+    project = fake.add_project("group/app", files={"README.md": "hello\n"})
+    iid = fake.open_merge_request(project, None, example_files())
+    sha = fake.merge_request(project, iid)["sha"]
+    fake.inject(method="GET", path_regex=r"/repository/tree$", delay=10.0)
+    enqueue(settings, REVIEW_TASK, project, iid, sha)
+    summary = wait_for(lambda: summary_at(fake, project, iid, sha), 90, "the retried review")
+    expected = len(findings_for(example_files()))
+    assert f"{expected} findings" in summary
+    assert len(bot_notes(fake, project, iid)) == expected + 1
+    assert "stopped at REVIEW_TIME_LIMIT; retrying in" in hstack.log.read_text()
+    assert len(fake.calls(method="GET", path_regex=r"/diffs$")) == 2
