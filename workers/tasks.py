@@ -129,7 +129,8 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
     worker = _Worker(settings)
 
-    def review(self: Task[Any, Any], project_id: int, mr_iid: int, head_sha: str) -> Any:
+    def review(self: Task[Any, Any], project_id: int, mr_iid: int, head_sha: str | None) -> Any:
+        # head_sha None: GitLab sent no last commit; review whatever the head is now
         try:
             with project_slot(settings, project_id, str(self.request.id)):
                 return worker.run(
