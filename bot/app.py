@@ -1,4 +1,4 @@
-"""The Flask app: ``POST /webhook``, ``GET /healthz``, ``GET /metrics``.
+"""The Flask app: ``POST /webhook``, ``GET /healthz``, ``GET /metrics``, ``GET /rules/<name>``.
 
 ``create_app(settings)`` builds everything; importing this module does nothing. The request path
 authenticates, classifies, dedupes and enqueues task ids by name (or spools them), answering in
@@ -110,7 +110,26 @@ def create_app(settings: Settings, queue: TaskQueue | None = None) -> Flask:
             exposition(registry, spool), mimetype="text/plain; version=0.0.4; charset=utf-8"
         )
 
+    @app.get("/rules/<name>")
+    def rule_page(name: str) -> Response:
+        return _rule_page(name, request)
+
     return app
+
+
+def _rule_page(name: str, incoming: Request) -> Response:
+    """The rule's documentation (what ``layerbot rule NAME`` prints): Markdown for
+    ``NAME.md`` or a client asking for ``text/markdown``, else the same text as escaped HTML."""
+    from layerbot import rule_pages  # the rules load on the first page asked, not at start
+
+    markdown = name.endswith(".md")
+    rule = rule_pages.find_rule(name.removesuffix(".md"))
+    if rule is None:
+        return Response("no such rule\n", status=404, mimetype="text/plain")
+    accepted = incoming.accept_mimetypes
+    if markdown or accepted.best_match(["text/html", "text/markdown"]) == "text/markdown":
+        return Response(rule_pages.page_markdown(rule), mimetype="text/markdown")
+    return Response(rule_pages.page_html(rule), mimetype="text/html")
 
 
 def create_app_from_env() -> Flask:

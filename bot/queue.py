@@ -35,7 +35,7 @@ class Job:
     """
 
     task: str
-    args: tuple[int | str, ...]
+    args: tuple[int | str | bool | None, ...]
     task_id: str
     dedupe_keys: tuple[str, ...]
     delivery: str

@@ -26,7 +26,13 @@ from layerbot.settings import Settings
 SIGNATURE_TOLERANCE_SECONDS = 5 * 60
 """Standard Webhooks: reject a ``webhook-timestamp`` further than this from our clock (replays)."""
 
-KNOWN_EVENTS = ("Merge Request Hook", "Note Hook")
+MERGE_REQUEST_HOOK = "Merge Request Hook"
+NOTE_HOOK = "Note Hook"
+CONFIDENTIAL_NOTE_HOOK = "Confidential Note Hook"
+"""Internal notes (and notes on confidential issues) reach hooks with "Confidential comments"."""
+SYSTEM_HOOK = "System Hook"
+"""An instance-wide system hook: merge request events arrive with this header, no comments."""
+KNOWN_EVENTS = (MERGE_REQUEST_HOOK, NOTE_HOOK, CONFIDENTIAL_NOTE_HOOK, SYSTEM_HOOK)
 
 _BOT_MARKER = re.compile(r"<!--\s*layerbot\b")
 """Every note the bot writes carries a hidden ``<!-- layerbot…`` marker; it never answers one."""
@@ -56,7 +62,7 @@ class Enqueue:
     """A task to enqueue: its name, small id arguments, a deterministic id and dedupe keys."""
 
     task: str
-    args: tuple[int | str, ...]
+    args: tuple[int | str | bool | None, ...]
     task_id: str
     dedupe_keys: tuple[str, ...]
     project_id: int
@@ -179,10 +185,16 @@ def _sha(payload: Mapping[str, Any], path: str) -> str:
 
 def classify(event: str | None, payload: Mapping[str, Any], settings: Settings) -> Decision:
     """What to do with one authenticated delivery (raises :class:`Rejected` for a bad shape)."""
-    if event == "Merge Request Hook":
+    if event == MERGE_REQUEST_HOOK:
         return _merge_request(payload, settings)
-    if event == "Note Hook":
-        return _note(payload, settings)
+    if event in (NOTE_HOOK, CONFIDENTIAL_NOTE_HOOK):
+        return _note(payload, settings, confidential_hook=event == CONFIDENTIAL_NOTE_HOOK)
+    if event == SYSTEM_HOOK:
+        # system hooks send merge request events in the project hook's shape; the rest (push,
+        # user, group events) carries `event_name` and is not the bot's business
+        if payload.get("object_kind") == "merge_request":
+            return _merge_request(payload, settings)
+        return Ignored("system_event")
     return Ignored("unknown_event", status=202)
 
 
@@ -202,7 +214,8 @@ def _marked_ready(payload: Mapping[str, Any]) -> bool:
 
 
 def _review_trigger(payload: Mapping[str, Any]) -> str | None:
-    """Why this MR event asks for a review, or ``None`` (title/label edits, close, merge, …)."""
+    """Why this MR event asks for a review, or ``None`` (title/label edits, close, merge,
+    approvals, and any action GitLab adds later)."""
     action: str | None = _optional(payload, "object_attributes.action", str)
     state = _optional(payload, "object_attributes.state", str)
     if action in ("open", "reopen"):
@@ -214,6 +227,28 @@ def _review_trigger(payload: Mapping[str, Any]) -> str | None:
     return "ready" if _marked_ready(payload) else None
 
 
+def _is_draft(payload: Mapping[str, Any]) -> bool:
+    attributes = payload.get("object_attributes")
+    if not isinstance(attributes, Mapping):
+        return False
+    return attributes.get("draft") is True or attributes.get("work_in_progress") is True
+
+
+def _head_sha(payload: Mapping[str, Any]) -> str | None:
+    """The head commit, or ``None`` when GitLab sends ``"last_commit": null`` (a source branch
+    without commits of its own, or deleted): the worker then reviews whatever the head is."""
+    if _optional(payload, "object_attributes.last_commit", Mapping) is None:
+        return None
+    return _sha(payload, "object_attributes.last_commit.id")
+
+
+def _occurrence(payload: Mapping[str, Any]) -> str:
+    """What tells one reopen (or one "ready") from a later one at the same commit: GitLab's
+    ``updated_at`` of the event, the same in a redelivery of it."""
+    stamp = _optional(payload, "object_attributes.updated_at", str) or ""
+    return hashlib.sha256(stamp.encode()).hexdigest()[:12]
+
+
 def _merge_request(payload: Mapping[str, Any], settings: Settings) -> Decision:
     project_id = _project_id(payload)
     mr_iid = _positive(payload, "object_attributes.iid")
@@ -222,17 +257,23 @@ def _merge_request(payload: Mapping[str, Any], settings: Settings) -> Decision:
         return Ignored("project_not_allowed")
     if trigger is None:
         return Ignored("mr_action")
-    head_sha = _sha(payload, "object_attributes.last_commit.id")
+    if not settings.review_drafts and _is_draft(payload):
+        return Ignored("draft")
+    head_sha = _head_sha(payload)
+    review = f"{project_id}-{mr_iid}-{head_sha or 'head'}"
+    if trigger in ("reopen", "ready") or head_sha is None:
+        # reviewed again even at a commit already reviewed: a new key per occurrence
+        review += f"-{trigger}-{_occurrence(payload)}"
     return Enqueue(
         task=REVIEW_TASK,
         args=(project_id, mr_iid, head_sha),
-        task_id=f"review-{project_id}-{mr_iid}-{head_sha}",
-        dedupe_keys=(f"review:{project_id}:{mr_iid}:{head_sha}",),
+        task_id=f"review-{review}",
+        dedupe_keys=(f"review:{review.replace('-', ':')}",),
         project_id=project_id,
     )
 
 
-def _note(payload: Mapping[str, Any], settings: Settings) -> Decision:
+def _note(payload: Mapping[str, Any], settings: Settings, *, confidential_hook: bool) -> Decision:
     project_id = _project_id(payload)
     noteable = _field(payload, "object_attributes.noteable_type", str)
     note_id = _positive(payload, "object_attributes.id")
@@ -250,9 +291,11 @@ def _note(payload: Mapping[str, Any], settings: Settings) -> Decision:
         return Ignored("note_edited")
     if parse_command(note) is None:  # the worker checks the mention is the bot
         return Ignored("not_a_command")
+    # an internal note is answered internally: the answer may quote what the note said
+    internal = confidential_hook or bool(_optional(payload, "object_attributes.internal", bool))
     return Enqueue(
         task=NOTE_TASK,
-        args=(project_id, mr_iid, note_id),
+        args=(project_id, mr_iid, note_id, internal),
         task_id=f"note-{project_id}-{note_id}",
         dedupe_keys=(f"note:{project_id}:{note_id}",),
         project_id=project_id,

@@ -32,6 +32,8 @@ EXAMPLE = ROOT / "examples" / "go-service"
 CHANGED = ("Dockerfile", ".gitlab-ci.yml")
 BOT = "layerbot"
 PROJECT = "acme/go-service"
+PUBLIC_URL = "https://layerbot.example.com"
+"""The example instance's PUBLIC_URL: rule names link its own `/rules/NAME` pages."""
 # Stand-ins for the merge request's diff_refs: fixed, so the output is reproducible.
 BASE_SHA = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 HEAD_SHA = "9f3c1e7a2b8d4c6e0f1a3b5c7d9e1f2a4b6c8d0e"
@@ -96,7 +98,9 @@ def plan_example_review() -> Review:
         config=parse_config(repo.read(CONFIG_FILE)),
     )
     refs = DiffRefs(BASE_SHA, BASE_SHA, HEAD_SHA)
-    plan = plan_review(fetched, BotNotes(), refs, BOT, Settings().docs_url)
+    plan = plan_review(
+        fetched, BotNotes(), refs, BOT, Settings(public_url=PUBLIC_URL).rule_docs_url
+    )
     inline = [
         Comment(str(c.position["new_path"]), int(str(c.position["new_line"])), c.body)
         for c in plan.inline

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import posixpath
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -14,8 +13,8 @@ from layerbot.analysis.config import CONFIG_FILE, ConfigError, parse_config
 from layerbot.analysis.discovery import DOCKERFILE, built_under, discover, file_kind, kind_in
 from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix
-from layerbot.analysis.model import AnalysisResult, Finding, RepoView
-from layerbot.analysis.rules import all_rules
+from layerbot.analysis.model import AnalysisResult, Finding, ListedRepoView, RepoView
+from layerbot.analysis.rules import DOCS_URL, all_rules
 
 
 class UsageError(Exception):
@@ -33,37 +32,25 @@ def repository_root(start: Path) -> Path:
     return start
 
 
-class LocalRepoView(RepoView):
+class LocalRepoView(ListedRepoView):
     """The working tree under ``root``, asked folder by folder: no walk of the whole tree.
 
     ``layerbot check`` runs once per file in pre-commit and CI jobs, so listing a repository
     (with its virtualenvs and node_modules) up front would cost more than the analysis; and a
     run over a monorepo asks about the same folders again and again, so each folder is listed
-    once. Paths leaving the root (``..``, absolute) do not exist.
+    once.
     """
 
     def __init__(self, root: Path) -> None:
-        super().__init__((), self._read_file)
+        super().__init__(self._scan, self._read_file)
         self._root = str(root)
-        self._folders: dict[str, dict[str, bool]] = {}
 
-    def _entries(self, directory: str) -> dict[str, bool]:
-        """Names in ``directory`` and whether each is a file, listed once."""
-        if directory not in self._folders:
-            try:
-                with os.scandir(os.path.join(self._root, directory)) as listing:
-                    self._folders[directory] = {e.name: e.is_file() for e in listing}
-            except OSError:
-                self._folders[directory] = {}
-        return self._folders[directory]
-
-    @staticmethod
-    def _split(path: str) -> tuple[str, str] | None:
-        normal = posixpath.normpath(path)
-        if normal == ".." or normal.startswith(("../", "/")):
-            return None
-        directory, name = posixpath.split(normal)
-        return ("" if directory == "." else directory), name
+    def _scan(self, directory: str) -> dict[str, bool]:
+        try:
+            with os.scandir(os.path.join(self._root, directory)) as listing:
+                return {entry.name: entry.is_file() for entry in listing}
+        except OSError:
+            return {}
 
     def _read_file(self, relative: str) -> str | None:
         target = os.path.join(self._root, relative)
@@ -74,25 +61,6 @@ class LocalRepoView(RepoView):
                 return handle.read()
         except (OSError, UnicodeDecodeError):
             return None
-
-    def exists(self, path: str) -> bool:
-        parts = self._split(path)
-        return parts is not None and self._entries(parts[0]).get(parts[1], False)
-
-    def read(self, path: str) -> str | None:
-        if not self.exists(path):
-            return None
-        key = posixpath.normpath(path)
-        if key not in self._cache:
-            self._cache[key] = self._read_file(key)
-        return self._cache[key]
-
-    def in_dir(self, directory: str) -> list[str]:
-        parts = self._split(posixpath.join(directory or ".", "x"))
-        if parts is None:
-            return []
-        base = parts[0] + "/" if parts[0] else ""
-        return sorted(base + name for name, is_file in self._entries(parts[0]).items() if is_file)
 
 
 def _targets(paths: list[str]) -> list[Path]:
@@ -238,7 +206,7 @@ def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str,
         from layerbot import version
         from layerbot.settings import Settings
 
-        docs_url = Settings.from_env().docs_url
+        docs_url = Settings.from_env().rule_docs_url or DOCS_URL
         return formats.render_sarif(result, sources, version=version(), docs_url=docs_url)
     return formats.render_text(result, sources, show_diff=args.diff, color=use_color(sys.stdout))
 

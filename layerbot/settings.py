@@ -32,6 +32,17 @@ def _int(raw: str | None, name: str, default: int) -> int:
         raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
 
 
+def _bool(raw: str | None, name: str, default: bool) -> bool:
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every environment variable the bot reads (the README's configuration table)."""
@@ -43,13 +54,23 @@ class Settings:
     redis_url: str = ""
     allowed_projects: frozenset[int] = frozenset()
     data_dir: Path = Path("var")
-    max_body_bytes: int = 1024 * 1024
+    max_body_bytes: int = 25 * 1024 * 1024
+    """Well above any delivery GitLab sends: an MR description may hold 1 MB and an update event
+    repeats it in ``changes`` (a refused delivery counts towards GitLab disabling the hook)."""
     worker_concurrency: int = 2
     project_concurrency: int = 1
     worker_metrics_port: int = 0
     """Reviews of one project that may run at once (0: no limit); see ``workers.fairness``."""
     gitlab_timeout: float = 10.0
-    docs_url: str = "https://gitlab.com/layerbot/layerbot/-/blob/main/docs/rules/{name}.md"
+    docs_url: str = ""
+    """An explicit link template of a rule's documentation (``{name}`` is the rule)."""
+    public_url: str = ""
+    """Where users reach the web side (``https://layerbot.example.com``): comments link its
+    ``/rules/<name>`` pages."""
+    review_drafts: bool = True
+    review_time_limit: int = 60
+    """Seconds a review or command may run before it is stopped and retried; the broker's
+    visibility timeout is sized from it (see ``layerbot.celery_app``)."""
     log_level: str = "INFO"
 
     @classmethod
@@ -78,8 +99,22 @@ class Settings:
             ),
             gitlab_timeout=float(env.get("GITLAB_TIMEOUT", defaults.gitlab_timeout)),
             docs_url=env.get("LAYERBOT_DOCS_URL", defaults.docs_url),
+            public_url=env.get("PUBLIC_URL", "").strip().rstrip("/"),
+            review_drafts=_bool(env.get("REVIEW_DRAFTS"), "REVIEW_DRAFTS", defaults.review_drafts),
+            review_time_limit=_int(
+                env.get("REVIEW_TIME_LIMIT"), "REVIEW_TIME_LIMIT", defaults.review_time_limit
+            ),
             log_level=env.get("LOG_LEVEL", defaults.log_level).upper(),
         )
+
+    @property
+    def rule_docs_url(self) -> str | None:
+        """Where a rule's name links: ``LAYERBOT_DOCS_URL``, else the web side's own page under
+        ``PUBLIC_URL``, else ``None``: no page known to resolve, so comments explain the rule
+        instead of linking it."""
+        if self.docs_url:
+            return self.docs_url
+        return f"{self.public_url}/rules/{{name}}" if self.public_url else None
 
     @property
     def uses_embedded_queue(self) -> bool:

@@ -274,9 +274,13 @@ def test_health_checks_probe_the_flask_health_route_on_the_serve_port() -> None:
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"] == {"path": HEALTH_PATH, "port": "http"}
     ingress = manifest("Ingress", "layerbot-web")
-    paths = {p["path"] for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]}
-    assert paths <= routes
-    assert "/webhook" in paths
+    exposed = [p for rule in ingress["spec"]["rules"] for p in rule["http"]["paths"]]
+    for path in exposed:  # an Exact path is a route, a Prefix path leads to routes
+        if path["pathType"] == "Exact":
+            assert path["path"] in routes, path
+        else:
+            assert any(route.startswith(path["path"] + "/") for route in routes), path
+    assert "/webhook" in {path["path"] for path in exposed}
 
 
 # --- images ---------------------------------------------------------------------------------

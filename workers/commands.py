@@ -87,9 +87,16 @@ def _thread_of(discussions: list[Discussion], note_id: int) -> str | None:
 
 
 def handle_note(
-    client: GitLabClient, settings: Settings, project_id: int, mr_iid: int, note_id: int
+    client: GitLabClient,
+    settings: Settings,
+    project_id: int,
+    mr_iid: int,
+    note_id: int,
+    *,
+    internal: bool = False,
 ) -> CommandOutcome:
-    """Run the command in note ``note_id`` (if it holds one) once, and answer in its thread."""
+    """Run the command in note ``note_id`` (if it holds one) once, and answer in its thread;
+    the answer to an ``internal`` note is internal (a reply in its thread is, by GitLab's rule)."""
     note, author = client.note(project_id, mr_iid, note_id)
     bot = client.current_user()
     if note.system or author.id == bot.id:
@@ -110,7 +117,7 @@ def handle_note(
         if thread is not None:
             client.reply(project_id, mr_iid, thread, body)
         else:
-            client.create_note(project_id, mr_iid, body)
+            client.create_note(project_id, mr_iid, body, internal=internal)
     metrics.NOTES_POSTED.labels("command").inc()
     metrics.COMMANDS.labels(command.name, "done").inc()
     return CommandOutcome(command.name, "done", reply)

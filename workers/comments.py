@@ -31,6 +31,7 @@ from enum import StrEnum
 
 from layerbot.analysis.fixes import as_replacement, split_lines
 from layerbot.analysis.model import Finding, Note, Safety, Severity
+from layerbot.rule_pages import rule_explanation, rule_reference
 from workers.mr_model import DiffRefs, Discussion, DraftNote, FileDiff, PostedNote
 
 SUMMARY_MARKER = "<!-- layerbot:summary -->"
@@ -302,7 +303,8 @@ class ReviewContext:
     sources: Mapping[str, str]
     head_sha: str
     bot_username: str
-    docs_url: str
+    docs_url: str | None
+    """Link template of a rule's page; ``None``: explain the rule instead (``rule_pages``)."""
     patch: str = ""
     notes: Sequence[Note] = ()
     ignored: frozenset[str] = frozenset()
@@ -328,8 +330,8 @@ class CommentPlan:
         return bool(self.inline or self.resolutions)
 
 
-def docs_link(rule: str, docs_url: str) -> str:
-    return f"[`{rule}`]({docs_url.format(name=rule)})"
+def docs_link(rule: str, docs_url: str | None) -> str:
+    return rule_reference(rule, docs_url)
 
 
 def _command(bot: str, words: str) -> str:
@@ -415,7 +417,7 @@ def render_inline(
     fingerprint: str,
     suggestion: _Suggestion | None,
     bot: str,
-    docs_url: str,
+    docs_url: str | None,
 ) -> str:
     parts = [
         finding_marker(finding.rule, fingerprint),
@@ -434,6 +436,9 @@ def render_inline(
             command = "apply" if fix.safety is Safety.SAFE else "apply all"
             line += f"; {_command(bot, command)} commits it."
         parts.append(line)
+    explanation = rule_explanation(finding.rule, docs_url)
+    if explanation:
+        parts.append(explanation)
     return "\n\n".join(parts) + "\n"
 
 
@@ -446,7 +451,7 @@ class Where(StrEnum):
     SUMMARY = ""
 
 
-def _table(findings: Sequence[Finding], where: Sequence[Where], docs_url: str) -> list[str]:
+def _table(findings: Sequence[Finding], where: Sequence[Where], docs_url: str | None) -> list[str]:
     rows = [
         "| Severity | Rule | Where | Finding |",
         "| --- | --- | --- | --- |",
@@ -459,6 +464,11 @@ def _table(findings: Sequence[Finding], where: Sequence[Where], docs_url: str) -
             f"| {render_message(finding.message, in_table=True)} |"
         )
     return rows
+
+
+def _rules_of(findings: Sequence[Finding]) -> list[str]:
+    """Each rule of ``findings`` once, in the order of the table."""
+    return list(dict.fromkeys(finding.rule for finding in findings))
 
 
 def render_summary(
@@ -489,6 +499,8 @@ def render_summary(
             )
         parts.append(line)
         parts.append("\n".join(_table(findings, where, context.docs_url)))
+        explained = [rule_explanation(rule, context.docs_url) for rule in _rules_of(findings)]
+        parts.extend(text for text in explained if text)
     if context.patch:
         fence = fence_for(context.patch)
         parts.append(

@@ -2,9 +2,10 @@
 
 Every review takes one of its project's slots (``PROJECT_CONCURRENCY``, default 1) before it
 runs. A review that finds its project's slots taken does not wait in a worker process: it puts
-itself back on the queue with a short jittered countdown and frees the worker for the next task,
-which is usually another project's. So 100 queued reviews of project A hold at most
-``PROJECT_CONCURRENCY`` workers, and a review of project B queued behind them runs at once.
+itself back on the queue after a short jittered delay (``workers.tasks.run_later``) and frees
+the worker for the next task, which is usually another project's. So 100 queued reviews of
+project A hold at most ``PROJECT_CONCURRENCY`` workers, and a review of project B queued
+behind them runs at once.
 
 Slots live in Redis (a sorted set per project: holder -> lease expiry, in Redis server time), so
 they hold across worker processes and hosts. A lease is renewed while its review runs and
@@ -20,7 +21,6 @@ import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
 
 import redis
 
@@ -67,7 +67,8 @@ class ProjectBusy(Exception):
 
 
 @cache
-def _redis(url: str) -> redis.Redis:
+def redis_client(url: str) -> redis.Redis:
+    """One client per broker URL and process (the workers' leases, slots and delayed tasks)."""
     return redis.Redis.from_url(url)
 
 
@@ -81,7 +82,7 @@ def project_slot(settings: Settings, project_id: int, holder: str) -> Iterator[N
     if settings.uses_embedded_queue or settings.project_concurrency <= 0:
         yield
         return
-    client = _redis(settings.redis_url)
+    client = redis_client(settings.redis_url)
     key = slot_key(project_id)
     try:
         granted = client.eval(_ACQUIRE, 1, key, holder, settings.project_concurrency, LEASE_SECONDS)
@@ -107,15 +108,3 @@ def project_slot(settings: Settings, project_id: int, holder: str) -> Iterator[N
             client.zrem(key, holder)
         except redis.RedisError:
             log.warning("could not free the project slot %s; its lease will expire", key)
-
-
-def defer(task: Any, busy: ProjectBusy) -> dict[str, Any]:
-    """Queue ``task`` again with the same arguments after ``busy.retry_after`` seconds.
-
-    A fresh message, not a Celery retry: waiting for a slot is not a failure and must not use up
-    the retries that GitLab errors need.
-    """
-    request = task.request
-    task.apply_async(args=request.args, kwargs=request.kwargs, countdown=busy.retry_after)
-    log.info("%s; deferred by %.1fs", busy, busy.retry_after)
-    return {"status": "deferred"}

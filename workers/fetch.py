@@ -1,9 +1,11 @@
 """Fetch what one review analyses, at the MR's head sha, in as few API calls as it allows.
 
-Calls per review: the diffs (one page per 100 changed files), the tree (one page per 100 files),
-one raw read per analysed file, ``.layerbot.yml`` only when the tree has it, and the small
-repository files a rule asks for (manifests, ``.dockerignore``), each read once and only when
-asked.
+Calls per review: the diffs (one page per 100 changed files); one raw read per analysed file,
+whatever GitLab did to its diff (a collapsed or too large diff is empty, the file at the head sha
+is not); and, only as rules ask, a non-recursive listing of each folder they look into (the root
+for ``.layerbot.yml`` and the CI file, a Dockerfile's build context for its manifests and ignore
+files) and a read of each small file they open. Never the whole tree: a 100,000-file monorepo
+costs what a ten-file repository does.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from layerbot.analysis.config import CONFIG_FILE, Config, ConfigError, parse_config
 from layerbot.analysis.discovery import DOCKERFILE, GITLAB_CI, ROOT_CI_FILES, file_kind, kind_in
 from layerbot.analysis.engine import decode
-from layerbot.analysis.model import InputError, Note, RepoView
+from layerbot.analysis.model import InputError, ListedRepoView, Note, RepoView
 from workers.gitlab_client import GitLabClient
 from workers.mr_model import FileDiff, MergeRequest
 
@@ -123,9 +125,10 @@ def fetch_review_input(client: GitLabClient, mr: MergeRequest) -> ReviewInput:
         targets = changed_targets(diffs, _root_ci_view(client, mr))
     if not targets:
         return ReviewInput(diffs, {}, RepoView.from_files({}), Config())
-    paths = client.repository_tree(project_id, sha)
     lazy = _LazyRepo(client, project_id, sha)
-    repo = RepoView(paths, lazy.text_of)
+    repo = ListedRepoView(
+        lambda folder: client.folder_entries(project_id, sha, folder), lazy.text_of
+    )
     notes: list[Note] = []
     config = Config()
     if repo.exists(CONFIG_FILE):

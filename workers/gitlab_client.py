@@ -3,7 +3,9 @@
 - Only the configured ``GITLAB_URL`` is ever called: the HTTP session refuses any other host,
   whatever a payload, a pagination link or a redirect says.
 - Retries live here, in one place: reads and other idempotent calls are retried on 429/5xx and
-  connection trouble, with backoff that honours ``Retry-After``; a POST is retried only when
+  connection trouble. A 429 waits what GitLab asks (``Retry-After``, else the ``RateLimit-Reset``
+  time), else backs off exponentially with jitter; a wait longer than the policy's
+  ``max_wait`` is not slept but handed to the task, retried later. A POST is retried only when
   GitLab surely did not act (429, or a connection that never opened). Any other POST failure is
   an :class:`AmbiguousWriteError`: the caller re-reads what exists (by fingerprint) first.
 - Every HTTP request is counted and timed per endpoint template (Prometheus and :class:`ApiTally`).
@@ -20,7 +22,7 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,10 +172,14 @@ def install_token_redaction(*secrets: str) -> RedactingFilter:
 class RetryPolicy:
     attempts: int = 4
     backoff: float = 0.25
+    """First wait after a 5xx or a dropped connection; doubles with each attempt."""
+    rate_limit_backoff: float = 1.0
+    """First wait after a 429 that names no time; doubles with each attempt."""
     max_wait: float = 10.0
+    """A longer wait is not slept here: the task is retried later instead."""
 
 
-def retry_after_seconds(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
     """``Retry-After`` as seconds: a number, or an HTTP date (RFC 9110)."""
     if not value:
         return None
@@ -186,7 +192,32 @@ def retry_after_seconds(value: str | None) -> float | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+_UNIX_TIME_FLOOR = 1_000_000_000
+"""A ``RateLimit-Reset`` above this is a Unix time (GitLab's), below it a number of seconds."""
+
+
+def rate_limit_wait(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """How long GitLab asks a throttled client to wait: ``Retry-After``, else the
+    ``RateLimit-Reset`` Unix time it documents for throttled requests, else ``None``."""
+    retry_after = retry_after_seconds(headers.get("Retry-After"), now)
+    if retry_after is not None:
+        return retry_after
+    reset = (headers.get("RateLimit-Reset") or "").strip()
+    try:
+        moment = float(reset)
+    except ValueError:
+        return None
+    if moment < _UNIX_TIME_FLOOR:
+        return max(0.0, moment)
+    return max(0.0, moment - (time.time() if now is None else now))
+
+
+def jittered(base: float, attempt: int) -> float:
+    """Exponential back-off with jitter: ``base * 2**attempt``, scaled by 0.5 to 1."""
+    return float(base * 2**attempt) * (0.5 + random.random() / 2)
 
 
 class GuardedSession(requests.Session):
@@ -211,9 +242,7 @@ class GuardedSession(requests.Session):
             last = attempt == self._policy.attempts
             if response is not None and status not in _TRANSIENT_STATUS:
                 return response
-            retry_after = retry_after_seconds(
-                response.headers.get("Retry-After") if response is not None else None
-            )
+            retry_after = rate_limit_wait(response.headers) if response is not None else None
             safe = (
                 method in _IDEMPOTENT or status == 429 or isinstance(error, requests.ConnectTimeout)
             )
@@ -222,16 +251,16 @@ class GuardedSession(requests.Session):
             )
             if not safe:
                 raise AmbiguousWriteError(f"{what}; the write may have happened", retry_after)
-            wait = retry_after if retry_after is not None else self._backoff(attempt)
+            if retry_after is None:
+                base = self._policy.rate_limit_backoff if status == 429 else self._policy.backoff
+                wait = jittered(base, attempt - 1)
+            else:
+                wait = retry_after
             if last or wait > self._policy.max_wait:
                 raise TransientGitLabError(f"{what} after {attempt} attempt(s)", retry_after)
             log.warning("GitLab %s; retrying in %.2fs", what, wait)
             time.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    def _backoff(self, attempt: int) -> float:
-        base: float = self._policy.backoff * 2 ** (attempt - 1)
-        return base * (0.5 + random.random() / 2)
 
     def _attempt(
         self,
@@ -311,10 +340,13 @@ class GitLabClient:
         assert isinstance(data, dict)
         return data
 
-    def _list(self, path: str, **params: Any) -> list[dict[str, Any]]:
-        with _translated(f"GET {endpoint_template(path)}"):
+    def _list(self, endpoint: str, /, **params: Any) -> list[dict[str, Any]]:
+        with _translated(f"GET {endpoint_template(endpoint)}"):
             items = self.gl.http_list(
-                path, query_data={"per_page": 100, **params}, get_all=True, obey_rate_limit=False
+                endpoint,
+                query_data={"per_page": 100, **params},
+                get_all=True,
+                obey_rate_limit=False,
             )
         assert isinstance(items, list)
         return [item for item in items if isinstance(item, dict)]
@@ -388,12 +420,18 @@ class GitLabClient:
             for item in self._list(f"{self._mr(project_id, iid)}/diffs")
         ]
 
-    def repository_tree(self, project_id: int, ref: str) -> list[str]:
-        """Paths of every file (blob) at ``ref``, recursively."""
-        items = self._list(
-            f"/projects/{_project(project_id)}/repository/tree", ref=ref, recursive=True
-        )
-        return sorted(str(item["path"]) for item in items if item.get("type") == "blob")
+    def folder_entries(self, project_id: int, ref: str, folder: str) -> dict[str, bool]:
+        """One folder's entries at ``ref`` ('' is the root), each name with whether it is a file:
+        a non-recursive tree listing (one call per 100 entries); ``{}`` when there is no such
+        folder."""
+        params: dict[str, Any] = {"ref": ref}
+        if folder:
+            params["path"] = folder
+        try:
+            items = self._list(f"/projects/{_project(project_id)}/repository/tree", **params)
+        except NotFoundError:
+            return {}
+        return {str(item["name"]): item.get("type") == "blob" for item in items}
 
     def file_bytes(self, project_id: int, path: str, ref: str) -> bytes | None:
         """A file's raw content at ``ref``, or ``None`` when it does not exist there."""
@@ -534,8 +572,12 @@ class GitLabClient:
         """Publish every pending draft at once: one notification for the author."""
         self._post(f"{self._mr(project_id, iid)}/draft_notes/bulk_publish")
 
-    def create_note(self, project_id: int, iid: int, body: str) -> int:
-        return int(self._post(f"{self._mr(project_id, iid)}/notes", {"body": body}).get("id", 0))
+    def create_note(self, project_id: int, iid: int, body: str, *, internal: bool = False) -> int:
+        """A plain comment; ``internal`` makes it visible to project members only."""
+        data: dict[str, Any] = {"body": body}
+        if internal:
+            data["internal"] = True
+        return int(self._post(f"{self._mr(project_id, iid)}/notes", data).get("id", 0))
 
     def update_note(self, project_id: int, iid: int, note_id: int, body: str) -> None:
         self._put(f"{self._mr(project_id, iid)}/notes/{note_id}", {"body": body})

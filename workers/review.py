@@ -185,7 +185,9 @@ def _review(
         client.discussions(project_id, mr_iid), client.draft_notes(project_id, mr_iid), bot.id
     )
     fetched = fetch_review_input(client, mr)
-    plan = plan_review(fetched, state, mr.diff_refs, bot.username, settings.docs_url, also_ignore)
+    plan = plan_review(
+        fetched, state, mr.diff_refs, bot.username, settings.rule_docs_url, also_ignore
+    )
     latest = client.merge_request(project_id, mr_iid)
     reason = _usable(latest, mr.sha)
     if reason is not None:
@@ -205,7 +207,7 @@ def plan_review(
     state: BotNotes,
     diff_refs: DiffRefs,
     bot_username: str,
-    docs_url: str,
+    docs_url: str | None,
     also_ignore: frozenset[str] = frozenset(),
 ) -> CommentPlan:
     """Analyse the fetched files and plan the comments (pure given its inputs)."""

@@ -1,24 +1,33 @@
 """The Celery tasks: thin wrappers that take small ids and call the review and commands code.
 
-Retries: a transient GitLab error (429, 5xx, timeout, an ambiguous write) or a busy MR lock
-retries the whole task after GitLab's ``Retry-After`` or an exponential backoff; the task is
-idempotent, so the retry posts only what is missing. A permanent 4xx is logged and not retried;
-401/403 also raise the auth-failure flag that ``/healthz`` reports.
+Retries: a transient GitLab error (429, 5xx, timeout, an ambiguous write), a busy MR lock or a
+task stopped at ``REVIEW_TIME_LIMIT`` retries the whole task after the wait GitLab asked for
+(``Retry-After`` or ``RateLimit-Reset``) or an exponential back-off with jitter; the task is
+idempotent, so the retry posts only what is missing. With Redis the retry waits in Redis
+(``workers.delayed``), never in a worker that may die. A permanent 4xx is logged and not
+retried; 401/403 also raise the auth-failure flag that ``/healthz`` reports.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from dataclasses import asdict
 from typing import Any
 
 from celery import Celery, Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_ready, worker_shutdown
 
 from layerbot.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
 from layerbot.settings import Settings
-from workers.fairness import ProjectBusy, defer, project_slot
-from workers.gitlab_client import GitLabClient, PermanentGitLabError, TransientGitLabError
+from workers import delayed
+from workers.fairness import ProjectBusy, project_slot, redis_client
+from workers.gitlab_client import (
+    GitLabClient,
+    PermanentGitLabError,
+    TransientGitLabError,
+    jittered,
+)
 from workers.review import ReviewBusy
 
 log = logging.getLogger(__name__)
@@ -28,12 +37,37 @@ MAX_BACKOFF_SECONDS = 300.0
 
 
 def retry_countdown(error: Exception, retries: int) -> float:
-    """GitLab's ``Retry-After`` when it gave one, else exponential backoff with jitter."""
+    """The wait GitLab asked for when it named one, else exponential back-off with jitter."""
     hint = getattr(error, "retry_after", None)
     if isinstance(hint, int | float) and hint > 0:
         return min(float(hint), MAX_BACKOFF_SECONDS)
-    backoff: float = min(2.0 * 2**retries, MAX_BACKOFF_SECONDS)
-    return backoff * (0.5 + random.random() / 2)
+    return min(jittered(2.0, retries), MAX_BACKOFF_SECONDS)
+
+
+def run_later(task: Task[Any, Any], settings: Settings, countdown: float, *, retries: int) -> None:
+    """Send this task again, same arguments and id, in ``countdown`` seconds.
+
+    With Redis it waits in Redis (``workers.delayed``); on the embedded one-machine queue,
+    where a worker holds nothing against a visibility timeout, as a Celery countdown.
+    """
+    request = task.request
+    if settings.uses_embedded_queue:
+        task.apply_async(
+            args=request.args,
+            kwargs=request.kwargs,
+            task_id=request.id,
+            countdown=countdown,
+            retries=retries,
+        )
+        return
+    later = delayed.Delayed(
+        task=str(task.name),
+        args=list(request.args or ()),
+        kwargs=dict(request.kwargs or {}),
+        task_id=str(request.id),
+        retries=retries,
+    )
+    delayed.schedule(redis_client(settings.redis_url), later, countdown)
 
 
 class _Worker:
@@ -68,10 +102,17 @@ class _Worker:
     def run(self, task: Task[Any, Any], what: str, call: Any) -> dict[str, Any]:
         try:
             outcome = call()
-        except (TransientGitLabError, ReviewBusy) as error:
-            countdown = retry_countdown(error, task.request.retries)
-            log.warning("%s: %s; retrying in %.1fs", what, error, countdown)
-            raise task.retry(countdown=countdown, max_retries=MAX_RETRIES) from None
+        except (TransientGitLabError, ReviewBusy, SoftTimeLimitExceeded) as error:
+            retries = task.request.retries
+            if retries >= MAX_RETRIES:
+                log.error("%s: %s; giving up after %d retries", what, error, retries)
+                return {"status": "failed:retries"}
+            countdown = retry_countdown(error, retries)
+            stopped = isinstance(error, SoftTimeLimitExceeded)
+            reason = "stopped at REVIEW_TIME_LIMIT" if stopped else str(error)
+            log.warning("%s: %s; retrying in %.1fs", what, reason, countdown)
+            run_later(task, self.settings, countdown, retries=retries + 1)
+            return {"status": "retrying", "countdown": countdown}
         except PermanentGitLabError as error:
             log.error("%s failed for good: %s", what, error)
             if error.status in (401, 403):
@@ -88,7 +129,8 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
     worker = _Worker(settings)
 
-    def review(self: Task[Any, Any], project_id: int, mr_iid: int, head_sha: str) -> Any:
+    def review(self: Task[Any, Any], project_id: int, mr_iid: int, head_sha: str | None) -> Any:
+        # head_sha None: GitLab sent no last commit; review whatever the head is now
         try:
             with project_slot(settings, project_id, str(self.request.id)):
                 return worker.run(
@@ -99,13 +141,21 @@ def register_tasks(app: Celery, settings: Settings) -> None:
                     ),
                 )
         except ProjectBusy as busy:
-            return defer(self, busy)
+            # waiting for a slot is not a failure: the same retry count, not one more
+            run_later(self, settings, busy.retry_after, retries=self.request.retries)
+            log.info("%s; deferred by %.1fs", busy, busy.retry_after)
+            return {"status": "deferred"}
 
-    def note(self: Task[Any, Any], project_id: int, mr_iid: int, note_id: int) -> Any:
+    def note(
+        self: Task[Any, Any], project_id: int, mr_iid: int, note_id: int, internal: bool = False
+    ) -> Any:
+        # `internal`: the note is an internal one, so the answer must be internal too
         return worker.run(
             self,
             f"note {note_id} on !{mr_iid} in project {project_id}",
-            lambda: handle_note(worker.client, settings, project_id, mr_iid, note_id),
+            lambda: handle_note(
+                worker.client, settings, project_id, mr_iid, note_id, internal=internal
+            ),
         )
 
     options = {"bind": True, "acks_late": True, "max_retries": MAX_RETRIES}
@@ -114,7 +164,12 @@ def register_tasks(app: Celery, settings: Settings) -> None:
 
 
 def worker_app(settings: Settings) -> Celery:
-    """The Celery app with the bot's tasks registered (what ``layerbot worker`` runs)."""
+    """The Celery app with the bot's tasks registered (what ``layerbot worker`` runs); with
+    Redis, the worker's main process also sends the delayed tasks that are due."""
     app = make_celery(settings)
     register_tasks(app, settings)
+    if not settings.uses_embedded_queue:
+        pump = delayed.Pump(redis_client(settings.redis_url), app)
+        worker_ready.connect(pump.start, weak=False)
+        worker_shutdown.connect(pump.stop, weak=False)
     return app

@@ -148,3 +148,61 @@ class RepoView:
         """Paths directly inside ``directory`` ('' or '.' for the root)."""
         base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/")
         return sorted(p for p in self._paths if posixpath.dirname(p) == base)
+
+
+class ListedRepoView(RepoView):
+    """A repository asked folder by folder, never walked whole.
+
+    ``list_folder(directory)`` names the entries of one folder ('' is the root) and whether
+    each is a file. A folder is listed once, and only when a rule asks about it and its parent
+    lists it as a folder, so a working tree with virtualenvs or a 100,000-file monorepo on
+    GitLab costs one listing per folder a rule looks into. Paths leaving the root (``..``,
+    absolute) do not exist.
+    """
+
+    def __init__(
+        self,
+        list_folder: Callable[[str], dict[str, bool]],
+        reader: Callable[[str], str | None],
+    ) -> None:
+        super().__init__((), reader)
+        self._list_folder = list_folder
+        self._folders: dict[str, dict[str, bool]] = {}
+
+    @staticmethod
+    def _split(path: str) -> tuple[str, str] | None:
+        normal = posixpath.normpath(path)
+        if normal == ".." or normal.startswith(("../", "/")):
+            return None
+        directory, name = posixpath.split(normal)
+        return ("" if directory == "." else directory), name
+
+    def _entries(self, directory: str) -> dict[str, bool]:
+        """Names in ``directory`` and whether each is a file, listed once."""
+        if directory not in self._folders:
+            parent, name = posixpath.split(directory)
+            if directory and self._entries(parent).get(name, True):  # a file or nothing
+                self._folders[directory] = {}
+            else:
+                self._folders[directory] = self._list_folder(directory)
+        return self._folders[directory]
+
+    def exists(self, path: str) -> bool:
+        parts = self._split(path)
+        return parts is not None and self._entries(parts[0]).get(parts[1], False)
+
+    def read(self, path: str) -> str | None:
+        if not self.exists(path):
+            return None
+        key = posixpath.normpath(path)
+        if key not in self._cache:
+            text = self._reader(key)
+            self._cache[key] = text if text is None or len(text) <= self.MAX_READ_BYTES else None
+        return self._cache[key]
+
+    def in_dir(self, directory: str) -> list[str]:
+        parts = self._split(posixpath.join(directory or ".", "x"))
+        if parts is None:
+            return []
+        base = parts[0] + "/" if parts[0] else ""
+        return sorted(base + name for name, is_file in self._entries(parts[0]).items() if is_file)

@@ -355,7 +355,9 @@ def get_note(request: Request) -> Answer:
 def create_note(request: Request) -> Answer:
     mr = request.merge_request()
     request.state.count_note(request.user)
-    entry = request.state.create_note(mr, request.user, str(request.param("body") or ""))
+    entry = request.state.create_note(
+        mr, request.user, str(request.param("body") or ""), internal=request.flag("internal")
+    )
     return ok(payloads.note(request.base_url, request.state, mr, entry), 201)
 
 

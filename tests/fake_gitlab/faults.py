@@ -21,7 +21,9 @@ MIX_KINDS = ("429", "500", "502", "503", "reset", "slow", "lost")
 class Fault:
     """What to do to a matching request.
 
-    status: answer this HTTP status instead of handling (429 gets `Retry-After`).
+    status: answer this HTTP status instead of handling (429 gets `Retry-After: retry_after`
+        unless `retry_after` is None, as some GitLab throttles answer).
+    headers: more response headers of the status answer, e.g. `RateLimit-Reset` (Unix time).
     delay: seconds to wait before answering (a slow GitLab; a client timeout below it times out).
     reset: drop the connection without an answer.
     after: handle the request first (state changes happen), then delay/reset/answer `status`:
@@ -37,7 +39,8 @@ class Fault:
     delay: float = 0.0
     reset: bool = False
     after: bool = False
-    retry_after: int = 1
+    retry_after: int | None = 1
+    headers: dict[str, str] = field(default_factory=dict)
     times: int | None = 1
     rate: float = 1.0
     mix: list[str] | None = None

@@ -280,8 +280,8 @@ def note(base_url: str, state: GitLabState, mr: MergeRequest, entry: Note) -> di
         "resolved": entry.resolved if entry.resolvable else False,
         "resolved_by": user(base_url, resolver) if resolver else None,
         "resolved_at": entry.resolved_at,
-        "confidential": False,
-        "internal": False,
+        "confidential": entry.internal,
+        "internal": entry.internal,
         "imported": False,
         "imported_from": "none",
     }

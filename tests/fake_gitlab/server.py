@@ -464,7 +464,12 @@ class Handler(BaseHTTPRequestHandler):
             return None
         if fault.status is None:
             return False
-        headers = {"Retry-After": str(fault.retry_after)} if fault.status == 429 else {}
+        headers = (
+            {"Retry-After": str(fault.retry_after)}
+            if fault.status == 429 and fault.retry_after is not None
+            else {}
+        )
+        headers.update(fault.headers)
         try:
             phrase = HTTPStatus(fault.status).phrase
         except ValueError:

@@ -84,6 +84,8 @@ class Note:
     resolved: bool = False
     resolved_by: int | None = None
     resolved_at: str | None = None
+    internal: bool = False
+    """An internal note: project members only; a reply in its thread is internal too."""
 
 
 @dataclass
@@ -466,10 +468,12 @@ class GitLabState:
             mr.labels = list(labels)
         mr.updated_at = now()
 
-    def add_note(self, project: int | str, mr_iid: int, author: int | str, body: str) -> int:
+    def add_note(
+        self, project: int | str, mr_iid: int, author: int | str, body: str, internal: bool = False
+    ) -> int:
         """A human's plain comment on the MR (e.g. a command to the bot). Returns the note id."""
         mr = self.merge_request(project, mr_iid)
-        return self.create_note(mr, self.user(author), body).id
+        return self.create_note(mr, self.user(author), body, internal=internal).id
 
     # -- merge request diffs -----------------------------------------------------------------
 
@@ -507,10 +511,13 @@ class GitLabState:
 
     # -- notes and discussions ---------------------------------------------------------------
 
-    def create_note(self, mr: MergeRequest, author: User, body: str) -> Note:
+    def create_note(
+        self, mr: MergeRequest, author: User, body: str, *, internal: bool = False
+    ) -> Note:
         """A plain MR comment: an individual-note discussion, not resolvable."""
         self._require_body(body)
         note = self._note(author, body, None, None, resolvable=False)
+        note.internal = internal
         mr.discussions.append(Discussion(self.new_sha("discussion"), True, [note]))
         return note
 
@@ -532,6 +539,7 @@ class GitLabState:
             raise ApiError(400, "400 Bad request - Note can't reply to an individual note")
         note = self._note(author, body, first.type, first.position, resolvable=first.resolvable)
         note.resolved = first.resolved
+        note.internal = first.internal
         discussion.notes.append(note)
         return note
 

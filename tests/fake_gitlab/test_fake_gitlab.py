@@ -703,6 +703,7 @@ def test_fault_plan_is_visible_and_clearable(fake_gitlab: FakeGitLab) -> None:
             "reset": False,
             "after": False,
             "retry_after": 1,
+            "headers": {},
             "times": 3,
             "rate": 1.0,
             "mix": None,

@@ -20,6 +20,9 @@ from tests.fake_gitlab.state import GitLabState, MergeRequest, Project, User
 
 MERGE_REQUEST_HOOK = "Merge Request Hook"
 NOTE_HOOK = "Note Hook"
+CONFIDENTIAL_NOTE_HOOK = "Confidential Note Hook"
+"""The header of an internal note's delivery (GitLab: `confidential_note_hooks` scope)."""
+SYSTEM_HOOK = "System Hook"
 STATE_IDS = {"opened": 1, "closed": 2, "merged": 3, "locked": 4}
 
 
@@ -201,7 +204,7 @@ def note_hook(
     merge_request = _merge_request_attributes(state, base_url, item, mr)
     return {
         "object_kind": "note",
-        "event_type": "note",
+        "event_type": "confidential_note" if note.internal else "note",
         "user": _user(author),
         "project_id": item.id,
         "project": _project(base_url, item),
@@ -219,6 +222,7 @@ def note_hook(
             "commit_id": "",
             "noteable_id": mr.id,
             "system": note.system,
+            "internal": note.internal,
             "st_diff": None,
             "discussion_id": discussion.id,
             "type": note.type,

@@ -96,13 +96,14 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(settings: dict[str, str], tmp_path: Path) -> Iterator[Server]:
-    """``layerbot serve`` on a free port with exactly ``settings`` as the bot's environment.
+def serve(settings: dict[str, str], tmp_path: Path, port: int | None = None) -> Iterator[Server]:
+    """``layerbot serve`` on ``port`` (default a free one) with exactly ``settings`` as the bot's
+    environment.
 
     On leaving, SIGTERM must stop the whole tree and ``serve`` must exit 0 (unless the test
     already made it exit).
     """
-    port = free_port()
+    port = port or free_port()
     env = {key: value for key, value in os.environ.items() if key not in _INHERITED_SETTINGS}
     env.update(settings)
     log_path = tmp_path / "serve.log"

@@ -49,6 +49,8 @@ def merge_request_event(
     oldrev: str | None = None,
     state: str = "opened",
     changes: dict[str, Any] | None = None,
+    draft: bool = False,
+    updated_at: str = "2026-11-30 00:00:00 UTC",
 ) -> dict[str, Any]:
     head = head or sha(f"head-{iid}")
     attributes: dict[str, Any] = {
@@ -60,8 +62,9 @@ def merge_request_event(
         "target_project_id": project_id,
         "title": "Speed up the build",
         "state": state,
-        "draft": False,
-        "work_in_progress": False,
+        "draft": draft,
+        "work_in_progress": draft,
+        "updated_at": updated_at,
         "merge_status": "unchecked",
         "url": f"http://evil.example/group/service/-/merge_requests/{iid}",
         "last_commit": {
@@ -95,10 +98,11 @@ def note_event(
     noteable_type: str = "MergeRequest",
     iid: int = 3,
     system: bool = False,
+    internal: bool = False,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "object_kind": "note",
-        "event_type": "note",
+        "event_type": "confidential_note" if internal else "note",
         "user": _user(8, "bob"),
         "project_id": project_id,
         "project": _project(project_id),
@@ -109,6 +113,7 @@ def note_event(
             "author_id": 8,
             "project_id": project_id,
             "system": system,
+            "internal": internal,
             "discussion_id": uuid.uuid5(uuid.NAMESPACE_OID, str(note_id)).hex,
             "type": None,
             "url": f"http://evil.example/group/service/-/merge_requests/{iid}#note_{note_id}",

@@ -57,3 +57,23 @@ def test_gitlab_shaped_payloads_fit_the_request_schema(fake_gitlab: FakeGitLab) 
     check_request(merge_request_event("update", oldrev="0" * 40))
     with pytest.raises(jsonschema.ValidationError):
         check_request({"project": {"id": "42"}, "object_attributes": {"iid": 3}})
+
+
+def test_system_hooks_internal_notes_and_rule_pages_fit_the_description(
+    client: FlaskClient,
+) -> None:
+    push = {"event_name": "push", "project_id": 7, "ref": "refs/heads/main"}
+    check_request(push)
+    internal = note_event("@layerbot help", internal=True)
+    check_request(internal)
+    for event, payload in [
+        ("System Hook", push),
+        ("System Hook", merge_request_event("open")),
+        ("Confidential Note Hook", internal),
+    ]:
+        response = client.post("/webhook", data=body(payload), headers=headers(event))
+        check_response("/webhook", "post", response.status_code, response.get_json())
+    responses = spec()["paths"]["/rules/{name}"]["get"]["responses"]
+    assert client.get("/rules/pin-base-image").mimetype in responses["200"]["content"]
+    assert client.get("/rules/pin-base-image.md").mimetype in responses["200"]["content"]
+    assert str(client.get("/rules/nope").status_code) in responses

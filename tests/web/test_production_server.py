@@ -63,6 +63,7 @@ def server(proxy: TcpProxy, data_dir: Path, tmp_path: Path) -> Iterator[Server]:
         "WEBHOOK_SECRET": SECRET,
         "WEBHOOK_SIGNING_TOKEN": SIGNING_TOKEN,
         "LAYERBOT_DATA_DIR": str(data_dir),
+        "MAX_BODY_BYTES": str(1024 * 1024),  # a small cap, so a body over it stays cheap to send
     }
     with serve(settings, tmp_path) as server:
         yield server

@@ -129,7 +129,7 @@ def test_body_over_the_cap_without_content_length_is_413(
         (body(variant(merge_request_event(), "object_attributes.iid", "3")), "must be int"),
         (body(variant(merge_request_event(), "object_attributes.iid", True)), "must be int"),
         (body(variant(merge_request_event(), "project", ...)), "missing field project.id"),
-        (body(variant(merge_request_event(), "object_attributes.last_commit", None)), "missing"),
+        (body(variant(merge_request_event(), "object_attributes.last_commit", "abc")), "must be"),
         (body(variant(merge_request_event(), "object_attributes.last_commit.id", "HEAD")), "sha"),
         (body(variant(merge_request_event(), "project.id", -1)), "positive"),
     ],
@@ -192,7 +192,7 @@ def test_a_note_addressing_the_bot_with_a_command_enqueues_a_note_task(
 ) -> None:
     response = post(client, "Note Hook", note_event(note, project_id=42, note_id=501, iid=3))
     assert response.status_code == 202
-    expected = {"task": NOTE_TASK, "id": "note-42-501", "args": [42, 3, 501], "kwargs": {}}
+    expected = {"task": NOTE_TASK, "id": "note-42-501", "args": [42, 3, 501, False], "kwargs": {}}
     assert queued() == [expected]
 
 

@@ -61,7 +61,7 @@ def test_the_web_filter_queues_exactly_what_the_worker_parses(
 ) -> None:
     decision = classify("Note Hook", _note_event(body), Settings())
     assert isinstance(decision, Enqueue), decision
-    assert decision.args == (7, 3, 11)
+    assert decision.args == (7, 3, 11, False)
 
 
 def test_the_web_filter_ignores_what_the_worker_would_not_answer() -> None:

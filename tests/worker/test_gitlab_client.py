@@ -56,7 +56,7 @@ def test_throttled_and_failing_reads_are_retried(fake_gitlab: FakeGitLab, projec
     client = client_for(fake_gitlab)
     fake_gitlab.inject(method="GET", path_regex="/repository/tree", status=429, retry_after=0)
     fake_gitlab.inject(method="GET", path_regex="/repository/tree", status=503)
-    assert client.repository_tree(project, "main") == ["Dockerfile"]
+    assert client.folder_entries(project, "main", "") == {"Dockerfile": True}
     statuses = [c["status"] for c in fake_gitlab.calls(path_regex="/repository/tree")]
     assert statuses == [429, 503, 200]
     assert client.tally.calls["GET /projects/:id/repository/tree"] == 3
@@ -68,7 +68,7 @@ def test_a_long_retry_after_is_handed_to_the_task_queue(
     client = client_for(fake_gitlab, max_wait=1.0)
     fake_gitlab.inject(method="GET", path_regex="/repository/tree", status=429, retry_after=30)
     with pytest.raises(TransientGitLabError) as raised:
-        client.repository_tree(project, "main")
+        client.folder_entries(project, "main", "")
     assert raised.value.retry_after == 30.0
     assert len(fake_gitlab.calls(path_regex="/repository/tree")) == 1
 
