@@ -27,11 +27,22 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
+from layerbot.analysis.dockerfile import DockerfileError, parse
 from layerbot.analysis.fixes import as_replacement, split_lines
+from layerbot.analysis.measured import Measurement, match_runs, summary_line, with_costs
 from layerbot.analysis.model import Finding, Note, Safety, Severity
-from workers.mr_model import DiffRefs, Discussion, DraftNote, FileDiff, PostedNote
+from workers.mr_model import (
+    DiffRefs,
+    Discussion,
+    DraftNote,
+    FileDiff,
+    JobRun,
+    MeasuredJob,
+    PostedNote,
+)
 
 SUMMARY_MARKER = "<!-- layerbot:summary -->"
 RESOLVED_MARKER = "<!-- layerbot:resolved -->"
@@ -270,6 +281,73 @@ def read_bot_notes(
     return BotNotes(findings, draft_findings, frozenset(replies), summary, tuple(summary_drafts))
 
 
+# --- measured build times --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildTime:
+    """The summary's line on one Dockerfile's measured build, and the job log it came from."""
+
+    text: str
+    job_url: str
+
+
+def ago(finished_at: str, now: datetime) -> str | None:
+    """``2 days ago`` for an ISO 8601 time; ``None`` when GitLab gave none."""
+    try:
+        finished = datetime.fromisoformat(finished_at)
+    except ValueError:
+        return None
+    if finished.tzinfo is None or now.tzinfo is None:
+        return None
+    minutes = max(0, int((now - finished).total_seconds() // 60))
+    for unit, size in (("day", 24 * 60), ("hour", 60), ("minute", 1)):
+        if minutes >= size:
+            count = minutes // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
+
+
+def measured_source(job: JobRun, now: datetime) -> str:
+    """Where a measurement comes from: ``pipeline `#41` (job `build`, 2 days ago)``; the
+    pipeline number is a code span so GitLab does not read it as an issue reference."""
+    when = ago(job.finished_at, now)
+    return f"pipeline `#{job.pipeline_id}` (job {code_span(job.name)}{', ' + when if when else ''})"
+
+
+def add_build_times(
+    findings: Sequence[Finding],
+    sources: Mapping[str, str],
+    fixed: Mapping[str, str],
+    measured: Mapping[str, Sequence[MeasuredJob]],
+    now: datetime,
+) -> tuple[list[Finding], list[BuildTime]]:
+    """The findings with what their steps cost in each Dockerfile's first measured job whose
+    log built that file, and one summary line per such Dockerfile. A job whose log matches
+    nothing (another Dockerfile, another builder's output) adds nothing."""
+    result = list(findings)
+    lines: list[BuildTime] = []
+    for path, jobs in sorted(measured.items()):
+        text = sources.get(path)
+        if text is None:
+            continue
+        try:
+            doc = parse(text, path)
+        except DockerfileError:
+            continue
+        for measured_job in jobs:
+            timings = match_runs(doc, measured_job.runs)
+            if not timings:
+                continue
+            measurement = Measurement(measured_source(measured_job.job, now), timings)
+            result = with_costs(doc, result, measurement)
+            line = summary_line(doc, fixed.get(path, text), measurement)
+            if line:
+                lines.append(BuildTime(line, measured_job.job.web_url))
+            break
+    return result, lines
+
+
 # --- the plan --------------------------------------------------------------------------------
 
 
@@ -308,6 +386,7 @@ class ReviewContext:
     ignored: frozenset[str] = frozenset()
     inline_info: bool = False
     """Comment ``info`` findings inline too (``.layerbot.yml``: ``inline-info: true``)."""
+    build_times: Sequence[BuildTime] = ()
 
 
 @dataclass(frozen=True)
@@ -489,6 +568,9 @@ def render_summary(
             )
         parts.append(line)
         parts.append("\n".join(_table(findings, where, context.docs_url)))
+    for build in context.build_times:
+        link = f" ([job log]({build.job_url}))" if build.job_url else ""
+        parts.append(f"Measured: {render_message(build.text)}{link}.")
     if context.patch:
         fence = fence_for(context.patch)
         parts.append(
