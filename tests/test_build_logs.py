@@ -12,7 +12,13 @@ import pytest
 
 from layerbot.analysis.build_logs import BuildRun, TimedStep, parse_build_log
 from layerbot.analysis.dockerfile import parse
-from layerbot.analysis.measured import Measurement, finding_cost, match_runs, saved_seconds
+from layerbot.analysis.measured import (
+    Measurement,
+    finding_cost,
+    match_runs,
+    saved_seconds,
+    slowest_steps,
+)
 from layerbot.analysis.model import Finding, Severity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -155,3 +161,13 @@ def test_check_build_log_of_another_build_says_nothing_about_time() -> None:
         "examples/go-service/Dockerfile", "--build-log", str(LOGS / "buildkit-two-builds.log")
     )
     assert "build log" not in out and "measured" not in out
+
+
+def test_slowest_steps_name_the_commands_that_ran_longest() -> None:
+    doc = parse(GO_SERVICE.read_text())
+    ran = Measurement("pipeline #7", match_runs(doc, _runs("buildkit-go-service.log")))
+    # 41.8 s and 23.6 s in the log; WORKDIR (0.3 s) and COPY (0.1 s) are under a second
+    assert slowest_steps(ran) == "slowest steps: `go mod download` 42 s, `go build -o main .` 24 s"
+    cached = Measurement("pipeline #8", match_runs(doc, _runs("kaniko-cached.log")))
+    # the download came from the cache: it is not among the slowest; the build ran 24 → 53
+    assert slowest_steps(cached, count=1) == "slowest steps: `go build -o main .` 29 s"

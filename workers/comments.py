@@ -32,7 +32,13 @@ from enum import StrEnum
 
 from layerbot.analysis.dockerfile import DockerfileError, parse
 from layerbot.analysis.fixes import as_replacement, split_lines
-from layerbot.analysis.measured import Measurement, match_runs, summary_line, with_costs
+from layerbot.analysis.measured import (
+    Measurement,
+    match_runs,
+    slowest_steps,
+    summary_line,
+    with_costs,
+)
 from layerbot.analysis.model import Finding, Note, Safety, Severity
 from workers.mr_model import (
     DiffRefs,
@@ -290,6 +296,7 @@ class BuildTime:
 
     text: str
     job_url: str
+    slowest: str | None = None
 
 
 def ago(finished_at: str, now: datetime) -> str | None:
@@ -343,7 +350,8 @@ def add_build_times(
             result = with_costs(doc, result, measurement)
             line = summary_line(doc, fixed.get(path, text), measurement)
             if line:
-                lines.append(BuildTime(line, measured_job.job.web_url))
+                slowest = slowest_steps(measurement)
+                lines.append(BuildTime(line, measured_job.job.web_url, slowest))
             break
     return result, lines
 
@@ -569,8 +577,12 @@ def render_summary(
         parts.append(line)
         parts.append("\n".join(_table(findings, where, context.docs_url)))
     for build in context.build_times:
-        link = f" ([job log]({build.job_url}))" if build.job_url else ""
-        parts.append(f"Measured: {render_message(build.text)}{link}.")
+        line = f"Measured: {render_message(build.text)}."
+        if build.slowest:
+            line += f" {render_message(build.slowest[0].upper() + build.slowest[1:])}."
+        if build.job_url:
+            line += f" [Job log]({build.job_url})."
+        parts.append(line)
     if context.patch:
         fence = fence_for(context.patch)
         parts.append(

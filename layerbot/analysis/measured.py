@@ -157,6 +157,25 @@ def with_costs(
     return result
 
 
+def _short(step: TimedStep) -> str:
+    """A step as a reader knows it: ``go mod download`` for ``RUN X=1 && go mod download``."""
+    keyword, _, rest = step.text.partition(" ")
+    command = rest.split("&&")[-1].strip() if keyword == "RUN" else step.text
+    return command if len(command) <= 40 else command[:39] + "…"
+
+
+def slowest_steps(measured: Measurement, count: int = 3) -> str | None:
+    """The steps that took longest, e.g. ``slowest steps: `go mod download` 42 s, `go build` 24 s``
+    (steps of a second or more that ran; None when none did)."""
+    ran = sorted(
+        (s for s in measured.timings.values() if s.seconds is not None and s.seconds >= 1),
+        key=lambda s: -(s.seconds or 0.0),
+    )[:count]
+    if not ran:
+        return None
+    return "slowest steps: " + ", ".join(f"`{_short(s)}` {_seconds(s.seconds or 0)}" for s in ran)
+
+
 def summary_line(doc: Dockerfile, fixed_text: str, measured: Measurement) -> str | None:
     """The build's measured time and what all fixes would save per code-only pipeline."""
     ran = [step for step in measured.timings.values() if not step.cached]
