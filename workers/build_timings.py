@@ -133,7 +133,7 @@ def _latest_runs(
     return latest
 
 
-def _linkable(job: JobRun, gitlab_url: str) -> JobRun:
+def linkable(job: JobRun, gitlab_url: str) -> JobRun:
     """The job with its ``web_url`` kept only when it is a plain link into GITLAB_URL."""
     base = gitlab_url.rstrip("/") + "/"
     if job.web_url.startswith(base) and _SAFE_URL.match(job.web_url):
@@ -191,7 +191,7 @@ def _read_jobs(
                 continue
             runs = parse_build_log(data.decode("utf-8", "replace")) if data else []
             if runs:
-                measured = MeasuredJob(_linkable(job, client.settings.gitlab_url), tuple(runs))
+                measured = MeasuredJob(linkable(job, client.settings.gitlab_url), tuple(runs))
             else:
                 log.info("job %s (%s) shows no build layerbot can read", job.id, name)
         cache.put(name, measured)

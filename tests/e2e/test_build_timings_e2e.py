@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from layerbot.celery_app import REVIEW_TASK, make_celery
 from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by name)
@@ -22,7 +23,7 @@ from tests.e2e.worker_fixtures import (  # noqa: F401  (fixtures are used by nam
 )
 from tests.fake_gitlab.remote import RemoteFakeGitLab
 from tests.worker.expect import example_files
-from workers.build_timings import MAX_LOGS, MAX_PIPELINES
+from workers.build_timings import CACHE_SECONDS, MAX_LOGS, MAX_PIPELINES
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -70,6 +71,13 @@ def test_review_reports_the_traced_seconds_and_the_next_review_reads_the_cache(
         [str(ids["pipeline"]), "jobs"],
         [str(ids["job"]), "trace"],
     ]
+
+    # what the log said is in Redis, under a key and value without the token
+    store = redis.Redis.from_url(stack.env["REDIS_URL"])
+    [key] = store.keys("layerbot:build-timings:*")
+    assert key.decode() == f'layerbot:build-timings:{project}:["main", "build"]'
+    assert stack.settings.gitlab_token not in key.decode() + store.get(key).decode()
+    assert 0 < store.ttl(key) <= CACHE_SECONDS
 
     # a new push within the cache window: the same figures, and no job or trace call
     fake.clear_calls()

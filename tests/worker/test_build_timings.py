@@ -12,8 +12,10 @@ from layerbot.settings import Settings
 from tests.fake_gitlab import MAINTAINER
 from tests.fake_gitlab.server import FakeGitLab
 from tests.worker.expect import example_files
-from workers.build_timings import MAX_LOGS, MAX_PIPELINES
+from workers.build_timings import MAX_LOGS, MAX_PIPELINES, linkable
+from workers.comments import ago, measured_source
 from workers.gitlab_client import GitLabClient
+from workers.mr_model import JobRun
 from workers.review import review_merge_request
 
 LOGS = Path(__file__).resolve().parents[1] / "build_logs"
@@ -110,3 +112,33 @@ def test_the_log_is_read_no_further_than_the_cap(
     assert client.job_log(project, job, 10**6) == long_log.encode()
     missing = fake_gitlab.add_job(project, "build", trace=None)["job"]
     assert client.job_log(project, missing, 1000) is None
+
+
+NOW = datetime(2026, 3, 12, 9, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("finished_at", "said"),
+    [
+        ("2026-03-12T09:29:40Z", "just now"),
+        ("2026-03-12T09:29:00+00:00", "1 minute ago"),
+        ("2026-03-12T07:00:00.123Z", "2 hours ago"),
+        ("2026-03-11T09:30:00Z", "1 day ago"),
+        ("2026-03-01T09:30:00Z", "11 days ago"),
+        ("", None),
+        ("2026-03-12T09:00:00", None),  # no time zone: no age rather than a wrong one
+    ],
+)
+def test_the_age_of_a_run_is_counted_from_its_finish(finished_at: str, said: str | None) -> None:
+    assert ago(finished_at, NOW) == said
+    job = JobRun(5, "build `x`", 12, "main", finished_at, "")
+    source = measured_source(job, NOW)
+    assert source == f"pipeline `#12` (job `` build `x` ``{', ' + said if said else ''})"
+
+
+def test_only_a_plain_link_into_gitlab_is_kept() -> None:
+    base = "https://gitlab.example.com"
+    kept = JobRun(1, "build", 2, "main", "", f"{base}/g/p/-/jobs/1")
+    assert linkable(kept, base).web_url == kept.web_url
+    for url in ("https://elsewhere.example/g/p/-/jobs/1", f"{base}/g/p/-/jobs/1) [x](y"):
+        assert linkable(JobRun(1, "build", 2, "main", "", url), base).web_url == ""
