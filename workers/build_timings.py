@@ -31,7 +31,7 @@ import redis
 from layerbot.analysis import gitlab_ci
 from layerbot.analysis.build_logs import BuildRun, TimedStep, parse_build_log
 from layerbot.analysis.discovery import DOCKERFILE, file_kind
-from layerbot.analysis.model import InputError
+from layerbot.analysis.model import InputError, RepoView
 from workers.fetch import ROOT_CI_FILES, ReviewInput
 from workers.gitlab_client import GitLabClient, GitLabError, PermanentGitLabError
 from workers.mr_model import JobRun, MeasuredJob, MergeRequest
@@ -45,16 +45,22 @@ CACHE_SECONDS = 30 * 60
 _SAFE_URL = re.compile(r"^[^\s()<>\[\]\"'`\\]+$")
 
 
-def build_jobs(fetched: ReviewInput) -> dict[str, list[str]]:
-    """Each analysed Dockerfile and the names of the root CI file's jobs that build it."""
-    repo = fetched.repo
+def root_pipeline(repo: RepoView) -> gitlab_ci.Pipeline | None:
+    """The root CI file at the MR's head, loaded by the CI analysis (None: none, or invalid)."""
     ci_path = next((path for path in ROOT_CI_FILES if repo.exists(path)), None)
     text = repo.read(ci_path) if ci_path else None
     if ci_path is None or text is None:
-        return {}
+        return None
     try:
-        pipeline = gitlab_ci.load_pipeline(ci_path, text, repo)
+        return gitlab_ci.load_pipeline(ci_path, text, repo)
     except InputError:
+        return None
+
+
+def build_jobs(fetched: ReviewInput) -> dict[str, list[str]]:
+    """Each analysed Dockerfile and the names of the root CI file's jobs that build it."""
+    pipeline = root_pipeline(fetched.repo)
+    if pipeline is None:
         return {}
     jobs = {}
     for path in fetched.sources:

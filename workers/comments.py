@@ -32,11 +32,13 @@ from enum import StrEnum
 
 from layerbot.analysis.dockerfile import DockerfileError, parse
 from layerbot.analysis.fixes import as_replacement, split_lines
+from layerbot.analysis.gitlab_ci import Pipeline
 from layerbot.analysis.measured import (
     Measurement,
     match_runs,
     slowest_steps,
     summary_line,
+    with_build_cost,
     with_costs,
 )
 from layerbot.analysis.model import Finding, Note, Safety, Severity
@@ -328,10 +330,12 @@ def add_build_times(
     fixed: Mapping[str, str],
     measured: Mapping[str, Sequence[MeasuredJob]],
     now: datetime,
+    pipeline: Pipeline | None = None,
 ) -> tuple[list[Finding], list[BuildTime]]:
     """The findings with what their steps cost in each Dockerfile's first measured job whose
-    log built that file, and one summary line per such Dockerfile. A job whose log matches
-    nothing (another Dockerfile, another builder's output) adds nothing."""
+    log built that file (a finding of ``pipeline`` on that job's build: what the whole build
+    cost), and one summary line per such Dockerfile. A job whose log matches nothing (another
+    Dockerfile, another builder's output) adds nothing."""
     result = list(findings)
     lines: list[BuildTime] = []
     for path, jobs in sorted(measured.items()):
@@ -348,6 +352,8 @@ def add_build_times(
                 continue
             measurement = Measurement(measured_source(measured_job.job, now), timings)
             result = with_costs(doc, result, measurement)
+            if pipeline is not None:
+                result = with_build_cost(result, pipeline, measured_job.job.name, doc, measurement)
             line = summary_line(doc, fixed.get(path, text), measurement)
             if line:
                 slowest = slowest_steps(measurement)

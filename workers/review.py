@@ -26,7 +26,7 @@ import redis
 from layerbot.analysis.engine import analyse
 from layerbot.settings import Settings
 from workers import metrics
-from workers.build_timings import measure_builds
+from workers.build_timings import measure_builds, root_pipeline
 from workers.comments import (
     BotNotes,
     CommentPlan,
@@ -250,6 +250,7 @@ def plan_review(
         {item.path: item.after for item in fixed},
         measured or {},
         now or datetime.now(UTC),
+        root_pipeline(fetched.repo) if measured else None,
     )
     context = ReviewContext(
         diff_refs=diff_refs,

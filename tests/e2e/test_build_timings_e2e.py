@@ -66,6 +66,8 @@ def test_review_reports_the_traced_seconds_and_the_next_review_reads_the_cache(
         if re.match(r"<!-- layerbot:finding dependency-layer-order ", note["body"])
     )
     assert f"in {source} these steps took 42 s and ran uncached" in order
+    cache = next(n["body"] for n in bot_notes(fake, project, iid) if "ci-cache-from " in n["body"])
+    assert f"in {source} the build's steps took 66 s and none came from the cache" in cache
     assert [call["path"].rsplit("/", 2)[-2:] for call in job_calls(fake)] == [
         [str(project), "pipelines"],
         [str(ids["pipeline"]), "jobs"],

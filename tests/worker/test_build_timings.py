@@ -57,6 +57,9 @@ def test_a_review_says_what_the_steps_took_in_the_latest_build(
     # COPY . . 0.1 s + go mod download 41.8 s in the trace
     order = next(body for body in notes if "dependency-layer-order " in body.split("\n")[0])
     assert f"in {source} these steps took 42 s and ran uncached" in order
+    # the CI finding on the job's `docker build`: the whole build, every step ran
+    cache = next(body for body in notes if "ci-cache-from " in body.split("\n")[0])
+    assert f"in {source} the build's steps took 66 s and none came from the cache" in cache
     summary = notes[-1]
     # WORKDIR 0.3 + COPY 0.1 + 41.8 + 23.6 = 65.8 s; reordering keeps the 41.8 s cached
     assert (
