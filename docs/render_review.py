@@ -4,7 +4,10 @@ The merge request adds a container build (the Dockerfile and .gitlab-ci.yml of
 ``examples/go-service``, the design article's naive Go service) to a Go project. The comments
 are the bot's actual output: the worker's own pure planner (``workers.review.plan_review``) runs
 on the example files, exactly as it does on a fetched merge request, and the summary is written
-as the worker writes it once GitLab has published every inline comment. This script then
+as the worker writes it once GitLab has published every inline comment. The target branch's
+last ``build`` job is the BuildKit log ``tests/build_logs/buildkit-go-service.log`` (the trace
+the end-to-end tests serve), finished two days before the review, so the comments show what the
+flagged steps took, as the worker says it from a real job log. This script then
 
 - writes the Markdown of every comment into README.md (between the ``review`` markers),
 - renders the comments the way GitLab lays out a merge request's diff discussions (HTML), and
@@ -37,6 +40,10 @@ PUBLIC_URL = "https://layerbot.example.com"
 # Stand-ins for the merge request's diff_refs: fixed, so the output is reproducible.
 BASE_SHA = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 HEAD_SHA = "9f3c1e7a2b8d4c6e0f1a3b5c7d9e1f2a4b6c8d0e"
+BUILD_LOG = ROOT / "tests" / "build_logs" / "buildkit-go-service.log"
+REVIEWED_AT = "2026-03-12T09:30:00+00:00"
+BUILD_FINISHED_AT = "2026-03-10T08:55:00+00:00"
+BUILD_JOB_URL = "https://gitlab.example.com/acme/go-service/-/jobs/7123"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -74,12 +81,15 @@ def _added_file_diff(path: str, text: str) -> str:
 
 def plan_example_review() -> Review:
     """The bot's comments on the example MR, from the worker's own planner."""
+    from datetime import datetime
+
+    from layerbot.analysis.build_logs import parse_build_log
     from layerbot.analysis.config import CONFIG_FILE, parse_config
     from layerbot.analysis.model import RepoView
     from layerbot.settings import Settings
     from workers.comments import BotNotes, published_as_planned, summary_after_publish
     from workers.fetch import ReviewInput
-    from workers.mr_model import DiffRefs, FileDiff
+    from workers.mr_model import DiffRefs, FileDiff, JobRun, MeasuredJob
     from workers.review import plan_review
 
     files = {
@@ -98,8 +108,18 @@ def plan_example_review() -> Review:
         config=parse_config(repo.read(CONFIG_FILE)),
     )
     refs = DiffRefs(BASE_SHA, BASE_SHA, HEAD_SHA)
+    build = MeasuredJob(
+        JobRun(7123, "build", 1842, "main", BUILD_FINISHED_AT, BUILD_JOB_URL),
+        tuple(parse_build_log(BUILD_LOG.read_text(encoding="utf-8"))),
+    )
     plan = plan_review(
-        fetched, BotNotes(), refs, BOT, Settings(public_url=PUBLIC_URL).rule_docs_url
+        fetched,
+        BotNotes(),
+        refs,
+        BOT,
+        Settings(public_url=PUBLIC_URL).rule_docs_url,
+        measured={"Dockerfile": (build,)},
+        now=datetime.fromisoformat(REVIEWED_AT),
     )
     inline = [
         Comment(str(c.position["new_path"]), int(str(c.position["new_line"])), c.body)

@@ -12,8 +12,17 @@ import pytest
 
 from layerbot.analysis.build_logs import BuildRun, TimedStep, parse_build_log
 from layerbot.analysis.dockerfile import parse
-from layerbot.analysis.measured import Measurement, finding_cost, match_runs, saved_seconds
-from layerbot.analysis.model import Finding, Severity
+from layerbot.analysis.gitlab_ci import load_pipeline
+from layerbot.analysis.measured import (
+    Measurement,
+    build_cost,
+    finding_cost,
+    match_runs,
+    saved_seconds,
+    slowest_steps,
+    with_build_cost,
+)
+from layerbot.analysis.model import Finding, RepoView, Severity
 
 ROOT = Path(__file__).resolve().parents[1]
 LOGS = Path(__file__).parent / "build_logs"
@@ -155,3 +164,35 @@ def test_check_build_log_of_another_build_says_nothing_about_time() -> None:
         "examples/go-service/Dockerfile", "--build-log", str(LOGS / "buildkit-two-builds.log")
     )
     assert "build log" not in out and "measured" not in out
+
+
+def test_slowest_steps_name_the_commands_that_ran_longest() -> None:
+    doc = parse(GO_SERVICE.read_text())
+    ran = Measurement("pipeline #7", match_runs(doc, _runs("buildkit-go-service.log")))
+    # 41.8 s and 23.6 s in the log; WORKDIR (0.3 s) and COPY (0.1 s) are under a second
+    assert slowest_steps(ran) == "slowest steps: `go mod download` 42 s, `go build -o main .` 24 s"
+    cached = Measurement("pipeline #8", match_runs(doc, _runs("kaniko-cached.log")))
+    # the download came from the cache: it is not among the slowest; the build ran 24 → 53
+    assert slowest_steps(cached, count=1) == "slowest steps: `go build -o main .` 29 s"
+
+
+def test_a_ci_finding_on_the_build_gets_what_the_whole_build_cost() -> None:
+    ci_text = (GO_SERVICE.parent / ".gitlab-ci.yml").read_text()
+    files = {".gitlab-ci.yml": ci_text, "Dockerfile": GO_SERVICE.read_text()}
+    pipeline = load_pipeline(".gitlab-ci.yml", ci_text, RepoView.from_files(files))
+    doc = parse(GO_SERVICE.read_text(), "Dockerfile")
+    # line 11 is the job's `docker build`; line 10 its `docker login`
+    on_build = Finding("ci-cache-from", Severity.MAJOR, ".gitlab-ci.yml", 11, 11, "m", "no cache")
+    elsewhere = Finding("ci-cache-from", Severity.MAJOR, ".gitlab-ci.yml", 10, 10, "m")
+    ran = Measurement("pipeline #7", match_runs(doc, _runs("buildkit-go-service.log")))
+    # WORKDIR 0.3 + COPY 0.1 + 41.8 + 23.6 s, all ran
+    assert (
+        build_cost(ran) == "in pipeline #7 the build's steps took 66 s and none came from the cache"
+    )
+    priced = with_build_cost([on_build, elsewhere], pipeline, "build", doc, ran)
+    assert priced[0].impact == f"no cache; {build_cost(ran)}"
+    assert priced[1] == elsewhere
+    assert with_build_cost([on_build], pipeline, "deploy", doc, ran) == [on_build]
+    # kaniko: WORKDIR 0 s, COPY 1 s, the download cached, the build 24 → 53
+    cached = Measurement("pipeline #8", match_runs(doc, _runs("kaniko-cached.log")))
+    assert build_cost(cached) == "in pipeline #8 the build's steps took 30 s and 1 of 4 were cached"

@@ -27,12 +27,31 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
+from layerbot.analysis.dockerfile import DockerfileError, parse
 from layerbot.analysis.fixes import as_replacement, split_lines
+from layerbot.analysis.gitlab_ci import Pipeline
+from layerbot.analysis.measured import (
+    Measurement,
+    match_runs,
+    slowest_steps,
+    summary_line,
+    with_build_cost,
+    with_costs,
+)
 from layerbot.analysis.model import Finding, Note, Safety, Severity
 from layerbot.rule_pages import rule_explanation, rule_reference
-from workers.mr_model import DiffRefs, Discussion, DraftNote, FileDiff, PostedNote
+from workers.mr_model import (
+    DiffRefs,
+    Discussion,
+    DraftNote,
+    FileDiff,
+    JobRun,
+    MeasuredJob,
+    PostedNote,
+)
 
 SUMMARY_MARKER = "<!-- layerbot:summary -->"
 RESOLVED_MARKER = "<!-- layerbot:resolved -->"
@@ -271,6 +290,79 @@ def read_bot_notes(
     return BotNotes(findings, draft_findings, frozenset(replies), summary, tuple(summary_drafts))
 
 
+# --- measured build times --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuildTime:
+    """The summary's line on one Dockerfile's measured build, and the job log it came from."""
+
+    text: str
+    job_url: str
+    slowest: str | None = None
+
+
+def ago(finished_at: str, now: datetime) -> str | None:
+    """``2 days ago`` for an ISO 8601 time; ``None`` when GitLab gave none."""
+    try:
+        finished = datetime.fromisoformat(finished_at)
+    except ValueError:
+        return None
+    if finished.tzinfo is None or now.tzinfo is None:
+        return None
+    minutes = max(0, int((now - finished).total_seconds() // 60))
+    for unit, size in (("day", 24 * 60), ("hour", 60), ("minute", 1)):
+        if minutes >= size:
+            count = minutes // size
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
+
+
+def measured_source(job: JobRun, now: datetime) -> str:
+    """Where a measurement comes from: ``pipeline `#41` (job `build`, 2 days ago)``; the
+    pipeline number is a code span so GitLab does not read it as an issue reference."""
+    when = ago(job.finished_at, now)
+    return f"pipeline `#{job.pipeline_id}` (job {code_span(job.name)}{', ' + when if when else ''})"
+
+
+def add_build_times(
+    findings: Sequence[Finding],
+    sources: Mapping[str, str],
+    fixed: Mapping[str, str],
+    measured: Mapping[str, Sequence[MeasuredJob]],
+    now: datetime,
+    pipeline: Pipeline | None = None,
+) -> tuple[list[Finding], list[BuildTime]]:
+    """The findings with what their steps cost in each Dockerfile's first measured job whose
+    log built that file (a finding of ``pipeline`` on that job's build: what the whole build
+    cost), and one summary line per such Dockerfile. A job whose log matches nothing (another
+    Dockerfile, another builder's output) adds nothing."""
+    result = list(findings)
+    lines: list[BuildTime] = []
+    for path, jobs in sorted(measured.items()):
+        text = sources.get(path)
+        if text is None:
+            continue
+        try:
+            doc = parse(text, path)
+        except DockerfileError:
+            continue
+        for measured_job in jobs:
+            timings = match_runs(doc, measured_job.runs)
+            if not timings:
+                continue
+            measurement = Measurement(measured_source(measured_job.job, now), timings)
+            result = with_costs(doc, result, measurement)
+            if pipeline is not None:
+                result = with_build_cost(result, pipeline, measured_job.job.name, doc, measurement)
+            line = summary_line(doc, fixed.get(path, text), measurement)
+            if line:
+                slowest = slowest_steps(measurement)
+                lines.append(BuildTime(line, measured_job.job.web_url, slowest))
+            break
+    return result, lines
+
+
 # --- the plan --------------------------------------------------------------------------------
 
 
@@ -310,6 +402,7 @@ class ReviewContext:
     ignored: frozenset[str] = frozenset()
     inline_info: bool = False
     """Comment ``info`` findings inline too (``.layerbot.yml``: ``inline-info: true``)."""
+    build_times: Sequence[BuildTime] = ()
 
 
 @dataclass(frozen=True)
@@ -501,6 +594,13 @@ def render_summary(
         parts.append("\n".join(_table(findings, where, context.docs_url)))
         explained = [rule_explanation(rule, context.docs_url) for rule in _rules_of(findings)]
         parts.extend(text for text in explained if text)
+    for build in context.build_times:
+        line = f"Measured: {render_message(build.text)}."
+        if build.slowest:
+            line += f" {render_message(build.slowest[0].upper() + build.slowest[1:])}."
+        if build.job_url:
+            line += f" [Job log]({build.job_url})."
+        parts.append(line)
     if context.patch:
         fence = fence_for(context.patch)
         parts.append(

@@ -41,6 +41,7 @@ from workers.mr_model import (
     Discussion,
     DraftNote,
     FileDiff,
+    JobRun,
     MergeRequest,
     PostedNote,
     Protection,
@@ -98,6 +99,8 @@ _TEMPLATES = [
     (re.compile(r"/draft_notes/\d+"), "/draft_notes/:draft"),
     (re.compile(r"/notes/\d+"), "/notes/:note"),
     (re.compile(r"/members/all/\d+"), "/members/all/:user"),
+    (re.compile(r"/pipelines/\d+"), "/pipelines/:pipeline"),
+    (re.compile(r"/jobs/\d+"), "/jobs/:job"),
 ]
 
 
@@ -536,6 +539,71 @@ class GitLabClient:
                 )
             items = [item for item in page if isinstance(item, dict)]
         return [BranchCommit(str(i.get("id") or ""), str(i.get("message") or "")) for i in items]
+
+    def finished_pipelines(self, project_id: int, ref: str, limit: int) -> list[int]:
+        """Ids of the newest ``limit`` finished pipelines on ``ref``, newest first: one page
+        (doc/api/pipelines.md: ``ref``, ``scope=finished``, ``order_by=id``, ``sort=desc``)."""
+        with _translated("GET /pipelines"):
+            page = self.gl.http_list(
+                f"/projects/{_project(project_id)}/pipelines",
+                query_data={
+                    "ref": ref,
+                    "scope": "finished",
+                    "order_by": "id",
+                    "sort": "desc",
+                    "per_page": limit,
+                },
+                get_all=False,
+                obey_rate_limit=False,
+            )
+        return [int(item["id"]) for item in page if isinstance(item, dict) and "id" in item][:limit]
+
+    def successful_jobs(self, project_id: int, pipeline_id: int) -> list[JobRun]:
+        """The pipeline's successful jobs, one page of 100 (doc/api/jobs.md, list pipeline
+        jobs: ``scope[]=success``; retried attempts are left out by GitLab)."""
+        with _translated("GET /pipelines/:pipeline/jobs"):
+            page = self.gl.http_list(
+                f"/projects/{_project(project_id)}/pipelines/{pipeline_id}/jobs",
+                query_data={"scope[]": "success", "per_page": 100},
+                get_all=False,
+                obey_rate_limit=False,
+            )
+        return [
+            JobRun(
+                id=int(item["id"]),
+                name=str(item.get("name") or ""),
+                pipeline_id=int((item.get("pipeline") or {}).get("id") or pipeline_id),
+                ref=str(item.get("ref") or ""),
+                finished_at=str(item.get("finished_at") or ""),
+                web_url=str(item.get("web_url") or ""),
+            )
+            for item in page
+            if isinstance(item, dict) and "id" in item
+        ]
+
+    def job_log(self, project_id: int, job_id: int, max_bytes: int) -> bytes | None:
+        """The job's log (``GET /jobs/:job_id/trace``), at most its first ``max_bytes``: the
+        rest is never downloaded. ``None`` when GitLab has no log (404: erased or expired)."""
+        url = f"/projects/{_project(project_id)}/jobs/{job_id}/trace"
+        try:
+            with _translated("GET /jobs/:job/trace"):
+                response = self.gl.http_get(url, streamed=True, raw=True, obey_rate_limit=False)
+        except NotFoundError:
+            return None
+        assert isinstance(response, requests.Response)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                chunks.append(chunk[: max_bytes - size])
+                size += len(chunks[-1])
+                if size >= max_bytes:
+                    break
+        except requests.RequestException as error:
+            raise TransientGitLabError(f"GET /jobs/:job/trace: {type(error).__name__}") from None
+        finally:
+            response.close()
+        return b"".join(chunks)
 
     # -- writes
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from layerbot.analysis.build_logs import BuildRun
+
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
 
@@ -155,3 +157,23 @@ class Protection:
 class BranchCommit:
     sha: str
     message: str
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """A finished CI job as the jobs API lists it (doc/api/jobs.md)."""
+
+    id: int
+    name: str
+    pipeline_id: int
+    ref: str
+    finished_at: str  # ISO 8601, as GitLab gives it
+    web_url: str
+
+
+@dataclass(frozen=True)
+class MeasuredJob:
+    """A build job's latest successful run on the target branch and the builds its log shows."""
+
+    job: JobRun
+    runs: tuple[BuildRun, ...]

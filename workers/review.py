@@ -15,9 +15,10 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cache
 
 import redis
@@ -25,10 +26,12 @@ import redis
 from layerbot.analysis.engine import analyse
 from layerbot.settings import Settings
 from workers import metrics
+from workers.build_timings import measure_builds, root_pipeline
 from workers.comments import (
     BotNotes,
     CommentPlan,
     ReviewContext,
+    add_build_times,
     plan_comments,
     read_bot_notes,
     summary_after_publish,
@@ -36,7 +39,7 @@ from workers.comments import (
 from workers.fetch import ReviewInput, fetch_review_input
 from workers.gitlab_client import GitLabClient, PermanentGitLabError
 from workers.leases import renewed
-from workers.mr_model import DiffRefs, MergeRequest
+from workers.mr_model import DiffRefs, MeasuredJob, MergeRequest
 from workers.patches import fixed_files, unified_patch
 
 log = logging.getLogger(__name__)
@@ -185,8 +188,16 @@ def _review(
         client.discussions(project_id, mr_iid), client.draft_notes(project_id, mr_iid), bot.id
     )
     fetched = fetch_review_input(client, mr)
+    measured = _measured_builds(client, settings, mr, fetched)
     plan = plan_review(
-        fetched, state, mr.diff_refs, bot.username, settings.rule_docs_url, also_ignore
+        fetched,
+        state,
+        mr.diff_refs,
+        bot.username,
+        settings.rule_docs_url,
+        also_ignore,
+        measured=measured,
+        now=datetime.now(UTC),
     )
     latest = client.merge_request(project_id, mr_iid)
     reason = _usable(latest, mr.sha)
@@ -202,6 +213,18 @@ def _review(
     )
 
 
+def _measured_builds(
+    client: GitLabClient, settings: Settings, mr: MergeRequest, fetched: ReviewInput
+) -> dict[str, tuple[MeasuredJob, ...]]:
+    """The build jobs' measurements; an extra that never fails the review."""
+    store = _redis(settings.redis_url) if settings.redis_url else None
+    try:
+        return measure_builds(client, store, mr, fetched)
+    except Exception:
+        log.warning("build timings of !%s skipped", mr.iid, exc_info=True)
+        return {}
+
+
 def plan_review(
     fetched: ReviewInput,
     state: BotNotes,
@@ -209,13 +232,26 @@ def plan_review(
     bot_username: str,
     docs_url: str | None,
     also_ignore: frozenset[str] = frozenset(),
+    *,
+    measured: Mapping[str, Sequence[MeasuredJob]] | None = None,
+    now: datetime | None = None,
 ) -> CommentPlan:
-    """Analyse the fetched files and plan the comments (pure given its inputs)."""
+    """Analyse the fetched files and plan the comments (pure given its inputs; ``measured``
+    are the build jobs' logs per Dockerfile, aged relative to ``now``)."""
     ignored = state.ignored | also_ignore
     config = fetched.config.with_disabled(*ignored)
     result = analyse(fetched.files, fetched.repo, config)
     sources = fetched.sources
-    patch = unified_patch(fixed_files(sources, fetched.repo, config, unsafe=True))
+    fixed = fixed_files(sources, fetched.repo, config, unsafe=True)
+    patch = unified_patch(fixed)
+    findings, build_times = add_build_times(
+        result.findings,
+        sources,
+        {item.path: item.after for item in fixed},
+        measured or {},
+        now or datetime.now(UTC),
+        root_pipeline(fetched.repo) if measured else None,
+    )
     context = ReviewContext(
         diff_refs=diff_refs,
         diffs=fetched.diffs,
@@ -227,8 +263,9 @@ def plan_review(
         notes=[*fetched.notes, *result.notes],
         ignored=ignored,
         inline_info=config.inline_info,
+        build_times=build_times,
     )
-    return plan_comments(result.findings, context, state)
+    return plan_comments(findings, context, state)
 
 
 def post_plan(

@@ -16,8 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from layerbot.analysis.build_logs import BuildRun, TimedStep, normalize
+from layerbot.analysis.ci_fixes import finding_lines
 from layerbot.analysis.dockerfile import Dockerfile, DockerfileError, Instruction, Stage, parse
 from layerbot.analysis.fixes import apply_fix
+from layerbot.analysis.gitlab_ci import Pipeline
 from layerbot.analysis.layer_cache import STEP_KEYWORDS, Change, all_steps_rerun
 from layerbot.analysis.model import Finding
 
@@ -143,6 +145,13 @@ def finding_cost(doc: Dockerfile, finding: Finding, measured: Measurement) -> st
     return sentence
 
 
+def _with_impact(finding: Finding, cost: str | None) -> Finding:
+    if not cost:
+        return finding
+    impact = f"{finding.impact}; {cost}" if finding.impact else cost[0].upper() + cost[1:]
+    return replace(finding, impact=impact)
+
+
 def with_costs(
     doc: Dockerfile, findings: Iterable[Finding], measured: Measurement
 ) -> list[Finding]:
@@ -150,10 +159,60 @@ def with_costs(
     result = []
     for finding in findings:
         cost = finding_cost(doc, finding, measured) if finding.path == doc.path else None
-        if cost:
-            impact = f"{finding.impact}; {cost}" if finding.impact else cost[0].upper() + cost[1:]
-            finding = replace(finding, impact=impact)
-        result.append(finding)
+        result.append(_with_impact(finding, cost))
+    return result
+
+
+def _short(step: TimedStep) -> str:
+    """A step as a reader knows it: ``go mod download`` for ``RUN X=1 && go mod download``."""
+    keyword, _, rest = step.text.partition(" ")
+    command = rest.split("&&")[-1].strip() if keyword == "RUN" else step.text
+    return command if len(command) <= 40 else command[:39] + "…"
+
+
+def slowest_steps(measured: Measurement, count: int = 3) -> str | None:
+    """The steps that took longest, e.g. ``slowest steps: `go mod download` 42 s, `go build` 24 s``
+    (steps of a second or more that ran; None when none did)."""
+    ran = sorted(
+        (s for s in measured.timings.values() if s.seconds is not None and s.seconds >= 1),
+        key=lambda s: -(s.seconds or 0.0),
+    )[:count]
+    if not ran:
+        return None
+    return "slowest steps: " + ", ".join(f"`{_short(s)}` {_seconds(s.seconds or 0)}" for s in ran)
+
+
+def build_cost(measured: Measurement) -> str | None:
+    """What the whole measured build cost, for a CI finding about the job that ran it."""
+    steps = list(measured.timings.values())
+    ran = [step for step in steps if not step.cached]
+    if not ran or any(step.seconds is None for step in ran):
+        return None
+    total = _seconds(sum(step.seconds or 0.0 for step in ran))
+    cached = len(steps) - len(ran)
+    reuse = "none came from the cache" if not cached else f"{cached} of {len(steps)} were cached"
+    return f"in {measured.source} the build's steps took {total} and {reuse}"
+
+
+def with_build_cost(
+    findings: Iterable[Finding],
+    pipeline: Pipeline,
+    job: str,
+    doc: Dockerfile,
+    measured: Measurement,
+) -> list[Finding]:
+    """The findings, each CI finding on ``job``'s build of ``doc`` extended by what that build
+    cost (found by the lines a finding about that build spans, as the CI rules place it)."""
+    spans = {
+        finding_lines(pipeline, build)
+        for build in pipeline.builds
+        if build.job.name == job and build.dockerfile == doc.path
+    }
+    cost = build_cost(measured) if spans else None
+    result = []
+    for finding in findings:
+        on_build = finding.path == pipeline.path and (finding.line, finding.end_line) in spans
+        result.append(_with_impact(finding, cost if on_build else None))
     return result
 
 

@@ -552,6 +552,10 @@ ROUTES: list[tuple[str, re.Pattern[str], Handler]] = [
 ]
 
 
+def _add_routes(routes: list[tuple[str, str, Handler]]) -> None:
+    ROUTES.extend((method, re.compile(f"^{path}$"), handler) for method, path, handler in routes)
+
+
 def route(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
     """The handler for an API path (after `/api/v4`), with URL-decoded groups."""
     for route_method, pattern, handler in ROUTES:
@@ -564,3 +568,8 @@ def route(method: str, path: str) -> tuple[Handler, dict[str, str]] | None:
 def allowed(path: str) -> bool:
     """Whether any method serves this path (405 rather than 404 when only the method is off)."""
     return any(pattern.match(path) for _, pattern, _ in ROUTES)
+
+
+from tests.fake_gitlab import ci  # noqa: E402  (its handlers build on this module)
+
+_add_routes(ci.ROUTES)

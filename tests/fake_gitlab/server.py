@@ -129,6 +129,8 @@ class FakeGitLab:
             "open_merge_request",
             "push",
             "set_merge_request",
+            "add_job",
+            "restrict_jobs",
             "add_note",
             "set_token",
             "limit_notes",
@@ -220,6 +222,8 @@ class FakeGitLab:
     open_merge_request = _locked(GitLabState.open_merge_request)
     push = _locked(GitLabState.push)
     set_merge_request = _locked(GitLabState.set_merge_request)
+    add_job = _locked(GitLabState.add_job)
+    restrict_jobs = _locked(GitLabState.restrict_jobs)
     add_note = _locked(GitLabState.add_note)
     limit_notes = _locked(GitLabState.limit_notes)
 
@@ -404,7 +408,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         split = urlsplit(self.path)
-        query = {k: v[-1] for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        query = {
+            k: v if k.endswith("[]") else v[-1]  # `scope[]=a&scope[]=b` is an array
+            for k, v in parse_qs(split.query, keep_blank_values=True).items()
+        }
         try:
             body, raw_json = self._read_body()
         except ApiError as error:

@@ -172,6 +172,35 @@ class ProtectedBranch:
 
 
 @dataclass
+class Pipeline:
+    id: int
+    ref: str
+    sha: str
+    status: str
+    created_at: str
+    finished_at: str | None
+
+
+@dataclass
+class Job:
+    """A CI job; `trace` is its log (None: no log, as after it expired or was erased)."""
+
+    id: int
+    name: str
+    stage: str
+    pipeline_id: int
+    status: str
+    created_at: str
+    finished_at: str | None
+    duration: float | None
+    trace: str | None
+
+
+# Job statuses GitLab counts as finished (`scope=finished` of the pipelines list).
+FINISHED = ("success", "failed", "canceled", "skipped")
+
+
+@dataclass
 class Project:
     id: int
     path_with_namespace: str
@@ -182,6 +211,10 @@ class Project:
     protected: dict[str, ProtectedBranch] = field(default_factory=dict)
     members: dict[int, int] = field(default_factory=dict)
     merge_requests: dict[int, MergeRequest] = field(default_factory=dict)
+    pipelines: dict[int, Pipeline] = field(default_factory=dict)
+    jobs: dict[int, Job] = field(default_factory=dict)
+    jobs_min_level: int = 0
+    """Role needed to read pipelines, jobs and logs (403 below it; see `restrict_jobs`)."""
 
     def tree(self, ref: str) -> Tree:
         """Files at a branch name or commit sha (404 like GitLab for unknown refs)."""
@@ -322,6 +355,57 @@ class GitLabState:
         before 15.x did (`authorize_admin_project`: Maintainers); today any member who can
         read the code may list the rules (`authorize_read_code!`)."""
         self.protection_rules_min_level = min_level
+
+    def add_job(
+        self,
+        project: int | str,
+        name: str,
+        *,
+        ref: str | None = None,
+        status: str = "success",
+        trace: str | None = None,
+        duration: float | None = 60.0,
+        finished_at: str | None = None,
+        pipeline: int | None = None,
+        stage: str = "build",
+    ) -> dict[str, int]:
+        """A CI job on `ref` (default branch), in `pipeline` or in a new pipeline at the ref's
+        head; the pipeline's status follows its jobs. Returns {"job": id, "pipeline": id}."""
+        item = self.project(project)
+        if pipeline is None:
+            branch = ref or item.default_branch
+            entry = Pipeline(
+                self.next_id(), branch, item.branches.get(branch, ""), status, now(), None
+            )
+            item.pipelines[entry.id] = entry
+        else:
+            entry = item.pipelines[pipeline]
+        done = status in FINISHED
+        job = Job(
+            self.next_id(),
+            name,
+            stage,
+            entry.id,
+            status,
+            now(),
+            (finished_at or now()) if done else None,
+            duration if done else None,
+            trace,
+        )
+        item.jobs[job.id] = job
+        statuses = {j.status for j in item.jobs.values() if j.pipeline_id == entry.id}
+        for candidate in ("running", "pending", "created", "failed", "canceled", "success"):
+            if candidate in statuses:
+                entry.status = candidate
+                break
+        entry.finished_at = job.finished_at if entry.status in FINISHED else None
+        return {"job": job.id, "pipeline": entry.id}
+
+    def restrict_jobs(self, project: int | str, min_level: int) -> None:
+        """Pipelines, jobs and job logs answer 403 to members below `min_level`, as GitLab
+        does for a role without `read_build` (e.g. a Guest when the project's pipelines are
+        not public)."""
+        self.project(project).jobs_min_level = min_level
 
     def protections(self, project: Project, branch: str) -> list[ProtectedBranch]:
         """Every protection rule that applies to `branch` (exact names and wildcards)."""
@@ -897,6 +981,9 @@ def _project_from(data: dict[str, Any]) -> Project:
         merge_requests={
             int(iid): _merge_request_from(m) for iid, m in data["merge_requests"].items()
         },
+        pipelines={int(i): Pipeline(**p) for i, p in data.get("pipelines", {}).items()},
+        jobs={int(i): Job(**j) for i, j in data.get("jobs", {}).items()},
+        jobs_min_level=data.get("jobs_min_level", 0),
     )
 
 
