@@ -7,108 +7,14 @@ Each handler gets a `Request` (acting user, parsed query and body, URL groups) a
 from __future__ import annotations
 
 import base64
-import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
-from tests.fake_gitlab import payloads
-from tests.fake_gitlab.state import (
-    ApiError,
-    GitLabState,
-    MergeRequest,
-    Project,
-    User,
-)
-
-DEFAULT_PER_PAGE = 20
-MAX_PER_PAGE = 100
-
-
-@dataclass
-class Request:
-    method: str
-    path: str
-    query: dict[str, Any]
-    body: dict[str, Any]
-    user: User
-    state: GitLabState
-    base_url: str
-    groups: dict[str, str] = field(default_factory=dict)
-
-    def param(self, name: str, default: Any = None) -> Any:
-        """A parameter from the JSON/form body or, failing that, the query string."""
-        if name in self.body:
-            return self.body[name]
-        return self.query.get(name, default)
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        value = self.param(name, default)
-        if isinstance(value, str):
-            return value.lower() in ("true", "1", "yes")
-        return bool(value)
-
-    def project(self) -> Project:
-        """The URL's project; private, so non-members get 404 like on GitLab."""
-        found = self.state.project(self.groups["project"])
-        if self.user.id not in found.members:
-            raise ApiError(404, "404 Project Not Found")
-        return found
-
-    def merge_request(self) -> MergeRequest:
-        return self.state.merge_request(self.project().id, self.groups["iid"])
-
-
-@dataclass
-class Answer:
-    status: int
-    body: Any
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-def ok(body: Any, status: int = 200) -> Answer:
-    return Answer(status, body)
-
-
-def paginate(request: Request, items: Sequence[Any]) -> Answer:
-    """One page of `items` with GitLab's offset-pagination headers and `Link`."""
-    try:
-        per_page = min(max(int(request.query.get("per_page", DEFAULT_PER_PAGE)), 1), MAX_PER_PAGE)
-        page = max(int(request.query.get("page", 1)), 1)
-    except ValueError:
-        raise ApiError(400, {"error": "page is invalid"}) from None
-    total = len(items)
-    pages = max(math.ceil(total / per_page), 1)
-    chunk = list(items[(page - 1) * per_page : page * per_page])
-    next_page = page + 1 if page < pages else None
-    prev_page = page - 1 if page > 1 else None
-
-    def link(target: int) -> str:
-        query = {k: v for k, v in request.query.items() if k not in ("page", "per_page")}
-        query.update({"page": target, "per_page": per_page})
-        return f"{request.base_url}{request.path}?{urlencode(query)}"
-
-    links = []
-    if prev_page:
-        links.append(f'<{link(prev_page)}>; rel="prev"')
-    if next_page:
-        links.append(f'<{link(next_page)}>; rel="next"')
-    links.append(f'<{link(1)}>; rel="first"')
-    links.append(f'<{link(pages)}>; rel="last"')
-    headers = {
-        "X-Page": str(page),
-        "X-Per-Page": str(per_page),
-        "X-Total": str(total),
-        "X-Total-Pages": str(pages),
-        "X-Next-Page": str(next_page or ""),
-        "X-Prev-Page": str(prev_page or ""),
-        "Link": ", ".join(links),
-    }
-    return Answer(200, chunk, headers)
-
+from tests.fake_gitlab import ci, payloads
+from tests.fake_gitlab.handling import Answer, Handler, Request, ok, paginate
+from tests.fake_gitlab.state import ApiError, Project
 
 # -- users and projects ------------------------------------------------------------------------
 
@@ -497,7 +403,6 @@ def bulk_publish(request: Request) -> Answer:
     return Answer(204, None)
 
 
-Handler = Callable[[Request], Answer]
 P = r"/projects/(?P<project>[^/]+)"
 MR = P + r"/merge_requests/(?P<iid>\d+)"
 
@@ -569,7 +474,5 @@ def allowed(path: str) -> bool:
     """Whether any method serves this path (405 rather than 404 when only the method is off)."""
     return any(pattern.match(path) for _, pattern, _ in ROUTES)
 
-
-from tests.fake_gitlab import ci  # noqa: E402  (its handlers build on this module)
 
 _add_routes(ci.ROUTES)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fake_gitlab.api import Answer, Handler, Request, ok, paginate
+from tests.fake_gitlab.handling import Answer, Handler, Request, ok, paginate
 from tests.fake_gitlab.state import FINISHED, ApiError, Job, Pipeline, Project
 
 PIPELINE_SCOPES = {

@@ -25,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from tests.fake_gitlab import api, payloads, webhooks
 from tests.fake_gitlab.faults import Fault, FaultPlan
+from tests.fake_gitlab.handling import Request
 from tests.fake_gitlab.state import ApiError, GitLabState
 
 P = ParamSpec("P")
@@ -507,7 +508,7 @@ class Handler(BaseHTTPRequestHandler):
                     return 405, {"error": "405 Method Not Allowed"}, {}
                 return 404, {"error": "404 Not Found"}, {}
             handler, groups = found
-            request = api.Request(method, path, query, body, user, state, self._base_url(), groups)
+            request = Request(method, path, query, body, user, state, self._base_url(), groups)
             try:
                 answer = handler(request)
             except ApiError as error:
