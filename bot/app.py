@@ -143,6 +143,7 @@ def _read_body(incoming: Request, limit: int) -> bytes:
     """The body, reading no further than ``limit`` + 1 bytes (413 beyond the cap)."""
     too_large = webhook.Rejected(413, "too_large", f"body larger than {limit} bytes")
     if incoming.content_length is not None and incoming.content_length > limit:
+        _discard(incoming, 2 * limit)
         raise too_large
     chunks: list[bytes] = []
     size = 0
@@ -156,8 +157,27 @@ def _read_body(incoming: Request, limit: int) -> bytes:
     except RequestEntityTooLarge:  # Werkzeug's own cap on a body of unknown length
         raise too_large from None
     if size > limit:
+        _discard(incoming, 2 * limit - size)
         raise too_large
     return b"".join(chunks)
+
+
+def _discard(incoming: Request, up_to: int) -> None:
+    """Reads and drops up to ``up_to`` more bytes of a refused body.
+
+    A server that closes its socket with unread bytes in it sends a TCP reset, and the client
+    may lose the 413 answer already sent; a body up to twice the cap is read to its end so the
+    sender gets the answer, a larger one is cut off.
+    """
+    left = up_to
+    try:
+        while left > 0:
+            chunk = incoming.stream.read(min(_READ_CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+    except (RequestEntityTooLarge, OSError):
+        return
 
 
 def _decide(state: WebServices, incoming: Request) -> webhook.Decision:

@@ -129,7 +129,7 @@ def test_rejections_under_gunicorn(server: Server, own_queue: OwnQueue) -> None:
     assert server.post(raw, {**headers, "X-Gitlab-Token": "no"})[0] == 401
     tampered = {**headers, "webhook-signature": signed_headers(MR, raw + b"x")["webhook-signature"]}
     assert server.post(raw, tampered)[0] == 401
-    huge = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+    huge = b"{" + b" " * (3 * 512 * 1024) + b"}"  # over the cap, under twice it: read, refused
     assert server.post(huge, signed_headers(MR, huge))[0] == 413
     chunked = server.post(iter([huge]), signed_headers(MR, huge))  # no Content-Length
     assert chunked[0] == 413
