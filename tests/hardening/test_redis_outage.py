@@ -32,7 +32,7 @@ from tests.hardening.stack import (  # noqa: F401  (fixtures are used by name)
     own_redis_fixture,
 )
 from tests.web.live import Server, http, serve
-from tests.worker.expect import example_files, findings_for, markers
+from tests.worker.expect import example_files, findings_for, inline_findings, markers
 
 assert fake_process_fixture  # a fixture, used by name
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -105,10 +105,10 @@ def test_events_accepted_while_redis_is_down_are_reviewed_once_it_is_back(
     assert by_phase["during"] == [(202, "spooled")]
     # right after the restart the web may still spool (it replays the spool first, in order)
     assert set(by_phase["after"]) <= {(200, "duplicate"), (202, "queued"), (202, "spooled")}
-    expected = len(findings_for(example_files()))
+    inline = len(inline_findings(findings_for(example_files())))  # advice stays in the summary
     notes = {iid: bot_notes(fake, project, iid) for iid in mrs}
-    assert {iid: len(found) for iid, found in notes.items()} == {iid: expected + 1 for iid in mrs}
-    assert all(len(set(markers(found))) == expected for found in notes.values())
+    assert {iid: len(found) for iid, found in notes.items()} == {iid: inline + 1 for iid in mrs}
+    assert all(len(set(markers(found))) == inline for found in notes.values())
     reviews_per_mr = {
         iid: len(fake.calls(method="GET", path_regex=rf"/merge_requests/{iid}/diffs$"))
         for iid in mrs
