@@ -206,10 +206,13 @@ def _read_jobs(
 
 
 def measure_builds(
-    client: GitLabClient, store: redis.Redis | None, mr: MergeRequest, fetched: ReviewInput
+    client: GitLabClient,
+    store: redis.Redis | None,
+    mr: MergeRequest,
+    jobs: dict[str, list[str]],
 ) -> dict[str, tuple[MeasuredJob, ...]]:
-    """Each analysed Dockerfile's build jobs, measured on the target branch (maybe none)."""
-    jobs = build_jobs(fetched)
+    """Each Dockerfile's build jobs (:func:`build_jobs`), measured on the target branch (maybe
+    none). Only GitLab and Redis calls: it may run on the client's pool beside other reads."""
     if not jobs:
         return {}
     names = sorted({name for job_names in jobs.values() for name in job_names})

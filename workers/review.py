@@ -15,21 +15,22 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 
 import redis
 
 from layerbot.analysis.engine import analyse
 from layerbot.settings import Settings
 from workers import metrics
-from workers.build_timings import measure_builds, root_pipeline
+from workers.build_timings import build_jobs, measure_builds, root_pipeline
 from workers.comments import (
     BotNotes,
     CommentPlan,
+    InlineComment,
     ReviewContext,
     add_build_times,
     plan_comments,
@@ -183,12 +184,22 @@ def _review(
     if reason is not None:
         return _drop(reason, mr, head_sha)
     assert mr.diff_refs is not None
-    bot = client.current_user()
-    state = read_bot_notes(
-        client.discussions(project_id, mr_iid), client.draft_notes(project_id, mr_iid), bot.id
-    )
-    fetched = fetch_review_input(client, mr)
-    measured = _measured_builds(client, settings, mr, fetched)
+    # the reads that need only the MR's ids, at once (GET /user only on a process's first review)
+    user = client.submit(client.current_user)
+    threads = client.submit(partial(client.discussions, project_id, mr_iid))
+    drafts = client.submit(partial(client.draft_notes, project_id, mr_iid))
+    diffs = client.submit(partial(client.merge_request_diffs, project_id, mr_iid))
+    client.settle([user, threads, drafts, diffs])
+    bot = user.result()
+    state = read_bot_notes(threads.result(), drafts.result(), bot.id)
+    fetched = fetch_review_input(client, mr, diffs.result())
+    # the build timings and the MR's head again (did a push land while we read?), at once
+    measuring = client.submit(partial(_measured_builds, client, settings, mr, _build_jobs(fetched)))
+    again = client.submit(partial(client.merge_request, project_id, mr_iid))
+    client.settle([measuring, again])
+    reason = _usable(again.result(), mr.sha)
+    if reason is not None:
+        return _drop(reason, again.result(), mr.sha)
     plan = plan_review(
         fetched,
         state,
@@ -196,13 +207,9 @@ def _review(
         bot.username,
         settings.rule_docs_url,
         also_ignore,
-        measured=measured,
+        measured=measuring.result(),
         now=datetime.now(UTC),
     )
-    latest = client.merge_request(project_id, mr_iid)
-    reason = _usable(latest, mr.sha)
-    if reason is not None:
-        return _drop(reason, latest, mr.sha)
     posted, summary = post_plan(client, mr, plan, state, bot.id)
     return ReviewOutcome(
         "posted" if posted else "unchanged",
@@ -213,13 +220,22 @@ def _review(
     )
 
 
+def _build_jobs(fetched: ReviewInput) -> dict[str, list[str]]:
+    """The root CI jobs building each analysed Dockerfile (none when the CI cannot say)."""
+    try:
+        return build_jobs(fetched)
+    except Exception:
+        log.warning("build jobs of the review skipped", exc_info=True)
+        return {}
+
+
 def _measured_builds(
-    client: GitLabClient, settings: Settings, mr: MergeRequest, fetched: ReviewInput
+    client: GitLabClient, settings: Settings, mr: MergeRequest, jobs: dict[str, list[str]]
 ) -> dict[str, tuple[MeasuredJob, ...]]:
     """The build jobs' measurements; an extra that never fails the review."""
     store = _redis(settings.redis_url) if settings.redis_url else None
     try:
-        return measure_builds(client, store, mr, fetched)
+        return measure_builds(client, store, mr, jobs)
     except Exception:
         log.warning("build timings of !%s skipped", mr.iid, exc_info=True)
         return {}
@@ -268,6 +284,18 @@ def plan_review(
     return plan_comments(findings, context, state)
 
 
+def _draft_inline(client: GitLabClient, mr: MergeRequest, comment: InlineComment) -> None:
+    """One inline draft; a position GitLab refuses (400) leaves the finding to the summary."""
+    try:
+        client.create_draft_note(mr.project_id, mr.iid, comment.body, position=comment.position)
+    except PermanentGitLabError as error:
+        if error.status != 400:
+            raise
+        log.warning("GitLab refused an inline draft (%s); summary only", error)
+        return
+    metrics.NOTES_POSTED.labels("inline").inc()
+
+
 def post_plan(
     client: GitLabClient, mr: MergeRequest, plan: CommentPlan, state: BotNotes, bot_id: int
 ) -> tuple[bool, bool]:
@@ -278,22 +306,26 @@ def post_plan(
     posts only what is still missing.
     """
     project_id, iid = mr.project_id, mr.iid
-    for draft_id in plan.stale_drafts:
-        client.delete_draft_note(project_id, iid, draft_id)
-    for comment in plan.inline:
-        try:
-            client.create_draft_note(project_id, iid, comment.body, position=comment.position)
-        except PermanentGitLabError as error:
-            if error.status != 400:
-                raise
-            log.warning("GitLab refused an inline draft (%s); summary only", error)
-            continue
-        metrics.NOTES_POSTED.labels("inline").inc()
-    for reply in plan.resolutions:
-        client.create_draft_note(
-            project_id, iid, reply.body, in_reply_to=reply.discussion_id, resolve=reply.resolve
+    client.run_all(
+        [partial(client.delete_draft_note, project_id, iid, draft) for draft in plan.stale_drafts]
+    )
+    # independent drafts, at once: their order on the MR is the order GitLab numbered them
+    inline: list[Callable[[], object]] = [
+        partial(_draft_inline, client, mr, comment) for comment in plan.inline
+    ]
+    replies: list[Callable[[], object]] = [
+        partial(
+            client.create_draft_note,
+            project_id,
+            iid,
+            reply.body,
+            in_reply_to=reply.discussion_id,
+            resolve=reply.resolve,
         )
-        metrics.NOTES_POSTED.labels("reply").inc()
+        for reply in plan.resolutions
+    ]
+    client.run_all([*inline, *replies])
+    metrics.NOTES_POSTED.labels("reply").inc(len(replies))
     leftover = set(state.draft_findings.values()) - set(plan.stale_drafts)
     published = state
     pending = plan.drafts or bool(leftover) or bool(state.draft_replies)
