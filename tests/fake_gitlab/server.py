@@ -103,6 +103,15 @@ def _with_url(
     return call
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog like a real server's (socketserver's
+    default of 5 drops the SYNs of a client opening more connections at once, which then
+    wait a second to retry)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class FakeGitLab:
     """A fake GitLab instance: state, fault plan, call log, and (once started) an HTTP server.
 
@@ -178,8 +187,7 @@ class FakeGitLab:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve in a background thread; returns the base URL for `gitlab.Gitlab(url, ...)`."""
         handler = type("BoundHandler", (Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler)
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"
         self._thread = threading.Thread(
