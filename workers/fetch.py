@@ -42,6 +42,7 @@ from layerbot.analysis.discovery import (
 )
 from layerbot.analysis.engine import decode
 from layerbot.analysis.model import InputError, ListedRepoView, Note, RepoView
+from layerbot.analysis.project import NODE_VERSION_FILES
 from workers.gitlab_client import GitLabClient
 from workers.mr_model import FileDiff, MergeRequest
 
@@ -80,6 +81,9 @@ _MANIFEST_NAMES = tuple(
     )
 )
 _IGNORE_FILE = ".dockerignore"
+_READ_AHEAD = frozenset({_IGNORE_FILE, *NODE_VERSION_FILES})
+"""Read ahead from a build context besides its manifests: the ignore file, and the files
+that name a Node version (``.python-version``, ``rust-toolchain`` are manifests already)."""
 
 
 @dataclass
@@ -141,6 +145,7 @@ def _expected(path: str) -> bool:
     return (
         is_manifest(path)
         or path.endswith(_IGNORE_FILE)
+        or posixpath.basename(path) in _READ_AHEAD
         or path.endswith((".yml", ".yaml"))
         or file_kind(path) is not None
     )
@@ -238,7 +243,7 @@ def next_round(
         entries = _listed(reads, context)
         prefix = context + "/" if context else ""
         for name, is_file in (entries or {}).items():
-            wanted = name == _IGNORE_FILE or (is_manifest(name) and name not in READ_WHEN_ASKED)
+            wanted = name in _READ_AHEAD or (is_manifest(name) and name not in READ_WHEN_ASKED)
             if is_file and wanted:
                 files.add(prefix + name)
     return folders, files
@@ -268,41 +273,70 @@ def _linked_files(targets: list[str], repo: RepoView) -> list[str]:
     return sorted(linked - set(targets))
 
 
+class ReviewFetch:
+    """One review's reads, in two steps so the caller can start other calls in between:
+    :meth:`start` reads what the changed files alone say is needed and names the Dockerfiles
+    to analyse; :meth:`finish` reads their build contexts and returns the input."""
+
+    def __init__(self, client: GitLabClient, mr: MergeRequest, diffs: list[FileDiff]) -> None:
+        self.mr = mr
+        self.diffs = diffs
+        self.reads = RepoReads(client, mr.project_id, mr.sha)
+        self.repo: RepoView = ListedRepoView(self.reads.listing, self.reads.text_of)
+        self.analysed: list[str] = []
+        self.dockerfiles: list[str] = []
+
+    @classmethod
+    def start(
+        cls, client: GitLabClient, mr: MergeRequest, diffs: list[FileDiff]
+    ) -> ReviewFetch | None:
+        """The first round; ``None`` when the merge request changes nothing to review."""
+        targets = changed_targets(diffs)
+        if not targets and diffs:
+            targets = changed_targets(diffs, _root_ci_view(client, mr))
+        if not targets:
+            return None
+        fetch = cls(client, mr, diffs)
+        folders = with_parents(posixpath.dirname(path) for path in targets)
+        fetch.reads.prefetch(folders, [*targets, ROOT_CI_FILES[0]])
+        targets = sorted(set(targets) | set(changed_targets(diffs, fetch.repo)))
+        fetch.analysed = sorted(set(targets) | set(_linked_files(targets, fetch.repo)))
+        fetch.dockerfiles = [p for p in fetch.analysed if kind_in(fetch.repo, p) == DOCKERFILE]
+        return fetch
+
+    def finish(self) -> ReviewInput:
+        """The build contexts' rounds, ``.layerbot.yml``, and the files to analyse."""
+        repo, reads = self.repo, self.reads
+        while reads.prefetch(*next_round(repo, reads, self.dockerfiles)):
+            pass
+        notes: list[Note] = []
+        config = Config()
+        if repo.exists(CONFIG_FILE):
+            try:
+                config = parse_config(repo.read(CONFIG_FILE))
+            except ConfigError as error:
+                notes.append(Note(CONFIG_FILE, f"{error}; using the defaults"))
+        files: dict[str, bytes] = {}
+        for path in self.analysed:
+            data = reads.bytes_of(path) if repo.exists(path) else None
+            if data is None:
+                log.info("%s is in the diff but not at %s; skipped", path, self.mr.sha[:12])
+                continue
+            files[path] = data
+        return ReviewInput(self.diffs, files, repo, config, notes)
+
+
+def no_input(diffs: list[FileDiff]) -> ReviewInput:
+    """The input of a merge request that changes nothing to review."""
+    return ReviewInput(diffs, {}, RepoView.from_files({}), Config())
+
+
 def fetch_review_input(
     client: GitLabClient, mr: MergeRequest, diffs: list[FileDiff] | None = None
 ) -> ReviewInput:
-    """The review's input; ``diffs`` when the caller read them already (with the MR's
-    discussions, at once)."""
-    project_id, sha = mr.project_id, mr.sha
+    """The review's input, both steps of :class:`ReviewFetch` at once (``diffs`` when the
+    caller read them already)."""
     if diffs is None:
-        diffs = client.merge_request_diffs(project_id, mr.iid)
-    targets = changed_targets(diffs)
-    if not targets and diffs:
-        targets = changed_targets(diffs, _root_ci_view(client, mr))
-    if not targets:
-        return ReviewInput(diffs, {}, RepoView.from_files({}), Config())
-    reads = RepoReads(client, project_id, sha)
-    repo = ListedRepoView(reads.listing, reads.text_of)
-    reads.prefetch(
-        with_parents(posixpath.dirname(path) for path in targets), [*targets, ROOT_CI_FILES[0]]
-    )
-    targets = sorted(set(targets) | set(changed_targets(diffs, repo)))
-    analysed = sorted(set(targets) | set(_linked_files(targets, repo)))
-    dockerfiles = [path for path in analysed if kind_in(repo, path) == DOCKERFILE]
-    while reads.prefetch(*next_round(repo, reads, dockerfiles)):
-        pass
-    notes: list[Note] = []
-    config = Config()
-    if repo.exists(CONFIG_FILE):
-        try:
-            config = parse_config(repo.read(CONFIG_FILE))
-        except ConfigError as error:
-            notes.append(Note(CONFIG_FILE, f"{error}; using the defaults"))
-    files: dict[str, bytes] = {}
-    for path in analysed:
-        data = reads.bytes_of(path) if repo.exists(path) else None
-        if data is None:
-            log.info("%s is in the diff but not at %s; skipped", path, sha[:12])
-            continue
-        files[path] = data
-    return ReviewInput(diffs, files, repo, config, notes)
+        diffs = client.merge_request_diffs(mr.project_id, mr.iid)
+    fetch = ReviewFetch.start(client, mr, diffs)
+    return fetch.finish() if fetch is not None else no_input(diffs)

@@ -24,6 +24,7 @@ from functools import cache, partial
 import redis
 
 from layerbot.analysis.engine import analyse
+from layerbot.analysis.model import RepoView
 from layerbot.settings import Settings
 from workers import metrics
 from workers.build_timings import build_jobs, measure_builds, root_pipeline
@@ -37,7 +38,7 @@ from workers.comments import (
     read_bot_notes,
     summary_after_publish,
 )
-from workers.fetch import ReviewInput, fetch_review_input
+from workers.fetch import ReviewFetch, ReviewInput, no_input
 from workers.gitlab_client import GitLabClient, PermanentGitLabError
 from workers.leases import renewed
 from workers.mr_model import DiffRefs, MeasuredJob, MergeRequest
@@ -179,23 +180,28 @@ def _review(
     head_sha: str | None,
     also_ignore: frozenset[str],
 ) -> ReviewOutcome:
-    mr = client.merge_request(project_id, mr_iid)
-    reason = _usable(mr, head_sha)
-    if reason is not None:
-        return _drop(reason, mr, head_sha)
-    assert mr.diff_refs is not None
-    # the reads that need only the MR's ids, at once (GET /user only on a process's first review)
+    # what needs only the MR's ids, at once (GET /user only on a process's first review); on a
+    # review that is dropped, the discussions, drafts and diffs were read for nothing
+    merge_request = client.submit(partial(client.merge_request, project_id, mr_iid))
     user = client.submit(client.current_user)
     threads = client.submit(partial(client.discussions, project_id, mr_iid))
     drafts = client.submit(partial(client.draft_notes, project_id, mr_iid))
     diffs = client.submit(partial(client.merge_request_diffs, project_id, mr_iid))
-    client.settle([user, threads, drafts, diffs])
+    client.settle([merge_request, user, threads, drafts, diffs])
+    mr = merge_request.result()
+    reason = _usable(mr, head_sha)
+    if reason is not None:
+        return _drop(reason, mr, head_sha)
+    assert mr.diff_refs is not None
     bot = user.result()
     state = read_bot_notes(threads.result(), drafts.result(), bot.id)
-    fetched = fetch_review_input(client, mr, diffs.result())
-    # the build timings and the MR's head again (did a push land while we read?), at once
-    measuring = client.submit(partial(_measured_builds, client, settings, mr, _build_jobs(fetched)))
+    fetch = ReviewFetch.start(client, mr, diffs.result())
+    # beside the build contexts' reads: the build timings, and the MR's head again (did a
+    # push land while we read?)
+    jobs = _build_jobs(fetch.repo, fetch.dockerfiles) if fetch is not None else {}
+    measuring = client.submit(partial(_measured_builds, client, settings, mr, jobs))
     again = client.submit(partial(client.merge_request, project_id, mr_iid))
+    fetched = fetch.finish() if fetch is not None else no_input(diffs.result())
     client.settle([measuring, again])
     reason = _usable(again.result(), mr.sha)
     if reason is not None:
@@ -220,10 +226,10 @@ def _review(
     )
 
 
-def _build_jobs(fetched: ReviewInput) -> dict[str, list[str]]:
+def _build_jobs(repo: RepoView, dockerfiles: list[str]) -> dict[str, list[str]]:
     """The root CI jobs building each analysed Dockerfile (none when the CI cannot say)."""
     try:
-        return build_jobs(fetched)
+        return build_jobs(repo, dockerfiles)
     except Exception:
         log.warning("build jobs of the review skipped", exc_info=True)
         return {}
