@@ -27,7 +27,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -400,7 +400,11 @@ class GitLabClient:
         """Wait for every future, then raise the first error in their order: no call of a
         failed batch is still running when the review handles the failure."""
         pending = list(futures)
-        errors = [future.exception() for future in pending]
+        try:
+            errors = [future.exception() for future in pending]
+        except BaseException:
+            wait(pending)  # interrupted (the task's soft time limit): its calls end first
+            raise
         first = next((error for error in errors if error is not None), None)
         if first is not None:
             raise first
