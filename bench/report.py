@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.e2e import latency_rows
+from bench.e2e import GOAL_LATENCY_MS, GOAL_P95_S, latency_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -65,14 +65,29 @@ def write_json(results: dict[str, object], out_dir: Path) -> Path:
     return path
 
 
-def write_chart(scaling: dict[str, object], out_dir: Path) -> Path | None:
-    """Log-log chart of the scaling curves (skipped when matplotlib is not installed)."""
+def _pyplot() -> Any:
+    """matplotlib's pyplot drawing to files, or ``None`` when it is not installed."""
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
+        return None
+    return plt
+
+
+def _save(plt: Any, figure: Any, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def write_chart(scaling: dict[str, object], out_dir: Path) -> Path | None:
+    """Log-log chart of the scaling curves (skipped when matplotlib is not installed)."""
+    plt = _pyplot()
+    if plt is None:
         return None
     figure, axes = plt.subplots(1, 2, figsize=(10, 4))
     titles = {"dockerfile_instructions": "Dockerfile instructions", "ci_jobs": "CI jobs"}
@@ -88,22 +103,14 @@ def write_chart(scaling: dict[str, object], out_dir: Path) -> Path | None:
         axis.set_xlabel(title)
         axis.grid(True, which="both", alpha=0.3)
         axis.legend()
-    figure.tight_layout()
-    path = out_dir / "scaling.png"
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, out_dir / "scaling.png")
 
 
 def write_latency_chart(rows: list[dict[str, Any]], out_dir: Path) -> Path | None:
     """Review latency against GitLab latency, calls at once beside one after the other
     (skipped when matplotlib is not installed)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    plt = _pyplot()
+    if plt is None:
         return None
     figure, axis = plt.subplots(figsize=(6, 4))
     latencies = [row["latency_ms"] for row in rows]
@@ -116,17 +123,13 @@ def write_latency_chart(rows: list[dict[str, Any]], out_dir: Path) -> Path | Non
         points = [(x, row[key]) for x, row in zip(latencies, rows, strict=True) if row[key]]
         if points:
             axis.plot(*zip(*points, strict=True), style, label=label)
-    axis.plot([50], [0.5], "r*", markersize=12, label="goal: p95 < 0.5 s at 50 ms")
+    axis.plot([GOAL_LATENCY_MS], [GOAL_P95_S], "r*", markersize=12, label="goal: p95 < 0.5 s")
     axis.set_xlabel("GitLab latency per call (ms)")
     axis.set_ylabel("review latency (s)")
     axis.set_title("Review latency, webhook to summary (1 worker)")
     axis.grid(True, alpha=0.3)
     axis.legend()
-    figure.tight_layout()
-    path = out_dir / "review_latency.png"
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return _save(plt, figure, out_dir / "review_latency.png")
 
 
 REPRODUCE = """\

@@ -19,6 +19,7 @@ from urllib.parse import unquote
 import pytest
 
 from layerbot.settings import Settings
+from tests.e2e.test_fetch_calls import PACKAGE_JSON, SERVICE_DOCKERFILE, monorepo
 from tests.fake_gitlab.server import FakeGitLab
 from tests.worker.expect import example_files
 from workers.fetch import MAX_OTHER_READS, RepoReads
@@ -28,13 +29,6 @@ from workers.review import ReviewOutcome, run_review
 MR = "/projects/:id/merge_requests/:iid"
 RAW = "/projects/:id/repository/files/:path/raw"
 TREE = "/projects/:id/repository/tree"
-NODE_DOCKERFILE = """FROM node:20
-WORKDIR /app
-COPY . .
-RUN npm ci
-CMD ["node", "server.js"]
-"""
-PACKAGE_JSON = '{"name": "web", "version": "1.0.0", "dependencies": {"express": "^4.19.0"}}\n'
 
 
 def make_client(
@@ -98,85 +92,47 @@ def review(
     return outcome
 
 
-def test_a_one_dockerfile_merge_request(fake_gitlab: FakeGitLab, client: GitLabClient) -> None:
-    after = example_files()
-    before = {path: text for path, text in after.items() if path != "Dockerfile"}
-    outcome = review(fake_gitlab, client, before, after)
-
-    reads = Counter(
+def reads(listings: int, raw: int, pipelines: int) -> Counter[str]:
+    """A first review's reads: the MR twice (before and after the fetch), its discussions,
+    drafts and diffs, the folder listings, the raw files, the build timings' pipelines."""
+    return Counter(
         {
             f"GET {MR}": 2,
             f"GET {MR}/discussions": 1,
             f"GET {MR}/draft_notes": 1,
             f"GET {MR}/diffs": 1,
-            f"GET {TREE}": 1,
-            f"GET {RAW}": 3,
-            "GET /projects/:id/pipelines": 1,  # the root CI builds it: its latest build, measured
+            f"GET {TREE}": listings,
+            f"GET {RAW}": raw,
+            "GET /projects/:id/pipelines": pipelines,
         }
     )
-    assert endpoints(fake_gitlab) == reads + writes(outcome.inline)
+
+
+@pytest.mark.parametrize("changed", [["Dockerfile"], ["Dockerfile", ".gitlab-ci.yml"]])
+def test_a_dockerfile_merge_request_with_or_without_its_ci_file(
+    fake_gitlab: FakeGitLab, client: GitLabClient, changed: list[str]
+) -> None:
+    after = example_files()
+    before = {path: text for path, text in after.items() if path not in changed}
+    outcome = review(fake_gitlab, client, before, after)
+
+    # the root CI file builds the Dockerfile: one pipelines call for its latest build's times
+    assert endpoints(fake_gitlab) == reads(1, 3, 1) + writes(outcome.inline)
     assert listed(fake_gitlab) == [""]
     # the Dockerfile, the CI file that builds it, the one manifest the rules open (go.sum is
     # a lockfile: read only when a rule asks, and none does here)
     assert raw_reads(fake_gitlab) == Counter(["Dockerfile", ".gitlab-ci.yml", "go.mod"])
 
 
-def test_a_dockerfile_and_ci_file_merge_request(
-    fake_gitlab: FakeGitLab, client: GitLabClient
-) -> None:
-    after = example_files()
-    before = {
-        path: text for path, text in after.items() if path not in ("Dockerfile", ".gitlab-ci.yml")
-    }
-    outcome = review(fake_gitlab, client, before, after)
-
-    reads = Counter(
-        {
-            f"GET {MR}": 2,
-            f"GET {MR}/discussions": 1,
-            f"GET {MR}/draft_notes": 1,
-            f"GET {MR}/diffs": 1,
-            f"GET {TREE}": 1,
-            f"GET {RAW}": 3,
-            "GET /projects/:id/pipelines": 1,
-        }
-    )
-    assert endpoints(fake_gitlab) == reads + writes(outcome.inline)
-    assert raw_reads(fake_gitlab) == Counter(["Dockerfile", ".gitlab-ci.yml", "go.mod"])
-
-
-def monorepo(folders: int, files_per_folder: int) -> dict[str, str]:
-    files = {
-        f"lib{folder:03d}/src/module{index:03d}.py": f"VALUE = {index}\n"
-        for folder in range(folders)
-        for index in range(files_per_folder)
-    }
-    files["README.md"] = "a monorepo\n"
-    files["services/web/package.json"] = PACKAGE_JSON
-    files["services/web/package-lock.json"] = '{"lockfileVersion": 3}\n'
-    files["services/web/server.js"] = "require('express')\n"
-    files["services/api/Dockerfile"] = "FROM python:3.12-slim\nCOPY . /app\n"
-    return files
-
-
 def test_a_monorepo_merge_request_reads_its_service_folder_only(
     fake_gitlab: FakeGitLab, client: GitLabClient
 ) -> None:
     before = monorepo(folders=40, files_per_folder=30)  # 1,200 files: 12 pages recursively
-    after = {**before, "services/web/Dockerfile": NODE_DOCKERFILE}
+    before["services/api/Dockerfile"] = "FROM python:3.12-slim\nCOPY . /app\n"
+    after = {**before, "services/web/Dockerfile": SERVICE_DOCKERFILE}
     outcome = review(fake_gitlab, client, before, after)
 
-    reads = Counter(
-        {
-            f"GET {MR}": 2,
-            f"GET {MR}/discussions": 1,
-            f"GET {MR}/draft_notes": 1,
-            f"GET {MR}/diffs": 1,
-            f"GET {TREE}": 3,
-            f"GET {RAW}": 3,
-        }
-    )
-    assert endpoints(fake_gitlab) == reads + writes(outcome.inline)
+    assert endpoints(fake_gitlab) == reads(3, 3, 0) + writes(outcome.inline)
     assert listed(fake_gitlab) == ["", "services", "services/web"]
     # no root CI file (its read is the one 404), no other service's files, no lockfile
     assert raw_reads(fake_gitlab) == Counter(
@@ -231,7 +187,7 @@ def test_parallel_reads_post_the_same_review_as_sequential_ones(
 ) -> None:
     after = {
         **example_files(),
-        "services/web/Dockerfile": NODE_DOCKERFILE,
+        "services/web/Dockerfile": SERVICE_DOCKERFILE,
         "services/web/package.json": PACKAGE_JSON,
     }
     before = {path: text for path, text in after.items() if "Dockerfile" not in path}
