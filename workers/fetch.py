@@ -13,11 +13,13 @@ the client's pool (``GITLAB_PARALLEL_CALLS``):
    passes), and the manifests (the ecosystem table's, lockfiles aside) and ignore files found
    there; a round more only when a listing of this round holds more of them.
 
-Whatever else a rule opens (a lockfile, ``.nvmrc``, a sub-project's manifest, a CI include) is
-read when it asks, one call at a time; apart from manifests, ignore files and YAML (the CI
-configuration's includes and compose files) at most :data:`MAX_OTHER_READS` such files per
-review, the rest reads as missing. Never the whole tree: a 100,000-file monorepo costs what a
-ten-file repository does.
+Whatever else a rule opens (a lockfile, a sub-project's manifest, a sub-folder, a CI include, a
+Dockerfile the root CI builds that the merge request does not change) is read when it asks, one
+call at a time; apart from manifests, ignore and version files, YAML (the CI configuration's
+includes and compose files) and listings inside the build contexts, at most
+:data:`MAX_OTHER_READS` such calls per review: past them a file reads as missing and a folder
+as empty, and the rules say less (never something false). Never the whole tree: a
+100,000-file monorepo costs what a ten-file repository does.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ from workers.mr_model import FileDiff, MergeRequest
 log = logging.getLogger(__name__)
 
 MAX_OTHER_READS = 4
-"""Files read on demand per review that are no manifest, ignore file or YAML."""
+"""Calls made on demand per review beyond the rounds' reads, manifests, ignore and version
+files, YAML and the build contexts' folders (issue 13: "at most 4 others")."""
 
 READ_WHEN_ASKED = frozenset(
     {
@@ -141,14 +144,18 @@ def is_manifest(path: str) -> bool:
 
 
 def _expected(path: str) -> bool:
-    """Read without counting against :data:`MAX_OTHER_READS`."""
+    """Read without counting against :data:`MAX_OTHER_READS`: manifests, ignore and version
+    files, and YAML (the CI configuration's includes)."""
     return (
         is_manifest(path)
         or path.endswith(_IGNORE_FILE)
         or posixpath.basename(path) in _READ_AHEAD
         or path.endswith((".yml", ".yaml"))
-        or file_kind(path) is not None
     )
+
+
+def _below(folder: str, top: str) -> bool:
+    return not top or folder == top or folder.startswith(top + "/")
 
 
 def with_parents(folders: Iterable[str]) -> set[str]:
@@ -171,6 +178,8 @@ class RepoReads:
         self.sha = sha
         self.folders: dict[str, dict[str, bool]] = {}
         self.raw: dict[str, bytes | None] = {}
+        self.contexts: set[str] = set()
+        """Build context folders: listed below them without counting."""
         self.others = 0
 
     def prefetch(self, folders: Iterable[str], files: Iterable[str]) -> bool:
@@ -189,19 +198,28 @@ class RepoReads:
         self.raw.update({path: future.result() for path, future in blobs.items()})
         return bool(listings or blobs)
 
+    def _spend(self, what: str) -> bool:
+        """Whether one more call the rounds did not foresee may be made."""
+        if self.others >= MAX_OTHER_READS:
+            log.info("%s not read: over %d other reads", what, MAX_OTHER_READS)
+            return False
+        self.others += 1
+        return True
+
     def listing(self, folder: str) -> dict[str, bool]:
-        """``ListedRepoView``'s lister: what a round fetched, else one call now."""
+        """``ListedRepoView``'s lister: what a round fetched, else one call now (a folder
+        outside the build contexts counts as an other read)."""
         if folder not in self.folders:
+            inside = any(_below(folder, context) for context in self.contexts)
+            if not inside and not self._spend(f"folder {folder!r}"):
+                return {}
             self.folders[folder] = self.client.folder_entries(self.project_id, self.sha, folder)
         return self.folders[folder]
 
     def bytes_of(self, path: str) -> bytes | None:
         if path not in self.raw:
-            if not _expected(path):
-                if self.others >= MAX_OTHER_READS:
-                    log.info("%s not read: over %d other files", path, MAX_OTHER_READS)
-                    return None
-                self.others += 1
+            if not _expected(path) and not self._spend(path):
+                return None
             self.raw[path] = self.client.file_bytes(self.project_id, path, self.sha)
         return self.raw[path]
 
@@ -302,6 +320,7 @@ class ReviewFetch:
         targets = sorted(set(targets) | set(changed_targets(diffs, fetch.repo)))
         fetch.analysed = sorted(set(targets) | set(_linked_files(targets, fetch.repo)))
         fetch.dockerfiles = [p for p in fetch.analysed if kind_in(fetch.repo, p) == DOCKERFILE]
+        fetch.reads.contexts = {_context(fetch.repo, path) for path in fetch.dockerfiles}
         return fetch
 
     def finish(self) -> ReviewInput:

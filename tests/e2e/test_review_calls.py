@@ -142,6 +142,42 @@ def test_a_monorepo_merge_request_reads_its_service_folder_only(
     assert statuses == {404}
 
 
+def services(count: int) -> dict[str, str]:
+    """A monorepo of Go services, each built by a job of the root CI file."""
+    service = {path: text for path, text in example_files().items() if "/" not in path}
+    del service[".gitlab-ci.yml"]
+    files = {f"svc{i:03d}/{path}": text for i in range(count) for path, text in service.items()}
+    jobs = [
+        f"build{i}:\n  image: docker:24\n  script:\n    - docker build -t app/svc{i} svc{i:03d}\n"
+        for i in range(count)
+    ]
+    return {**files, ".gitlab-ci.yml": "\n".join(jobs)}
+
+
+def test_a_monorepo_with_a_root_ci_file_building_every_service(
+    fake_gitlab: FakeGitLab, client: GitLabClient
+) -> None:
+    """The root CI file is reviewed with the changed Dockerfile it builds; the Dockerfiles of
+    its other jobs are read only within the budget of other reads, whatever their number."""
+    calls = []
+    for count in (6, 30):
+        after = services(count)
+        before = {**after, "svc003/Dockerfile": "FROM golang:1.22\n"}
+        outcome = review(fake_gitlab, client, before, after)
+        ours = {"", "svc003"}
+        assert set(listed(fake_gitlab)) >= ours
+        assert raw_reads(fake_gitlab) >= Counter(
+            ["svc003/Dockerfile", ".gitlab-ci.yml", "svc003/go.mod"]
+        )
+        others = len(set(listed(fake_gitlab)) - ours) + len(raw_reads(fake_gitlab)) - 3
+        assert others == MAX_OTHER_READS
+        assert endpoints(fake_gitlab) == reads(2, 3, 1) + Counter(
+            {f"GET {TREE}": others // 2, f"GET {RAW}": others // 2}
+        ) + writes(outcome.inline)
+        calls.append(endpoints(fake_gitlab))
+    assert calls[0] == calls[1]  # five times the services, the same calls
+
+
 def test_the_bot_user_is_read_once_per_process(fake_gitlab: FakeGitLab, tmp_path: Path) -> None:
     """Cached per GitLab URL and token: a token no other test used starts with nothing."""
     token = f"bot-{uuid.uuid4().hex}"
