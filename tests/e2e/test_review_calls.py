@@ -228,6 +228,7 @@ def test_parallel_reads_post_the_same_review_as_sequential_ones(
     }
     before = {path: text for path, text in after.items() if "Dockerfile" not in path}
     reviews = {}
+    connections: dict[int, set[int]] = {}
     for threads in (1, 8):
         client = make_client(fake_gitlab, tmp_path, threads)
         project = fake_gitlab.add_project(f"group/same{threads}", files=before)
@@ -237,6 +238,9 @@ def test_parallel_reads_post_the_same_review_as_sequential_ones(
         outcome = run_review(client, client.settings, project, iid)
         client.close()
         reviews[threads] = (outcome, posted(fake_gitlab, project, iid), endpoints(fake_gitlab))
+        connections[threads] = {call["connection"] for call in fake_gitlab.calls()}
+    # one session, one kept-alive connection; calls at once come over several
+    assert len(connections[1]) == 1 < len(connections[8])
     sequential, parallel = reviews[1], reviews[8]
     assert sequential[0].status == "posted" and sequential[0].inline > 0
     assert parallel[0] == sequential[0]

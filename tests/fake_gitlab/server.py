@@ -266,7 +266,8 @@ class FakeGitLab:
         """Recorded API calls in order: method, path, query, json, status (int or "reset"),
         user (username or None), fault (id of the injected fault or None), handled (whether
         the request reached the API, so state may have changed even if the client saw an
-        error)."""
+        error), connection (the client's port: calls over one kept-alive connection share
+        it)."""
         pattern = re.compile(path_regex) if path_regex else None
         with self._calls_lock:
             return [
@@ -437,6 +438,7 @@ class Handler(BaseHTTPRequestHandler):
             "user": None,
             "fault": None,
             "handled": False,
+            "connection": self.client_address[1],
         }
         try:
             outcome = self._api(split.path, query, body, call)
