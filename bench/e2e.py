@@ -3,7 +3,13 @@
 Every merge request lives in a project of its own, so the fake GitLab's call log splits the API
 cost per review. The review latency is measured from the moment ``/webhook`` answered 202 to
 the moment the fake recorded the summary note's creation. Each configuration (GitLab answer
-latency × worker processes) runs on a fresh fake GitLab, Redis database and worker.
+latency × worker processes × ``GITLAB_PARALLEL_CALLS``) runs on a fresh fake GitLab, Redis
+database and worker.
+
+Review latency: at each GitLab latency, the typical merge requests one at a time (after one
+warm-up review, the worker process's first, reported apart), reviewed with
+the calls of a review made at once (``GITLAB_PARALLEL_CALLS`` = :data:`PARALLEL_CALLS`) and,
+as the anchor measured in the same run, one after the other (``1``). The goal is issue 13's.
 """
 
 from __future__ import annotations
@@ -26,6 +32,10 @@ from tests.fake_gitlab.webhooks import MERGE_REQUEST_HOOK
 from tests.web.payloads import SECRET, SIGNING_TOKEN, signed_headers
 
 SUMMARY_MARKER = "<!-- layerbot:summary -->"
+PARALLEL_CALLS = 8
+SEQUENTIAL_CALLS = 1
+GOAL_LATENCY_MS = 50.0
+GOAL_P95_S = 0.5
 _PROJECT_PATH = re.compile(r"^/api/v4/projects/(\d+)(/.*)?$")
 _NUMBER = re.compile(r"/\d+(?=/|$)")
 
@@ -156,6 +166,8 @@ def run_config(
     workers: int,
     typical: list[tuple[str, dict[str, str], dict[str, str]]],
     large: list[tuple[str, dict[str, str], dict[str, str]]],
+    parallel_calls: int = PARALLEL_CALLS,
+    burst: bool = True,
 ) -> dict[str, Any]:
     """Latency: typical MRs one at a time (no queueing). Throughput: all of them at once."""
     base = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -168,6 +180,7 @@ def run_config(
             REDIS_URL=redis_url,
             GITLAB_URL=fake.url,
             GITLAB_TOKEN=fake.bot_token,
+            GITLAB_PARALLEL_CALLS=str(parallel_calls),
             WEBHOOK_SECRET=SECRET,
             WEBHOOK_SIGNING_TOKEN=SIGNING_TOKEN,
             LAYERBOT_DATA_DIR=folder,
@@ -183,30 +196,37 @@ def run_config(
                 opened.append({"label": label, "project": project, "iid": iid, "changed": after})
             return opened
 
-        paced, burst = open_all(typical + large), open_all(typical)
+        warm_up = open_all(typical[:1])
+        paced, bursting = open_all(typical + large), open_all(typical if burst else [])
         if latency:
             fake.inject(path_regex="^/api/v4/", delay=latency, times=None)
         serve = layerbot("serve", "--port", str(port))
         worker = layerbot("worker", "--concurrency", str(workers))
         with running(worker, env), running(serve, env, f"http://127.0.0.1:{port}/healthz"):
             time.sleep(2.0)  # the worker connects to Redis and is ready to consume
+            # a worker process's first review also pays its imports and connections: measured
+            # apart, so the figures below are those of a running worker
+            first = _submit_and_wait(fake, port, warm_up, timeout=300)
             per: dict[int, dict[str, Any]] = {}
             for review in paced:
-                per |= _submit_and_wait(fake, port, [review], timeout=120)
+                per |= _submit_and_wait(fake, port, [review], timeout=300)
             started = time.time()
-            burst_per = _submit_and_wait(fake, port, burst, timeout=60 + 5 * len(burst))
-            finished = max((p["summary_at"] or time.time()) for p in burst_per.values())
+            burst_per = _submit_and_wait(fake, port, bursting, timeout=60 + 5 * len(bursting))
+            finished = max((p["summary_at"] or time.time() for p in burst_per.values()), default=0)
     rows = _rows(paced, per)
+    first_s = _rows(warm_up, first)[0]["seconds"] if warm_up else None
     done = [row["seconds"] for row in rows[: len(typical)] if row["seconds"] is not None]
     burst_done = sum(1 for p in burst_per.values() if p["summary_at"])
     return {
         "latency_ms": latency * 1000,
         "workers": workers,
+        "parallel_calls": parallel_calls,
         "reviews": len(typical),
         "completed": len(done),
-        "reviews_per_s": burst_done / max(finished - started, 1e-9),
+        "reviews_per_s": burst_done / max(finished - started, 1e-9) if burst else None,
         "p50_s": percentile(done, 0.5),
         "p95_s": percentile(done, 0.95),
+        "first_review_s": first_s,
         "per_review": rows,
     }
 
@@ -214,11 +234,45 @@ def run_config(
 def run(
     latencies: list[float], workers: list[int], sizes: list[int], copies: int
 ) -> dict[str, Any]:
+    """At each latency: one worker, calls at once (with the large MRs and the burst) and one
+    after the other (the anchor, typical MRs only); more workers with calls at once."""
     mrs = merge_requests(sizes)
     typical = [mr for mr in mrs if mr[0].startswith("example")] * copies
     large = [mr for mr in mrs if not mr[0].startswith("example")]
-    return {
-        "configs": [
-            run_config(latency, count, typical, large) for latency in latencies for count in workers
-        ]
-    }
+    configs = []
+    for latency in latencies:
+        configs.append(run_config(latency, 1, typical, large))
+        configs.append(run_config(latency, 1, typical, [], SEQUENTIAL_CALLS, burst=False))
+        configs += [run_config(latency, count, typical, []) for count in workers if count > 1]
+    return {"configs": configs, "goal": {"latency_ms": GOAL_LATENCY_MS, "p95_s": GOAL_P95_S}}
+
+
+def latency_rows(section: dict[str, Any]) -> list[dict[str, Any]]:
+    """One worker's review latency at each GitLab latency, beside the sequential anchor."""
+    configs = [c for c in section["configs"] if c["workers"] == 1]
+    rows = []
+    for config in configs:
+        if config["parallel_calls"] == SEQUENTIAL_CALLS:
+            continue
+        anchor = next(
+            (
+                c
+                for c in configs
+                if c["parallel_calls"] == SEQUENTIAL_CALLS
+                and c["latency_ms"] == config["latency_ms"]
+            ),
+            None,
+        )
+        rows.append(
+            {
+                "latency_ms": config["latency_ms"],
+                "reviews": config["completed"],
+                "p50_s": config["p50_s"],
+                "p95_s": config["p95_s"],
+                "anchor_p50_s": anchor["p50_s"] if anchor else None,
+                "anchor_p95_s": anchor["p95_s"] if anchor else None,
+                "first_review_s": config["first_review_s"],
+                "speedup_p95": anchor["p95_s"] / config["p95_s"] if anchor else None,
+            }
+        )
+    return rows

@@ -62,6 +62,9 @@ class Settings:
     worker_metrics_port: int = 0
     """Reviews of one project that may run at once (0: no limit); see ``workers.fairness``."""
     gitlab_timeout: float = 10.0
+    gitlab_parallel_calls: int = 8
+    """GitLab calls one review makes at once (its independent reads, its draft notes), per
+    worker process; 1: one after the other."""
     docs_url: str = ""
     """An explicit link template of a rule's documentation (``{name}`` is the rule)."""
     public_url: str = ""
@@ -98,6 +101,14 @@ class Settings:
                 env.get("PROJECT_CONCURRENCY"), "PROJECT_CONCURRENCY", defaults.project_concurrency
             ),
             gitlab_timeout=float(env.get("GITLAB_TIMEOUT", defaults.gitlab_timeout)),
+            gitlab_parallel_calls=max(
+                1,
+                _int(
+                    env.get("GITLAB_PARALLEL_CALLS"),
+                    "GITLAB_PARALLEL_CALLS",
+                    defaults.gitlab_parallel_calls,
+                ),
+            ),
             docs_url=env.get("LAYERBOT_DOCS_URL", defaults.docs_url),
             public_url=env.get("PUBLIC_URL", "").strip().rstrip("/"),
             review_drafts=_bool(env.get("REVIEW_DRAFTS"), "REVIEW_DRAFTS", defaults.review_drafts),

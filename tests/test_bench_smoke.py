@@ -41,11 +41,16 @@ def test_quick_bench_runs_every_section(tmp_path: Path) -> None:
     assert queue["duplicates"] == 0 and queue["lost"] == 0
     assert queue["tasks_queued"] == queue["requests"] - queue["redeliveries"]
 
-    [config] = results["e2e"]["configs"]
+    config, anchor = results["e2e"]["configs"]  # calls at once, then one after the other
+    assert (config["parallel_calls"], anchor["parallel_calls"]) == (8, 1)
     assert config["completed"] == config["reviews"] == 3  # the three example MRs, one at a time
+    assert anchor["completed"] == anchor["reviews"] == 3
     assert [review["changed_dockerfiles"] for review in config["per_review"]] == [1, 1, 1, 2]
     assert all(review["seconds"] is not None for review in config["per_review"])
     assert all(review["bulk_publishes"] == 1 for review in config["per_review"])
+    reads = [(review["read_calls"], review["write_calls"]) for review in config["per_review"]]
+    assert reads[:3] == [(r["read_calls"], r["write_calls"]) for r in anchor["per_review"]]
+    assert (tmp_path / "review_latency.png").stat().st_size > 0
 
     assert results["memory"]["points"][-1]["reviews"] >= 20
     assert (tmp_path / "scaling.png").stat().st_size > 0

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
@@ -32,7 +33,6 @@ from layerbot.analysis import gitlab_ci
 from layerbot.analysis.build_logs import BuildRun, TimedStep, parse_build_log
 from layerbot.analysis.discovery import DOCKERFILE, ROOT_CI_FILES, file_kind
 from layerbot.analysis.model import InputError, RepoView
-from workers.fetch import ReviewInput
 from workers.gitlab_client import GitLabClient, GitLabError, PermanentGitLabError
 from workers.mr_model import JobRun, MeasuredJob, MergeRequest
 
@@ -57,17 +57,18 @@ def root_pipeline(repo: RepoView) -> gitlab_ci.Pipeline | None:
         return None
 
 
-def build_jobs(fetched: ReviewInput) -> dict[str, list[str]]:
-    """Each analysed Dockerfile and the names of the root CI file's jobs that build it."""
-    pipeline = root_pipeline(fetched.repo)
+def build_jobs(repo: RepoView, paths: Iterable[str]) -> dict[str, list[str]]:
+    """Each Dockerfile (by name) among ``paths`` and the root CI file's jobs that build it."""
+    pipeline = root_pipeline(repo)
     if pipeline is None:
         return {}
     jobs = {}
-    for path in fetched.sources:
-        if file_kind(path) == DOCKERFILE:
-            names = gitlab_ci.ci_jobs_building(pipeline, path)
-            if names:
-                jobs[path] = names
+    for path in paths:
+        if file_kind(path) != DOCKERFILE:
+            continue
+        names = gitlab_ci.ci_jobs_building(pipeline, path)
+        if names:
+            jobs[path] = names
     return jobs
 
 
@@ -206,10 +207,13 @@ def _read_jobs(
 
 
 def measure_builds(
-    client: GitLabClient, store: redis.Redis | None, mr: MergeRequest, fetched: ReviewInput
+    client: GitLabClient,
+    store: redis.Redis | None,
+    mr: MergeRequest,
+    jobs: dict[str, list[str]],
 ) -> dict[str, tuple[MeasuredJob, ...]]:
-    """Each analysed Dockerfile's build jobs, measured on the target branch (maybe none)."""
-    jobs = build_jobs(fetched)
+    """Each Dockerfile's build jobs (:func:`build_jobs`), measured on the target branch (maybe
+    none). Only GitLab and Redis calls: it may run on the client's pool beside other reads."""
     if not jobs:
         return {}
     names = sorted({name for job_names in jobs.values() for name in job_names})

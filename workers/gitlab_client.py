@@ -10,6 +10,10 @@
   an :class:`AmbiguousWriteError`: the caller re-reads what exists (by fingerprint) first.
 - Every HTTP request is counted and timed per endpoint template (Prometheus and :class:`ApiTally`).
 - The token never reaches a log line: :func:`install_token_redaction` filters it out.
+- Independent calls of one review run at once on a bounded pool (``GITLAB_PARALLEL_CALLS``
+  threads, :meth:`GitLabClient.submit`), each thread with its own HTTP session.
+
+Over 400 lines: it is the one place that talks to GitLab, one documented endpoint per method.
 """
 
 from __future__ import annotations
@@ -22,10 +26,11 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import gitlab
@@ -50,6 +55,8 @@ from workers.mr_model import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 _TRANSIENT_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -291,6 +298,7 @@ class GuardedSession(requests.Session):
 # --- the client ------------------------------------------------------------------------------
 
 _USER_CACHE: dict[tuple[str, str], User] = {}
+_USER_LOCK = threading.Lock()
 
 
 def _token_key(token: str) -> str:
@@ -319,21 +327,101 @@ def _project(project_id: int | str) -> str:
 
 
 class GitLabClient:
-    """The bot's GitLab calls, each one documented endpoint of the REST API v4."""
+    """The bot's GitLab calls, each one documented endpoint of the REST API v4.
+
+    One client per worker process, used by one review at a time; :meth:`submit` runs its calls
+    on the client's pool. python-gitlab sends every request through its one
+    ``requests.Session``, and requests does not promise that a session may be shared between
+    threads (its maintainers advise one session per thread: psf/requests#1871, #2766), so each
+    thread gets its own ``gitlab.Gitlab`` and session (:attr:`gl`), kept for the process's
+    life so its connections are reused; they all count into one :attr:`tally`.
+    """
 
     def __init__(self, settings: Settings, policy: RetryPolicy | None = None) -> None:
         self.settings = settings
         self.tally = ApiTally()
-        self._session = GuardedSession(settings.gitlab_url, self.tally, policy or RetryPolicy())
-        self.gl = gitlab.Gitlab(
-            settings.gitlab_url,
-            private_token=settings.gitlab_token or None,
-            timeout=settings.gitlab_timeout,
-            session=self._session,
-            retry_transient_errors=False,
-            keep_base_url=True,
-            per_page=100,
-        )
+        self._policy = policy or RetryPolicy()
+        self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    @property
+    def gl(self) -> gitlab.Gitlab:
+        """This thread's python-gitlab client, with a session of its own."""
+        client: gitlab.Gitlab | None = getattr(self._local, "gl", None)
+        if client is None:
+            session = GuardedSession(self.settings.gitlab_url, self.tally, self._policy)
+            client = gitlab.Gitlab(
+                self.settings.gitlab_url,
+                private_token=self.settings.gitlab_token or None,
+                timeout=self.settings.gitlab_timeout,
+                session=session,
+                retry_transient_errors=False,
+                keep_base_url=True,
+                per_page=100,
+            )
+            self._local.gl = client
+        return client
+
+    # -- running calls at once
+
+    @property
+    def parallel(self) -> bool:
+        """Whether :meth:`submit` runs calls on the pool (else one after the other, inline)."""
+        return self.settings.gitlab_parallel_calls > 1 and not getattr(self._local, "pooled", False)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(
+                    max_workers=self.settings.gitlab_parallel_calls,
+                    thread_name_prefix="gitlab",
+                    initializer=self._mark_pooled,
+                )
+            return self._pool
+
+    def _mark_pooled(self) -> None:
+        self._local.pooled = True  # a call made from the pool never waits on the pool
+
+    def submit(self, call: Callable[[], T]) -> Future[T]:
+        """Start ``call`` (GitLab calls of this client) on the pool; with one thread, or from
+        inside the pool, it runs here and now and the future is already settled."""
+        if self.parallel:
+            return self._executor().submit(call)
+        future: Future[T] = Future()
+        try:
+            future.set_result(call())
+        except Exception as error:
+            future.set_exception(error)
+        return future
+
+    @staticmethod
+    def settle(futures: Iterable[Future[Any]]) -> None:
+        """Wait for every future, then raise the first error in their order: no call of a
+        failed batch is still running when the review handles the failure."""
+        pending = list(futures)
+        try:
+            errors = [future.exception() for future in pending]
+        except BaseException:
+            wait(pending)  # interrupted (the task's soft time limit): its calls end first
+            raise
+        first = next((error for error in errors if error is not None), None)
+        if first is not None:
+            raise first
+
+    def run_all(self, calls: Sequence[Callable[[], T]]) -> list[T]:
+        """The results of independent calls, in order, made at most
+        ``GITLAB_PARALLEL_CALLS`` at a time (see :meth:`settle` for errors)."""
+        futures = [self.submit(call) for call in calls]
+        self.settle(futures)
+        return [future.result() for future in futures]
+
+    def close(self) -> None:
+        """Stop the pool's threads (tests and benchmarks that build many clients)."""
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
 
     # -- plumbing
 
@@ -378,12 +466,14 @@ class GitLabClient:
     # -- reads
 
     def current_user(self) -> User:
-        """The bot's own account (``GET /user``), cached per GitLab URL and token."""
+        """The bot's own account (``GET /user``): asked once per process for each GitLab URL
+        and token, whatever the number of reviews or threads."""
         key = (self.settings.gitlab_url, _token_key(self.settings.gitlab_token))
-        if key not in _USER_CACHE:
-            data = self._get("/user")
-            _USER_CACHE[key] = User(int(data["id"]), str(data["username"]))
-        return _USER_CACHE[key]
+        with _USER_LOCK:
+            if key not in _USER_CACHE:
+                data = self._get("/user")
+                _USER_CACHE[key] = User(int(data["id"]), str(data["username"]))
+            return _USER_CACHE[key]
 
     def merge_request(self, project_id: int, iid: int) -> MergeRequest:
         data = self._get(self._mr(project_id, iid))

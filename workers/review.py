@@ -15,28 +15,30 @@ import fcntl
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 
 import redis
 
 from layerbot.analysis.engine import analyse
+from layerbot.analysis.model import RepoView
 from layerbot.settings import Settings
 from workers import metrics
-from workers.build_timings import measure_builds, root_pipeline
+from workers.build_timings import build_jobs, measure_builds, root_pipeline
 from workers.comments import (
     BotNotes,
     CommentPlan,
+    InlineComment,
     ReviewContext,
     add_build_times,
     plan_comments,
     read_bot_notes,
     summary_after_publish,
 )
-from workers.fetch import ReviewInput, fetch_review_input
+from workers.fetch import ReviewFetch, ReviewInput, no_input
 from workers.gitlab_client import GitLabClient, PermanentGitLabError
 from workers.leases import renewed
 from workers.mr_model import DiffRefs, MeasuredJob, MergeRequest
@@ -178,17 +180,32 @@ def _review(
     head_sha: str | None,
     also_ignore: frozenset[str],
 ) -> ReviewOutcome:
-    mr = client.merge_request(project_id, mr_iid)
+    # what needs only the MR's ids, at once (GET /user only on a process's first review); on a
+    # review that is dropped, the discussions, drafts and diffs were read for nothing
+    merge_request = client.submit(partial(client.merge_request, project_id, mr_iid))
+    user = client.submit(client.current_user)
+    threads = client.submit(partial(client.discussions, project_id, mr_iid))
+    drafts = client.submit(partial(client.draft_notes, project_id, mr_iid))
+    diffs = client.submit(partial(client.merge_request_diffs, project_id, mr_iid))
+    client.settle([merge_request, user, threads, drafts, diffs])
+    mr = merge_request.result()
     reason = _usable(mr, head_sha)
     if reason is not None:
         return _drop(reason, mr, head_sha)
     assert mr.diff_refs is not None
-    bot = client.current_user()
-    state = read_bot_notes(
-        client.discussions(project_id, mr_iid), client.draft_notes(project_id, mr_iid), bot.id
-    )
-    fetched = fetch_review_input(client, mr)
-    measured = _measured_builds(client, settings, mr, fetched)
+    bot = user.result()
+    state = read_bot_notes(threads.result(), drafts.result(), bot.id)
+    fetch = ReviewFetch.start(client, mr, diffs.result())
+    # beside the build contexts' reads: the build timings, and the MR's head again (did a
+    # push land while we read?)
+    jobs = _build_jobs(fetch.repo, fetch.dockerfiles) if fetch is not None else {}
+    measuring = client.submit(partial(_measured_builds, client, settings, mr, jobs))
+    again = client.submit(partial(client.merge_request, project_id, mr_iid))
+    fetched = fetch.finish() if fetch is not None else no_input(diffs.result())
+    client.settle([measuring, again])
+    reason = _usable(again.result(), mr.sha)
+    if reason is not None:
+        return _drop(reason, again.result(), mr.sha)
     plan = plan_review(
         fetched,
         state,
@@ -196,13 +213,9 @@ def _review(
         bot.username,
         settings.rule_docs_url,
         also_ignore,
-        measured=measured,
+        measured=measuring.result(),
         now=datetime.now(UTC),
     )
-    latest = client.merge_request(project_id, mr_iid)
-    reason = _usable(latest, mr.sha)
-    if reason is not None:
-        return _drop(reason, latest, mr.sha)
     posted, summary = post_plan(client, mr, plan, state, bot.id)
     return ReviewOutcome(
         "posted" if posted else "unchanged",
@@ -213,13 +226,22 @@ def _review(
     )
 
 
+def _build_jobs(repo: RepoView, dockerfiles: list[str]) -> dict[str, list[str]]:
+    """The root CI jobs building each analysed Dockerfile (none when the CI cannot say)."""
+    try:
+        return build_jobs(repo, dockerfiles)
+    except Exception:
+        log.warning("build jobs of the review skipped", exc_info=True)
+        return {}
+
+
 def _measured_builds(
-    client: GitLabClient, settings: Settings, mr: MergeRequest, fetched: ReviewInput
+    client: GitLabClient, settings: Settings, mr: MergeRequest, jobs: dict[str, list[str]]
 ) -> dict[str, tuple[MeasuredJob, ...]]:
     """The build jobs' measurements; an extra that never fails the review."""
     store = _redis(settings.redis_url) if settings.redis_url else None
     try:
-        return measure_builds(client, store, mr, fetched)
+        return measure_builds(client, store, mr, jobs)
     except Exception:
         log.warning("build timings of !%s skipped", mr.iid, exc_info=True)
         return {}
@@ -268,6 +290,18 @@ def plan_review(
     return plan_comments(findings, context, state)
 
 
+def _draft_inline(client: GitLabClient, mr: MergeRequest, comment: InlineComment) -> None:
+    """One inline draft; a position GitLab refuses (400) leaves the finding to the summary."""
+    try:
+        client.create_draft_note(mr.project_id, mr.iid, comment.body, position=comment.position)
+    except PermanentGitLabError as error:
+        if error.status != 400:
+            raise
+        log.warning("GitLab refused an inline draft (%s); summary only", error)
+        return
+    metrics.NOTES_POSTED.labels("inline").inc()
+
+
 def post_plan(
     client: GitLabClient, mr: MergeRequest, plan: CommentPlan, state: BotNotes, bot_id: int
 ) -> tuple[bool, bool]:
@@ -278,22 +312,26 @@ def post_plan(
     posts only what is still missing.
     """
     project_id, iid = mr.project_id, mr.iid
-    for draft_id in plan.stale_drafts:
-        client.delete_draft_note(project_id, iid, draft_id)
-    for comment in plan.inline:
-        try:
-            client.create_draft_note(project_id, iid, comment.body, position=comment.position)
-        except PermanentGitLabError as error:
-            if error.status != 400:
-                raise
-            log.warning("GitLab refused an inline draft (%s); summary only", error)
-            continue
-        metrics.NOTES_POSTED.labels("inline").inc()
-    for reply in plan.resolutions:
-        client.create_draft_note(
-            project_id, iid, reply.body, in_reply_to=reply.discussion_id, resolve=reply.resolve
+    client.run_all(
+        [partial(client.delete_draft_note, project_id, iid, draft) for draft in plan.stale_drafts]
+    )
+    # independent drafts, at once: their order on the MR is the order GitLab numbered them
+    inline: list[Callable[[], object]] = [
+        partial(_draft_inline, client, mr, comment) for comment in plan.inline
+    ]
+    replies: list[Callable[[], object]] = [
+        partial(
+            client.create_draft_note,
+            project_id,
+            iid,
+            reply.body,
+            in_reply_to=reply.discussion_id,
+            resolve=reply.resolve,
         )
-        metrics.NOTES_POSTED.labels("reply").inc()
+        for reply in plan.resolutions
+    ]
+    client.run_all([*inline, *replies])
+    metrics.NOTES_POSTED.labels("reply").inc(len(replies))
     leftover = set(state.draft_findings.values()) - set(plan.stale_drafts)
     published = state
     pending = plan.drafts or bool(leftover) or bool(state.draft_replies)

@@ -12,6 +12,8 @@ import re
 
 from layerbot.analysis.context import DockerfileContext
 
+NODE_VERSION_FILES = (".nvmrc", ".node-version")
+"""Where a Node project names its version, first found first (the bot reads them ahead)."""
 _GO_DIRECTIVE = re.compile(r"^go\s+(\d+\.\d+)", re.MULTILINE)
 _VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
 
@@ -25,7 +27,7 @@ def go_version(ctx: DockerfileContext) -> str | None:
 
 def node_version(ctx: DockerfileContext) -> str | None:
     """The major version from ``.nvmrc``, ``.node-version`` or package.json ``engines.node``."""
-    for name in (".nvmrc", ".node-version"):
+    for name in NODE_VERSION_FILES:
         text = (ctx.read(name) or "").strip().lstrip("v")
         match = _VERSION.match(text)
         if match:

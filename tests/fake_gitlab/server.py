@@ -104,6 +104,15 @@ def _with_url(
     return call
 
 
+class _Server(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog like a real server's (socketserver's
+    default of 5 drops the SYNs of a client opening more connections at once, which then
+    wait a second to retry)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+
 class FakeGitLab:
     """A fake GitLab instance: state, fault plan, call log, and (once started) an HTTP server.
 
@@ -179,8 +188,7 @@ class FakeGitLab:
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         """Serve in a background thread; returns the base URL for `gitlab.Gitlab(url, ...)`."""
         handler = type("BoundHandler", (Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
+        self._server = _Server((host, port), handler)
         bound_host, bound_port = self._server.server_address[:2]
         self.url = f"http://{bound_host!s}:{bound_port}"
         self._thread = threading.Thread(
@@ -259,7 +267,8 @@ class FakeGitLab:
         """Recorded API calls in order: method, path, query, json, status (int or "reset"),
         user (username or None), fault (id of the injected fault or None), handled (whether
         the request reached the API, so state may have changed even if the client saw an
-        error)."""
+        error), connection (the client's port: calls over one kept-alive connection share
+        it)."""
         pattern = re.compile(path_regex) if path_regex else None
         with self._calls_lock:
             return [
@@ -430,6 +439,7 @@ class Handler(BaseHTTPRequestHandler):
             "user": None,
             "fault": None,
             "handled": False,
+            "connection": self.client_address[1],
         }
         try:
             outcome = self._api(split.path, query, body, call)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -121,3 +123,37 @@ def test_one_shot_review_in_a_ci_pipeline(fake_gitlab: FakeGitLab, tmp_path: Pat
     assert fake_gitlab.bot_token not in done.stdout + done.stderr
     threads = fake_gitlab.discussions(project, iid)
     assert len(threads) == inline + 1
+
+
+def test_calls_at_once_keep_their_order_and_finish_before_an_error_is_raised(
+    fake_gitlab: FakeGitLab, project: int
+) -> None:
+    client = client_for(fake_gitlab)
+    sha = "main"
+    paths = ["Dockerfile", "missing.txt", "Dockerfile"]
+    found = client.run_all([partial(client.file_bytes, project, path, sha) for path in paths])
+    assert found == [b"FROM alpine:3.20\n", None, b"FROM alpine:3.20\n"]
+
+    fake_gitlab.clear_calls()
+    calls = [
+        partial(client.merge_request, project, 404),  # no such MR: fails
+        partial(client.folder_entries, project, sha, ""),
+        partial(client.file_bytes, project, "Dockerfile", sha),
+    ]
+    with pytest.raises(PermanentGitLabError) as raised:
+        client.run_all(calls)
+    assert raised.value.status == 404
+    assert sorted(c["status"] for c in fake_gitlab.calls()) == [200, 200, 404]  # all ran
+    client.close()
+
+
+def test_each_thread_has_its_own_session(fake_gitlab: FakeGitLab) -> None:
+    client = client_for(fake_gitlab)
+    mine = client.gl
+    assert client.gl is mine
+    others: list[object] = []
+    thread = threading.Thread(target=lambda: others.append(client.gl))
+    thread.start()
+    thread.join()
+    assert others[0] is not mine
+    assert others[0].session is not mine.session  # type: ignore[attr-defined]
