@@ -17,8 +17,9 @@ from enum import StrEnum
 from functools import cached_property
 
 from layerbot.analysis import shell
+from layerbot.analysis.ci_jobs import Job, ScriptLine
 from layerbot.analysis.ci_yaml import Origin
-from layerbot.analysis.gitlab_ci import Job, ScriptLine
+from layerbot.analysis.image_ref import parse_image
 
 
 class Tool(StrEnum):
@@ -99,10 +100,7 @@ _UNIQUE_PER_PIPELINE = re.compile(
     r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP"
     r"|CI_COMMIT_TAG|\$\(|`"
 )
-_DOCKER_IMAGE = re.compile(
-    r"^(?:(?:docker\.io|index\.docker\.io|registry\.hub\.docker\.com|\$\{?"
-    r"CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?)/)?(?:library/)?docker(?::(?P<tag>[^@\s]+))?(?:@\S+)?$"
-)
+_DEPENDENCY_PROXY = re.compile(r"^\$\{?CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?/")
 MAX_EXPANSION_ROUNDS = 8
 MAX_EXPANDED_LENGTH = 4096
 
@@ -189,11 +187,13 @@ class JobScan:
                 flags = parse_flags(step.resolved[_after(step.resolved, verb) :])
                 for name in flags.positionals:
                     if verb == "pull":
-                        pulls.setdefault(normalise_reference(name), []).append(step.index)
+                        pulls.setdefault(parse_image(name).key, []).append(step.index)
                     elif flags.on("--all-tags"):
-                        every_tag.setdefault(repository(name), []).append(step.index)
+                        every_tag.setdefault(parse_image(name).canonical_name, []).append(
+                            step.index
+                        )
                     else:
-                        pushes.setdefault(normalise_reference(name), []).append(step.index)
+                        pushes.setdefault(parse_image(name).key, []).append(step.index)
             elif words[:2] == ["buildx", "create"] and builder_at is None:
                 drivers = parse_flags(step.resolved[3:]).values("--driver")
                 if not drivers or drivers[-1] != "docker":
@@ -255,21 +255,21 @@ class Build:
 
     def pushed(self, reference: str) -> bool:
         """Whether ``reference`` (resolved) reaches the registry from this job after the build."""
-        wanted = normalise_reference(reference)
-        if self.pushes_itself and wanted in {normalise_reference(r) for _, r in self.tags}:
+        wanted = parse_image(reference).key
+        if self.pushes_itself and wanted in {parse_image(r).key for _, r in self.tags}:
             return True
         later = self.push_after(reference) is not None
-        every = self.scan.pushes_every_tag.get(repository(reference), [])
+        every = self.scan.pushes_every_tag.get(parse_image(reference).canonical_name, [])
         return later or any(index > self.step.index for index in every)
 
     def push_after(self, reference: str) -> Step | None:
         """The first ``docker push`` of ``reference`` after this build."""
-        indexes = self.scan.pushes.get(normalise_reference(reference), [])
+        indexes = self.scan.pushes.get(parse_image(reference).key, [])
         later = [index for index in indexes if index > self.step.index]
         return self.steps[later[0]] if later else None
 
     def pulled_before(self, reference: str) -> bool:
-        indexes = self.scan.pulls.get(normalise_reference(reference), [])
+        indexes = self.scan.pulls.get(parse_image(reference).key, [])
         return bool(indexes) and indexes[0] < self.step.index
 
     @property
@@ -285,26 +285,9 @@ def _after(words: tuple[str, ...], word: str) -> int:
     return words.index(word) + 1 if word in words else len(words)
 
 
-def repository(reference: str) -> str:
-    """``registry/name`` without tag or digest."""
-    name = reference.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return name.rsplit(":", 1)[0] if ":" in last else name
-
-
-def tag_of(reference: str) -> str:
-    name = reference.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[1] if ":" in last else "latest"
-
-
-def normalise_reference(reference: str) -> str:
-    return f"{repository(reference)}:{tag_of(reference)}"
-
-
 def is_stable(reference: str) -> bool:
     """A tag the next pipeline builds again (a branch, ``latest``), not one per commit."""
-    return not _UNIQUE_PER_PIPELINE.search(tag_of(reference))
+    return not _UNIQUE_PER_PIPELINE.search(parse_image(reference).tag_or_latest)
 
 
 def expand(text: str, variables: dict[str, str]) -> str:
@@ -435,10 +418,10 @@ def _files(tool: Tool, flags: Flags, cwd: str | None) -> tuple[str | None, str |
 
 def docker_version(image: str | None) -> tuple[BuildKit, str] | None:
     """What a ``docker:<tag>`` image's CLI builds with by default, or ``None`` if not docker."""
-    match = _DOCKER_IMAGE.match(image or "")
-    if match is None:
+    reference = parse_image(_DEPENDENCY_PROXY.sub("", image or ""))
+    if reference.canonical_name != "docker.io/library/docker":
         return None
-    tag = match.group("tag") or "latest"
+    tag = reference.tag_or_latest
     major = re.match(r"(\d+)", tag)
     if major and int(major.group(1)) < 23:
         return BuildKit.OFF, f"`{image}` predates Docker Engine 23, so it uses the classic builder"
@@ -545,12 +528,12 @@ class BuildIndex:
         for build in builds:
             by_site.setdefault(_site(build), []).append(build)
             for written, resolved in build.tags:
-                by_tag.setdefault(normalise_reference(resolved), []).append(build)
+                by_tag.setdefault(parse_image(resolved).key, []).append(build)
                 source = (build.dockerfile, build.target)
                 usable = build.tool in (Tool.DOCKER, Tool.BUILDX) and is_stable(resolved)
                 if source not in stable and usable and build.pushed(resolved):
                     stable[source] = (build, written, resolved)
-            exports.update(normalise_reference(ref) for ref in cache_references(build.cache_to))
+            exports.update(parse_image(ref).key for ref in cache_references(build.cache_to))
         return cls(by_tag, frozenset(exports), stable, by_site)
 
 

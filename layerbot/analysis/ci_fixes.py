@@ -13,9 +13,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from layerbot.analysis import dockerfile
-from layerbot.analysis.ci_builds import Build, Step, Tool, expand, is_stable, repository
+from layerbot.analysis.ci_builds import Build, Step, Tool, expand, is_stable
 from layerbot.analysis.fixes import apply_edits
 from layerbot.analysis.gitlab_ci import Pipeline, PipelineContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Edit, Finding, Fix, InputError, Severity
 
 COMMAND_PATTERNS = {
@@ -215,7 +216,7 @@ def image_repository(build: Build) -> str:
     """The repository of the build's first tag, for new tags and caches beside it."""
     if not build.tags:
         return "$CI_REGISTRY_IMAGE"
-    return repository(spelled_image(*build.tags[0]))
+    return parse_image(spelled_image(*build.tags[0])).name
 
 
 def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | None:

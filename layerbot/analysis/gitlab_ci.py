@@ -19,8 +19,10 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from layerbot.analysis.ci_builds import Build, BuildIndex, builds_of
+from layerbot.analysis.ci_jobs import Job, ScriptLine
 from layerbot.analysis.ci_yaml import (
     CiYamlError,
     Mapping,
@@ -30,9 +32,6 @@ from layerbot.analysis.ci_yaml import (
     load_documents,
 )
 from layerbot.analysis.model import Finding, Fix, InputError, Note, RepoView, Severity
-
-if TYPE_CHECKING:
-    from layerbot.analysis.ci_builds import Build, BuildIndex
 
 MAX_CI_BYTES = 2 * 1024 * 1024
 MAX_INCLUDES = 150
@@ -64,25 +63,6 @@ ProjectResolver = Callable[[str, str | None, str], str | None]
 """``(project, ref, file) -> text``: how the bot may read ``include: project:`` files later."""
 
 
-@dataclass(frozen=True)
-class ScriptLine:
-    """One entry of a job's script, in run order, with where it was written."""
-
-    text: str
-    section: str
-    origin: Origin | None
-
-
-@dataclass
-class Job:
-    name: str
-    origin: Origin
-    image: str | None
-    services: tuple[str, ...]
-    variables: dict[str, str]
-    scripts: tuple[ScriptLine, ...]
-
-
 @dataclass
 class Pipeline:
     path: str
@@ -103,14 +83,10 @@ class Pipeline:
     @cached_property
     def builds(self) -> list[Build]:
         """Every image build in the pipeline's jobs, in job order."""
-        from layerbot.analysis.ci_builds import builds_of
-
         return [build for job in self.jobs for build in builds_of(job)]
 
     @cached_property
     def build_index(self) -> BuildIndex:
-        from layerbot.analysis.ci_builds import BuildIndex
-
         return BuildIndex.of(self.builds)
 
     def job(self, name: str) -> Job | None:
@@ -506,10 +482,8 @@ def _variables(value: Any) -> dict[str, str]:
 
 
 __all__ = [
-    "Job",
     "Pipeline",
     "PipelineContext",
-    "ScriptLine",
     "ci_jobs_building",
     "deep_merge",
     "dockerfiles_built",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from layerbot.analysis.dockerfile import ImageRef, parse_image
+from layerbot.analysis.image_ref import ImageRef, parse_image
 
 
 class Toolchain(StrEnum):

@@ -89,9 +89,6 @@ from layerbot.analysis.ci_builds import (
     BuildKit,
     Tool,
     cache_references,
-    normalise_reference,
-    repository,
-    tag_of,
 )
 from layerbot.analysis.ci_fixes import (
     add_flags,
@@ -106,6 +103,7 @@ from layerbot.analysis.ci_fixes import (
     spelled_image,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-cache-builder-stage"
@@ -135,7 +133,7 @@ def _cached_targets(ctx: PipelineContext, build: Build) -> set[str]:
     """Stage names whose own image (built with ``--target``, pushed) this build caches from."""
     cached = set()
     for reference in cache_references(build.cache_from):
-        for other in ctx.pipeline.build_index.by_tag.get(normalise_reference(reference), []):
+        for other in ctx.pipeline.build_index.by_tag.get(parse_image(reference).key, []):
             if other.dockerfile != build.dockerfile or other.target is None:
                 continue
             if other.pushed(reference):
@@ -189,7 +187,8 @@ def _docker_fix(
         return None
     written, resolved = written_from[0], build.resolved.values("--cache-from")[0]
     image = spelled_image(written, resolved)
-    base, tag = repository(image), tag_of(image)
+    reference = parse_image(image)
+    base, tag = reference.name, reference.tag_or_latest
     carried = [
         f"{flag} {_spelled(value)}"
         for flag, value in build.written.pairs

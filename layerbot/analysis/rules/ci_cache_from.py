@@ -85,7 +85,6 @@ from layerbot.analysis.ci_builds import (
     Build,
     BuildKit,
     Tool,
-    repository,
 )
 from layerbot.analysis.ci_fixes import (
     PUSH_PATTERN,
@@ -105,6 +104,7 @@ from layerbot.analysis.ci_fixes import (
     stable_pushed_tag,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-cache-from"
@@ -174,7 +174,7 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
         if per_commit is None:
             return None
         written, resolved = per_commit
-        base = repository(spelled_image(written, resolved))
+        base = parse_image(spelled_image(written, resolved)).name
         image = f"{base}:{BRANCH_TAG}"
         pushed_by = build.push_after(resolved)
         push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)

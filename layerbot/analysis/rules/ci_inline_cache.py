@@ -56,7 +56,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from layerbot.analysis.ci_builds import Build, BuildKit, Tool, cache_references, normalise_reference
+from layerbot.analysis.ci_builds import Build, BuildKit, Tool, cache_references
 from layerbot.analysis.ci_fixes import (
     add_flags,
     build_finding,
@@ -66,6 +66,7 @@ from layerbot.analysis.ci_fixes import (
     rebuild_impact,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-inline-cache"
@@ -115,7 +116,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
         if consumer.tool not in (Tool.DOCKER, Tool.BUILDX) or consumer.buildkit is BuildKit.OFF:
             continue
         for reference in cache_references(consumer.cache_from):
-            key = normalise_reference(reference)
+            key = parse_image(reference).key
             if key in index.exports:
                 continue
             known = consumers.get(key)
