@@ -504,6 +504,14 @@ def cache_references(values: list[str]) -> list[str]:
 
 
 @dataclass(frozen=True)
+class SiteJobs:
+    """The jobs that run one script line (a template's, an anchor's), gathered once."""
+
+    names: tuple[str, ...]  # sorted, each once
+    origins: frozenset[Origin]  # where each job's key is written
+
+
+@dataclass(frozen=True)
 class BuildIndex:
     """Every build of a pipeline by the images it tags, the cache manifests it exports, and the
     first stable, pushed tag per (Dockerfile, target): lookups that would otherwise compare
@@ -512,12 +520,13 @@ class BuildIndex:
     by_tag: dict[str, list[Build]]
     exports: frozenset[str]
     stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]]
-    by_site: dict[tuple[Origin | None, int], list[Build]]
+    by_site: dict[tuple[Origin | None, int], SiteJobs]
 
-    def sharing_site(self, build: Build) -> list[Build]:
-        """The builds written on the same script line as ``build`` (a template's, an anchor's):
-        one per job that runs it."""
-        return self.by_site.get(_site(build), [build])
+    def jobs_running(self, build: Build) -> SiteJobs:
+        """The jobs that run ``build``'s script line: one for a job's own line, every job
+        extending the template for a template's."""
+        found = self.by_site.get(_site(build))
+        return found or SiteJobs((build.job.name,), frozenset({build.job.origin}))
 
     @classmethod
     def of(cls, builds: list[Build]) -> BuildIndex:
@@ -534,7 +543,14 @@ class BuildIndex:
                 if source not in stable and usable and build.pushed(resolved):
                     stable[source] = (build, written, resolved)
             exports.update(parse_image(ref).key for ref in cache_references(build.cache_to))
-        return cls(by_tag, frozenset(exports), stable, by_site)
+        sites = {
+            site: SiteJobs(
+                tuple(sorted({build.job.name for build in sharing})),
+                frozenset(build.job.origin for build in sharing),
+            )
+            for site, sharing in by_site.items()
+        }
+        return cls(by_tag, frozenset(exports), stable, sites)
 
 
 def _site(build: Build) -> tuple[Origin | None, int]:

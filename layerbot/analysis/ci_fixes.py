@@ -29,6 +29,7 @@ _ENVIRONMENT_PREFIX = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*")
 _CONTINUED = re.compile(r"(\\|&&|\|\||\|)\s*$")  # the shell command goes on next line
 PUSH_PATTERN = re.compile(r"\bdocker\s+(?:image\s+)?push\b")
 MAX_COMBINED_SPAN = 12
+MAX_JOBS_NAMED = 8
 
 
 @dataclass(frozen=True)
@@ -180,14 +181,17 @@ def build_finding(
     """A finding on ``build``'s script lines, silenced also by an ignore above its job (or any
     job running the same template line)."""
     lines = finding_lines(ctx.pipeline, build)
-    jobs = tuple(other.job for other in ctx.pipeline.build_index.sharing_site(build))
+    jobs = ctx.pipeline.build_index.jobs_running(build).origins
     return ctx.finding(rule, severity, lines, message, jobs=jobs, impact=impact, fix=fix)
 
 
 def jobs_named(ctx: PipelineContext, build: Build) -> str:
-    """``job `a``` or ``jobs `a`, `b```: every job that runs ``build``'s script line."""
-    names = sorted({other.job.name for other in ctx.pipeline.build_index.sharing_site(build)})
-    listed = ", ".join(f"`{name}`" for name in names)
+    """``job `a``` or ``jobs `a`, `b```: every job that runs ``build``'s script line (the
+    first few and a count when a template runs in many)."""
+    names = ctx.pipeline.build_index.jobs_running(build).names
+    listed = ", ".join(f"`{name}`" for name in names[:MAX_JOBS_NAMED])
+    if len(names) > MAX_JOBS_NAMED:
+        listed += f" and {len(names) - MAX_JOBS_NAMED:,} more"
     return f"job {listed}" if len(names) == 1 else f"jobs {listed}"
 
 

@@ -110,15 +110,20 @@ class PipelineContext:
 
     pipeline: Pipeline
     repo: RepoView
-    _anchors: dict[Finding, tuple[int, ...]] = field(default_factory=dict)
+    _anchors: dict[Finding, tuple[frozenset[Origin], int | None]] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
         return self.pipeline.path
 
     def suppression_anchors(self, finding: Finding) -> tuple[int, ...]:
-        """Lines whose ``# layerbot ignore=`` comment also covers ``finding`` (its job's key)."""
-        return self._anchors.get(finding, ())
+        """Lines whose ``# layerbot ignore=`` comment also covers ``finding`` (its job's key).
+        Worked out here, for the findings kept, not for each one a rule made."""
+        jobs, enclosing = self._anchors.get(finding, (frozenset(), None))
+        anchors = {origin.line for origin in jobs if origin.path == self.path}
+        if enclosing is not None:
+            anchors.add(enclosing)
+        return tuple(sorted(anchors - {finding.line}))
 
     def finding(
         self,
@@ -127,16 +132,12 @@ class PipelineContext:
         lines: tuple[int, int],
         message: str,
         *,
-        jobs: tuple[Job, ...] = (),
+        jobs: frozenset[Origin] = frozenset(),
         impact: str | None = None,
         fix: Fix | None = None,
     ) -> Finding:
         found = Finding(rule, severity, self.path, lines[0], lines[1], message, impact, fix)
-        anchors = {job.origin.line for job in jobs if job.origin.path == self.path}
-        enclosing = self.enclosing_key(lines[0])
-        if enclosing is not None:
-            anchors.add(enclosing)
-        self._anchors[found] = tuple(sorted(anchors - {lines[0]}))
+        self._anchors[found] = (jobs, self.enclosing_key(lines[0]))
         return found
 
     def enclosing_key(self, line: int) -> int | None:
