@@ -9,6 +9,7 @@ written. A build remembers the flags as written too, so fixes reuse the job's ow
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 from collections.abc import Iterator
@@ -173,6 +174,7 @@ class JobScan:
     pushes_every_tag: dict[str, list[int]]
     pulls: dict[str, list[int]]
     container_builder_at: int | None
+    loads: tuple[tuple[int, str], ...]  # (step, archive) of each `docker load`
 
     @classmethod
     def of(cls, steps: tuple[Step, ...]) -> JobScan:
@@ -180,6 +182,7 @@ class JobScan:
         every_tag: dict[str, list[int]] = {}
         pulls: dict[str, list[int]] = {}
         builder_at = None
+        loads: list[tuple[int, str]] = []
         for step in steps:
             words = docker_words(step.resolved)
             verb = words[1] if words[:1] == ["image"] and len(words) > 1 else words[:1] and words[0]
@@ -194,11 +197,24 @@ class JobScan:
                         )
                     else:
                         pushes.setdefault(parse_image(name).key, []).append(step.index)
+            elif verb == "load":
+                loads.extend((step.index, archive) for archive in _archives_loaded(step.resolved))
             elif words[:2] == ["buildx", "create"] and builder_at is None:
                 drivers = parse_flags(step.resolved[3:]).values("--driver")
                 if not drivers or drivers[-1] != "docker":
                     builder_at = step.index
-        return cls(steps, pushes, every_tag, pulls, builder_at)
+        return cls(steps, pushes, every_tag, pulls, builder_at, tuple(loads))
+
+
+def _archives_loaded(argv: tuple[str, ...]) -> list[str]:
+    """The tar archives a ``docker load`` reads: ``-i``/``--input`` or a ``<`` redirect."""
+    found = parse_flags(argv[_after(argv, "load") :]).values("--input", "-i")
+    for index, word in enumerate(argv):
+        if word == "<" and index + 1 < len(argv):
+            found.append(argv[index + 1])
+        elif word.startswith("<") and len(word) > 1 and not word.startswith("<<"):
+            found.append(word[1:])
+    return found
 
 
 @dataclass(frozen=True)
@@ -268,6 +284,37 @@ class Build:
         later = [index for index in indexes if index > self.step.index]
         return self.steps[later[0]] if later else None
 
+    @property
+    def no_cache(self) -> bool:
+        """``--no-cache``: the build reads no layer cache at all, ``--cache-from`` included."""
+        return self.resolved.on("--no-cache")
+
+    @property
+    def host_daemon(self) -> str | None:
+        """Why the build runs on a Docker daemon that outlives the job (a shell runner's), whose
+        layer cache the next pipeline finds; ``None`` when it may be a fresh one.
+
+        A job tagged for a shell runner with no ``docker:dind`` service and no ``DOCKER_HOST``
+        on TCP builds with the host's daemon (https://docs.gitlab.com/ci/docker/using_docker_build/#use-the-shell-executor).
+        """
+        if self.tool not in (Tool.DOCKER, Tool.BUILDX, Tool.COMPOSE):
+            return None
+        if any("dind" in service for service in self.job.services):
+            return None
+        if self.variables.get("DOCKER_HOST", "").startswith("tcp://"):
+            return None
+        shell = next((tag for tag in self.job.tags if "shell" in tag.lower()), None)
+        return f"it runs on a shell runner (`tags: [{shell}]`)" if shell else None
+
+    @property
+    def loads_cached_image(self) -> str | None:
+        """The archive kept in the job's ``cache:`` that a ``docker load`` reads before the
+        build (the previous pipeline's ``docker save``), or ``None``."""
+        for index, archive in self.scan.loads:
+            if index < self.step.index and _kept_by(_project_path(archive), self.job.cache_paths):
+                return archive
+        return None
+
     def pulled_before(self, reference: str) -> bool:
         indexes = self.scan.pulls.get(parse_image(reference).key, [])
         return bool(indexes) and indexes[0] < self.step.index
@@ -279,6 +326,19 @@ class Build:
         registry cache."""
         at = self.scan.container_builder_at
         return at is not None and at < self.step.index
+
+
+def _kept_by(path: str, cache_paths: tuple[str, ...]) -> bool:
+    """Whether a job's ``cache: paths:`` (folders or globs, from the project folder) hold
+    ``path``."""
+    path = posixpath.normpath(path)
+    for pattern in cache_paths:
+        pattern = posixpath.normpath(_project_path(pattern)).rstrip("/")
+        if path == pattern or path.startswith(pattern + "/") or fnmatch.fnmatch(path, pattern):
+            return True
+        if pattern.endswith("/*") and path.startswith(pattern[:-1]):
+            return True
+    return False
 
 
 def _after(words: tuple[str, ...], word: str) -> int:
@@ -489,6 +549,12 @@ def builds_of(job: Job) -> list[Build]:
     return found
 
 
+def _cache_reference(value: str) -> str:
+    """The image of one ``--cache-from`` value (``type=registry,ref=X`` or a bare image)."""
+    references = cache_references([value])
+    return references[0] if references else value
+
+
 def cache_references(values: list[str]) -> list[str]:
     """Image references in ``--cache-from``/``--cache-to`` values (``type=registry,ref=X`` or a
     bare image); local and other backends are skipped."""
@@ -521,6 +587,22 @@ class BuildIndex:
     exports: frozenset[str]
     stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]]
     by_site: dict[tuple[Origin | None, int], SiteJobs]
+
+    def cache_sources(self, build: Build) -> list[str]:
+        """The build's ``--cache-from`` values that can hold a cache when it runs: not a tag
+        made from this very commit (``:$CI_COMMIT_SHA``) unless another build of the pipeline
+        makes it first; other cache backends (``type=local``, ``gha``...) are taken as sources."""
+        registry = set(cache_references(build.cache_from))
+        found = []
+        for value in build.cache_from:
+            if value not in registry and "=" in value:
+                found.append(value)  # a backend we do not judge
+                continue
+            reference = _cache_reference(value)
+            makers = self.by_tag.get(parse_image(reference).key, [])
+            if is_stable(reference) or any(other is not build for other in makers):
+                found.append(value)
+        return found
 
     def jobs_running(self, build: Build) -> SiteJobs:
         """The jobs that run ``build``'s script line: one for a job's own line, every job

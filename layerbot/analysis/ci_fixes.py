@@ -195,6 +195,12 @@ def jobs_named(ctx: PipelineContext, build: Build) -> str:
     return f"job {listed}" if len(names) == 1 else f"jobs {listed}"
 
 
+def jobs_doing(ctx: PipelineContext, build: Build, singular: str, plural: str) -> str:
+    """``job `a` builds`` or ``jobs `a`, `b` build``: :func:`jobs_named` with its verb."""
+    named = jobs_named(ctx, build)
+    return f"{named} {singular if named.startswith('job ') else plural}"
+
+
 def once_per_line(findings: Iterable[Finding]) -> Iterator[Finding]:
     """One finding per rule and line span: a template's build is reported once, not per job."""
     seen: set[tuple[str, int, int]] = set()

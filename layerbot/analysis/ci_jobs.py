@@ -29,3 +29,5 @@ class Job:
     services: tuple[str, ...]
     variables: dict[str, str]
     scripts: tuple[ScriptLine, ...]
+    tags: tuple[str, ...] = ()  # the runner tags that pick where it runs
+    cache_paths: tuple[str, ...] = ()  # what its `cache:` keeps between pipelines

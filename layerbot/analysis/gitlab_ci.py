@@ -55,8 +55,9 @@ GLOBAL_KEYWORDS = frozenset(
         "spec",
     }
 )
-# Keys a job takes from ``default:`` (or the old top-level form) when it does not set them.
-DEFAULT_KEYS = ("image", "services", "before_script", "after_script")
+# Keys a job takes from ``default:`` (or, but for ``tags``, the old top-level form) when it does
+# not set them (https://docs.gitlab.com/ci/yaml/#default).
+DEFAULT_KEYS = ("image", "services", "before_script", "after_script", "cache", "tags")
 SCRIPT_SECTIONS = ("before_script", "script", "after_script")
 
 ProjectResolver = Callable[[str, str | None, str], str | None]
@@ -70,6 +71,7 @@ class Pipeline:
     jobs: list[Job] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     top_level: dict[str, Origin] = field(default_factory=dict)
+    unread_includes: int = 0  # included files we could not read: jobs or builds we do not see
 
     @cached_property
     def key_lines(self) -> list[int]:
@@ -161,6 +163,7 @@ def load_pipeline(
     pipeline.top_level = dict(root.key_origins)
     loader = _Includes(repo, pipeline.notes, path, resolve_project)
     config = loader.expand(root, path, (path,), root.origin.line)
+    pipeline.unread_includes = loader.unread
     resolver = _References(config, pipeline.notes, path)
     config = resolver.resolve(config, 0)
     pipeline.jobs = list(_jobs(config, pipeline.notes, path))
@@ -215,8 +218,11 @@ class _Includes:
         self.root_path = root_path
         self.resolve_project = resolve_project
         self.count = 0
+        self.unread = 0
 
     def note(self, message: str) -> None:
+        """An included file not read (remote, not found...), said in the report."""
+        self.unread += 1
         self.notes.append(Note(self.root_path, message))
 
     def expand(self, config: Mapping, path: str, stack: tuple[str, ...], root_line: int) -> Mapping:
@@ -357,7 +363,7 @@ class _References:
 def _jobs(config: Mapping, notes: list[Note], path: str) -> Iterator[Job]:
     defaults = Mapping(config.origin)
     for key in DEFAULT_KEYS:  # the deprecated top-level form, then `default:`
-        if key in config:
+        if key in config and key in GLOBAL_KEYWORDS:
             defaults[key] = config[key]
     if isinstance(config.get("default"), Mapping):
         defaults = deep_merge(defaults, config["default"])
@@ -391,6 +397,13 @@ def _jobs(config: Mapping, notes: list[Note], path: str) -> Iterator[Job]:
                 ScriptLine(str(item), section, getattr(item, "origin", None))
                 for section in SCRIPT_SECTIONS
                 for item in _flatten(definition.get(section))
+            ),
+            tags=tuple(str(tag) for tag in _flatten(definition.get("tags"))),
+            cache_paths=tuple(
+                str(path)
+                for cache in _as_list(definition.get("cache"))
+                if isinstance(cache, dict)
+                for path in _flatten(cache.get("paths"))
             ),
         )
 

@@ -98,7 +98,7 @@ from layerbot.analysis.ci_fixes import (
     dockerfile_of,
     image_repository,
     insert_before,
-    jobs_named,
+    jobs_doing,
     once_per_line,
     spelled_image,
 )
@@ -260,8 +260,10 @@ def _steps_named(stages: list[dockerfile.Stage]) -> str:
 def check(ctx: PipelineContext) -> Iterator[Finding]:
     def found() -> Iterator[Finding]:
         for build in ctx.pipeline.builds:
-            if build.tool not in (Tool.DOCKER, Tool.BUILDX) or not build.cache_from:
+            if build.tool not in (Tool.DOCKER, Tool.BUILDX) or build.no_cache:
                 continue
+            if not ctx.pipeline.build_index.cache_sources(build):
+                continue  # no cache at all: ci-cache-from's
             if _keeps_every_stage(build):
                 continue
             doc = dockerfile_of(ctx, build)
@@ -276,9 +278,10 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             names = ", ".join(f"`{s.name or s.index}`" for s in stages)
             runs = sum(len(s.of("RUN")) for s in stages)
             message = (
-                f"`{build.dockerfile}` is multi-stage, but {jobs_named(ctx, build)} only cache "
-                f"from the final image: inline cache and the classic builder keep the final "
-                f"stage's layers only (mode=min), so stage {names} ({_steps_named(stages)}) "
+                f"`{build.dockerfile}` is multi-stage, but "
+                f"{jobs_doing(ctx, build, 'caches', 'cache')} only from the final image: "
+                "inline cache and the classic builder keep the final stage's layers only "
+                f"(mode=min), so stage {names} ({_steps_named(stages)}) "
                 "runs in full in every pipeline."
             )
             impact = f"every pipeline re-runs {runs} RUN step(s) of stage {names}"

@@ -77,12 +77,17 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
         for build in ctx.pipeline.builds:
             if build.tool is not Tool.DOCKER or build.buildkit is not BuildKit.OFF:
                 continue
+            if build.no_cache:
+                continue  # nothing is read from any cache
             written = build.written.values("--cache-from")
             resolved = build.resolved.values("--cache-from")
+            sources = set(ctx.pipeline.build_index.cache_sources(build))
             missing = [
                 (spelled, reference)
                 for spelled, reference in zip(written, resolved, strict=True)
-                if cache_references([reference]) and not build.pulled_before(reference)
+                if reference in sources
+                and cache_references([reference])
+                and not build.pulled_before(reference)
             ]
             if not missing:
                 continue
