@@ -45,7 +45,9 @@ build:
 
 ## Fix safety
 The fix adds `--build-arg BUILDKIT_INLINE_CACHE=1` to the `docker build` that produces the
-image (for `docker buildx build`, `--cache-to type=inline`). The image's contents do not
+image (for `docker buildx build`, `--cache-to type=inline`). A `type=registry` cache that no
+build of the pipeline exports gets no fix: it needs a `--cache-to` of that cache, and where
+to export it from is the team's choice. The image's contents do not
 change, only its cache metadata, so the fix is **safe**. The severity is `major` when the job
 is known to run BuildKit (`DOCKER_BUILDKIT=1`, a `docker:23` or later image, buildx) and
 `minor` when the job does not say which Docker runs it. With the classic builder
@@ -108,17 +110,16 @@ def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:
 
 
 def _message(ctx: PipelineContext, consumer: Build, producer: Build, reference: str) -> str:
+    metadata = "inline cache metadata (`BUILDKIT_INLINE_CACHE=1` or a `--cache-to`)"
     if ctx.pipeline.build_index.by_tag.get(parse_image(reference).key):
-        built = f"{jobs_doing(ctx, producer, 'builds', 'build')} it without inline cache metadata"
+        built = f"{jobs_doing(ctx, producer, 'builds', 'build')} it without {metadata}"
+    elif reference not in consumer.cache_from:  # a `type=registry` cache manifest
+        built = "no build of this pipeline exports it with a `--cache-to` or tags it"
     else:
-        built = (
-            "no build of this pipeline tags it, and this one writes no inline cache metadata "
-            "into its own image either"
-        )
+        built = f"no build of this pipeline tags it, and this one writes no {metadata} either"
     return (
-        f"`{reference}` is the `--cache-from` of {jobs_named(ctx, consumer)}, but {built} "
-        f"(`BUILDKIT_INLINE_CACHE=1` or a `--cache-to`): under {_builder(consumer)} the cache "
-        "is never used and every layer is rebuilt."
+        f"`{reference}` is the `--cache-from` of {jobs_named(ctx, consumer)}, but {built}: "
+        f"under {_builder(consumer)} the cache is never used and every layer is rebuilt."
     )
 
 
@@ -181,6 +182,9 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
         for _, (consumer, reference) in ranked:
             severity = Severity.MAJOR if consumer.buildkit is BuildKit.ON else Severity.MINOR
             for producer in _producers(ctx, reference, consumer, with_metadata):
+                # A `type=registry` cache manifest no build writes is not fixed by metadata in
+                # this build's own image: the finding says so, the team picks the export.
+                manifest = producer is consumer and reference not in consumer.cache_from
                 yield build_finding(
                     ctx,
                     NAME,
@@ -188,7 +192,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     producer,
                     _message(ctx, consumer, producer, reference),
                     impact=rebuild_impact(ctx, producer),
-                    fix=_fix(ctx, producer),
+                    fix=None if manifest else _fix(ctx, producer),
                 )
 
     yield from once_per_line(found())
