@@ -90,3 +90,17 @@ def test_a_port_is_not_a_tag() -> None:
         "latest",
         "registry:5000/app:latest",
     )
+
+
+@pytest.mark.parametrize(
+    ("reference", "official"),
+    [
+        ("python:3.12", "python"),
+        ("docker.io/library/python", "python"),
+        ("mirror.gcr.io/library/python:3.12", "python"),
+        ("bitnami/python", None),
+        ("registry.example.com/team/python", None),
+    ],
+)
+def test_official_images_are_known_through_mirrors(reference: str, official: str | None) -> None:
+    assert parse_image(reference).official_name == official

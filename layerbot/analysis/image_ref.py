@@ -76,6 +76,14 @@ class ImageRef:
         return remainder if "/" not in remainder else self.path
 
     @property
+    def official_name(self) -> str | None:
+        """``python`` for an official image (``library/python``), also through a registry
+        mirror that keeps Docker Hub's paths (``mirror.gcr.io/library/python``); ``None`` for
+        any other image."""
+        name = self.path.removeprefix(_OFFICIAL)
+        return name if self.path.startswith(_OFFICIAL) and "/" not in name else None
+
+    @property
     def short_name(self) -> str:
         """The last path part: ``golang`` for ``docker.io/library/golang``."""
         return self.name.rsplit("/", 1)[-1]
