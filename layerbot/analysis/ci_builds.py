@@ -1,10 +1,8 @@
 """Image builds in CI job scripts: the tool, the Dockerfile, the tags, the cache, BuildKit or not.
 
-Each job's script lines are split into simple commands (:mod:`layerbot.analysis.shell`) after
-folding line continuations, also the ``\\ `` that a YAML folded block leaves behind. ``$VAR`` and
-``${VAR}`` are resolved from the job's variables (global and job ``variables:``, and plain
-``NAME=value`` / ``export NAME=value`` lines of its scripts); what cannot be resolved stays as
-written. A build remembers the flags as written too, so fixes reuse the job's own variable names.
+A job's commands come from :mod:`layerbot.analysis.ci_script`. A build remembers the flags as
+written too, so fixes reuse the job's own variable names. :class:`BuildIndex` holds every build
+of a pipeline by tag, cache export and script line, so the rules stay linear in jobs.
 """
 
 from __future__ import annotations
@@ -12,14 +10,22 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
-from layerbot.analysis import shell
-from layerbot.analysis.ci_jobs import Job, ScriptLine
-from layerbot.analysis.ci_yaml import Origin
+from layerbot.analysis.ci_jobs import Job
+from layerbot.analysis.ci_script import (
+    Flags,
+    Step,
+    after_word,
+    docker_words,
+    expand,
+    job_variables,
+    parse_flags,
+    project_path,
+    script_steps,
+)
 from layerbot.analysis.image_ref import parse_image
 
 
@@ -37,131 +43,11 @@ class BuildKit(StrEnum):
     UNKNOWN = "unknown"
 
 
-# Flags that never take a separate value (everything else starting with '-' does).
-_BOOLEAN_FLAGS = frozenset(
-    {
-        "--push",
-        "--load",
-        "--pull",
-        "--no-cache",
-        "--rm",
-        "--force-rm",
-        "-q",
-        "--quiet",
-        "--squash",
-        "--compress",
-        "--disable-content-trust",
-        "--layers",
-        "--no-push",
-        "--cache",
-        "--cache-copy-layers",
-        "--cache-run-layers",
-        "--reproducible",
-        "--single-snapshot",
-        "--cleanup",
-        "--use-new-run",
-        "--skip-tls-verify",
-        "--insecure",
-        "--insecure-pull",
-        "--skip-unused-stages",
-        "--tls",
-        "--tlsverify",
-        "-D",
-        "--debug",
-        "-a",
-        "--all-tags",
-        "--parallel",
-        "--no-rm",
-    }
-)
-_SHORT = {
-    "-t": "--tag",
-    "-f": "--file",
-    "-o": "--output",
-    "-q": "--quiet",
-    "-a": "--all-tags",
-    "-d": "--destination",
-    "-c": "--context",
-}
-_DOCKER_GLOBAL_VALUE_FLAGS = frozenset(
-    {"-H", "--host", "--config", "--context", "-c", "--log-level", "-l", "--builder"}
-    | {"--tlscacert", "--tlscert", "--tlskey", "--storage-driver", "--root", "--runroot"}
-    | {"--registries-conf", "--cgroup-manager", "--storage-opt", "--file", "-f", "-p"}
-    | {"--project-name", "--project-directory", "--env-file", "--profile"}
-)
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-# ``NAME=value`` as a command of its own (not the ``NAME=value cmd`` prefix of one command).
-_ASSIGNMENT = re.compile(
-    r"(?:^|[;&|\n]|\bexport)[ \t]*([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|]*)"
-    r"[ \t]*(?=$|[;&|\n])",
-    re.MULTILINE,
-)
-_CONTINUATION = re.compile(r"\\[ \t]*\r?\n|\\ (?=[ \t]*-)")
 _UNIQUE_PER_PIPELINE = re.compile(
     r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP"
     r"|CI_COMMIT_TAG|\$\(|`"
 )
 _DEPENDENCY_PROXY = re.compile(r"^\$\{?CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?/")
-MAX_EXPANSION_ROUNDS = 8
-MAX_EXPANDED_LENGTH = 4096
-
-
-@dataclass(frozen=True)
-class Step:
-    """One simple command of a job, in run order, with its words resolved."""
-
-    index: int
-    script: ScriptLine
-    command: shell.Command
-    resolved: tuple[str, ...]
-    cwd: str | None
-    item: int  # which script entry of the job
-    position: int  # which command of that entry
-    last_in_item: bool
-
-    @property
-    def first_in_item(self) -> bool:
-        return self.position == 0
-
-    @property
-    def written(self) -> tuple[str, ...]:
-        return self.command.argv
-
-
-@dataclass(frozen=True)
-class Flags:
-    """``(name, value)`` pairs with short names made long, and the positional arguments."""
-
-    pairs: tuple[tuple[str, str], ...]
-    positionals: tuple[str, ...]
-
-    def values(self, *names: str) -> list[str]:
-        return [value for name, value in self.pairs if name in names]
-
-    def on(self, name: str) -> bool:
-        """A boolean flag given as ``--name``, ``--name=true`` or ``--name=1``."""
-        return any(value.lower() in ("", "true", "1") for value in self.values(name))
-
-
-def parse_flags(words: tuple[str, ...]) -> Flags:
-    pairs: list[tuple[str, str]] = []
-    positionals: list[str] = []
-    index = 0
-    while index < len(words):
-        word = words[index]
-        index += 1
-        if not word.startswith("-") or word == "-":
-            positionals.append(word)
-            continue
-        name, equals, value = word.partition("=")
-        if len(name) > 2 and not name.startswith("--"):  # -tfoo
-            name, value, equals = name[:2], name[2:], "="
-        name = _SHORT.get(name, name)
-        if not equals and name not in _BOOLEAN_FLAGS and word not in _BOOLEAN_FLAGS:
-            value = words[index] if index < len(words) else ""
-            index += 1
-        pairs.append((name, value))
-    return Flags(tuple(pairs), tuple(positionals))
 
 
 @dataclass(frozen=True)
@@ -187,7 +73,7 @@ class JobScan:
             words = docker_words(step.resolved)
             verb = words[1] if words[:1] == ["image"] and len(words) > 1 else words[:1] and words[0]
             if verb in ("push", "pull"):
-                flags = parse_flags(step.resolved[_after(step.resolved, verb) :])
+                flags = parse_flags(step.resolved[after_word(step.resolved, verb) :])
                 for name in flags.positionals:
                     if verb == "pull":
                         pulls.setdefault(parse_image(name).key, []).append(step.index)
@@ -208,7 +94,7 @@ class JobScan:
 
 def _archives_loaded(argv: tuple[str, ...]) -> list[str]:
     """The tar archives a ``docker load`` reads: ``-i``/``--input`` or a ``<`` redirect."""
-    found = parse_flags(argv[_after(argv, "load") :]).values("--input", "-i")
+    found = parse_flags(argv[after_word(argv, "load") :]).values("--input", "-i")
     for index, word in enumerate(argv):
         if word == "<" and index + 1 < len(argv):
             found.append(argv[index + 1])
@@ -311,7 +197,7 @@ class Build:
         """The archive kept in the job's ``cache:`` that a ``docker load`` reads before the
         build (the previous pipeline's ``docker save``), or ``None``."""
         for index, archive in self.scan.loads:
-            if index < self.step.index and _kept_by(_project_path(archive), self.job.cache_paths):
+            if index < self.step.index and _kept_by(project_path(archive), self.job.cache_paths):
                 return archive
         return None
 
@@ -333,7 +219,7 @@ def _kept_by(path: str, cache_paths: tuple[str, ...]) -> bool:
     ``path``."""
     path = posixpath.normpath(path)
     for pattern in cache_paths:
-        pattern = posixpath.normpath(_project_path(pattern)).rstrip("/")
+        pattern = posixpath.normpath(project_path(pattern)).rstrip("/")
         if path == pattern or path.startswith(pattern + "/") or fnmatch.fnmatch(path, pattern):
             return True
         if pattern.endswith("/*") and path.startswith(pattern[:-1]):
@@ -341,46 +227,9 @@ def _kept_by(path: str, cache_paths: tuple[str, ...]) -> bool:
     return False
 
 
-def _after(words: tuple[str, ...], word: str) -> int:
-    return words.index(word) + 1 if word in words else len(words)
-
-
 def is_stable(reference: str) -> bool:
     """A tag the next pipeline builds again (a branch, ``latest``), not one per commit."""
     return not _UNIQUE_PER_PIPELINE.search(parse_image(reference).tag_or_latest)
-
-
-def expand(text: str, variables: dict[str, str]) -> str:
-    """``$VAR``/``${VAR}`` replaced by known values; unknown ones kept. Nesting is bounded in
-    rounds and in length, so a variable that refers to itself cannot blow up."""
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return variables.get(name, match.group(0))
-
-    for _ in range(MAX_EXPANSION_ROUNDS):
-        expanded = _VARIABLE.sub(substitute, text)
-        if expanded == text or len(expanded) > MAX_EXPANDED_LENGTH:
-            break  # done, or a variable that names itself: keep the last sane text
-        text = expanded
-    return text
-
-
-def docker_words(argv: tuple[str, ...]) -> list[str]:
-    """The sub-command words of a ``docker``/``docker-compose``/``buildah`` call, flags skipped."""
-    if not argv or argv[0].rsplit("/", 1)[-1] not in ("docker", "docker-compose", "buildah"):
-        return []
-    words: list[str] = []
-    index = 1
-    while index < len(argv) and len(words) < 3:
-        word = argv[index]
-        index += 1
-        if word.startswith("-"):
-            if "=" not in word and word in _DOCKER_GLOBAL_VALUE_FLAGS:
-                index += 1
-            continue
-        words.append(word)
-    return words
 
 
 def _classify(argv: tuple[str, ...], job: Job) -> tuple[Tool, int] | None:
@@ -392,66 +241,24 @@ def _classify(argv: tuple[str, ...], job: Job) -> tuple[Tool, int] | None:
         return Tool.KANIKO, 1
     words = docker_words(argv)
     if program == "buildah" and words[:1] in (["bud"], ["build"]):
-        return Tool.BUILDAH, _after(argv, words[0])
+        return Tool.BUILDAH, after_word(argv, words[0])
     if program == "docker-compose" and "build" in words:
-        return Tool.COMPOSE, _after(argv, "build")
+        return Tool.COMPOSE, after_word(argv, "build")
     if program != "docker":
         return None
     if words[:1] == ["build"] or words[:2] in (["image", "build"], ["builder", "build"]):
-        return Tool.DOCKER, _after(argv, "build")
+        return Tool.DOCKER, after_word(argv, "build")
     if words[:1] == ["buildx"] and len(words) > 1 and words[1] in ("build", "b"):
-        return Tool.BUILDX, _after(argv, words[1])
+        return Tool.BUILDX, after_word(argv, words[1])
     if words[:1] == ["compose"] and "build" in words:
-        return Tool.COMPOSE, _after(argv, "build")
+        return Tool.COMPOSE, after_word(argv, "build")
     return None
-
-
-def _script_text(line: ScriptLine) -> str:
-    return _CONTINUATION.sub(" ", line.text)
-
-
-def _job_variables(job: Job) -> dict[str, str]:
-    variables = dict(job.variables)
-    for line in job.scripts:
-        for match in _ASSIGNMENT.finditer(_script_text(line)):
-            variables[match.group(1)] = match.group(2).strip("\"'")
-    return {name: expand(value, variables) for name, value in variables.items()}
-
-
-def _steps(job: Job, variables: dict[str, str]) -> Iterator[Step]:
-    index = 0
-    cwd: str | None = "."
-    steps_section = ""
-    for item, line in enumerate(job.scripts):
-        if line.section == "after_script" and steps_section != line.section:
-            cwd = "."  # after_script runs in a new shell, in the project directory
-        steps_section = line.section
-        commands = shell.commands(_script_text(line))
-        for position, command in enumerate(commands):
-            resolved = tuple(expand(word, variables) for word in command.argv)
-            last = position == len(commands) - 1
-            yield Step(index, line, command, resolved, cwd, item, position, last)
-            index += 1
-            if resolved[:1] == ("cd",):
-                cwd = _change_directory(cwd, resolved[1] if len(resolved) > 1 else "")
-
-
-def _change_directory(cwd: str | None, target: str) -> str | None:
-    target = _project_path(target)
-    if cwd is None or not target or target.startswith("/") or "$" in target:
-        return None
-    return posixpath.normpath(posixpath.join(cwd, target))
-
-
-def _project_path(path: str) -> str:
-    """``$CI_PROJECT_DIR/x`` as the repository path ``./x``."""
-    return re.sub(r"^\$\{?CI_PROJECT_DIR\}?", ".", path.removeprefix("dir://"))
 
 
 def _repo_path(*parts: str | None) -> str | None:
     if any(part is None for part in parts):
         return None
-    cleaned = [_project_path(part) for part in parts if part is not None]
+    cleaned = [project_path(part) for part in parts if part is not None]
     if any("$" in part or "://" in part or part.startswith("/") for part in cleaned):
         return None
     return posixpath.normpath(posixpath.join(*cleaned))
@@ -464,7 +271,7 @@ def _files(tool: Tool, flags: Flags, cwd: str | None) -> tuple[str | None, str |
     if tool is Tool.KANIKO:
         context = (flags.values("--context") or ["."])[-1]
         dockerfile = (flags.values("--dockerfile") or ["Dockerfile"])[-1]
-        if _project_path(dockerfile).startswith("."):
+        if project_path(dockerfile).startswith("."):
             return _repo_path(dockerfile), _repo_path(context)
         return _repo_path(context, dockerfile), _repo_path(context)
     if not flags.positionals or flags.positionals[-1] == "-":
@@ -512,15 +319,10 @@ def _buildkit(tool: Tool, step: Step, job: Job, variables: dict[str, str]) -> tu
     return BuildKit.UNKNOWN, "the job's image does not say which Docker version runs the build"
 
 
-def job_steps(job: Job) -> tuple[Step, ...]:
-    """Every simple command the job runs, in order, with its variables resolved."""
-    return tuple(_steps(job, _job_variables(job)))
-
-
 def builds_of(job: Job) -> list[Build]:
     """The image builds in ``job``'s scripts, in run order."""
-    variables = _job_variables(job)
-    scan = JobScan.of(tuple(_steps(job, variables)))
+    variables = job_variables(job)
+    scan = JobScan.of(tuple(script_steps(job, variables)))
     found = []
     for step in scan.steps:
         classified = _classify(step.resolved, job) or _classify(step.written, job)
@@ -549,12 +351,6 @@ def builds_of(job: Job) -> list[Build]:
     return found
 
 
-def _cache_reference(value: str) -> str:
-    """The image of one ``--cache-from`` value (``type=registry,ref=X`` or a bare image)."""
-    references = cache_references([value])
-    return references[0] if references else value
-
-
 def cache_references(values: list[str]) -> list[str]:
     """Image references in ``--cache-from``/``--cache-to`` values (``type=registry,ref=X`` or a
     bare image); local and other backends are skipped."""
@@ -567,73 +363,3 @@ def cache_references(values: list[str]) -> list[str]:
         if options.get("type", "registry") == "registry" and options.get("ref"):
             found.append(options["ref"])
     return found
-
-
-@dataclass(frozen=True)
-class SiteJobs:
-    """The jobs that run one script line (a template's, an anchor's), gathered once."""
-
-    names: tuple[str, ...]  # sorted, each once
-    origins: frozenset[Origin]  # where each job's key is written
-
-
-@dataclass(frozen=True)
-class BuildIndex:
-    """Every build of a pipeline by the images it tags, the cache manifests it exports, and the
-    first stable, pushed tag per (Dockerfile, target): lookups that would otherwise compare
-    every build with every other."""
-
-    by_tag: dict[str, list[Build]]
-    exports: frozenset[str]
-    stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]]
-    by_site: dict[tuple[Origin | None, int], SiteJobs]
-
-    def cache_sources(self, build: Build) -> list[str]:
-        """The build's ``--cache-from`` values that can hold a cache when it runs: not a tag
-        made from this very commit (``:$CI_COMMIT_SHA``) unless another build of the pipeline
-        makes it first; other cache backends (``type=local``, ``gha``...) are taken as sources."""
-        registry = set(cache_references(build.cache_from))
-        found = []
-        for value in build.cache_from:
-            if value not in registry and "=" in value:
-                found.append(value)  # a backend we do not judge
-                continue
-            reference = _cache_reference(value)
-            makers = self.by_tag.get(parse_image(reference).key, [])
-            if is_stable(reference) or any(other is not build for other in makers):
-                found.append(value)
-        return found
-
-    def jobs_running(self, build: Build) -> SiteJobs:
-        """The jobs that run ``build``'s script line: one for a job's own line, every job
-        extending the template for a template's."""
-        found = self.by_site.get(_site(build))
-        return found or SiteJobs((build.job.name,), frozenset({build.job.origin}))
-
-    @classmethod
-    def of(cls, builds: list[Build]) -> BuildIndex:
-        by_tag: dict[str, list[Build]] = {}
-        exports: set[str] = set()
-        stable: dict[tuple[str | None, str | None], tuple[Build, str, str]] = {}
-        by_site: dict[tuple[Origin | None, int], list[Build]] = {}
-        for build in builds:
-            by_site.setdefault(_site(build), []).append(build)
-            for written, resolved in build.tags:
-                by_tag.setdefault(parse_image(resolved).key, []).append(build)
-                source = (build.dockerfile, build.target)
-                usable = build.tool in (Tool.DOCKER, Tool.BUILDX) and is_stable(resolved)
-                if source not in stable and usable and build.pushed(resolved):
-                    stable[source] = (build, written, resolved)
-            exports.update(parse_image(ref).key for ref in cache_references(build.cache_to))
-        sites = {
-            site: SiteJobs(
-                tuple(sorted({build.job.name for build in sharing})),
-                frozenset(build.job.origin for build in sharing),
-            )
-            for site, sharing in by_site.items()
-        }
-        return cls(by_tag, frozenset(exports), stable, sites)
-
-
-def _site(build: Build) -> tuple[Origin | None, int]:
-    return build.step.script.origin, build.step.position

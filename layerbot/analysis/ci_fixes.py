@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from layerbot.analysis import dockerfile
-from layerbot.analysis.ci_builds import Build, Step, Tool, expand, is_stable
+from layerbot.analysis.ci_builds import Build, Tool, is_stable
+from layerbot.analysis.ci_script import Step, expand
 from layerbot.analysis.fixes import apply_edits
 from layerbot.analysis.gitlab_ci import Pipeline, PipelineContext
 from layerbot.analysis.image_ref import parse_image

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from layerbot.analysis.ci_builds import Build, BuildIndex, builds_of
+from layerbot.analysis.ci_build_index import BuildIndex
+from layerbot.analysis.ci_builds import Build, builds_of
 from layerbot.analysis.ci_jobs import Job, ScriptLine
 from layerbot.analysis.ci_yaml import (
     CiYamlError,

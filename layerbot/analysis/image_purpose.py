@@ -14,7 +14,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from layerbot.analysis import ci_builds, gitlab_ci
+from layerbot.analysis import ci_builds, ci_script, gitlab_ci
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_ref import parse_image
@@ -187,7 +187,7 @@ def _ci_job_image(ctx: DockerfileContext) -> str | None:
         for _, resolved in build.tags
     }
     for job in pipeline.jobs:
-        image = job.image and ci_builds.expand(job.image, job.variables)
+        image = job.image and ci_script.expand(job.image, job.variables)
         # A per-commit tag (`:$CI_COMMIT_SHA`) is the application under test, not a tool image.
         if image and ci_builds.is_stable(image) and parse_image(image).key in built:
             return job.name
