@@ -244,14 +244,18 @@ def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | N
 
 
 def dockerfile_of(ctx: PipelineContext, build: Build) -> dockerfile.Dockerfile | None:
-    """The Dockerfile ``build`` builds, read through the repository, or ``None``."""
-    text = ctx.repo.read(build.dockerfile) if build.dockerfile else None
-    if text is None:
+    """The Dockerfile ``build`` builds, read through the repository (once per pipeline), or
+    ``None``."""
+    path = build.dockerfile
+    if path is None:
         return None
-    try:
-        return dockerfile.parse(text, build.dockerfile or "Dockerfile")
-    except InputError:
-        return None
+    if path not in ctx.dockerfiles:
+        text = ctx.repo.read(path)
+        try:
+            ctx.dockerfiles[path] = dockerfile.parse(text, path) if text is not None else None
+        except InputError:
+            ctx.dockerfiles[path] = None
+    return ctx.dockerfiles[path]
 
 
 def _stages_needed(doc: dockerfile.Dockerfile, target: dockerfile.Stage) -> set[int]:

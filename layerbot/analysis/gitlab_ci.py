@@ -32,6 +32,7 @@ from layerbot.analysis.ci_yaml import (
     Mapping,
     Origin,
 )
+from layerbot.analysis.dockerfile import Dockerfile
 from layerbot.analysis.model import Finding, Fix, Note, RepoView, Severity
 
 MAX_CI_BYTES = 2 * 1024 * 1024
@@ -107,6 +108,8 @@ class PipelineContext:
     pipeline: Pipeline
     repo: RepoView
     _anchors: dict[Finding, tuple[frozenset[Origin], int | None]] = field(default_factory=dict)
+    # The Dockerfiles the builds read, parsed once for every rule (``None``: absent or invalid).
+    dockerfiles: dict[str, Dockerfile | None] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
