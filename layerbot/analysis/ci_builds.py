@@ -47,6 +47,7 @@ _UNIQUE_PER_PIPELINE = re.compile(
     r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP"
     r"|CI_COMMIT_TAG|\$\(|`"
 )
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _DEPENDENCY_PROXY = re.compile(r"^\$\{?CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?/")
 
 
@@ -140,9 +141,19 @@ class Build:
 
     @property
     def inline_cache(self) -> bool:
-        """Whether the image carries BuildKit cache metadata (or a cache manifest is exported)."""
-        args = [a.replace(" ", "") for a in self.resolved.values("--build-arg")]
-        return "BUILDKIT_INLINE_CACHE=1" in args or bool(self.cache_to)
+        """Whether the image carries BuildKit cache metadata (or a cache manifest is exported).
+
+        ``--build-arg BUILDKIT_INLINE_CACHE=1`` (any value Go's ``strconv.ParseBool`` takes as
+        true, as BuildKit reads it), or the bare ``--build-arg BUILDKIT_INLINE_CACHE`` that takes
+        the job's variable of that name."""
+        for argument in self.resolved.values("--build-arg"):
+            name, equals, value = argument.replace(" ", "").partition("=")
+            if name != "BUILDKIT_INLINE_CACHE":
+                continue
+            value = value if equals else self.variables.get(name, "")
+            if value.strip("\"'") in _GO_TRUE:
+                return True
+        return bool(self.cache_to)
 
     @property
     def pushes_itself(self) -> bool:

@@ -14,7 +14,9 @@ A job runs BuildKit when it builds with `docker buildx build`, sets `DOCKER_BUIL
 the command, a script line, or any `variables:`: global, the job's, or inherited through
 `extends:`, anchors and `!reference`), or runs a `docker:23` or later image or dind service.
 A build that reads no cache (`--no-cache`) or only a tag made from this very commit is left to
-`ci-cache-from`.
+`ci-cache-from`. The metadata is written when `BUILDKIT_INLINE_CACHE` is true (`1`, `true`...),
+given as `--build-arg BUILDKIT_INLINE_CACHE=1` or as a bare `--build-arg BUILDKIT_INLINE_CACHE`
+that takes the job's variable, or when the build exports with `--cache-to`.
 
 ## Why it matters
 BuildKit is the default builder since Docker Engine 23, and `docker buildx build` always uses
