@@ -62,6 +62,7 @@ class JobScan:
     pulls: dict[str, list[int]]
     container_builder_at: int | None
     loads: tuple[tuple[int, str], ...]  # (step, archive) of each `docker load`
+    retags: dict[str, list[int]]  # the source image of each `docker tag SOURCE TARGET`
 
     @classmethod
     def of(cls, steps: tuple[Step, ...]) -> JobScan:
@@ -70,6 +71,7 @@ class JobScan:
         pulls: dict[str, list[int]] = {}
         builder_at = None
         loads: list[tuple[int, str]] = []
+        retags: dict[str, list[int]] = {}
         for step in steps:
             words = docker_words(step.resolved)
             verb = words[1] if words[:1] == ["image"] and len(words) > 1 else words[:1] and words[0]
@@ -84,13 +86,32 @@ class JobScan:
                         )
                     else:
                         pushes.setdefault(parse_image(name).key, []).append(step.index)
+            elif verb == "tag":
+                sources = parse_flags(step.resolved[after_word(step.resolved, verb) :]).positionals
+                if sources:
+                    retags.setdefault(parse_image(sources[0]).key, []).append(step.index)
             elif verb == "load":
                 loads.extend((step.index, archive) for archive in _archives_loaded(step.resolved))
             elif words[:2] == ["buildx", "create"] and builder_at is None:
                 drivers = parse_flags(step.resolved[3:]).values("--driver")
                 if not drivers or drivers[-1] != "docker":
                     builder_at = step.index
-        return cls(steps, pushes, every_tag, pulls, builder_at, tuple(loads))
+        return cls(steps, pushes, every_tag, pulls, builder_at, tuple(loads), retags)
+
+    def needs_from_daemon(self, built: set[str]) -> set[str]:
+        """Images this job pushes or retags without building, pulling or loading them first:
+        they must already be in the daemon, left there by another job (``docker push`` and
+        ``docker tag`` never pull)."""
+        first_load = min((index for index, _ in self.loads), default=None)
+        needed = set()
+        for uses in (self.pushes, self.retags):
+            for key, indexes in uses.items():
+                pulled = self.pulls.get(key, [])
+                if key in built or (pulled and pulled[0] < indexes[0]):
+                    continue
+                if first_load is None or first_load > indexes[0]:
+                    needed.add(key)
+        return needed
 
 
 def _archives_loaded(argv: tuple[str, ...]) -> list[str]:

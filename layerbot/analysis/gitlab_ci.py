@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from layerbot.analysis.ci_build_index import BuildIndex
-from layerbot.analysis.ci_builds import Build, builds_of
+from layerbot.analysis.ci_builds import Build, JobScan, builds_of
 from layerbot.analysis.ci_config import (
     Includes,
     ProjectResolver,
@@ -27,12 +27,14 @@ from layerbot.analysis.ci_config import (
     deep_merge,
 )
 from layerbot.analysis.ci_jobs import Job, ScriptLine
+from layerbot.analysis.ci_script import job_steps
 from layerbot.analysis.ci_yaml import (
     CiYamlError,
     Mapping,
     Origin,
 )
 from layerbot.analysis.dockerfile import Dockerfile
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Finding, Fix, Note, RepoView, Severity
 
 MAX_CI_BYTES = 2 * 1024 * 1024
@@ -85,6 +87,36 @@ class Pipeline:
     @cached_property
     def build_index(self) -> BuildIndex:
         return BuildIndex.of(self.builds)
+
+    @cached_property
+    def handed_over(self) -> frozenset[str]:
+        """Images (keys) a job pushes or retags that another job of the pipeline built: the
+        jobs share a Docker daemon that outlives them, so its layer cache persists too."""
+        built: dict[str, set[str]] = {}
+        scans: dict[str, JobScan] = {}
+        for build in self.builds:
+            built.setdefault(build.job.name, set()).update(
+                parse_image(resolved).key for _, resolved in build.tags
+            )
+            scans[build.job.name] = build.scan
+        needed: set[str] = set()
+        for job in self.jobs:
+            scan = scans.get(job.name) or JobScan.of(job_steps(job))
+            needed |= scan.needs_from_daemon(built.get(job.name, set()))
+        made_elsewhere = set().union(*built.values()) if built else set()
+        return frozenset(needed & made_elsewhere)
+
+    def keeps_layer_cache(self, build: Build) -> bool:
+        """Whether ``build`` runs on a Docker daemon whose layer cache outlives the job: a shell
+        runner's (:attr:`Build.host_daemon`), or one that a later job pushes the built image
+        from without pulling it."""
+        if build.host_daemon:
+            return True
+        if any("dind" in service for service in build.job.services):
+            return False
+        if build.variables.get("DOCKER_HOST", "").startswith("tcp://"):
+            return False
+        return any(parse_image(resolved).key in self.handed_over for _, resolved in build.tags)
 
     def job(self, name: str) -> Job | None:
         return next((job for job in self.jobs if job.name == name), None)

@@ -12,8 +12,10 @@ A plain `--no-cache` build is a choice and is left alone; kaniko is `ci-kaniko-c
 
 Not a fresh runner, no finding: a job tagged for a shell runner (`tags: [shell]`) with no
 `docker:dind` service and no `DOCKER_HOST` on TCP builds with the host's daemon, whose layer
-cache outlives the job; a job that `docker load`s, before the build, an archive its `cache:`
-keeps (the previous pipeline's `docker save`) has that image's layers.
+cache outlives the job; so does a daemon that a later job pushes or retags the built image
+from without pulling it (`docker push` and `docker tag` never pull: the jobs share one daemon);
+a job that `docker load`s, before the build, an archive its `cache:` keeps (the previous
+pipeline's `docker save`) has that image's layers.
 
 ## Why it matters
 A CI runner starts from a clean machine (a fresh Docker-in-Docker service every job), so the
@@ -75,7 +77,8 @@ whose image is never pushed, and compose builds, get the finding without a fix.
   runs `docker` against the host's daemon; and "Caching in GitLab CI/CD"
   (https://docs.gitlab.com/ci/caching/): `cache: paths:` are restored at the next job's start.
 - Docker docs, "docker image save" and "docker image load": an image saved to a tar archive
-  and loaded again keeps its layers.
+  and loaded again keeps its layers; "docker image push" and "docker image tag": both act on
+  an image the daemon already holds.
 - Docker docs, "docker buildx build", `--no-cache`: do not use cache when building the image.
 - GitLab docs, "Predefined CI/CD variables": `CI_COMMIT_SHA` is the revision the pipeline
   builds, so an image tagged with it does not exist before this pipeline pushes it.
@@ -293,7 +296,9 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
         for build in ctx.pipeline.builds:
             if build.tool is Tool.KANIKO or (build.no_cache and not build.cache_from):
                 continue  # kaniko is ci-kaniko-cache's; a plain --no-cache build is a choice
-            if build.host_daemon or build.loads_cached_image or has_cache_source(ctx, build):
+            if ctx.pipeline.keeps_layer_cache(build) or build.loads_cached_image:
+                continue  # not a fresh runner, or the previous image loaded from the job cache
+            if has_cache_source(ctx, build):
                 continue
             fixer = None if build.no_cache else FIXERS.get(build.tool)
             fix = fixer(ctx, build) if fixer else None
