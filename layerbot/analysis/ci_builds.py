@@ -91,7 +91,11 @@ class JobScan:
                 if sources:
                     retags.setdefault(parse_image(sources[0]).key, []).append(step.index)
             elif verb == "load":
-                loads.extend((step.index, archive) for archive in _archives_loaded(step.resolved))
+                archives = _archives_loaded(step.resolved)
+                if not archives and step.position:  # `gunzip -c cache/app.tar.gz | docker load`
+                    feeding = steps[step.index - 1].resolved
+                    archives = [word.lstrip("<") for word in feeding[1:] if ".tar" in word]
+                loads.extend((step.index, archive) for archive in archives)
             elif words[:2] == ["buildx", "create"] and builder_at is None:
                 drivers = parse_flags(step.resolved[3:]).values("--driver")
                 if not drivers or drivers[-1] != "docker":
