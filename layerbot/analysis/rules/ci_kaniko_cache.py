@@ -43,6 +43,8 @@ same; the registry gains a cache repository, so the fix is marked **review**. Th
 notice is information only and has no fix: moving off kaniko is a decision for the team.
 
 ## References
+- kaniko's executor reads its flags with spf13/pflag (https://github.com/spf13/pflag), where a
+  flag given twice keeps the last value: `--cache=true --cache=false` does not cache.
 - kaniko README, "Caching": `--cache=true` caches layers created by `RUN` in `--cache-repo`,
   which defaults to the destination repository with `/cache` appended.
 - GoogleContainerTools/kaniko pull request #3502, "Prepare for archival" (3 June 2025): the
