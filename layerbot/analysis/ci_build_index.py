@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layerbot.analysis.ci_builds import Build, Tool, cache_references, is_stable
+from layerbot.analysis.ci_builds import (
+    Build,
+    Tool,
+    cache_references,
+    is_stable,
+    made_by_this_pipeline,
+)
 from layerbot.analysis.ci_yaml import Origin
 from layerbot.analysis.image_ref import parse_image
 
@@ -50,7 +56,7 @@ class BuildIndex:
                 continue
             reference = _cache_reference(value)
             makers = self.by_tag.get(parse_image(reference).key, [])
-            if is_stable(reference) or any(other is not build for other in makers):
+            if not made_by_this_pipeline(reference) or any(other is not build for other in makers):
                 found.append(value)
         return found
 

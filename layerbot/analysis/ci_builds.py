@@ -43,10 +43,11 @@ class BuildKit(StrEnum):
     UNKNOWN = "unknown"
 
 
-_UNIQUE_PER_PIPELINE = re.compile(
-    r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP"
-    r"|CI_COMMIT_TAG|\$\(|`"
+# GitLab's predefined variables that differ in every pipeline (or every tag pipeline).
+_THIS_PIPELINE = re.compile(
+    r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP|CI_COMMIT_TAG"
 )
+_COMMAND_SUBSTITUTION = re.compile(r"\$\(|`")
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _DEPENDENCY_PROXY = re.compile(r"^\$\{?CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?/")
 
@@ -265,7 +266,14 @@ def _kept_by(path: str, cache_paths: tuple[str, ...]) -> bool:
 
 def is_stable(reference: str) -> bool:
     """A tag the next pipeline builds again (a branch, ``latest``), not one per commit."""
-    return not _UNIQUE_PER_PIPELINE.search(parse_image(reference).tag_or_latest)
+    tag = parse_image(reference).tag_or_latest
+    return not _THIS_PIPELINE.search(tag) and not _COMMAND_SUBSTITUTION.search(tag)
+
+
+def made_by_this_pipeline(reference: str) -> bool:
+    """A tag named after this very pipeline (``$CI_COMMIT_SHA``...): no earlier pipeline can
+    have pushed it. A tag a command computes (``$(cat VERSION)``) may be either: not this."""
+    return bool(_THIS_PIPELINE.search(parse_image(reference).tag_or_latest))
 
 
 def _classify(argv: tuple[str, ...], job: Job) -> tuple[Tool, int] | None:

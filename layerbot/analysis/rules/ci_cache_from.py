@@ -80,8 +80,10 @@ whose image is never pushed, and compose builds, get the finding without a fix.
   and loaded again keeps its layers; "docker image push" and "docker image tag": both act on
   an image the daemon already holds.
 - Docker docs, "docker buildx build", `--no-cache`: do not use cache when building the image.
-- GitLab docs, "Predefined CI/CD variables": `CI_COMMIT_SHA` is the revision the pipeline
-  builds, so an image tagged with it does not exist before this pipeline pushes it.
+- GitLab docs, "Predefined CI/CD variables"
+  (https://docs.gitlab.com/ci/variables/predefined_variables/): `CI_COMMIT_SHA` is the
+  revision the pipeline builds, so an image tagged with it does not exist before this pipeline
+  pushes it.
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": pull the
   previous image with `docker pull ... || true`, build with `--cache-from` and
   `--build-arg BUILDKIT_INLINE_CACHE=1`, push it again; the registry-cache variant uses
