@@ -176,17 +176,18 @@ def _producers(
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
+    index = ctx.pipeline.build_index
     consumers = _consumers(ctx)
     with_metadata = {build.dockerfile for build in ctx.pipeline.builds if build.inline_cache}
 
     def found() -> Iterator[Finding]:
         ranked = sorted(consumers.items(), key=lambda item: item[1][0].buildkit is not BuildKit.ON)
-        for _, (consumer, reference) in ranked:
+        for key, (consumer, reference) in ranked:
             severity = Severity.MAJOR if consumer.buildkit is BuildKit.ON else Severity.MINOR
+            # A `type=registry` cache manifest no build writes is not fixed by metadata in the
+            # build's own image: the finding says so, the team picks the export.
+            unwritten = reference not in consumer.cache_from and key not in index.by_tag
             for producer in _producers(ctx, reference, consumer, with_metadata):
-                # A `type=registry` cache manifest no build writes is not fixed by metadata in
-                # this build's own image: the finding says so, the team picks the export.
-                manifest = producer is consumer and reference not in consumer.cache_from
                 yield build_finding(
                     ctx,
                     NAME,
@@ -194,7 +195,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     producer,
                     _message(ctx, consumer, producer, reference),
                     impact=rebuild_impact(ctx, producer),
-                    fix=None if manifest else _fix(ctx, producer),
+                    fix=None if unwritten else _fix(ctx, producer),
                 )
 
     yield from once_per_line(found())
