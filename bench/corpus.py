@@ -148,3 +148,17 @@ def ci_file_of_size(jobs: int) -> str:
             f"svc{index}\n"
         )
     return "\n".join(parts)
+
+
+def ci_template_file_of_size(jobs: int) -> str:
+    """A .gitlab-ci.yml with ``jobs`` jobs that all run one template's build line (a service
+    name in each job's variables): every finding names the jobs that run the line."""
+    parts = [
+        ".build:\n  image: docker:27\n  services: [docker:27-dind]\n  script:\n"
+        "    - docker build --cache-from $CI_REGISTRY_IMAGE/$SVC:latest"
+        " -t $CI_REGISTRY_IMAGE/$SVC:latest -f $SVC/Dockerfile $SVC\n"
+        "    - docker push $CI_REGISTRY_IMAGE/$SVC:latest\n",
+    ]
+    for index in range(jobs):
+        parts.append(f"build-{index}:\n  extends: .build\n  variables:\n    SVC: svc{index}\n")
+    return "\n".join(parts)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from bench.corpus import ci_file_of_size, dockerfile_of_size
+from bench.corpus import ci_file_of_size, ci_template_file_of_size, dockerfile_of_size
 from bench.measure import measure_call
 from layerbot.analysis.engine import analyse_file
 from layerbot.analysis.fixes import fix_diff
@@ -52,11 +52,13 @@ def run(
 ) -> dict[str, object]:
     repo = RepoView.from_files({"requirements.txt": "flask\n"})
     dockerfiles = [(n, "Dockerfile", dockerfile_of_size(n), repo) for n in dockerfile_sizes]
-    ci_points = []
+    ci_points, template_points = [], []
     for n in ci_sizes:
-        files = {f"svc{i}/Dockerfile": "FROM alpine:3.20\n" for i in range(n)}
-        ci_points.append((n, ".gitlab-ci.yml", ci_file_of_size(n), RepoView.from_files(files)))
+        files = RepoView.from_files({f"svc{i}/Dockerfile": "FROM alpine:3.20\n" for i in range(n)})
+        ci_points.append((n, ".gitlab-ci.yml", ci_file_of_size(n), files))
+        template_points.append((n, ".gitlab-ci.yml", ci_template_file_of_size(n), files))
     return {
         "dockerfile_instructions": _curve(dockerfiles, repeats),
         "ci_jobs": _curve(ci_points, repeats),
+        "ci_jobs_one_template": _curve(template_points, repeats),
     }

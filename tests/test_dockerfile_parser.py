@@ -2,7 +2,7 @@
 
 import pytest
 
-from layerbot.analysis.dockerfile import DockerfileError, parse, parse_image
+from layerbot.analysis.dockerfile import DockerfileError, parse
 
 SOURCE = """\
 # syntax=docker/dockerfile:1
@@ -106,31 +106,3 @@ def test_what_docker_rejects_is_an_error_with_a_line(text: str, message: str, li
         parse(text)
     assert message in str(raised.value)
     assert raised.value.line == line
-
-
-@pytest.mark.parametrize(
-    ("reference", "name", "tag", "digest", "repository"),
-    [
-        ("golang", "golang", None, None, "golang"),
-        ("golang:1.22-alpine", "golang", "1.22-alpine", None, "golang"),
-        ("docker.io/library/node:20", "docker.io/library/node", "20", None, "node"),
-        (
-            "localhost:5000/team/app:v1",
-            "localhost:5000/team/app",
-            "v1",
-            None,
-            "localhost:5000/team/app",
-        ),
-        ("alpine@sha256:abc", "alpine", None, "sha256:abc", "alpine"),
-    ],
-)
-def test_image_references(
-    reference: str, name: str, tag: str, digest: str, repository: str
-) -> None:
-    image = parse_image(reference)
-    assert (image.name, image.tag, image.digest, image.repository) == (
-        name,
-        tag,
-        digest,
-        repository,
-    )

@@ -7,6 +7,7 @@ import pytest
 from layerbot.analysis import dockerfile, ecosystems
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.ecosystems import StepKind
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import RepoView
 
 
@@ -276,7 +277,7 @@ def test_every_toolchain_image_the_multi_stage_rule_knows_is_in_the_table() -> N
         "node",
         "python",
     ):
-        image = toolchains.parse_image(f"{repository}:1")
+        image = parse_image(f"{repository}:1")
         assert toolchains.toolchain_of(image) is not None, repository
         assert ecosystems.built_with(repository), repository
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from layerbot.analysis import dockerfile, project
 from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import RepoView
 from layerbot.analysis.toolchains import (
     Toolchain,
@@ -39,7 +40,7 @@ def test_project_versions_for_the_runtime_tags() -> None:
 
 
 def test_toolchain_table_tells_sdk_images_from_runtime_images() -> None:
-    image = dockerfile.parse_image
+    image = parse_image
     assert toolchain_of(image("docker.io/library/golang:1.22")) is Toolchain.GO
     assert toolchain_of(image("mcr.microsoft.com/dotnet/sdk:8.0")) is Toolchain.DOTNET
     assert toolchain_of(image("mcr.microsoft.com/dotnet/aspnet:8.0")) is None

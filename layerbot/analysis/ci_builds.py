@@ -1,24 +1,32 @@
 """Image builds in CI job scripts: the tool, the Dockerfile, the tags, the cache, BuildKit or not.
 
-Each job's script lines are split into simple commands (:mod:`layerbot.analysis.shell`) after
-folding line continuations, also the ``\\ `` that a YAML folded block leaves behind. ``$VAR`` and
-``${VAR}`` are resolved from the job's variables (global and job ``variables:``, and plain
-``NAME=value`` / ``export NAME=value`` lines of its scripts); what cannot be resolved stays as
-written. A build remembers the flags as written too, so fixes reuse the job's own variable names.
+A job's commands come from :mod:`layerbot.analysis.ci_script`. A build remembers the flags as
+written too, so fixes reuse the job's own variable names. :class:`BuildIndex` holds every build
+of a pipeline by tag, cache export and script line, so the rules stay linear in jobs.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
-from layerbot.analysis import shell
-from layerbot.analysis.ci_yaml import Origin
-from layerbot.analysis.gitlab_ci import Job, ScriptLine
+from layerbot.analysis.ci_jobs import Job
+from layerbot.analysis.ci_script import (
+    Flags,
+    Step,
+    after_word,
+    docker_words,
+    expand,
+    job_variables,
+    parse_flags,
+    project_path,
+    script_steps,
+)
+from layerbot.analysis.image_ref import parse_image
 
 
 class Tool(StrEnum):
@@ -35,134 +43,13 @@ class BuildKit(StrEnum):
     UNKNOWN = "unknown"
 
 
-# Flags that never take a separate value (everything else starting with '-' does).
-_BOOLEAN_FLAGS = frozenset(
-    {
-        "--push",
-        "--load",
-        "--pull",
-        "--no-cache",
-        "--rm",
-        "--force-rm",
-        "-q",
-        "--quiet",
-        "--squash",
-        "--compress",
-        "--disable-content-trust",
-        "--layers",
-        "--no-push",
-        "--cache",
-        "--cache-copy-layers",
-        "--cache-run-layers",
-        "--reproducible",
-        "--single-snapshot",
-        "--cleanup",
-        "--use-new-run",
-        "--skip-tls-verify",
-        "--insecure",
-        "--insecure-pull",
-        "--skip-unused-stages",
-        "--tls",
-        "--tlsverify",
-        "-D",
-        "--debug",
-        "-a",
-        "--all-tags",
-        "--parallel",
-        "--no-rm",
-    }
+# GitLab's predefined variables that differ in every pipeline (or every tag pipeline).
+_THIS_PIPELINE = re.compile(
+    r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP|CI_COMMIT_TAG"
 )
-_SHORT = {
-    "-t": "--tag",
-    "-f": "--file",
-    "-o": "--output",
-    "-q": "--quiet",
-    "-a": "--all-tags",
-    "-d": "--destination",
-    "-c": "--context",
-}
-_DOCKER_GLOBAL_VALUE_FLAGS = frozenset(
-    {"-H", "--host", "--config", "--context", "-c", "--log-level", "-l", "--builder"}
-    | {"--tlscacert", "--tlscert", "--tlskey", "--storage-driver", "--root", "--runroot"}
-    | {"--registries-conf", "--cgroup-manager", "--storage-opt", "--file", "-f", "-p"}
-    | {"--project-name", "--project-directory", "--env-file", "--profile"}
-)
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-# ``NAME=value`` as a command of its own (not the ``NAME=value cmd`` prefix of one command).
-_ASSIGNMENT = re.compile(
-    r"(?:^|[;&|\n]|\bexport)[ \t]*([A-Za-z_][A-Za-z0-9_]*)=(\"[^\"\n]*\"|'[^'\n]*'|[^\s;&|]*)"
-    r"[ \t]*(?=$|[;&|\n])",
-    re.MULTILINE,
-)
-_CONTINUATION = re.compile(r"\\[ \t]*\r?\n|\\ (?=[ \t]*-)")
-_UNIQUE_PER_PIPELINE = re.compile(
-    r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP"
-    r"|CI_COMMIT_TAG|\$\(|`"
-)
-_DOCKER_IMAGE = re.compile(
-    r"^(?:(?:docker\.io|index\.docker\.io|registry\.hub\.docker\.com|\$\{?"
-    r"CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?)/)?(?:library/)?docker(?::(?P<tag>[^@\s]+))?(?:@\S+)?$"
-)
-MAX_EXPANSION_ROUNDS = 8
-MAX_EXPANDED_LENGTH = 4096
-
-
-@dataclass(frozen=True)
-class Step:
-    """One simple command of a job, in run order, with its words resolved."""
-
-    index: int
-    script: ScriptLine
-    command: shell.Command
-    resolved: tuple[str, ...]
-    cwd: str | None
-    item: int  # which script entry of the job
-    position: int  # which command of that entry
-    last_in_item: bool
-
-    @property
-    def first_in_item(self) -> bool:
-        return self.position == 0
-
-    @property
-    def written(self) -> tuple[str, ...]:
-        return self.command.argv
-
-
-@dataclass(frozen=True)
-class Flags:
-    """``(name, value)`` pairs with short names made long, and the positional arguments."""
-
-    pairs: tuple[tuple[str, str], ...]
-    positionals: tuple[str, ...]
-
-    def values(self, *names: str) -> list[str]:
-        return [value for name, value in self.pairs if name in names]
-
-    def on(self, name: str) -> bool:
-        """A boolean flag given as ``--name``, ``--name=true`` or ``--name=1``."""
-        return any(value.lower() in ("", "true", "1") for value in self.values(name))
-
-
-def parse_flags(words: tuple[str, ...]) -> Flags:
-    pairs: list[tuple[str, str]] = []
-    positionals: list[str] = []
-    index = 0
-    while index < len(words):
-        word = words[index]
-        index += 1
-        if not word.startswith("-") or word == "-":
-            positionals.append(word)
-            continue
-        name, equals, value = word.partition("=")
-        if len(name) > 2 and not name.startswith("--"):  # -tfoo
-            name, value, equals = name[:2], name[2:], "="
-        name = _SHORT.get(name, name)
-        if not equals and name not in _BOOLEAN_FLAGS and word not in _BOOLEAN_FLAGS:
-            value = words[index] if index < len(words) else ""
-            index += 1
-        pairs.append((name, value))
-    return Flags(tuple(pairs), tuple(positionals))
+_COMMAND_SUBSTITUTION = re.compile(r"\$\(|`")
+_GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+_DEPENDENCY_PROXY = re.compile(r"^\$\{?CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?/")
 
 
 @dataclass(frozen=True)
@@ -175,6 +62,8 @@ class JobScan:
     pushes_every_tag: dict[str, list[int]]
     pulls: dict[str, list[int]]
     container_builder_at: int | None
+    loads: tuple[tuple[int, str], ...]  # (step, archive) of each `docker load`
+    retags: dict[str, list[int]]  # the source image of each `docker tag SOURCE TARGET`
 
     @classmethod
     def of(cls, steps: tuple[Step, ...]) -> JobScan:
@@ -182,23 +71,63 @@ class JobScan:
         every_tag: dict[str, list[int]] = {}
         pulls: dict[str, list[int]] = {}
         builder_at = None
+        loads: list[tuple[int, str]] = []
+        retags: dict[str, list[int]] = {}
         for step in steps:
             words = docker_words(step.resolved)
             verb = words[1] if words[:1] == ["image"] and len(words) > 1 else words[:1] and words[0]
             if verb in ("push", "pull"):
-                flags = parse_flags(step.resolved[_after(step.resolved, verb) :])
+                flags = parse_flags(step.resolved[after_word(step.resolved, verb) :])
                 for name in flags.positionals:
                     if verb == "pull":
-                        pulls.setdefault(normalise_reference(name), []).append(step.index)
+                        pulls.setdefault(parse_image(name).key, []).append(step.index)
                     elif flags.on("--all-tags"):
-                        every_tag.setdefault(repository(name), []).append(step.index)
+                        every_tag.setdefault(parse_image(name).canonical_name, []).append(
+                            step.index
+                        )
                     else:
-                        pushes.setdefault(normalise_reference(name), []).append(step.index)
+                        pushes.setdefault(parse_image(name).key, []).append(step.index)
+            elif verb == "tag":
+                sources = parse_flags(step.resolved[after_word(step.resolved, verb) :]).positionals
+                if sources:
+                    retags.setdefault(parse_image(sources[0]).key, []).append(step.index)
+            elif verb == "load":
+                archives = _archives_loaded(step.resolved)
+                if not archives and step.position:  # `gunzip -c cache/app.tar.gz | docker load`
+                    feeding = steps[step.index - 1].resolved
+                    archives = [word.lstrip("<") for word in feeding[1:] if ".tar" in word]
+                loads.extend((step.index, archive) for archive in archives)
             elif words[:2] == ["buildx", "create"] and builder_at is None:
                 drivers = parse_flags(step.resolved[3:]).values("--driver")
                 if not drivers or drivers[-1] != "docker":
                     builder_at = step.index
-        return cls(steps, pushes, every_tag, pulls, builder_at)
+        return cls(steps, pushes, every_tag, pulls, builder_at, tuple(loads), retags)
+
+    def needs_from_daemon(self, built: set[str]) -> set[str]:
+        """Images this job pushes or retags without building, pulling or loading them first:
+        they must already be in the daemon, left there by another job (``docker push`` and
+        ``docker tag`` never pull)."""
+        first_load = min((index for index, _ in self.loads), default=None)
+        needed = set()
+        for uses in (self.pushes, self.retags):
+            for key, indexes in uses.items():
+                pulled = self.pulls.get(key, [])
+                if key in built or (pulled and pulled[0] < indexes[0]):
+                    continue
+                if first_load is None or first_load > indexes[0]:
+                    needed.add(key)
+        return needed
+
+
+def _archives_loaded(argv: tuple[str, ...]) -> list[str]:
+    """The tar archives a ``docker load`` reads: ``-i``/``--input`` or a ``<`` redirect."""
+    found = parse_flags(argv[after_word(argv, "load") :]).values("--input", "-i")
+    for index, word in enumerate(argv):
+        if word == "<" and index + 1 < len(argv):
+            found.append(argv[index + 1])
+        elif word.startswith("<") and len(word) > 1 and not word.startswith("<<"):
+            found.append(word[1:])
+    return found
 
 
 @dataclass(frozen=True)
@@ -238,9 +167,19 @@ class Build:
 
     @property
     def inline_cache(self) -> bool:
-        """Whether the image carries BuildKit cache metadata (or a cache manifest is exported)."""
-        args = [a.replace(" ", "") for a in self.resolved.values("--build-arg")]
-        return "BUILDKIT_INLINE_CACHE=1" in args or bool(self.cache_to)
+        """Whether the image carries BuildKit cache metadata (or a cache manifest is exported).
+
+        ``--build-arg BUILDKIT_INLINE_CACHE=1`` (any value Go's ``strconv.ParseBool`` takes as
+        true, as BuildKit reads it), or the bare ``--build-arg BUILDKIT_INLINE_CACHE`` that takes
+        the job's variable of that name."""
+        for argument in self.resolved.values("--build-arg"):
+            name, equals, value = argument.replace(" ", "").partition("=")
+            if name != "BUILDKIT_INLINE_CACHE":
+                continue
+            value = value if equals else self.variables.get(name, "")
+            if value.strip("\"'") in _GO_TRUE:
+                return True
+        return bool(self.cache_to)
 
     @property
     def pushes_itself(self) -> bool:
@@ -255,21 +194,52 @@ class Build:
 
     def pushed(self, reference: str) -> bool:
         """Whether ``reference`` (resolved) reaches the registry from this job after the build."""
-        wanted = normalise_reference(reference)
-        if self.pushes_itself and wanted in {normalise_reference(r) for _, r in self.tags}:
+        wanted = parse_image(reference).key
+        if self.pushes_itself and wanted in {parse_image(r).key for _, r in self.tags}:
             return True
         later = self.push_after(reference) is not None
-        every = self.scan.pushes_every_tag.get(repository(reference), [])
+        every = self.scan.pushes_every_tag.get(parse_image(reference).canonical_name, [])
         return later or any(index > self.step.index for index in every)
 
     def push_after(self, reference: str) -> Step | None:
         """The first ``docker push`` of ``reference`` after this build."""
-        indexes = self.scan.pushes.get(normalise_reference(reference), [])
+        indexes = self.scan.pushes.get(parse_image(reference).key, [])
         later = [index for index in indexes if index > self.step.index]
         return self.steps[later[0]] if later else None
 
+    @property
+    def no_cache(self) -> bool:
+        """``--no-cache``: the build reads no layer cache at all, ``--cache-from`` included."""
+        return self.resolved.on("--no-cache")
+
+    @property
+    def host_daemon(self) -> str | None:
+        """Why the build runs on a Docker daemon that outlives the job (a shell runner's), whose
+        layer cache the next pipeline finds; ``None`` when it may be a fresh one.
+
+        A job tagged for a shell runner with no ``docker:dind`` service and no ``DOCKER_HOST``
+        on TCP builds with the host's daemon (https://docs.gitlab.com/ci/docker/using_docker_build/#use-the-shell-executor).
+        """
+        if self.tool not in (Tool.DOCKER, Tool.BUILDX, Tool.COMPOSE):
+            return None
+        if any("dind" in service for service in self.job.services):
+            return None
+        if self.variables.get("DOCKER_HOST", "").startswith("tcp://"):
+            return None
+        shell = next((tag for tag in self.job.tags if "shell" in tag.lower()), None)
+        return f"it runs on a shell runner (`tags: [{shell}]`)" if shell else None
+
+    @property
+    def loads_cached_image(self) -> str | None:
+        """The archive kept in the job's ``cache:`` that a ``docker load`` reads before the
+        build (the previous pipeline's ``docker save``), or ``None``."""
+        for index, archive in self.scan.loads:
+            if index < self.step.index and _kept_by(project_path(archive), self.job.cache_paths):
+                return archive
+        return None
+
     def pulled_before(self, reference: str) -> bool:
-        indexes = self.scan.pulls.get(normalise_reference(reference), [])
+        indexes = self.scan.pulls.get(parse_image(reference).key, [])
         return bool(indexes) and indexes[0] < self.step.index
 
     @property
@@ -281,63 +251,29 @@ class Build:
         return at is not None and at < self.step.index
 
 
-def _after(words: tuple[str, ...], word: str) -> int:
-    return words.index(word) + 1 if word in words else len(words)
-
-
-def repository(reference: str) -> str:
-    """``registry/name`` without tag or digest."""
-    name = reference.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return name.rsplit(":", 1)[0] if ":" in last else name
-
-
-def tag_of(reference: str) -> str:
-    name = reference.split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    return last.rsplit(":", 1)[1] if ":" in last else "latest"
-
-
-def normalise_reference(reference: str) -> str:
-    return f"{repository(reference)}:{tag_of(reference)}"
+def _kept_by(path: str, cache_paths: tuple[str, ...]) -> bool:
+    """Whether a job's ``cache: paths:`` (folders or globs, from the project folder) hold
+    ``path``."""
+    path = posixpath.normpath(path)
+    for pattern in cache_paths:
+        pattern = posixpath.normpath(project_path(pattern)).rstrip("/")
+        if path == pattern or path.startswith(pattern + "/") or fnmatch.fnmatch(path, pattern):
+            return True
+        if pattern.endswith("/*") and path.startswith(pattern[:-1]):
+            return True
+    return False
 
 
 def is_stable(reference: str) -> bool:
     """A tag the next pipeline builds again (a branch, ``latest``), not one per commit."""
-    return not _UNIQUE_PER_PIPELINE.search(tag_of(reference))
+    tag = parse_image(reference).tag_or_latest
+    return not _THIS_PIPELINE.search(tag) and not _COMMAND_SUBSTITUTION.search(tag)
 
 
-def expand(text: str, variables: dict[str, str]) -> str:
-    """``$VAR``/``${VAR}`` replaced by known values; unknown ones kept. Nesting is bounded in
-    rounds and in length, so a variable that refers to itself cannot blow up."""
-
-    def substitute(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return variables.get(name, match.group(0))
-
-    for _ in range(MAX_EXPANSION_ROUNDS):
-        expanded = _VARIABLE.sub(substitute, text)
-        if expanded == text or len(expanded) > MAX_EXPANDED_LENGTH:
-            break  # done, or a variable that names itself: keep the last sane text
-        text = expanded
-    return text
-
-
-def docker_words(argv: tuple[str, ...]) -> list[str]:
-    """The sub-command words of a ``docker``/``docker-compose``/``buildah`` call, flags skipped."""
-    if not argv or argv[0].rsplit("/", 1)[-1] not in ("docker", "docker-compose", "buildah"):
-        return []
-    words: list[str] = []
-    index = 1
-    while index < len(argv) and len(words) < 3:
-        word = argv[index]
-        index += 1
-        if word.startswith("-"):
-            if "=" not in word and word in _DOCKER_GLOBAL_VALUE_FLAGS:
-                index += 1
-            continue
-        words.append(word)
-    return words
+def made_by_this_pipeline(reference: str) -> bool:
+    """A tag named after this very pipeline (``$CI_COMMIT_SHA``...): no earlier pipeline can
+    have pushed it. A tag a command computes (``$(cat VERSION)``) may be either: not this."""
+    return bool(_THIS_PIPELINE.search(parse_image(reference).tag_or_latest))
 
 
 def _classify(argv: tuple[str, ...], job: Job) -> tuple[Tool, int] | None:
@@ -349,66 +285,24 @@ def _classify(argv: tuple[str, ...], job: Job) -> tuple[Tool, int] | None:
         return Tool.KANIKO, 1
     words = docker_words(argv)
     if program == "buildah" and words[:1] in (["bud"], ["build"]):
-        return Tool.BUILDAH, _after(argv, words[0])
+        return Tool.BUILDAH, after_word(argv, words[0])
     if program == "docker-compose" and "build" in words:
-        return Tool.COMPOSE, _after(argv, "build")
+        return Tool.COMPOSE, after_word(argv, "build")
     if program != "docker":
         return None
     if words[:1] == ["build"] or words[:2] in (["image", "build"], ["builder", "build"]):
-        return Tool.DOCKER, _after(argv, "build")
+        return Tool.DOCKER, after_word(argv, "build")
     if words[:1] == ["buildx"] and len(words) > 1 and words[1] in ("build", "b"):
-        return Tool.BUILDX, _after(argv, words[1])
+        return Tool.BUILDX, after_word(argv, words[1])
     if words[:1] == ["compose"] and "build" in words:
-        return Tool.COMPOSE, _after(argv, "build")
+        return Tool.COMPOSE, after_word(argv, "build")
     return None
-
-
-def _script_text(line: ScriptLine) -> str:
-    return _CONTINUATION.sub(" ", line.text)
-
-
-def _job_variables(job: Job) -> dict[str, str]:
-    variables = dict(job.variables)
-    for line in job.scripts:
-        for match in _ASSIGNMENT.finditer(_script_text(line)):
-            variables[match.group(1)] = match.group(2).strip("\"'")
-    return {name: expand(value, variables) for name, value in variables.items()}
-
-
-def _steps(job: Job, variables: dict[str, str]) -> Iterator[Step]:
-    index = 0
-    cwd: str | None = "."
-    steps_section = ""
-    for item, line in enumerate(job.scripts):
-        if line.section == "after_script" and steps_section != line.section:
-            cwd = "."  # after_script runs in a new shell, in the project directory
-        steps_section = line.section
-        commands = shell.commands(_script_text(line))
-        for position, command in enumerate(commands):
-            resolved = tuple(expand(word, variables) for word in command.argv)
-            last = position == len(commands) - 1
-            yield Step(index, line, command, resolved, cwd, item, position, last)
-            index += 1
-            if resolved[:1] == ("cd",):
-                cwd = _change_directory(cwd, resolved[1] if len(resolved) > 1 else "")
-
-
-def _change_directory(cwd: str | None, target: str) -> str | None:
-    target = _project_path(target)
-    if cwd is None or not target or target.startswith("/") or "$" in target:
-        return None
-    return posixpath.normpath(posixpath.join(cwd, target))
-
-
-def _project_path(path: str) -> str:
-    """``$CI_PROJECT_DIR/x`` as the repository path ``./x``."""
-    return re.sub(r"^\$\{?CI_PROJECT_DIR\}?", ".", path.removeprefix("dir://"))
 
 
 def _repo_path(*parts: str | None) -> str | None:
     if any(part is None for part in parts):
         return None
-    cleaned = [_project_path(part) for part in parts if part is not None]
+    cleaned = [project_path(part) for part in parts if part is not None]
     if any("$" in part or "://" in part or part.startswith("/") for part in cleaned):
         return None
     return posixpath.normpath(posixpath.join(*cleaned))
@@ -421,7 +315,7 @@ def _files(tool: Tool, flags: Flags, cwd: str | None) -> tuple[str | None, str |
     if tool is Tool.KANIKO:
         context = (flags.values("--context") or ["."])[-1]
         dockerfile = (flags.values("--dockerfile") or ["Dockerfile"])[-1]
-        if _project_path(dockerfile).startswith("."):
+        if project_path(dockerfile).startswith("."):
             return _repo_path(dockerfile), _repo_path(context)
         return _repo_path(context, dockerfile), _repo_path(context)
     if not flags.positionals or flags.positionals[-1] == "-":
@@ -435,10 +329,10 @@ def _files(tool: Tool, flags: Flags, cwd: str | None) -> tuple[str | None, str |
 
 def docker_version(image: str | None) -> tuple[BuildKit, str] | None:
     """What a ``docker:<tag>`` image's CLI builds with by default, or ``None`` if not docker."""
-    match = _DOCKER_IMAGE.match(image or "")
-    if match is None:
+    reference = parse_image(_DEPENDENCY_PROXY.sub("", image or ""))
+    if reference.canonical_name != "docker.io/library/docker":
         return None
-    tag = match.group("tag") or "latest"
+    tag = reference.tag_or_latest
     major = re.match(r"(\d+)", tag)
     if major and int(major.group(1)) < 23:
         return BuildKit.OFF, f"`{image}` predates Docker Engine 23, so it uses the classic builder"
@@ -469,15 +363,10 @@ def _buildkit(tool: Tool, step: Step, job: Job, variables: dict[str, str]) -> tu
     return BuildKit.UNKNOWN, "the job's image does not say which Docker version runs the build"
 
 
-def job_steps(job: Job) -> tuple[Step, ...]:
-    """Every simple command the job runs, in order, with its variables resolved."""
-    return tuple(_steps(job, _job_variables(job)))
-
-
 def builds_of(job: Job) -> list[Build]:
     """The image builds in ``job``'s scripts, in run order."""
-    variables = _job_variables(job)
-    scan = JobScan.of(tuple(_steps(job, variables)))
+    variables = job_variables(job)
+    scan = JobScan.of(tuple(script_steps(job, variables)))
     found = []
     for step in scan.steps:
         classified = _classify(step.resolved, job) or _classify(step.written, job)
@@ -518,41 +407,3 @@ def cache_references(values: list[str]) -> list[str]:
         if options.get("type", "registry") == "registry" and options.get("ref"):
             found.append(options["ref"])
     return found
-
-
-@dataclass(frozen=True)
-class BuildIndex:
-    """Every build of a pipeline by the images it tags, the cache manifests it exports, and the
-    first stable, pushed tag per (Dockerfile, target): lookups that would otherwise compare
-    every build with every other."""
-
-    by_tag: dict[str, list[Build]]
-    exports: frozenset[str]
-    stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]]
-    by_site: dict[tuple[Origin | None, int], list[Build]]
-
-    def sharing_site(self, build: Build) -> list[Build]:
-        """The builds written on the same script line as ``build`` (a template's, an anchor's):
-        one per job that runs it."""
-        return self.by_site.get(_site(build), [build])
-
-    @classmethod
-    def of(cls, builds: list[Build]) -> BuildIndex:
-        by_tag: dict[str, list[Build]] = {}
-        exports: set[str] = set()
-        stable: dict[tuple[str | None, str | None], tuple[Build, str, str]] = {}
-        by_site: dict[tuple[Origin | None, int], list[Build]] = {}
-        for build in builds:
-            by_site.setdefault(_site(build), []).append(build)
-            for written, resolved in build.tags:
-                by_tag.setdefault(normalise_reference(resolved), []).append(build)
-                source = (build.dockerfile, build.target)
-                usable = build.tool in (Tool.DOCKER, Tool.BUILDX) and is_stable(resolved)
-                if source not in stable and usable and build.pushed(resolved):
-                    stable[source] = (build, written, resolved)
-            exports.update(normalise_reference(ref) for ref in cache_references(build.cache_to))
-        return cls(by_tag, frozenset(exports), stable, by_site)
-
-
-def _site(build: Build) -> tuple[Origin | None, int]:
-    return build.step.script.origin, build.step.position

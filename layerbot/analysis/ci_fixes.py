@@ -13,9 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from layerbot.analysis import dockerfile
-from layerbot.analysis.ci_builds import Build, Step, Tool, expand, is_stable, repository
+from layerbot.analysis.ci_builds import Build, Tool, is_stable
+from layerbot.analysis.ci_script import Step, expand
 from layerbot.analysis.fixes import apply_edits
 from layerbot.analysis.gitlab_ci import Pipeline, PipelineContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Edit, Finding, Fix, InputError, Severity
 
 COMMAND_PATTERNS = {
@@ -28,6 +30,7 @@ _ENVIRONMENT_PREFIX = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*")
 _CONTINUED = re.compile(r"(\\|&&|\|\||\|)\s*$")  # the shell command goes on next line
 PUSH_PATTERN = re.compile(r"\bdocker\s+(?:image\s+)?push\b")
 MAX_COMBINED_SPAN = 12
+MAX_JOBS_NAMED = 8
 
 
 @dataclass(frozen=True)
@@ -179,15 +182,24 @@ def build_finding(
     """A finding on ``build``'s script lines, silenced also by an ignore above its job (or any
     job running the same template line)."""
     lines = finding_lines(ctx.pipeline, build)
-    jobs = tuple(other.job for other in ctx.pipeline.build_index.sharing_site(build))
+    jobs = ctx.pipeline.build_index.jobs_running(build).origins
     return ctx.finding(rule, severity, lines, message, jobs=jobs, impact=impact, fix=fix)
 
 
 def jobs_named(ctx: PipelineContext, build: Build) -> str:
-    """``job `a``` or ``jobs `a`, `b```: every job that runs ``build``'s script line."""
-    names = sorted({other.job.name for other in ctx.pipeline.build_index.sharing_site(build)})
-    listed = ", ".join(f"`{name}`" for name in names)
+    """``job `a``` or ``jobs `a`, `b```: every job that runs ``build``'s script line (the
+    first few and a count when a template runs in many)."""
+    names = ctx.pipeline.build_index.jobs_running(build).names
+    listed = ", ".join(f"`{name}`" for name in names[:MAX_JOBS_NAMED])
+    if len(names) > MAX_JOBS_NAMED:
+        listed += f" and {len(names) - MAX_JOBS_NAMED:,} more"
     return f"job {listed}" if len(names) == 1 else f"jobs {listed}"
+
+
+def jobs_doing(ctx: PipelineContext, build: Build, singular: str, plural: str) -> str:
+    """``job `a` builds`` or ``jobs `a`, `b` build``: :func:`jobs_named` with its verb."""
+    named = jobs_named(ctx, build)
+    return f"{named} {singular if named.startswith('job ') else plural}"
 
 
 def once_per_line(findings: Iterable[Finding]) -> Iterator[Finding]:
@@ -215,7 +227,7 @@ def image_repository(build: Build) -> str:
     """The repository of the build's first tag, for new tags and caches beside it."""
     if not build.tags:
         return "$CI_REGISTRY_IMAGE"
-    return repository(spelled_image(*build.tags[0]))
+    return parse_image(spelled_image(*build.tags[0])).name
 
 
 def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | None:
@@ -232,14 +244,18 @@ def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | N
 
 
 def dockerfile_of(ctx: PipelineContext, build: Build) -> dockerfile.Dockerfile | None:
-    """The Dockerfile ``build`` builds, read through the repository, or ``None``."""
-    text = ctx.repo.read(build.dockerfile) if build.dockerfile else None
-    if text is None:
+    """The Dockerfile ``build`` builds, read through the repository (once per pipeline), or
+    ``None``."""
+    path = build.dockerfile
+    if path is None:
         return None
-    try:
-        return dockerfile.parse(text, build.dockerfile or "Dockerfile")
-    except InputError:
-        return None
+    if path not in ctx.dockerfiles:
+        text = ctx.repo.read(path)
+        try:
+            ctx.dockerfiles[path] = dockerfile.parse(text, path) if text is not None else None
+        except InputError:
+            ctx.dockerfiles[path] = None
+    return ctx.dockerfiles[path]
 
 
 def _stages_needed(doc: dockerfile.Dockerfile, target: dockerfile.Stage) -> set[int]:

@@ -15,6 +15,7 @@ from functools import cached_property
 from dockerfile_parse import DockerfileParser
 
 from layerbot.analysis.fixes import check_line_breaks
+from layerbot.analysis.image_ref import ImageRef, parse_image
 from layerbot.analysis.model import InputError
 from layerbot.analysis.shell import split_words
 
@@ -126,48 +127,6 @@ class Instruction:
         if args is None:
             args = split_words(self.arguments)
         return args[-1] if len(args) > 1 else None
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """``registry/repository:tag@digest`` split up; ``name`` keeps the registry prefix."""
-
-    name: str
-    tag: str | None
-    digest: str | None
-
-    @property
-    def short_name(self) -> str:
-        """The last path part: ``golang`` for ``docker.io/library/golang``."""
-        return self.name.rsplit("/", 1)[-1]
-
-    @property
-    def repository(self) -> str:
-        """The name without a Docker Hub prefix: ``library/golang`` → ``golang``."""
-        name = self.name
-        for prefix in ("docker.io/library/", "index.docker.io/library/", "library/"):
-            if name.startswith(prefix):
-                return name[len(prefix) :]
-        if name.startswith("docker.io/"):
-            return name[len("docker.io/") :]
-        return name
-
-    def __str__(self) -> str:
-        text = self.name
-        if self.tag:
-            text += f":{self.tag}"
-        if self.digest:
-            text += f"@{self.digest}"
-        return text
-
-
-def parse_image(reference: str) -> ImageRef:
-    name, _, digest = reference.partition("@")
-    tag = None
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
-        name, _, tag = name.rpartition(":")
-    return ImageRef(name=name, tag=tag or None, digest=digest or None)
 
 
 @dataclass

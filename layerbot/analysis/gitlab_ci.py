@@ -1,45 +1,44 @@
 """Loading a ``.gitlab-ci.yml`` into jobs the rules can read, the way GitLab would see them.
 
-``load_pipeline`` parses the file safely (:mod:`layerbot.analysis.ci_yaml`), merges ``include:``
-of ``local:`` files from the repository (remote, project, template and component includes are
-reported as notes and never fetched; ``project:`` can be read through an optional resolver, the
-seam for the bot's GitLab API), resolves ``!reference``, ``extends:`` (GitLab's deep merge:
-mappings merged, everything else replaced by the child), ``default:``, ``inherit:``, global and
-job ``variables:``, and flattens ``before_script``/``script``/``after_script`` into script lines
-that remember where they were written. Image builds found in those scripts are in
-:attr:`Pipeline.builds` (see :mod:`layerbot.analysis.ci_builds`).
+``load_pipeline`` reads the configuration (:mod:`layerbot.analysis.ci_config`: the YAML read
+safely, ``include:`` files merged, ``!reference`` resolved), then resolves ``extends:``
+(GitLab's deep merge: mappings merged, everything else replaced by the child), ``default:``,
+``inherit:``, global and job ``variables:``, and flattens ``before_script``, ``script`` and
+``after_script`` into script lines that remember where they were written. Image builds found in
+those scripts are in :attr:`Pipeline.builds` (see :mod:`layerbot.analysis.ci_builds`).
 """
 
 from __future__ import annotations
 
 import bisect
-import fnmatch
 import posixpath
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from layerbot.analysis.ci_build_index import BuildIndex
+from layerbot.analysis.ci_builds import Build, JobScan, builds_of
+from layerbot.analysis.ci_config import (
+    Includes,
+    ProjectResolver,
+    References,
+    config_document,
+    deep_merge,
+)
+from layerbot.analysis.ci_jobs import Job, ScriptLine
+from layerbot.analysis.ci_script import job_steps
 from layerbot.analysis.ci_yaml import (
     CiYamlError,
     Mapping,
     Origin,
-    Reference,
-    Sequence,
-    load_documents,
 )
-from layerbot.analysis.model import Finding, Fix, InputError, Note, RepoView, Severity
-
-if TYPE_CHECKING:
-    from layerbot.analysis.ci_builds import Build, BuildIndex
+from layerbot.analysis.dockerfile import Dockerfile
+from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.model import Finding, Fix, Note, RepoView, Severity
 
 MAX_CI_BYTES = 2 * 1024 * 1024
-MAX_INCLUDES = 150
-MAX_INCLUDE_DEPTH = 20
 MAX_EXTENDS_DEPTH = 11
-MAX_REFERENCE_DEPTH = 10
-MAX_REFERENCE_NODES = 100_000
 
 GLOBAL_KEYWORDS = frozenset(
     {
@@ -56,31 +55,10 @@ GLOBAL_KEYWORDS = frozenset(
         "spec",
     }
 )
-# Keys a job takes from ``default:`` (or the old top-level form) when it does not set them.
-DEFAULT_KEYS = ("image", "services", "before_script", "after_script")
+# Keys a job takes from ``default:`` (or, but for ``tags``, the old top-level form) when it does
+# not set them (https://docs.gitlab.com/ci/yaml/#default).
+DEFAULT_KEYS = ("image", "services", "before_script", "after_script", "cache", "tags")
 SCRIPT_SECTIONS = ("before_script", "script", "after_script")
-
-ProjectResolver = Callable[[str, str | None, str], str | None]
-"""``(project, ref, file) -> text``: how the bot may read ``include: project:`` files later."""
-
-
-@dataclass(frozen=True)
-class ScriptLine:
-    """One entry of a job's script, in run order, with where it was written."""
-
-    text: str
-    section: str
-    origin: Origin | None
-
-
-@dataclass
-class Job:
-    name: str
-    origin: Origin
-    image: str | None
-    services: tuple[str, ...]
-    variables: dict[str, str]
-    scripts: tuple[ScriptLine, ...]
 
 
 @dataclass
@@ -90,6 +68,7 @@ class Pipeline:
     jobs: list[Job] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     top_level: dict[str, Origin] = field(default_factory=dict)
+    unread_includes: int = 0  # included files we could not read: jobs or builds we do not see
 
     @cached_property
     def key_lines(self) -> list[int]:
@@ -103,15 +82,41 @@ class Pipeline:
     @cached_property
     def builds(self) -> list[Build]:
         """Every image build in the pipeline's jobs, in job order."""
-        from layerbot.analysis.ci_builds import builds_of
-
         return [build for job in self.jobs for build in builds_of(job)]
 
     @cached_property
     def build_index(self) -> BuildIndex:
-        from layerbot.analysis.ci_builds import BuildIndex
-
         return BuildIndex.of(self.builds)
+
+    @cached_property
+    def handed_over(self) -> frozenset[str]:
+        """Images (keys) a job pushes or retags that another job of the pipeline built: the
+        jobs share a Docker daemon that outlives them, so its layer cache persists too."""
+        built: dict[str, set[str]] = {}
+        scans: dict[str, JobScan] = {}
+        for build in self.builds:
+            built.setdefault(build.job.name, set()).update(
+                parse_image(resolved).key for _, resolved in build.tags
+            )
+            scans[build.job.name] = build.scan
+        needed: set[str] = set()
+        for job in self.jobs:
+            scan = scans.get(job.name) or JobScan.of(job_steps(job))
+            needed |= scan.needs_from_daemon(built.get(job.name, set()))
+        made_elsewhere = set().union(*built.values()) if built else set()
+        return frozenset(needed & made_elsewhere)
+
+    def keeps_layer_cache(self, build: Build) -> bool:
+        """Whether ``build`` runs on a Docker daemon whose layer cache outlives the job: a shell
+        runner's (:attr:`Build.host_daemon`), or one that a later job pushes the built image
+        from without pulling it."""
+        if build.host_daemon:
+            return True
+        if any("dind" in service for service in build.job.services):
+            return False
+        if build.variables.get("DOCKER_HOST", "").startswith("tcp://"):
+            return False
+        return any(parse_image(resolved).key in self.handed_over for _, resolved in build.tags)
 
     def job(self, name: str) -> Job | None:
         return next((job for job in self.jobs if job.name == name), None)
@@ -134,15 +139,22 @@ class PipelineContext:
 
     pipeline: Pipeline
     repo: RepoView
-    _anchors: dict[Finding, tuple[int, ...]] = field(default_factory=dict)
+    _anchors: dict[Finding, tuple[frozenset[Origin], int | None]] = field(default_factory=dict)
+    # The Dockerfiles the builds read, parsed once for every rule (``None``: absent or invalid).
+    dockerfiles: dict[str, Dockerfile | None] = field(default_factory=dict)
 
     @property
     def path(self) -> str:
         return self.pipeline.path
 
     def suppression_anchors(self, finding: Finding) -> tuple[int, ...]:
-        """Lines whose ``# layerbot ignore=`` comment also covers ``finding`` (its job's key)."""
-        return self._anchors.get(finding, ())
+        """Lines whose ``# layerbot ignore=`` comment also covers ``finding`` (its job's key).
+        Worked out here, for the findings kept, not for each one a rule made."""
+        jobs, enclosing = self._anchors.get(finding, (frozenset(), None))
+        anchors = {origin.line for origin in jobs if origin.path == self.path}
+        if enclosing is not None:
+            anchors.add(enclosing)
+        return tuple(sorted(anchors - {finding.line}))
 
     def finding(
         self,
@@ -151,16 +163,12 @@ class PipelineContext:
         lines: tuple[int, int],
         message: str,
         *,
-        jobs: tuple[Job, ...] = (),
+        jobs: frozenset[Origin] = frozenset(),
         impact: str | None = None,
         fix: Fix | None = None,
     ) -> Finding:
         found = Finding(rule, severity, self.path, lines[0], lines[1], message, impact, fix)
-        anchors = {job.origin.line for job in jobs if job.origin.path == self.path}
-        enclosing = self.enclosing_key(lines[0])
-        if enclosing is not None:
-            anchors.add(enclosing)
-        self._anchors[found] = tuple(sorted(anchors - {lines[0]}))
+        self._anchors[found] = (jobs, self.enclosing_key(lines[0]))
         return found
 
     def enclosing_key(self, line: int) -> int | None:
@@ -180,198 +188,15 @@ def load_pipeline(
     if len(text) > MAX_CI_BYTES:
         raise CiYamlError(f"{len(text):,} characters is over the {MAX_CI_BYTES:,} limit")
     pipeline = Pipeline(path, text)
-    root = _config_document(text, path)
+    root = config_document(text, path)
     pipeline.top_level = dict(root.key_origins)
-    loader = _Includes(repo, pipeline.notes, path, resolve_project)
+    loader = Includes(repo, pipeline.notes, path, resolve_project)
     config = loader.expand(root, path, (path,), root.origin.line)
-    resolver = _References(config, pipeline.notes, path)
+    pipeline.unread_includes = loader.unread
+    resolver = References(config, pipeline.notes, path)
     config = resolver.resolve(config, 0)
     pipeline.jobs = list(_jobs(config, pipeline.notes, path))
     return pipeline
-
-
-def _config_document(text: str, path: str) -> Mapping:
-    documents = [d for d in load_documents(text, path) if d is not None]
-    if len(documents) == 2 and isinstance(documents[0], Mapping) and "spec" in documents[0]:
-        documents = documents[1:]  # a component's `spec:` header, then the configuration
-    if not documents:
-        raise CiYamlError("the configuration is empty (GitLab needs at least one job)")
-    if len(documents) > 1:
-        raise CiYamlError("more than one YAML document", _line_of(documents[1], 1))
-    config = documents[0]
-    if not isinstance(config, Mapping):
-        raise CiYamlError("the configuration must be a mapping of jobs and keywords")
-    return config
-
-
-def _line_of(value: Any, default: int) -> int:
-    origin = getattr(value, "origin", None)
-    return origin.line if isinstance(origin, Origin) else default
-
-
-def deep_merge(base: Mapping, override: Mapping) -> Mapping:
-    """GitLab's merge for ``extends:`` and ``include:``: mappings merge, the rest is replaced."""
-    merged = Mapping(override.origin)
-    for source in (base, override):
-        for key, value in source.items():
-            current = merged.get(key)
-            if isinstance(current, Mapping) and isinstance(value, Mapping):
-                merged[key] = deep_merge(current, value)
-            else:
-                merged[key] = value
-            merged.key_origins[key] = source.key_origins.get(key, source.origin)
-    return merged
-
-
-class _Includes:
-    """Merges ``include:`` files into one configuration, bounded in count and depth."""
-
-    def __init__(
-        self,
-        repo: RepoView,
-        notes: list[Note],
-        root_path: str,
-        resolve_project: ProjectResolver | None,
-    ) -> None:
-        self.repo = repo
-        self.notes = notes
-        self.root_path = root_path
-        self.resolve_project = resolve_project
-        self.count = 0
-
-    def note(self, message: str) -> None:
-        self.notes.append(Note(self.root_path, message))
-
-    def expand(self, config: Mapping, path: str, stack: tuple[str, ...], root_line: int) -> Mapping:
-        entries = config.get("include")
-        if entries is None:
-            return config
-        own = Mapping(config.origin)
-        for key, value in config.items():
-            if key != "include":
-                own[key] = value
-                own.key_origins[key] = config.key_origins[key]
-        merged = Mapping(config.origin)
-        for entry in entries if isinstance(entries, list) else [entries]:
-            line = _line_of(entry, config.key_origins["include"].line)
-            where = line if path == self.root_path else root_line
-            for included_path, text in self._sources(entry, path, where):
-                if included_path in stack:
-                    cycle = " -> ".join((*stack, included_path))
-                    raise CiYamlError(f"include cycle: {cycle}", where)
-                if len(stack) > MAX_INCLUDE_DEPTH:
-                    raise CiYamlError(f"includes nested over {MAX_INCLUDE_DEPTH} levels", where)
-                self.count += 1
-                if self.count > MAX_INCLUDES:
-                    raise CiYamlError(f"more than {MAX_INCLUDES} included files", where)
-                try:
-                    included = _config_document(text, included_path)
-                except InputError as error:
-                    raise CiYamlError(
-                        f"included file {included_path} line {error.line}: {error}", where
-                    ) from None
-                nested = self.expand(included, included_path, (*stack, included_path), where)
-                merged = deep_merge(merged, nested)
-        return deep_merge(merged, own)
-
-    def _sources(self, entry: Any, path: str, line: int) -> Iterator[tuple[str, str]]:
-        """``(path, text)`` of the files one include entry brings in that we can read."""
-        if isinstance(entry, str):
-            entry = {"remote" if re.match(r"[a-z]+://", entry) else "local": entry}
-        if not isinstance(entry, dict):
-            raise CiYamlError("an include entry must be a path or a mapping", line)
-        if "local" in entry:
-            yield from self._local(str(entry["local"]), line)
-        elif "project" in entry:
-            yield from self._project(entry, line)
-        else:
-            kind = next((k for k in ("remote", "template", "component") if k in entry), None)
-            if kind is None:
-                raise CiYamlError("an include entry needs local, remote, project, ...", line)
-            self.note(
-                f"line {line}: include {kind}: {entry[kind]} was not analysed "
-                "(layerbot never fetches configuration from outside the repository)"
-            )
-
-    def _local(self, pattern: str, line: int) -> Iterator[tuple[str, str]]:
-        name = posixpath.normpath(pattern.lstrip("/"))
-        directory = posixpath.dirname(name)
-        if any(ch in directory for ch in "*?["):
-            self.note(f"line {line}: include local: {pattern} (a folder wildcard) not analysed")
-            return
-        if any(ch in name for ch in "*?["):
-            listed = self.repo.in_dir(directory)
-            matches = [
-                p for p in listed if fnmatch.fnmatch(p, name) and p.endswith((".yml", ".yaml"))
-            ]
-        else:
-            matches = [name]
-        for match in matches:
-            text = self.repo.read(match)
-            if text is None:
-                self.note(f"line {line}: include local: {match} was not found; not analysed")
-                continue
-            yield match, text
-
-    def _project(self, entry: dict[str, Any], line: int) -> Iterator[tuple[str, str]]:
-        project = str(entry["project"])
-        ref = str(entry["ref"]) if entry.get("ref") is not None else None
-        files = entry.get("file", [])
-        for file in files if isinstance(files, list) else [files]:
-            text = self.resolve_project(project, ref, str(file)) if self.resolve_project else None
-            if text is None:
-                self.note(f"line {line}: include project: {project} file {file} was not analysed")
-                continue
-            yield f"{project}:{str(file).lstrip('/')}", text
-
-
-class _References:
-    """Replaces ``!reference [job, key, ...]`` with the value it names (nested up to 10 deep)."""
-
-    def __init__(self, config: Mapping, notes: list[Note], path: str) -> None:
-        self.config = config
-        self.notes = notes
-        self.path = path
-        self.budget = MAX_REFERENCE_NODES
-
-    def resolve(self, value: Any, depth: int) -> Any:
-        if depth:  # a value copied in by a !reference
-            self.budget -= 1
-            if self.budget < 0:
-                raise CiYamlError(
-                    f"!reference copies more than {MAX_REFERENCE_NODES:,} values",
-                    _line_of(value, 1),
-                )
-        if isinstance(value, Reference):
-            return self._lookup(value, depth)
-        if isinstance(value, Mapping):
-            resolved = Mapping(value.origin)
-            for key, item in value.items():
-                resolved[key] = self.resolve(item, depth)
-                resolved.key_origins[key] = value.key_origins.get(key, value.origin)
-            return resolved
-        if isinstance(value, Sequence):
-            return Sequence(value.origin, [self.resolve(item, depth) for item in value])
-        return value
-
-    def _lookup(self, reference: Reference, depth: int) -> Any:
-        if depth >= MAX_REFERENCE_DEPTH:
-            raise CiYamlError(
-                f"!reference nested over {MAX_REFERENCE_DEPTH} levels", reference.origin.line
-            )
-        target: Any = self.config
-        for name in reference.path:
-            target = target.get(name) if isinstance(target, dict) else None
-        if target is None:
-            self.notes.append(
-                Note(
-                    self.path,
-                    f"line {reference.origin.line}: !reference {list(reference.path)} "
-                    "names nothing defined here; analysed without it",
-                )
-            )
-            return None
-        return self.resolve(target, depth + 1)
 
 
 # --- jobs ---------------------------------------------------------------------------------
@@ -380,7 +205,7 @@ class _References:
 def _jobs(config: Mapping, notes: list[Note], path: str) -> Iterator[Job]:
     defaults = Mapping(config.origin)
     for key in DEFAULT_KEYS:  # the deprecated top-level form, then `default:`
-        if key in config:
+        if key in config and key in GLOBAL_KEYWORDS:
             defaults[key] = config[key]
     if isinstance(config.get("default"), Mapping):
         defaults = deep_merge(defaults, config["default"])
@@ -414,6 +239,13 @@ def _jobs(config: Mapping, notes: list[Note], path: str) -> Iterator[Job]:
                 ScriptLine(str(item), section, getattr(item, "origin", None))
                 for section in SCRIPT_SECTIONS
                 for item in _flatten(definition.get(section))
+            ),
+            tags=tuple(str(tag) for tag in _flatten(definition.get("tags"))),
+            cache_paths=tuple(
+                str(path)
+                for cache in _as_list(definition.get("cache"))
+                if isinstance(cache, dict)
+                for path in _flatten(cache.get("paths"))
             ),
         )
 
@@ -506,10 +338,8 @@ def _variables(value: Any) -> dict[str, str]:
 
 
 __all__ = [
-    "Job",
     "Pipeline",
     "PipelineContext",
-    "ScriptLine",
     "ci_jobs_building",
     "deep_merge",
     "dockerfiles_built",

@@ -14,9 +14,10 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from layerbot.analysis import ci_builds, gitlab_ci
+from layerbot.analysis import ci_builds, ci_script, gitlab_ci
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import InputError
 from layerbot.analysis.shell import Command, commands
 from layerbot.analysis.shipped import ShippedImage, Step
@@ -180,15 +181,15 @@ def _ci_job_image(ctx: DockerfileContext) -> str | None:
         return None
     wanted = posixpath.normpath(ctx.path)
     built = {
-        ci_builds.normalise_reference(resolved)
+        parse_image(resolved).key
         for build in pipeline.builds
         if build.dockerfile == wanted
         for _, resolved in build.tags
     }
     for job in pipeline.jobs:
-        image = job.image and ci_builds.expand(job.image, job.variables)
+        image = job.image and ci_script.expand(job.image, job.variables)
         # A per-commit tag (`:$CI_COMMIT_SHA`) is the application under test, not a tool image.
-        if image and ci_builds.is_stable(image) and ci_builds.normalise_reference(image) in built:
+        if image and ci_builds.is_stable(image) and parse_image(image).key in built:
             return job.name
     return None
 

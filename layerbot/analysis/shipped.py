@@ -12,7 +12,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from layerbot.analysis.dockerfile import Dockerfile, ImageRef, Instruction, Stage
+from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
+from layerbot.analysis.image_ref import ImageRef
 from layerbot.analysis.runs import shipped_stages
 from layerbot.analysis.shell import Command, commands
 from layerbot.analysis.toolchains import repository_key

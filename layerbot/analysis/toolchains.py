@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 
-from layerbot.analysis.dockerfile import ImageRef, parse_image
+from layerbot.analysis.image_ref import ImageRef, parse_image
 
 
 class Toolchain(StrEnum):
@@ -66,9 +66,7 @@ def repository_key(image: ImageRef) -> str:
     repository = image.repository
     if repository in _REPOSITORIES or repository in _SIZES_MB:
         return repository
-    if "/library/" in image.name:
-        return image.short_name
-    return repository
+    return image.official_name or repository
 
 
 def is_slim_variant(image: ImageRef) -> bool:

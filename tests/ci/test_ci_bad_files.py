@@ -7,8 +7,8 @@ files, MAX_INCLUDE_DEPTH deep; nothing outside the repository is ever fetched.
 
 from __future__ import annotations
 
+from layerbot.analysis.ci_config import MAX_INCLUDE_DEPTH, MAX_INCLUDES
 from layerbot.analysis.engine import INVALID_FILE, analyse, analyse_file
-from layerbot.analysis.gitlab_ci import MAX_INCLUDE_DEPTH, MAX_INCLUDES
 from layerbot.analysis.model import RepoView
 
 CI = ".gitlab-ci.yml"

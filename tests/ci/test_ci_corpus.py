@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from layerbot.analysis.ci_builds import job_steps
+from layerbot.analysis.ci_script import job_steps
 from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix, fix_diff
 from layerbot.analysis.gitlab_ci import load_pipeline

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from layerbot.analysis.ci_builds import MAX_EXPANDED_LENGTH
+from layerbot.analysis.ci_script import MAX_EXPANDED_LENGTH
 from layerbot.analysis.ci_yaml import MAX_EXPANDED_NODES, CiYamlError, load_documents
 from layerbot.analysis.gitlab_ci import (
     Pipeline,

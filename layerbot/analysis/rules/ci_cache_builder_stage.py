@@ -89,9 +89,6 @@ from layerbot.analysis.ci_builds import (
     BuildKit,
     Tool,
     cache_references,
-    normalise_reference,
-    repository,
-    tag_of,
 )
 from layerbot.analysis.ci_fixes import (
     add_flags,
@@ -101,11 +98,12 @@ from layerbot.analysis.ci_fixes import (
     dockerfile_of,
     image_repository,
     insert_before,
-    jobs_named,
+    jobs_doing,
     once_per_line,
     spelled_image,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-cache-builder-stage"
@@ -135,7 +133,7 @@ def _cached_targets(ctx: PipelineContext, build: Build) -> set[str]:
     """Stage names whose own image (built with ``--target``, pushed) this build caches from."""
     cached = set()
     for reference in cache_references(build.cache_from):
-        for other in ctx.pipeline.build_index.by_tag.get(normalise_reference(reference), []):
+        for other in ctx.pipeline.build_index.by_tag.get(parse_image(reference).key, []):
             if other.dockerfile != build.dockerfile or other.target is None:
                 continue
             if other.pushed(reference):
@@ -189,7 +187,8 @@ def _docker_fix(
         return None
     written, resolved = written_from[0], build.resolved.values("--cache-from")[0]
     image = spelled_image(written, resolved)
-    base, tag = repository(image), tag_of(image)
+    reference = parse_image(image)
+    base, tag = reference.name, reference.tag_or_latest
     carried = [
         f"{flag} {_spelled(value)}"
         for flag, value in build.written.pairs
@@ -261,8 +260,10 @@ def _steps_named(stages: list[dockerfile.Stage]) -> str:
 def check(ctx: PipelineContext) -> Iterator[Finding]:
     def found() -> Iterator[Finding]:
         for build in ctx.pipeline.builds:
-            if build.tool not in (Tool.DOCKER, Tool.BUILDX) or not build.cache_from:
+            if build.tool not in (Tool.DOCKER, Tool.BUILDX) or build.no_cache:
                 continue
+            if not ctx.pipeline.build_index.cache_sources(build):
+                continue  # no cache at all: ci-cache-from's
             if _keeps_every_stage(build):
                 continue
             doc = dockerfile_of(ctx, build)
@@ -277,9 +278,10 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             names = ", ".join(f"`{s.name or s.index}`" for s in stages)
             runs = sum(len(s.of("RUN")) for s in stages)
             message = (
-                f"`{build.dockerfile}` is multi-stage, but {jobs_named(ctx, build)} only cache "
-                f"from the final image: inline cache and the classic builder keep the final "
-                f"stage's layers only (mode=min), so stage {names} ({_steps_named(stages)}) "
+                f"`{build.dockerfile}` is multi-stage, but "
+                f"{jobs_doing(ctx, build, 'caches', 'cache')} only from the final image: "
+                "inline cache and the classic builder keep the final stage's layers only "
+                f"(mode=min), so stage {names} ({_steps_named(stages)}) "
                 "runs in full in every pipeline."
             )
             impact = f"every pipeline re-runs {runs} RUN step(s) of stage {names}"

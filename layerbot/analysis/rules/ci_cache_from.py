@@ -5,7 +5,17 @@ Flags an image build in a `.gitlab-ci.yml` job script (`docker build`, `docker i
 `docker buildx build`, `buildah bud`/`build`, `docker compose build`) that has no cache
 source: no `--cache-from` (nor `--cache-to`), for buildah no `--layers` (or
 `BUILDAH_LAYERS=true`) with `--cache-from`, for compose no `cache_from:` in the compose file.
-Builds with `--no-cache` are left alone, and kaniko is `ci-kaniko-cache`'s to report.
+A cache source that holds nothing in practice counts as none: a `--cache-from` naming only a
+tag made from this very commit (`:$CI_COMMIT_SHA`, `:$CI_PIPELINE_ID`...) that no earlier job
+of the pipeline builds, or a `--cache-from` beside `--no-cache` (which turns every cache off).
+A plain `--no-cache` build is a choice and is left alone; kaniko is `ci-kaniko-cache`'s.
+
+Not a fresh runner, no finding: a job tagged for a shell runner (`tags: [shell]`) with no
+`docker:dind` service and no `DOCKER_HOST` on TCP builds with the host's daemon, whose layer
+cache outlives the job; so does a daemon that a later job pushes or retags the built image
+from without pulling it (`docker push` and `docker tag` never pull: the jobs share one daemon);
+a job that `docker load`s, before the build, an archive its `cache:` keeps (the previous
+pipeline's `docker save`) has that image's layers.
 
 ## Why it matters
 A CI runner starts from a clean machine (a fresh Docker-in-Docker service every job), so the
@@ -62,6 +72,18 @@ uses `--cache-to type=inline` (or a registry cache with `mode=max` when the job 
 whose image is never pushed, and compose builds, get the finding without a fix.
 
 ## References
+- GitLab docs, "Use the shell executor"
+  (https://docs.gitlab.com/ci/docker/using_docker_build/#use-the-shell-executor): the job
+  runs `docker` against the host's daemon; and "Caching in GitLab CI/CD"
+  (https://docs.gitlab.com/ci/caching/): `cache: paths:` are restored at the next job's start.
+- Docker docs, "docker image save" and "docker image load": an image saved to a tar archive
+  and loaded again keeps its layers; "docker image push" and "docker image tag": both act on
+  an image the daemon already holds.
+- Docker docs, "docker buildx build", `--no-cache`: do not use cache when building the image.
+- GitLab docs, "Predefined CI/CD variables"
+  (https://docs.gitlab.com/ci/variables/predefined_variables/): `CI_COMMIT_SHA` is the
+  revision the pipeline builds, so an image tagged with it does not exist before this pipeline
+  pushes it.
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": pull the
   previous image with `docker pull ... || true`, build with `--cache-from` and
   `--build-arg BUILDKIT_INLINE_CACHE=1`, push it again; the registry-cache variant uses
@@ -85,7 +107,6 @@ from layerbot.analysis.ci_builds import (
     Build,
     BuildKit,
     Tool,
-    repository,
 )
 from layerbot.analysis.ci_fixes import (
     PUSH_PATTERN,
@@ -105,6 +126,7 @@ from layerbot.analysis.ci_fixes import (
     stable_pushed_tag,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-cache-from"
@@ -123,7 +145,11 @@ def has_cache_source(ctx: PipelineContext, build: Build) -> bool:
         return _buildah_layers(build) and bool(flags.values("--cache-from"))
     if build.tool is Tool.COMPOSE:
         return any("cache_from" in (ctx.repo.read(name) or "") for name in _compose_files(build))
-    return bool(flags.values("--cache-from") or flags.values("--cache-to"))
+    if build.no_cache:
+        return False
+    if build.cache_from:
+        return bool(ctx.pipeline.build_index.cache_sources(build))
+    return bool(build.cache_to)
 
 
 def _buildah_layers(build: Build) -> bool:
@@ -152,8 +178,22 @@ def _uses_cache_mounts(ctx: PipelineContext, build: Build) -> bool:
 
 def _message(ctx: PipelineContext, build: Build) -> str:
     tool = f"`{build.tool.value}`"
+    jobs = jobs_named(ctx, build)
+    if build.no_cache:
+        return (
+            f"{tool} in {jobs} has `--cache-from` but also `--no-cache`, which turns the layer "
+            "cache off: the cache image is never read, so every pipeline re-runs every step of "
+            "the Dockerfile."
+        )
+    if build.cache_from and build.tool in (Tool.DOCKER, Tool.BUILDX):
+        named = ", ".join(f"`{value}`" for value in build.written.values("--cache-from"))
+        return (
+            f"{tool} in {jobs} caches only from {named}, a tag made from this very commit: no "
+            "earlier pipeline pushed it, so the build has no cache source in practice and every "
+            "pipeline re-runs every step of the Dockerfile."
+        )
     return (
-        f"{tool} in {jobs_named(ctx, build)} has no cache source: CI runners start with an "
+        f"{tool} in {jobs} has no cache source: CI runners start with an "
         "empty layer cache, so every pipeline re-runs every step of the Dockerfile."
     )
 
@@ -174,7 +214,7 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
         if per_commit is None:
             return None
         written, resolved = per_commit
-        base = repository(spelled_image(written, resolved))
+        base = parse_image(spelled_image(written, resolved)).name
         image = f"{base}:{BRANCH_TAG}"
         pushed_by = build.push_after(resolved)
         push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
@@ -256,11 +296,13 @@ FIXERS = {Tool.DOCKER: _docker_fix, Tool.BUILDX: _buildx_fix, Tool.BUILDAH: _bui
 def check(ctx: PipelineContext) -> Iterator[Finding]:
     def found() -> Iterator[Finding]:
         for build in ctx.pipeline.builds:
-            if build.tool is Tool.KANIKO or build.resolved.on("--no-cache"):
-                continue
+            if build.tool is Tool.KANIKO or (build.no_cache and not build.cache_from):
+                continue  # kaniko is ci-kaniko-cache's; a plain --no-cache build is a choice
+            if ctx.pipeline.keeps_layer_cache(build) or build.loads_cached_image:
+                continue  # not a fresh runner, or the previous image loaded from the job cache
             if has_cache_source(ctx, build):
                 continue
-            fixer = FIXERS.get(build.tool)
+            fixer = None if build.no_cache else FIXERS.get(build.tool)
             fix = fixer(ctx, build) if fixer else None
             message = _message(ctx, build)
             if build.tool is Tool.BUILDAH and build.resolved.values("--cache-from"):

@@ -4,7 +4,19 @@
 Flags a CI build that writes an image another build (or the same one, next pipeline) uses as
 `--cache-from`, under BuildKit, when that image is built without
 `--build-arg BUILDKIT_INLINE_CACHE=1` and without any `--cache-to` export. The finding sits on
-the build that produces the image, because that is where the fix goes.
+the build that produces the image, because that is where the fix goes. When no build of the
+pipeline tags the cache image but it is another tag of the build's own image (`:main` read,
+`:$CI_COMMIT_SHA` written), the build itself stands for its producer and is flagged unless it
+writes the metadata (or an included file we could not read, or another build of the same
+Dockerfile, might). A cache image of another repository is not judged.
+
+A job runs BuildKit when it builds with `docker buildx build`, sets `DOCKER_BUILDKIT=1` (in
+the command, a script line, or any `variables:`: global, the job's, or inherited through
+`extends:`, anchors and `!reference`), or runs a `docker:23` or later image or dind service.
+A build that reads no cache (`--no-cache`) or only a tag made from this very commit is left to
+`ci-cache-from`. The metadata is written when `BUILDKIT_INLINE_CACHE` is true (`1`, `true`...),
+given as `--build-arg BUILDKIT_INLINE_CACHE=1` or as a bare `--build-arg BUILDKIT_INLINE_CACHE`
+that takes the job's variable, or when the build exports with `--cache-to`.
 
 ## Why it matters
 BuildKit is the default builder since Docker Engine 23, and `docker buildx build` always uses
@@ -35,7 +47,9 @@ build:
 
 ## Fix safety
 The fix adds `--build-arg BUILDKIT_INLINE_CACHE=1` to the `docker build` that produces the
-image (for `docker buildx build`, `--cache-to type=inline`). The image's contents do not
+image (for `docker buildx build`, `--cache-to type=inline`). A `type=registry` cache that no
+build of the pipeline exports gets no fix: it needs a `--cache-to` of that cache, and where
+to export it from is the team's choice. The image's contents do not
 change, only its cache metadata, so the fix is **safe**. The severity is `major` when the job
 is known to run BuildKit (`DOCKER_BUILDKIT=1`, a `docker:23` or later image, buildx) and
 `minor` when the job does not say which Docker runs it. With the classic builder
@@ -44,8 +58,12 @@ is known to run BuildKit (`DOCKER_BUILDKIT=1`, a `docker:23` or later image, bui
 the builder stages of a multi-stage build see `ci-cache-builder-stage`.
 
 ## References
-- Docker docs, "Docker Engine 23.0 release notes": BuildKit is the default builder on Linux.
-- Docker docs, "Inline cache": export with `--cache-to type=inline` or the build argument
+- Docker docs, "Docker Engine 23.0 release notes"
+  (https://docs.docker.com/engine/release-notes/23.0/): BuildKit is the default builder on
+  Linux; "BuildKit" (https://docs.docker.com/build/buildkit/#getting-started):
+  `DOCKER_BUILDKIT=1` turns it on for older engines.
+- Docker docs, "Inline cache" (https://docs.docker.com/build/cache/backends/inline/): export
+  with `--cache-to type=inline` or the build argument
   `BUILDKIT_INLINE_CACHE=1`; import with `--cache-from`.
 - Docker docs, "Cache storage backends": inline cache supports `mode=min` only.
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": the example
@@ -56,16 +74,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from layerbot.analysis.ci_builds import Build, BuildKit, Tool, cache_references, normalise_reference
+from layerbot.analysis.ci_builds import Build, BuildKit, Tool, cache_references
 from layerbot.analysis.ci_fixes import (
     add_flags,
     build_finding,
     build_spot,
+    jobs_doing,
     jobs_named,
     once_per_line,
     rebuild_impact,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
+from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-inline-cache"
@@ -92,30 +112,39 @@ def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:
 
 
 def _message(ctx: PipelineContext, consumer: Build, producer: Build, reference: str) -> str:
-    known = consumer.buildkit is BuildKit.ON
-    where = (
-        f"BuildKit ({consumer.buildkit_reason})"
-        if known
-        else "BuildKit, the default since Docker Engine 23 (this job does not say which Docker "
-        "it runs)"
-    )
+    metadata = "inline cache metadata (`BUILDKIT_INLINE_CACHE=1` or a `--cache-to`)"
+    if ctx.pipeline.build_index.by_tag.get(parse_image(reference).key):
+        built = f"{jobs_doing(ctx, producer, 'builds', 'build')} it without {metadata}"
+    elif reference not in consumer.cache_from:  # a `type=registry` cache manifest
+        built = "no build of this pipeline exports it with a `--cache-to` or tags it"
+    else:
+        built = f"no build of this pipeline tags it, and this one writes no {metadata} either"
     return (
-        f"`{reference}` is the `--cache-from` of {jobs_named(ctx, consumer)}, but "
-        f"{jobs_named(ctx, producer)} build it without inline cache metadata "
-        f"(`BUILDKIT_INLINE_CACHE=1`): under {where} the cache is never used and every layer "
-        "is rebuilt."
+        f"`{reference}` is the `--cache-from` of {jobs_named(ctx, consumer)}, but {built}: "
+        f"under {_builder(consumer)} the cache is never used and every layer is rebuilt."
     )
 
 
-def check(ctx: PipelineContext) -> Iterator[Finding]:
+def _builder(consumer: Build) -> str:
+    if consumer.buildkit is BuildKit.ON:
+        return f"BuildKit ({consumer.buildkit_reason})"
+    return (
+        "BuildKit, the default since Docker Engine 23 (this job does not say which Docker it runs)"
+    )
+
+
+def _consumers(ctx: PipelineContext) -> dict[str, tuple[Build, str]]:
+    """Per cache image, the BuildKit build that reads it and makes it matter most (known BuildKit
+    first); images a ``--cache-to`` exports are fine."""
     index = ctx.pipeline.build_index
-    # Per cache image, the consumer that makes it matter most (known BuildKit first).
     consumers: dict[str, tuple[Build, str]] = {}
     for consumer in ctx.pipeline.builds:
         if consumer.tool not in (Tool.DOCKER, Tool.BUILDX) or consumer.buildkit is BuildKit.OFF:
             continue
-        for reference in cache_references(consumer.cache_from):
-            key = normalise_reference(reference)
+        if consumer.no_cache:
+            continue  # nothing is read from any cache
+        for reference in cache_references(index.cache_sources(consumer)):
+            key = parse_image(reference).key
             if key in index.exports:
                 continue
             known = consumers.get(key)
@@ -123,14 +152,42 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 consumer.buildkit is BuildKit.ON and known[0].buildkit is not BuildKit.ON
             ):
                 consumers[key] = (consumer, reference)
+    return consumers
+
+
+def _producers(
+    ctx: PipelineContext, reference: str, consumer: Build, with_metadata: set[str | None]
+) -> list[Build]:
+    """The builds that write the cache image without metadata. When no build of the pipeline
+    tags it (a retag, an earlier pipeline on another branch) but it is another tag of the
+    consumer's own image, the consumer stands for them: unless an included file we could not
+    read may build it, or another build of the same Dockerfile writes metadata. A cache image
+    of another repository is not judged."""
+    wanted = parse_image(reference)
+    makers = ctx.pipeline.build_index.by_tag.get(wanted.key)
+    if makers:
+        return [m for m in makers if m.tool in (Tool.DOCKER, Tool.BUILDX) and not m.inline_cache]
+    own = {parse_image(resolved).canonical_name for _, resolved in consumer.tags}
+    if wanted.canonical_name not in own or consumer.inline_cache:
+        return []
+    if ctx.pipeline.unread_includes or consumer.dockerfile in with_metadata:
+        return []
+    return [consumer]
+
+
+def check(ctx: PipelineContext) -> Iterator[Finding]:
+    index = ctx.pipeline.build_index
+    consumers = _consumers(ctx)
+    with_metadata = {build.dockerfile for build in ctx.pipeline.builds if build.inline_cache}
 
     def found() -> Iterator[Finding]:
         ranked = sorted(consumers.items(), key=lambda item: item[1][0].buildkit is not BuildKit.ON)
         for key, (consumer, reference) in ranked:
             severity = Severity.MAJOR if consumer.buildkit is BuildKit.ON else Severity.MINOR
-            for producer in index.by_tag.get(key, []):
-                if producer.tool not in (Tool.DOCKER, Tool.BUILDX) or producer.inline_cache:
-                    continue
+            # A `type=registry` cache manifest no build writes is not fixed by metadata in the
+            # build's own image: the finding says so, the team picks the export.
+            unwritten = reference not in consumer.cache_from and key not in index.by_tag
+            for producer in _producers(ctx, reference, consumer, with_metadata):
                 yield build_finding(
                     ctx,
                     NAME,
@@ -138,7 +195,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     producer,
                     _message(ctx, consumer, producer, reference),
                     impact=rebuild_impact(ctx, producer),
-                    fix=_fix(ctx, producer),
+                    fix=None if unwritten else _fix(ctx, producer),
                 )
 
     yield from once_per_line(found())

@@ -36,11 +36,15 @@ build:
 
 ## Fix safety
 The fix adds `--cache=true` after the executor (and `--cache-repo=$CI_REGISTRY_IMAGE/cache`
-when the build has no `--destination` to derive the cache repository from). The image is the
+when the build has no `--destination` to derive the cache repository from); a written
+`--cache=false` is turned into `--cache=true` where it stands, because the last of kaniko's
+flags wins. The image is the
 same; the registry gains a cache repository, so the fix is marked **review**. The archive
 notice is information only and has no fix: moving off kaniko is a decision for the team.
 
 ## References
+- kaniko's executor reads its flags with spf13/pflag (https://github.com/spf13/pflag), where a
+  flag given twice keeps the last value: `--cache=true --cache=false` does not cache.
 - kaniko README, "Caching": `--cache=true` caches layers created by `RUN` in `--cache-repo`,
   which defaults to the destination repository with `/cache` appended.
 - GoogleContainerTools/kaniko pull request #3502, "Prepare for archival" (3 June 2025): the
@@ -51,9 +55,10 @@ notice is information only and has no fix: moving off kaniko is a decision for t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
-from layerbot.analysis.ci_builds import Tool
+from layerbot.analysis.ci_builds import Build, Tool
 from layerbot.analysis.ci_fixes import (
     add_flags,
     build_finding,
@@ -63,7 +68,7 @@ from layerbot.analysis.ci_fixes import (
     rebuild_impact,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
-from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
+from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "ci-kaniko-cache"
 SEVERITY = Severity.MAJOR
@@ -75,6 +80,44 @@ ARCHIVED = (
     "Note: the kaniko project was archived in June 2025 and gets no more fixes; BuildKit "
     "(`docker buildx`, rootless buildkitd) and buildah are maintained alternatives."
 )
+
+
+_CACHE_OFF = re.compile(r"--cache=[\"']?(?:false|0)[\"']?(?=\s|$)", re.IGNORECASE)
+
+
+def _turn_on(ctx: PipelineContext, build: Build, flags: str) -> Edit | None:
+    """``--cache=false`` replaced by ``flags`` where it is written (on the build's own lines,
+    found once), or ``None`` when the build does not write it."""
+    origin = build.step.script.origin
+    if origin is None or origin.path != ctx.path:
+        return None
+    lines = ctx.pipeline.lines
+    found = [
+        (number, match)
+        for number in range(origin.line, min(origin.end_line, len(lines)) + 1)
+        for match in _CACHE_OFF.finditer(lines[number - 1])
+    ]
+    if len(found) != 1:
+        return None
+    number, match = found[0]
+    line = lines[number - 1]
+    return Edit(number, number, (line[: match.start()] + flags + line[match.end() :],))
+
+
+def _fix(ctx: PipelineContext, build: Build, flags: str) -> Fix | None:
+    cache_off = any(name == "--cache" for name, _ in build.resolved.pairs)
+    spot = build_spot(ctx.pipeline, build)
+    if cache_off:
+        edit = _turn_on(ctx, build, flags)
+    else:
+        edit = add_flags(ctx.pipeline, spot, flags) if spot is not None else None
+    if edit is None:
+        return None
+    return Fix(
+        description=f"Cache kaniko's layers in the registry (`{flags}`)",
+        safety=Safety.REVIEW,
+        edits=(edit,),
+    )
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
@@ -90,14 +133,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             flags = "--cache=true"
             if not build.resolved.values("--destination", "--cache-repo"):
                 flags += " --cache-repo=$CI_REGISTRY_IMAGE/cache"
-            spot = build_spot(ctx.pipeline, build)
-            fix = None
-            if spot is not None:
-                fix = Fix(
-                    description=f"Cache kaniko's layers in the registry (`{flags}`)",
-                    safety=Safety.REVIEW,
-                    edits=(add_flags(ctx.pipeline, spot, flags),),
-                )
+            fix = _fix(ctx, build, flags)
             message = (
                 f"kaniko in {jobs_named(ctx, build)} runs without `--cache=true`: every "
                 f"pipeline rebuilds every layer from scratch. {ARCHIVED}"

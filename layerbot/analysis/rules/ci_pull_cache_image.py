@@ -4,7 +4,10 @@
 Flags a `docker build` that runs on the classic (pre-BuildKit) builder, because the job sets
 `DOCKER_BUILDKIT=0` or uses a Docker image older than Engine 23 (`docker:20.10`,
 `docker:19.03-dind`, ...), and names a `--cache-from` image that no earlier
-`docker pull` of the job fetched.
+`docker pull` of the job fetched. Not on a daemon that outlives the job (a shell runner's,
+see `ci-cache-from`): its image store still holds what the previous pipeline built. A
+`--cache-from` of a tag made from this very commit, or beside `--no-cache`, reads nothing
+however it is pulled: that is `ci-cache-from`'s.
 
 ## Why it matters
 The classic builder only considers images that are already in the local image store as cache
@@ -77,12 +80,17 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
         for build in ctx.pipeline.builds:
             if build.tool is not Tool.DOCKER or build.buildkit is not BuildKit.OFF:
                 continue
+            if build.no_cache or ctx.pipeline.keeps_layer_cache(build):
+                continue  # nothing read from any cache, or the daemon keeps the images itself
             written = build.written.values("--cache-from")
             resolved = build.resolved.values("--cache-from")
+            sources = set(ctx.pipeline.build_index.cache_sources(build))
             missing = [
                 (spelled, reference)
                 for spelled, reference in zip(written, resolved, strict=True)
-                if cache_references([reference]) and not build.pulled_before(reference)
+                if reference in sources
+                and cache_references([reference])
+                and not build.pulled_before(reference)
             ]
             if not missing:
                 continue

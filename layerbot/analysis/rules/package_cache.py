@@ -329,7 +329,7 @@ def _views(
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     shipped = runs.shipped_stages(ctx.doc)
     base = ctx.doc.resolved_base(shipped[0])
-    official = base.repository.rsplit("library/", 1)[-1]  # mirrors keep the library/ path
+    official = base.official_name or base.repository
     inherited = _IMAGE_SETTINGS.get(official, frozenset())
     deleted: dict[int, set[str]] = {}
     for stage in shipped:

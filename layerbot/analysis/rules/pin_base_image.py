@@ -48,7 +48,7 @@ from collections.abc import Iterator
 
 from layerbot.analysis import project
 from layerbot.analysis.context import DockerfileContext
-from layerbot.analysis.dockerfile import ImageRef
+from layerbot.analysis.image_ref import ImageRef
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 
 NAME = "pin-base-image"

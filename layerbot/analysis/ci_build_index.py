@@ -1,0 +1,95 @@
+"""Every image build of a pipeline, indexed: by the images it tags, the cache manifests it
+exports, the first stable pushed tag per Dockerfile and target, and the script line it is
+written on. The CI rules ask these in constant time, so a pipeline's analysis stays linear in
+its jobs (3,000 jobs running one template's line included).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layerbot.analysis.ci_builds import (
+    Build,
+    Tool,
+    cache_references,
+    is_stable,
+    made_by_this_pipeline,
+)
+from layerbot.analysis.ci_yaml import Origin
+from layerbot.analysis.image_ref import parse_image
+
+
+def _cache_reference(value: str) -> str:
+    """The image of one ``--cache-from`` value (``type=registry,ref=X`` or a bare image)."""
+    references = cache_references([value])
+    return references[0] if references else value
+
+
+@dataclass(frozen=True)
+class SiteJobs:
+    """The jobs that run one script line (a template's, an anchor's), gathered once."""
+
+    names: tuple[str, ...]  # sorted, each once
+    origins: frozenset[Origin]  # where each job's key is written
+
+
+@dataclass(frozen=True)
+class BuildIndex:
+    """Every build of a pipeline by the images it tags, the cache manifests it exports, and the
+    first stable, pushed tag per (Dockerfile, target): lookups that would otherwise compare
+    every build with every other."""
+
+    by_tag: dict[str, list[Build]]
+    exports: frozenset[str]
+    stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]]
+    by_site: dict[tuple[Origin | None, int], SiteJobs]
+
+    def cache_sources(self, build: Build) -> list[str]:
+        """The build's ``--cache-from`` values that can hold a cache when it runs: not a tag
+        made from this very commit (``:$CI_COMMIT_SHA``) unless another build of the pipeline
+        makes it first; other cache backends (``type=local``, ``gha``...) are taken as sources."""
+        registry = set(cache_references(build.cache_from))
+        found = []
+        for value in build.cache_from:
+            if value not in registry and "=" in value:
+                found.append(value)  # a backend we do not judge
+                continue
+            reference = _cache_reference(value)
+            makers = self.by_tag.get(parse_image(reference).key, [])
+            if not made_by_this_pipeline(reference) or any(other is not build for other in makers):
+                found.append(value)
+        return found
+
+    def jobs_running(self, build: Build) -> SiteJobs:
+        """The jobs that run ``build``'s script line: one for a job's own line, every job
+        extending the template for a template's."""
+        found = self.by_site.get(_site(build))
+        return found or SiteJobs((build.job.name,), frozenset({build.job.origin}))
+
+    @classmethod
+    def of(cls, builds: list[Build]) -> BuildIndex:
+        by_tag: dict[str, list[Build]] = {}
+        exports: set[str] = set()
+        stable: dict[tuple[str | None, str | None], tuple[Build, str, str]] = {}
+        by_site: dict[tuple[Origin | None, int], list[Build]] = {}
+        for build in builds:
+            by_site.setdefault(_site(build), []).append(build)
+            for written, resolved in build.tags:
+                by_tag.setdefault(parse_image(resolved).key, []).append(build)
+                source = (build.dockerfile, build.target)
+                usable = build.tool in (Tool.DOCKER, Tool.BUILDX) and is_stable(resolved)
+                if source not in stable and usable and build.pushed(resolved):
+                    stable[source] = (build, written, resolved)
+            exports.update(parse_image(ref).key for ref in cache_references(build.cache_to))
+        sites = {
+            site: SiteJobs(
+                tuple(sorted({build.job.name for build in sharing})),
+                frozenset(build.job.origin for build in sharing),
+            )
+            for site, sharing in by_site.items()
+        }
+        return cls(by_tag, frozenset(exports), stable, sites)
+
+
+def _site(build: Build) -> tuple[Origin | None, int]:
+    return build.step.script.origin, build.step.position
