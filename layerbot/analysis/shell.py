@@ -23,6 +23,12 @@ _OPERATORS = re.compile(
 # whose per-character concatenation is quadratic on a hostile one-megabyte word).
 _WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
 _PART = re.compile(r"""'([^']*)'?|"((?:\\.|[^"\\])*)"?|\\(.?)|([^'"\\]+)""", re.DOTALL)
+# One token of :func:`raw_words`: a quoted string (maybe never closed), an escape, the opening
+# of a ``$(`` substitution, a parenthesis, a run of whitespace or of plain characters.
+_RAW_TOKEN = re.compile(
+    r"""'[^']*'?|"(?:\\.|[^"\\])*"?|`(?:\\.|[^`\\])*`?|\\.?|\$\(|[()]|\s+|[^\s'"`\\$()]+|\$""",
+    re.DOTALL,
+)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 # xargs options whose value is the next word (``-n 1``, ``-I {}``).
 _XARGS_VALUE_OPTIONS = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}
@@ -115,6 +121,30 @@ def split_words(text: str) -> list[str]:
         if word.startswith("#"):
             break
         words.append(_unquote(word))
+    return words
+
+
+def raw_words(text: str) -> list[str]:
+    """Words split at unquoted whitespace, quotes and escapes kept as written (what BuildKit's
+    heredoc finder looks at: ``'<<EOF'`` is a quoted word, ``<<EOF`` is not). A ``$(...)`` or
+    ``$((...))`` substitution belongs to its word, the whitespace inside it included."""
+    words: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for match in _RAW_TOKEN.finditer(text):
+        token = match.group(0)
+        if token[0].isspace() and not depth:
+            if current:
+                words.append("".join(current))
+                current = []
+            continue
+        if token == "$(" or (token == "(" and depth):
+            depth += 1
+        elif token == ")" and depth:
+            depth -= 1
+        current.append(token)
+    if current:
+        words.append("".join(current))
     return words
 
 
