@@ -49,6 +49,9 @@ INSTRUCTIONS = frozenset(
         "WORKDIR",
     }
 )
+# Our bound, not BuildKit's: the rules read each instruction as a whole, and no real one comes
+# near this many lines; a hostile file that does is reported instead of analysed for minutes.
+MAX_INSTRUCTION_LINES = 10_000
 _HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 _HEREDOC_WORD = re.compile(r"(\d*)<<(-?)([^<]*)")
 _NAME_PART = re.compile(r"""'([^']*)(')?|"((?:\\.|[^"\\])*)(")?|\\(.?)|([^'"\\]+)""", re.DOTALL)
@@ -152,6 +155,12 @@ def read(text: str) -> Lines:
                 continue  # BuildKit skips blank and comment lines inside a continuation
             piece, continued = _continued(line, directives.escape)
             parts.append(piece)
+            if index - start > MAX_INSTRUCTION_LINES:
+                raise DockerfileError(
+                    f"the instruction on line {start + 1} continues over more than "
+                    f"{MAX_INSTRUCTION_LINES:,} lines",
+                    start + 1,
+                )
         keyword, _, rest = "".join(parts).strip().partition(" ")
         if "\t" in keyword:  # ``FROM\timage``: any whitespace ends the keyword
             keyword, _, more = keyword.partition("\t")
