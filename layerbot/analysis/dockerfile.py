@@ -7,7 +7,9 @@ stages, stage names, ``ARG`` before the first ``FROM`` and ``COPY --from`` links
 
 from __future__ import annotations
 
+import posixpath
 import re
+import shlex
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -23,9 +25,28 @@ from layerbot.analysis.dockerfile_syntax import (
 )
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.model import InputError
-from layerbot.analysis.shell import split_words
+from layerbot.analysis.shell import Command, commands, split_words
 
 __all__ = ["INSTRUCTIONS", "Dockerfile", "DockerfileError", "Heredoc", "Instruction", "parse"]
+
+# ``["sh", "-c", "script"]``: an exec form that runs a shell script.
+_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
+# Other spellings BuildKit accepts for a ``--mount`` option (``commands_runmount.go``).
+_MOUNT_KEYS = {"dst": "target", "destination": "target", "src": "source"}
+
+
+def mount_options(mount: str) -> dict[str, str]:
+    """A ``--mount`` value as BuildKit reads it (``type=cache,target=/root/.npm``): keys
+    lower-cased, ``dst``/``destination`` read as ``target``, ``src`` as ``source``; a bare key
+    (``ro``) has the value ``""``. The one reader of ``--mount``, for RUNs and CI scripts.
+    https://github.com/moby/buildkit/blob/master/frontend/dockerfile/instructions/commands_runmount.go
+    """
+    options: dict[str, str] = {}
+    for part in mount.split(","):
+        key, _, value = part.partition("=")
+        key = key.strip().lower()
+        options[_MOUNT_KEYS.get(key, key)] = value.strip().strip("\"'")
+    return options
 
 # ``$NAME``, ``${NAME}``, ``${NAME:-word}`` (and ``-``, ``:+``, ``+``), as BuildKit expands them.
 _VARIABLE = re.compile(
@@ -76,6 +97,23 @@ class Instruction:
             return json_array(self.arguments)
         except ValueError:  # refused by the parser; only an Instruction built by hand has it
             return None
+
+    @cached_property
+    def mounts(self) -> tuple[dict[str, str], ...]:
+        """The options of each ``--mount`` flag (see :func:`mount_options`)."""
+        return tuple(mount_options(mount) for mount in self.flag_values("mount"))
+
+    @cached_property
+    def commands(self) -> tuple[Command, ...]:
+        """The simple commands a RUN, CMD or ENTRYPOINT runs, read once for every rule: the
+        shell form's script (heredoc bodies included), or the exec form as one command, whose
+        ``["sh", "-c", script]`` runs ``script``."""
+        argv = self.exec_args()
+        if argv is None:
+            return tuple(commands(self.script))
+        if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] == "-c":
+            return tuple(commands(argv[2]))
+        return (Command(tuple(argv), shlex.join(argv)),) if argv else ()
 
     @property
     def script(self) -> str:
@@ -245,9 +283,8 @@ class Dockerfile:
                     found = self.stage_named(source)
                     if found is not None and found.index < stage.index:
                         pending.append(found.index)
-                for mount in instruction.flag_values("mount"):
-                    match = re.search(r"(?:^|,)from=([^,]+)", mount)
-                    found = self.stage_named(match.group(1)) if match else None
+                for mount in instruction.mounts:
+                    found = self.stage_named(mount["from"]) if mount.get("from") else None
                     if found is not None and found.index < stage.index:
                         pending.append(found.index)
         return frozenset(needed)

@@ -38,16 +38,16 @@ def shell_runs(stage: Stage) -> list[Instruction]:
 
 
 def run_commands(run: Instruction) -> list[shell.Command]:
-    return shell.commands(run.script)
+    """The simple commands a RUN runs (:attr:`Instruction.commands`: exec form included)."""
+    return list(run.commands)
 
 
 def cache_mount_targets(run: Instruction, kinds: tuple[str, ...] = ("cache",)) -> list[str]:
     """Targets of ``--mount=type=cache`` (or the other mount ``kinds``) on this RUN."""
     targets = []
-    for mount in run.flag_values("mount"):
-        options = dict(part.partition("=")[::2] for part in mount.split(",") if "=" in part)
+    for options in run.mounts:
         if options.get("type") in kinds:
-            target = options.get("target") or options.get("dst") or options.get("destination")
+            target = options.get("target")
             if target:
                 targets.append(target.rstrip("/") or "/")
     return targets

@@ -76,21 +76,24 @@ class Command:
                     return arg.split("=", 1)[1]
         return None
 
-    def operands(self, valued: frozenset[str] | set[str] = frozenset()) -> list[str]:
-        """The words after the subcommand that are neither flags nor the values of the
-        ``valued`` flags (the packages of ``apk add --virtual .deps gcc``: ``gcc``)."""
+    def arguments(self, valued: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """The words after the program that are neither flags nor the values of the ``valued``
+        flags (``build ./cmd`` for ``go build -o /out ./cmd`` with ``-o`` valued)."""
         found: list[str] = []
-        skip = seen_subcommand = False
+        skip = False
         for arg in self.argv[1:]:
             if skip:
                 skip = False
             elif arg.startswith("-"):
                 skip = arg in valued
-            elif not seen_subcommand:
-                seen_subcommand = True
             else:
                 found.append(arg)
         return found
+
+    def operands(self, valued: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """:meth:`arguments` after the subcommand (the packages of
+        ``apk add --virtual .deps gcc``: ``gcc``)."""
+        return self.arguments(valued)[1:]
 
     @property
     def about_itself(self) -> bool:

@@ -157,21 +157,11 @@ def _build_dependencies(command: Command) -> tuple[str, set[str]] | None:
 
 def _installs(manager: str, names: set[str], command: Command) -> bool:
     if manager == "apk" and command.program == "apk" and command.subcommand == "add":
-        groups = {value for flag, value in _flag_values(command, "--virtual", "-t")}
-        return bool(groups & names) or bool(set(command.argv[2:]) & names)
+        group = command.option("--virtual", "-t")
+        return group in names or bool(set(command.argv[2:]) & names)
     if manager == "apt" and command.program in {"apt-get", "apt"}:
         return command.subcommand == "install" and bool(set(command.argv) & names)
     return False
-
-
-def _flag_values(command: Command, *flags: str) -> Iterator[tuple[str, str]]:
-    argv = command.argv
-    for index, arg in enumerate(argv):
-        for flag in flags:
-            if arg == flag and index + 1 < len(argv):
-                yield flag, argv[index + 1]
-            elif arg.startswith(flag + "="):
-                yield flag, arg.split("=", 1)[1]
 
 
 def _latest(earlier: list[Instruction], wanted: Callable[[Command], bool]) -> Instruction | None:
