@@ -58,38 +58,9 @@ def is_stateful(run: Instruction) -> bool:
     return any(command.program in _STATEFUL for command in run_commands(run))
 
 
-def top_level_operators(script: str) -> list[str]:
-    """The control operators outside quotes, in order (``&&``, ``||``, ``;``, ``|``, ``&``).
-
-    A shell comment outside quotes shows up as ``#``.
-    """
-    found: list[str] = []
-    quote = ""
-    index = 0
-    text = re.sub(r"\\\r?\n", " ", script)
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == quote:
-                quote = ""
-            elif char == "\\" and quote == '"':
-                index += 1
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            index += 1
-        elif text.startswith(("&&", "||"), index):
-            found.append(text[index : index + 2])
-            index += 1
-        elif char in ";|&\n" or (char == "#" and (index == 0 or text[index - 1] in " \t")):
-            found.append(char)
-        index += 1
-    return found
-
-
 def only_and_chains(run: Instruction) -> bool:
     """Whether every top-level operator is ``&&``: the RUN fails as soon as a command fails."""
-    return all(operator == "&&" for operator in top_level_operators(run.arguments))
+    return all(operator == "&&" for operator in shell.operators(run.arguments))
 
 
 def has_inline_comment(run: Instruction) -> bool:
@@ -107,7 +78,7 @@ def rewritable(doc: Dockerfile, run: Instruction) -> bool:
         and not run.heredocs
         and len(lines) == run.end_line - run.line + 1
         and not has_inline_comment(run)
-        and "#" not in top_level_operators(run.arguments)
+        and "#" not in shell.operators(run.arguments)
     )
 
 

@@ -1,9 +1,13 @@
-"""Just enough shell to see which commands a ``RUN`` or a CI script runs.
+"""The one shell reader: which commands a ``RUN`` or a CI script runs, with which words.
 
-We split on the control operators (``&&``, ``||``, ``;``, ``|``, ``&``, newlines), drop
-comments (an unquoted ``#`` that starts a word, to the end of its line) and tokenise each
-simple command like :mod:`shlex`. Subshells, loops and functions are read as flat text: a rule
-that needs more than "which programs with which arguments" should not be written against shell.
+Continuations are folded; the script is cut at the control operators that stand outside
+quotes, backticks and ``$(...)`` substitutions (``&&``, ``||``, ``;``, ``;;``, ``|``, ``|&``,
+a lone ``&``, newlines, and the parentheses of a subshell); comments (an unquoted ``#`` that
+starts a word, to the end of its line) are dropped; each simple command is tokenised like
+:mod:`shlex`. Loops and functions are read as flat text: a rule that needs more than "which
+programs with which arguments" should not be written against shell. Every scan is one pass of a
+regular expression whose alternatives start with different characters, so hostile input (100,000
+nested quotes or parentheses) costs linear time. Rules ask this module; they do not re-parse.
 """
 
 from __future__ import annotations
@@ -12,16 +16,24 @@ import re
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-# Quoted strings are matched first so that operators inside them do not split a command. A lone
-# ``&`` runs the command before it in the background (not ``2>&1``, ``&>file`` or ``|&``).
+# ``$(...)`` (``$((...))`` too) with one level of parentheses inside: one word, never cut.
+_QUOTED = r"'[^']*'|" + r'"(?:\\.|[^"\\])*"'
+_SUBSTITUTION = rf"""\$\((?:[^()'"\\]|\\.|{_QUOTED}|\((?:[^()'"\\]|\\.|{_QUOTED})*\))*\)"""
+# Quoted strings, backticks and substitutions are matched first so that operators inside them
+# do not split a command. A lone ``&`` runs the command before it in the background (not
+# ``2>&1``, ``&>file`` or ``|&``); ``(`` opens a subshell where a command starts.
 _OPERATORS = re.compile(
-    r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\|&?|(?<![<>])&(?!>)|\n)"""
+    rf"""{_QUOTED}|\\.|`(?:\\.|[^`\\])*`|{_SUBSTITUTION}"""
+    r"""|(&&|\|\||;;?|\|&?|(?<![<>])&(?!>)|\n|(?<![^\s;&|()])\(|\))"""
     r"""|(?<![^\s;&|()])(#[^\n]*)""",
     re.DOTALL,
 )
-# A word is a run of unquoted characters, quoted strings and escapes (linear, unlike shlex,
-# whose per-character concatenation is quadratic on a hostile one-megabyte word).
-_WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
+# A word is a run of unquoted characters, quoted strings, escapes and substitutions (linear,
+# unlike shlex, whose per-character concatenation is quadratic on a hostile one-megabyte word).
+_WORD = re.compile(
+    rf"""(?:{_SUBSTITUTION}|[^\s'"`\\$]+|\$|'[^']*'?|"(?:\\.|[^"\\])*"?|`(?:\\.|[^`\\])*`?|\\.?)+""",
+    re.DOTALL,
+)
 _PART = re.compile(r"""'([^']*)'?|"((?:\\.|[^"\\])*)"?|\\(.?)|([^'"\\]+)""", re.DOTALL)
 # One token of :func:`raw_words`: a quoted string (maybe never closed), an escape, the opening
 # of a ``$(`` substitution, a parenthesis, a run of whitespace or of plain characters.
@@ -155,15 +167,26 @@ def _fold_continuations(script: str) -> str:
     return re.sub(r"\\\r?\n", " ", script)
 
 
-def _pieces(script: str) -> list[str]:
-    """``script`` cut at control operators that stand outside quotes."""
-    pieces, start = [], 0
+@lru_cache(maxsize=4096)
+def _cut(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``script`` (continuations folded) cut at the control operators that stand outside
+    quotes, and those operators in order (a comment shows as ``#``)."""
+    script = _fold_continuations(script)
+    pieces, operators, start = [], [], 0
     for match in _OPERATORS.finditer(script):
-        if match.group(1) or match.group(2):
+        operator = match.group(1) or (match.group(2) and "#")
+        if operator:
             pieces.append(script[start : match.start()])
+            operators.append(operator)
             start = match.end()
     pieces.append(script[start:])
-    return pieces
+    return tuple(pieces), tuple(operators)
+
+
+def operators(script: str) -> list[str]:
+    """The control operators outside quotes, in order (``&&``, ``||``, ``;``, ``|``, ``&``,
+    ``\\n``, ``(`` and ``)`` of subshells); a comment shows up as ``#``."""
+    return list(_cut(script)[1])
 
 
 def _runner_removed(argv: list[str]) -> list[str]:
@@ -189,7 +212,7 @@ def commands(script: str) -> list[Command]:
 def _parsed(script: str) -> tuple[Command, ...]:
     """Several rules read the same RUN: parse each script text once."""
     found: list[Command] = []
-    for piece in _pieces(_fold_continuations(script)):
+    for piece in _cut(script)[0]:
         text = piece.strip()
         if not text or text.startswith("#"):
             continue

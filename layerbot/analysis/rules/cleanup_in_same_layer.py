@@ -67,7 +67,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from layerbot.analysis import runs
+from layerbot.analysis import runs, shell
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
@@ -312,7 +312,7 @@ def _fix(ctx: DockerfileContext, run: Instruction, removals: list[LateRemoval]) 
         and runs.same_run_flags(creator, run)
         and not runs.is_stateful(creator)
         and runs.only_and_chains(run)
-        and "&" not in runs.top_level_operators(creator.script)
+        and "&" not in shell.operators(creator.script)
     ):
         return Fix(
             description=f"Merge this RUN into the RUN on line {creator.line}, so the files "
@@ -334,7 +334,7 @@ def _fix(ctx: DockerfileContext, run: Instruction, removals: list[LateRemoval]) 
 def _appendable(removal: LateRemoval) -> bool:
     """A command we can append to its creator: no ``&`` there, no shell state in the way."""
     creator = removal.creator
-    if "&" in runs.top_level_operators(creator.script):
+    if "&" in shell.operators(creator.script):
         return False
     relative = (
         any(not path.startswith("/") for path in removed_paths(removal.command))

@@ -91,7 +91,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from layerbot.analysis import package_caches, runs
+from layerbot.analysis import package_caches, runs, shell
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
@@ -380,7 +380,7 @@ def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
 
 def _edit(ctx: DockerfileContext, run: Instruction, transforms: list[Transform]) -> Edit | None:
     """The RUN's text after ``transforms``, as one edit of only the lines that change."""
-    if not runs.rewritable(ctx.doc, run) or "&" in runs.top_level_operators(run.script):
+    if not runs.rewritable(ctx.doc, run) or "&" in shell.operators(run.script):
         return None
     text = run.original
     for transform in transforms:
