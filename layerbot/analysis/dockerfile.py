@@ -48,6 +48,7 @@ def mount_options(mount: str) -> dict[str, str]:
         options[_MOUNT_KEYS.get(key, key)] = value.strip().strip("\"'")
     return options
 
+
 # ``$NAME``, ``${NAME}``, ``${NAME:-word}`` (and ``-``, ``:+``, ``+``), as BuildKit expands them.
 _VARIABLE = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"

@@ -223,6 +223,6 @@ def _parsed(script: str) -> tuple[Command, ...]:
         ):
             start += 1
         argv = _runner_removed(argv[start:])
-        if argv:
+        if argv and argv != ["}"]:  # the end of a ``{ ...; }`` group runs nothing
             found.append(Command(tuple(argv), text))
     return tuple(found)
