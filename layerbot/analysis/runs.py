@@ -210,14 +210,13 @@ def merged_lines(first: list[str], indent: str, second: Instruction) -> list[str
     """The lines ``first`` of a RUN followed by ``second``'s script, chained with ``&&``.
 
     ``second``'s lines stay as written; its ``RUN`` (and flags) becomes ``&&`` at ``indent``.
+    ``first`` is extended in place and returned: merging n RUNs one by one costs n, not n².
     """
     tail = script_text(second).splitlines()
-    return [
-        *first[:-1],
-        f"{_without_final_semicolon(first[-1])} \\",
-        f"{indent}&& {tail[0].lstrip()}",
-        *tail[1:],
-    ]
+    first[-1] = f"{_without_final_semicolon(first[-1])} \\"
+    first.append(f"{indent}&& {tail[0].lstrip()}")
+    first.extend(tail[1:])
+    return first
 
 
 def chained_lines(run: Instruction, texts: list[str]) -> list[str]:

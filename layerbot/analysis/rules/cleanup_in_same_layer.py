@@ -187,16 +187,21 @@ def late_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
     for index, run in enumerate(all_runs):
         if run.stage != stage.index:
             continue
-        earlier = all_runs[:index]
+        # Sliced only for a deleting command: slicing for every RUN was quadratic.
+        earlier = partial(_first, all_runs, index)
         commands = runs.run_commands(run)
         for position, command in enumerate(commands):
             found.extend(_removals_of(chain, earlier, run, commands, position, command))
     return found
 
 
+def _first(instructions: list[Instruction], count: int) -> list[Instruction]:
+    return instructions[:count]
+
+
 def _removals_of(
     chain: list[Instruction],
-    earlier: list[Instruction],
+    earlier: Callable[[], list[Instruction]],
     run: Instruction,
     commands: list[Command],
     position: int,
@@ -208,7 +213,7 @@ def _removals_of(
         manager, names = dependencies
         if any(_installs(manager, names, c) for c in before):
             return
-        creator = _latest(earlier, lambda c: _installs(manager, names, c))
+        creator = _latest(earlier(), lambda c: _installs(manager, names, c))
         if creator is not None:
             in_between = _between(chain, creator, run)
             nothing_between = not any(i.keyword in _WRITERS for i in in_between) and all(
@@ -221,10 +226,10 @@ def _removals_of(
     for cache in CACHES:
         if not cache.removed_by(command) or any(_creates(cache, c) for c in before):
             continue
-        touched, creator = _left_by(earlier, cache)
+        touched, creator = _left_by(earlier(), cache)
         inferred = not touched
         if not touched and cache.key in _MANAGERS:
-            creator = _latest(earlier, partial(_runs_one_of, _MANAGERS[cache.key]))
+            creator = _latest(earlier(), partial(_runs_one_of, _MANAGERS[cache.key]))
         if creator is None:
             continue
         between = _between(chain, creator, run)
