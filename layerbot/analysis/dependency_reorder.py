@@ -123,14 +123,14 @@ def _is_setup(command: Command, step: DependencyStep) -> bool:
     return command.program == step.command.program and command.subcommand == "config"
 
 
-def _leading_commands(run: Instruction, step: DependencyStep) -> list[str]:
+def _leading_commands(run: Instruction, step: DependencyStep) -> list[Command]:
     """Set-up commands before the dependency command, which it may rely on."""
     leading = []
     for command in runs.run_commands(run):
         if command == step.command:
             break
         if _is_setup(command, step) and command.program not in _OUTPUT_ONLY:
-            leading.append(command.text)
+            leading.append(command)
     return leading
 
 
@@ -215,8 +215,9 @@ def _inserted_run(
         if keeps_text
         else ecosystems.canonical_command(project, step.ecosystem, step)
     )
-    parts = _leading_commands(fetch.run, step)
-    if change_dir is not None and not any(part.split()[0] in {"cd", "pushd"} for part in parts):
+    leading = _leading_commands(fetch.run, step)
+    parts = [c.text for c in leading]
+    if change_dir is not None and not any(c.program in {"cd", "pushd"} for c in leading):
         parts.append(f"cd {shlex.quote(change_dir)}")
     return f"RUN {_run_flags(fetch.run)}" + " && ".join([*parts, command])
 

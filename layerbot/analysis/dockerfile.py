@@ -7,9 +7,7 @@ stages, stage names, ``ARG`` before the first ``FROM`` and ``COPY --from`` links
 
 from __future__ import annotations
 
-import posixpath
 import re
-import shlex
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -25,12 +23,10 @@ from layerbot.analysis.dockerfile_syntax import (
 )
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.model import InputError
-from layerbot.analysis.shell import Command, commands, split_words
+from layerbot.analysis.shell import Command, commands, exec_commands, split_words
 
 __all__ = ["INSTRUCTIONS", "Dockerfile", "DockerfileError", "Heredoc", "Instruction", "parse"]
 
-# ``["sh", "-c", "script"]``: an exec form that runs a shell script.
-_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
 # Other spellings BuildKit accepts for a ``--mount`` option (``commands_runmount.go``).
 _MOUNT_KEYS = {"dst": "target", "destination": "target", "src": "source"}
 
@@ -110,11 +106,18 @@ class Instruction:
         shell form's script (heredoc bodies included), or the exec form as one command, whose
         ``["sh", "-c", script]`` runs ``script``."""
         argv = self.exec_args()
-        if argv is None:
-            return tuple(commands(self.script))
-        if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] == "-c":
-            return tuple(commands(argv[2]))
-        return (Command(tuple(argv), shlex.join(argv)),) if argv else ()
+        return tuple(commands(self.script) if argv is None else exec_commands(argv))
+
+    @cached_property
+    def assignments(self) -> dict[str, str]:
+        """The variables an ``ENV`` (or an ``ARG`` with a default) sets for what follows it."""
+        if self.keyword not in {"ENV", "ARG"}:
+            return {}
+        words = split_words(self.arguments)
+        if self.keyword == "ENV" and len(words) >= 2 and "=" not in words[0]:
+            return {words[0]: " ".join(words[1:])}  # the legacy ``ENV NAME value`` form
+        pairs = (word.partition("=") for word in words)
+        return {name: value for name, equals, value in pairs if equals}
 
     @property
     def script(self) -> str:

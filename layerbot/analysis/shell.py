@@ -12,7 +12,10 @@ nested quotes or parentheses) costs linear time. Rules ask this module; they do 
 
 from __future__ import annotations
 
+import posixpath
 import re
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
@@ -201,6 +204,18 @@ def _runner_removed(argv: list[str]) -> list[str]:
     while index < len(argv) and argv[index].startswith("-"):
         index += 2 if argv[index] in _XARGS_VALUE_OPTIONS else 1
     return argv[index:]
+
+
+# ``["sh", "-c", "script"]``: an exec form that runs a shell script.
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "fish"})
+
+
+def exec_commands(argv: Sequence[str]) -> list[Command]:
+    """The commands of an exec form (``RUN ["make", "all"]``, a CI ``entrypoint:``): one
+    command, or the script's commands when it runs ``sh -c script`` (``-lc`` too)."""
+    if len(argv) >= 3 and posixpath.basename(argv[0]) in SHELLS and argv[1] in {"-c", "-lc"}:
+        return commands(argv[2])
+    return [Command(tuple(argv), shlex.join(argv))] if argv else []
 
 
 def commands(script: str) -> list[Command]:

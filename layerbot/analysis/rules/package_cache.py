@@ -138,7 +138,7 @@ _IMAGE_SETTINGS = {"ruby": frozenset({"gem-no-document"})}
 def _settings_in(instruction: Instruction) -> frozenset[str]:
     """What ``instruction`` turns on for the installs after it."""
     found = {name for name, pattern in _CONFIGURED.items() if pattern.search(instruction.original)}
-    variables = package_caches.assignments(instruction)
+    variables = instruction.assignments
     if "PIP_NO_CACHE_DIR" in variables and pip_cache_disabled(variables["PIP_NO_CACHE_DIR"]):
         found.add("pip-no-cache")
     if variables.get("UV_NO_CACHE", "").lower() in _TRUTHY:
@@ -323,7 +323,7 @@ def _views(
             commands = runs.run_commands(run)
             yield RunView(run, commands, frozenset(earlier), deleted_later, dict(variables))
         earlier |= _settings_in(run)
-        variables.update(package_caches.assignments(run))
+        variables.update(run.assignments)
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
