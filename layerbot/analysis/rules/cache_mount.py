@@ -121,10 +121,7 @@ class _StageState:
 
     def read(self, instruction: Instruction) -> None:
         if instruction.keyword in {"ENV", "ARG"}:
-            found = re.findall(
-                r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)[=\s]", instruction.arguments + " "
-            )
-            self.variables.update(found)
+            self.variables.update(instruction.assignments)
         elif instruction.keyword == "USER":
             self.non_root = instruction.arguments.strip() not in _ROOT_USERS
 
