@@ -161,12 +161,8 @@ def read(text: str) -> Lines:
                     f"{MAX_INSTRUCTION_LINES:,} lines",
                     start + 1,
                 )
-        keyword, _, rest = "".join(parts).strip().partition(" ")
-        if "\t" in keyword:  # ``FROM\timage``: any whitespace ends the keyword
-            keyword, _, more = keyword.partition("\t")
-            rest = more + " " + rest
-        keyword = keyword.upper()
-        rest = rest.strip()
+        keyword, *more = "".join(parts).split(None, 1)  # ``FROM\timage`` too
+        keyword, rest = keyword.upper(), more[0].strip() if more else ""
         docs, index = _heredocs(keyword, rest, lines, index, start + 1)
         found.append(RawInstruction(keyword, rest, start, index - 1, docs))
     return Lines(directives.found, found, comments)
@@ -206,8 +202,8 @@ def _heredocs(
 ) -> tuple[tuple[Heredoc, ...], int]:
     """The heredocs the instruction opens, their bodies read from ``lines[index:]``."""
     if keyword == "ONBUILD":
-        keyword, _, rest = rest.partition(" ")
-        keyword = keyword.upper()
+        keyword, *more = rest.split(None, 1) or [""]
+        keyword, rest = keyword.upper(), more[0] if more else ""
     if keyword not in _HEREDOC_INSTRUCTIONS:
         return (), index
     arguments = split_flags(rest)[1]
