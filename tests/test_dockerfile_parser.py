@@ -182,3 +182,15 @@ def test_env_and_arg_assignments_in_both_forms() -> None:
         {"C": "3"},
         {},
     ]
+
+
+def test_only_heredocs_a_shell_runs_are_read_as_shell() -> None:
+    doc = parse(
+        "FROM python:3.12-slim\n"
+        "RUN <<EOF\npip install flask\nEOF\n"
+        "RUN bash -e <<EOF\npip install gunicorn\nEOF\n"
+        "RUN python3 <<EOF\nprint('pip install nothing')\nEOF\n"
+        "RUN cat <<EOF > /etc/pip.conf\n[global]\nEOF\n"
+    )
+    programs = [[c.program for c in run.commands] for run in doc.final_stage.of("RUN")]
+    assert programs == [["<<EOF", "pip"], ["bash", "pip"], ["python3"], ["cat"]]

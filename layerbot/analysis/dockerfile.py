@@ -7,6 +7,7 @@ stages, stage names, ``ARG`` before the first ``FROM`` and ``COPY --from`` links
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,9 +24,12 @@ from layerbot.analysis.dockerfile_syntax import (
 )
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.model import InputError
-from layerbot.analysis.shell import Command, commands, exec_commands, split_words
+from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands, split_words
 
 __all__ = ["INSTRUCTIONS", "Dockerfile", "DockerfileError", "Heredoc", "Instruction", "parse"]
+
+# A heredoc opener (``<<EOF``, ``3<<-EOF``; ``<<`` alone takes the next word as its name).
+_HEREDOC_WORD = re.compile(r"\d*<<-?(.*)")
 
 # Other spellings BuildKit accepts for a ``--mount`` option (``commands_runmount.go``).
 _MOUNT_KEYS = {"dst": "target", "destination": "target", "src": "source"}
@@ -121,11 +125,24 @@ class Instruction:
 
     @property
     def script(self) -> str:
-        """What a RUN executes: its shell text, heredoc bodies included."""
+        """What a RUN executes as shell: its text, and the heredoc bodies a shell runs
+        (``RUN <<EOF``, which BuildKit runs as the script, or ``RUN bash <<EOF``), not those fed
+        to another program (``RUN python3 <<EOF``, ``RUN cat <<EOF > /etc/app.conf``)."""
         text = self.arguments
-        for doc in self.heredocs:
-            text += "\n" + doc.body
+        if self.heredocs and self._heredocs_are_shell:
+            text += "".join("\n" + doc.body for doc in self.heredocs)
         return text
+
+    @cached_property
+    def _heredocs_are_shell(self) -> bool:
+        first = commands(self.arguments)[:1]
+        argv, name_follows = [], False
+        for word in first[0].argv if first else ():
+            opener = _HEREDOC_WORD.fullmatch(word)
+            if not name_follows and not opener:
+                argv.append(word)
+            name_follows = opener is not None and not opener.group(1)
+        return not argv or posixpath.basename(argv[0]) in SHELLS
 
     def copy_sources(self) -> list[str]:
         """Source paths of a COPY/ADD (everything but the destination)."""
