@@ -204,7 +204,7 @@ def _heredocs(
     if keyword == "ONBUILD":
         keyword, *more = rest.split(None, 1) or [""]
         keyword, rest = keyword.upper(), more[0] if more else ""
-    if keyword not in _HEREDOC_INSTRUCTIONS:
+    if keyword not in _HEREDOC_INSTRUCTIONS or "<<" not in rest:
         return (), index
     arguments = split_flags(rest)[1]
     try:
