@@ -161,7 +161,12 @@ def read(text: str) -> Lines:
                     f"{MAX_INSTRUCTION_LINES:,} lines",
                     start + 1,
                 )
-        keyword, *more = "".join(parts).split(None, 1)  # ``FROM\timage`` too
+        joined = "".join(parts)
+        if not joined.strip():  # BuildKit: an instruction with no name is an unknown one
+            raise DockerfileError(
+                f"line {start + 1} continues into nothing: no instruction to continue", start + 1
+            )
+        keyword, *more = joined.split(None, 1)  # ``FROM\timage`` too
         keyword, rest = keyword.upper(), more[0].strip() if more else ""
         docs, index = _heredocs(keyword, rest, lines, index, start + 1)
         found.append(RawInstruction(keyword, rest, start, index - 1, docs))
