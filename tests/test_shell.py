@@ -142,6 +142,8 @@ HOSTILE = 100_000
         ('echo "' + '\\"' * HOSTILE, 1),
         # backticks that never close after the first pair
         ("echo " + "`" * (2 * HOSTILE + 1), 1),
+        # a hundred thousand heredocs on one line, each body empty
+        ("cat " + "<<E " * HOSTILE + "\n" + "E\n" * HOSTILE + "ls", 2),
         # one command per operator
         ("a && " * HOSTILE + "a", HOSTILE + 1),
         ("a & " * HOSTILE + "a", HOSTILE + 1),
@@ -152,3 +154,13 @@ def test_hostile_scripts_are_read_in_one_pass(script: str, count: int) -> None:
     finish within the test run; the counts show the reader understood them."""
     assert len(commands(script)) == count
     assert len(raw_words(script)) >= 1
+
+
+def test_heredoc_bodies_in_a_script_are_data_not_commands() -> None:
+    script = (
+        "cat > /etc/apt/sources.list <<EOF\ndeb http://deb.example.org stable main && rm -rf /\n"
+        "EOF\napt-get update\ncat <<-'CONF' | tee /etc/app.conf\n\tnot a command\n\tCONF\n"
+        "echo $((1<<2)); tr a b <<<word"
+    )
+    assert [c.program for c in commands(script)] == ["cat", "apt-get", "cat", "tee", "echo", "tr"]
+    assert operators(script) == ["\n", "\n", "|", "\n", ";"]

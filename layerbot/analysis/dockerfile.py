@@ -24,7 +24,14 @@ from layerbot.analysis.dockerfile_syntax import (
 )
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.model import InputError
-from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands, split_words
+from layerbot.analysis.shell import (
+    SHELLS,
+    Command,
+    commands,
+    exec_commands,
+    raw_words,
+    split_words,
+)
 
 __all__ = ["INSTRUCTIONS", "Dockerfile", "DockerfileError", "Heredoc", "Instruction", "parse"]
 
@@ -128,21 +135,25 @@ class Instruction:
         """What a RUN executes as shell: its text, and the heredoc bodies a shell runs
         (``RUN <<EOF``, which BuildKit runs as the script, or ``RUN bash <<EOF``), not those fed
         to another program (``RUN python3 <<EOF``, ``RUN cat <<EOF > /etc/app.conf``)."""
-        text = self.arguments
-        if self.heredocs and self._heredocs_are_shell:
-            text += "".join("\n" + doc.body for doc in self.heredocs)
-        return text
+        if not self.heredocs:
+            return self.arguments
+        command_line = " ".join(self._command_line_words)
+        first = commands(command_line)[:1]
+        if first and posixpath.basename(first[0].program) not in SHELLS:
+            return self.arguments
+        return command_line + "".join("\n" + doc.body for doc in self.heredocs)
 
     @cached_property
-    def _heredocs_are_shell(self) -> bool:
-        first = commands(self.arguments)[:1]
-        argv, name_follows = [], False
-        for word in first[0].argv if first else ():
+    def _command_line_words(self) -> list[str]:
+        """The RUN's words without its heredoc openers (``<<EOF``, ``<< EOF``, ``3<<-EOF``)."""
+        kept: list[str] = []
+        name_follows = False
+        for word in raw_words(self.arguments):
             opener = _HEREDOC_WORD.fullmatch(word)
             if not name_follows and not opener:
-                argv.append(word)
+                kept.append(word)
             name_follows = opener is not None and not opener.group(1)
-        return not argv or posixpath.basename(argv[0]) in SHELLS
+        return kept
 
     def copy_sources(self) -> list[str]:
         """Source paths of a COPY/ADD (everything but the destination)."""

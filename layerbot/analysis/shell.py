@@ -24,11 +24,14 @@ _QUOTED = r"'[^']*'|" + r'"(?:\\.|[^"\\])*"'
 _SUBSTITUTION = rf"""\$\((?:[^()'"\\]|\\.|{_QUOTED}|\((?:[^()'"\\]|\\.|{_QUOTED})*\))*\)"""
 # Quoted strings, backticks and substitutions are matched first so that operators inside them
 # do not split a command. A lone ``&`` runs the command before it in the background (not
-# ``2>&1``, ``&>file`` or ``|&``); ``(`` opens a subshell where a command starts.
+# ``2>&1``, ``&>file`` or ``|&``); ``(`` opens a subshell where a command starts. A heredoc
+# (``<<EOF``, ``<<-'EOF'``; not the here-string ``<<<``) makes the lines after its command
+# line, to its terminator, data: they are no commands.
 _OPERATORS = re.compile(
     rf"""{_QUOTED}|\\.|`(?:\\.|[^`\\])*`|{_SUBSTITUTION}"""
     r"""|(&&|\|\||;;?|\|&?|(?<![<>])&(?!>)|\n|(?<![^\s;&|()])\(|\))"""
-    r"""|(?<![^\s;&|()])(#[^\n]*)""",
+    r"""|(?<![^\s;&|()])(#[^\n]*)"""
+    r"""|(?<!<)<<(?!<)(-?)[ \t]*(?:'([^'\n]*)'|"([^"\n]*)"|\\?([^\s;&|()<>'"`]+))""",
     re.DOTALL,
 )
 # A word is a run of unquoted characters, quoted strings, escapes and substitutions (linear,
@@ -175,15 +178,38 @@ def _cut(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """``script`` (continuations folded) cut at the control operators that stand outside
     quotes, and those operators in order (a comment shows as ``#``)."""
     script = _fold_continuations(script)
-    pieces, operators, start = [], [], 0
-    for match in _OPERATORS.finditer(script):
+    pieces, operators, start, position = [], [], 0, 0
+    heredocs: list[tuple[str, bool]] = []
+    while match := _OPERATORS.search(script, position):
+        position = match.end()
+        if match.group(4) is not None or match.group(5) is not None or match.group(6):
+            name = match.group(4) or match.group(5) or match.group(6) or ""
+            heredocs.append((name, match.group(3) == "-"))
+            continue
         operator = match.group(1) or (match.group(2) and "#")
-        if operator:
-            pieces.append(script[start : match.start()])
-            operators.append(operator)
-            start = match.end()
+        if not operator:
+            continue
+        pieces.append(script[start : match.start()])
+        operators.append(operator)
+        start = position
+        if operator == "\n" and heredocs:
+            start = position = _after_heredocs(script, position, heredocs)
+            heredocs = []
     pieces.append(script[start:])
     return tuple(pieces), tuple(operators)
+
+
+def _after_heredocs(script: str, position: int, heredocs: list[tuple[str, bool]]) -> int:
+    """Where the script goes on after the bodies of ``heredocs`` that start at ``position``."""
+    for name, strips_tabs in heredocs:
+        while position < len(script):
+            end = script.find("\n", position)
+            end = len(script) if end == -1 else end
+            line = script[position:end]
+            position = end + 1
+            if (line.lstrip("\t") if strips_tabs else line) == name:
+                break
+    return min(position, len(script))
 
 
 def operators(script: str) -> list[str]:
