@@ -21,6 +21,7 @@ from layerbot.analysis.dockerfile_syntax import (
     json_array,
     read,
     split_flags,
+    split_heredocs,
 )
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.model import InputError
@@ -29,14 +30,11 @@ from layerbot.analysis.shell import (
     Command,
     commands,
     exec_commands,
-    raw_words,
     split_words,
 )
 
 __all__ = ["INSTRUCTIONS", "Dockerfile", "DockerfileError", "Heredoc", "Instruction", "parse"]
 
-# A heredoc opener (``<<EOF``, ``3<<-EOF``; ``<<`` alone takes the next word as its name).
-_HEREDOC_WORD = re.compile(r"\d*<<-?(.*)")
 
 # Other spellings BuildKit accepts for a ``--mount`` option (``commands_runmount.go``).
 _MOUNT_KEYS = {"dst": "target", "destination": "target", "src": "source"}
@@ -137,23 +135,11 @@ class Instruction:
         to another program (``RUN python3 <<EOF``, ``RUN cat <<EOF > /etc/app.conf``)."""
         if not self.heredocs:
             return self.arguments
-        command_line = " ".join(self._command_line_words)
+        command_line = " ".join(split_heredocs(self.arguments)[0])
         first = commands(command_line)[:1]
         if first and posixpath.basename(first[0].program) not in SHELLS:
             return self.arguments
         return command_line + "".join("\n" + doc.body for doc in self.heredocs)
-
-    @cached_property
-    def _command_line_words(self) -> list[str]:
-        """The RUN's words without its heredoc openers (``<<EOF``, ``<< EOF``, ``3<<-EOF``)."""
-        kept: list[str] = []
-        name_follows = False
-        for word in raw_words(self.arguments):
-            opener = _HEREDOC_WORD.fullmatch(word)
-            if not name_follows and not opener:
-                kept.append(word)
-            name_follows = opener is not None and not opener.group(1)
-        return kept
 
     def copy_sources(self) -> list[str]:
         """Source paths of a COPY/ADD (everything but the destination)."""

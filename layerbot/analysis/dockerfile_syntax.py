@@ -236,18 +236,29 @@ def _heredocs(
 
 def heredoc_names(arguments: str, line: int) -> list[tuple[str, bool]]:
     """(name, strips tabs) of each heredoc word in shell-form ``arguments``."""
+    return [(_heredoc_name(raw, line), chomp) for raw, chomp in split_heredocs(arguments)[1]]
+
+
+def split_heredocs(arguments: str) -> tuple[list[str], list[tuple[str, bool]]]:
+    """The shell words of ``arguments`` that open no heredoc, and (raw name, strips tabs) of
+    each heredoc opener (``<<EOF``, ``3<<-'EOF'``; ``<< EOF`` takes the next word)."""
     words = raw_words(arguments)
-    found = []
-    for position, word in enumerate(words):
+    kept: list[str] = []
+    openers: list[tuple[str, bool]] = []
+    position = 0
+    while position < len(words):
+        word = words[position]
+        position += 1
         match = _HEREDOC_WORD.fullmatch(word)
-        if not match:
-            continue
-        name = match.group(3)
-        if not name and position + 1 < len(words) and "<" not in words[position + 1]:
-            name = words[position + 1]  # ``<< EOF``
+        name = match.group(3) if match else ""
+        if match and not name and position < len(words) and "<" not in words[position]:
+            name = words[position]  # ``<< EOF``
+            position += 1
         if name:
-            found.append((_heredoc_name(name, line), match.group(2) == "-"))
-    return found
+            openers.append((name, match is not None and match.group(2) == "-"))
+        else:
+            kept.append(word)
+    return kept, openers
 
 
 def _heredoc_name(word: str, line: int) -> str:
