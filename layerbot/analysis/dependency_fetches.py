@@ -126,10 +126,8 @@ def _project_root(ctx: DockerfileContext, ecosystem: Ecosystem, folder: str) -> 
 
 
 def _stage_env(stage: Stage, name: str) -> str:
-    values = [
-        i.arguments for i in stage.body if i.keyword in {"ENV", "ARG"} and name in i.arguments
-    ]
-    return " ".join(values)
+    """The values the stage's ENV and ARG give ``name``, joined."""
+    return " ".join(i.assignments[name] for i in stage.body if name in i.assignments)
 
 
 def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
