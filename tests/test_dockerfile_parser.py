@@ -106,3 +106,63 @@ def test_what_docker_rejects_is_an_error_with_a_line(text: str, message: str, li
         parse(text)
     assert message in str(raised.value)
     assert raised.value.line == line
+
+
+def test_an_instruction_says_what_it_runs_in_either_form() -> None:
+    doc = parse(
+        "FROM alpine:3.20\n"
+        'RUN ["sh", "-c", "apk add gcc && make"]\n'
+        'RUN ["make", "all"]\n'
+        "RUN CC=gcc make && (cd docs && make html) & wait\n"
+        'CMD ["/usr/bin/tini", "--", "app"]\n'
+    )
+    runs = doc.final_stage.of("RUN")
+    assert [c.argv for c in runs[0].commands] == [("apk", "add", "gcc"), ("make",)]
+    assert [c.argv for c in runs[1].commands] == [("make", "all")]
+    assert [c.argv for c in runs[2].commands] == [
+        ("make",),
+        ("cd", "docs"),
+        ("make", "html"),
+        ("wait",),
+    ]
+    assert [c.program for c in doc.final_stage.of("CMD")[0].commands] == ["tini"]
+
+
+def test_mounts_are_read_once_with_buildkit_spellings() -> None:
+    doc = parse(
+        "FROM golang:1.22 AS deps\nFROM golang:1.22\n"
+        "RUN --mount=type=cache,dst=/root/.cache/go-build "
+        '--mount=type=bind,src=go.sum,target="/src/go.sum",ro '
+        "--mount=from=deps,source=/go/pkg,target=/go/pkg go build ./...\n"
+    )
+    [run] = doc.final_stage.of("RUN")
+    assert run.mounts == (
+        {"type": "cache", "target": "/root/.cache/go-build"},
+        {"type": "bind", "source": "go.sum", "target": "/src/go.sum", "ro": ""},
+        {"from": "deps", "source": "/go/pkg", "target": "/go/pkg"},
+    )
+    assert doc.used_stages() == {0, 1}  # the mount's from= keeps the deps stage
+
+
+def test_env_and_arg_assignments_in_both_forms() -> None:
+    doc = parse(
+        'FROM alpine:3.20\nENV PATH /opt/bin:$PATH\nENV A=1 B="two words"\nARG C=3\nARG D\n'
+    )
+    assert [i.assignments for i in doc.final_stage.body] == [
+        {"PATH": "/opt/bin:$PATH"},
+        {"A": "1", "B": "two words"},
+        {"C": "3"},
+        {},
+    ]
+
+
+def test_only_heredocs_a_shell_runs_are_read_as_shell() -> None:
+    doc = parse(
+        "FROM python:3.12-slim\n"
+        "RUN <<EOF\npip install flask\nEOF\n"
+        "RUN bash -e <<EOF\npip install gunicorn\nEOF\n"
+        "RUN python3 <<EOF\nprint('pip install nothing')\nEOF\n"
+        "RUN cat <<EOF > /etc/pip.conf\n[global]\nEOF\n"
+    )
+    programs = [[c.program for c in run.commands] for run in doc.final_stage.of("RUN")]
+    assert programs == [["pip"], ["bash", "pip"], ["python3"], ["cat"]]

@@ -438,3 +438,38 @@ def test_an_unreadable_file_is_reported_in_every_format() -> None:
     (entry,) = log["runs"][0]["results"]
     assert rules[entry["ruleIndex"]]["id"] == "invalid-file"
     assert "helpUri" not in rules[entry["ruleIndex"]]
+
+
+# --- cost of a report on a large file ----------------------------------------------------------
+
+
+class _CountedText(str):
+    """A source text that counts how often a report splits it into lines."""
+
+    splits = 0
+
+    def splitlines(self, keepends: bool = False) -> list[str]:
+        type(self).splits += 1
+        return super().splitlines(keepends)
+
+
+@pytest.mark.parametrize(
+    "render", [formats.render_json, formats.render_gitlab, formats.render_sarif]
+)
+def test_a_report_splits_each_source_a_fixed_number_of_times_whatever_its_findings(
+    render: Any,
+) -> None:
+    """Issue 13: ``--format json`` re-split the whole file for every finding (quadratic: 67 s
+    on a file with 20,000 RUN lines). The number of splits must not grow with the findings."""
+    splits = {}
+    for runs in (10, 200):
+        text = "FROM debian:12\n" + "".join(
+            f"RUN apt-get install -y report-cost-{render.__name__}-{n}\n" for n in range(runs)
+        )
+        report = analyse_file("Dockerfile", text, RepoView.from_files({"Dockerfile": text}))
+        with_fixes = [f for f in report.findings if f.fix is not None]
+        assert len(with_fixes) >= runs  # one package-cache fix per RUN at least
+        _CountedText.splits = 0
+        render(AnalysisResult(report.findings, report.notes, 1), {"Dockerfile": _CountedText(text)})
+        splits[runs] = _CountedText.splits
+    assert splits[10] == splits[200] <= 3

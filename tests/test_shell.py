@@ -4,7 +4,7 @@ import shlex
 
 import pytest
 
-from layerbot.analysis.shell import commands, split_words
+from layerbot.analysis.shell import commands, operators, raw_words, split_words
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,79 @@ def test_conditions_and_user_switches_run_the_command_they_name() -> None:
         ("fi",),
         ("gosu", "--version"),
     ]
+
+
+def test_subshells_split_into_their_commands() -> None:
+    found = commands("(cd /src && make install) && rm -rf /src; { apk del .deps; }")
+    assert [c.argv for c in found] == [
+        ("cd", "/src"),
+        ("make", "install"),
+        ("rm", "-rf", "/src"),
+        ("apk", "del", ".deps"),
+    ]
+    assert operators("(cd /src && make) && rm -rf /src") == ["(", "&&", ")", "&&"]
+
+
+def test_substitutions_and_backticks_are_one_word_and_cut_nothing() -> None:
+    found = commands("apk add $(cat /pkgs | sort -u) && echo $((1<<4)) `date | cut -c1-4`")
+    assert [c.argv for c in found] == [
+        ("apk", "add", "$(cat /pkgs | sort -u)"),
+        ("echo", "$((1<<4))", "`date | cut -c1-4`"),
+    ]
+    assert operators("x=$(a | b) && y") == ["&&"]
+
+
+def test_operators_are_the_ones_outside_quotes_redirections_excluded() -> None:
+    script = "make 2>&1 | tee log && run &>/dev/null; a |& b & c # x && y\nd || e"
+    assert operators(script) == ["|", "&&", ";", "|&", "&", "#", "\n", "||"]
+    assert operators("echo \"a && b\" 'c; d' e\\;f") == []
+
+
+def test_raw_words_keep_quotes_for_the_heredoc_finder() -> None:
+    assert raw_words("cat <<'EOF' \"<<X\" a\\ b $(( 1 << 2 ))") == [
+        "cat",
+        "<<'EOF'",
+        '"<<X"',
+        "a\\ b",
+        "$(( 1 << 2 ))",
+    ]
+
+
+HOSTILE = 100_000
+
+
+@pytest.mark.parametrize(
+    ("script", "count"),
+    [
+        # nested parentheses: every one a subshell, one command inside
+        ("(" * HOSTILE + "true" + ")" * HOSTILE, 1),
+        # nested, never closed substitutions: one long word
+        ("echo " + "$(" * HOSTILE, 1),
+        # quotes inside quotes, alternating and never balanced the same way
+        ("echo " + "\"'" * HOSTILE, 1),
+        # escaped quotes in an unterminated string
+        ('echo "' + '\\"' * HOSTILE, 1),
+        # backticks that never close after the first pair
+        ("echo " + "`" * (2 * HOSTILE + 1), 1),
+        # a hundred thousand heredocs on one line, each body empty
+        ("cat " + "<<E " * HOSTILE + "\n" + "E\n" * HOSTILE + "ls", 2),
+        # one command per operator
+        ("a && " * HOSTILE + "a", HOSTILE + 1),
+        ("a & " * HOSTILE + "a", HOSTILE + 1),
+    ],
+)
+def test_hostile_scripts_are_read_in_one_pass(script: str, count: int) -> None:
+    """Linear, not a timing assert: a quadratic scan of these 100,000-deep inputs would not
+    finish within the test run; the counts show the reader understood them."""
+    assert len(commands(script)) == count
+    assert len(raw_words(script)) >= 1
+
+
+def test_heredoc_bodies_in_a_script_are_data_not_commands() -> None:
+    script = (
+        "cat > /etc/apt/sources.list <<EOF\ndeb http://deb.example.org stable main && rm -rf /\n"
+        "EOF\napt-get update\ncat <<-'CONF' | tee /etc/app.conf\n\tnot a command\n\tCONF\n"
+        "echo $((1<<2)); tr a b <<<word"
+    )
+    assert [c.program for c in commands(script)] == ["cat", "apt-get", "cat", "tee", "echo", "tr"]
+    assert operators(script) == ["\n", "\n", "|", "\n", ";"]

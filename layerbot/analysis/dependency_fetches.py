@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from layerbot.analysis import ecosystems, layer_cache
+from layerbot.analysis import ecosystems, layer_cache, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
@@ -83,12 +83,11 @@ def _brings_sources(
 def _bind_sources(run: Instruction, workdir: str) -> list[tuple[str, str]]:
     """``(source, target)`` of the RUN's bind mounts of the build context."""
     found = []
-    for mount in run.flag_values("mount"):
-        options = ecosystems.mount_options(mount)
+    for options in run.mounts:
         if options.get("type", "bind") != "bind" or options.get("from"):
             continue
         target = posixpath.normpath(posixpath.join(workdir, options.get("target", ".")))
-        found.append((options.get("source", options.get("src", ".")) or ".", target))
+        found.append((options.get("source", ".") or ".", target))
     return found
 
 
@@ -127,10 +126,8 @@ def _project_root(ctx: DockerfileContext, ecosystem: Ecosystem, folder: str) -> 
 
 
 def _stage_env(stage: Stage, name: str) -> str:
-    values = [
-        i.arguments for i in stage.body if i.keyword in {"ENV", "ARG"} and name in i.arguments
-    ]
-    return " ".join(values)
+    """The values the stage's ENV and ARG give ``name``, joined."""
+    return " ".join(i.assignments[name] for i in stage.body if name in i.assignments)
 
 
 def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
@@ -271,7 +268,7 @@ def _holds(ecosystem: Ecosystem, destination: str) -> bool:
 
 
 def working_dir_change(run: Instruction, step: DependencyStep) -> str | None:
-    for command in ecosystems.run_commands(run):
+    for command in runs.run_commands(run):
         if command == step.command:
             return None
         if command.program in {"cd", "pushd"}:

@@ -105,8 +105,7 @@ def _run_flags(run: Instruction) -> str:
     """The RUN's flags minus bind mounts of the context (they would read the sources)."""
     kept = [f"--{name}={value}" if value else f"--{name}" for name, value in run.flags.items()]
     kept = [flag for flag in kept if not flag.startswith("--mount=")]
-    for mount in run.flag_values("mount"):
-        options = ecosystems.mount_options(mount)
+    for mount, options in zip(run.flag_values("mount"), run.mounts, strict=True):
         if options.get("type", "bind") != "bind" or options.get("from"):
             kept.append(f"--mount={mount}")
     return "".join(f"{flag} " for flag in kept)
@@ -124,14 +123,14 @@ def _is_setup(command: Command, step: DependencyStep) -> bool:
     return command.program == step.command.program and command.subcommand == "config"
 
 
-def _leading_commands(run: Instruction, step: DependencyStep) -> list[str]:
+def _leading_commands(run: Instruction, step: DependencyStep) -> list[Command]:
     """Set-up commands before the dependency command, which it may rely on."""
     leading = []
-    for command in ecosystems.run_commands(run):
+    for command in runs.run_commands(run):
         if command == step.command:
             break
         if _is_setup(command, step) and command.program not in _OUTPUT_ONLY:
-            leading.append(command.text)
+            leading.append(command)
     return leading
 
 
@@ -153,7 +152,7 @@ def _moves_whole(run: Instruction, step: DependencyStep) -> bool:
     downloads, so it can move."""
     if not step.ecosystem.moves_safely or step.kind is not StepKind.DOWNLOAD:
         return False
-    for command in ecosystems.run_commands(run):
+    for command in runs.run_commands(run):
         found = ecosystems.classify(command)
         if found is not None and found.kind is StepKind.DOWNLOAD:
             continue
@@ -169,7 +168,7 @@ def _without_download(ctx: DockerfileContext, fetch: DependencyFetch) -> list[st
     run, step = fetch.run, fetch.step
     if step.kind is not StepKind.DOWNLOAD or not step.ecosystem.moves_safely:
         return None
-    commands = ecosystems.run_commands(run)
+    commands = runs.run_commands(run)
     index = commands.index(step.command) if step.command in commands else -1
     if index < 0 or index == len(commands) - 1:
         return None
@@ -216,8 +215,9 @@ def _inserted_run(
         if keeps_text
         else ecosystems.canonical_command(project, step.ecosystem, step)
     )
-    parts = _leading_commands(fetch.run, step)
-    if change_dir is not None and not any(part.split()[0] in {"cd", "pushd"} for part in parts):
+    leading = _leading_commands(fetch.run, step)
+    parts = [c.text for c in leading]
+    if change_dir is not None and not any(c.program in {"cd", "pushd"} for c in leading):
         parts.append(f"cd {shlex.quote(change_dir)}")
     return f"RUN {_run_flags(fetch.run)}" + " && ".join([*parts, command])
 

@@ -1,57 +1,64 @@
-"""Parsing a Dockerfile into stages and instructions with exact line spans.
+"""A Dockerfile as stages and instructions with exact line spans.
 
-``dockerfile-parse`` does the line work (continuations, comments, the ``# escape=`` directive);
-on top of it we restore what it does not know: heredocs (BuildKit's ``RUN <<EOF``), the parser
-directives at the top, stage names, ``ARG`` before the first ``FROM`` and ``COPY --from``.
+The lines are read as BuildKit reads them (:mod:`layerbot.analysis.dockerfile_syntax`:
+directives, continuations, comments, heredocs, and what BuildKit refuses); here they become
+stages, stage names, ``ARG`` before the first ``FROM`` and ``COPY --from`` links.
 """
 
 from __future__ import annotations
 
-import io
+import posixpath
 import re
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from dockerfile_parse import DockerfileParser
-
+from layerbot.analysis.dockerfile_syntax import (
+    INSTRUCTIONS,
+    DockerfileError,
+    Heredoc,
+    RawInstruction,
+    check,
+    json_array,
+    read,
+    split_flags,
+    split_heredocs,
+)
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.image_ref import ImageRef, parse_image
 from layerbot.analysis.model import InputError
-from layerbot.analysis.shell import split_words
+from layerbot.analysis.shell import (
+    SHELLS,
+    Command,
+    commands,
+    exec_commands,
+    split_words,
+)
+
+__all__ = ["INSTRUCTIONS", "Dockerfile", "DockerfileError", "Heredoc", "Instruction", "parse"]
 
 
-class DockerfileError(InputError):
-    """The file is not a Dockerfile we can analyse; ``line`` points at the culprit."""
+# Other spellings BuildKit accepts for a ``--mount`` option (``commands_runmount.go``).
+_MOUNT_KEYS = {"dst": "target", "destination": "target", "src": "source"}
 
 
-_DIRECTIVE = re.compile(r"^#\s*([a-zA-Z]+)\s*=\s*(.*?)\s*$")
-_HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
-_FLAG = re.compile(r"--([a-z][a-z0-9-]*)(?:=(\S*))?")
+def mount_options(mount: str) -> dict[str, str]:
+    """A ``--mount`` value as BuildKit reads it (``type=cache,target=/root/.npm``): keys
+    lower-cased, ``dst``/``destination`` read as ``target``, ``src`` as ``source``; a bare key
+    (``ro``) has the value ``""``. The one reader of ``--mount``, for RUNs and CI scripts.
+    https://github.com/moby/buildkit/blob/master/frontend/dockerfile/instructions/commands_runmount.go
+    """
+    options: dict[str, str] = {}
+    for part in mount.split(","):
+        key, _, value = part.partition("=")
+        key = key.strip().lower()
+        options[_MOUNT_KEYS.get(key, key)] = value.strip().strip("\"'")
+    return options
+
+
 # ``$NAME``, ``${NAME}``, ``${NAME:-word}`` (and ``-``, ``:+``, ``+``), as BuildKit expands them.
 _VARIABLE = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
-
-KNOWN_DIRECTIVES = ("syntax", "escape", "check")
-INSTRUCTIONS = frozenset(
-    {
-        *("ADD", "ARG", "CMD", "COPY", "ENTRYPOINT", "ENV", "EXPOSE", "FROM", "HEALTHCHECK"),
-        *("LABEL", "MAINTAINER", "ONBUILD", "RUN", "SHELL", "STOPSIGNAL", "USER", "VOLUME"),
-        "WORKDIR",
-    }
-)
-
-# dockerfile-parse joins continuation lines by repeated concatenation, which is quadratic in
-# one instruction's length; no real instruction comes near this many lines.
-MAX_INSTRUCTION_LINES = 10_000
-
-
-@dataclass(frozen=True)
-class Heredoc:
-    name: str
-    body: str
-    line: int
-    end_line: int
 
 
 @dataclass(frozen=True)
@@ -78,12 +85,9 @@ class Instruction:
     @cached_property
     def _split_value(self) -> tuple[tuple[tuple[str, str], ...], str]:
         """The leading flags as (name, value) pairs, and the rest of the value."""
-        tokens = self.value.split()
-        pairs = []
-        while tokens and (match := _FLAG.fullmatch(tokens[0])):
-            pairs.append((match.group(1), match.group(2) or ""))
-            tokens.pop(0)
-        return tuple(pairs), " ".join(tokens)
+        words, rest = split_flags(self.value)
+        pairs = tuple((name, value) for name, _, value in (w[2:].partition("=") for w in words))
+        return pairs, rest
 
     @property
     def arguments(self) -> str:
@@ -96,23 +100,47 @@ class Instruction:
 
     def exec_args(self) -> list[str] | None:
         """The JSON array of an exec-form instruction, or ``None`` for shell form."""
-        import json
-
-        if not self.is_exec_form:
-            return None
         try:
-            parsed = json.loads(self.arguments)
-        except ValueError:
+            return json_array(self.arguments)
+        except ValueError:  # refused by the parser; only an Instruction built by hand has it
             return None
-        return [str(item) for item in parsed] if isinstance(parsed, list) else None
+
+    @cached_property
+    def mounts(self) -> tuple[dict[str, str], ...]:
+        """The options of each ``--mount`` flag (see :func:`mount_options`)."""
+        return tuple(mount_options(mount) for mount in self.flag_values("mount"))
+
+    @cached_property
+    def commands(self) -> tuple[Command, ...]:
+        """The simple commands a RUN, CMD or ENTRYPOINT runs, read once for every rule: the
+        shell form's script (heredoc bodies included), or the exec form as one command, whose
+        ``["sh", "-c", script]`` runs ``script``."""
+        argv = self.exec_args()
+        return tuple(commands(self.script) if argv is None else exec_commands(argv))
+
+    @cached_property
+    def assignments(self) -> dict[str, str]:
+        """The variables an ``ENV`` (or an ``ARG`` with a default) sets for what follows it."""
+        if self.keyword not in {"ENV", "ARG"}:
+            return {}
+        words = split_words(self.arguments)
+        if self.keyword == "ENV" and len(words) >= 2 and "=" not in words[0]:
+            return {words[0]: " ".join(words[1:])}  # the legacy ``ENV NAME value`` form
+        pairs = (word.partition("=") for word in words)
+        return {name: value for name, equals, value in pairs if equals}
 
     @property
     def script(self) -> str:
-        """What a RUN executes: its shell text, heredoc bodies included."""
-        text = self.arguments
-        for doc in self.heredocs:
-            text += "\n" + doc.body
-        return text
+        """What a RUN executes as shell: its text, and the heredoc bodies a shell runs
+        (``RUN <<EOF``, which BuildKit runs as the script, or ``RUN bash <<EOF``), not those fed
+        to another program (``RUN python3 <<EOF``, ``RUN cat <<EOF > /etc/app.conf``)."""
+        if not self.heredocs:
+            return self.arguments
+        command_line = " ".join(split_heredocs(self.arguments)[0])
+        first = commands(command_line)[:1]
+        if first and posixpath.basename(first[0].program) not in SHELLS:
+            return self.arguments
+        return command_line + "".join("\n" + doc.body for doc in self.heredocs)
 
     def copy_sources(self) -> list[str]:
         """Source paths of a COPY/ADD (everything but the destination)."""
@@ -232,9 +260,8 @@ class Dockerfile:
                     found = self.stage_named(source)
                     if found is not None and found.index < stage.index:
                         pending.append(found.index)
-                for mount in instruction.flag_values("mount"):
-                    match = re.search(r"(?:^|,)from=([^,]+)", mount)
-                    found = self.stage_named(match.group(1)) if match else None
+                for mount in instruction.mounts:
+                    found = self.stage_named(mount["from"]) if mount.get("from") else None
                     if found is not None and found.index < stage.index:
                         pending.append(found.index)
         return frozenset(needed)
@@ -243,102 +270,27 @@ class Dockerfile:
         return self.lines[line - 1] if 0 < line <= len(self.lines) else ""
 
 
-def _directives(lines: list[str]) -> dict[str, str]:
-    """Parser directives: ``# key=value`` comments before any other line."""
-    found: dict[str, str] = {}
-    for line in lines:
-        match = _DIRECTIVE.match(line.strip())
-        if not match or match.group(1).lower() not in KNOWN_DIRECTIVES:
-            break
-        found.setdefault(match.group(1).lower(), match.group(2))
-    return found
-
-
-def _attach_heredocs(
-    entries: list[dict[str, object]], lines: list[str]
-) -> list[tuple[dict[str, object], tuple[Heredoc, ...], int]]:
-    """Fold the lines of each heredoc body back into the instruction that opened it."""
-    result: list[tuple[dict[str, object], tuple[Heredoc, ...], int]] = []
-    skip_until = -1
-    for entry in entries:
-        start = int(str(entry["startline"]))
-        end = int(str(entry["endline"]))
-        if start <= skip_until:
-            continue
-        docs: list[Heredoc] = []
-        keyword = str(entry["instruction"])
-        if keyword in {"RUN", "COPY", "ADD"}:
-            cursor = end + 1
-            for match in _HEREDOC.finditer(str(entry["content"])):
-                strip_tabs, terminator = match.group(1) == "-", match.group(3)
-                body: list[str] = []
-                while True:
-                    if cursor >= len(lines):
-                        raise DockerfileError(
-                            f"heredoc <<{terminator} opened on line {start + 1} is never closed",
-                            start + 1,
-                        )
-                    candidate = lines[cursor].lstrip("\t") if strip_tabs else lines[cursor]
-                    if candidate.rstrip("\r") == terminator:
-                        break
-                    body.append(lines[cursor])
-                    cursor += 1
-                docs.append(Heredoc(terminator, "\n".join(body), end + 2, cursor + 1))
-                end = cursor
-                cursor += 1
-            skip_until = end
-        result.append((entry, tuple(docs), end))
-    return result
-
-
 def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
-    """Parse Dockerfile text; raises :class:`DockerfileError` on what Docker would reject."""
+    """Parse Dockerfile text; raises :class:`DockerfileError` on what BuildKit would reject."""
     if "\x00" in text:
         raise DockerfileError("the file contains NUL bytes; it is not a text Dockerfile")
     try:
         check_line_breaks(text)
     except InputError as error:
         raise DockerfileError(str(error), error.line) from None
+    read_lines = read(text)
     lines = text.splitlines()
-    directives = _directives(lines)
-    _check_continuations(lines, "`" if directives.get("escape") == "`" else "\\")
-    parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8", "surrogateescape")))
-    structure = sorted(parser.structure, key=lambda e: int(e["startline"]))
-
-    comments: dict[int, str] = {}
-    code = []
-    for entry in structure:
-        if entry["instruction"] == "COMMENT":
-            comments[int(entry["startline"]) + 1] = str(entry["value"])
-        else:
-            code.append(entry)
-
     global_args: list[Instruction] = []
     stages: list[Stage] = []
-    for entry, docs, end in _attach_heredocs(code, lines):
-        start = int(str(entry["startline"]))
-        keyword = str(entry["instruction"]).upper()
-        if keyword not in INSTRUCTIONS:
-            raise DockerfileError(
-                f"unknown instruction {keyword[:40]} on line {start + 1}", start + 1
-            )
-        for doc_line in range(start + 1, end + 2):
-            comments.pop(doc_line, None)
-        instruction = Instruction(
-            keyword=keyword,
-            value=" ".join(str(entry["value"]).split()),
-            line=start + 1,
-            end_line=end + 1,
-            original="\n".join(lines[start : end + 1]),
-            stage=len(stages) - (0 if keyword == "FROM" else 1),
-            heredocs=docs,
-        )
-        if keyword == "FROM":
+    for raw in read_lines.instructions:
+        check(raw)
+        instruction = _instruction(raw, lines, len(stages))
+        if raw.keyword == "FROM":
             stages.append(_new_stage(instruction, len(stages)))
         elif not stages:
-            if keyword != "ARG":
+            if raw.keyword != "ARG":
                 raise DockerfileError(
-                    f"{keyword} on line {instruction.line} comes before the first FROM",
+                    f"{raw.keyword} on line {instruction.line} comes before the first FROM",
                     instruction.line,
                 )
             global_args.append(instruction)
@@ -346,33 +298,21 @@ def parse(text: str, path: str = "Dockerfile") -> Dockerfile:
             stages[-1].instructions.append(instruction)
     if not stages:
         raise DockerfileError("no FROM instruction: this is not a Dockerfile")
-    _check_every_line_read(lines, [*global_args, *(i for s in stages for i in s.instructions)])
-    return Dockerfile(path, text, lines, directives, global_args, stages, comments)
+    return Dockerfile(
+        path, text, lines, read_lines.directives, global_args, stages, read_lines.comments
+    )
 
 
-def _check_every_line_read(lines: list[str], instructions: list[Instruction]) -> None:
-    """A line that is no instruction, comment or blank (dockerfile-parse skips a lone word such
-    as ``EXPOSE`` or ``]``) is an error to Docker, and would make our spans lie."""
-    read = {n for i in instructions for n in range(i.line, i.end_line + 1)}
-    for number, line in enumerate(lines, start=1):
-        stripped = line.strip()
-        if stripped and not stripped.startswith("#") and number not in read:
-            raise DockerfileError(
-                f"line {number} is not a complete instruction: {stripped[:40]!r}", number
-            )
-
-
-def _check_continuations(lines: list[str], escape: str) -> None:
-    run = 0
-    for number, line in enumerate(lines, start=1):
-        run = run + 1 if line.rstrip().endswith(escape) else 0
-        if run > MAX_INSTRUCTION_LINES:
-            start = number - run + 1
-            raise DockerfileError(
-                f"the instruction on line {start} continues over more than "
-                f"{MAX_INSTRUCTION_LINES:,} lines",
-                start,
-            )
+def _instruction(raw: RawInstruction, lines: list[str], stages: int) -> Instruction:
+    return Instruction(
+        keyword=raw.keyword,
+        value=" ".join(raw.rest.split()),
+        line=raw.start + 1,
+        end_line=raw.end + 1,
+        original="\n".join(lines[raw.start : raw.end + 1]),
+        stage=stages - (0 if raw.keyword == "FROM" else 1),
+        heredocs=raw.heredocs,
+    )
 
 
 def _new_stage(instruction: Instruction, index: int) -> Stage:

@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-from layerbot.analysis.fixes import as_replacement, fix_diff, split_lines
+from layerbot.analysis.fixes import as_replacement, fix_diff, source_lines
 from layerbot.analysis.model import AnalysisResult, Edit, Finding, Fix, Severity
 from layerbot.analysis.rules import DOCS_URL, all_rules
 
@@ -61,7 +62,7 @@ def render_json(result: AnalysisResult, sources: Mapping[str, str]) -> str:
 
 def _normalised_span(finding: Finding, sources: Mapping[str, str]) -> str:
     """The finding's lines with whitespace collapsed, so re-indenting keeps the fingerprint."""
-    lines = split_lines(sources.get(finding.path, ""))
+    lines = source_lines(sources.get(finding.path, ""))
     span = lines[finding.line - 1 : finding.end_line]
     return "\n".join(" ".join(line.split()) for line in span)
 
@@ -124,12 +125,14 @@ _SARIF_LEVEL = {
 }
 
 
-def _line_offsets(text: str) -> list[int]:
-    """Character offset where each line starts, plus one past the end of the text."""
+@lru_cache(maxsize=16)
+def _line_offsets(text: str) -> tuple[int, ...]:
+    """Character offset where each line starts, plus one past the end of the text (worked out
+    once per file, not once per replacement)."""
     offsets = [0]
     for line in text.splitlines(keepends=True):
         offsets.append(offsets[-1] + len(line))
-    return offsets
+    return tuple(offsets)
 
 
 def _replacement(text: str, edit: Edit) -> dict[str, object]:

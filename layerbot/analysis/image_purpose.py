@@ -19,7 +19,7 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import InputError
-from layerbot.analysis.shell import Command, commands
+from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands
 from layerbot.analysis.shipped import ShippedImage, Step
 from layerbot.analysis.toolchains import Toolchain
 
@@ -32,7 +32,6 @@ _ENVIRONMENT_WORDS = {
 # called build/ often holds the production Dockerfile (build/package/Dockerfile).
 _FILE_NAME_WORDS = {"build", "builder", "buildenv", "toolchain", "sdk", "local", "debug"}
 
-_SHELLS = {"sh", "bash", "zsh", "ash", "dash", "fish"}
 _INIT_WRAPPERS = {"tini", "dumb-init", "--"}
 _TASK_RUNNERS = {"make", "gmake", "just", "task"}
 _TEST_RUNNERS = {
@@ -66,12 +65,10 @@ def _starts(instruction: Instruction) -> list[Command]:
     """The commands an ENTRYPOINT or CMD starts (``sh -c "..."`` read as its script)."""
     argv = instruction.exec_args()
     if argv is None:
-        return commands(instruction.arguments)
+        return list(instruction.commands)
     while argv and posixpath.basename(argv[0]) in _INIT_WRAPPERS:
         argv = argv[1:]
-    if len(argv) >= 3 and posixpath.basename(argv[0]) in _SHELLS and argv[1] in {"-c", "-lc"}:
-        return commands(argv[2])
-    return [Command(tuple(argv), " ".join(argv))] if argv else []
+    return exec_commands(argv)
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,7 @@ class _Workbench:
         inner = self._inner(command, program, operands)
         if inner is not None:
             return depth < 4 and any(self.starts(c, depth + 1) for c in inner)
-        if program in _SHELLS:
+        if program in SHELLS:
             return not operands  # `bash`, `sh -l`: a shell; `sh start.sh` runs an app
         if program in _TASK_RUNNERS | _TEST_RUNNERS | _HOT_RELOADERS:
             return True

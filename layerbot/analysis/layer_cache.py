@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
-from layerbot.analysis.ecosystems import ECOSYSTEMS, mount_options
+from layerbot.analysis.ecosystems import ECOSYSTEMS
 
 STEP_KEYWORDS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
 
@@ -122,14 +122,13 @@ def _inputs(instruction: Instruction) -> _Inputs:
         else:
             context.extend(s for s in instruction.copy_sources() if not _is_remote(s))
     if instruction.keyword == "RUN":
-        for mount in instruction.flag_values("mount"):
-            options = mount_options(mount)
+        for options in instruction.mounts:
             if options.get("type", "bind") != "bind":
                 continue
             if options.get("from"):
                 stages.append(options["from"])
             else:
-                context.append(options.get("source", options.get("src", ".")))
+                context.append(options.get("source", "."))
     return _Inputs(tuple(context), tuple(stages))
 
 

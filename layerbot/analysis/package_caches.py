@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.runs import cache_mount_targets
-from layerbot.analysis.shell import Command, split_words
+from layerbot.analysis.shell import Command
 
 _INLINE = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
 _HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root|/home/[^/]+)(?=/|$)")
@@ -359,14 +359,3 @@ def covered_by_mount(run: Instruction, cache: Cache, directories: tuple[str, ...
 
 def cache_named(key: str) -> Cache:
     return next(cache for cache in CACHES if cache.key == key)
-
-
-def assignments(instruction: Instruction) -> dict[str, str]:
-    """The variables an ``ENV`` (or an ``ARG`` with a default) sets for the RUNs after it."""
-    if instruction.keyword not in {"ENV", "ARG"}:
-        return {}
-    words = split_words(instruction.arguments)
-    if instruction.keyword == "ENV" and len(words) >= 2 and "=" not in words[0]:
-        return {words[0]: " ".join(words[1:])}  # the legacy ``ENV NAME value`` form
-    pairs = (word.partition("=") for word in words)
-    return {name: value for name, equals, value in pairs if equals}

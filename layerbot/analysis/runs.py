@@ -38,16 +38,16 @@ def shell_runs(stage: Stage) -> list[Instruction]:
 
 
 def run_commands(run: Instruction) -> list[shell.Command]:
-    return shell.commands(run.script)
+    """The simple commands a RUN runs (:attr:`Instruction.commands`: exec form included)."""
+    return list(run.commands)
 
 
 def cache_mount_targets(run: Instruction, kinds: tuple[str, ...] = ("cache",)) -> list[str]:
     """Targets of ``--mount=type=cache`` (or the other mount ``kinds``) on this RUN."""
     targets = []
-    for mount in run.flag_values("mount"):
-        options = dict(part.partition("=")[::2] for part in mount.split(",") if "=" in part)
+    for options in run.mounts:
         if options.get("type") in kinds:
-            target = options.get("target") or options.get("dst") or options.get("destination")
+            target = options.get("target")
             if target:
                 targets.append(target.rstrip("/") or "/")
     return targets
@@ -58,38 +58,9 @@ def is_stateful(run: Instruction) -> bool:
     return any(command.program in _STATEFUL for command in run_commands(run))
 
 
-def top_level_operators(script: str) -> list[str]:
-    """The control operators outside quotes, in order (``&&``, ``||``, ``;``, ``|``, ``&``).
-
-    A shell comment outside quotes shows up as ``#``.
-    """
-    found: list[str] = []
-    quote = ""
-    index = 0
-    text = re.sub(r"\\\r?\n", " ", script)
-    while index < len(text):
-        char = text[index]
-        if quote:
-            if char == quote:
-                quote = ""
-            elif char == "\\" and quote == '"':
-                index += 1
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            index += 1
-        elif text.startswith(("&&", "||"), index):
-            found.append(text[index : index + 2])
-            index += 1
-        elif char in ";|&\n" or (char == "#" and (index == 0 or text[index - 1] in " \t")):
-            found.append(char)
-        index += 1
-    return found
-
-
 def only_and_chains(run: Instruction) -> bool:
     """Whether every top-level operator is ``&&``: the RUN fails as soon as a command fails."""
-    return all(operator == "&&" for operator in top_level_operators(run.arguments))
+    return all(operator == "&&" for operator in shell.operators(run.arguments))
 
 
 def has_inline_comment(run: Instruction) -> bool:
@@ -107,7 +78,7 @@ def rewritable(doc: Dockerfile, run: Instruction) -> bool:
         and not run.heredocs
         and len(lines) == run.end_line - run.line + 1
         and not has_inline_comment(run)
-        and "#" not in top_level_operators(run.arguments)
+        and "#" not in shell.operators(run.arguments)
     )
 
 
@@ -239,14 +210,13 @@ def merged_lines(first: list[str], indent: str, second: Instruction) -> list[str
     """The lines ``first`` of a RUN followed by ``second``'s script, chained with ``&&``.
 
     ``second``'s lines stay as written; its ``RUN`` (and flags) becomes ``&&`` at ``indent``.
+    ``first`` is extended in place and returned: merging n RUNs one by one costs n, not n².
     """
     tail = script_text(second).splitlines()
-    return [
-        *first[:-1],
-        f"{_without_final_semicolon(first[-1])} \\",
-        f"{indent}&& {tail[0].lstrip()}",
-        *tail[1:],
-    ]
+    first[-1] = f"{_without_final_semicolon(first[-1])} \\"
+    first.append(f"{indent}&& {tail[0].lstrip()}")
+    first.extend(tail[1:])
+    return first
 
 
 def chained_lines(run: Instruction, texts: list[str]) -> list[str]:

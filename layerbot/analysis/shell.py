@@ -1,28 +1,52 @@
-"""Just enough shell to see which commands a ``RUN`` or a CI script runs.
+"""The one shell reader: which commands a ``RUN`` or a CI script runs, with which words.
 
-We split on the control operators (``&&``, ``||``, ``;``, ``|``, ``&``, newlines), drop
-comments (an unquoted ``#`` that starts a word, to the end of its line) and tokenise each
-simple command like :mod:`shlex`. Subshells, loops and functions are read as flat text: a rule
-that needs more than "which programs with which arguments" should not be written against shell.
+Continuations are folded; the script is cut at the control operators that stand outside
+quotes, backticks and ``$(...)`` substitutions (``&&``, ``||``, ``;``, ``;;``, ``|``, ``|&``,
+a lone ``&``, newlines, and the parentheses of a subshell); comments (an unquoted ``#`` that
+starts a word, to the end of its line) are dropped; each simple command is tokenised like
+:mod:`shlex`. Loops and functions are read as flat text: a rule that needs more than "which
+programs with which arguments" should not be written against shell. Every scan is one pass of a
+regular expression whose alternatives start with different characters, so hostile input (100,000
+nested quotes or parentheses) costs linear time. Rules ask this module; they do not re-parse.
 """
 
 from __future__ import annotations
 
+import posixpath
 import re
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 
-# Quoted strings are matched first so that operators inside them do not split a command. A lone
-# ``&`` runs the command before it in the background (not ``2>&1``, ``&>file`` or ``|&``).
+# ``$(...)`` (``$((...))`` too) with one level of parentheses inside: one word, never cut.
+_QUOTED = r"'[^']*'|" + r'"(?:\\.|[^"\\])*"'
+_SUBSTITUTION = rf"""\$\((?:[^()'"\\]|\\.|{_QUOTED}|\((?:[^()'"\\]|\\.|{_QUOTED})*\))*\)"""
+# Quoted strings, backticks and substitutions are matched first so that operators inside them
+# do not split a command. A lone ``&`` runs the command before it in the background (not
+# ``2>&1``, ``&>file`` or ``|&``); ``(`` opens a subshell where a command starts. A heredoc
+# (``<<EOF``, ``<<-'EOF'``; not the here-string ``<<<``) makes the lines after its command
+# line, to its terminator, data: they are no commands.
 _OPERATORS = re.compile(
-    r"""'[^']*'|"(?:\\.|[^"\\])*"|\\.|(&&|\|\||;|\|&?|(?<![<>])&(?!>)|\n)"""
-    r"""|(?<![^\s;&|()])(#[^\n]*)""",
+    rf"""{_QUOTED}|\\.|`(?:\\.|[^`\\])*`|{_SUBSTITUTION}"""
+    r"""|(&&|\|\||;;?|\|&?|(?<![<>])&(?!>)|\n|(?<![^\s;&|()])\(|\))"""
+    r"""|(?<![^\s;&|()])(#[^\n]*)"""
+    r"""|(?<!<)<<(?!<)(-?)[ \t]*(?:'([^'\n]*)'|"([^"\n]*)"|\\?([^\s;&|()<>'"`]+))""",
     re.DOTALL,
 )
-# A word is a run of unquoted characters, quoted strings and escapes (linear, unlike shlex,
-# whose per-character concatenation is quadratic on a hostile one-megabyte word).
-_WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
+# A word is a run of unquoted characters, quoted strings, escapes and substitutions (linear,
+# unlike shlex, whose per-character concatenation is quadratic on a hostile one-megabyte word).
+_WORD = re.compile(
+    rf"""(?:{_SUBSTITUTION}|[^\s'"`\\$]+|\$|'[^']*'?|"(?:\\.|[^"\\])*"?|`(?:\\.|[^`\\])*`?|\\.?)+""",
+    re.DOTALL,
+)
 _PART = re.compile(r"""'([^']*)'?|"((?:\\.|[^"\\])*)"?|\\(.?)|([^'"\\]+)""", re.DOTALL)
+# One token of :func:`raw_words`: a quoted string (maybe never closed), an escape, the opening
+# of a ``$(`` substitution, a parenthesis, a run of whitespace or of plain characters.
+_RAW_TOKEN = re.compile(
+    r"""'[^']*'?|"(?:\\.|[^"\\])*"?|`(?:\\.|[^`\\])*`?|\\.?|\$\(|[()]|\s+|[^\s'"`\\$()]+|\$""",
+    re.DOTALL,
+)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 # xargs options whose value is the next word (``-n 1``, ``-I {}``).
 _XARGS_VALUE_OPTIONS = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}
@@ -70,21 +94,24 @@ class Command:
                     return arg.split("=", 1)[1]
         return None
 
-    def operands(self, valued: frozenset[str] | set[str] = frozenset()) -> list[str]:
-        """The words after the subcommand that are neither flags nor the values of the
-        ``valued`` flags (the packages of ``apk add --virtual .deps gcc``: ``gcc``)."""
+    def arguments(self, valued: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """The words after the program that are neither flags nor the values of the ``valued``
+        flags (``build ./cmd`` for ``go build -o /out ./cmd`` with ``-o`` valued)."""
         found: list[str] = []
-        skip = seen_subcommand = False
+        skip = False
         for arg in self.argv[1:]:
             if skip:
                 skip = False
             elif arg.startswith("-"):
                 skip = arg in valued
-            elif not seen_subcommand:
-                seen_subcommand = True
             else:
                 found.append(arg)
         return found
+
+    def operands(self, valued: frozenset[str] | set[str] = frozenset()) -> list[str]:
+        """:meth:`arguments` after the subcommand (the packages of
+        ``apk add --virtual .deps gcc``: ``gcc``)."""
+        return self.arguments(valued)[1:]
 
     @property
     def about_itself(self) -> bool:
@@ -118,19 +145,77 @@ def split_words(text: str) -> list[str]:
     return words
 
 
+def raw_words(text: str) -> list[str]:
+    """Words split at unquoted whitespace, quotes and escapes kept as written (what BuildKit's
+    heredoc finder looks at: ``'<<EOF'`` is a quoted word, ``<<EOF`` is not). A ``$(...)`` or
+    ``$((...))`` substitution belongs to its word, the whitespace inside it included."""
+    words: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for match in _RAW_TOKEN.finditer(text):
+        token = match.group(0)
+        if token[0].isspace() and not depth:
+            if current:
+                words.append("".join(current))
+                current = []
+            continue
+        if token == "$(" or (token == "(" and depth):
+            depth += 1
+        elif token == ")" and depth:
+            depth -= 1
+        current.append(token)
+    if current:
+        words.append("".join(current))
+    return words
+
+
 def _fold_continuations(script: str) -> str:
     return re.sub(r"\\\r?\n", " ", script)
 
 
-def _pieces(script: str) -> list[str]:
-    """``script`` cut at control operators that stand outside quotes."""
-    pieces, start = [], 0
-    for match in _OPERATORS.finditer(script):
-        if match.group(1) or match.group(2):
-            pieces.append(script[start : match.start()])
-            start = match.end()
+@lru_cache(maxsize=4096)
+def _cut(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``script`` (continuations folded) cut at the control operators that stand outside
+    quotes, and those operators in order (a comment shows as ``#``)."""
+    script = _fold_continuations(script)
+    pieces, operators, start, position = [], [], 0, 0
+    heredocs: list[tuple[str, bool]] = []
+    while match := _OPERATORS.search(script, position):
+        position = match.end()
+        if match.group(4) is not None or match.group(5) is not None or match.group(6):
+            name = match.group(4) or match.group(5) or match.group(6) or ""
+            heredocs.append((name, match.group(3) == "-"))
+            continue
+        operator = match.group(1) or (match.group(2) and "#")
+        if not operator:
+            continue
+        pieces.append(script[start : match.start()])
+        operators.append(operator)
+        start = position
+        if operator == "\n" and heredocs:
+            start = position = _after_heredocs(script, position, heredocs)
+            heredocs = []
     pieces.append(script[start:])
-    return pieces
+    return tuple(pieces), tuple(operators)
+
+
+def _after_heredocs(script: str, position: int, heredocs: list[tuple[str, bool]]) -> int:
+    """Where the script goes on after the bodies of ``heredocs`` that start at ``position``."""
+    for name, strips_tabs in heredocs:
+        while position < len(script):
+            end = script.find("\n", position)
+            end = len(script) if end == -1 else end
+            line = script[position:end]
+            position = end + 1
+            if (line.lstrip("\t") if strips_tabs else line) == name:
+                break
+    return min(position, len(script))
+
+
+def operators(script: str) -> list[str]:
+    """The control operators outside quotes, in order (``&&``, ``||``, ``;``, ``|``, ``&``,
+    ``\\n``, ``(`` and ``)`` of subshells); a comment shows up as ``#``."""
+    return list(_cut(script)[1])
 
 
 def _runner_removed(argv: list[str]) -> list[str]:
@@ -147,6 +232,18 @@ def _runner_removed(argv: list[str]) -> list[str]:
     return argv[index:]
 
 
+# ``["sh", "-c", "script"]``: an exec form that runs a shell script.
+SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "fish"})
+
+
+def exec_commands(argv: Sequence[str]) -> list[Command]:
+    """The commands of an exec form (``RUN ["make", "all"]``, a CI ``entrypoint:``): one
+    command, or the script's commands when it runs ``sh -c script`` (``-lc`` too)."""
+    if len(argv) >= 3 and posixpath.basename(argv[0]) in SHELLS and argv[1] in {"-c", "-lc"}:
+        return commands(argv[2])
+    return [Command(tuple(argv), shlex.join(argv))] if argv else []
+
+
 def commands(script: str) -> list[Command]:
     """The simple commands in ``script``, in order."""
     return list(_parsed(script))
@@ -156,7 +253,7 @@ def commands(script: str) -> list[Command]:
 def _parsed(script: str) -> tuple[Command, ...]:
     """Several rules read the same RUN: parse each script text once."""
     found: list[Command] = []
-    for piece in _pieces(_fold_continuations(script)):
+    for piece in _cut(script)[0]:
         text = piece.strip()
         if not text or text.startswith("#"):
             continue
@@ -167,6 +264,6 @@ def _parsed(script: str) -> tuple[Command, ...]:
         ):
             start += 1
         argv = _runner_removed(argv[start:])
-        if argv:
+        if argv and argv != ["}"]:  # the end of a ``{ ...; }`` group runs nothing
             found.append(Command(tuple(argv), text))
     return tuple(found)

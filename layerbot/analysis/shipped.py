@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.image_ref import ImageRef
 from layerbot.analysis.runs import shipped_stages
-from layerbot.analysis.shell import Command, commands
+from layerbot.analysis.shell import Command, commands, split_words
 from layerbot.analysis.toolchains import repository_key
 
 # Working directories the official images set; everything else starts at "/".
@@ -117,15 +116,11 @@ class ShippedImage:
         if holder is None:
             return None
         argv = holder.exec_args()
-        if argv is None:
-            if _SHELL_OPERATORS.search(holder.arguments):
+        script = holder.arguments if argv is None else None
+        if argv is not None and argv[:2] in (["/bin/sh", "-c"], ["sh", "-c"]) and len(argv) == 3:
+            script = argv[2]
+        if script is not None:
+            if _SHELL_OPERATORS.search(script):
                 return None
-            try:
-                argv = shlex.split(holder.arguments)
-            except ValueError:
-                return None
-        if argv[:2] in (["/bin/sh", "-c"], ["sh", "-c"]) and len(argv) == 3:
-            if _SHELL_OPERATORS.search(argv[2]):
-                return None
-            argv = shlex.split(argv[2])
+            argv = split_words(script)
         return Entry(holder, tuple(argv)) if argv else None

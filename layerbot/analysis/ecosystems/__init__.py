@@ -25,9 +25,7 @@ from layerbot.analysis.ecosystems.steps import (
     dependency_steps,
     dotnet_project,
     has_cache_mount,
-    mount_options,
     pip_requirement_files,
-    run_commands,
     step_ecosystem,
 )
 from layerbot.analysis.ecosystems.table import (
@@ -94,8 +92,6 @@ __all__ = [
     "ignore_patterns",
     "is_ignored",
     "matching",
-    "mount_options",
     "pip_requirement_files",
-    "run_commands",
     "step_ecosystem",
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import posixpath
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,7 +35,7 @@ from layerbot.analysis.ecosystems.table import (
     cache_dirs,
 )
 from layerbot.analysis.runs import cache_mount_targets
-from layerbot.analysis.shell import Command, commands
+from layerbot.analysis.shell import Command
 
 
 class StepKind(StrEnum):
@@ -56,16 +55,6 @@ class DependencyStep:
     command: Command
 
 
-def run_commands(instruction: Instruction) -> list[Command]:
-    """The simple commands a RUN executes (exec form is one command)."""
-    args = instruction.exec_args()
-    if args is not None:
-        if len(args) >= 3 and args[0].rsplit("/", 1)[-1] in {"sh", "bash"} and args[1] == "-c":
-            return commands(args[2])
-        return [Command(tuple(args), shlex.join(args))] if args else []
-    return commands(instruction.script)
-
-
 # Options whose value is the next argument, so it is not a subcommand, goal or task.
 _NODE_VALUE_FLAGS = frozenset({"--prefix", "--cwd", "-C", "--dir", "--filter", "-F", "-w"})
 _MAVEN_VALUE_FLAGS = frozenset(
@@ -76,27 +65,13 @@ _GRADLE_VALUE_FLAGS = frozenset(
 )
 
 
-def _words(command: Command, value_flags: frozenset[str] = frozenset()) -> list[str]:
-    """Arguments after the program that are neither flags nor the values of ``value_flags``."""
-    words = []
-    skip = False
-    for arg in command.argv[1:]:
-        if skip:
-            skip = False
-        elif arg in value_flags:
-            skip = True
-        elif not arg.startswith("-"):
-            words.append(arg)
-    return words
-
-
 _GO_BUILDS = frozenset({"build", "install", "test", "run", "vet", "get", "list", "generate"})
 
 
 def _go(command: Command) -> StepKind | None:
     """``go install tool@v1`` and ``go run tool@v1`` fetch a module of their own, not the
     project's: they are not dependency steps."""
-    words = _words(command, frozenset({"-o", "-C", "-tags", "-ldflags", "-gcflags", "-mod"}))
+    words = command.arguments(frozenset({"-o", "-C", "-tags", "-ldflags", "-gcflags", "-mod"}))
     if words[:2] == ["mod", "download"]:
         return StepKind.DOWNLOAD
     if words[:1] in (["install"], ["run"]) and any("@" in word for word in words[1:]):
@@ -107,11 +82,11 @@ def _go(command: Command) -> StepKind | None:
 
 
 def _global(command: Command) -> bool:
-    return command.has_flag("-g", "--global") or "global" in _words(command)[:1]
+    return command.has_flag("-g", "--global") or "global" in command.arguments()[:1]
 
 
 def _npm(command: Command) -> StepKind | None:
-    words = _words(command, _NODE_VALUE_FLAGS)
+    words = command.arguments(_NODE_VALUE_FLAGS)
     if _global(command) or not words:
         return None
     return StepKind.DOWNLOAD if words[0] in {"ci", "install", "i", "clean-install"} else None
@@ -120,7 +95,7 @@ def _npm(command: Command) -> StepKind | None:
 def _yarn(command: Command) -> StepKind | None:
     """``yarn``, ``yarn install`` and Yarn 2+'s ``yarn workspaces focus`` (an install of some
     workspaces, e.g. ``--production``)."""
-    words = _words(command, _NODE_VALUE_FLAGS)
+    words = command.arguments(_NODE_VALUE_FLAGS)
     if _global(command):
         return None
     installs = not words or words[0] == "install" or words[:2] == ["workspaces", "focus"]
@@ -128,7 +103,7 @@ def _yarn(command: Command) -> StepKind | None:
 
 
 def _pnpm(command: Command) -> StepKind | None:
-    words = _words(command, _NODE_VALUE_FLAGS)
+    words = command.arguments(_NODE_VALUE_FLAGS)
     if _global(command) or not words:
         return None
     return StepKind.DOWNLOAD if words[0] in {"install", "i", "fetch"} else None
@@ -184,14 +159,14 @@ def pip_requirement_files(command: Command) -> list[str]:
 
 
 def _poetry(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = command.arguments()
     if not words or words[0] not in {"install", "sync"}:
         return None
     return StepKind.DOWNLOAD if command.has_flag("--no-root") else StepKind.BUILD
 
 
 def _uv(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = command.arguments()
     if not words or words[0] != "sync":
         return None
     dependency_only = command.has_flag("--no-install-project", "--no-install-workspace")
@@ -199,12 +174,12 @@ def _uv(command: Command) -> StepKind | None:
 
 
 def _pipenv(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = command.arguments()
     return StepKind.DOWNLOAD if words[:1] in (["install"], ["sync"]) else None
 
 
 def _maven(command: Command) -> StepKind | None:
-    goals = _words(command, _MAVEN_VALUE_FLAGS)
+    goals = command.arguments(_MAVEN_VALUE_FLAGS)
     if not goals or command.has("-o", "--offline"):  # exact: -Pprod is no -o
         return None
     if all(goal.startswith("dependency:") for goal in goals):
@@ -213,7 +188,7 @@ def _maven(command: Command) -> StepKind | None:
 
 
 def _gradle(command: Command) -> StepKind | None:
-    tasks = _words(command, _GRADLE_VALUE_FLAGS)
+    tasks = command.arguments(_GRADLE_VALUE_FLAGS)
     if not tasks or command.has_flag("--offline"):
         return None
     if all(task in {"dependencies", "androidDependencies"} for task in tasks):
@@ -225,7 +200,7 @@ def _cargo(command: Command) -> StepKind | None:
     """``cargo chef cook`` builds the dependencies from a recipe (cargo-chef's README);
     ``cargo chef prepare`` reads the sources on purpose and fetches nothing; ``--offline`` and
     ``--frozen`` (which implies it, per ``cargo help build``) never touch the network."""
-    words = _words(command, frozenset({"--recipe-path", "--target", "--bin", "-p", "--package"}))
+    words = command.arguments(frozenset({"--recipe-path", "--target", "--bin", "-p", "--package"}))
     if not words or command.has_flag("--offline", "--frozen"):
         return None
     if words[0] == "fetch" or words[:2] == ["chef", "cook"]:
@@ -236,21 +211,21 @@ def _cargo(command: Command) -> StepKind | None:
 
 
 def _bundler(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = command.arguments()
     return StepKind.DOWNLOAD if not words or words[0] == "install" else None
 
 
 def _mix(command: Command) -> StepKind | None:
-    return StepKind.DOWNLOAD if _words(command)[:1] == ["deps.get"] else None
+    return StepKind.DOWNLOAD if command.arguments()[:1] == ["deps.get"] else None
 
 
 def _composer(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = command.arguments()
     return StepKind.DOWNLOAD if words[:1] == ["install"] else None
 
 
 def _dotnet(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = command.arguments()
     if not words or command.has_flag("--no-restore"):
         return None
     if words[0] == "restore":
@@ -318,7 +293,7 @@ def _dependency_steps(instruction: Instruction) -> tuple[DependencyStep, ...]:
     """Several rules ask about the same RUN: classify its commands once."""
     if instruction.keyword != "RUN":
         return ()
-    return tuple(step for step in map(classify, run_commands(instruction)) if step is not None)
+    return tuple(step for step in map(classify, instruction.commands) if step is not None)
 
 
 def step_ecosystem(instruction: Instruction) -> Ecosystem | None:
@@ -328,16 +303,6 @@ def step_ecosystem(instruction: Instruction) -> Ecosystem | None:
 
 
 # --- BuildKit cache mounts --------------------------------------------------------------------
-
-
-def mount_options(mount: str) -> dict[str, str]:
-    """``type=cache,target=/root/.npm`` as a dict (``dst``/``destination`` read as target)."""
-    options: dict[str, str] = {}
-    for part in mount.split(","):
-        key, _, value = part.partition("=")
-        key = key.strip().lower()
-        options["target" if key in {"dst", "destination"} else key] = value.strip()
-    return options
 
 
 def has_cache_mount(

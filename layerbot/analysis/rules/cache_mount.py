@@ -121,10 +121,7 @@ class _StageState:
 
     def read(self, instruction: Instruction) -> None:
         if instruction.keyword in {"ENV", "ARG"}:
-            found = re.findall(
-                r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)[=\s]", instruction.arguments + " "
-            )
-            self.variables.update(found)
+            self.variables.update(instruction.assignments)
         elif instruction.keyword == "USER":
             self.non_root = instruction.arguments.strip() not in _ROOT_USERS
 
@@ -145,7 +142,7 @@ def _cache_disabled(run: Instruction, step: DependencyStep, variables: set[str])
         return False
     cache = package_caches.cache_named(key)
     moved = cache.moved_to(step.command, {})
-    return any(cache.removed_by(command, moved) for command in ecosystems.run_commands(run))
+    return any(cache.removed_by(command, moved) for command in runs.run_commands(run))
 
 
 class _Status(StrEnum):
@@ -192,7 +189,7 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
         state.read(run)
         steps = ecosystems.dependency_steps(run)
         stepped = {_cache_owner(s).name for s in steps}
-        commands = ecosystems.run_commands(run) if run.keyword == "RUN" else []
+        commands = runs.run_commands(run) if run.keyword == "RUN" else []
         readers = [
             store_programs[c.program]
             for c in commands
@@ -261,12 +258,10 @@ def _runtime_programs(ctx: DockerfileContext) -> set[str]:
     for instruction in ctx.doc.final_stage.instructions:
         if instruction.keyword not in {"CMD", "ENTRYPOINT"}:
             continue
-        argv = instruction.exec_args() or instruction.arguments.split()
-        if not argv:
-            continue
-        program = argv[0].rsplit("/", 1)[-1]
-        if program not in _RUN_SUBCOMMAND_NEEDED or argv[1:2] in (["run"], ["watch"]):
-            programs.add(program)
+        for command in instruction.commands[:1]:
+            program = command.program
+            if program not in _RUN_SUBCOMMAND_NEEDED or command.subcommand in {"run", "watch"}:
+                programs.add(program)
     return programs
 
 

@@ -252,7 +252,11 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
 
 
 def _steps_named(stages: list[dockerfile.Stage]) -> str:
-    runs = [run.value.split("&&")[-1].strip() for stage in stages for run in stage.of("RUN")]
+    runs = [
+        run.commands[-1].text if run.commands else run.value
+        for stage in stages
+        for run in stage.of("RUN")
+    ]
     shown = ", ".join(f"`{run[:40]}`" for run in runs[:MAX_STEPS_NAMED])
     return shown + (", ..." if len(runs) > MAX_STEPS_NAMED else "")
 

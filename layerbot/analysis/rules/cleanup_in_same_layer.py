@@ -67,7 +67,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
-from layerbot.analysis import runs
+from layerbot.analysis import runs, shell
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
@@ -157,21 +157,11 @@ def _build_dependencies(command: Command) -> tuple[str, set[str]] | None:
 
 def _installs(manager: str, names: set[str], command: Command) -> bool:
     if manager == "apk" and command.program == "apk" and command.subcommand == "add":
-        groups = {value for flag, value in _flag_values(command, "--virtual", "-t")}
-        return bool(groups & names) or bool(set(command.argv[2:]) & names)
+        group = command.option("--virtual", "-t")
+        return group in names or bool(set(command.argv[2:]) & names)
     if manager == "apt" and command.program in {"apt-get", "apt"}:
         return command.subcommand == "install" and bool(set(command.argv) & names)
     return False
-
-
-def _flag_values(command: Command, *flags: str) -> Iterator[tuple[str, str]]:
-    argv = command.argv
-    for index, arg in enumerate(argv):
-        for flag in flags:
-            if arg == flag and index + 1 < len(argv):
-                yield flag, argv[index + 1]
-            elif arg.startswith(flag + "="):
-                yield flag, arg.split("=", 1)[1]
 
 
 def _latest(earlier: list[Instruction], wanted: Callable[[Command], bool]) -> Instruction | None:
@@ -197,16 +187,21 @@ def late_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
     for index, run in enumerate(all_runs):
         if run.stage != stage.index:
             continue
-        earlier = all_runs[:index]
+        # Sliced only for a deleting command: slicing for every RUN was quadratic.
+        earlier = partial(_first, all_runs, index)
         commands = runs.run_commands(run)
         for position, command in enumerate(commands):
             found.extend(_removals_of(chain, earlier, run, commands, position, command))
     return found
 
 
+def _first(instructions: list[Instruction], count: int) -> list[Instruction]:
+    return instructions[:count]
+
+
 def _removals_of(
     chain: list[Instruction],
-    earlier: list[Instruction],
+    earlier: Callable[[], list[Instruction]],
     run: Instruction,
     commands: list[Command],
     position: int,
@@ -218,7 +213,7 @@ def _removals_of(
         manager, names = dependencies
         if any(_installs(manager, names, c) for c in before):
             return
-        creator = _latest(earlier, lambda c: _installs(manager, names, c))
+        creator = _latest(earlier(), lambda c: _installs(manager, names, c))
         if creator is not None:
             in_between = _between(chain, creator, run)
             nothing_between = not any(i.keyword in _WRITERS for i in in_between) and all(
@@ -231,10 +226,10 @@ def _removals_of(
     for cache in CACHES:
         if not cache.removed_by(command) or any(_creates(cache, c) for c in before):
             continue
-        touched, creator = _left_by(earlier, cache)
+        touched, creator = _left_by(earlier(), cache)
         inferred = not touched
         if not touched and cache.key in _MANAGERS:
-            creator = _latest(earlier, partial(_runs_one_of, _MANAGERS[cache.key]))
+            creator = _latest(earlier(), partial(_runs_one_of, _MANAGERS[cache.key]))
         if creator is None:
             continue
         between = _between(chain, creator, run)
@@ -322,7 +317,7 @@ def _fix(ctx: DockerfileContext, run: Instruction, removals: list[LateRemoval]) 
         and runs.same_run_flags(creator, run)
         and not runs.is_stateful(creator)
         and runs.only_and_chains(run)
-        and "&" not in runs.top_level_operators(creator.script)
+        and "&" not in shell.operators(creator.script)
     ):
         return Fix(
             description=f"Merge this RUN into the RUN on line {creator.line}, so the files "
@@ -344,7 +339,7 @@ def _fix(ctx: DockerfileContext, run: Instruction, removals: list[LateRemoval]) 
 def _appendable(removal: LateRemoval) -> bool:
     """A command we can append to its creator: no ``&`` there, no shell state in the way."""
     creator = removal.creator
-    if "&" in runs.top_level_operators(creator.script):
+    if "&" in shell.operators(creator.script):
         return False
     relative = (
         any(not path.startswith("/") for path in removed_paths(removal.command))

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from layerbot.analysis import ecosystems, layer_cache
+from layerbot.analysis import ecosystems, layer_cache, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.ecosystems import Ecosystem
@@ -91,7 +91,7 @@ def _uses_git(ctx: DockerfileContext) -> bool:
         command.program == "git"
         for instruction in ctx.doc.instructions
         if instruction.keyword == "RUN"
-        for command in ecosystems.run_commands(instruction)
+        for command in runs.run_commands(instruction)
     )
 
 

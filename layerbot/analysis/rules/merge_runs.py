@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from layerbot.analysis import runs
+from layerbot.analysis import runs, shell
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
@@ -132,7 +132,7 @@ def _candidates(doc: Dockerfile, stage: Stage) -> set[Instruction]:
             and run not in owned
             and not is_update_only(run)
             and runs.rewritable(doc, run)
-            and "&" not in runs.top_level_operators(run.script)
+            and "&" not in shell.operators(run.script)
         ):
             result.add(run)
     return result

@@ -91,7 +91,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from layerbot.analysis import package_caches, runs
+from layerbot.analysis import package_caches, runs, shell
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
@@ -138,7 +138,7 @@ _IMAGE_SETTINGS = {"ruby": frozenset({"gem-no-document"})}
 def _settings_in(instruction: Instruction) -> frozenset[str]:
     """What ``instruction`` turns on for the installs after it."""
     found = {name for name, pattern in _CONFIGURED.items() if pattern.search(instruction.original)}
-    variables = package_caches.assignments(instruction)
+    variables = instruction.assignments
     if "PIP_NO_CACHE_DIR" in variables and pip_cache_disabled(variables["PIP_NO_CACHE_DIR"]):
         found.add("pip-no-cache")
     if variables.get("UV_NO_CACHE", "").lower() in _TRUTHY:
@@ -323,7 +323,7 @@ def _views(
             commands = runs.run_commands(run)
             yield RunView(run, commands, frozenset(earlier), deleted_later, dict(variables))
         earlier |= _settings_in(run)
-        variables.update(package_caches.assignments(run))
+        variables.update(run.assignments)
 
 
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
@@ -380,7 +380,7 @@ def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
 
 def _edit(ctx: DockerfileContext, run: Instruction, transforms: list[Transform]) -> Edit | None:
     """The RUN's text after ``transforms``, as one edit of only the lines that change."""
-    if not runs.rewritable(ctx.doc, run) or "&" in runs.top_level_operators(run.script):
+    if not runs.rewritable(ctx.doc, run) or "&" in shell.operators(run.script):
         return None
     text = run.original
     for transform in transforms:

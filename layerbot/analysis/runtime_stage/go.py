@@ -81,9 +81,9 @@ def _go_run_as_build(inputs: Inputs) -> tuple[Step, tuple[str, ...]] | None:
 
 def _sets_cgo(inputs: Inputs, value: str) -> bool:
     assignment = f"CGO_ENABLED={value}"
-    return any(assignment in i.value for i in inputs.shipped.of_keyword("ENV", "ARG")) or any(
-        assignment in step.command.text for step in inputs.steps
-    )
+    return any(
+        i.assignments.get("CGO_ENABLED") == value for i in inputs.shipped.of_keyword("ENV", "ARG")
+    ) or any(assignment in step.command.text for step in inputs.steps)
 
 
 def plan_go(inputs: Inputs) -> Plan:

@@ -55,8 +55,7 @@ def builder_name(inputs: Inputs) -> str:
 
 
 def _env_is_runtime(instruction: Instruction) -> bool:
-    names = re.findall(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=", instruction.arguments)
-    names = names or instruction.arguments.split()[:1]
+    names = list(instruction.assignments)
     return not all(_BUILD_ONLY_ENV.match(name) for name in names)
 
 

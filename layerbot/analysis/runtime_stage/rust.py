@@ -88,7 +88,7 @@ def plan_rust(inputs: Inputs) -> Plan:
         if not triple:
             release = posixpath.join(release, "release")
         outputs.append(resolve(posixpath.join(release, _cargo_binary_name(step, ctx)), step.cwd))
-    if any("CARGO_TARGET_DIR" in i.value for i in inputs.shipped.of_keyword("ENV", "ARG")):
+    if any("CARGO_TARGET_DIR" in i.assignments for i in inputs.shipped.of_keyword("ENV", "ARG")):
         raise Refusal("CARGO_TARGET_DIR moves the build output")
     binary, command = choose_binary(inputs, outputs, "`cargo build --release`", {"cargo"}, {"run"})
     if added is not None:
