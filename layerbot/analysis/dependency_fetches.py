@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from layerbot.analysis import ecosystems, layer_cache
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
-from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
+from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind, make
+from layerbot.analysis.shell import Command
 
 
 @dataclass(frozen=True)
@@ -161,10 +162,11 @@ def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
     named = [f for f in ecosystems.pip_requirement_files(step.command) if f.startswith("/")]
     if step.ecosystem is ecosystems.PIP and named:
         return posixpath.dirname(posixpath.normpath(named[0]))
-    changed = working_dir_change(run, step)
-    if changed is None:
-        return workdir
-    return posixpath.normpath(posixpath.join(workdir, changed))
+    changed = working_dir_change(run, step.command)
+    folder = workdir if changed is None else posixpath.join(workdir, changed)
+    if step.command.program in make.MAKE_PROGRAMS:
+        folder = posixpath.join(folder, make.makefile_dir(step.command) or ".")
+    return posixpath.normpath(folder)
 
 
 def initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
@@ -187,13 +189,39 @@ def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
                     prepared.update(_held_by(instruction, workdir))
                 target = instruction.copy_destination() or "."
                 copies.append((instruction, posixpath.normpath(posixpath.join(workdir, target))))
-            for step in ecosystems.dependency_steps(instruction):
+            steps = [
+                *ecosystems.dependency_steps(instruction),
+                *_make_steps(ctx, instruction, copies, workdir),
+            ]
+            for step in steps:
                 if step.ecosystem.name in prepared:
                     continue
                 prepared.add(step.ecosystem.name)
                 found = _fetch_after_sources(ctx, stage, copies, instruction, step, workdir, image)
                 if found is not None:
                     yield found
+
+
+def _make_steps(
+    ctx: DockerfileContext,
+    run: Instruction,
+    copies: list[tuple[Instruction, str]],
+    workdir: str,
+) -> list[DependencyStep]:
+    """Builds a ``make`` command runs through the Makefile of the folder it runs in (the
+    context folder the copies put there)."""
+    found = []
+    for command in ecosystems.run_commands(run) if run.keyword == "RUN" else []:
+        if command.program not in make.MAKE_PROGRAMS:
+            continue
+        probe = DependencyStep(ecosystems.GO, StepKind.BUILD, command)
+        folder = _project_folder(ctx, copies, _run_dir(workdir, run, probe))
+        texts = (ctx.read(posixpath.join(folder, name)) for name in make.MAKEFILE_NAMES)
+        text = next((t for t in texts if t is not None), None)
+        step = make.make_step(command, text) if text is not None else None
+        if step is not None:
+            found.append(step)
+    return found
 
 
 def _fetch_after_sources(
@@ -270,9 +298,10 @@ def _holds(ecosystem: Ecosystem, destination: str) -> bool:
     return inside or any(destination == f or destination.endswith("/" + f) for f in folders)
 
 
-def working_dir_change(run: Instruction, step: DependencyStep) -> str | None:
+def working_dir_change(run: Instruction, until: Command) -> str | None:
+    """The folder a leading ``cd``/``pushd`` moves to before ``until`` runs."""
     for command in ecosystems.run_commands(run):
-        if command == step.command:
+        if command == until:
             return None
         if command.program in {"cd", "pushd"}:
             return command.argv[1] if len(command.argv) > 1 else "~"

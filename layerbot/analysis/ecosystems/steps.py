@@ -49,11 +49,13 @@ class StepKind(StrEnum):
 
 @dataclass(frozen=True)
 class DependencyStep:
-    """A dependency command found in a RUN."""
+    """A dependency command found in a RUN; ``recipe`` is the package manager's command a
+    ``make`` target runs for it (``command`` is then the ``make`` command)."""
 
     ecosystem: Ecosystem
     kind: StepKind
     command: Command
+    recipe: Command | None = None
 
 
 def run_commands(instruction: Instruction) -> list[Command]:

@@ -208,8 +208,10 @@ def _manifests(
 def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
+        recipe = fetch.step.recipe
+        runs = f" (its recipe runs `{" ".join(recipe.argv)}`)" if recipe else ""
         return (
-            f"`{fetch.step.command.text}` downloads the {fetch.step.ecosystem.label} "
+            f"`{fetch.step.command.text}`{runs} downloads the {fetch.step.ecosystem.label} "
             f"dependencies itself after the sources arrived: {copied} are copied alone first, "
             f"but nothing downloads from them, so any source change downloads everything "
             f"again; run `{command}` right after copying them."
@@ -231,8 +233,9 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
             f"downloaded again on every build; copy {wanted} first and install before "
             "copying the rest."
         )
+    runs = f" (its recipe runs `{" ".join(step.recipe.argv)}`)" if step.recipe else ""
     return (
-        f"`{step.command.text}` downloads the {ecosystem.label} dependencies itself, after "
+        f"`{step.command.text}`{runs} downloads the {ecosystem.label} dependencies itself, after "
         f"`{copy_text}` {brought} and with no dependency step on the manifests "
         f"alone before it, so any source change downloads them all again; copy {wanted} "
         f"first and run `{command}` before copying the rest."
