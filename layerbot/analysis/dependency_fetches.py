@@ -156,9 +156,9 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
 
 
 def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
-    """Where the step finds its project: the working directory (after a leading ``cd``), or
-    the folder of a requirements file named by absolute path (``pip install -r
-    /app/requirements.txt`` run from ``/``)."""
+    """Where the step finds its project: the working directory (after a leading ``cd``,
+    ``make -C``), or the folder of a requirements file named by absolute path (``pip install
+    -r /app/requirements.txt`` run from ``/``)."""
     named = [f for f in ecosystems.pip_requirement_files(step.command) if f.startswith("/")]
     if step.ecosystem is ecosystems.PIP and named:
         return posixpath.dirname(posixpath.normpath(named[0]))
@@ -167,6 +167,16 @@ def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
     if step.command.program in make.MAKE_PROGRAMS:
         folder = posixpath.join(folder, make.makefile_dir(step.command) or ".")
     return posixpath.normpath(folder)
+
+
+def _named_project_dir(run_dir: str, step: DependencyStep) -> str:
+    """The folder of the project a .NET command names (``dotnet restore Api/Api.csproj``
+    run from ``/src``: ``/src/Api``), where copying the folder whole brings its sources;
+    ``run_dir`` for other steps."""
+    named = ecosystems.dotnet_project(step.command)
+    if named is None:
+        return run_dir
+    return posixpath.normpath(posixpath.join(run_dir, posixpath.dirname(named)))
 
 
 def initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
@@ -243,17 +253,18 @@ def _fetch_after_sources(
     """
     run_dir = _run_dir(workdir, run, step)
     whole = step.kind is StepKind.DOWNLOAD
+    sources_dir = _named_project_dir(run_dir, step)
     if not whole and ecosystems.has_cache_mount(run, step.ecosystem, image):
         return None
     anchor: Instruction | None = None
     for index, (copy, target) in enumerate(copies):
-        if _brings_sources(ctx, context_sources(copy), target, run_dir, whole):
+        if _brings_sources(ctx, context_sources(copy), target, sources_dir, whole):
             anchor, before = copy, copies[:index]
             break
     else:
         before = copies
         binds = _bind_sources(run, workdir)
-        if any(_brings_sources(ctx, [s], t, run_dir, whole) for s, t in binds):
+        if any(_brings_sources(ctx, [s], t, sources_dir, whole) for s, t in binds):
             anchor = run
     if anchor is None:
         return None

@@ -69,7 +69,11 @@ def run_commands(instruction: Instruction) -> list[Command]:
 
 
 # Options whose value is the next argument, so it is not a subcommand, goal or task.
-_NODE_VALUE_FLAGS = frozenset({"--prefix", "--cwd", "-C", "--dir", "--filter", "-F", "-w"})
+_NODE_VALUE_FLAGS = frozenset(
+    {"--prefix", "--cwd", "-C", "--dir", "--filter", "-F", "-w", "--workspace", "--loglevel"}
+    | {"--registry", "--cache", "--userconfig", "--omit", "--include", "--network-timeout"}
+    | {"--fetch-timeout", "--store-dir", "--modules-dir", "--reporter", "--cache-folder"}
+)
 _MAVEN_VALUE_FLAGS = frozenset(
     {"-s", "--settings", "-gs", "-f", "--file", "-P", "-pl", "--projects", "-T", "-rf", "-l"}
 )
@@ -112,9 +116,15 @@ def _global(command: Command) -> bool:
     return command.has_flag("-g", "--global") or "global" in _words(command)[:1]
 
 
+def _named_packages(words: list[str]) -> bool:
+    """``npm install puppeteer@13`` adds the packages it names (npm docs, ``npm install
+    <pkg>``): a tool or one library, not the install of the project's manifests."""
+    return any(word not in {".", "./"} for word in words[1:])
+
+
 def _npm(command: Command) -> StepKind | None:
     words = _words(command, _NODE_VALUE_FLAGS)
-    if _global(command) or not words:
+    if _global(command) or not words or _named_packages(words):
         return None
     return StepKind.DOWNLOAD if words[0] in {"ci", "install", "i", "clean-install"} else None
 
@@ -131,7 +141,7 @@ def _yarn(command: Command) -> StepKind | None:
 
 def _pnpm(command: Command) -> StepKind | None:
     words = _words(command, _NODE_VALUE_FLAGS)
-    if _global(command) or not words:
+    if _global(command) or not words or _named_packages(words):
         return None
     return StepKind.DOWNLOAD if words[0] in {"install", "i", "fetch"} else None
 

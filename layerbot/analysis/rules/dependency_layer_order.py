@@ -165,7 +165,7 @@ from layerbot.analysis.dependency_reorder import (
     local_go_replace,
     reorder_fix,
 )
-from layerbot.analysis.ecosystems import StepKind
+from layerbot.analysis.ecosystems import DependencyStep, StepKind
 from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.model import Finding, Fix, FixAvailability, InputError, Severity
 
@@ -205,11 +205,15 @@ def _manifests(
     return [m for m in relative if not ecosystems.is_ignored(patterns, m)]
 
 
+def _through(step: DependencyStep) -> str:
+    """What a ``make`` target runs, for the message (``make build`` runs ``go build``)."""
+    return f" (its recipe runs `{' '.join(step.recipe.argv)}`)" if step.recipe else ""
+
+
 def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
-        recipe = fetch.step.recipe
-        runs = f" (its recipe runs `{" ".join(recipe.argv)}`)" if recipe else ""
+        runs = _through(fetch.step)
         return (
             f"`{fetch.step.command.text}`{runs} downloads the {fetch.step.ecosystem.label} "
             f"dependencies itself after the sources arrived: {copied} are copied alone first, "
@@ -233,7 +237,7 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
             f"downloaded again on every build; copy {wanted} first and install before "
             "copying the rest."
         )
-    runs = f" (its recipe runs `{" ".join(step.recipe.argv)}`)" if step.recipe else ""
+    runs = _through(step)
     return (
         f"`{step.command.text}`{runs} downloads the {ecosystem.label} dependencies itself, after "
         f"`{copy_text}` {brought} and with no dependency step on the manifests "
