@@ -27,7 +27,8 @@ class DependencyFetch:
 
     ``copy`` is the first instruction that brought sources into the project (the fix goes
     above it; the RUN itself when the sources are bind-mounted), ``project`` the
-    context-relative folder holding the manifests and ``project_dir`` where its files land.
+    context-relative folder holding the manifests, ``project_dir`` where its files land and
+    ``command_dir`` where the command runs (the folder above a project it names).
     """
 
     stage: Stage
@@ -37,6 +38,7 @@ class DependencyFetch:
     project: str
     project_dir: str
     earlier_copies: tuple[tuple[Instruction, str], ...]
+    command_dir: str = ""
 
 
 # Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
@@ -169,12 +171,43 @@ def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
     return posixpath.normpath(folder)
 
 
+_LOCAL_REQUIREMENT = re.compile(r"^\s*(-e|--editable|-r|--requirement|-c|--constraint|\.|/)|file:")
+
+
+def _reads_requirements_only(
+    ctx: DockerfileContext,
+    copies: list[tuple[Instruction, str]],
+    run_dir: str,
+    step: DependencyStep,
+) -> bool:
+    """Whether a ``pip install -r`` reads nothing but its requirement files: every file can
+    be read and names packages only (no ``-e``, local path, ``file:`` URL or nested file,
+    pip docs "Requirements File Format")."""
+    files = ecosystems.pip_requirement_files(step.command)
+    if step.ecosystem is not ecosystems.PIP or not files:
+        return False
+    folder = _project_folder(ctx, copies, run_dir)
+    for name in files:
+        text = None if name.startswith("/") else ctx.read(posixpath.join(folder, name))
+        if text is None or any(_LOCAL_REQUIREMENT.search(line) for line in text.splitlines()):
+            return False
+    return True
+
+
+def _brings_folder(ctx: DockerfileContext, sources: list[str], target: str, run_dir: str) -> bool:
+    """A folder of the context copied into ``run_dir`` (``COPY src ./src``)."""
+    return within(target, run_dir) and any(
+        _is_folder(ctx, s) and layer_cache.source_kind(s) is not layer_cache.SourceKind.MANIFEST
+        for s in sources
+    )
+
+
 def _named_project_dir(run_dir: str, step: DependencyStep) -> str:
-    """The folder of the project a .NET command names (``dotnet restore Api/Api.csproj``
+    """The folder of the project a .NET restore names (``dotnet restore Api/Api.csproj``
     run from ``/src``: ``/src/Api``), where copying the folder whole brings its sources;
-    ``run_dir`` for other steps."""
+    ``run_dir`` for other steps (a build counts any copy into its folder already)."""
     named = ecosystems.dotnet_project(step.command)
-    if named is None:
+    if named is None or step.kind is not StepKind.DOWNLOAD:
         return run_dir
     return posixpath.normpath(posixpath.join(run_dir, posixpath.dirname(named)))
 
@@ -246,7 +279,9 @@ def _fetch_after_sources(
     """The finding's facts, when ``step`` fetches dependencies after the sources arrived.
 
     An explicit download counts only after a copy of the whole project: a narrower copy
-    before it is usually something the install needs (a patches folder, a schema). A build
+    before it is usually something the install needs (a patches folder, a schema), except
+    for ``pip install -r`` of requirement files that name only packages, which reads nothing
+    else (a folder copied into the project before it is sources). A build
     that fetches as a side effect counts after any copy into the project, unless a cache
     mount holds the download cache: the build re-runs on a source change anyway and its
     downloads then come from the mount (Docker docs, "Optimize cache usage in builds").
@@ -256,9 +291,13 @@ def _fetch_after_sources(
     sources_dir = _named_project_dir(run_dir, step)
     if not whole and ecosystems.has_cache_mount(run, step.ecosystem, image):
         return None
+    folders_too = whole and _reads_requirements_only(ctx, copies, run_dir, step)
     anchor: Instruction | None = None
     for index, (copy, target) in enumerate(copies):
-        if _brings_sources(ctx, context_sources(copy), target, sources_dir, whole):
+        sources = context_sources(copy)
+        if _brings_sources(ctx, sources, target, sources_dir, whole) or (
+            folders_too and _brings_folder(ctx, sources, target, run_dir)
+        ):
             anchor, before = copy, copies[:index]
             break
     else:
@@ -268,15 +307,22 @@ def _fetch_after_sources(
             anchor = run
     if anchor is None:
         return None
-    project = _project_folder(ctx, copies, run_dir)
+    project = _project_folder(ctx, copies, sources_dir)
     root = _project_root(ctx, step.ecosystem, project)
-    project_dir = run_dir
+    project_dir = sources_dir
     if root is not None and root != project:
         project_dir = posixpath.normpath(
-            posixpath.join(run_dir, posixpath.relpath(root or ".", project or "."))
+            posixpath.join(sources_dir, posixpath.relpath(root or ".", project or "."))
         )
     fetch = DependencyFetch(
-        stage, anchor, run, step, root if root is not None else project, project_dir, tuple(before)
+        stage,
+        anchor,
+        run,
+        step,
+        root if root is not None else project,
+        project_dir,
+        tuple(before),
+        run_dir,
     )
     return fetch if _fetches(ctx, fetch) else None
 
