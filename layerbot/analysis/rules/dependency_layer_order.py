@@ -3,7 +3,7 @@
 ## What it does
 Flags the first step of a stage that downloads a package manager's dependencies after the
 project's sources arrived, when no step of that package manager ran on the manifests alone
-before them. Two kinds of step count:
+before them. Three kinds of step count:
 
 - an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`,
   `pip install -r`, `pipenv install`, `bundle install`, `composer install`, `mix deps.get`,
@@ -15,7 +15,16 @@ before them. Two kinds of step count:
   `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build`,
   `cargo install --path`, `dotnet build|publish`, `poetry install`, `uv sync`,
   `pip install .`) after any copy into the project (`COPY src ./src` counts) or with the
-  sources bind-mounted (`RUN --mount=type=bind`).
+  sources bind-mounted (`RUN --mount=type=bind`);
+- a `make <target>` whose recipe in the project's Makefile runs one of those builds
+  (`make build` running `go build`): the Makefile's targets, prerequisites, `$(MAKE)
+  <target>` calls, `%` pattern rules and simple variables are followed.
+
+A `pip install -r` whose requirement files name packages only (no `-e`, local path or
+`file:` URL) reads nothing else, so a source folder copied into the project before it
+(`COPY src ./src`) counts as the sources too; a `dotnet restore` naming a project in a
+sub-folder (`dotnet restore Api/Api.csproj`) is after the sources when that project's folder
+was copied whole.
 
 The message names the command that fetches. The project a command works on is found from
 `WORKDIR`, a leading `cd` and the copies that filled that folder; Go, Cargo and Gradle also
@@ -28,7 +37,10 @@ Not flagged:
 - builds that cannot download: vendored Go modules (`vendor/modules.txt`, `-mod=vendor`,
   `GOFLAGS=-mod=vendor`), a Go module without `go.sum`, GOPATH mode (no `go.mod`: there is
   no manifest to cache from), `mvn -o`, `gradle --offline`, `cargo --offline|--frozen`,
-  `dotnet … --no-restore`, `go install tool@version` (a module of its own);
+  `dotnet … --no-restore`, `go install tool@version` (a module of its own), a `make`
+  target whose recipe runs no package manager (or a Go build with `-mod=vendor`);
+- installing named packages (`npm install puppeteer@22`, `pnpm install sharp`): a tool, not
+  the project's manifests, so it neither counts as the project's install nor prepares it;
 - the cargo-chef planner: `COPY . .` before `cargo chef prepare` is intended, and
   `cargo chef cook` from the recipe is the dependency build;
 - a build whose `RUN` has a cache mount on the package manager's download cache
@@ -143,6 +155,10 @@ module's sources would be needed before the download).
   recipe).
 - .NET docs, "Containerize a .NET app" (copy the project file, `dotnet restore`, then the
   rest, `--no-restore`).
+- GNU make manual, "Rule Syntax", "Pattern Rules", "How to Use Variables" and "Arguments to
+  Specify the Goals" (the first target is the default goal).
+- npm docs, `npm install <pkg>` (adds the named packages); pip docs, "Requirements File
+  Format" (`-e`, local paths and URLs in a requirements file).
 - npm docs, `npm ci`; Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
   `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation.
 """
