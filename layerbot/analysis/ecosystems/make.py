@@ -18,7 +18,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 
-from layerbot.analysis.ecosystems.steps import DependencyStep, StepKind, classify
+from layerbot.analysis.ecosystems.steps import DependencyStep, StepKind, classify, operands
 from layerbot.analysis.shell import Command, commands
 
 MAKE_PROGRAMS = frozenset({"make", "gmake"})
@@ -94,16 +94,7 @@ def _parse(text: str) -> _Makefile:
 
 def goals(command: Command) -> list[str]:
     """The targets a ``make`` command asks for (variable assignments and options skipped)."""
-    found = []
-    skip = False
-    for arg in command.argv[1:]:
-        if skip:
-            skip = False
-        elif arg in _VALUE_OPTIONS:
-            skip = True
-        elif not arg.startswith("-") and "=" not in arg:
-            found.append(arg)
-    return found
+    return [word for word in operands(command, _VALUE_OPTIONS) if "=" not in word]
 
 
 def makefile_dir(command: Command) -> str | None:

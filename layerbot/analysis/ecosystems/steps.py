@@ -82,7 +82,7 @@ _GRADLE_VALUE_FLAGS = frozenset(
 )
 
 
-def _words(command: Command, value_flags: frozenset[str] = frozenset()) -> list[str]:
+def operands(command: Command, value_flags: frozenset[str] = frozenset()) -> list[str]:
     """Arguments after the program that are neither flags nor the values of ``value_flags``."""
     words = []
     skip = False
@@ -102,7 +102,7 @@ _GO_BUILDS = frozenset({"build", "install", "test", "run", "vet", "get", "list",
 def _go(command: Command) -> StepKind | None:
     """``go install tool@v1`` and ``go run tool@v1`` fetch a module of their own, not the
     project's: they are not dependency steps."""
-    words = _words(command, frozenset({"-o", "-C", "-tags", "-ldflags", "-gcflags", "-mod"}))
+    words = operands(command, frozenset({"-o", "-C", "-tags", "-ldflags", "-gcflags", "-mod"}))
     if words[:2] == ["mod", "download"]:
         return StepKind.DOWNLOAD
     if words[:1] in (["install"], ["run"]) and any("@" in word for word in words[1:]):
@@ -113,7 +113,7 @@ def _go(command: Command) -> StepKind | None:
 
 
 def _global(command: Command) -> bool:
-    return command.has_flag("-g", "--global") or "global" in _words(command)[:1]
+    return command.has_flag("-g", "--global") or "global" in operands(command)[:1]
 
 
 def _named_packages(words: list[str]) -> bool:
@@ -123,7 +123,7 @@ def _named_packages(words: list[str]) -> bool:
 
 
 def _npm(command: Command) -> StepKind | None:
-    words = _words(command, _NODE_VALUE_FLAGS)
+    words = operands(command, _NODE_VALUE_FLAGS)
     if _global(command) or not words or _named_packages(words):
         return None
     return StepKind.DOWNLOAD if words[0] in {"ci", "install", "i", "clean-install"} else None
@@ -132,7 +132,7 @@ def _npm(command: Command) -> StepKind | None:
 def _yarn(command: Command) -> StepKind | None:
     """``yarn``, ``yarn install`` and Yarn 2+'s ``yarn workspaces focus`` (an install of some
     workspaces, e.g. ``--production``)."""
-    words = _words(command, _NODE_VALUE_FLAGS)
+    words = operands(command, _NODE_VALUE_FLAGS)
     if _global(command):
         return None
     installs = not words or words[0] == "install" or words[:2] == ["workspaces", "focus"]
@@ -140,7 +140,7 @@ def _yarn(command: Command) -> StepKind | None:
 
 
 def _pnpm(command: Command) -> StepKind | None:
-    words = _words(command, _NODE_VALUE_FLAGS)
+    words = operands(command, _NODE_VALUE_FLAGS)
     if _global(command) or not words or _named_packages(words):
         return None
     return StepKind.DOWNLOAD if words[0] in {"install", "i", "fetch"} else None
@@ -196,14 +196,14 @@ def pip_requirement_files(command: Command) -> list[str]:
 
 
 def _poetry(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = operands(command)
     if not words or words[0] not in {"install", "sync"}:
         return None
     return StepKind.DOWNLOAD if command.has_flag("--no-root") else StepKind.BUILD
 
 
 def _uv(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = operands(command)
     if not words or words[0] != "sync":
         return None
     dependency_only = command.has_flag("--no-install-project", "--no-install-workspace")
@@ -211,12 +211,12 @@ def _uv(command: Command) -> StepKind | None:
 
 
 def _pipenv(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = operands(command)
     return StepKind.DOWNLOAD if words[:1] in (["install"], ["sync"]) else None
 
 
 def _maven(command: Command) -> StepKind | None:
-    goals = _words(command, _MAVEN_VALUE_FLAGS)
+    goals = operands(command, _MAVEN_VALUE_FLAGS)
     if not goals or command.has("-o", "--offline"):  # exact: -Pprod is no -o
         return None
     if all(goal.startswith("dependency:") for goal in goals):
@@ -225,7 +225,7 @@ def _maven(command: Command) -> StepKind | None:
 
 
 def _gradle(command: Command) -> StepKind | None:
-    tasks = _words(command, _GRADLE_VALUE_FLAGS)
+    tasks = operands(command, _GRADLE_VALUE_FLAGS)
     if not tasks or command.has_flag("--offline"):
         return None
     if all(task in {"dependencies", "androidDependencies"} for task in tasks):
@@ -237,7 +237,7 @@ def _cargo(command: Command) -> StepKind | None:
     """``cargo chef cook`` builds the dependencies from a recipe (cargo-chef's README);
     ``cargo chef prepare`` reads the sources on purpose and fetches nothing; ``--offline`` and
     ``--frozen`` (which implies it, per ``cargo help build``) never touch the network."""
-    words = _words(command, frozenset({"--recipe-path", "--target", "--bin", "-p", "--package"}))
+    words = operands(command, frozenset({"--recipe-path", "--target", "--bin", "-p", "--package"}))
     if not words or command.has_flag("--offline", "--frozen"):
         return None
     if words[0] == "fetch" or words[:2] == ["chef", "cook"]:
@@ -248,21 +248,21 @@ def _cargo(command: Command) -> StepKind | None:
 
 
 def _bundler(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = operands(command)
     return StepKind.DOWNLOAD if not words or words[0] == "install" else None
 
 
 def _mix(command: Command) -> StepKind | None:
-    return StepKind.DOWNLOAD if _words(command)[:1] == ["deps.get"] else None
+    return StepKind.DOWNLOAD if operands(command)[:1] == ["deps.get"] else None
 
 
 def _composer(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = operands(command)
     return StepKind.DOWNLOAD if words[:1] == ["install"] else None
 
 
 def _dotnet(command: Command) -> StepKind | None:
-    words = _words(command)
+    words = operands(command)
     if not words or command.has_flag("--no-restore"):
         return None
     if words[0] == "restore":
