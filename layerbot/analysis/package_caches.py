@@ -38,6 +38,15 @@ def normalise_path(path: str) -> str:
     return path
 
 
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*)\}?")
+
+
+def expand(path: str, variables: Mapping[str, str]) -> str:
+    """``path`` with the ``$NAME``/``${NAME}`` it names replaced by their ENV/ARG values
+    (unknown names are kept), normalised as a cache location."""
+    return normalise_path(_VARIABLE.sub(lambda m: variables.get(m.group(1), m.group(0)), path))
+
+
 def removed_paths(command: Command) -> list[str]:
     """The paths an ``rm`` deletes, or a ``find`` with ``-delete``/``-exec rm`` (normalised)."""
     if command.program == "rm":
@@ -153,6 +162,15 @@ def uv_install(command: Command) -> bool:
     )
 
 
+def poetry_install(command: Command) -> bool:
+    """``poetry install|sync|add|update`` without the global ``--no-cache`` option."""
+    return (
+        command.program == "poetry"
+        and command.subcommand in {"install", "sync", "add", "update"}
+        and not command.has_flag("--no-cache")
+    )
+
+
 def npm_install(command: Command) -> bool:
     return command.program == "npm" and command.subcommand in {"install", "i", "ci", "add"}
 
@@ -197,14 +215,20 @@ class Cache:
     location_flags: tuple[str, ...] = ()
     location_variables: tuple[str, ...] = ()
 
-    def removed_by(self, command: Command, directories: tuple[str, ...] = ()) -> bool:
+    def removed_by(
+        self,
+        command: Command,
+        directories: tuple[str, ...] = (),
+        variables: Mapping[str, str] | None = None,
+    ) -> bool:
         """Whether ``command`` deletes this cache (or the directory that holds it), at its
-        default place or at ``directories``."""
+        default place or at ``directories``; ``$NAME`` in the deleted paths is read from
+        ``variables`` (``rm -rf $POETRY_CACHE_DIR`` after ``ENV POETRY_CACHE_DIR=…``)."""
         if self.cleans(command):
             return True
         return any(
             _within(path, directory) or _within(directory, path)
-            for path in removed_paths(command)
+            for path in (expand(p, variables or {}) for p in removed_paths(command))
             for directory in (*self.directories, *directories)
         )
 
@@ -282,6 +306,14 @@ CACHES = (
         cleans=lambda c: c.program == "uv" and c.subcommand == "cache",
         location_flags=("--cache-dir",),
         location_variables=("UV_CACHE_DIR",),
+    ),
+    Cache(
+        key="poetry",
+        label="Poetry's cache of downloaded packages (~/.cache/pypoetry)",
+        directories=("~/.cache/pypoetry",),
+        creates=poetry_install,
+        cleans=lambda c: c.program == "poetry" and c.subcommand == "cache" and c.has("clear"),
+        location_variables=("POETRY_CACHE_DIR",),
     ),
     Cache(
         key="npm",
