@@ -18,7 +18,9 @@ It stays silent where a builder stage is not the answer, because the image is an
 environment rather than an application:
 
 - a file named for one: `Dockerfile.dev`, `dev/Dockerfile`, `.devcontainer/Dockerfile`,
-  `ci/...`, `test/...`, `Dockerfile.test`, `Dockerfile.build`;
+  `ci/...`, `test/...`, `Dockerfile.test`, `Dockerfile.build`, or a final stage named for
+  one (`FROM golang:1.22 AS dev`, `AS test`): it is what a plain `docker build` of the file
+  builds (Docker docs, "Multi-stage builds": the last stage is the default target);
 - a start command that opens a workbench: a shell (`bash`, `sh`), `make`, a test runner
   (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
   `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
