@@ -215,13 +215,26 @@ def _pipenv(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if words[:1] in (["install"], ["sync"]) else None
 
 
+# Lifecycle phases that resolve the project's dependencies (Maven docs, "Introduction to the
+# Build Lifecycle"), and plugin goals that build or run the project with them. Other goals
+# (`install:install-file`, `help:evaluate`, `versions:set`, `clean`) do not.
+_MAVEN_RESOLVING = frozenset(
+    {"generate-sources", "process-sources", "generate-resources", "process-resources"}
+    | {"compile", "process-classes", "test-compile", "process-test-classes", "test"}
+    | {"prepare-package", "package", "pre-integration-test", "integration-test"}
+    | {"post-integration-test", "verify", "install", "deploy", "site"}
+    | {"spring-boot:run", "spring-boot:repackage", "exec:java", "quarkus:build", "quarkus:dev"}
+    | {"jib:build", "jib:dockerBuild", "jib:buildTar", "assembly:single", "war:war", "jar:jar"}
+)
+
+
 def _maven(command: Command) -> StepKind | None:
     goals = operands(command, _MAVEN_VALUE_FLAGS)
     if not goals or command.has("-o", "--offline"):  # exact: -Pprod is no -o
         return None
     if all(goal.startswith("dependency:") for goal in goals):
         return StepKind.DOWNLOAD
-    return StepKind.BUILD
+    return StepKind.BUILD if any(goal in _MAVEN_RESOLVING for goal in goals) else None
 
 
 def _gradle(command: Command) -> StepKind | None:

@@ -11,7 +11,9 @@ before them. Three kinds of step count:
   copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the
   project (`COPY services/api ./`, `COPY frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`,
-  `go mod tidy|vendor`, `mvn package|install|verify|compile`, `./mvnw …`, `gradle build`,
+  `go mod tidy|vendor`, `mvn package|install|verify|compile` (a lifecycle phase or a goal
+  that builds or runs the project: `spring-boot:run`, `jib:build`; not `install:install-file`
+  or `help:evaluate`), `./mvnw …`, `gradle build`,
   `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build`,
   `cargo install --path`, `dotnet build|publish`, `poetry install`, `uv sync`,
   `pip install .`) after any copy into the project (`COPY src ./src` counts) or with the
@@ -147,7 +149,7 @@ module's sources would be needed before the download).
   by default when `vendor/modules.txt` is present since Go 1.14) and GOPATH mode;
   `go help install` for `pkg@version`.
 - Maven Dependency Plugin, `dependency:go-offline` and `dependency:resolve`; Maven's `-o`
-  (offline) option.
+  (offline) option; Maven docs, "Introduction to the Build Lifecycle" (the phases).
 - Gradle docs, "The Gradle Wrapper" (the wrapper downloads Gradle itself) and
   `--offline`; the `dependencies` task.
 - Cargo book, `cargo fetch`, `cargo clean -p` and `cargo build --offline/--frozen`;
