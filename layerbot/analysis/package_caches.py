@@ -214,6 +214,13 @@ class Cache:
     # Where a user moves the cache: a flag of the command, or an environment variable.
     location_flags: tuple[str, ...] = ()
     location_variables: tuple[str, ...] = ()
+    # The folders of the moved location that hold the cache (all of it when empty).
+    moved_parts: tuple[str, ...] = ()
+
+    def clean_moved(self, location: str) -> str:
+        """The ``rm`` that deletes the cache at a moved ``location``."""
+        parts = [f"{location}/{part}" for part in self.moved_parts] or [location]
+        return f"rm -rf {' '.join(parts)}"
 
     def removed_by(
         self,
@@ -309,11 +316,13 @@ CACHES = (
     ),
     Cache(
         key="poetry",
-        label="Poetry's cache of downloaded packages (~/.cache/pypoetry)",
-        directories=("~/.cache/pypoetry",),
+        label="Poetry's download cache (~/.cache/pypoetry/cache and artifacts)",
+        # not the whole folder: Poetry's virtualenvs live beside them, in `virtualenvs`
+        directories=("~/.cache/pypoetry/cache", "~/.cache/pypoetry/artifacts"),
         creates=poetry_install,
         cleans=lambda c: c.program == "poetry" and c.subcommand == "cache" and c.has("clear"),
         location_variables=("POETRY_CACHE_DIR",),
+        moved_parts=("cache", "artifacts"),
     ),
     Cache(
         key="npm",

@@ -31,6 +31,7 @@ from layerbot.analysis.ecosystems.steps import (
     step_ecosystem,
 )
 from layerbot.analysis.ecosystems.table import (
+    BUN,
     BUNDLER,
     CACHE_RELOCATING_VARIABLES,
     CARGO,
@@ -56,6 +57,7 @@ from layerbot.analysis.ecosystems.table import (
 )
 
 __all__ = [
+    "BUN",
     "BUNDLER",
     "CACHE_RELOCATING_VARIABLES",
     "CARGO",

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.ecosystems.table import (
+    BUN,
     BUNDLER,
     CARGO,
     COMPOSER,
@@ -144,6 +145,15 @@ def _pnpm(command: Command) -> StepKind | None:
     if _global(command) or not words or _named_packages(words):
         return None
     return StepKind.DOWNLOAD if words[0] in {"install", "i", "fetch"} else None
+
+
+def _bun(command: Command) -> StepKind | None:
+    """``bun install``/``bun i`` of the project (``bun add``, named packages and ``-g`` are
+    not)."""
+    words = operands(command, _NODE_VALUE_FLAGS)
+    if _global(command) or not words or _named_packages(words):
+        return None
+    return StepKind.DOWNLOAD if words[0] in {"install", "i"} else None
 
 
 def _pip_arguments(command: Command) -> list[str] | None:
@@ -307,6 +317,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("npm"), NPM, _npm),
     (_program_is("yarn", "yarnpkg"), YARN, _yarn),
     (_program_is("pnpm"), PNPM, _pnpm),
+    (_program_is("bun"), BUN, _bun),
     (_is_pip, PIP, _pip),
     (_program_is("poetry"), POETRY, _poetry),
     (_is_uv_project, UV, _uv),

@@ -6,6 +6,7 @@ project's sources arrived, when no step of that package manager ran on the manif
 before them. Three kinds of step count:
 
 - an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`,
+  `bun install`,
   `pip install -r`, `pipenv install`, `bundle install`, `composer install`, `mix deps.get`,
   `dotnet restore`, `cargo fetch`, `mvn dependency:go-offline`, `gradle dependencies`) after a
   copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the
@@ -161,7 +162,8 @@ module's sources would be needed before the download).
   Specify the Goals" (the first target is the default goal).
 - npm docs, `npm install <pkg>` (adds the named packages); pip docs, "Requirements File
   Format" (`-e`, local paths and URLs in a requirements file).
-- npm docs, `npm ci`; Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
+- npm docs, `npm ci`; Bun docs, "bun install" (`bun.lock`, `--frozen-lockfile`, the global
+  cache in `~/.bun/install/cache`); Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
   `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation.
 """
 
