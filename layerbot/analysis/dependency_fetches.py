@@ -45,6 +45,7 @@ class DependencyFetch:
 # workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
 _SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
 _VENDOR_FLAG = re.compile(r"-mod[= ]vendor\b")
+_PYTHON_PROJECT = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
 def within(path: str, folder: str) -> bool:
@@ -145,6 +146,10 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
     if step.kind is StepKind.DOWNLOAD:
         return True
     root = _project_root(ctx, step.ecosystem, fetch.project)
+    if root is None and step.ecosystem is ecosystems.PIP:
+        # `pip install .` installs what the project's own metadata requires (pip docs,
+        # "Local project installs"): pyproject.toml, setup.py or setup.cfg.
+        return any(ctx.has(posixpath.join(fetch.project, name)) for name in _PYTHON_PROJECT)
     if root is None:
         named = ecosystems.dotnet_project(step.command)
         return named is not None and ctx.has(posixpath.join(fetch.project, named))

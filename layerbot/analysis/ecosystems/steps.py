@@ -181,8 +181,13 @@ def _pip(command: Command) -> StepKind | None:
         return StepKind.BUILD if local else StepKind.DOWNLOAD
     if "sync" in command.argv[:3]:  # pip-sync style: ``uv pip sync requirements.txt``
         return StepKind.DOWNLOAD if arguments and arguments[0].endswith(".txt") else None
-    local = [arg for arg in arguments if arg in {".", "./", "-e", "--editable"}]
+    local = [arg for arg in arguments if arg in {"-e", "--editable"} or _local_project(arg)]
     return StepKind.BUILD if local else None
+
+
+def _local_project(arg: str) -> bool:
+    """``.``, ``./``, ``.[dev]``, ``./pkg``: the project in the build, with its extras."""
+    return arg in {".", "./"} or arg.startswith(("./", ".["))
 
 
 def pip_requirement_files(command: Command) -> list[str]:

@@ -54,7 +54,10 @@ Not flagged:
   is usually something the install needs.
 
 A build command is flagged only when the project declares dependencies (a Go module with a
-`go.sum`, a lock file or manifest for the others).
+`go.sum`, a lock file or manifest for the others; for `pip install .` or `.[extra]`, the
+project's `pyproject.toml`, `setup.py` or `setup.cfg`). pip has no dependency-only install
+from `pyproject.toml`, so that finding says to pin the dependencies in a requirements file
+installed first and has no automatic fix.
 
 ## Why it matters
 Docker caches a `COPY` on the checksum of the files it copies, and once a step is invalidated
@@ -258,6 +261,13 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
             "copying the rest."
         )
     runs = _through(step)
+    if step.ecosystem is ecosystems.PIP and not manifests:
+        return (
+            f"`{step.command.text}` installs the dependencies the project's own metadata "
+            f"declares, after `{copy_text}` {brought}, so any source change downloads them all "
+            "again; pip has no dependency-only install from `pyproject.toml`: pin them in a "
+            "requirements file copied and installed first (then `pip install --no-deps .`)."
+        )
     return (
         f"`{step.command.text}`{runs} downloads the {ecosystem.label} dependencies itself, after "
         f"`{copy_text}` {brought} and with no dependency step on the manifests "
