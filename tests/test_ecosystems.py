@@ -43,6 +43,8 @@ def context(files: dict[str, str], path: str = "Dockerfile") -> DockerfileContex
         ("pip install .", [("pip", "build")]),
         ("pip install -e .", [("pip", "build")]),
         ("pip install gunicorn", []),
+        ('pip install ".[server]"', [("pip", "build")]),
+        ("pip install --no-deps .", []),
         ("poetry install --no-root", [("poetry", "download")]),
         ("poetry install --no-interaction", [("poetry", "build")]),
         ("uv sync --frozen --no-install-project", [("uv", "download")]),

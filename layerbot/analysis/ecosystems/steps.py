@@ -182,6 +182,8 @@ def _pip(command: Command) -> StepKind | None:
     if "sync" in command.argv[:3]:  # pip-sync style: ``uv pip sync requirements.txt``
         return StepKind.DOWNLOAD if arguments and arguments[0].endswith(".txt") else None
     local = [arg for arg in arguments if arg in {"-e", "--editable"} or _local_project(arg)]
+    if command.has_flag("--no-deps"):
+        return None  # the project alone: its dependencies were installed before
     return StepKind.BUILD if local else None
 
 
