@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from layerbot.analysis import dockerfile, ecosystems
+from layerbot.analysis import dockerfile, ecosystems, runs
 from layerbot.analysis.context import DockerfileContext
-from layerbot.analysis.ecosystems import StepKind
+from layerbot.analysis.ecosystems import StepKind, make
 from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import RepoView
 
@@ -31,6 +31,9 @@ def context(files: dict[str, str], path: str = "Dockerfile") -> DockerfileContex
         ("npm ci --omit=dev", [("npm", "download")]),
         ("npm install && npm run build", [("npm", "download")]),
         ("npm install -g pnpm", []),
+        ("npm install --no-save puppeteer@22", []),
+        ("npm install --loglevel warn", [("npm", "download")]),
+        ("pnpm install sharp", []),
         ("yarn", [("yarn", "download")]),
         ("yarn build", []),
         ("pnpm i --frozen-lockfile", [("pnpm", "download")]),
@@ -41,6 +44,8 @@ def context(files: dict[str, str], path: str = "Dockerfile") -> DockerfileContex
         ("pip install .", [("pip", "build")]),
         ("pip install -e .", [("pip", "build")]),
         ("pip install gunicorn", []),
+        ('pip install ".[server]"', [("pip", "build")]),
+        ("pip install --no-deps .", []),
         ("poetry install --no-root", [("poetry", "download")]),
         ("poetry install --no-interaction", [("poetry", "build")]),
         ("uv sync --frozen --no-install-project", [("uv", "download")]),
@@ -49,6 +54,11 @@ def context(files: dict[str, str], path: str = "Dockerfile") -> DockerfileContex
         ("mvn -B dependency:go-offline", [("maven", "download")]),
         ("./mvnw -B package -DskipTests", [("maven", "build")]),
         ("mvn --version", []),
+        ("mvn install:install-file -Dfile=lib/x.jar -DgroupId=a -DartifactId=x", []),
+        ("mvn -q help:evaluate -Dexpression=project.version", []),
+        ("mvn clean", []),
+        ("mvn -B clean verify", [("maven", "build")]),
+        ("mvn spring-boot:run", [("maven", "build")]),
         ("mvn -B -s settings.xml dependency:go-offline", [("maven", "download")]),
         ("gradle -p app dependencies", [("gradle", "download")]),
         ("npm --prefix web ci", [("npm", "download")]),
@@ -324,3 +334,62 @@ def test_yarn_workspaces_focus_is_an_install() -> None:
 def test_a_tool_asked_about_itself_is_no_dependency_step(run: str) -> None:
     instruction = dockerfile.parse(f"FROM x\nRUN {run}\n").stages[0].body[0]
     assert ecosystems.dependency_steps(instruction) == []
+
+
+def _make_step(makefile: str, script: str) -> tuple[str, str, str] | None:
+    [command] = runs.run_commands(run(script))
+    step = make.make_step(command, makefile)
+    if step is None:
+        return None
+    assert step.command == command and step.recipe is not None
+    return step.ecosystem.name, step.kind.value, " ".join(step.recipe.argv)
+
+
+MAKEFILE = """GO ?= go
+OUT := bin
+LDFLAGS = -s -w
+
+all: build
+
+build: generate
+\t@mkdir -p $(OUT)
+\tCGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $(OUT)/app ./cmd/app
+
+generate:
+\t$(MAKE) tools
+
+tools:
+\t./scripts/tools.sh
+
+release-%:
+\tGOOS=$* $(GO) build -o $(OUT)/app-$* ./cmd/app
+
+lint:
+\tgolangci-lint run
+
+vendored:
+\tgo build -mod=vendor ./...
+"""
+
+
+@pytest.mark.parametrize(
+    ("script", "expected"),
+    [
+        ("make", ("go", "build", "go build -ldflags -s -w -o bin/app ./cmd/app")),
+        ("make build", ("go", "build", "go build -ldflags -s -w -o bin/app ./cmd/app")),
+        ("make -j4 release-linux VERSION=1", ("go", "build", "go build -o bin/app-$* ./cmd/app")),
+        ("make lint", None),
+        ("make tools", None),
+        ("make vendored", None),
+        ("make no-such-target", None),
+    ],
+)
+def test_a_make_target_is_the_build_its_recipe_runs(
+    script: str, expected: tuple[str, str, str] | None
+) -> None:
+    assert _make_step(MAKEFILE, script) == expected
+
+
+def test_make_follows_targets_run_through_make_and_cargo_recipes() -> None:
+    makefile = "image: binary\n\nbinary:\n\t$(MAKE) compile\n\ncompile:\n\tcargo build --release\n"
+    assert _make_step(makefile, "make image") == ("cargo", "build", "cargo build --release")

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from layerbot.analysis import ecosystems, layer_cache, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
-from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind
+from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind, make
+from layerbot.analysis.shell import Command
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,8 @@ class DependencyFetch:
 
     ``copy`` is the first instruction that brought sources into the project (the fix goes
     above it; the RUN itself when the sources are bind-mounted), ``project`` the
-    context-relative folder holding the manifests and ``project_dir`` where its files land.
+    context-relative folder holding the manifests, ``project_dir`` where its files land and
+    ``command_dir`` where the command runs (the folder above a project it names).
     """
 
     stage: Stage
@@ -36,12 +38,14 @@ class DependencyFetch:
     project: str
     project_dir: str
     earlier_copies: tuple[tuple[Instruction, str], ...]
+    command_dir: str = ""
 
 
 # Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
 # workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
 _SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
 _VENDOR_FLAG = re.compile(r"-mod[= ]vendor\b")
+_PYTHON_PROJECT = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
 def within(path: str, folder: str) -> bool:
@@ -139,6 +143,10 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
     if step.kind is StepKind.DOWNLOAD:
         return True
     root = _project_root(ctx, step.ecosystem, fetch.project)
+    if root is None and step.ecosystem is ecosystems.PIP:
+        # `pip install .` installs what the project's own metadata requires (pip docs,
+        # "Local project installs"): pyproject.toml, setup.py or setup.cfg.
+        return any(ctx.has(posixpath.join(fetch.project, name)) for name in _PYTHON_PROJECT)
     if root is None:
         named = ecosystems.dotnet_project(step.command)
         return named is not None and ctx.has(posixpath.join(fetch.project, named))
@@ -152,16 +160,58 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
 
 
 def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
-    """Where the step finds its project: the working directory (after a leading ``cd``), or
-    the folder of a requirements file named by absolute path (``pip install -r
-    /app/requirements.txt`` run from ``/``)."""
+    """Where the step finds its project: the working directory (after a leading ``cd``,
+    ``make -C``), or the folder of a requirements file named by absolute path (``pip install
+    -r /app/requirements.txt`` run from ``/``)."""
     named = [f for f in ecosystems.pip_requirement_files(step.command) if f.startswith("/")]
     if step.ecosystem is ecosystems.PIP and named:
         return posixpath.dirname(posixpath.normpath(named[0]))
-    changed = working_dir_change(run, step)
-    if changed is None:
-        return workdir
-    return posixpath.normpath(posixpath.join(workdir, changed))
+    changed = working_dir_change(run, step.command)
+    folder = workdir if changed is None else posixpath.join(workdir, changed)
+    if step.command.program in make.MAKE_PROGRAMS:
+        folder = posixpath.join(folder, make.makefile_dir(step.command) or ".")
+    return posixpath.normpath(folder)
+
+
+_LOCAL_REQUIREMENT = re.compile(r"^\s*(-e|--editable|-r|--requirement|-c|--constraint|\.|/)|file:")
+
+
+def _reads_requirements_only(
+    ctx: DockerfileContext,
+    copies: list[tuple[Instruction, str]],
+    run_dir: str,
+    step: DependencyStep,
+) -> bool:
+    """Whether a ``pip install -r`` reads nothing but its requirement files: every file can
+    be read and names packages only (no ``-e``, local path, ``file:`` URL or nested file,
+    pip docs "Requirements File Format")."""
+    files = ecosystems.pip_requirement_files(step.command)
+    if step.ecosystem is not ecosystems.PIP or not files:
+        return False
+    folder = _project_folder(ctx, copies, run_dir)
+    for name in files:
+        text = None if name.startswith("/") else ctx.read(posixpath.join(folder, name))
+        if text is None or any(_LOCAL_REQUIREMENT.search(line) for line in text.splitlines()):
+            return False
+    return True
+
+
+def _brings_folder(ctx: DockerfileContext, sources: list[str], target: str, run_dir: str) -> bool:
+    """A folder of the context copied into ``run_dir`` (``COPY src ./src``)."""
+    return within(target, run_dir) and any(
+        _is_folder(ctx, s) and layer_cache.source_kind(s) is not layer_cache.SourceKind.MANIFEST
+        for s in sources
+    )
+
+
+def _named_project_dir(run_dir: str, step: DependencyStep) -> str:
+    """The folder of the project a .NET restore names (``dotnet restore Api/Api.csproj``
+    run from ``/src``: ``/src/Api``), where copying the folder whole brings its sources;
+    ``run_dir`` for other steps (a build counts any copy into its folder already)."""
+    named = ecosystems.dotnet_project(step.command)
+    if named is None or step.kind is not StepKind.DOWNLOAD:
+        return run_dir
+    return posixpath.normpath(posixpath.join(run_dir, posixpath.dirname(named)))
 
 
 def initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
@@ -184,13 +234,39 @@ def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
                     prepared.update(_held_by(instruction, workdir))
                 target = instruction.copy_destination() or "."
                 copies.append((instruction, posixpath.normpath(posixpath.join(workdir, target))))
-            for step in ecosystems.dependency_steps(instruction):
+            steps = [
+                *ecosystems.dependency_steps(instruction),
+                *_make_steps(ctx, instruction, copies, workdir),
+            ]
+            for step in steps:
                 if step.ecosystem.name in prepared:
                     continue
                 prepared.add(step.ecosystem.name)
                 found = _fetch_after_sources(ctx, stage, copies, instruction, step, workdir, image)
                 if found is not None:
                     yield found
+
+
+def _make_steps(
+    ctx: DockerfileContext,
+    run: Instruction,
+    copies: list[tuple[Instruction, str]],
+    workdir: str,
+) -> list[DependencyStep]:
+    """Builds a ``make`` command runs through the Makefile of the folder it runs in (the
+    context folder the copies put there)."""
+    found = []
+    for command in runs.run_commands(run) if run.keyword == "RUN" else []:
+        if command.program not in make.MAKE_PROGRAMS:
+            continue
+        probe = DependencyStep(ecosystems.GO, StepKind.BUILD, command)
+        folder = _project_folder(ctx, copies, _run_dir(workdir, run, probe))
+        texts = (ctx.read(posixpath.join(folder, name)) for name in make.MAKEFILE_NAMES)
+        text = next((t for t in texts if t is not None), None)
+        step = make.make_step(command, text) if text is not None else None
+        if step is not None:
+            found.append(step)
+    return found
 
 
 def _fetch_after_sources(
@@ -205,36 +281,50 @@ def _fetch_after_sources(
     """The finding's facts, when ``step`` fetches dependencies after the sources arrived.
 
     An explicit download counts only after a copy of the whole project: a narrower copy
-    before it is usually something the install needs (a patches folder, a schema). A build
+    before it is usually something the install needs (a patches folder, a schema), except
+    for ``pip install -r`` of requirement files that name only packages, which reads nothing
+    else (a folder copied into the project before it is sources). A build
     that fetches as a side effect counts after any copy into the project, unless a cache
     mount holds the download cache: the build re-runs on a source change anyway and its
     downloads then come from the mount (Docker docs, "Optimize cache usage in builds").
     """
     run_dir = _run_dir(workdir, run, step)
     whole = step.kind is StepKind.DOWNLOAD
+    sources_dir = _named_project_dir(run_dir, step)
     if not whole and ecosystems.has_cache_mount(run, step.ecosystem, image):
         return None
+    folders_too = whole and _reads_requirements_only(ctx, copies, run_dir, step)
     anchor: Instruction | None = None
     for index, (copy, target) in enumerate(copies):
-        if _brings_sources(ctx, context_sources(copy), target, run_dir, whole):
+        sources = context_sources(copy)
+        if _brings_sources(ctx, sources, target, sources_dir, whole) or (
+            folders_too and _brings_folder(ctx, sources, target, run_dir)
+        ):
             anchor, before = copy, copies[:index]
             break
     else:
         before = copies
         binds = _bind_sources(run, workdir)
-        if any(_brings_sources(ctx, [s], t, run_dir, whole) for s, t in binds):
+        if any(_brings_sources(ctx, [s], t, sources_dir, whole) for s, t in binds):
             anchor = run
     if anchor is None:
         return None
-    project = _project_folder(ctx, copies, run_dir)
+    project = _project_folder(ctx, copies, sources_dir)
     root = _project_root(ctx, step.ecosystem, project)
-    project_dir = run_dir
+    project_dir = sources_dir
     if root is not None and root != project:
         project_dir = posixpath.normpath(
-            posixpath.join(run_dir, posixpath.relpath(root or ".", project or "."))
+            posixpath.join(sources_dir, posixpath.relpath(root or ".", project or "."))
         )
     fetch = DependencyFetch(
-        stage, anchor, run, step, root if root is not None else project, project_dir, tuple(before)
+        stage,
+        anchor,
+        run,
+        step,
+        root if root is not None else project,
+        project_dir,
+        tuple(before),
+        run_dir,
     )
     return fetch if _fetches(ctx, fetch) else None
 
@@ -267,9 +357,10 @@ def _holds(ecosystem: Ecosystem, destination: str) -> bool:
     return inside or any(destination == f or destination.endswith("/" + f) for f in folders)
 
 
-def working_dir_change(run: Instruction, step: DependencyStep) -> str | None:
+def working_dir_change(run: Instruction, until: Command) -> str | None:
+    """The folder a leading ``cd``/``pushd`` moves to before ``until`` runs."""
     for command in runs.run_commands(run):
-        if command == step.command:
+        if command == until:
             return None
         if command.program in {"cd", "pushd"}:
             return command.argv[1] if len(command.argv) > 1 else "~"

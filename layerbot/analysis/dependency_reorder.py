@@ -253,6 +253,11 @@ def _hazards(
             "the placeholder build compiles the dependencies without the crate's build script, "
             "benches or examples, which some manifests require"
         )
+    if ecosystem is ecosystems.DOTNET and _references_outside(project):
+        reasons.append(
+            "the project references projects outside its folder, whose project files the "
+            "restore needs too"
+        )
     if ecosystem is ecosystems.MAVEN and "<module>" in (project.read("pom.xml") or ""):
         reasons.append(
             "`dependency:go-offline` cannot resolve sibling modules before they are built"
@@ -290,6 +295,12 @@ def _install_reads_sources(ctx: DockerfileContext, ecosystem: Ecosystem) -> list
     if ecosystem is ecosystems.PIPENV and re.search(r'path\s*=\s*"\."', ctx.read("Pipfile") or ""):
         return ["the Pipfile installs the project itself"]
     return []
+
+
+def _references_outside(project: DockerfileContext) -> bool:
+    """Whether a .NET project file of the folder has a ``ProjectReference`` above it."""
+    files = ecosystems.matching(project, "*.*proj")
+    return any(re.search(r"Include=\"\.\.[/\\]", project.read(name) or "") for name in files)
 
 
 def local_go_replace(ctx: DockerfileContext) -> bool:
@@ -335,7 +346,8 @@ def reorder_fix(
         description = "Copy the dependency manifests first and install before copying the sources"
     else:
         kept = [n for n in range(copy.line, run.line) if n not in movable]
-        change_dir = fetch.project_dir if fetch.project_dir != workdir else None
+        named = fetch.command_dir != fetch.project_dir and fetch.command_dir == workdir
+        change_dir = fetch.project_dir if fetch.project_dir != workdir and not named else None
         rest_of_run = _without_download(ctx, fetch) or _without_restore(ctx, fetch)
         new_lines = [
             *head,

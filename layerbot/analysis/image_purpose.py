@@ -3,8 +3,9 @@
 The multi-stage rule only tells a team to split a build when the image ships an application:
 a development container (hot reload, a shell, a test runner), the image a CI job runs in, or a
 toolchain image other builds start from keeps its compilers on purpose. This module reads that
-purpose from the file's name, the start command, the repository's ``.gitlab-ci.yml`` and the
-build steps, never from the base image alone.
+purpose from the file's name, the final stage's name (``FROM golang AS dev`` as the default
+target), the start command, the repository's ``.gitlab-ci.yml`` and the build steps, never
+from the base image alone.
 """
 
 from __future__ import annotations
@@ -196,6 +197,9 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     starts an application."""
     if environment_by_name(ctx.path):
         return f"`{ctx.path}` is named for a development, test or build environment"
+    stage = shipped.final.name or ""
+    if set(re.split(r"[^a-z0-9]+", stage.lower())) & _ENVIRONMENT_WORDS:
+        return f"the final stage `{stage}` is named for a development or test environment"
     starts = [i for i in (shipped.last("ENTRYPOINT"), shipped.last("CMD")) if i is not None]
     if not starts:
         return "the image has no start command of its own: it is a base or toolchain image"

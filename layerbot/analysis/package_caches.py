@@ -38,6 +38,15 @@ def normalise_path(path: str) -> str:
     return path
 
 
+_VARIABLE = re.compile(r"\$\{?([A-Za-z_]\w*)\}?")
+
+
+def expand(path: str, variables: Mapping[str, str]) -> str:
+    """``path`` with the ``$NAME``/``${NAME}`` it names replaced by their ENV/ARG values
+    (unknown names are kept), normalised as a cache location."""
+    return normalise_path(_VARIABLE.sub(lambda m: variables.get(m.group(1), m.group(0)), path))
+
+
 def removed_paths(command: Command) -> list[str]:
     """The paths an ``rm`` deletes, or a ``find`` with ``-delete``/``-exec rm`` (normalised)."""
     if command.program == "rm":
@@ -153,6 +162,15 @@ def uv_install(command: Command) -> bool:
     )
 
 
+def poetry_install(command: Command) -> bool:
+    """``poetry install|sync|add|update`` without the global ``--no-cache`` option."""
+    return (
+        command.program == "poetry"
+        and command.subcommand in {"install", "sync", "add", "update"}
+        and not command.has_flag("--no-cache")
+    )
+
+
 def npm_install(command: Command) -> bool:
     return command.program == "npm" and command.subcommand in {"install", "i", "ci", "add"}
 
@@ -196,15 +214,28 @@ class Cache:
     # Where a user moves the cache: a flag of the command, or an environment variable.
     location_flags: tuple[str, ...] = ()
     location_variables: tuple[str, ...] = ()
+    # The folders of the moved location that hold the cache (all of it when empty).
+    moved_parts: tuple[str, ...] = ()
 
-    def removed_by(self, command: Command, directories: tuple[str, ...] = ()) -> bool:
+    def clean_moved(self, location: str) -> str:
+        """The ``rm`` that deletes the cache at a moved ``location``."""
+        parts = [f"{location}/{part}" for part in self.moved_parts] or [location]
+        return f"rm -rf {' '.join(parts)}"
+
+    def removed_by(
+        self,
+        command: Command,
+        directories: tuple[str, ...] = (),
+        variables: Mapping[str, str] | None = None,
+    ) -> bool:
         """Whether ``command`` deletes this cache (or the directory that holds it), at its
-        default place or at ``directories``."""
+        default place or at ``directories``; ``$NAME`` in the deleted paths is read from
+        ``variables`` (``rm -rf $POETRY_CACHE_DIR`` after ``ENV POETRY_CACHE_DIR=…``)."""
         if self.cleans(command):
             return True
         return any(
             _within(path, directory) or _within(directory, path)
-            for path in removed_paths(command)
+            for path in (expand(p, variables or {}) for p in removed_paths(command))
             for directory in (*self.directories, *directories)
         )
 
@@ -282,6 +313,16 @@ CACHES = (
         cleans=lambda c: c.program == "uv" and c.subcommand == "cache",
         location_flags=("--cache-dir",),
         location_variables=("UV_CACHE_DIR",),
+    ),
+    Cache(
+        key="poetry",
+        label="Poetry's download cache (~/.cache/pypoetry/cache and artifacts)",
+        # not the whole folder: Poetry's virtualenvs live beside them, in `virtualenvs`
+        directories=("~/.cache/pypoetry/cache", "~/.cache/pypoetry/artifacts"),
+        creates=poetry_install,
+        cleans=lambda c: c.program == "poetry" and c.subcommand == "cache" and c.has("clear"),
+        location_variables=("POETRY_CACHE_DIR",),
+        moved_parts=("cache", "artifacts"),
     ),
     Cache(
         key="npm",

@@ -29,6 +29,7 @@ from layerbot.analysis.ecosystems.steps import (
     step_ecosystem,
 )
 from layerbot.analysis.ecosystems.table import (
+    BUN,
     BUNDLER,
     CACHE_RELOCATING_VARIABLES,
     CARGO,
@@ -54,6 +55,7 @@ from layerbot.analysis.ecosystems.table import (
 )
 
 __all__ = [
+    "BUN",
     "BUNDLER",
     "CACHE_RELOCATING_VARIABLES",
     "CARGO",

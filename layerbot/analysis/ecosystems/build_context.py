@@ -20,6 +20,7 @@ from layerbot.analysis.ecosystems.steps import (
     pip_requirement_files,
 )
 from layerbot.analysis.ecosystems.table import (
+    BUN,
     CARGO,
     COMMON_DOCKERIGNORE,
     COMPOSER,
@@ -135,10 +136,10 @@ _NESTED: dict[str, Callable[[DockerfileContext], list[str]]] = {
 def detect(ctx: DockerfileContext) -> list[Ecosystem]:
     """Ecosystems whose marker files are in the build context, in table order.
 
-    npm is reported only when no Yarn or pnpm lockfile claims the package.json.
+    npm is reported only when no Yarn, pnpm or Bun lockfile claims the package.json.
     """
     found = [e for e in ECOSYSTEMS if any(matching(ctx, m) for m in e.markers)]
-    if NPM in found and (YARN in found or PNPM in found):
+    if NPM in found and (YARN in found or PNPM in found or BUN in found):
         found.remove(NPM)
     return found
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.ecosystems.table import (
+    BUN,
     BUNDLER,
     CARGO,
     COMPOSER,
@@ -48,15 +49,21 @@ class StepKind(StrEnum):
 
 @dataclass(frozen=True)
 class DependencyStep:
-    """A dependency command found in a RUN."""
+    """A dependency command found in a RUN; ``recipe`` is the package manager's command a
+    ``make`` target runs for it (``command`` is then the ``make`` command)."""
 
     ecosystem: Ecosystem
     kind: StepKind
     command: Command
+    recipe: Command | None = None
 
 
 # Options whose value is the next argument, so it is not a subcommand, goal or task.
-_NODE_VALUE_FLAGS = frozenset({"--prefix", "--cwd", "-C", "--dir", "--filter", "-F", "-w"})
+_NODE_VALUE_FLAGS = frozenset(
+    {"--prefix", "--cwd", "-C", "--dir", "--filter", "-F", "-w", "--workspace", "--loglevel"}
+    | {"--registry", "--cache", "--userconfig", "--omit", "--include", "--network-timeout"}
+    | {"--fetch-timeout", "--store-dir", "--modules-dir", "--reporter", "--cache-folder"}
+)
 _MAVEN_VALUE_FLAGS = frozenset(
     {"-s", "--settings", "-gs", "-f", "--file", "-P", "-pl", "--projects", "-T", "-rf", "-l"}
 )
@@ -85,9 +92,15 @@ def _global(command: Command) -> bool:
     return command.has_flag("-g", "--global") or "global" in command.arguments()[:1]
 
 
+def _named_packages(words: list[str]) -> bool:
+    """``npm install puppeteer@13`` adds the packages it names (npm docs, ``npm install
+    <pkg>``): a tool or one library, not the install of the project's manifests."""
+    return any(word not in {".", "./"} for word in words[1:])
+
+
 def _npm(command: Command) -> StepKind | None:
     words = command.arguments(_NODE_VALUE_FLAGS)
-    if _global(command) or not words:
+    if _global(command) or not words or _named_packages(words):
         return None
     return StepKind.DOWNLOAD if words[0] in {"ci", "install", "i", "clean-install"} else None
 
@@ -104,9 +117,18 @@ def _yarn(command: Command) -> StepKind | None:
 
 def _pnpm(command: Command) -> StepKind | None:
     words = command.arguments(_NODE_VALUE_FLAGS)
-    if _global(command) or not words:
+    if _global(command) or not words or _named_packages(words):
         return None
     return StepKind.DOWNLOAD if words[0] in {"install", "i", "fetch"} else None
+
+
+def _bun(command: Command) -> StepKind | None:
+    """``bun install``/``bun i`` of the project (``bun add``, named packages and ``-g`` are
+    not)."""
+    words = command.arguments(_NODE_VALUE_FLAGS)
+    if _global(command) or not words or _named_packages(words):
+        return None
+    return StepKind.DOWNLOAD if words[0] in {"install", "i"} else None
 
 
 def _pip_arguments(command: Command) -> list[str] | None:
@@ -134,8 +156,15 @@ def _pip(command: Command) -> StepKind | None:
         return StepKind.BUILD if local else StepKind.DOWNLOAD
     if "sync" in command.argv[:3]:  # pip-sync style: ``uv pip sync requirements.txt``
         return StepKind.DOWNLOAD if arguments and arguments[0].endswith(".txt") else None
-    local = [arg for arg in arguments if arg in {".", "./", "-e", "--editable"}]
+    local = [arg for arg in arguments if arg in {"-e", "--editable"} or _local_project(arg)]
+    if command.has_flag("--no-deps"):
+        return None  # the project alone: its dependencies were installed before
     return StepKind.BUILD if local else None
+
+
+def _local_project(arg: str) -> bool:
+    """``.``, ``./``, ``.[dev]``, ``./pkg``: the project in the build, with its extras."""
+    return arg in {".", "./"} or arg.startswith(("./", ".["))
 
 
 def pip_requirement_files(command: Command) -> list[str]:
@@ -178,13 +207,26 @@ def _pipenv(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if words[:1] in (["install"], ["sync"]) else None
 
 
+# Lifecycle phases that resolve the project's dependencies (Maven docs, "Introduction to the
+# Build Lifecycle"), and plugin goals that build or run the project with them. Other goals
+# (`install:install-file`, `help:evaluate`, `versions:set`, `clean`) do not.
+_MAVEN_RESOLVING = frozenset(
+    {"generate-sources", "process-sources", "generate-resources", "process-resources"}
+    | {"compile", "process-classes", "test-compile", "process-test-classes", "test"}
+    | {"prepare-package", "package", "pre-integration-test", "integration-test"}
+    | {"post-integration-test", "verify", "install", "deploy", "site"}
+    | {"spring-boot:run", "spring-boot:repackage", "exec:java", "quarkus:build", "quarkus:dev"}
+    | {"jib:build", "jib:dockerBuild", "jib:buildTar", "assembly:single", "war:war", "jar:jar"}
+)
+
+
 def _maven(command: Command) -> StepKind | None:
     goals = command.arguments(_MAVEN_VALUE_FLAGS)
     if not goals or command.has("-o", "--offline"):  # exact: -Pprod is no -o
         return None
     if all(goal.startswith("dependency:") for goal in goals):
         return StepKind.DOWNLOAD
-    return StepKind.BUILD
+    return StepKind.BUILD if any(goal in _MAVEN_RESOLVING for goal in goals) else None
 
 
 def _gradle(command: Command) -> StepKind | None:
@@ -257,6 +299,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("npm"), NPM, _npm),
     (_program_is("yarn", "yarnpkg"), YARN, _yarn),
     (_program_is("pnpm"), PNPM, _pnpm),
+    (_program_is("bun"), BUN, _bun),
     (_is_pip, PIP, _pip),
     (_program_is("poetry"), POETRY, _poetry),
     (_is_uv_project, UV, _uv),

@@ -127,6 +127,20 @@ PNPM = Ecosystem(
     toolchain_images=("node",),
     runtime_images=("node", "nginx"),
 )
+# Bun: `bun.lock` (text, Bun 1.2+) or `bun.lockb`; downloads go to ~/.bun/install/cache (Bun
+# docs, "bun install": lockfile, "Global cache").
+BUN = Ecosystem(
+    name="bun",
+    label="Bun",
+    markers=("bun.lock", "bun.lockb"),
+    manifests=("package.json", "bun.lock", "bun.lockb", "bunfig.toml", ".npmrc"),
+    command="bun install --frozen-lockfile",
+    cache_dirs=("/root/.bun/install/cache",),
+    dockerignore=_NODE_IGNORES,
+    install_dirs=("node_modules",),
+    toolchain_images=("oven/bun",),
+    runtime_images=("oven/bun", "nginx"),
+)
 PIP = Ecosystem(
     name="pip",
     label="pip",
@@ -286,6 +300,7 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     NPM,
     YARN,
     PNPM,
+    BUN,
     PIP,
     POETRY,
     UV,

@@ -280,20 +280,27 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
             yield _finding(ctx, run, mine)
 
 
+def _listed(items: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def _finding(ctx: DockerfileContext, run: Instruction, removals: list[LateRemoval]) -> Finding:
-    first = removals[0]
     creators = sorted({r.creator.line for r in removals})
     where = ", ".join(f"line {line}" for line in creators)
+    commands = list(dict.fromkeys(f"`{r.command.text}`" for r in removals))
+    deletes = f"{_listed(commands)} {'deletes' if len(commands) == 1 else 'delete'}"
+    what = _listed(list(dict.fromkeys(r.what for r in removals)))
     if all(r.inferred for r in removals):
         message = (
-            f"`{first.command.text}` deletes {first.what} in a layer of its own: whatever the "
+            f"{deletes} {what} in a layer of its own: whatever the "
             f"package manager left there is already committed by the RUN on {where} (or the "
             "base image), and layers are additive, so this RUN cannot make the image smaller. "
             "Delete the files in that RUN."
         )
     else:
         message = (
-            f"`{first.command.text}` deletes {first.what} created by the RUN on {where}: "
+            f"{deletes} {what} created by the RUN on {where}: "
             "layers are additive, so the files still ship in that earlier layer and the image "
             "does not get smaller. Delete them in the RUN that creates them."
         )

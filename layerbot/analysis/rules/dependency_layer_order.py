@@ -3,19 +3,31 @@
 ## What it does
 Flags the first step of a stage that downloads a package manager's dependencies after the
 project's sources arrived, when no step of that package manager ran on the manifests alone
-before them. Two kinds of step count:
+before them. Three kinds of step count:
 
 - an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`,
+  `bun install`,
   `pip install -r`, `pipenv install`, `bundle install`, `composer install`, `mix deps.get`,
   `dotnet restore`, `cargo fetch`, `mvn dependency:go-offline`, `gradle dependencies`) after a
   copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the
   project (`COPY services/api ./`, `COPY frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`,
-  `go mod tidy|vendor`, `mvn package|install|verify|compile`, `./mvnw …`, `gradle build`,
+  `go mod tidy|vendor`, `mvn package|install|verify|compile` (a lifecycle phase or a goal
+  that builds or runs the project: `spring-boot:run`, `jib:build`; not `install:install-file`
+  or `help:evaluate`), `./mvnw …`, `gradle build`,
   `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build`,
   `cargo install --path`, `dotnet build|publish`, `poetry install`, `uv sync`,
   `pip install .`) after any copy into the project (`COPY src ./src` counts) or with the
-  sources bind-mounted (`RUN --mount=type=bind`).
+  sources bind-mounted (`RUN --mount=type=bind`);
+- a `make <target>` whose recipe in the project's Makefile runs one of those builds
+  (`make build` running `go build`): the Makefile's targets, prerequisites, `$(MAKE)
+  <target>` calls, `%` pattern rules and simple variables are followed.
+
+A `pip install -r` whose requirement files name packages only (no `-e`, local path or
+`file:` URL) reads nothing else, so a source folder copied into the project before it
+(`COPY src ./src`) counts as the sources too; a `dotnet restore` naming a project in a
+sub-folder (`dotnet restore Api/Api.csproj`) is after the sources when that project's folder
+was copied whole.
 
 The message names the command that fetches. The project a command works on is found from
 `WORKDIR`, a leading `cd` and the copies that filled that folder; Go, Cargo and Gradle also
@@ -28,7 +40,10 @@ Not flagged:
 - builds that cannot download: vendored Go modules (`vendor/modules.txt`, `-mod=vendor`,
   `GOFLAGS=-mod=vendor`), a Go module without `go.sum`, GOPATH mode (no `go.mod`: there is
   no manifest to cache from), `mvn -o`, `gradle --offline`, `cargo --offline|--frozen`,
-  `dotnet … --no-restore`, `go install tool@version` (a module of its own);
+  `dotnet … --no-restore`, `go install tool@version` (a module of its own), a `make`
+  target whose recipe runs no package manager (or a Go build with `-mod=vendor`);
+- installing named packages (`npm install puppeteer@22`, `pnpm install sharp`): a tool, not
+  the project's manifests, so it neither counts as the project's install nor prepares it;
 - the cargo-chef planner: `COPY . .` before `cargo chef prepare` is intended, and
   `cargo chef cook` from the recipe is the dependency build;
 - a build whose `RUN` has a cache mount on the package manager's download cache
@@ -39,7 +54,10 @@ Not flagged:
   is usually something the install needs.
 
 A build command is flagged only when the project declares dependencies (a Go module with a
-`go.sum`, a lock file or manifest for the others).
+`go.sum`, a lock file or manifest for the others; for `pip install .` or `.[extra]`, the
+project's `pyproject.toml`, `setup.py` or `setup.cfg`). pip has no dependency-only install
+from `pyproject.toml`, so that finding says to pin the dependencies in a requirements file
+installed first and has no automatic fix.
 
 ## Why it matters
 Docker caches a `COPY` on the checksum of the files it copies, and once a step is invalidated
@@ -135,7 +153,7 @@ module's sources would be needed before the download).
   by default when `vendor/modules.txt` is present since Go 1.14) and GOPATH mode;
   `go help install` for `pkg@version`.
 - Maven Dependency Plugin, `dependency:go-offline` and `dependency:resolve`; Maven's `-o`
-  (offline) option.
+  (offline) option; Maven docs, "Introduction to the Build Lifecycle" (the phases).
 - Gradle docs, "The Gradle Wrapper" (the wrapper downloads Gradle itself) and
   `--offline`; the `dependencies` task.
 - Cargo book, `cargo fetch`, `cargo clean -p` and `cargo build --offline/--frozen`;
@@ -143,7 +161,12 @@ module's sources would be needed before the download).
   recipe).
 - .NET docs, "Containerize a .NET app" (copy the project file, `dotnet restore`, then the
   rest, `--no-restore`).
-- npm docs, `npm ci`; Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
+- GNU make manual, "Rule Syntax", "Pattern Rules", "How to Use Variables" and "Arguments to
+  Specify the Goals" (the first target is the default goal).
+- npm docs, `npm install <pkg>` (adds the named packages); pip docs, "Requirements File
+  Format" (`-e`, local paths and URLs in a requirements file).
+- npm docs, `npm ci`; Bun docs, "bun install" (`bun.lock`, `--frozen-lockfile`, the global
+  cache in `~/.bun/install/cache`); Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
   `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation.
 """
 
@@ -165,7 +188,7 @@ from layerbot.analysis.dependency_reorder import (
     local_go_replace,
     reorder_fix,
 )
-from layerbot.analysis.ecosystems import StepKind
+from layerbot.analysis.ecosystems import DependencyStep, StepKind
 from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.model import Finding, Fix, FixAvailability, InputError, Severity
 
@@ -205,11 +228,17 @@ def _manifests(
     return [m for m in relative if not ecosystems.is_ignored(patterns, m)]
 
 
+def _through(step: DependencyStep) -> str:
+    """What a ``make`` target runs, for the message (``make build`` runs ``go build``)."""
+    return f" (its recipe runs `{' '.join(step.recipe.argv)}`)" if step.recipe else ""
+
+
 def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
+        runs = _through(fetch.step)
         return (
-            f"`{fetch.step.command.text}` downloads the {fetch.step.ecosystem.label} "
+            f"`{fetch.step.command.text}`{runs} downloads the {fetch.step.ecosystem.label} "
             f"dependencies itself after the sources arrived: {copied} are copied alone first, "
             f"but nothing downloads from them, so any source change downloads everything "
             f"again; run `{command}` right after copying them."
@@ -231,8 +260,16 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
             f"downloaded again on every build; copy {wanted} first and install before "
             "copying the rest."
         )
+    runs = _through(step)
+    if step.ecosystem is ecosystems.PIP and not manifests:
+        return (
+            f"`{step.command.text}` installs the dependencies the project's own metadata "
+            f"declares, after `{copy_text}` {brought}, so any source change downloads them all "
+            "again; pip has no dependency-only install from `pyproject.toml`: pin them in a "
+            "requirements file copied and installed first (then `pip install --no-deps .`)."
+        )
     return (
-        f"`{step.command.text}` downloads the {ecosystem.label} dependencies itself, after "
+        f"`{step.command.text}`{runs} downloads the {ecosystem.label} dependencies itself, after "
         f"`{copy_text}` {brought} and with no dependency step on the manifests "
         f"alone before it, so any source change downloads them all again; copy {wanted} "
         f"first and run `{command}` before copying the rest."

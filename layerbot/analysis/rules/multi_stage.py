@@ -12,13 +12,16 @@ bootRun`). It also flags a final stage that installs build tools (`build-essenti
 `build-base`, `gcc`, `g++`, `make`, `clang`, ..., or an SDK from the package manager:
 `dotnet-sdk-8.0`, `openjdk-17-jdk`, `golang`, `rustc`) and does not remove them in the same
 `RUN`, and an `apk add --virtual` group holding a compiler that is never deleted with
-`apk del` in the `RUN` that added it. Both are `major`.
+`apk del` in the `RUN` that added it. Both are `major`; when the final image already copies
+from a builder stage of the file, the message says to install the tools there.
 
 It stays silent where a builder stage is not the answer, because the image is an
 environment rather than an application:
 
 - a file named for one: `Dockerfile.dev`, `dev/Dockerfile`, `.devcontainer/Dockerfile`,
-  `ci/...`, `test/...`, `Dockerfile.test`, `Dockerfile.build`;
+  `ci/...`, `test/...`, `Dockerfile.test`, `Dockerfile.build`, or a final stage named for
+  one (`FROM golang:1.22 AS dev`, `AS test`): it is what a plain `docker build` of the file
+  builds (Docker docs, "Multi-stage builds": the last stage is the default target);
 - a start command that opens a workbench: a shell (`bash`, `sh`), `make`, a test runner
   (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
   `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
@@ -314,6 +317,14 @@ def _tools_impact(left: LeftBehind) -> str:
     return f"Stays in the final image: {'; '.join(parts)} (approximate installed sizes)."
 
 
+def _builder_stages(shipped: ShippedImage) -> list[str]:
+    """Stages of this file the final image copies from (``COPY --from=builder``)."""
+    names = {stage.name for stage in shipped.doc.stages if stage.name}
+    names |= {str(stage.index) for stage in shipped.doc.stages}
+    sources = [copy.flags.get("from", "") for copy in shipped.of_keyword("COPY")]
+    return list(dict.fromkeys(name for name in sources if name in names))
+
+
 def _tools_message(shipped: ShippedImage, left: LeftBehind) -> str:
     parts = []
     if left.tools:
@@ -326,6 +337,12 @@ def _tools_message(shipped: ShippedImage, left: LeftBehind) -> str:
     message = message[0].upper() + message[1:]
     message += ": the build tools ship with the application, and removing them in a later RUN "
     message += "does not shrink the earlier layer."
+    builders = _builder_stages(shipped)
+    if builders:
+        return message + (
+            f" The file already builds in `{builders[0]}`: install the tools there and copy "
+            "only what they produce into this stage, or remove them in the same RUN."
+        )
     if shipped.image.short_name == "python":
         return message + (
             " Build wheels or a virtualenv in a builder stage that has the compilers and copy "

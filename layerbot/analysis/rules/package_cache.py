@@ -14,7 +14,10 @@ an install keeps its package manager's leftovers in the layer:
 - `pip install` without `--no-cache-dir` (or its prefix `--no-cache`), unless
   `PIP_NO_CACHE_DIR` is set to any boolean pip accepts (`1`, `true`, `off`, `0`...: pip
   disables the cache for all of them); `uv sync` and `uv pip install` without `--no-cache`
-  (unless `UV_NO_CACHE` is true);
+  (unless `UV_NO_CACHE` is true); `poetry install`/`sync`/`add`/`update` without the global
+  `--no-cache` option and with Poetry's download cache (`cache` and `artifacts` under
+  `~/.cache/pypoetry` or `POETRY_CACHE_DIR`; its `virtualenvs` folder is the environment
+  itself, never deleted by the fix) left in place;
 - `yum`/`dnf`/`microdnf`/`tdnf` installs without `clean all`, `zypper install` without
   `zypper clean`, `conda`/`mamba` installs without `conda clean`;
 - `gem install` without `--no-document` (the official `ruby` images already configure
@@ -81,6 +84,8 @@ update` in a `RUN` of its own to `update-with-install`, so one problem is report
 - uv docs, "Caching": `--no-cache` / `UV_NO_CACHE`, and the cache mount on `/root/.cache/uv`
   recommended in uv's Docker guide.
 - conda docs, "conda clean": removes unused packages and tarballs from the package cache.
+- Poetry docs, "Configuration: cache-dir" (default `~/.cache/pypoetry` on Linux,
+  `POETRY_CACHE_DIR`) and "Commands: global options" (`--no-cache`).
 - The official `ruby` image's Dockerfile writes `gem: --no-document` to
   `/usr/local/etc/gemrc` ("skip installing gem documentation").
 """
@@ -173,7 +178,8 @@ class RunView:
         if covered_by_mount(self.run, cache, moved) or cache.label in self.deleted_later:
             return False
         return not any(
-            cache.removed_by(command, moved) for command in self.commands[position + 1 :]
+            cache.removed_by(command, moved, self.variables)
+            for command in self.commands[position + 1 :]
         )
 
 
@@ -274,7 +280,7 @@ def _appended_clean(
         last = view.commands[left[-1]]
         moved = cache.moved_to(last, view.variables)
         if moved:  # the tool's own clean command would empty the default place
-            clean = f"rm -rf {moved[0]}"
+            clean = cache.clean_moved(moved[0])
             what = f"{cache.label.split(' (')[0]} (moved to {moved[0]})"
         else:
             clean, what = command(last), cache.label
@@ -302,6 +308,9 @@ def _problems(view: RunView) -> list[Problem]:
         *_uv(view),
         *_appended_clean(view, "yum", lambda c: f"{c.program} clean all"),
         *_appended_clean(view, "zypper", lambda c: "zypper clean --all"),
+        *_appended_clean(
+            view, "poetry", lambda c: "rm -rf ~/.cache/pypoetry/cache ~/.cache/pypoetry/artifacts"
+        ),
         *_appended_clean(view, "npm", lambda c: "npm cache clean --force"),
         *_appended_clean(view, "yarn", lambda c: "yarn cache clean"),
         *_appended_clean(view, "conda", lambda c: f"{c.program} clean --all --yes"),

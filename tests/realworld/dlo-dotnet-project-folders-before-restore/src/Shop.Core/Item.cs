@@ -1,0 +1,1 @@
+namespace Shop.Core; public record Item(string Name);
