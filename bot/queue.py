@@ -96,7 +96,9 @@ class _Claim:
 def _claiming_channel(base: Any, dedupe: RedisDedupe) -> Any:
     """kombu's Redis channel class ``base``, storing a message under a pending claim through
     ``dedupe`` (claim and ``LPUSH`` in one script) instead of the bare ``LPUSH`` of ``_put``,
-    the method each kombu virtual transport implements to store a message."""
+    the method each kombu virtual transport implements to store a message. The web publishes
+    one message at a time to Celery's default queue: no publish batch, no queue expiry, the two
+    extras of kombu's own ``_put`` that this one leaves out."""
 
     class ClaimingChannel(base):  # type: ignore[misc]
         claim: _Claim | None = None
@@ -106,8 +108,6 @@ def _claiming_channel(base: Any, dedupe: RedisDedupe) -> Any:
             if claim is None:
                 super()._put(queue, message, **kwargs)
                 return
-            if kwargs.get("_publish_batch") is not None or queue in (self._expires or {}):
-                raise QueueUnavailable("unsupported publish")  # neither is used by the web side
             priority = self._get_message_priority(message, reverse=False)
             key = self.global_keyprefix + self._q_for_pri(queue, priority)
             payload: str = dumps(message)  # type: ignore[no-untyped-call]  # kombu's own
@@ -198,7 +198,7 @@ class TaskQueue:
         """Claim the job's dedupe keys for its delivery and send it; ``False`` (nothing sent)
         when another delivery holds a key. Raises :class:`QueueUnavailable` when the broker or
         the dedupe store cannot be reached; the caller then spools the job and sends it again
-        later under the same delivery, which still owns its keys."""
+        later under the same delivery, the owner of any key it claimed meanwhile."""
         try:
             publisher = self._publisher()
             if isinstance(self.dedupe, RedisDedupe):
