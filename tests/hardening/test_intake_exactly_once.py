@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ import pytest
 import redis
 
 from layerbot.celery_app import NOTE_TASK, REVIEW_TASK
+from tests.e2e.worker_fixtures import stop_worker
 from tests.hardening.figures import scaled
 from tests.hardening.recording_worker import ARGS, RAN
 from tests.hardening.stack import hardening_redis_fixture
@@ -113,15 +113,6 @@ def start_recording_worker(env: dict[str, str], log: Path) -> subprocess.Popen[b
         )  # fmt: skip
 
 
-def stop(worker: subprocess.Popen[bytes]) -> None:
-    os.killpg(worker.pid, signal.SIGTERM)
-    try:
-        worker.wait(30)
-    except subprocess.TimeoutExpired:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait(5)
-
-
 def test_every_accepted_delivery_runs_exactly_once_in_a_real_worker(
     hardening_redis: str, tmp_path: Path
 ) -> None:
@@ -162,6 +153,6 @@ def test_every_accepted_delivery_runs_exactly_once_in_a_real_worker(
         ran = {task_id: int(count) for task_id, count in store.hgetall(RAN).items()}
         ran_args = {task_id: json.loads(args) for task_id, args in store.hgetall(ARGS).items()}
     finally:
-        stop(worker)
+        stop_worker(worker)
     assert ran == dict.fromkeys(events, 1)  # and run once: nothing lost, nothing doubled
     assert ran_args == {task_id: delivery.args for task_id, delivery in events.items()}
