@@ -10,8 +10,8 @@ Metrics are multi-process (see :mod:`bot.metrics`): this file sets ``PROMETHEUS_
 when the server starts, and drops a dead worker's live gauges. Each worker runs a spool replayer
 thread. Each delivery is logged once, by the app (event, project, task id, outcome); gunicorn's
 access log is off unless ``WEB_ACCESS_LOG=1``: a second line per delivery, which took 6 % of a
-worker's Python time in a profile under load (issue 13). It has the method, path without query string, status, size and
-time: never a header, a query string or a body, so no token can leak into it.
+worker's Python time in a profile under load (issue 13). It has the method, path without query
+string, status, size and time: never a header, a query string or a body, so no token can leak.
 """
 
 from __future__ import annotations
