@@ -239,6 +239,7 @@ def _median_row(rounds: list[dict[str, Any]]) -> dict[str, Any]:
 def run(levels: list[int], rounds: int, seconds: float, redis_url: str) -> dict[str, object]:
     """``rounds`` alternating rounds of ``seconds`` per concurrency level, on both servers."""
     queue_rows, naive_rows, ratios = [], [], {}
+    load_before = os.getloadavg()[0]  # the machine may be shared: its load goes with the figures
     with _servers(redis_url) as (ours, naive):
         for variant in (ours, naive):
             variant.round("warm-up", 4, min(seconds, 1.0))
@@ -266,6 +267,7 @@ def run(levels: list[int], rounds: int, seconds: float, redis_url: str) -> dict[
         "queue": queue_rows,
         "naive": naive_rows,
         "ratio_to_naive": ratios,
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "goal": {
             "ratio": GOAL_RATIO,
             "p99_ms": GOAL_P99_MS,
