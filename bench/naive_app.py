@@ -1,28 +1,33 @@
-"""The naive intake the queue is measured against: ask GitLab inside the webhook request.
+"""The naive intake the bot's is measured against: a Flask route calling Celery ``apply_async``.
 
-Same signature checks, no queue: each delivery fetches its merge request from the (fake) GitLab
-before answering, the way a bot without a worker would start its review. Only for ``bench``.
+What a team would write first: verify the delivery's signature, parse the JSON, and hand the
+review to Celery on the same Redis with ``task.apply_async`` (the same Celery configuration as
+the bot's, :func:`layerbot.celery_app.make_celery`). No dedupe, no spool, no metrics; the review
+itself runs in a worker, never inside the request. Served by gunicorn with 2 sync workers (see
+``bench/intake.py``). Only for ``bench``.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
-import urllib.request
 
 from flask import Flask, Response, request
 
 from bot import webhook
+from layerbot.celery_app import REVIEW_TASK, make_celery
 from layerbot.settings import Settings
-from tests.fake_gitlab.server import BOT_TOKEN
 
 
 def create() -> Flask:
     settings = Settings.from_env()
     key = webhook.signing_key(settings.webhook_signing_token)
-    gitlab_url = os.environ["NAIVE_GITLAB_URL"]
-    latency = float(os.environ.get("NAIVE_LATENCY", "0"))
+    celery = make_celery(settings)
+
+    @celery.task(name=REVIEW_TASK)
+    def review_merge_request(project_id: int, mr_iid: int, head_sha: str | None) -> None:
+        """Never runs here: the bot's worker registers the real task under the same name."""
+
     app = Flask(__name__)
 
     @app.get("/healthz")
@@ -39,16 +44,11 @@ def create() -> Flask:
         )
         webhook.check_signature(headers, raw, key, time.time())
         payload = json.loads(raw)
-        project = payload["project"]["id"]
-        iid = payload["object_attributes"]["iid"]
-        time.sleep(latency)  # GitLab's own answer time, which the fake does not add
-        url = f"{gitlab_url}/api/v4/projects/{project}/merge_requests/{iid}"
-        call = urllib.request.Request(url, headers={"PRIVATE-TOKEN": BOT_TOKEN})
-        try:
-            with urllib.request.urlopen(call, timeout=10) as answer:
-                answer.read()
-        except OSError:
-            pass  # an unknown MR answers 404: the round trip is what is measured
-        return Response("{}", status=202, mimetype="application/json")
+        attributes = payload["object_attributes"]
+        head = attributes["last_commit"]["id"]
+        task = review_merge_request.apply_async(
+            args=(payload["project"]["id"], attributes["iid"], head)
+        )
+        return Response(json.dumps({"task_id": task.id}), status=202, mimetype="application/json")
 
     return app

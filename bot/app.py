@@ -7,6 +7,7 @@ milliseconds: it never calls GitLab and never logs the body or a token.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -14,12 +15,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Request, Response, jsonify, request
+from flask import Flask, Request, Response, request
 from prometheus_client import CollectorRegistry
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import webhook
-from bot.dedupe import DedupeStore, RedisDedupe, SqliteDedupe
 from bot.intake import Intake, Outcome, SpoolFailed
 from bot.metrics import SpoolCollector, WebMetrics, event_label, exposition
 from bot.queue import Job, TaskQueue
@@ -47,12 +47,6 @@ class WebServices:
     signing_key: bytes | None
 
 
-def _dedupe_store(settings: Settings, queue: TaskQueue) -> DedupeStore:
-    if queue.redis is None:
-        return SqliteDedupe(settings.data_dir / "dedupe.sqlite3")
-    return RedisDedupe(queue.redis)
-
-
 def _signing_key(settings: Settings) -> bytes | None:
     if not settings.webhook_signing_token:
         return None
@@ -77,7 +71,7 @@ def create_app(settings: Settings, queue: TaskQueue | None = None) -> Flask:
     metrics = WebMetrics(registry)
     spool = Spool(settings.spool_dir)
     registry.register(SpoolCollector(spool))
-    intake = Intake(queue, _dedupe_store(settings, queue), spool, metrics)
+    intake = Intake(queue, spool, metrics)
     state = WebServices(
         settings=settings,
         queue=queue,
@@ -216,7 +210,7 @@ def _job(decision: webhook.Enqueue, idempotency_key: str | None) -> Job:
 
 
 def _answer(code: int, /, **fields: Any) -> tuple[Response, int]:
-    return jsonify(fields), code
+    return Response(json.dumps(fields), mimetype="application/json"), code
 
 
 def _receive(state: WebServices, incoming: Request) -> tuple[Response, int]:
@@ -231,6 +225,7 @@ def _receive(state: WebServices, incoming: Request) -> tuple[Response, int]:
         return _answer(rejected.status, status="rejected", reason=rejected.detail)
     if isinstance(decision, webhook.Ignored):
         metrics.ignored.labels(decision.reason).inc()
+        log.info("webhook %s ignored: %s", event_label(event), decision.reason)
         return _answer(decision.status, status="ignored", reason=decision.reason)
     # GitLab sends the same value as webhook-id on signed hooks; either names the delivery
     delivery_key = incoming.headers.get("Idempotency-Key") or incoming.headers.get("webhook-id")

@@ -4,6 +4,10 @@ A claim stores the *delivery's* own id as the key's owner, so claiming again wit
 succeeds: a spooled event replayed after a crash is not mistaken for a duplicate of itself, while
 GitLab's redelivery of the same push (a new delivery id) is. Keys live in Redis (``SET NX EX``)
 or, on the embedded one-machine queue, in a local SQLite file shared by every web process.
+
+On Redis the claim can also store the event's task: the script pushes the message (serialized by
+kombu, see :mod:`bot.queue`) onto the broker's queue only when the claim succeeds, so accepting an
+event is one round trip and a duplicate never reaches the queue.
 """
 
 from __future__ import annotations
@@ -21,13 +25,17 @@ DEDUPE_TTL_SECONDS = 3 * 24 * 3600
 
 KEY_PREFIX = "layerbot:dedupe:"
 
-# Claim every key for ARGV[1] unless another owner holds one; one round trip per delivery.
+# Claim every key for ARGV[1] unless another owner holds one; then, when ARGV[3] (a message) is
+# given, LPUSH it onto the last key (the queue). One round trip per delivery.
 _CLAIM_SCRIPT = """
-for _, key in ipairs(KEYS) do
-  if not redis.call('SET', key, ARGV[1], 'NX', 'EX', ARGV[2]) then
-    if redis.call('GET', key) ~= ARGV[1] then return 0 end
+local claims = #KEYS
+if ARGV[3] then claims = claims - 1 end
+for i = 1, claims do
+  if not redis.call('SET', KEYS[i], ARGV[1], 'NX', 'EX', ARGV[2]) then
+    if redis.call('GET', KEYS[i]) ~= ARGV[1] then return 0 end
   end
 end
+if ARGV[3] then redis.call('LPUSH', KEYS[#KEYS], ARGV[3]) end
 return 1
 """
 
@@ -48,9 +56,16 @@ class RedisDedupe:
         self._ttl = ttl
         self._script = client.register_script(_CLAIM_SCRIPT)
 
-    def claim(self, keys: tuple[str, ...], owner: str) -> bool:
+    def claim(self, keys: tuple[str, ...], owner: str, push: tuple[str, str] | None = None) -> bool:
+        """Claim ``keys``; then, if claimed, ``LPUSH`` the message ``push[1]`` onto the list
+        ``push[0]`` in the same script (nothing is pushed for a duplicate)."""
+        names = [KEY_PREFIX + key for key in keys]
+        args: list[str | int] = [owner, self._ttl]
+        if push is not None:
+            names.append(push[0])
+            args.append(push[1])
         try:
-            claimed = self._script(keys=[KEY_PREFIX + key for key in keys], args=[owner, self._ttl])
+            claimed = self._script(keys=names, args=args)
         except redis.RedisError as error:
             raise DedupeUnavailable(type(error).__name__) from None
         return bool(claimed)

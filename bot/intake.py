@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 
-from bot.dedupe import DedupeStore, DedupeUnavailable
 from bot.metrics import WebMetrics
 from bot.queue import Job, QueueUnavailable, TaskQueue
 from bot.spool import Spool
@@ -35,11 +34,8 @@ class Outcome(enum.Enum):
 
 
 class Intake:
-    def __init__(
-        self, queue: TaskQueue, dedupe: DedupeStore, spool: Spool, metrics: WebMetrics
-    ) -> None:
+    def __init__(self, queue: TaskQueue, spool: Spool, metrics: WebMetrics) -> None:
         self.queue = queue
-        self.dedupe = dedupe
         self.spool = spool
         self.metrics = metrics
         self._lock = threading.Lock()
@@ -57,13 +53,13 @@ class Intake:
     def deliver(self, job: Job, via: str) -> Outcome | None:
         """Claim and enqueue ``job``; ``None`` when the broker or dedupe store is unreachable."""
         try:
-            if not self.dedupe.claim(job.dedupe_keys, job.delivery):
-                self.metrics.duplicates.inc()
-                return Outcome.DUPLICATE
-            self.queue.send(job)
-        except (DedupeUnavailable, QueueUnavailable) as error:
+            sent = self.queue.send(job)
+        except QueueUnavailable as error:
             self._broker_failed(str(error))
             return None
+        if not sent:
+            self.metrics.duplicates.inc()
+            return Outcome.DUPLICATE
         self.metrics.enqueued.labels(job.task, via).inc()
         with self._lock:
             self._broker_down_until = 0.0

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from bot.dedupe import SqliteDedupe
 from bot.intake import Intake
 from bot.metrics import WebMetrics
 from bot.queue import Job, TaskQueue
@@ -36,12 +35,7 @@ def job(number: int, delivery: str | None = None) -> Job:
 
 def replayer(settings: Settings) -> Replayer:
     spool = Spool(settings.spool_dir)
-    intake = Intake(
-        TaskQueue(settings),
-        SqliteDedupe(settings.data_dir / "dedupe.sqlite3"),
-        spool,
-        WebMetrics(CollectorRegistry()),
-    )
+    intake = Intake(TaskQueue(settings), spool, WebMetrics(CollectorRegistry()))
     return Replayer(spool, intake.replay)
 
 
