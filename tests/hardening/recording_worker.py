@@ -17,11 +17,7 @@ from celery import Task
 
 from layerbot.celery_app import NOTE_TASK, REVIEW_TASK, make_celery
 from layerbot.settings import Settings
-
-RAN = "recording-worker:ran"
-"""Hash: task id -> how many times it ran."""
-ARGS = "recording-worker:args"
-"""Hash: task id -> the JSON arguments of its last run."""
+from tests.hardening.recording import ARGS, RAN
 
 settings = Settings.from_env()
 app = make_celery(settings)

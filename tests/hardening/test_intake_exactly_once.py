@@ -25,7 +25,7 @@ import redis
 from layerbot.celery_app import NOTE_TASK, REVIEW_TASK
 from tests.e2e.worker_fixtures import stop_worker
 from tests.hardening.figures import scaled
-from tests.hardening.recording_worker import ARGS, RAN
+from tests.hardening.recording import ARGS, RAN
 from tests.hardening.stack import hardening_redis_fixture
 from tests.web.live import ROOT, serve, wait_for
 from tests.web.payloads import (
