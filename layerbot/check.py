@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
 from layerbot.analysis import formats
 from layerbot.analysis.config import CONFIG_FILE, ConfigError, parse_config
@@ -199,9 +198,9 @@ def _fix_in_place(
     return outcome.text.encode("utf-8")
 
 
-def use_color(stream: TextIO) -> bool:
+def use_color() -> bool:
     """ANSI colours only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
-    return stream.isatty() and not os.environ.get("NO_COLOR")
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str, str]) -> str:
@@ -215,7 +214,7 @@ def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str,
 
         docs_url = Settings.from_env().rule_docs_url or DOCS_URL
         return formats.render_sarif(result, sources, version=version(), docs_url=docs_url)
-    return formats.render_text(result, sources, show_diff=args.diff, color=use_color(sys.stdout))
+    return formats.render_text(result, sources, show_diff=args.diff, color=use_color())
 
 
 def run_rule(args: argparse.Namespace) -> int:
