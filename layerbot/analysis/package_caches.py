@@ -202,9 +202,10 @@ class Cache:
         default place or at ``directories``."""
         if self.cleans(command):
             return True
-        return any(
+        removed = removed_paths(command)  # none for most commands: asked of every cache
+        return bool(removed) and any(
             _within(path, directory) or _within(directory, path)
-            for path in removed_paths(command)
+            for path in removed
             for directory in (*self.directories, *directories)
         )
 

@@ -24,6 +24,8 @@ _OPERATORS = re.compile(
 _WORD = re.compile(r"""(?:[^\s'"\\]+|'[^']*'?|"(?:\\.|[^"\\])*"?|\\.?)+""", re.DOTALL)
 _PART = re.compile(r"""'([^']*)'?|"((?:\\.|[^"\\])*)"?|\\(.?)|([^'"\\]+)""", re.DOTALL)
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_ESCAPED = re.compile(r"\\(.)")
+_CONTINUATION = re.compile(r"\\\r?\n")
 # xargs options whose value is the next word (``-n 1``, ``-I {}``).
 _XARGS_VALUE_OPTIONS = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}
 _ABOUT_ITSELF = ("--version", "-v", "-V", "--help", "-h")
@@ -101,9 +103,13 @@ class Command:
 
 
 def _unquote(word: str) -> str:
+    if not any(mark in word for mark in "'\"\\"):
+        return word  # the common case: nothing to unquote
     parts = []
     for single, double, escaped, plain in _PART.findall(word):
-        parts.append(single or re.sub(r"\\(.)", r"\1", double) or escaped or plain)
+        if "\\" in double:
+            double = _ESCAPED.sub(r"\1", double)
+        parts.append(single or double or escaped or plain)
     return "".join(parts)
 
 
@@ -119,7 +125,7 @@ def split_words(text: str) -> list[str]:
 
 
 def _fold_continuations(script: str) -> str:
-    return re.sub(r"\\\r?\n", " ", script)
+    return _CONTINUATION.sub(" ", script) if "\\" in script else script
 
 
 def _pieces(script: str) -> list[str]:

@@ -1,0 +1,37 @@
+"""Answers worked out once per parse, though several rules ask for them.
+
+The package-cache, cleanup and merge rules all ask which deletions in a stage come late and
+which index updates run apart from their install, for every stage of every file.
+:func:`per_parse` keeps each answer on the parse object it is about (a ``Dockerfile`` or a
+``Stage``), so the answer lives and dies with that parse and no other file ever sees it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
+
+Owner = TypeVar("Owner")
+Item = TypeVar("Item")
+Arguments = ParamSpec("Arguments")
+
+
+def per_parse(
+    function: Callable[Concatenate[Owner, Arguments], list[Item]],
+) -> Callable[Concatenate[Owner, Arguments], list[Item]]:
+    """``function(owner, *others)`` computed once per ``owner`` and identity of the ``others``
+    (parts of the same parse, such as one of its stages); each caller gets a list of its own."""
+
+    @functools.wraps(function)
+    def cached(owner: Owner, /, *args: Arguments.args, **kwargs: Arguments.kwargs) -> list[Item]:
+        assert not kwargs, "per_parse functions take positional arguments only"
+        memo: dict[object, tuple[tuple[object, ...], list[Item]]]
+        memo = vars(owner).setdefault("_per_parse", {})
+        key = (function, *map(id, args))
+        if key not in memo:
+            # The arguments are kept with the answer, so that no other object takes their ids.
+            memo[key] = (args, function(owner, *args, **kwargs))
+        return list(memo[key][1])
+
+    return cached
