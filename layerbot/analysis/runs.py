@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 from layerbot.analysis import shell
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
+from layerbot.analysis.memo import per_parse
 from layerbot.analysis.model import Edit
 
 # Builtins whose effect would leak into commands merged after them in one shell.
@@ -37,7 +38,10 @@ def shell_runs(stage: Stage) -> list[Instruction]:
     ]
 
 
+@per_parse
 def run_commands(run: Instruction) -> list[shell.Command]:
+    """Read once per RUN: every layer rule asks, and a file may hold more RUNs than the shell
+    reader's cache."""
     return shell.commands(run.script)
 
 

@@ -103,7 +103,7 @@ class Command:
 
 
 def _unquote(word: str) -> str:
-    if not any(mark in word for mark in "'\"\\"):
+    if "'" not in word and '"' not in word and "\\" not in word:
         return word  # the common case: nothing to unquote
     parts = []
     for single, double, escaped, plain in _PART.findall(word):
