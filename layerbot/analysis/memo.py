@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Concatenate, ParamSpec, TypeVar
 
-Owner = TypeVar("Owner")
-Item = TypeVar("Item")
-Arguments = ParamSpec("Arguments")
+# ``typing`` only for the type checker: importing it costs ``layerbot check`` 2 ms at start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Concatenate, ParamSpec, TypeVar
+
+    Owner = TypeVar("Owner")
+    Item = TypeVar("Item")
+    Arguments = ParamSpec("Arguments")
 
 
 def per_parse(
