@@ -58,6 +58,7 @@ def one_process(command: Sequence[str], files: Sequence[Path], repeats: int) -> 
     return {
         "files": len(files),
         "seconds": seconds,
+        "cpu_seconds": median([run.cpu_seconds for run in runs]),
         "files_per_s": len(files) / seconds,
         "peak_rss_mb": max(run.peak_rss_kb for run in runs) / 1024,
     }
@@ -142,11 +143,15 @@ def cli_start(repeats: int) -> dict[str, object]:
             if hadolint:
                 commands["hadolint"] = [hadolint, "--no-fail", "Dockerfile"]
             times: dict[str, list[float]] = {name: [] for name in commands}
+            cpu: dict[str, list[float]] = {name: [] for name in commands}
             for _ in range(repeats):
                 for name, argv in commands.items():
-                    times[name].append(run_process(argv, cwd=folder).seconds * 1000)
+                    run = run_process(argv, cwd=folder)
+                    times[name].append(run.seconds * 1000)
+                    cpu[name].append(run.cpu_seconds * 1000)
             case: dict[str, object] = {"case": label, "repeats": repeats}
             case.update({f"{name}_ms": median(values) for name, values in times.items()})
+            case.update({f"{name}_cpu_ms": median(values) for name, values in cpu.items()})
             case["layerbot_import_ms"] = _import_ms(folder)
             cases.append(case)
     return {"goal_ms": GOAL_START_MS, "cases": cases}
