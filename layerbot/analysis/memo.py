@@ -1,9 +1,11 @@
 """Answers worked out once per parse, though several rules ask for them.
 
-The package-cache, cleanup and merge rules all ask which deletions in a stage come late and
-which index updates run apart from their install, for every stage of every file.
-:func:`per_parse` keeps each answer on the parse object it is about (a ``Dockerfile`` or a
-``Stage``), so the answer lives and dies with that parse and no other file ever sees it.
+Every layer rule asks which commands a RUN runs; the package-cache, cleanup and merge rules
+all ask which deletions in a stage come late and which index updates run apart from their
+install. :func:`per_parse` keeps each answer on the parse object it is about (an
+``Instruction``, a ``Stage`` or a ``Dockerfile``), so the answer lives and dies with that parse
+and no other file ever sees it; unlike a bounded cache, it never evicts and re-reads on a file
+with thousands of RUNs.
 """
 
 from __future__ import annotations
