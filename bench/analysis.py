@@ -1,21 +1,38 @@
-"""Analysis throughput: ``layerbot check`` against ``hadolint`` over the same files, same run.
+"""Analysis throughput and start-up: ``layerbot check`` against ``hadolint``, same files, same run.
 
 Two ways each tool is called in practice: one process over all files (a CI job over a
 monorepo) and one process per file (pre-commit, one job per image). layerbot runs with
-``--format json``, so every fix's diff is computed too.
+``--format json``, so every fix's diff is computed too. The start-up figure is one small
+Dockerfile checked by a whole process, in a repository without and with a CI configuration
+(which the check reads for the build context).
 """
 
 from __future__ import annotations
 
+import compileall
 import random
+import re
 import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.measure import median, run_process
 
+ROOT = Path(__file__).resolve().parents[1]
 LAYERBOT = [sys.executable, "-m", "layerbot.cli", "check", "--format", "json"]
+# The goals of issue 13: ten times hadolint's files per second in one process, and one file
+# checked by a whole process in 50 ms.
+GOAL_RATIO_ONE_PROCESS = 10.0
+GOAL_START_MS = 50.0
+
+
+def compile_bytecode() -> None:
+    """Bytecode for layerbot's modules, as an installed package has: a checkout run with
+    ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every module in every timed process."""
+    compileall.compile_dir(str(ROOT / "layerbot"), quiet=1)
 
 
 def hadolint_command() -> str | None:
@@ -29,10 +46,10 @@ def _hadolint() -> list[str] | None:
     return [found, "--no-fail", "-f", "json"] if found else None
 
 
-def _layerbot_command() -> list[str]:
+def _layerbot_command(output: str = "json") -> list[str]:
     script = Path(sys.executable).with_name("layerbot")
     prefix = [str(script)] if script.exists() else LAYERBOT[:3]
-    return [*prefix, "check", "--format", "json"]
+    return [*prefix, "check", "--format", output]
 
 
 def one_process(command: Sequence[str], files: Sequence[Path], repeats: int) -> dict[str, float]:
@@ -41,6 +58,7 @@ def one_process(command: Sequence[str], files: Sequence[Path], repeats: int) -> 
     return {
         "files": len(files),
         "seconds": seconds,
+        "cpu_seconds": median([run.cpu_seconds for run in runs]),
         "files_per_s": len(files) / seconds,
         "peak_rss_mb": max(run.peak_rss_kb for run in runs) / 1024,
     }
@@ -80,3 +98,60 @@ def compare(name: str, files: Sequence[Path], repeats: int, sample: int) -> dict
             assert isinstance(ours, dict) and isinstance(theirs, dict)
             result[f"ratio_{mode}"] = ours["files_per_s"] / theirs["files_per_s"]
     return result
+
+
+START_DOCKERFILE = """\
+FROM python:3.12-slim
+WORKDIR /app
+RUN apt-get update && apt-get install -y --no-install-recommends curl
+COPY . .
+RUN pip install -r requirements.txt
+CMD ["gunicorn", "app:app"]
+"""
+START_CI = "build:\n  image: docker:27\n  script:\n    - docker build -t $CI_REGISTRY_IMAGE .\n"
+
+
+def _import_ms(cwd: str) -> float:
+    """What ``layerbot check Dockerfile`` spends importing (the sum of ``-X importtime``'s own
+    times, the interpreter's start-up modules included)."""
+    argv = [sys.executable, "-X", "importtime", "-m", "layerbot.cli", "check", "Dockerfile"]
+    stderr = subprocess.run(argv, cwd=cwd, capture_output=True, text=True).stderr
+    own = re.findall(r"^import time:\s+(\d+) \|", stderr, re.MULTILINE)
+    return sum(int(micros) for micros in own) / 1000
+
+
+def cli_start(repeats: int) -> dict[str, object]:
+    """One Dockerfile checked by a whole process, layerbot and hadolint interleaved (and a
+    bare interpreter start, the floor under any Python command), medians over ``repeats``."""
+    compile_bytecode()
+    hadolint = hadolint_command()
+    layerbot = _layerbot_command("text")
+    cases = []
+    for label, files in (
+        ("repository without CI configuration", {}),
+        ("repository with .gitlab-ci.yml", {".gitlab-ci.yml": START_CI}),
+    ):
+        with tempfile.TemporaryDirectory() as folder:
+            (Path(folder) / ".git").mkdir()
+            files = {"Dockerfile": START_DOCKERFILE, "requirements.txt": "flask\n", **files}
+            for name, text in files.items():
+                (Path(folder) / name).write_text(text, encoding="utf-8")
+            commands = {
+                "layerbot": [*layerbot, "Dockerfile"],
+                "python": [sys.executable, "-c", "pass"],
+            }
+            if hadolint:
+                commands["hadolint"] = [hadolint, "--no-fail", "Dockerfile"]
+            times: dict[str, list[float]] = {name: [] for name in commands}
+            cpu: dict[str, list[float]] = {name: [] for name in commands}
+            for _ in range(repeats):
+                for name, argv in commands.items():
+                    run = run_process(argv, cwd=folder)
+                    times[name].append(run.seconds * 1000)
+                    cpu[name].append(run.cpu_seconds * 1000)
+            case: dict[str, object] = {"case": label, "repeats": repeats}
+            case.update({f"{name}_ms": median(values) for name, values in times.items()})
+            case.update({f"{name}_cpu_ms": median(values) for name, values in cpu.items()})
+            case["layerbot_import_ms"] = _import_ms(folder)
+            cases.append(case)
+    return {"goal_ms": GOAL_START_MS, "cases": cases}

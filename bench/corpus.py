@@ -113,6 +113,16 @@ def project_dockerfiles() -> list[Path]:
     return sorted(found)
 
 
+def realworld_dockerfiles() -> list[Path]:
+    """Dockerfiles written after real projects' shapes (``tests/realworld``, ``tests/corpus``)."""
+    return [
+        path
+        for path in project_dockerfiles()
+        if path.is_relative_to(ROOT / "tests" / "realworld")
+        or path.is_relative_to(ROOT / "tests" / "corpus")
+    ]
+
+
 def dockerfile_of_size(instructions: int) -> str:
     """One long single-stage Dockerfile with ``instructions`` instructions, for scaling runs."""
     rng = random.Random(instructions)

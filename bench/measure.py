@@ -16,6 +16,8 @@ class ProcessRun:
     seconds: float
     peak_rss_kb: int
     returncode: int
+    # User and system CPU time: on a shared machine, what the process itself cost.
+    cpu_seconds: float = 0.0
 
 
 def run_process(argv: Sequence[str], cwd: str | None = None) -> ProcessRun:
@@ -27,7 +29,8 @@ def run_process(argv: Sequence[str], cwd: str | None = None) -> ProcessRun:
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - start
     process.returncode = os.waitstatus_to_exitcode(status)
-    return ProcessRun(seconds, usage.ru_maxrss, process.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ProcessRun(seconds, usage.ru_maxrss, process.returncode, cpu)
 
 
 def median(values: Sequence[float]) -> float:

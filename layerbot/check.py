@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TextIO
 
 from layerbot.analysis import formats
 from layerbot.analysis.config import CONFIG_FILE, ConfigError, parse_config
@@ -84,24 +83,31 @@ def run_check(args: argparse.Namespace) -> int:
         return 2
 
 
-def _built_by_ci(paths: list[str], root: Path, repo: RepoView, known: list[Path]) -> list[Path]:
+def _built_by_ci(
+    paths: list[str], root: Path, repo: RepoView, known: list[tuple[Path, Path]]
+) -> list[tuple[Path, Path]]:
     """Files under the folders asked for that the CI configuration builds as Dockerfiles
-    under names of their own."""
-    seen = {target.resolve() for target in known}
+    under names of their own (each with its resolved path, like ``known``)."""
+    seen = {resolved for _, resolved in known}
     found = []
     for raw in paths:
-        folder = Path(raw).resolve()
-        if not folder.is_dir() or not folder.is_relative_to(root):
+        folder = Path(raw)
+        if not folder.is_dir():
+            continue
+        folder = folder.resolve()
+        if not folder.is_relative_to(root):
             continue
         for path in built_under(repo, folder.relative_to(root).as_posix()):
-            if (root / path).resolve() not in seen:
-                found.append(root / path)
+            resolved = (root / path).resolve()
+            if resolved not in seen:
+                found.append((root / path, resolved))
     return found
 
 
 def _check(args: argparse.Namespace) -> int:
-    targets = _targets(args.paths)
-    folders = [str(target.resolve().parent) for target in targets]
+    # Each target resolved once: a run over a monorepo passes hundreds of paths.
+    targets = [(target, target.resolve()) for target in _targets(args.paths)]
+    folders = [str(resolved.parent) for _, resolved in targets]
     anchor = Path(os.path.commonpath(folders)) if folders else Path.cwd()
     root = Path(args.root).resolve() if args.root else repository_root(anchor.resolve())
     repo = LocalRepoView(root)
@@ -109,9 +115,9 @@ def _check(args: argparse.Namespace) -> int:
     config = parse_config(repo.read(CONFIG_FILE))
     result = AnalysisResult()
     sources: dict[str, str] = {}
-    for target in targets:
+    for target, resolved in targets:
         try:
-            relative = target.resolve().relative_to(root).as_posix()
+            relative = resolved.relative_to(root).as_posix()
         except ValueError:
             raise UsageError(f"{target}: outside the repository root {root}") from None
         if kind_in(repo, relative) is None:
@@ -192,9 +198,9 @@ def _fix_in_place(
     return outcome.text.encode("utf-8")
 
 
-def use_color(stream: TextIO) -> bool:
+def use_color() -> bool:
     """ANSI colours only on a terminal, and never when ``NO_COLOR`` is set (no-color.org)."""
-    return stream.isatty() and not os.environ.get("NO_COLOR")
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str, str]) -> str:
@@ -208,7 +214,7 @@ def _render(args: argparse.Namespace, result: AnalysisResult, sources: dict[str,
 
         docs_url = Settings.from_env().rule_docs_url or DOCS_URL
         return formats.render_sarif(result, sources, version=version(), docs_url=docs_url)
-    return formats.render_text(result, sources, show_diff=args.diff, color=use_color(sys.stdout))
+    return formats.render_text(result, sources, show_diff=args.diff, color=use_color())
 
 
 def run_rule(args: argparse.Namespace) -> int:

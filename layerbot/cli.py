@@ -7,18 +7,44 @@ Celery, since CI jobs and pre-commit run it once per file.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+
+
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it (``COLUMNS`` first)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own, given the width: left to itself it imports ``shutil`` (and bz2 and lzma
+    with it) to measure the terminal, for every argument declared, on every start."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_columns() - 2)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="layerbot",
         description="Review Dockerfiles and GitLab CI configs for faster, smaller builds.",
+        formatter_class=_Formatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="analyse files or directories and report findings")
+    check = commands.add_parser(
+        "check", formatter_class=_Formatter, help="analyse files or directories and report findings"
+    )
     check.add_argument("paths", nargs="*", default=["."], metavar="PATH")
     check.add_argument("--format", choices=["text", "json", "gitlab", "sarif"], default="text")
     check.add_argument("--diff", action="store_true", help="show each fix as a unified diff")
@@ -32,24 +58,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="a saved CI job log of a build: say what each finding's steps cost in it",
     )
 
-    rule = commands.add_parser("rule", help="print a rule's documentation")
+    rule = commands.add_parser(
+        "rule", formatter_class=_Formatter, help="print a rule's documentation"
+    )
     rule.add_argument("name", nargs="?")
     rule.add_argument("--all", action="store_true", help="list every rule")
 
-    serve = commands.add_parser("serve", help="run the web side (and a worker without REDIS_URL)")
+    serve = commands.add_parser(
+        "serve",
+        formatter_class=_Formatter,
+        help="run the web side (and a worker without REDIS_URL)",
+    )
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
 
-    worker = commands.add_parser("worker", help="run the Celery worker that reviews MRs")
+    worker = commands.add_parser(
+        "worker", formatter_class=_Formatter, help="run the Celery worker that reviews MRs"
+    )
     worker.add_argument("--concurrency", type=int, default=None, metavar="N")
 
     review = commands.add_parser(
-        "review", help="review one MR now (no queue); no arguments: the CI pipeline's MR"
+        "review",
+        formatter_class=_Formatter,
+        help="review one MR now (no queue); no arguments: the CI pipeline's MR",
     )
     review.add_argument("project", nargs="?", type=int, metavar="PROJECT")
     review.add_argument("mr_iid", nargs="?", type=int, metavar="MR_IID")
 
-    commands.add_parser("version", help="print the version")
+    commands.add_parser("version", formatter_class=_Formatter, help="print the version")
     return parser
 
 

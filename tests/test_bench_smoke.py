@@ -33,6 +33,10 @@ def test_quick_bench_runs_every_section(tmp_path: Path) -> None:
     assert generated["hadolint_one_process"]["files"] == 20
     assert generated["ratio_one_process"] > 0
 
+    cases = results["cli"]["cases"]
+    assert [case["repeats"] for case in cases] == [3, 3]
+    assert all(case["layerbot_ms"] > 0 and case["hadolint_ms"] > 0 for case in cases)
+
     curve = results["scaling"]["dockerfile_instructions"]["points"]
     assert [p["size"] for p in curve] == [10, 100]
 

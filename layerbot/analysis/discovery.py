@@ -15,7 +15,6 @@ import posixpath
 from collections.abc import Iterator
 from pathlib import Path
 
-from layerbot.analysis import gitlab_ci
 from layerbot.analysis.model import InputError, RepoView
 
 DOCKERFILE = "dockerfile"
@@ -83,12 +82,15 @@ def ci_build_contexts(repo: RepoView) -> dict[str, str]:
     context its first build passes (``docker build -f build/Dockerfile .`` builds with the
     repository root, so the root ``.dockerignore`` and manifests are the ones that count).
 
-    Asked for every file of a review, so read once per repository view.
+    Asked for every file of a review, so read once per repository view; the CI loader (and
+    YAML) is imported only for a repository that has a CI configuration.
     """
     for ci_path in ROOT_CI_FILES:
         text = repo.read(ci_path)
         if text is None:
             continue
+        from layerbot.analysis import gitlab_ci
+
         try:
             pipeline = gitlab_ci.load_pipeline(ci_path, text, repo)
         except InputError:

@@ -7,7 +7,6 @@ turns into a GitLab suggestion.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -88,6 +87,8 @@ def unified_diff(path: str, before: str, after: str, *, new_file: bool = False) 
         if lines and not lines[-1].endswith("\n"):
             lines[-1] += "\n\\ No newline at end of file\n"
     header_from = "/dev/null" if new_file else f"a/{path}"
+    import difflib  # only runs that show diffs need it
+
     diff = difflib.unified_diff(
         before_lines, after_lines, fromfile=header_from, tofile=f"b/{path}", n=3
     )

@@ -15,7 +15,6 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from layerbot.analysis import ci_builds, ci_script, gitlab_ci
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_ref import parse_image
@@ -173,6 +172,8 @@ def _ci_job_image(ctx: DockerfileContext) -> str | None:
     text = ctx.repo.read(".gitlab-ci.yml")
     if text is None:
         return None
+    from layerbot.analysis import ci_builds, ci_script, gitlab_ci  # only for a repository with CI
+
     try:
         pipeline = gitlab_ci.load_pipeline(".gitlab-ci.yml", text, ctx.repo)
     except InputError:

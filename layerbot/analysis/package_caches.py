@@ -233,9 +233,10 @@ class Cache:
         ``variables`` (``rm -rf $POETRY_CACHE_DIR`` after ``ENV POETRY_CACHE_DIR=…``)."""
         if self.cleans(command):
             return True
-        return any(
+        removed = removed_paths(command)  # none for most commands: asked of every cache
+        return bool(removed) and any(
             _within(path, directory) or _within(directory, path)
-            for path in (expand(p, variables or {}) for p in removed_paths(command))
+            for path in (expand(p, variables or {}) for p in removed)
             for directory in (*self.directories, *directories)
         )
 

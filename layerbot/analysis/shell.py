@@ -48,6 +48,8 @@ _RAW_TOKEN = re.compile(
     re.DOTALL,
 )
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_ESCAPED = re.compile(r"\\(.)")
+_CONTINUATION = re.compile(r"\\\r?\n")
 # xargs options whose value is the next word (``-n 1``, ``-I {}``).
 _XARGS_VALUE_OPTIONS = {"-a", "-d", "-E", "-I", "-L", "-n", "-P", "-s", "--arg-file", "--delimiter"}
 _ABOUT_ITSELF = ("--version", "-v", "-V", "--help", "-h")
@@ -128,9 +130,13 @@ class Command:
 
 
 def _unquote(word: str) -> str:
+    if "'" not in word and '"' not in word and "\\" not in word:
+        return word  # the common case: nothing to unquote
     parts = []
     for single, double, escaped, plain in _PART.findall(word):
-        parts.append(single or re.sub(r"\\(.)", r"\1", double) or escaped or plain)
+        if "\\" in double:
+            double = _ESCAPED.sub(r"\1", double)
+        parts.append(single or double or escaped or plain)
     return "".join(parts)
 
 
@@ -170,7 +176,7 @@ def raw_words(text: str) -> list[str]:
 
 
 def _fold_continuations(script: str) -> str:
-    return re.sub(r"\\\r?\n", " ", script)
+    return _CONTINUATION.sub(" ", script) if "\\" in script else script
 
 
 @lru_cache(maxsize=4096)

@@ -15,7 +15,6 @@ import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from layerbot.analysis.model import Finding, FixAvailability, Severity
 
@@ -47,7 +46,7 @@ class Rule:
     target: str
     fix_availability: FixAvailability
     fix_title: str
-    check: Callable[[Any], Iterable[Finding]]
+    check: Callable[..., Iterable[Finding]]
     doc: str
 
     @property

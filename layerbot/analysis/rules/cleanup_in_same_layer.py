@@ -70,6 +70,7 @@ from functools import partial
 from layerbot.analysis import runs, shell
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
+from layerbot.analysis.memo import per_parse
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.package_caches import CACHES, Cache, covered_by_mount, removed_paths
 from layerbot.analysis.rules.update_with_install import lone_updates
@@ -179,6 +180,7 @@ def layer_chain(doc: Dockerfile, stage: Stage) -> list[Instruction]:
     return [i for s in reversed(chain) for i in s.instructions]
 
 
+@per_parse
 def late_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
     """Every deletion in ``stage`` of files an earlier RUN created (in it or a parent stage)."""
     found: list[LateRemoval] = []

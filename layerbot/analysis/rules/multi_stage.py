@@ -146,7 +146,6 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_purpose import environment, runs_copied_artifact, source_build
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
-from layerbot.analysis.runtime_stage import Refusal, rewrite
 from layerbot.analysis.shipped import ShippedImage
 from layerbot.analysis.toolchains import (
     BUILD_TOOL_SIZES_MB,
@@ -188,6 +187,9 @@ def _toolchain_message(shipped: ShippedImage, toolchain: Toolchain, build: Instr
 def _toolchain_finding(
     ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain, build: Instruction
 ) -> Finding:
+    # The runtime-stage writer is big and only needed here: imported when a finding needs it.
+    from layerbot.analysis.runtime_stage import Refusal, rewrite
+
     message = _toolchain_message(shipped, toolchain, build)
     fix = None
     try:

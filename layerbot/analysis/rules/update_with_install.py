@@ -63,6 +63,7 @@ from dataclasses import dataclass
 from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
+from layerbot.analysis.memo import per_parse
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.package_caches import (
     Cache,
@@ -144,6 +145,7 @@ class LoneUpdate:
     served: Instruction | None
 
 
+@per_parse
 def lone_updates(stage: Stage) -> list[LoneUpdate]:
     """Updates that run apart from their install, with the RUN of that install if any."""
     found = []
