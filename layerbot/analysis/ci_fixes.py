@@ -288,7 +288,7 @@ def rebuild_impact(ctx: PipelineContext, build: Build) -> str | None:
         for instruction in stage.instructions
         if instruction.keyword in ("RUN", "COPY", "ADD")
     ]
-    runs = [i.value.split("&&")[-1].strip()[:40] for i in steps if i.keyword == "RUN"]
+    runs = [i.commands[-1].text.strip()[:40] for i in steps if i.keyword == "RUN" and i.commands]
     if not steps:
         return None
     named = f", including {', '.join(f'`{run}`' for run in runs[:2])}" if runs else ""
