@@ -14,8 +14,12 @@ import os
 import posixpath
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layerbot.analysis.model import InputError, RepoView
+
+if TYPE_CHECKING:
+    from layerbot.analysis.gitlab_ci import Pipeline
 
 DOCKERFILE = "dockerfile"
 GITLAB_CI = "gitlab-ci"
@@ -77,14 +81,10 @@ def kind_in(repo: RepoView, path: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=16)
-def ci_build_contexts(repo: RepoView) -> dict[str, str]:
-    """Repository path of each Dockerfile the root ``.gitlab-ci.yml`` builds, with the build
-    context its first build passes (``docker build -f build/Dockerfile .`` builds with the
-    repository root, so the root ``.dockerignore`` and manifests are the ones that count).
-
-    Asked for every file of a review, so read once per repository view; the CI loader (and
-    YAML) is imported only for a repository that has a CI configuration.
-    """
+def root_pipeline(repo: RepoView) -> Pipeline | None:
+    """The root CI configuration, loaded once per repository view: every file of a review
+    asks (for its build context, for whether a job runs in the image it builds). The CI loader
+    (and YAML) is imported only for a repository that has one."""
     for ci_path in ROOT_CI_FILES:
         text = repo.read(ci_path)
         if text is None:
@@ -92,15 +92,23 @@ def ci_build_contexts(repo: RepoView) -> dict[str, str]:
         from layerbot.analysis import gitlab_ci
 
         try:
-            pipeline = gitlab_ci.load_pipeline(ci_path, text, repo)
+            return gitlab_ci.load_pipeline(ci_path, text, repo)
         except InputError:
-            return {}
-        contexts: dict[str, str] = {}
-        for build in pipeline.builds:
-            if build.dockerfile and build.context is not None:
-                contexts.setdefault(build.dockerfile, build.context)
-        return contexts
-    return {}
+            return None
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def ci_build_contexts(repo: RepoView) -> dict[str, str]:
+    """Repository path of each Dockerfile the root ``.gitlab-ci.yml`` builds, with the build
+    context its first build passes (``docker build -f build/Dockerfile .`` builds with the
+    repository root, so the root ``.dockerignore`` and manifests are the ones that count)."""
+    pipeline = root_pipeline(repo)
+    contexts: dict[str, str] = {}
+    for build in pipeline.builds if pipeline is not None else ():
+        if build.dockerfile and build.context is not None:
+            contexts.setdefault(build.dockerfile, build.context)
+    return contexts
 
 
 def build_context(repo: RepoView, dockerfile_path: str) -> str | None:

@@ -15,10 +15,10 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from layerbot.analysis import discovery
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_ref import parse_image
-from layerbot.analysis.model import InputError
 from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands
 from layerbot.analysis.shipped import ShippedImage, Step
 from layerbot.analysis.toolchains import Toolchain
@@ -169,15 +169,11 @@ def _env_value(shipped: ShippedImage, name: str) -> str | None:
 def _ci_job_image(ctx: DockerfileContext) -> str | None:
     """The job of the repository's ``.gitlab-ci.yml`` that runs in what this file builds, under
     a tag every pipeline reuses (a tool image, not this commit's application)."""
-    text = ctx.repo.read(".gitlab-ci.yml")
-    if text is None:
+    pipeline = discovery.root_pipeline(ctx.repo)
+    if pipeline is None:
         return None
-    from layerbot.analysis import ci_builds, ci_script, gitlab_ci  # only for a repository with CI
+    from layerbot.analysis import ci_builds, ci_script  # only for a repository with CI
 
-    try:
-        pipeline = gitlab_ci.load_pipeline(".gitlab-ci.yml", text, ctx.repo)
-    except InputError:
-        return None
     wanted = posixpath.normpath(ctx.path)
     built = {
         parse_image(resolved).key
