@@ -38,7 +38,11 @@ def test_two_quick_pushes_get_one_review_of_the_newest_head(hstack: Stack) -> No
     fake.inject(method="GET", path_regex=r"/diffs$", delay=4.0, times=1)
     first = fake.push(project, iid, {"README.md": first_files["README.md"]})
     enqueue(settings, REVIEW_TASK, project, iid, first)
-    wait_for(lambda: fake.calls(method="GET", path_regex=r"/diffs$"), 60, "the first review")
+    # The first review has read the MR (the old head) and waits on its slow diffs when the
+    # second push lands; its re-check of the head comes after the diffs, so it sees the push.
+    wait_for(
+        lambda: fake.calls(method="GET", path_regex=r"/merge_requests/\d+$"), 60, "the first review"
+    )
     newest = fake.push(project, iid, {"Dockerfile": newest_files["Dockerfile"]})
     enqueue(settings, REVIEW_TASK, project, iid, newest)
 
