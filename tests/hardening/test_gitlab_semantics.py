@@ -171,6 +171,7 @@ def test_a_push_landing_while_apply_reads_the_files_survives(bot: Bot) -> None:
     )
 
 
+@pytest.mark.slow  # every write of a command lost once, through a real worker
 def test_a_command_acts_once_when_its_writes_are_lost(bot: Bot) -> None:
     """The commit lands but its answer is lost (502 after GitLab acted), then the same for the
     reply: Celery retries the task twice; it finds its commit by the note's trailer (and

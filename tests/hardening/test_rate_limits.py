@@ -149,6 +149,7 @@ def _released(client: redis.Redis) -> bool:
     return delayed.pending(client) == 0
 
 
+@pytest.mark.slow  # kills and restarts a real worker, waits out a 20 s reset
 def test_a_retry_waiting_for_rate_limit_reset_survives_the_worker_being_killed(
     hstack: Stack, tmp_path: Path
 ) -> None:
