@@ -31,8 +31,8 @@ import redis
 
 from layerbot.analysis import gitlab_ci
 from layerbot.analysis.build_logs import BuildRun, TimedStep, parse_build_log
-from layerbot.analysis.discovery import DOCKERFILE, ROOT_CI_FILES, file_kind
-from layerbot.analysis.model import InputError, RepoView
+from layerbot.analysis.discovery import DOCKERFILE, file_kind, root_pipeline
+from layerbot.analysis.model import RepoView
 from workers.gitlab_client import GitLabClient, GitLabError, PermanentGitLabError
 from workers.mr_model import JobRun, MeasuredJob, MergeRequest
 
@@ -43,18 +43,6 @@ MAX_LOGS = 2
 MAX_LOG_BYTES = 2 * 1024 * 1024
 CACHE_SECONDS = 30 * 60
 _SAFE_URL = re.compile(r"^[^\s()<>\[\]\"'`\\]+$")
-
-
-def root_pipeline(repo: RepoView) -> gitlab_ci.Pipeline | None:
-    """The root CI file at the MR's head, loaded by the CI analysis (None: none, or invalid)."""
-    ci_path = next((path for path in ROOT_CI_FILES if repo.exists(path)), None)
-    text = repo.read(ci_path) if ci_path else None
-    if ci_path is None or text is None:
-        return None
-    try:
-        return gitlab_ci.load_pipeline(ci_path, text, repo)
-    except InputError:
-        return None
 
 
 def build_jobs(repo: RepoView, paths: Iterable[str]) -> dict[str, list[str]]:

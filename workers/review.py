@@ -23,11 +23,12 @@ from functools import cache, partial
 
 import redis
 
+from layerbot.analysis.discovery import root_pipeline
 from layerbot.analysis.engine import analyse
 from layerbot.analysis.model import RepoView
 from layerbot.settings import Settings
 from workers import metrics
-from workers.build_timings import build_jobs, measure_builds, root_pipeline
+from workers.build_timings import build_jobs, measure_builds
 from workers.comments import (
     BotNotes,
     CommentPlan,
