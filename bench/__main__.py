@@ -20,24 +20,24 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 
 
 def _analysis(args: argparse.Namespace) -> dict[str, object]:
-    analysis.compile_bytecode()
     corpora = []
     own = project_dockerfiles()
     realworld = realworld_dockerfiles()
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as folder, analysis.installed_layerbot() as layerbot:
         generated = generate(Path(folder), 20 if args.quick else 1000)
-        if realworld:
-            corpora.append(
-                analysis.compare("real-world corpus", realworld, args.repeats, args.sample)
-            )
-        if own:
-            corpora.append(analysis.compare("project corpus", own, args.repeats, args.sample))
-        corpora.append(analysis.compare("generated", generated, args.repeats, args.sample))
+        for name, files in (
+            ("real-world corpus", realworld),
+            ("project corpus", own),
+            ("generated", generated),
+        ):
+            if files:
+                corpora.append(analysis.compare(layerbot, name, files, args.repeats, args.sample))
     return {"corpora": corpora}
 
 
 def _cli(args: argparse.Namespace) -> dict[str, object]:
-    return analysis.cli_start(3 if args.quick else 21)
+    with analysis.installed_layerbot() as layerbot:
+        return analysis.cli_start(layerbot, 3 if args.quick else 21)
 
 
 def _scaling(args: argparse.Namespace) -> dict[str, object]:

@@ -5,6 +5,10 @@ monorepo) and one process per file (pre-commit, one job per image). layerbot run
 ``--format json``, so every fix's diff is computed too. The start-up figure is one small
 Dockerfile checked by a whole process, in a repository without and with a CI configuration
 (which the check reads for the build context).
+
+layerbot runs as a user has it: a normal (not editable) installation with its bytecode
+compiled. The checkout's development environment is an editable installation, whose import
+hook costs every interpreter start in it about 13 ms; no user's installation has that.
 """
 
 from __future__ import annotations
@@ -15,24 +19,50 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
-from collections.abc import Sequence
+import venv
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench.measure import median, run_process
 
 ROOT = Path(__file__).resolve().parents[1]
-LAYERBOT = [sys.executable, "-m", "layerbot.cli", "check", "--format", "json"]
 # The goals of issue 13: ten times hadolint's files per second in one process, and one file
 # checked by a whole process in 50 ms.
 GOAL_RATIO_ONE_PROCESS = 10.0
 GOAL_START_MS = 50.0
 
 
-def compile_bytecode() -> None:
-    """Bytecode for layerbot's modules, as an installed package has: a checkout run with
-    ``PYTHONDONTWRITEBYTECODE`` would otherwise compile every module in every timed process."""
-    compileall.compile_dir(str(ROOT / "layerbot"), quiet=1)
+@contextmanager
+def installed_layerbot() -> Iterator[list[str]]:
+    """The ``layerbot`` command of a throwaway environment laid out as ``pip install`` leaves
+    it: the package's files with their bytecode, a console script, and the dependencies of
+    this environment reached by a path entry (not as a site folder, so its editable hook is
+    not loaded). Yields ``[python, script]``: run as is, or with interpreter options between."""
+    with tempfile.TemporaryDirectory() as folder:
+        environment, packages = Path(folder) / "venv", Path(folder) / "packages"
+        venv.EnvBuilder(with_pip=False).create(environment)
+        shutil.copytree(
+            ROOT / "layerbot", packages / "layerbot", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        compileall.compile_dir(str(packages), quiet=1)
+        python = environment / "bin" / "python"
+        site = subprocess.run(
+            [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        ours = sysconfig.get_path("purelib")
+        Path(site, "layerbot-bench.pth").write_text(f"{packages}\n{ours}\n", encoding="utf-8")
+        script = environment / "bin" / "layerbot"
+        script.write_text(
+            f"#!{python}\nimport sys\nfrom layerbot.cli import main\nsys.exit(main())\n",
+            encoding="utf-8",
+        )
+        yield [str(python), str(script)]
 
 
 def hadolint_command() -> str | None:
@@ -44,12 +74,6 @@ def hadolint_command() -> str | None:
 def _hadolint() -> list[str] | None:
     found = hadolint_command()
     return [found, "--no-fail", "-f", "json"] if found else None
-
-
-def _layerbot_command(output: str = "json") -> list[str]:
-    script = Path(sys.executable).with_name("layerbot")
-    prefix = [str(script)] if script.exists() else LAYERBOT[:3]
-    return [*prefix, "check", "--format", output]
 
 
 def one_process(command: Sequence[str], files: Sequence[Path], repeats: int) -> dict[str, float]:
@@ -75,10 +99,13 @@ def per_file(command: Sequence[str], files: Sequence[Path]) -> dict[str, float]:
     }
 
 
-def compare(name: str, files: Sequence[Path], repeats: int, sample: int) -> dict[str, object]:
-    """Both tools, both ways, on ``files``; the per-file runs use a seeded sample."""
+def compare(
+    layerbot_cli: list[str], name: str, files: Sequence[Path], repeats: int, sample: int
+) -> dict[str, object]:
+    """Both tools, both ways, on ``files``; the per-file runs use a seeded sample.
+    ``layerbot_cli`` is the command :func:`installed_layerbot` gives."""
     hadolint = _hadolint()
-    layerbot = _layerbot_command()
+    layerbot = [*layerbot_cli, "check", "--format", "json"]
     picked = random.Random(7).sample(list(files), min(sample, len(files)))
     result: dict[str, object] = {
         "corpus": name,
@@ -111,21 +138,22 @@ CMD ["gunicorn", "app:app"]
 START_CI = "build:\n  image: docker:27\n  script:\n    - docker build -t $CI_REGISTRY_IMAGE .\n"
 
 
-def _import_ms(cwd: str) -> float:
+def _import_ms(layerbot_cli: list[str], cwd: str) -> float:
     """What ``layerbot check Dockerfile`` spends importing (the sum of ``-X importtime``'s own
     times, the interpreter's start-up modules included)."""
-    argv = [sys.executable, "-X", "importtime", "-m", "layerbot.cli", "check", "Dockerfile"]
+    python, script = layerbot_cli
+    argv = [python, "-X", "importtime", script, "check", "Dockerfile"]
     stderr = subprocess.run(argv, cwd=cwd, capture_output=True, text=True).stderr
     own = re.findall(r"^import time:\s+(\d+) \|", stderr, re.MULTILINE)
     return sum(int(micros) for micros in own) / 1000
 
 
-def cli_start(repeats: int) -> dict[str, object]:
+def cli_start(layerbot_cli: list[str], repeats: int) -> dict[str, object]:
     """One Dockerfile checked by a whole process, layerbot and hadolint interleaved (and a
-    bare interpreter start, the floor under any Python command), medians over ``repeats``."""
-    compile_bytecode()
+    bare interpreter start of the same environment, the floor under any Python command),
+    medians over ``repeats``."""
     hadolint = hadolint_command()
-    layerbot = _layerbot_command("text")
+    layerbot = [*layerbot_cli, "check", "--format", "text"]
     cases = []
     for label, files in (
         ("repository without CI configuration", {}),
@@ -138,7 +166,7 @@ def cli_start(repeats: int) -> dict[str, object]:
                 (Path(folder) / name).write_text(text, encoding="utf-8")
             commands = {
                 "layerbot": [*layerbot, "Dockerfile"],
-                "python": [sys.executable, "-c", "pass"],
+                "python": [layerbot_cli[0], "-c", "pass"],
             }
             if hadolint:
                 commands["hadolint"] = [hadolint, "--no-fail", "Dockerfile"]
@@ -152,6 +180,6 @@ def cli_start(repeats: int) -> dict[str, object]:
             case: dict[str, object] = {"case": label, "repeats": repeats}
             case.update({f"{name}_ms": median(values) for name, values in times.items()})
             case.update({f"{name}_cpu_ms": median(values) for name, values in cpu.items()})
-            case["layerbot_import_ms"] = _import_ms(folder)
+            case["layerbot_import_ms"] = _import_ms(layerbot_cli, folder)
             cases.append(case)
     return {"goal_ms": GOAL_START_MS, "cases": cases}

@@ -58,3 +58,22 @@ def test_quick_bench_runs_every_section(tmp_path: Path) -> None:
 
     assert results["memory"]["points"][-1]["reviews"] >= 20
     assert (tmp_path / "scaling.png").stat().st_size > 0
+
+
+def test_bench_runs_layerbot_as_installed_not_from_the_editable_checkout() -> None:
+    """The start-up figures must not include the editable installation's import hook."""
+    from bench.analysis import installed_layerbot
+
+    probe = "import sys, yaml, layerbot; print(layerbot.__file__); print(sorted(sys.modules))"
+    dockerfile = ROOT / "examples" / "go-service" / "Dockerfile"
+    with installed_layerbot() as layerbot:
+        shown = subprocess.run(
+            [layerbot[0], "-c", probe], cwd="/", capture_output=True, text=True, check=True
+        ).stdout.splitlines()
+        checked = subprocess.run(
+            [*layerbot, "check", str(dockerfile)], cwd=ROOT, capture_output=True, text=True
+        )
+    package_file, loaded = shown[0], shown[1]
+    assert not package_file.startswith(str(ROOT)), package_file
+    assert "editable" not in loaded
+    assert checked.returncode == 1 and "dependency-layer-order" in checked.stdout, checked.stderr
