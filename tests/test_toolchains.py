@@ -9,7 +9,9 @@ from layerbot.analysis.model import RepoView
 from layerbot.analysis.toolchains import (
     Toolchain,
     approximate_size_mb,
+    image_workdir,
     java_version_of,
+    suggested_runtime,
     toolchain_of,
 )
 
@@ -56,3 +58,18 @@ def test_toolchain_table_tells_sdk_images_from_runtime_images() -> None:
     assert approximate_size_mb(full) is not None and approximate_size_mb(slim) is not None
     assert approximate_size_mb(full) > approximate_size_mb(slim)
     assert approximate_size_mb(image("example.com/unknown:1")) is None
+
+
+def test_bun_and_elixir_images_are_toolchains_and_images_set_their_workdir() -> None:
+    image = parse_image
+    assert toolchain_of(image("oven/bun:1.2-alpine")) is Toolchain.BUN
+    assert toolchain_of(
+        image("hexpm/elixir:1.17.2-erlang-27.0.1-debian-bookworm-20240722-slim")
+    ) is (Toolchain.ELIXIR)
+    assert suggested_runtime(Toolchain.ELIXIR, image("elixir:1.17-alpine")) == "alpine:3.22"
+    assert suggested_runtime(Toolchain.BUN, image("oven/bun:1.2")) == "oven/bun:1.2-slim"
+    assert image_workdir(image("php:8.3-apache")) == "/var/www/html"
+    assert image_workdir(image("php:8.3-fpm-alpine")) == "/var/www/html"
+    assert image_workdir(image("php:8.3-cli")) == "/"
+    assert image_workdir(image("golang:1.22")) == "/go"
+    assert image_workdir(image("node:20")) == "/"

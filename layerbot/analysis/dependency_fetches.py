@@ -19,6 +19,7 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind, make
 from layerbot.analysis.shell import Command
+from layerbot.analysis.toolchains import image_workdir
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,12 @@ def _named_project_dir(run_dir: str, step: DependencyStep) -> str:
 
 
 def initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
-    """The working directory a stage starts in: its parent stage's last one, else ``/``."""
+    """The working directory a stage starts in: its parent stage's last one, else the one its
+    image sets (``/var/www/html`` in ``php:8.3-apache``) or ``/``."""
     parent = ctx.doc.base_stage(stage)
-    return workdir_before(parent, 10**9, initial_workdir(ctx, parent)) if parent else "/"
+    if parent is None:
+        return image_workdir(ctx.doc.resolved_base(stage))
+    return workdir_before(parent, 10**9, initial_workdir(ctx, parent))
 
 
 def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:

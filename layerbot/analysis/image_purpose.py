@@ -220,18 +220,22 @@ _GRADLE_BUILDS = {
 }  # fmt: skip
 _DOTNET_BUILDS = {"publish", "build"}
 _NODE_BUILD_SCRIPTS = {"build", "compile", "bundle"}
+# Mix tasks that compile the project (``mix do compile, release`` included).
+_MIX_BUILDS = {"compile", "release", "escript.build", "phx.digest", "assets.deploy"}
 _NODE_BUILDERS = {"tsc", "ng", "vite", "webpack", "next", "nuxt", "rollup", "esbuild", "parcel"}
 # Start commands that compile and run the sources in one go.
 _RUNS_FROM_SOURCES = {
     "go": {"run"}, "cargo": {"run"}, "dotnet": {"run"}, "mvn": {"spring-boot:run"},
     "mvnw": {"spring-boot:run"}, "gradle": {"bootRun", "run"}, "gradlew": {"bootRun", "run"},
+    "mix": {"run", "phx.server"},
 }  # fmt: skip
 
 
 def _is_node_build(command: Command) -> bool:
-    """``npm run build``, ``yarn build``, ``pnpm run compile``, ``npx tsc``, ``ng build``..."""
+    """``npm run build``, ``yarn build``, ``pnpm run compile``, ``bun run build``, ``bun build``
+    (Bun's bundler), ``npx tsc``, ``ng build``..."""
     words = [arg for arg in command.argv[1:] if not arg.startswith("-")]
-    if command.program in {"npm", "yarn", "pnpm"}:
+    if command.program in _NODE_RUNNERS:
         if words[:1] in (["run"], ["run-script"]):
             words = words[1:]
         script = words[0] if words else ""
@@ -256,9 +260,18 @@ def _builds(command: Command, toolchain: Toolchain) -> bool:
         return gradle or program == "javac"
     if toolchain is Toolchain.DOTNET:
         return program == "dotnet" and sub in _DOTNET_BUILDS
-    if toolchain is Toolchain.NODE:
+    if toolchain in (Toolchain.NODE, Toolchain.BUN):
         return _is_node_build(command)
+    if toolchain is Toolchain.ELIXIR:
+        return program == "mix" and bool(_MIX_BUILDS & {a.strip(",") for a in command.argv[1:]})
     return False
+
+
+def _mix_env_prod(shipped: ShippedImage) -> bool:
+    """``MIX_ENV=prod`` set by ``ENV`` or on a command: without it Mix builds and runs the dev
+    environment, the image is a development container."""
+    inline = any("MIX_ENV=prod" in step.command.text for step in shipped.steps)
+    return inline or _env_value(shipped, "MIX_ENV") == "prod"
 
 
 def _local_copies(shipped: ShippedImage) -> list[Instruction]:
@@ -303,6 +316,8 @@ def source_build(shipped: ShippedImage, toolchain: Toolchain) -> Instruction | N
     """The instruction that builds an application from the copied sources in the final image
     (a build step, or a start command such as ``go run`` that compiles at start)."""
     if not _copies_sources(shipped):
+        return None
+    if toolchain is Toolchain.ELIXIR and not _mix_env_prod(shipped):
         return None
     step: Step | None = next((s for s in shipped.steps if _builds(s.command, toolchain)), None)
     if step is not None:

@@ -14,11 +14,9 @@ from dataclasses import dataclass
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.image_ref import ImageRef
 from layerbot.analysis.runs import shipped_stages
-from layerbot.analysis.shell import Command, commands, split_words
-from layerbot.analysis.toolchains import repository_key
+from layerbot.analysis.shell import Command, commands, exec_commands, split_words
+from layerbot.analysis.toolchains import image_workdir
 
-# Working directories the official images set; everything else starts at "/".
-_IMAGE_WORKDIRS = {"golang": "/go"}
 _SHELL_OPERATORS = re.compile(r"&&|\|\||[;|&<>`]|\$\(")
 
 
@@ -78,7 +76,7 @@ class ShippedImage:
     def _walk(self) -> tuple[list[Step], dict[int, str | None], str | None]:
         """The RUN commands with their directories, the WORKDIR before each instruction (by
         line) and the final WORKDIR."""
-        cwd: str | None = _IMAGE_WORKDIRS.get(repository_key(self.image), "/")
+        cwd: str | None = image_workdir(self.image)
         steps: list[Step] = []
         before: dict[int, str | None] = {}
         for instruction in self.instructions:
@@ -86,7 +84,11 @@ class ShippedImage:
             if instruction.keyword == "WORKDIR":
                 target = instruction.arguments.strip().strip("\"'")
                 cwd = None if cwd is None or "$" in target else resolve(target, cwd)
-            elif instruction.keyword == "RUN" and not instruction.is_exec_form:
+            elif instruction.keyword == "RUN" and instruction.is_exec_form:
+                # `RUN ["gradle", "build"]`: no shell, so no `cd` either.
+                argv = instruction.exec_args() or []
+                steps.extend(Step(command, cwd, instruction) for command in exec_commands(argv))
+            elif instruction.keyword == "RUN":
                 here = cwd
                 for command in commands(instruction.script):
                     if command.program == "cd":
@@ -123,4 +125,19 @@ class ShippedImage:
             if _SHELL_OPERATORS.search(script):
                 return None
             argv = split_words(script)
-        return Entry(holder, tuple(argv)) if argv else None
+        return Entry(holder, (*argv, *self.default_arguments(holder))) if argv else None
+
+    def default_arguments(self, entrypoint: Instruction) -> list[str]:
+        """The exec-form CMD an exec-form ENTRYPOINT receives as its arguments
+        (``ENTRYPOINT ["mvn"]`` + ``CMD ["spring-boot:run"]``)."""
+        cmd = self.last("CMD")
+        if entrypoint.keyword != "ENTRYPOINT" or not entrypoint.is_exec_form or cmd is None:
+            return []
+        if self._stage_of(cmd) < self._stage_of(entrypoint):
+            return []  # an ENTRYPOINT set in a later stage resets the inherited CMD, as in Docker
+        return cmd.exec_args() or []
+
+    def _stage_of(self, instruction: Instruction) -> int:
+        return next(
+            n for n, stage in enumerate(self.chain) if any(i is instruction for i in stage.body)
+        )

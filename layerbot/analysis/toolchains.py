@@ -24,6 +24,8 @@ class Toolchain(StrEnum):
     DOTNET = "dotnet"
     NODE = "node"
     PYTHON = "python"
+    BUN = "bun"
+    ELIXIR = "elixir"
 
     @property
     def label(self) -> str:
@@ -39,6 +41,8 @@ _LABELS = {
     Toolchain.DOTNET: ".NET SDK image",
     Toolchain.NODE: "Node.js image that runs the build",
     Toolchain.PYTHON: "full Python image with gcc and headers",
+    Toolchain.BUN: "Bun image that runs the build",
+    Toolchain.ELIXIR: "full Elixir image with Erlang/OTP and the compilers",
 }
 
 _REPOSITORIES = {
@@ -52,7 +56,15 @@ _REPOSITORIES = {
     "mcr.microsoft.com/dotnet/sdk": Toolchain.DOTNET,
     "node": Toolchain.NODE,
     "python": Toolchain.PYTHON,
+    "oven/bun": Toolchain.BUN,
+    "elixir": Toolchain.ELIXIR,
+    "hexpm/elixir": Toolchain.ELIXIR,
 }
+
+# Working directories official images set (``WORKDIR`` in their Dockerfiles); others start at
+# ``/``. The php image sets one only in its web-server variants (apache, fpm), not in cli.
+_IMAGE_WORKDIRS = {"golang": "/go", "composer": "/app", "oven/bun": "/home/bun/app"}
+_PHP_SERVER_VARIANTS = ("apache", "fpm")
 
 # Pinned runtime images the fixes propose.
 ALPINE = "alpine:3.22"
@@ -67,6 +79,15 @@ def repository_key(image: ImageRef) -> str:
     if repository in _REPOSITORIES or repository in _SIZES_MB:
         return repository
     return image.official_name or repository
+
+
+def image_workdir(image: ImageRef) -> str:
+    """The directory a stage starting from ``image`` works in before any ``WORKDIR``."""
+    key = repository_key(image)
+    if key == "php":
+        server = any(variant in (image.tag or "apache") for variant in _PHP_SERVER_VARIANTS)
+        return "/var/www/html" if server else "/"
+    return _IMAGE_WORKDIRS.get(key, "/")
 
 
 def is_slim_variant(image: ImageRef) -> bool:
@@ -139,6 +160,13 @@ def suggested_runtime(toolchain: Toolchain, image: ImageRef) -> str:
         return f"eclipse-temurin:{java_version_of(image) or 21}-jre"
     if toolchain is Toolchain.DOTNET:
         return f"mcr.microsoft.com/dotnet/aspnet:{dotnet_version_of(image) or '8.0'}"
+    if toolchain is Toolchain.ELIXIR:
+        # A release carries the Erlang runtime; it needs the C library it was built against.
+        return (
+            ALPINE
+            if is_alpine(image)
+            else f"debian:{debian_suite(image) or DEFAULT_DEBIAN_SUITE}-slim"
+        )
     version = (image.tag or "").split("-")[0] if major else None
     variant = "alpine" if is_alpine(image) else "slim"
     return f"{image.repository}:{version}-{variant}" if version else f"{image.repository}:{variant}"
@@ -159,6 +187,7 @@ _SIZES_MB: dict[str, dict[str, int]] = {
     "mcr.microsoft.com/dotnet/runtime": {"": 190, "alpine": 85},
     "node": {"": 1100, "slim": 220, "alpine": 160},
     "python": {"": 1000, "slim": 150, "alpine": 55},
+    "elixir": {"": 1500, "slim": 450, "alpine": 130},
     "alpine": {"": 8},
     "debian": {"": 120, "slim": 75},
     "ubuntu": {"": 80},
@@ -248,6 +277,11 @@ def describe(image: ImageRef | str) -> str:
 
 def size_change(before: ImageRef, after: str) -> str:
     """What replacing the final image's base saves, from the table."""
-    if approximate_size_mb(before) == approximate_size_mb(parse_image(after)):
+    sizes = approximate_size_mb(before), approximate_size_mb(parse_image(after))
+    if sizes == (None, None):  # an image the table lacks (`oven/bun`): names only
+        return (
+            f"the base image stays `{after}`" if str(before) == after else f"`{before}` → `{after}`"
+        )
+    if sizes[0] == sizes[1]:
         return f"the base image stays {describe(after)} (approximate uncompressed size)"
     return f"{describe(before)} → {describe(after)} (approximate uncompressed image sizes)"

@@ -258,7 +258,15 @@ def _bundler(command: Command) -> StepKind | None:
 
 
 def _mix(command: Command) -> StepKind | None:
-    return StepKind.DOWNLOAD if command.arguments()[:1] == ["deps.get"] else None
+    """``mix deps.get`` downloads; ``mix do deps.get, compile`` (``+`` since Elixir 1.14)
+    downloads as part of a build of the sources."""
+    words = command.argv[1:]
+    if words[:1] != ("do",):
+        return StepKind.DOWNLOAD if command.arguments()[:1] == ["deps.get"] else None
+    tasks = [t.split()[0] for t in re.split(r",|\s\+\s", " ".join(words[1:])) if t.strip()]
+    if "deps.get" not in tasks:
+        return None
+    return StepKind.DOWNLOAD if set(tasks) == {"deps.get"} else StepKind.BUILD
 
 
 def _composer(command: Command) -> StepKind | None:

@@ -12,9 +12,9 @@ before them. Three kinds of step count:
   copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the
   project (`COPY services/api ./`, `COPY frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`,
-  `go mod tidy|vendor`, `mvn package|install|verify|compile` (a lifecycle phase or a goal
-  that builds or runs the project: `spring-boot:run`, `jib:build`; not `install:install-file`
-  or `help:evaluate`), `./mvnw …`, `gradle build`,
+  `go mod tidy|vendor`, `mix do deps.get, compile`, `mvn package|install|verify|compile` (a
+  lifecycle phase or a goal that builds or runs the project: `spring-boot:run`, `jib:build`;
+  not `install:install-file` or `help:evaluate`), `./mvnw …`, `gradle build`,
   `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build`,
   `cargo install --path`, `dotnet build|publish`, `poetry install`, `uv sync`,
   `pip install .`) after any copy into the project (`COPY src ./src` counts) or with the
@@ -30,7 +30,9 @@ sub-folder (`dotnet restore Api/Api.csproj`) is after the sources when that proj
 was copied whole.
 
 The message names the command that fetches. The project a command works on is found from
-`WORKDIR`, a leading `cd` and the copies that filled that folder; Go, Cargo and Gradle also
+`WORKDIR` (or the one the base image sets: `/var/www/html` in the `php` apache and fpm
+images, `/app` in `composer`, `/go` in `golang`), a leading `cd` and the copies that filled
+that folder; Go, Cargo and Gradle also
 look for their manifest in the parent folders, as the tools do. A step of the same package
 manager earlier in the stage, in a stage it is built `FROM`, or dependencies copied in with
 `COPY --from` (`node_modules`, `/go/pkg/mod`, `/usr/local/bundle`) mean the dependencies are

@@ -4,11 +4,17 @@
 Flags a Dockerfile whose final image builds an application from the sources it copies and
 then runs it on a build toolchain: its base (followed through `FROM <stage>` chains and
 global `ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclipse-temurin`
-or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk` or `node`, a `COPY`/`ADD`
-brings files from the build context, and a step builds them (`go build`, `cargo build`,
-`mvn package`, `gradle bootJar`, `dotnet publish`, `npm run build`, `tsc`, ...) or the start
-command compiles them (`go run`, `cargo run`, `dotnet run`, `mvn spring-boot:run`, `gradle
-bootRun`). It also flags a final stage that installs build tools (`build-essential`,
+or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun` or
+`elixir`, a `COPY`/`ADD` brings files from the build context, and a step builds them (`go
+build`, `cargo build`, `mvn package`, `gradle bootJar`, `dotnet publish`, `npm run build`,
+`bun run build`, `tsc`, `mix compile`, `mix release`, ..., exec-form `RUN ["gradle",
+"build"]` included) or the start command compiles them (`go run`, `cargo run`, `dotnet run`,
+`mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix phx.server`; an exec-form
+`ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker runs it).
+Elixir counts only with `MIX_ENV=prod` (an `ENV` or on the command): without it Mix builds
+and runs the dev environment, and the image is a development container.
+
+It also flags a final stage that installs build tools (`build-essential`,
 `build-base`, `gcc`, `g++`, `make`, `clang`, ..., or an SDK from the package manager:
 `dotnet-sdk-8.0`, `openjdk-17-jdk`, `golang`, `rustc`) and does not remove them in the same
 `RUN`, and an `apk add --virtual` group holding a compiler that is never deleted with
@@ -98,6 +104,9 @@ over (a launch profile, `--args`, build flags) gets no fix. Per ecosystem:
   the build output folder the start command runs from, on `node:<version>-slim`.
 - .NET: the `dotnet publish -o` folder on `mcr.microsoft.com/dotnet/aspnet` (web projects) or
   `runtime`, at the project's `TargetFramework` version.
+- Bun and Elixir: guidance and no fix: the build output and production dependencies on the
+  `oven/bun` slim variant; a `mix release` on `debian:<release>-slim` (or `alpine` for an
+  alpine build image), which needs the C library and OpenSSL the release was built against.
 - Python (build tools kept in the final stage, or the full image as `info` advice): guidance
   and no fix: build wheels or a virtualenv in a builder stage and copy them into
   `python:<version>-slim`; which native libraries the runtime still needs depends on the
@@ -164,12 +173,14 @@ FIX_AVAILABILITY = FixAvailability.SOMETIMES
 FIX_TITLE = "Split into a builder stage and a small runtime stage"
 
 _PYTHON_INSTALLERS = {"pip", "poetry", "uv", "pipenv"}
+# Runtimes whose image is also the build toolchain: what ships is the build's inputs.
+_JAVASCRIPT = (Toolchain.NODE, Toolchain.BUN)
 _PACKAGE_FLAGS_WITH_VALUES = {"--virtual", "-t", "-X", "--repository", "-o", "--option"}
 
 
 def _toolchain_message(shipped: ShippedImage, toolchain: Toolchain, build: Instruction) -> str:
     image = f"`{shipped.image}`"
-    if toolchain is Toolchain.NODE:
+    if toolchain in _JAVASCRIPT:
         return (
             f"The final image starts from {image} and runs the build on line {build.line}: the "
             "dev dependencies, the sources and the build caches ship with the build output. "
@@ -208,7 +219,7 @@ def _toolchain_finding(
             edits=(Edit(1, len(ctx.doc.lines), tuple(result.text.splitlines())),),
         )
     change = size_change(shipped.image, runtime)
-    if toolchain is Toolchain.NODE:
+    if toolchain in _JAVASCRIPT:
         change = f"the dev dependencies, the sources and the build caches; {change}"
     impact = f"Leaves the final image: {change}."
     instruction = shipped.chain[0].from_instruction
@@ -248,7 +259,7 @@ def _runtime_base_advice(
             f"compiling, `{runtime}` runs the same application; if some do, build wheels or a "
             f"virtualenv in a builder stage and copy them into `{runtime}`."
         )
-    elif toolchain is Toolchain.NODE or not runs_copied_artifact(shipped, toolchain):
+    elif toolchain in _JAVASCRIPT or not runs_copied_artifact(shipped, toolchain):
         return None
     else:
         message = (

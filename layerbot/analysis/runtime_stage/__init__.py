@@ -39,12 +39,25 @@ _PLANNERS: dict[Toolchain, Callable[[Inputs], Plan]] = {
     Toolchain.NODE: plan_node,
 }
 
+# Why a toolchain without a planner gets no rewrite.
+_UNPLANNED = {
+    Toolchain.PYTHON: "which system libraries the packages need at runtime depends on them",
+    Toolchain.BUN: (
+        "which files the start command reads (the build output, the production dependencies) "
+        "is not worked out for Bun projects"
+    ),
+    Toolchain.ELIXIR: (
+        "a `mix release` runs on an image with the C library and OpenSSL it was built "
+        "against, and the release's name comes from mix.exs, which the rewrite does not read"
+    ),
+}
+
 
 def rewrite(ctx: DockerfileContext, shipped: ShippedImage, toolchain: Toolchain) -> Rewrite:
     """The whole Dockerfile rewritten as builder + runtime, or :class:`Refusal` saying why not."""
     planner = _PLANNERS.get(toolchain)
     if planner is None:
-        raise Refusal("which system libraries the packages need at runtime depends on them")
+        raise Refusal(_UNPLANNED[toolchain])
     workdir = shipped.workdir
     if workdir is None:
         raise Refusal("the working directory is set from a variable")

@@ -188,6 +188,8 @@ def _render_entry(inputs: Inputs, plan: Plan) -> list[str]:
             ]
             lines.extend([*comments, rendered])
         elif keyword == "ENTRYPOINT" and instruction.keyword == "CMD":
+            if entry is not None and shipped.default_arguments(entry.instruction):
+                continue  # the CMD held the arguments of the start command rewritten above
             lines.extend(_with_comments(inputs, instruction))
     return lines or [rendered]
 

@@ -1,0 +1,1 @@
+defmodule Ledger do end
