@@ -1,0 +1,1 @@
+defmodule Relay do end
