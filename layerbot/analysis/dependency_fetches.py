@@ -149,8 +149,10 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
         # "Local project installs"): pyproject.toml, setup.py or setup.cfg.
         return any(ctx.has(posixpath.join(fetch.project, name)) for name in _PYTHON_PROJECT)
     if root is None:
-        named = ecosystems.dotnet_project(step.command)
-        return named is not None and ctx.has(posixpath.join(fetch.project, named))
+        named = ecosystems.dotnet_project(step.command)  # a glob too: `dotnet publish src/*.sln`
+        return named is not None and bool(
+            ecosystems.matching(ctx, posixpath.join(fetch.project, named))
+        )
     if step.ecosystem is ecosystems.GO:
         vendored = ctx.has(posixpath.join(root, "vendor/modules.txt")) or any(
             _VENDOR_FLAG.search(text)

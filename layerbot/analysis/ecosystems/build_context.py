@@ -163,9 +163,9 @@ def existing_manifests(
     if nested is not None:
         found.extend(name for name in nested(ctx) if name not in found)
     project = dotnet_project(step.command) if ecosystem is DOTNET and step else None
-    if project and ctx.has(project):
-        project = posixpath.normpath(project)
-        found.extend(p for p in [project, *_dotnet_projects(ctx, (project,))] if p not in found)
+    for named in matching(ctx, project) if project else []:  # `src/*.sln` too
+        named = posixpath.normpath(named)
+        found.extend(p for p in [named, *_dotnet_projects(ctx, (named,))] if p not in found)
     found.extend(f"{d}/" for d in ecosystem.manifest_dirs if has_dir(ctx, d))
     return found
 
@@ -192,7 +192,11 @@ def canonical_command(
         return _pip_command(ctx, step) or ecosystem.command
     if ecosystem is DOTNET:
         target = _dotnet_target(ctx, step)
-        return f"dotnet restore {shlex.quote(target)}" if target else ecosystem.command
+        if target is None:
+            return ecosystem.command
+        # A glob the build names (`src/*.sln`) stays unquoted: the shell expands it, as there.
+        glob = any(ch in target for ch in "*?[") and not any(ch in target for ch in " '\"$")
+        return f"dotnet restore {target if glob else shlex.quote(target)}"
     if ecosystem is COMPOSER and step is not None:
         kept = [arg for arg in step.command.argv if arg in _COMPOSER_KEPT_FLAGS]
         return " ".join([ecosystem.command, *kept])
