@@ -163,9 +163,9 @@ def existing_manifests(
     if nested is not None:
         found.extend(name for name in nested(ctx) if name not in found)
     project = dotnet_project(step.command) if ecosystem is DOTNET and step else None
-    for named in matching(ctx, project) if project else []:  # `src/*.sln` too
-        named = posixpath.normpath(named)
-        found.extend(p for p in [named, *_dotnet_projects(ctx, (named,))] if p not in found)
+    for match in matching(ctx, project) if project else []:  # `src/*.sln` too
+        target = posixpath.normpath(match)
+        found.extend(p for p in [target, *_dotnet_projects(ctx, (target,))] if p not in found)
     found.extend(f"{d}/" for d in ecosystem.manifest_dirs if has_dir(ctx, d))
     return found
 
