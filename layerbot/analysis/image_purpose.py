@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import shlex
 from dataclasses import dataclass
 
 from layerbot.analysis import discovery
@@ -201,10 +202,13 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     if not starts:
         return "the image has no start command of its own: it is a base or toolchain image"
     workbench = _Workbench(shipped, _package_scripts(ctx))
-    for instruction in starts:
-        for command in _starts(instruction):
-            if workbench.starts(command):
-                return f"the image starts `{command.program}`, a development or test command"
+    started = [command for instruction in starts for command in _starts(instruction)]
+    entry = shipped.entry()
+    if entry is not None:  # `ENTRYPOINT ["dotnet"]` + `CMD ["watch", "run"]` read as one
+        started.append(Command(entry.argv, shlex.join(entry.argv)))
+    for command in started:
+        if workbench.starts(command):
+            return f"the image starts `{command.program}`, a development or test command"
     job = _ci_job_image(ctx)
     if job is not None:
         return f"the CI job `{job}` runs in this image"

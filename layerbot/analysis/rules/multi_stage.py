@@ -32,7 +32,9 @@ environment rather than an application:
   (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
   `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
   `manage.py runserver`, `rails server` with `RAILS_ENV=development`), `sleep infinity`; an
-  `npm start`/`yarn start` is judged by its `package.json` script;
+  `npm start`/`yarn start` is judged by its `package.json` script; `ENTRYPOINT` and `CMD`
+  are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
+  "dev"]`);
 - the `image:` of a job in the repository's `.gitlab-ci.yml` (a job builds this file with
   `docker build -t X` and another job runs in `X`);
 - no `CMD`/`ENTRYPOINT` at all: a toolchain or base image (a Go image with cgo compilers, a
