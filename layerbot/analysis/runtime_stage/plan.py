@@ -95,7 +95,10 @@ def run_options(argv: tuple[str, ...], flags: set[str], valued: set[str]) -> dic
     a rewrite that silently dropped a profile or a feature flag would change the app."""
     options: dict[str, str] = {}
     words = argv[: argv.index("--")] if "--" in argv else argv
-    index = 2
+    # The subcommand may follow options (`mvn -B spring-boot:run`): read the words around it.
+    run = next((n for n, word in enumerate(words[1:], 1) if not word.startswith("-")), 1)
+    words = (*words[:run], *words[run + 1 :])
+    index = 1
     while index < len(words):
         word = words[index]
         name, _, value = word.partition("=")
