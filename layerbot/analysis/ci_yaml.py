@@ -14,13 +14,17 @@ ourselves, so that:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from layerbot.analysis.model import InputError
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 MAX_EXPANDED_NODES = 1_000_000
 MAX_DEPTH = 100
@@ -38,15 +42,19 @@ class CiYamlError(InputError):
     """The CI file is not YAML we accept; ``line`` points at the cause."""
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(Record):
     """Where a value was written: 1-based lines, 0-based column, scalar style (``|``, ``>``...)."""
 
-    path: str
-    line: int
-    end_line: int
-    column: int = 0
-    style: str | None = None
+    __slots__ = ("column", "end_line", "line", "path", "style")
+
+    def __init__(
+        self, path: str, line: int, end_line: int, column: int = 0, style: str | None = None
+    ) -> None:
+        self.path: Final = path
+        self.line: Final = line
+        self.end_line: Final = end_line
+        self.column: Final = column
+        self.style: Final = style
 
 
 class Text(str):
@@ -75,12 +83,14 @@ class Sequence(list[Any]):
         self.origin = origin
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Record):
     """GitLab's ``!reference [job, key, ...]``, resolved later against the whole configuration."""
 
-    path: tuple[str, ...]
-    origin: Origin
+    __slots__ = ("origin", "path")
+
+    def __init__(self, path: tuple[str, ...], origin: Origin) -> None:
+        self.path: Final = path
+        self.origin: Final = origin
 
 
 class CiLoader(yaml.SafeLoader):

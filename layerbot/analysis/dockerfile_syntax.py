@@ -30,10 +30,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from layerbot.analysis.model import InputError
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import raw_words
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class DockerfileError(InputError):
@@ -62,31 +66,44 @@ _AT_LEAST_ONE = frozenset({"ARG", "ENV", "LABEL", "EXPOSE", "VOLUME", "ONBUILD",
 _JSON_CAPABLE = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
 
 
-@dataclass(frozen=True)
-class Heredoc:
-    name: str
-    body: str
-    line: int
-    end_line: int
+class Heredoc(Record):
+    __slots__ = ("body", "end_line", "line", "name")
+
+    def __init__(self, name: str, body: str, line: int, end_line: int) -> None:
+        self.name: Final = name
+        self.body: Final = body
+        self.line: Final = line
+        self.end_line: Final = end_line
 
 
-@dataclass(frozen=True)
-class RawInstruction:
+class RawInstruction(Record):
     """One instruction as read: ``rest`` is everything after the keyword, continuations joined;
     ``start``/``end`` are 0-based line indexes (heredoc bodies included)."""
 
-    keyword: str
-    rest: str
-    start: int
-    end: int
-    heredocs: tuple[Heredoc, ...]
+    __slots__ = ("end", "heredocs", "keyword", "rest", "start")
+
+    def __init__(
+        self, keyword: str, rest: str, start: int, end: int, heredocs: tuple[Heredoc, ...]
+    ) -> None:
+        self.keyword: Final = keyword
+        self.rest: Final = rest
+        self.start: Final = start
+        self.end: Final = end
+        self.heredocs: Final = heredocs
 
 
-@dataclass(frozen=True)
-class Lines:
-    directives: dict[str, str]
-    instructions: list[RawInstruction]
-    comments: dict[int, str]
+class Lines(Record):
+    __slots__ = ("comments", "directives", "instructions")
+
+    def __init__(
+        self,
+        directives: dict[str, str],
+        instructions: list[RawInstruction],
+        comments: dict[int, str],
+    ) -> None:
+        self.directives: Final = directives
+        self.instructions: Final = instructions
+        self.comments: Final = comments
 
 
 class _Directives:

@@ -13,15 +13,19 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from dataclasses import dataclass
 
 from layerbot.analysis import discovery
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands
 from layerbot.analysis.shipped import ShippedImage, Step
 from layerbot.analysis.toolchains import Toolchain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Words in a Dockerfile's path that name a development, test or CI environment.
 _ENVIRONMENT_WORDS = {
@@ -71,14 +75,16 @@ def _starts(instruction: Instruction) -> list[Command]:
     return exec_commands(argv)
 
 
-@dataclass(frozen=True)
-class _Workbench:
+class _Workbench(Record):
     """Reads start commands for the signs of a workbench: a shell, a task or test runner, a
     hot-reload loop, a dev server, or a container kept alive for ``docker exec``. ``scripts``
     are package.json's, so ``npm start`` is judged by what its script runs."""
 
-    shipped: ShippedImage
-    scripts: dict[str, str]
+    __slots__ = ("scripts", "shipped")
+
+    def __init__(self, shipped: ShippedImage, scripts: dict[str, str]) -> None:
+        self.shipped: Final = shipped
+        self.scripts: Final = scripts
 
     def starts(self, command: Command, depth: int = 0) -> bool:
         program = command.program.lower()

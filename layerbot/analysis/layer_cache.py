@@ -28,11 +28,15 @@ import fnmatch
 import functools
 import posixpath
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.ecosystems import ECOSYSTEMS
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 STEP_KEYWORDS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
 
@@ -104,12 +108,14 @@ def _is_remote(source: str) -> bool:
     return "://" in source or source.startswith("git@")
 
 
-@dataclass(frozen=True)
-class _Inputs:
+class _Inputs(Record):
     """What an instruction reads besides the previous step: context paths and stages."""
 
-    context: tuple[str, ...]
-    stages: tuple[str, ...]
+    __slots__ = ("context", "stages")
+
+    def __init__(self, context: tuple[str, ...], stages: tuple[str, ...]) -> None:
+        self.context: Final = context
+        self.stages: Final = stages
 
 
 def _inputs(instruction: Instruction) -> _Inputs:
@@ -132,13 +138,17 @@ def _inputs(instruction: Instruction) -> _Inputs:
     return _Inputs(tuple(context), tuple(stages))
 
 
-@dataclass(frozen=True)
-class StageRerun:
+class StageRerun(Record):
     """The build steps of one stage, and those a change makes re-run."""
 
-    stage_index: int
-    steps: tuple[Instruction, ...]
-    rerun: tuple[Instruction, ...]
+    __slots__ = ("rerun", "stage_index", "steps")
+
+    def __init__(
+        self, stage_index: int, steps: tuple[Instruction, ...], rerun: tuple[Instruction, ...]
+    ) -> None:
+        self.stage_index: Final = stage_index
+        self.steps: Final = steps
+        self.rerun: Final = rerun
 
     @property
     def count(self) -> int:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
 
 from layerbot.analysis.ecosystems.steps import DependencyStep, StepKind, classify
 from layerbot.analysis.shell import Command, commands
@@ -34,11 +33,13 @@ _VENDORED = re.compile(r"-mod[= ]vendor\b")  # Go builds from vendor/: nothing t
 _VALUE_OPTIONS = frozenset({"-C", "-f", "--file", "--makefile", "-I", "-j", "-l", "-o", "-W"})
 
 
-@dataclass
 class _Makefile:
-    variables: dict[str, str] = field(default_factory=dict)
-    rules: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
+    __slots__ = ("order", "rules", "variables")
+
+    def __init__(self, variables: dict[str, str]) -> None:
+        self.variables = variables
+        self.rules: dict[str, tuple[list[str], list[str]]] = {}
+        self.order: list[str] = []
 
     def expand(self, text: str) -> str:
         """``$(NAME)``/``${NAME}`` replaced by the Makefile's value (a few rounds, for

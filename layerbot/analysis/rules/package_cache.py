@@ -94,7 +94,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 
 from layerbot.analysis import package_caches, runs, shell
 from layerbot.analysis.context import DockerfileContext
@@ -106,9 +105,14 @@ from layerbot.analysis.package_caches import (
     covered_by_mount,
     pip_cache_disabled,
 )
+from layerbot.analysis.record import Record
 from layerbot.analysis.rules.cleanup_in_same_layer import reported_removals
 from layerbot.analysis.rules.update_with_install import is_update_only
 from layerbot.analysis.shell import Command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 NAME = "package-cache"
 SEVERITY = Severity.MINOR
@@ -151,23 +155,34 @@ def _settings_in(instruction: Instruction) -> frozenset[str]:
     return frozenset(found)
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Record):
     """One leftover in a RUN and the text change that avoids it."""
 
-    description: str
-    transform: Transform
+    __slots__ = ("description", "transform")
+
+    def __init__(self, description: str, transform: Transform) -> None:
+        self.description: Final = description
+        self.transform: Final = transform
 
 
-@dataclass
 class RunView:
     """A RUN with what comes after it in its stage: who cleans which cache, and when."""
 
-    run: Instruction
-    commands: list[Command]
-    earlier: frozenset[str]
-    deleted_later: frozenset[str]
-    variables: Mapping[str, str]
+    __slots__ = ("commands", "deleted_later", "earlier", "run", "variables")
+
+    def __init__(
+        self,
+        run: Instruction,
+        commands: list[Command],
+        earlier: frozenset[str],
+        deleted_later: frozenset[str],
+        variables: Mapping[str, str],
+    ) -> None:
+        self.run = run
+        self.commands = commands
+        self.earlier = earlier
+        self.deleted_later = deleted_later
+        self.variables = variables
 
     def left_behind(self, cache: Cache, position: int) -> bool:
         """Whether the cache a command at ``position`` writes stays in this RUN's layer.

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
@@ -74,7 +73,12 @@ from layerbot.analysis.package_caches import (
     yum_install,
     zypper_install,
 )
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import Command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 NAME = "update-with-install"
 SEVERITY = Severity.MAJOR
@@ -86,16 +90,26 @@ FIX_TITLE = "Update the package index in the RUN that installs"
 _INERT = {"ENV", "ARG", "LABEL", "EXPOSE", "USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER"}
 
 
-@dataclass(frozen=True)
-class Family:
+class Family(Record):
     """A package manager: its index update and the commands that install from the index."""
 
-    name: str
-    is_update: Callable[[Command], bool]
-    is_install: Callable[[Command], bool]
-    install_pattern: re.Pattern[str]
-    update_pattern: re.Pattern[str]
-    index: Cache
+    __slots__ = ("index", "install_pattern", "is_install", "is_update", "name", "update_pattern")
+
+    def __init__(
+        self,
+        name: str,
+        is_update: Callable[[Command], bool],
+        is_install: Callable[[Command], bool],
+        install_pattern: re.Pattern[str],
+        update_pattern: re.Pattern[str],
+        index: Cache,
+    ) -> None:
+        self.name: Final = name
+        self.is_update: Final = is_update
+        self.is_install: Final = is_install
+        self.install_pattern: Final = install_pattern
+        self.update_pattern: Final = update_pattern
+        self.index: Final = index
 
 
 FAMILIES = (
@@ -135,14 +149,18 @@ FAMILIES = (
 )
 
 
-@dataclass(frozen=True)
-class LoneUpdate:
+class LoneUpdate(Record):
     """An index update in ``run`` that no install in the same RUN uses."""
 
-    run: Instruction
-    family: Family
-    update: Command
-    served: Instruction | None
+    __slots__ = ("family", "run", "served", "update")
+
+    def __init__(
+        self, run: Instruction, family: Family, update: Command, served: Instruction | None
+    ) -> None:
+        self.run: Final = run
+        self.family: Final = family
+        self.update: Final = update
+        self.served: Final = served
 
 
 @per_parse
