@@ -14,7 +14,6 @@ import bisect
 import posixpath
 from collections.abc import Iterator
 from functools import cached_property
-from typing import Any
 
 from layerbot.analysis.ci_build_index import BuildIndex
 from layerbot.analysis.ci_builds import Build, JobScan, builds_of
@@ -35,6 +34,10 @@ from layerbot.analysis.ci_yaml import (
 from layerbot.analysis.dockerfile import Dockerfile
 from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Finding, Fix, Note, RepoView, Severity
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_CI_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 11
