@@ -46,7 +46,8 @@ _HOT_RELOADERS = {
     "air", "nodemon", "reflex", "compiledaemon", "gow", "watchexec", "entr", "modd", "realize",
     "fresh", "webpack-dev-server", "ts-node-dev", "tsx", "skaffold",
 }  # fmt: skip
-_DEV_SCRIPTS = re.compile(r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$")
+# Node images only: kept as text, ``re`` compiles it when first used.
+_DEV_SCRIPTS = r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$"
 _TOOLCHAIN_TESTS = {"go": "test", "cargo": "test", "dotnet": "test", "mvn": "test"}
 _WATCH_SUBCOMMANDS = {"cargo": "watch", "dotnet": "watch"}
 
@@ -89,7 +90,7 @@ class _Workbench(Record):
     def starts(self, command: Command, depth: int = 0) -> bool:
         program = command.program.lower()
         operands = [a for a in command.argv[1:] if not a.startswith("-")]
-        if program in _NODE_RUNNERS and _DEV_SCRIPTS.match(_script_name(operands)):
+        if program in _NODE_RUNNERS and re.match(_DEV_SCRIPTS, _script_name(operands)):
             return True
         inner = self._inner(command, program, operands)
         if inner is not None:

@@ -23,12 +23,11 @@ from layerbot.analysis.shell import Command, commands
 MAKE_PROGRAMS = frozenset({"make", "gmake"})
 MAKEFILE_NAMES = ("GNUmakefile", "makefile", "Makefile")  # the order GNU make looks in
 
-_ASSIGNMENT = re.compile(
-    r"^(?:export\s+|override\s+)?([A-Za-z_][\w.-]*)\s*(\?|:{1,3}|\+|!)?=\s*(.*)$"
-)
-_RULE = re.compile(r"^([^\t#=:][^=:]*?)\s*::?(?!=)\s*([^;=]*?)\s*(?:;\s*(.*))?$")
-_REFERENCE = re.compile(r"\$[({]([A-Za-z_][\w.-]*)[)}]")
-_VENDORED = re.compile(r"-mod[= ]vendor\b")  # Go builds from vendor/: nothing to download
+# Read only for a RUN that calls make: kept as text, ``re`` compiles each when first used.
+_ASSIGNMENT = r"^(?:export\s+|override\s+)?([A-Za-z_][\w.-]*)\s*(\?|:{1,3}|\+|!)?=\s*(.*)$"
+_RULE = r"^([^\t#=:][^=:]*?)\s*::?(?!=)\s*([^;=]*?)\s*(?:;\s*(.*))?$"
+_REFERENCE = r"\$[({]([A-Za-z_][\w.-]*)[)}]"
+_VENDORED = r"-mod[= ]vendor\b"  # Go builds from vendor/: nothing to download
 # Options whose value is the next argument (GNU make manual, "Summary of Options").
 _VALUE_OPTIONS = frozenset({"-C", "-f", "--file", "--makefile", "-I", "-j", "-l", "-o", "-W"})
 
@@ -46,7 +45,7 @@ class _Makefile:
         variables defined through others; an undefined one is empty, as in make) and ``$$``
         by the ``$`` the shell sees."""
         for _ in range(4):
-            expanded = _REFERENCE.sub(lambda m: self.variables.get(m.group(1), ""), text)
+            expanded = re.sub(_REFERENCE, lambda m: self.variables.get(m.group(1), ""), text)
             if expanded == text:
                 break
             text = expanded
@@ -74,8 +73,8 @@ def _parse(text: str) -> _Makefile:
         stripped = line.split("#", 1)[0].rstrip()
         if not stripped.strip():
             continue
-        assignment = _ASSIGNMENT.match(stripped.strip())
-        rule = None if assignment else _RULE.match(stripped)
+        assignment = re.match(_ASSIGNMENT, stripped.strip())
+        rule = None if assignment else re.match(_RULE, stripped)
         current = None
         if assignment:
             name, operator, value = assignment.groups()
@@ -125,7 +124,9 @@ def _recipe_steps(makefile: _Makefile, goal: str, seen: set[str]) -> list[Depend
                     found += _recipe_steps(makefile, sub_goal, seen)
                 continue
             step = classify(command)
-            vendored = _VENDORED.search(f"{command.text} {makefile.variables.get('GOFLAGS', '')}")
+            vendored = re.search(
+                _VENDORED, f"{command.text} {makefile.variables.get('GOFLAGS', '')}"
+            )
             if step is not None and not vendored:
                 found.append(step)
     return found

@@ -93,23 +93,34 @@ _INERT = {"ENV", "ARG", "LABEL", "EXPOSE", "USER", "WORKDIR", "STOPSIGNAL", "MAI
 class Family(Record):
     """A package manager: its index update and the commands that install from the index."""
 
-    __slots__ = ("index", "install_pattern", "is_install", "is_update", "name", "update_pattern")
+    __slots__ = ("index", "installs", "is_install", "is_update", "name", "programs", "updates")
 
     def __init__(
         self,
         name: str,
         is_update: Callable[[Command], bool],
         is_install: Callable[[Command], bool],
-        install_pattern: re.Pattern[str],
-        update_pattern: re.Pattern[str],
+        programs: str,
+        installs: str,
+        updates: str,
         index: Cache,
     ) -> None:
         self.name: Final = name
         self.is_update: Final = is_update
         self.is_install: Final = is_install
-        self.install_pattern: Final = install_pattern
-        self.update_pattern: Final = update_pattern
+        # Regex alternatives for :func:`runs.command_pattern`: its programs and subcommands.
+        self.programs: Final = programs
+        self.installs: Final = installs
+        self.updates: Final = updates
         self.index: Final = index
+
+    @property
+    def install_pattern(self) -> re.Pattern[str]:
+        return runs.command_pattern(self.programs, self.installs)
+
+    @property
+    def update_pattern(self) -> re.Pattern[str]:
+        return runs.command_pattern(self.programs, self.updates)
 
 
 FAMILIES = (
@@ -117,8 +128,9 @@ FAMILIES = (
         "apt-get",
         apt_update,
         lambda c: apt_install(c) or c.program == "apt-cache",
-        runs.command_pattern("apt-get|apt", "install|upgrade|dist-upgrade|full-upgrade|build-dep"),
-        runs.command_pattern("apt-get|apt", "update"),
+        "apt-get|apt",
+        "install|upgrade|dist-upgrade|full-upgrade|build-dep",
+        "update",
         cache_named("apt-lists"),
     ),
     Family(
@@ -126,24 +138,27 @@ FAMILIES = (
         # ``--no-cache`` keeps no index: nothing goes stale, nothing ships
         lambda c: c.program == "apk" and c.subcommand == "update" and not c.has_flag("--no-cache"),
         apk_add,
-        runs.command_pattern("apk", "add|upgrade"),
-        runs.command_pattern("apk", "update"),
+        "apk",
+        "add|upgrade",
+        "update",
         cache_named("apk"),
     ),
     Family(
         "yum",
         lambda c: c.program in {"yum", "dnf", "microdnf"} and c.subcommand == "makecache",
         lambda c: yum_install(c) and c.subcommand != "makecache",
-        runs.command_pattern("yum|dnf|microdnf", "install|update|upgrade|groupinstall|reinstall"),
-        runs.command_pattern("yum|dnf|microdnf", "makecache"),
+        "yum|dnf|microdnf",
+        "install|update|upgrade|groupinstall|reinstall",
+        "makecache",
         cache_named("yum"),
     ),
     Family(
         "zypper",
         lambda c: c.program == "zypper" and c.subcommand in {"refresh", "ref"},
         lambda c: zypper_install(c) and c.subcommand not in {"refresh", "ref"},
-        runs.command_pattern("zypper", "install|in|update|up|dist-upgrade|dup"),
-        runs.command_pattern("zypper", "refresh|ref"),
+        "zypper",
+        "install|in|update|up|dist-upgrade|dup",
+        "refresh|ref",
         cache_named("zypper"),
     ),
 )
