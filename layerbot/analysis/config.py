@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 CONFIG_FILE = ".layerbot.yml"
 ALL_RULES = "*"
 
-_IGNORE = re.compile(r"#\s*layerbot\s+ignore\s*=\s*([\w\-, ]+)")
-_IGNORE_FILE = re.compile(r"#\s*layerbot\s+ignore-file(?:\s*=\s*([\w\-, ]+))?")
+# Comment lines naming layerbot only: kept as text, ``re`` compiles each when first used.
+_IGNORE = r"#\s*layerbot\s+ignore\s*=\s*([\w\-, ]+)"
+_IGNORE_FILE = r"#\s*layerbot\s+ignore-file(?:\s*=\s*([\w\-, ]+))?"
 
 
 class ConfigError(ValueError):
@@ -135,11 +136,11 @@ class Suppressions(Record):
         for number, line in enumerate(lines, start=1):
             stripped = line.strip()
             if "layerbot" in stripped and stripped.startswith("#"):
-                whole = _IGNORE_FILE.search(stripped)
+                whole = re.search(_IGNORE_FILE, stripped)
                 if whole:
                     file_wide |= _rules_in(whole)
                     continue
-                here = _IGNORE.search(stripped)
+                here = re.search(_IGNORE, stripped)
                 if here:
                     pending |= _rules_in(here)
                     continue

@@ -69,7 +69,6 @@ class DependencyFetch(Record):
 # Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
 # workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
 _SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
-_VENDOR_FLAG = re.compile(r"-mod[= ]vendor\b")
 _PYTHON_PROJECT = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
@@ -177,7 +176,7 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
         return named is not None and ctx.has(posixpath.join(fetch.project, named))
     if step.ecosystem is ecosystems.GO:
         vendored = ctx.has(posixpath.join(root, "vendor/modules.txt")) or any(
-            _VENDOR_FLAG.search(text)
+            re.search(make.GO_VENDOR_FLAG, text)
             for text in (step.command.text, _stage_env(fetch.stage, "GOFLAGS"))
         )
         return ctx.has(posixpath.join(root, "go.sum")) and not vendored

@@ -58,7 +58,8 @@ INSTRUCTIONS = frozenset(
 MAX_INSTRUCTION_LINES = 10_000
 _HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 _HEREDOC_WORD = re.compile(r"(\d*)<<(-?)([^<]*)")
-_NAME_PART = re.compile(r"""'([^']*)(')?|"((?:\\.|[^"\\])*)(")?|\\(.?)|([^'"\\]+)""", re.DOTALL)
+# Heredocs only: kept as text, ``re`` compiles it when first used.
+_NAME_PART = r"""(?s)'([^']*)(')?|"((?:\\.|[^"\\])*)(")?|\\(.?)|([^'"\\]+)"""
 _FLAG_WORD = re.compile(r"""\s*(--(?:[^\s'"]|'[^']*'|"(?:\\.|[^"\\])*")*)""")
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*")
 _EXACTLY_ONE = frozenset({"MAINTAINER", "WORKDIR", "USER", "STOPSIGNAL"})
@@ -281,7 +282,7 @@ def split_heredocs(arguments: str) -> tuple[list[str], list[tuple[str, bool]]]:
 def _heredoc_name(word: str, line: int) -> str:
     """``'EOF'``, ``"EOF"``, ``E"O"F`` and ``E\\OF`` all name ``EOF``; an open quote is an error."""
     parts = []
-    for match in _NAME_PART.finditer(word):
+    for match in re.finditer(_NAME_PART, word):
         single, single_end, double, double_end, escaped, plain = match.groups()
         opener = match.group(0)[0]
         if (opener == "'" and single_end is None) or (opener == '"' and double_end is None):

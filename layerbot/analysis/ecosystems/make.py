@@ -27,7 +27,8 @@ MAKEFILE_NAMES = ("GNUmakefile", "makefile", "Makefile")  # the order GNU make l
 _ASSIGNMENT = r"^(?:export\s+|override\s+)?([A-Za-z_][\w.-]*)\s*(\?|:{1,3}|\+|!)?=\s*(.*)$"
 _RULE = r"^([^\t#=:][^=:]*?)\s*::?(?!=)\s*([^;=]*?)\s*(?:;\s*(.*))?$"
 _REFERENCE = r"\$[({]([A-Za-z_][\w.-]*)[)}]"
-_VENDORED = r"-mod[= ]vendor\b"  # Go builds from vendor/: nothing to download
+# Go builds from vendor/: nothing to download.
+GO_VENDOR_FLAG = r"-mod[= ]vendor\b"
 # Options whose value is the next argument (GNU make manual, "Summary of Options").
 _VALUE_OPTIONS = frozenset({"-C", "-f", "--file", "--makefile", "-I", "-j", "-l", "-o", "-W"})
 
@@ -125,7 +126,7 @@ def _recipe_steps(makefile: _Makefile, goal: str, seen: set[str]) -> list[Depend
                 continue
             step = classify(command)
             vendored = re.search(
-                _VENDORED, f"{command.text} {makefile.variables.get('GOFLAGS', '')}"
+                GO_VENDOR_FLAG, f"{command.text} {makefile.variables.get('GOFLAGS', '')}"
             )
             if step is not None and not vendored:
                 found.append(step)
