@@ -107,7 +107,7 @@ def project_dockerfiles() -> list[Path]:
     found = [
         path
         for folder in (ROOT / "tests", ROOT / "examples")
-        for path in discover(folder)
+        for path in map(Path, discover(str(folder)))
         if file_kind(path.name) == DOCKERFILE
     ]
     return sorted(found)

@@ -1,11 +1,14 @@
-"""``layerbot check`` and ``layerbot rule``: the local shell around the analysis core."""
+"""``layerbot check`` and ``layerbot rule``: the local shell around the analysis core.
+
+Paths are strings handled with ``os.path``: ``pathlib`` (with ``urllib.parse`` and
+``ipaddress`` under it) would cost every start of ``layerbot check`` 3 ms.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
-from pathlib import Path
 
 from layerbot.analysis import formats
 from layerbot.analysis.config import CONFIG_FILE, ConfigError, parse_config
@@ -20,15 +23,27 @@ class UsageError(Exception):
     """A bad path or option: printed as one line, exit status 2."""
 
 
-def repository_root(start: Path) -> Path:
-    """The git work tree holding ``start`` (the nearest folder with ``.git``), else ``start``.
+def repository_root(start: str) -> str:
+    """The git work tree holding ``start`` (an absolute folder: the nearest one with ``.git``),
+    else ``start``.
 
     Looked up on disk rather than by running git: one process per file must start fast.
     """
-    for folder in (start, *start.parents):
-        if (folder / ".git").exists():
-            return folder
-    return start
+    folder = start
+    while not os.path.exists(os.path.join(folder, ".git")):
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return start
+        folder = parent
+    return folder
+
+
+def _relative(path: str, root: str) -> str | None:
+    """``path`` as a POSIX path relative to ``root`` (both absolute), ``None`` outside it."""
+    relative = os.path.relpath(path, root)
+    if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+        return None
+    return relative.replace(os.sep, "/")
 
 
 class LocalRepoView(ListedRepoView):
@@ -40,9 +55,9 @@ class LocalRepoView(ListedRepoView):
     once.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         super().__init__(self._scan, self._read_file)
-        self._root = str(root)
+        self._root = os.fspath(root)
 
     def _scan(self, directory: str) -> dict[str, bool]:
         try:
@@ -62,14 +77,13 @@ class LocalRepoView(ListedRepoView):
             return None
 
 
-def _targets(paths: list[str]) -> list[Path]:
-    targets: list[Path] = []
+def _targets(paths: list[str]) -> list[str]:
+    targets: list[str] = []
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            targets.extend(discover(path))
-        elif path.is_file():
-            targets.append(path)
+        if os.path.isdir(raw):
+            targets.extend(discover(raw))
+        elif os.path.isfile(raw):
+            targets.append(raw)
         else:
             raise UsageError(f"{raw}: no such file or directory")
     return targets
@@ -84,50 +98,50 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _built_by_ci(
-    paths: list[str], root: Path, repo: RepoView, known: list[tuple[Path, Path]]
-) -> list[tuple[Path, Path]]:
+    paths: list[str], root: str, repo: RepoView, known: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
     """Files under the folders asked for that the CI configuration builds as Dockerfiles
     under names of their own (each with its resolved path, like ``known``)."""
     seen = {resolved for _, resolved in known}
     found = []
     for raw in paths:
-        folder = Path(raw)
-        if not folder.is_dir():
+        if not os.path.isdir(raw):
             continue
-        folder = folder.resolve()
-        if not folder.is_relative_to(root):
+        folder = _relative(os.path.realpath(raw), root)
+        if folder is None:
             continue
-        for path in built_under(repo, folder.relative_to(root).as_posix()):
-            resolved = (root / path).resolve()
+        for path in built_under(repo, folder):
+            target = os.path.join(root, path)
+            resolved = os.path.realpath(target)
             if resolved not in seen:
-                found.append((root / path, resolved))
+                found.append((target, resolved))
     return found
 
 
 def _check(args: argparse.Namespace) -> int:
     # Each target resolved once: a run over a monorepo passes hundreds of paths.
-    targets = [(target, target.resolve()) for target in _targets(args.paths)]
-    folders = [str(resolved.parent) for _, resolved in targets]
-    anchor = Path(os.path.commonpath(folders)) if folders else Path.cwd()
-    root = Path(args.root).resolve() if args.root else repository_root(anchor.resolve())
+    targets = [(target, os.path.realpath(target)) for target in _targets(args.paths)]
+    folders = [os.path.dirname(resolved) for _, resolved in targets]
+    anchor = os.path.commonpath(folders) if folders else os.getcwd()
+    root = os.path.realpath(args.root) if args.root else repository_root(os.path.realpath(anchor))
     repo = LocalRepoView(root)
     targets += _built_by_ci(args.paths, root, repo, targets)
     config = parse_config(repo.read(CONFIG_FILE))
     result = AnalysisResult()
     sources: dict[str, str] = {}
     for target, resolved in targets:
-        try:
-            relative = resolved.relative_to(root).as_posix()
-        except ValueError:
-            raise UsageError(f"{target}: outside the repository root {root}") from None
+        relative = _relative(resolved, root)
+        if relative is None:
+            raise UsageError(f"{target}: outside the repository root {root}")
         if kind_in(repo, relative) is None:
             raise UsageError(f"{target}: not a Dockerfile or .gitlab-ci.yml")
         try:
-            data = target.read_bytes()
+            with open(target, "rb") as handle:
+                data = handle.read()
         except OSError as error:
             raise UsageError(f"{target}: {error.strerror}") from None
         if args.fix:
-            data = _fix_in_place(target, relative, data, repo, config, args.unsafe)
+            data = _fix_in_place(target, root, relative, data, repo, config, args.unsafe)
         report = analyse_file(relative, data, repo, config)
         sources[relative] = data.decode("utf-8", "replace")
         result.files += 1
@@ -135,7 +149,7 @@ def _check(args: argparse.Namespace) -> int:
         result.notes.extend(report.notes)
     costs: list[str] = []
     if args.build_log:
-        result.findings, costs = _measure(Path(args.build_log), result.findings, sources, repo)
+        result.findings, costs = _measure(args.build_log, result.findings, sources, repo)
     print(_render(args, result, sources))
     if costs and args.format == "text":
         print("\n".join(costs))
@@ -143,7 +157,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _measure(
-    log_path: Path, findings: list[Finding], sources: dict[str, str], repo: RepoView
+    log_path: str, findings: list[Finding], sources: dict[str, str], repo: RepoView
 ) -> tuple[list[Finding], list[str]]:
     """Findings with what their steps cost in the saved build log, and one line per Dockerfile
     the log built (nothing for a Dockerfile the log does not match)."""
@@ -152,7 +166,8 @@ def _measure(
     from layerbot.analysis.measured import Measurement, match_runs, summary_line, with_costs
 
     try:
-        runs = parse_build_log(log_path.read_text(encoding="utf-8", errors="replace"))
+        with open(log_path, encoding="utf-8", errors="replace") as handle:
+            runs = parse_build_log(handle.read())
     except OSError as error:
         raise UsageError(f"{log_path}: {error.strerror}") from None
     lines = []
@@ -163,7 +178,8 @@ def _measure(
             doc = parse(text, path)
         except DockerfileError:
             continue
-        measured = Measurement(f"the build log `{log_path.name}`", match_runs(doc, runs))
+        name = os.path.basename(log_path)
+        measured = Measurement(f"the build log `{name}`", match_runs(doc, runs))
         if not measured.timings:
             continue
         findings = with_costs(doc, findings, measured)
@@ -175,7 +191,13 @@ def _measure(
 
 
 def _fix_in_place(
-    target: Path, relative: str, data: bytes, repo: RepoView, config: object, unsafe: bool
+    target: str,
+    root: str,
+    relative: str,
+    data: bytes,
+    repo: RepoView,
+    config: object,
+    unsafe: bool,
 ) -> bytes:
     from layerbot.analysis.config import Config
 
@@ -187,15 +209,19 @@ def _fix_in_place(
     report = analyse_file(relative, text, repo, config)
     outcome = fix_file(relative, text, repo, config, unsafe=unsafe)
     if outcome.text != text:
-        target.write_text(outcome.text, encoding="utf-8")
-    root = target.resolve().parents[len(Path(relative).parts) - 1]
+        _write(target, outcome.text)
     for finding in report.findings:
         fix = finding.fix
         if fix and fix.creates_file and fix.path and (unsafe or fix.safety.value == "safe"):
-            companion = root / fix.path
-            if not companion.exists():
-                companion.write_text(apply_fix("", fix), encoding="utf-8")
+            companion = os.path.join(root, fix.path)
+            if not os.path.exists(companion):
+                _write(companion, apply_fix("", fix))
     return outcome.text.encode("utf-8")
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def use_color() -> bool:

@@ -1,9 +1,14 @@
 """The installed ``layerbot`` command end to end on the example project."""
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from layerbot.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -28,3 +33,17 @@ def test_missing_path_is_a_usage_error() -> None:
     result = run("check", "no/such/dir")
     assert result.returncode == 2
     assert "no/such/dir" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["check", "rule", "serve", "worker", "review", "version"])
+def test_a_command_parsed_alone_reads_and_helps_as_within_every_command(command: str) -> None:
+    """``main`` builds only the sub-parser of the command named (a faster start)."""
+    whole, alone = build_parser(), build_parser(command)
+    assert _sub_parser(alone, command).format_help() == _sub_parser(whole, command).format_help()
+    assert alone.parse_args([command]) == whole.parse_args([command])
+
+
+def _sub_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    sub: argparse.ArgumentParser = commands.choices[command]
+    return sub

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from layerbot import docs
-from layerbot.analysis.rules import all_rules
+from layerbot.analysis.rules import Rule, all_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = sorted(all_rules())
@@ -59,7 +58,15 @@ def test_drift_detects_edited_missing_and_stale_pages(tmp_path: Path) -> None:
 
 def test_missing_sections_names_what_is_absent() -> None:
     rule = all_rules()[RULES[0]]
-    broken = dataclasses.replace(rule, doc="Summary.\n\n## Example\n")
+    broken = Rule(
+        rule.name,
+        rule.severity,
+        rule.target,
+        rule.fix_availability,
+        rule.fix_title,
+        rule.check,
+        doc="Summary.\n\n## Example\n",
+    )
     missing = docs.missing_sections(broken)
     assert "Example" not in missing
     assert missing == [s for s in docs.REQUIRED_SECTIONS if s != "Example"]

@@ -68,8 +68,19 @@ def cache_key(project_id: int, ref: str, job: str) -> str:
 def _encode(measured: MeasuredJob | None) -> str:
     if measured is None:
         return json.dumps(None)
-    runs = [{"builder": r.builder, "steps": [asdict(s) for s in r.steps]} for r in measured.runs]
+    runs = [{"builder": r.builder, "steps": [_step(s) for s in r.steps]} for r in measured.runs]
     return json.dumps({"job": asdict(measured.job), "runs": runs})
+
+
+def _step(step: TimedStep) -> dict[str, object]:
+    """The step as ``TimedStep(**...)`` takes it back."""
+    return {
+        "stage": step.stage,
+        "text": step.text,
+        "seconds": step.seconds,
+        "cached": step.cached,
+        "failed": step.failed,
+    }
 
 
 def _decode(raw: bytes | str) -> MeasuredJob | None:

@@ -26,8 +26,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
+
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # GitLab Runner's line header with FF_TIMESTAMPS: RFC 3339 time with microseconds, a stream
 # number (two hex digits), O or E, and '+' when the line continues the previous one.
@@ -53,23 +58,34 @@ _INSTRUCTION = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class TimedStep:
+class TimedStep(Record):
     """One Dockerfile step as a build log reports it."""
 
-    stage: str | None  # the stage's name as the builder printed it (None: not printed)
-    text: str  # the instruction, whitespace collapsed: "RUN go mod download"
-    seconds: float | None  # None: cached, failed, or the log gives no time
-    cached: bool = False
-    failed: bool = False
+    __slots__ = ("cached", "failed", "seconds", "stage", "text")
+
+    def __init__(
+        self,
+        stage: str | None,
+        text: str,
+        seconds: float | None,
+        cached: bool = False,
+        failed: bool = False,
+    ) -> None:
+        self.stage: Final = stage  # the stage's name as the builder printed it (None: not printed)
+        self.text: Final = text  # the instruction, whitespace collapsed: "RUN go mod download"
+        self.seconds: Final = seconds  # None: cached, failed, or the log gives no time
+        self.cached: Final = cached
+        self.failed: Final = failed
 
 
-@dataclass(frozen=True)
-class BuildRun:
+class BuildRun(Record):
     """One image build found in a log (a job may build several, e.g. ``--target builder``)."""
 
-    builder: str  # "BuildKit", "kaniko", "Buildah" or "classic builder"
-    steps: tuple[TimedStep, ...]
+    __slots__ = ("builder", "steps")
+
+    def __init__(self, builder: str, steps: tuple[TimedStep, ...]) -> None:
+        self.builder: Final = builder  # "BuildKit", "kaniko", "Buildah" or "classic builder"
+        self.steps: Final = steps
 
     @property
     def seconds(self) -> float | None:
@@ -80,10 +96,12 @@ class BuildRun:
         return sum(step.seconds or 0.0 for step in ran)
 
 
-@dataclass(frozen=True)
-class _Line:
-    text: str
-    time: datetime | None
+class _Line(Record):
+    __slots__ = ("text", "time")
+
+    def __init__(self, text: str, time: datetime | None) -> None:
+        self.text: Final = text
+        self.time: Final = time
 
 
 def normalize(instruction: str) -> str:
@@ -116,15 +134,26 @@ def parse_build_log(log: str) -> list[BuildRun]:
     return []
 
 
-@dataclass
 class _OpenStep:
-    stage: str | None
-    text: str
-    seconds: float | None = None
-    cached: bool = False
-    failed: bool = False
-    started: datetime | float | None = None
-    closed: bool = False
+    __slots__ = ("cached", "closed", "failed", "seconds", "stage", "started", "text")
+
+    def __init__(
+        self,
+        stage: str | None,
+        text: str,
+        seconds: float | None = None,
+        cached: bool = False,
+        failed: bool = False,
+        started: datetime | float | None = None,
+        closed: bool = False,
+    ) -> None:
+        self.stage = stage
+        self.text = text
+        self.seconds = seconds
+        self.cached = cached
+        self.failed = failed
+        self.started = started
+        self.closed = closed
 
     def frozen(self) -> TimedStep:
         return TimedStep(
@@ -136,10 +165,12 @@ class _OpenStep:
         )
 
 
-@dataclass
 class _Runs:
-    builder: str
-    runs: list[list[_OpenStep]] = field(default_factory=list)
+    __slots__ = ("builder", "runs")
+
+    def __init__(self, builder: str) -> None:
+        self.builder = builder
+        self.runs: list[list[_OpenStep]] = []
 
     def new_run(self) -> list[_OpenStep]:
         self.runs.append([])

@@ -6,8 +6,6 @@ its jobs (3,000 jobs running one template's line included).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from layerbot.analysis.ci_builds import (
     Build,
     Tool,
@@ -17,6 +15,11 @@ from layerbot.analysis.ci_builds import (
 )
 from layerbot.analysis.ci_yaml import Origin
 from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
 def _cache_reference(value: str) -> str:
@@ -25,24 +28,34 @@ def _cache_reference(value: str) -> str:
     return references[0] if references else value
 
 
-@dataclass(frozen=True)
-class SiteJobs:
+class SiteJobs(Record):
     """The jobs that run one script line (a template's, an anchor's), gathered once."""
 
-    names: tuple[str, ...]  # sorted, each once
-    origins: frozenset[Origin]  # where each job's key is written
+    __slots__ = ("names", "origins")
+
+    def __init__(self, names: tuple[str, ...], origins: frozenset[Origin]) -> None:
+        self.names: Final = names  # sorted, each once
+        self.origins: Final = origins  # where each job's key is written
 
 
-@dataclass(frozen=True)
-class BuildIndex:
+class BuildIndex(Record):
     """Every build of a pipeline by the images it tags, the cache manifests it exports, and the
     first stable, pushed tag per (Dockerfile, target): lookups that would otherwise compare
     every build with every other."""
 
-    by_tag: dict[str, list[Build]]
-    exports: frozenset[str]
-    stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]]
-    by_site: dict[tuple[Origin | None, int], SiteJobs]
+    __slots__ = ("by_site", "by_tag", "exports", "stable_by_source")
+
+    def __init__(
+        self,
+        by_tag: dict[str, list[Build]],
+        exports: frozenset[str],
+        stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]],
+        by_site: dict[tuple[Origin | None, int], SiteJobs],
+    ) -> None:
+        self.by_tag: Final = by_tag
+        self.exports: Final = exports
+        self.stable_by_source: Final = stable_by_source
+        self.by_site: Final = by_site
 
     def cache_sources(self, build: Build) -> list[str]:
         """The build's ``--cache-from`` values that can hold a cache when it runs: not a tag

@@ -10,7 +10,6 @@ from __future__ import annotations
 import fnmatch
 import posixpath
 import re
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
@@ -27,6 +26,11 @@ from layerbot.analysis.ci_script import (
     script_steps,
 )
 from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class Tool(StrEnum):
@@ -52,18 +56,37 @@ _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _DEPENDENCY_PROXY = re.compile(r"^\$\{?CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?/")
 
 
-@dataclass(frozen=True)
-class JobScan:
+class JobScan(Record):
     """A job's commands, and what they push, pull and set up, indexed by normalised image
     reference so that rules ask in constant time however long the script is."""
 
-    steps: tuple[Step, ...]
-    pushes: dict[str, list[int]]
-    pushes_every_tag: dict[str, list[int]]
-    pulls: dict[str, list[int]]
-    container_builder_at: int | None
-    loads: tuple[tuple[int, str], ...]  # (step, archive) of each `docker load`
-    retags: dict[str, list[int]]  # the source image of each `docker tag SOURCE TARGET`
+    __slots__ = (
+        "container_builder_at",
+        "loads",
+        "pulls",
+        "pushes",
+        "pushes_every_tag",
+        "retags",
+        "steps",
+    )
+
+    def __init__(
+        self,
+        steps: tuple[Step, ...],
+        pushes: dict[str, list[int]],
+        pushes_every_tag: dict[str, list[int]],
+        pulls: dict[str, list[int]],
+        container_builder_at: int | None,
+        loads: tuple[tuple[int, str], ...],
+        retags: dict[str, list[int]],
+    ) -> None:
+        self.steps: Final = steps
+        self.pushes: Final = pushes
+        self.pushes_every_tag: Final = pushes_every_tag
+        self.pulls: Final = pulls
+        self.container_builder_at: Final = container_builder_at
+        self.loads: Final = loads  # (step, archive) of each `docker load`
+        self.retags: Final = retags  # the source image of each `docker tag SOURCE TARGET`
 
     @classmethod
     def of(cls, steps: tuple[Step, ...]) -> JobScan:
@@ -130,21 +153,49 @@ def _archives_loaded(argv: tuple[str, ...]) -> list[str]:
     return found
 
 
-@dataclass(frozen=True)
-class Build:
+class Build(Record):
     """One image build command of a job."""
 
-    job: Job
-    step: Step
-    scan: JobScan
-    tool: Tool
-    written: Flags
-    resolved: Flags
-    buildkit: BuildKit
-    buildkit_reason: str
-    dockerfile: str | None
-    context: str | None
-    variables: dict[str, str]
+    __slots__ = (
+        "__dict__",
+        "buildkit",
+        "buildkit_reason",
+        "context",
+        "dockerfile",
+        "job",
+        "resolved",
+        "scan",
+        "step",
+        "tool",
+        "variables",
+        "written",
+    )
+
+    def __init__(
+        self,
+        job: Job,
+        step: Step,
+        scan: JobScan,
+        tool: Tool,
+        written: Flags,
+        resolved: Flags,
+        buildkit: BuildKit,
+        buildkit_reason: str,
+        dockerfile: str | None,
+        context: str | None,
+        variables: dict[str, str],
+    ) -> None:
+        self.job: Final = job
+        self.step: Final = step
+        self.scan: Final = scan
+        self.tool: Final = tool
+        self.written: Final = written
+        self.resolved: Final = resolved
+        self.buildkit: Final = buildkit
+        self.buildkit_reason: Final = buildkit_reason
+        self.dockerfile: Final = dockerfile
+        self.context: Final = context
+        self.variables: Final = variables
 
     @cached_property
     def tags(self) -> list[tuple[str, str]]:

@@ -13,7 +13,6 @@ import fnmatch
 import posixpath
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from layerbot.analysis.ci_yaml import (
     CiYamlError,
@@ -24,6 +23,10 @@ from layerbot.analysis.ci_yaml import (
     load_documents,
 )
 from layerbot.analysis.model import InputError, Note, RepoView
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_INCLUDES = 150
 MAX_INCLUDE_DEPTH = 20

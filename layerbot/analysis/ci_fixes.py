@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 from layerbot.analysis import dockerfile
 from layerbot.analysis.ci_builds import Build, Tool, is_stable
@@ -19,6 +18,11 @@ from layerbot.analysis.fixes import apply_edits
 from layerbot.analysis.gitlab_ci import Pipeline, PipelineContext
 from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Edit, Finding, Fix, InputError, Severity
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 COMMAND_PATTERNS = {
     Tool.DOCKER: re.compile(r"\bdocker\s+(?:image\s+|builder\s+)?build\b"),
@@ -33,13 +37,15 @@ MAX_COMBINED_SPAN = 12
 MAX_JOBS_NAMED = 8
 
 
-@dataclass(frozen=True)
-class Spot:
+class Spot(Record):
     """Where a command's words are: a 1-based line and the columns of the match."""
 
-    line: int
-    start: int
-    end: int
+    __slots__ = ("end", "line", "start")
+
+    def __init__(self, line: int, start: int, end: int) -> None:
+        self.line: Final = line
+        self.start: Final = start
+        self.end: Final = end
 
 
 def locate(

@@ -13,10 +13,14 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from layerbot.analysis import shell
 from layerbot.analysis.ci_jobs import Job, ScriptLine
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Flags that never take a separate value (everything else starting with '-' does).
 _BOOLEAN_FLAGS = frozenset(
@@ -82,18 +86,39 @@ MAX_EXPANSION_ROUNDS = 8
 MAX_EXPANDED_LENGTH = 4096
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Record):
     """One simple command of a job, in run order, with its words resolved."""
 
-    index: int
-    script: ScriptLine
-    command: shell.Command
-    resolved: tuple[str, ...]
-    cwd: str | None
-    item: int  # which script entry of the job
-    position: int  # which command of that entry
-    last_in_item: bool
+    __slots__ = (
+        "command",
+        "cwd",
+        "index",
+        "item",
+        "last_in_item",
+        "position",
+        "resolved",
+        "script",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        script: ScriptLine,
+        command: shell.Command,
+        resolved: tuple[str, ...],
+        cwd: str | None,
+        item: int,
+        position: int,
+        last_in_item: bool,
+    ) -> None:
+        self.index: Final = index
+        self.script: Final = script
+        self.command: Final = command
+        self.resolved: Final = resolved
+        self.cwd: Final = cwd
+        self.item: Final = item  # which script entry of the job
+        self.position: Final = position  # which command of that entry
+        self.last_in_item: Final = last_in_item
 
     @property
     def first_in_item(self) -> bool:
@@ -104,12 +129,14 @@ class Step:
         return self.command.argv
 
 
-@dataclass(frozen=True)
-class Flags:
+class Flags(Record):
     """``(name, value)`` pairs with short names made long, and the positional arguments."""
 
-    pairs: tuple[tuple[str, str], ...]
-    positionals: tuple[str, ...]
+    __slots__ = ("pairs", "positionals")
+
+    def __init__(self, pairs: tuple[tuple[str, str], ...], positionals: tuple[str, ...]) -> None:
+        self.pairs: Final = pairs
+        self.positionals: Final = positionals
 
     def values(self, *names: str) -> list[str]:
         return [value for name, value in self.pairs if name in names]

@@ -14,13 +14,15 @@ ourselves, so that:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from layerbot.analysis.model import InputError
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Final
 
 MAX_EXPANDED_NODES = 1_000_000
 MAX_DEPTH = 100
@@ -38,15 +40,19 @@ class CiYamlError(InputError):
     """The CI file is not YAML we accept; ``line`` points at the cause."""
 
 
-@dataclass(frozen=True)
-class Origin:
+class Origin(Record):
     """Where a value was written: 1-based lines, 0-based column, scalar style (``|``, ``>``...)."""
 
-    path: str
-    line: int
-    end_line: int
-    column: int = 0
-    style: str | None = None
+    __slots__ = ("column", "end_line", "line", "path", "style")
+
+    def __init__(
+        self, path: str, line: int, end_line: int, column: int = 0, style: str | None = None
+    ) -> None:
+        self.path: Final = path
+        self.line: Final = line
+        self.end_line: Final = end_line
+        self.column: Final = column
+        self.style: Final = style
 
 
 class Text(str):
@@ -60,7 +66,9 @@ class Text(str):
         return text
 
 
-class Mapping(dict[str, Any]):
+# ``"Any"`` quoted in the bases: ``typing`` is imported for the type checker only (a check's
+# start does without its 2 ms).
+class Mapping(dict[str, "Any"]):
     """A mapping with its own origin and the origin of each key."""
 
     def __init__(self, origin: Origin) -> None:
@@ -69,18 +77,20 @@ class Mapping(dict[str, Any]):
         self.key_origins: dict[str, Origin] = {}
 
 
-class Sequence(list[Any]):
+class Sequence(list["Any"]):
     def __init__(self, origin: Origin, items: list[Any] | None = None) -> None:
         super().__init__(items or [])
         self.origin = origin
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(Record):
     """GitLab's ``!reference [job, key, ...]``, resolved later against the whole configuration."""
 
-    path: tuple[str, ...]
-    origin: Origin
+    __slots__ = ("origin", "path")
+
+    def __init__(self, path: tuple[str, ...], origin: Origin) -> None:
+        self.path: Final = path
+        self.origin: Final = origin
 
 
 class CiLoader(yaml.SafeLoader):

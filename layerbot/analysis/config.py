@@ -15,38 +15,52 @@ file silences them for the whole file, and a bare ``# layerbot ignore-file`` sil
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
 
 from layerbot.analysis.model import Finding, Severity
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 CONFIG_FILE = ".layerbot.yml"
 ALL_RULES = "*"
 
-_IGNORE = re.compile(r"#\s*layerbot\s+ignore\s*=\s*([\w\-, ]+)")
-_IGNORE_FILE = re.compile(r"#\s*layerbot\s+ignore-file(?:\s*=\s*([\w\-, ]+))?")
+# Comment lines naming layerbot only: kept as text, ``re`` compiles each when first used.
+_IGNORE = r"#\s*layerbot\s+ignore\s*=\s*([\w\-, ]+)"
+_IGNORE_FILE = r"#\s*layerbot\s+ignore-file(?:\s*=\s*([\w\-, ]+))?"
 
 
 class ConfigError(ValueError):
     """``.layerbot.yml`` is malformed; the message says which key."""
 
 
-@dataclass(frozen=True)
-class Config:
-    disabled: frozenset[str] = frozenset()
-    severities: dict[str, Severity] = field(default_factory=dict)
-    exclude: tuple[str, ...] = ()
-    inline_info: bool = False
-    """``info`` findings (advice) go to the bot's summary table only unless this is set."""
+class Config(Record):
+    __slots__ = ("disabled", "exclude", "inline_info", "severities")
+
+    def __init__(
+        self,
+        disabled: frozenset[str] = frozenset(),
+        severities: dict[str, Severity] | None = None,
+        exclude: tuple[str, ...] = (),
+        inline_info: bool = False,
+    ) -> None:
+        self.disabled: Final = disabled
+        self.severities: Final[dict[str, Severity]] = {} if severities is None else severities
+        self.exclude: Final = exclude
+        # ``info`` findings (advice) go to the bot's summary table only unless this is set.
+        self.inline_info: Final = inline_info
 
     def with_disabled(self, *rules: str) -> Config:
-        return replace(self, disabled=self.disabled | frozenset(rules))
+        disabled = self.disabled | frozenset(rules)
+        return Config(disabled, self.severities, self.exclude, self.inline_info)
 
     def adjust(self, finding: Finding) -> Finding | None:
         """The finding as configured, or ``None`` when its rule is disabled."""
         if finding.rule in self.disabled:
             return None
         severity = self.severities.get(finding.rule)
-        return replace(finding, severity=severity) if severity else finding
+        return finding.with_severity(severity) if severity else finding
 
 
 def _string_list(data: dict[str, object], key: str) -> list[str]:
@@ -105,12 +119,14 @@ def _rules_in(match: re.Match[str]) -> set[str]:
     return {name.strip() for name in listed.split(",") if name.strip()}
 
 
-@dataclass(frozen=True)
-class Suppressions:
+class Suppressions(Record):
     """Inline ignores of one file: per line, and file-wide."""
 
-    file_wide: frozenset[str]
-    by_line: dict[int, frozenset[str]]
+    __slots__ = ("by_line", "file_wide")
+
+    def __init__(self, file_wide: frozenset[str], by_line: dict[int, frozenset[str]]) -> None:
+        self.file_wide: Final = file_wide
+        self.by_line: Final = by_line
 
     @classmethod
     def scan(cls, lines: list[str]) -> Suppressions:
@@ -120,11 +136,11 @@ class Suppressions:
         for number, line in enumerate(lines, start=1):
             stripped = line.strip()
             if "layerbot" in stripped and stripped.startswith("#"):
-                whole = _IGNORE_FILE.search(stripped)
+                whole = re.search(_IGNORE_FILE, stripped)
                 if whole:
                     file_wide |= _rules_in(whole)
                     continue
-                here = _IGNORE.search(stripped)
+                here = re.search(_IGNORE, stripped)
                 if here:
                     pending |= _rules_in(here)
                     continue

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Dockerfile, Instruction
 from layerbot.analysis.model import Finding, Fix, RepoView, Severity
 
 
-@dataclass
 class DockerfileContext:
     """``context_dir`` is the build context, the Dockerfile's folder unless a CI job says so."""
 
-    doc: Dockerfile
-    repo: RepoView
-    context_dir: str
+    __slots__ = ("context_dir", "doc", "repo")
+
+    def __init__(self, doc: Dockerfile, repo: RepoView, context_dir: str) -> None:
+        self.doc = doc
+        self.repo = repo
+        self.context_dir = context_dir
 
     @classmethod
     def for_file(

@@ -12,18 +12,21 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from layerbot.analysis import ecosystems, layer_cache, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind, make
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import Command
 from layerbot.analysis.toolchains import image_workdir
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
-@dataclass(frozen=True)
-class DependencyFetch:
+
+class DependencyFetch(Record):
     """A dependency step after the sources arrived, and what the fix needs to know.
 
     ``copy`` is the first instruction that brought sources into the project (the fix goes
@@ -32,20 +35,41 @@ class DependencyFetch:
     ``command_dir`` where the command runs (the folder above a project it names).
     """
 
-    stage: Stage
-    copy: Instruction
-    run: Instruction
-    step: DependencyStep
-    project: str
-    project_dir: str
-    earlier_copies: tuple[tuple[Instruction, str], ...]
-    command_dir: str = ""
+    __slots__ = (
+        "command_dir",
+        "copy",
+        "earlier_copies",
+        "project",
+        "project_dir",
+        "run",
+        "stage",
+        "step",
+    )
+
+    def __init__(
+        self,
+        stage: Stage,
+        copy: Instruction,
+        run: Instruction,
+        step: DependencyStep,
+        project: str,
+        project_dir: str,
+        earlier_copies: tuple[tuple[Instruction, str], ...],
+        command_dir: str = "",
+    ) -> None:
+        self.stage: Final = stage
+        self.copy: Final = copy
+        self.run: Final = run
+        self.step: Final = step
+        self.project: Final = project
+        self.project_dir: Final = project_dir
+        self.earlier_copies: Final = earlier_copies
+        self.command_dir: Final = command_dir
 
 
 # Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
 # workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
 _SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
-_VENDOR_FLAG = re.compile(r"-mod[= ]vendor\b")
 _PYTHON_PROJECT = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
@@ -155,7 +179,7 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
         )
     if step.ecosystem is ecosystems.GO:
         vendored = ctx.has(posixpath.join(root, "vendor/modules.txt")) or any(
-            _VENDOR_FLAG.search(text)
+            re.search(make.GO_VENDOR_FLAG, text)
             for text in (step.command.text, _stage_env(fetch.stage, "GOFLAGS"))
         )
         return ctx.has(posixpath.join(root, "go.sum")) and not vendored

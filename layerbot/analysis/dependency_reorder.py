@@ -186,9 +186,6 @@ def _without_download(ctx: DockerfileContext, fetch: DependencyFetch) -> list[st
     return shorter.split("\n")
 
 
-_DOTNET_BUILDS = runs.command_pattern("dotnet", "build|publish|test|pack|run")
-
-
 def _without_restore(ctx: DockerfileContext, fetch: DependencyFetch) -> list[str] | None:
     """The RUN's lines with ``--no-restore`` on its .NET build, which the inserted ``dotnet
     restore`` made redundant (.NET docs, "Containerize a .NET app"); left as it is when the
@@ -200,7 +197,8 @@ def _without_restore(ctx: DockerfileContext, fetch: DependencyFetch) -> list[str
     if any(arg.split("=", 1)[0] in runtime for arg in step.command.argv):
         return None
     text = "\n".join(ctx.doc.lines[fetch.run.line - 1 : fetch.run.end_line])
-    changed = runs.add_flag(text, _DOTNET_BUILDS, "--no-restore", ("--no-restore",))
+    builds = runs.command_pattern("dotnet", "build|publish|test|pack|run")
+    changed = runs.add_flag(text, builds, "--no-restore", ("--no-restore",))
     return changed.split("\n") if changed != text else None
 
 

@@ -13,11 +13,10 @@ import functools
 import os
 import posixpath
 from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from layerbot.analysis.model import InputError, RepoView
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from layerbot.analysis.gitlab_ci import Pipeline
 
@@ -116,14 +115,14 @@ def build_context(repo: RepoView, dockerfile_path: str) -> str | None:
     return ci_build_contexts(repo).get(posixpath.normpath(dockerfile_path))
 
 
-def discover(root: Path) -> Iterator[Path]:
+def discover(root: str) -> Iterator[str]:
     """Files under ``root`` analysable by name, in a stable order, skipping dependency
     folders (:func:`built_under` adds those found by use)."""
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS)
         for name in sorted(filenames):
             if file_kind(name) is not None:
-                yield Path(directory, name)
+                yield os.path.join(directory, name)
 
 
 def built_under(repo: RepoView, folder: str) -> list[str]:

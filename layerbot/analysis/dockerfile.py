@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass, field
 from functools import cached_property
 
 from layerbot.analysis.dockerfile_syntax import (
@@ -26,6 +25,7 @@ from layerbot.analysis.dockerfile_syntax import (
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.image_ref import ImageRef, parse_image
 from layerbot.analysis.model import InputError
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import (
     SHELLS,
     Command,
@@ -33,6 +33,10 @@ from layerbot.analysis.shell import (
     exec_commands,
     split_words,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 __all__ = ["INSTRUCTIONS", "Dockerfile", "DockerfileError", "Heredoc", "Instruction", "parse"]
 
@@ -61,17 +65,37 @@ _VARIABLE = re.compile(
 )
 
 
-@dataclass(frozen=True)
-class Instruction:
+class Instruction(Record):
     """One instruction. ``line``/``end_line`` are 1-based and cover continuations and heredocs."""
 
-    keyword: str
-    value: str
-    line: int
-    end_line: int
-    original: str
-    stage: int
-    heredocs: tuple[Heredoc, ...] = ()
+    __slots__ = (
+        "__dict__",
+        "end_line",
+        "heredocs",
+        "keyword",
+        "line",
+        "original",
+        "stage",
+        "value",
+    )
+
+    def __init__(
+        self,
+        keyword: str,
+        value: str,
+        line: int,
+        end_line: int,
+        original: str,
+        stage: int,
+        heredocs: tuple[Heredoc, ...] = (),
+    ) -> None:
+        self.keyword: Final = keyword
+        self.value: Final = value
+        self.line: Final = line
+        self.end_line: Final = end_line
+        self.original: Final = original
+        self.stage: Final = stage
+        self.heredocs: Final = heredocs
 
     # Every rule reads the flags and arguments of every instruction: split the value once.
     @cached_property
@@ -157,13 +181,23 @@ class Instruction:
         return args[-1] if len(args) > 1 else None
 
 
-@dataclass
 class Stage:
-    index: int
-    base: str
-    name: str | None
-    from_instruction: Instruction
-    instructions: list[Instruction] = field(default_factory=list)
+    # A ``__dict__`` for the answers ``memo.per_parse`` keeps on the stage.
+    __slots__ = ("__dict__", "base", "from_instruction", "index", "instructions", "name")
+
+    def __init__(
+        self,
+        index: int,
+        base: str,
+        name: str | None,
+        from_instruction: Instruction,
+        instructions: list[Instruction],
+    ) -> None:
+        self.index = index
+        self.base = base
+        self.name = name
+        self.from_instruction = from_instruction
+        self.instructions = instructions
 
     @property
     def image(self) -> ImageRef:
@@ -178,15 +212,35 @@ class Stage:
         return [i for i in self.instructions if i.keyword == keyword]
 
 
-@dataclass
 class Dockerfile:
-    path: str
-    text: str
-    lines: list[str]
-    directives: dict[str, str]
-    global_args: list[Instruction]
-    stages: list[Stage]
-    comments: dict[int, str]
+    __slots__ = (
+        "__dict__",
+        "comments",
+        "directives",
+        "global_args",
+        "lines",
+        "path",
+        "stages",
+        "text",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        text: str,
+        lines: list[str],
+        directives: dict[str, str],
+        global_args: list[Instruction],
+        stages: list[Stage],
+        comments: dict[int, str],
+    ) -> None:
+        self.path = path
+        self.text = text
+        self.lines = lines
+        self.directives = directives
+        self.global_args = global_args
+        self.stages = stages
+        self.comments = comments
 
     @property
     def instructions(self) -> list[Instruction]:

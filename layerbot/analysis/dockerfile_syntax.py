@@ -30,10 +30,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from layerbot.analysis.model import InputError
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import raw_words
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class DockerfileError(InputError):
@@ -54,7 +58,8 @@ INSTRUCTIONS = frozenset(
 MAX_INSTRUCTION_LINES = 10_000
 _HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 _HEREDOC_WORD = re.compile(r"(\d*)<<(-?)([^<]*)")
-_NAME_PART = re.compile(r"""'([^']*)(')?|"((?:\\.|[^"\\])*)(")?|\\(.?)|([^'"\\]+)""", re.DOTALL)
+# Heredocs only: kept as text, ``re`` compiles it when first used.
+_NAME_PART = r"""(?s)'([^']*)(')?|"((?:\\.|[^"\\])*)(")?|\\(.?)|([^'"\\]+)"""
 _FLAG_WORD = re.compile(r"""\s*(--(?:[^\s'"]|'[^']*'|"(?:\\.|[^"\\])*")*)""")
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*")
 _EXACTLY_ONE = frozenset({"MAINTAINER", "WORKDIR", "USER", "STOPSIGNAL"})
@@ -62,31 +67,44 @@ _AT_LEAST_ONE = frozenset({"ARG", "ENV", "LABEL", "EXPOSE", "VOLUME", "ONBUILD",
 _JSON_CAPABLE = frozenset({"RUN", "CMD", "ENTRYPOINT", "SHELL", "COPY", "ADD", "VOLUME"})
 
 
-@dataclass(frozen=True)
-class Heredoc:
-    name: str
-    body: str
-    line: int
-    end_line: int
+class Heredoc(Record):
+    __slots__ = ("body", "end_line", "line", "name")
+
+    def __init__(self, name: str, body: str, line: int, end_line: int) -> None:
+        self.name: Final = name
+        self.body: Final = body
+        self.line: Final = line
+        self.end_line: Final = end_line
 
 
-@dataclass(frozen=True)
-class RawInstruction:
+class RawInstruction(Record):
     """One instruction as read: ``rest`` is everything after the keyword, continuations joined;
     ``start``/``end`` are 0-based line indexes (heredoc bodies included)."""
 
-    keyword: str
-    rest: str
-    start: int
-    end: int
-    heredocs: tuple[Heredoc, ...]
+    __slots__ = ("end", "heredocs", "keyword", "rest", "start")
+
+    def __init__(
+        self, keyword: str, rest: str, start: int, end: int, heredocs: tuple[Heredoc, ...]
+    ) -> None:
+        self.keyword: Final = keyword
+        self.rest: Final = rest
+        self.start: Final = start
+        self.end: Final = end
+        self.heredocs: Final = heredocs
 
 
-@dataclass(frozen=True)
-class Lines:
-    directives: dict[str, str]
-    instructions: list[RawInstruction]
-    comments: dict[int, str]
+class Lines(Record):
+    __slots__ = ("comments", "directives", "instructions")
+
+    def __init__(
+        self,
+        directives: dict[str, str],
+        instructions: list[RawInstruction],
+        comments: dict[int, str],
+    ) -> None:
+        self.directives: Final = directives
+        self.instructions: Final = instructions
+        self.comments: Final = comments
 
 
 class _Directives:
@@ -264,7 +282,7 @@ def split_heredocs(arguments: str) -> tuple[list[str], list[tuple[str, bool]]]:
 def _heredoc_name(word: str, line: int) -> str:
     """``'EOF'``, ``"EOF"``, ``E"O"F`` and ``E\\OF`` all name ``EOF``; an open quote is an error."""
     parts = []
-    for match in _NAME_PART.finditer(word):
+    for match in re.finditer(_NAME_PART, word):
         single, single_end, double, double_end, escaped, plain = match.groups()
         opener = match.group(0)[0]
         if (opener == "'" and single_end is None) or (opener == '"' and double_end is None):

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 
 from layerbot.analysis import dockerfile
 from layerbot.analysis.config import Config, Suppressions
@@ -49,10 +48,12 @@ def decode(path: str, data: bytes) -> str:
         raise InputError(f"the file is not UTF-8 text (byte {error.start})") from None
 
 
-@dataclass
 class FileReport:
-    findings: list[Finding] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
+    __slots__ = ("findings", "notes")
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+        self.notes: list[Note] = []
 
 
 def _invalid(path: str, error: InputError) -> Finding:
@@ -142,11 +143,13 @@ def analyse(
     return result
 
 
-@dataclass
 class FixOutcome:
-    text: str
-    fixed: list[Finding]
-    remaining: list[Finding]
+    __slots__ = ("fixed", "remaining", "text")
+
+    def __init__(self, text: str, fixed: list[Finding], remaining: list[Finding]) -> None:
+        self.text = text
+        self.fixed = fixed
+        self.remaining = remaining
 
 
 def _fixable(finding: Finding, path: str, unsafe: bool) -> bool:

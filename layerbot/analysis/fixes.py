@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 from layerbot.analysis.model import Edit, Fix, InputError
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Characters Python's splitlines() (and YAML) take as line breaks but Docker does not: a file
 # holding one would be numbered two ways, and a fix could cut an instruction in two.
@@ -180,13 +184,15 @@ def _old_end(edit: Edit) -> int:
     return max(edit.end_line, edit.start_line - 1)
 
 
-@dataclass(frozen=True)
-class Replacement:
+class Replacement(Record):
     """Whole lines ``start_line..end_line`` of the original become ``lines``."""
 
-    start_line: int
-    end_line: int
-    lines: tuple[str, ...]
+    __slots__ = ("end_line", "lines", "start_line")
+
+    def __init__(self, start_line: int, end_line: int, lines: tuple[str, ...]) -> None:
+        self.start_line: Final = start_line
+        self.end_line: Final = end_line
+        self.lines: Final = lines
 
 
 def as_replacement(text: str, fix: Fix) -> Replacement | None:

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 from layerbot.analysis.fixes import as_replacement, fix_diff, source_lines
 from layerbot.analysis.model import AnalysisResult, Edit, Finding, Fix, Severity
+from layerbot.analysis.record import Record
 from layerbot.analysis.rules import DOCS_URL, all_rules
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 TOOL_NAME = "layerbot"
 TOOL_URI = "https://gitlab.com/layerbot/layerbot"
@@ -164,12 +168,14 @@ def _sarif_fix(finding: Finding, fix: Fix, sources: Mapping[str, str]) -> dict[s
     }
 
 
-@dataclass(frozen=True)
-class _RuleInfo:
-    name: str
-    summary: str
-    doc: str
-    severity: Severity
+class _RuleInfo(Record):
+    __slots__ = ("doc", "name", "severity", "summary")
+
+    def __init__(self, name: str, summary: str, doc: str, severity: Severity) -> None:
+        self.name: Final = name
+        self.summary: Final = summary
+        self.doc: Final = doc
+        self.severity: Final = severity
 
 
 def _rule_infos(findings: Sequence[Finding]) -> list[_RuleInfo]:

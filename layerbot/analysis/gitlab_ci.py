@@ -13,9 +13,7 @@ from __future__ import annotations
 import bisect
 import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
 
 from layerbot.analysis.ci_build_index import BuildIndex
 from layerbot.analysis.ci_builds import Build, JobScan, builds_of
@@ -36,6 +34,10 @@ from layerbot.analysis.ci_yaml import (
 from layerbot.analysis.dockerfile import Dockerfile
 from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.model import Finding, Fix, Note, RepoView, Severity
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_CI_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 11
@@ -61,14 +63,17 @@ DEFAULT_KEYS = ("image", "services", "before_script", "after_script", "cache", "
 SCRIPT_SECTIONS = ("before_script", "script", "after_script")
 
 
-@dataclass
 class Pipeline:
-    path: str
-    text: str
-    jobs: list[Job] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    top_level: dict[str, Origin] = field(default_factory=dict)
-    unread_includes: int = 0  # included files we could not read: jobs or builds we do not see
+    __slots__ = ("__dict__", "jobs", "notes", "path", "text", "top_level", "unread_includes")
+
+    def __init__(self, path: str, text: str) -> None:
+        self.path = path
+        self.text = text
+        self.jobs: list[Job] = []
+        self.notes: list[Note] = []
+        self.top_level: dict[str, Origin] = {}
+        # Included files we could not read: jobs or builds we do not see.
+        self.unread_includes = 0
 
     @cached_property
     def key_lines(self) -> list[int]:
@@ -133,15 +138,17 @@ def ci_jobs_building(pipeline: Pipeline, dockerfile_path: str) -> list[str]:
     return sorted({b.job.name for b in pipeline.builds if b.dockerfile == wanted})
 
 
-@dataclass
 class PipelineContext:
     """What a CI rule is handed; findings made here know their job's key line for ignores."""
 
-    pipeline: Pipeline
-    repo: RepoView
-    _anchors: dict[Finding, tuple[frozenset[Origin], int | None]] = field(default_factory=dict)
-    # The Dockerfiles the builds read, parsed once for every rule (``None``: absent or invalid).
-    dockerfiles: dict[str, Dockerfile | None] = field(default_factory=dict)
+    __slots__ = ("_anchors", "dockerfiles", "pipeline", "repo")
+
+    def __init__(self, pipeline: Pipeline, repo: RepoView) -> None:
+        self.pipeline = pipeline
+        self.repo = repo
+        self._anchors: dict[Finding, tuple[frozenset[Origin], int | None]] = {}
+        # The Dockerfiles the builds read, parsed once for every rule (``None``: absent or invalid).
+        self.dockerfiles: dict[str, Dockerfile | None] = {}
 
     @property
     def path(self) -> str:

@@ -14,15 +14,19 @@ import json
 import posixpath
 import re
 import shlex
-from dataclasses import dataclass
 
 from layerbot.analysis import discovery
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands
 from layerbot.analysis.shipped import ShippedImage, Step
 from layerbot.analysis.toolchains import Toolchain
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Words in a Dockerfile's path that name a development, test or CI environment.
 _ENVIRONMENT_WORDS = {
@@ -43,7 +47,8 @@ _HOT_RELOADERS = {
     "air", "nodemon", "reflex", "compiledaemon", "gow", "watchexec", "entr", "modd", "realize",
     "fresh", "webpack-dev-server", "ts-node-dev", "tsx", "skaffold",
 }  # fmt: skip
-_DEV_SCRIPTS = re.compile(r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$")
+# Node images only: kept as text, ``re`` compiles it when first used.
+_DEV_SCRIPTS = r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$"
 _TOOLCHAIN_TESTS = {"go": "test", "cargo": "test", "dotnet": "test", "mvn": "test"}
 _WATCH_SUBCOMMANDS = {"cargo": "watch", "dotnet": "watch"}
 
@@ -72,19 +77,21 @@ def _starts(instruction: Instruction) -> list[Command]:
     return exec_commands(argv)
 
 
-@dataclass(frozen=True)
-class _Workbench:
+class _Workbench(Record):
     """Reads start commands for the signs of a workbench: a shell, a task or test runner, a
     hot-reload loop, a dev server, or a container kept alive for ``docker exec``. ``scripts``
     are package.json's, so ``npm start`` is judged by what its script runs."""
 
-    shipped: ShippedImage
-    scripts: dict[str, str]
+    __slots__ = ("scripts", "shipped")
+
+    def __init__(self, shipped: ShippedImage, scripts: dict[str, str]) -> None:
+        self.shipped: Final = shipped
+        self.scripts: Final = scripts
 
     def starts(self, command: Command, depth: int = 0) -> bool:
         program = command.program.lower()
         operands = [a for a in command.argv[1:] if not a.startswith("-")]
-        if program in _NODE_RUNNERS and _DEV_SCRIPTS.match(_script_name(operands)):
+        if program in _NODE_RUNNERS and re.match(_DEV_SCRIPTS, _script_name(operands)):
             return True
         inner = self._inner(command, program, operands)
         if inner is not None:

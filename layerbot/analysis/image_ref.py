@@ -21,21 +21,28 @@ So ``golang``, ``library/golang``, ``docker.io/library/golang`` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cached_property
+
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 DOCKER_HUB = "docker.io"
 _LEGACY_DOCKER_HUB = ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 _OFFICIAL = "library/"
 
 
-@dataclass(frozen=True)
-class ImageRef:
+class ImageRef(Record):
     """``registry/repository:tag@digest`` split up; ``name`` is the name as written."""
 
-    name: str
-    tag: str | None
-    digest: str | None
+    __slots__ = ("__dict__", "digest", "name", "tag")
+
+    def __init__(self, name: str, tag: str | None, digest: str | None) -> None:
+        self.name: Final = name
+        self.tag: Final = tag
+        self.digest: Final = digest
 
     @cached_property
     def _split(self) -> tuple[str, str]:

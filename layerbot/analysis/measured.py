@@ -13,7 +13,6 @@ timed; a step the fix creates has no measurement and counts for nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 
 from layerbot.analysis.build_logs import BuildRun, TimedStep, normalize
 from layerbot.analysis.ci_fixes import finding_lines
@@ -22,17 +21,24 @@ from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.gitlab_ci import Pipeline
 from layerbot.analysis.layer_cache import STEP_KEYWORDS, Change, all_steps_rerun
 from layerbot.analysis.model import Finding
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # A log matches a file when at least this share of both sides' steps pair up.
 _MIN_MATCHED_SHARE = 0.5
 
 
-@dataclass(frozen=True)
-class Measurement:
+class Measurement(Record):
     """Timings of one Dockerfile's steps (by instruction line) and where they came from."""
 
-    source: str  # e.g. "pipeline #1234 (job `build`, 2 days ago)"
-    timings: dict[int, TimedStep]
+    __slots__ = ("source", "timings")
+
+    def __init__(self, source: str, timings: dict[int, TimedStep]) -> None:
+        self.source: Final = source  # e.g. "pipeline #1234 (job `build`, 2 days ago)"
+        self.timings: Final = timings
 
 
 def _timed_steps(doc: Dockerfile) -> list[Instruction]:
@@ -149,7 +155,7 @@ def _with_impact(finding: Finding, cost: str | None) -> Finding:
     if not cost:
         return finding
     impact = f"{finding.impact}; {cost}" if finding.impact else cost[0].upper() + cost[1:]
-    return replace(finding, impact=impact)
+    return finding.with_impact(impact)
 
 
 def with_costs(

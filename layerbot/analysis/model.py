@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class Severity(StrEnum):
@@ -43,25 +48,26 @@ class FixAvailability(StrEnum):
     NEVER = "never"
 
 
-@dataclass(frozen=True)
-class Edit:
+class Edit(Record):
     """Replace lines ``start_line..end_line`` (1-based, inclusive) with ``new_lines``.
 
     ``end_line == start_line - 1`` is a pure insertion before ``start_line``; an empty
     ``new_lines`` deletes the range. Lines carry no trailing newline.
     """
 
-    start_line: int
-    end_line: int
-    new_lines: tuple[str, ...]
+    __slots__ = ("end_line", "new_lines", "start_line")
+
+    def __init__(self, start_line: int, end_line: int, new_lines: tuple[str, ...]) -> None:
+        self.start_line: Final = start_line
+        self.end_line: Final = end_line
+        self.new_lines: Final = new_lines
 
     @property
     def is_insertion(self) -> bool:
         return self.end_line < self.start_line
 
 
-@dataclass(frozen=True)
-class Fix:
+class Fix(Record):
     """A change that resolves a finding.
 
     ``path`` is the file the edits apply to; it differs from the finding's path when a fix
@@ -69,23 +75,69 @@ class Fix:
     and the edits are made against an empty file.
     """
 
-    description: str
-    safety: Safety
-    edits: tuple[Edit, ...]
-    path: str | None = None
-    creates_file: bool = False
+    __slots__ = ("creates_file", "description", "edits", "path", "safety")
+
+    def __init__(
+        self,
+        description: str,
+        safety: Safety,
+        edits: tuple[Edit, ...],
+        path: str | None = None,
+        creates_file: bool = False,
+    ) -> None:
+        self.description: Final = description
+        self.safety: Final = safety
+        self.edits: Final = edits
+        self.path: Final = path
+        self.creates_file: Final = creates_file
 
 
-@dataclass(frozen=True)
-class Finding:
-    rule: str
-    severity: Severity
-    path: str
-    line: int
-    end_line: int
-    message: str
-    impact: str | None = None
-    fix: Fix | None = None
+class Finding(Record):
+    __slots__ = ("end_line", "fix", "impact", "line", "message", "path", "rule", "severity")
+
+    def __init__(
+        self,
+        rule: str,
+        severity: Severity,
+        path: str,
+        line: int,
+        end_line: int,
+        message: str,
+        impact: str | None = None,
+        fix: Fix | None = None,
+    ) -> None:
+        self.rule: Final = rule
+        self.severity: Final = severity
+        self.path: Final = path
+        self.line: Final = line
+        self.end_line: Final = end_line
+        self.message: Final = message
+        self.impact: Final = impact
+        self.fix: Final = fix
+
+    def with_severity(self, severity: Severity) -> Finding:
+        return Finding(
+            self.rule,
+            severity,
+            self.path,
+            self.line,
+            self.end_line,
+            self.message,
+            self.impact,
+            self.fix,
+        )
+
+    def with_impact(self, impact: str) -> Finding:
+        return Finding(
+            self.rule,
+            self.severity,
+            self.path,
+            self.line,
+            self.end_line,
+            self.message,
+            impact,
+            self.fix,
+        )
 
 
 class InputError(ValueError):
@@ -96,19 +148,25 @@ class InputError(ValueError):
         self.line = line
 
 
-@dataclass(frozen=True)
-class Note:
+class Note(Record):
     """Something the analysis could not do for a file (a remote include it did not fetch)."""
 
-    path: str
-    message: str
+    __slots__ = ("message", "path")
+
+    def __init__(self, path: str, message: str) -> None:
+        self.path: Final = path
+        self.message: Final = message
 
 
-@dataclass
 class AnalysisResult:
-    findings: list[Finding] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    files: int = 0
+    __slots__ = ("files", "findings", "notes")
+
+    def __init__(
+        self, findings: list[Finding] | None = None, notes: list[Note] | None = None, files: int = 0
+    ) -> None:
+        self.findings: list[Finding] = [] if findings is None else findings
+        self.notes: list[Note] = [] if notes is None else notes
+        self.files = files
 
 
 class RepoView:

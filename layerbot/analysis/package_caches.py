@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Instruction
+from layerbot.analysis.record import Record
 from layerbot.analysis.runs import cache_mount_targets
 from layerbot.analysis.shell import Command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 _INLINE = re.compile(r"(?:^|\s)([A-Za-z_][A-Za-z0-9_]*)=(\S+)")
 _HOME = re.compile(r"^(?:~|\$HOME|\$\{HOME\}|/root|/home/[^/]+)(?=/|$)")
@@ -201,21 +205,44 @@ def composer_install(command: Command) -> bool:
     }
 
 
-@dataclass(frozen=True)
-class Cache:
+class Cache(Record):
     """A package manager's leftovers: where they live, who writes and who deletes them."""
 
-    key: str
-    label: str
-    directories: tuple[str, ...]
-    creates: Callable[[Command], bool]
-    cleans: Callable[[Command], bool]
-    needed_by: Callable[[Command], bool] = lambda command: False
-    # Where a user moves the cache: a flag of the command, or an environment variable.
-    location_flags: tuple[str, ...] = ()
-    location_variables: tuple[str, ...] = ()
-    # The folders of the moved location that hold the cache (all of it when empty).
-    moved_parts: tuple[str, ...] = ()
+    __slots__ = (
+        "cleans",
+        "creates",
+        "directories",
+        "key",
+        "label",
+        "location_flags",
+        "location_variables",
+        "moved_parts",
+        "needed_by",
+    )
+
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        directories: tuple[str, ...],
+        creates: Callable[[Command], bool],
+        cleans: Callable[[Command], bool],
+        needed_by: Callable[[Command], bool] = lambda command: False,
+        location_flags: tuple[str, ...] = (),
+        location_variables: tuple[str, ...] = (),
+        moved_parts: tuple[str, ...] = (),
+    ) -> None:
+        self.key: Final = key
+        self.label: Final = label
+        self.directories: Final = directories
+        self.creates: Final = creates
+        self.cleans: Final = cleans
+        self.needed_by: Final = needed_by
+        # Where a user moves the cache: a flag of the command, or an environment variable.
+        self.location_flags: Final = location_flags
+        self.location_variables: Final = location_variables
+        # The folders of the moved location that hold the cache (all of it when empty).
+        self.moved_parts: Final = moved_parts
 
     def clean_moved(self, location: str) -> str:
         """The ``rm`` that deletes the cache at a moved ``location``."""

@@ -14,14 +14,15 @@ from layerbot.analysis.context import DockerfileContext
 
 NODE_VERSION_FILES = (".nvmrc", ".node-version")
 """Where a Node project names its version, first found first (the bot reads them ahead)."""
-_GO_DIRECTIVE = re.compile(r"^go\s+(\d+\.\d+)", re.MULTILINE)
-_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
+# Patterns for a few projects' files, kept as text: ``re`` compiles one when first used.
+_GO_DIRECTIVE = r"(?m)^go\s+(\d+\.\d+)"
+_VERSION = r"(\d+)(?:\.(\d+))?"
 
 
 def go_version(ctx: DockerfileContext) -> str | None:
     """``1.22`` from go.mod's ``go 1.22.3`` line."""
     text = ctx.read("go.mod")
-    match = _GO_DIRECTIVE.search(text or "")
+    match = re.search(_GO_DIRECTIVE, text or "")
     return match.group(1) if match else None
 
 
@@ -29,7 +30,7 @@ def node_version(ctx: DockerfileContext) -> str | None:
     """The major version from ``.nvmrc``, ``.node-version`` or package.json ``engines.node``."""
     for name in NODE_VERSION_FILES:
         text = (ctx.read(name) or "").strip().lstrip("v")
-        match = _VERSION.match(text)
+        match = re.match(_VERSION, text)
         if match:
             return match.group(1)
     try:
@@ -38,7 +39,7 @@ def node_version(ctx: DockerfileContext) -> str | None:
         return None
     engines = package.get("engines") if isinstance(package, dict) else None
     spec = engines.get("node") if isinstance(engines, dict) else None
-    match = _VERSION.search(spec) if isinstance(spec, str) else None
+    match = re.search(_VERSION, spec) if isinstance(spec, str) else None
     return match.group(1) if match else None
 
 
@@ -53,25 +54,25 @@ def python_version(ctx: DockerfileContext) -> str | None:
     return match.group(1) if match else None
 
 
-_POM_JAVA = re.compile(
+_POM_JAVA = (
     r"<(?:maven\.compiler\.release|java\.version|maven\.compiler\.target|release)>"
     r"\s*(?:1\.)?(\d+)\s*<"
 )
-_GRADLE_JAVA = re.compile(
+_GRADLE_JAVA = (
     r"(?:JavaLanguageVersion\.of\(\s*|(?:source|target)Compatibility\s*=\s*"
     r"(?:JavaVersion\.VERSION_(?:1_)?|[\"']?(?:1\.)?))(\d+)"
 )
-_TARGET_FRAMEWORK = re.compile(r"<TargetFramework>\s*net(?:coreapp)?(\d+\.\d+)")
-_RUST_CHANNEL = re.compile(r"^\s*channel\s*=\s*[\"'](\d+\.\d+)(?:\.\d+)?[\"']", re.MULTILINE)
+_TARGET_FRAMEWORK = r"<TargetFramework>\s*net(?:coreapp)?(\d+\.\d+)"
+_RUST_CHANNEL = r"(?m)^\s*channel\s*=\s*[\"'](\d+\.\d+)(?:\.\d+)?[\"']"
 
 
 def java_version(ctx: DockerfileContext) -> str | None:
     """``21`` from pom.xml's ``maven.compiler.release``/``java.version`` or Gradle's toolchain."""
-    match = _POM_JAVA.search(ctx.read("pom.xml") or "")
+    match = re.search(_POM_JAVA, ctx.read("pom.xml") or "")
     if match:
         return match.group(1)
     for name in ("build.gradle.kts", "build.gradle"):
-        match = _GRADLE_JAVA.search(ctx.read(name) or "")
+        match = re.search(_GRADLE_JAVA, ctx.read(name) or "")
         if match:
             return match.group(1)
     return None
@@ -79,13 +80,13 @@ def java_version(ctx: DockerfileContext) -> str | None:
 
 def dotnet_version(project_file: str) -> str | None:
     """``8.0`` from a project file's ``<TargetFramework>net8.0</TargetFramework>``."""
-    match = _TARGET_FRAMEWORK.search(project_file)
+    match = re.search(_TARGET_FRAMEWORK, project_file)
     return match.group(1) if match else None
 
 
 def rust_version(ctx: DockerfileContext) -> str | None:
     """``1.79`` from rust-toolchain.toml's ``channel`` or a plain ``rust-toolchain`` file."""
-    match = _RUST_CHANNEL.search(ctx.read("rust-toolchain.toml") or "")
+    match = re.search(_RUST_CHANNEL, ctx.read("rust-toolchain.toml") or "")
     if match:
         return match.group(1)
     plain = re.match(r"\s*(\d+\.\d+)", ctx.read("rust-toolchain") or "")

@@ -8,6 +8,7 @@ that really change, and adjacent changes become one GitLab suggestion).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 
@@ -244,8 +245,13 @@ _SEPARATOR = r"(?:[ \t]|\\\r?\n)"
 _COMMAND_END = re.compile(r"&&|\|\||[;|]|(?<!\\)\n")
 
 
+@functools.cache
 def command_pattern(program: str, subcommands: str) -> re.Pattern[str]:
-    """A command ``program [-options] subcommand`` in script text (``program`` is a regex)."""
+    """A command ``program [-options] subcommand`` in script text (``program`` is a regex).
+
+    Compiled once, when a fix first edits such a command: each takes 0.3 ms to compile, and a
+    check meets one or two package managers of the dozen the rules know.
+    """
     return re.compile(
         rf"(?<![\w./-])(?:/\S*/)?(?:{program})(?:{_SEPARATOR}+-\S+)*{_SEPARATOR}+"
         rf"(?:{subcommands})(?=\s|$|;|&|\|)"

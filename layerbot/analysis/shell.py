@@ -16,8 +16,13 @@ import posixpath
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cached_property, lru_cache
+
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # ``$(...)`` (``$((...))`` too) with one level of parentheses inside: one word, never cut.
 _QUOTED = r"'[^']*'|" + r'"(?:\\.|[^"\\])*"'
@@ -58,12 +63,14 @@ _WRAPPERS |= {"if", "elif", "while", "until", "!"}  # ``if ! apt-get install ...
 _USER_SWITCHES = {"gosu", "su-exec"}
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(Record):
     """One simple command: ``argv`` without leading ``VAR=value`` assignments or ``sudo``."""
 
-    argv: tuple[str, ...]
-    text: str
+    __slots__ = ("__dict__", "argv", "text")
+
+    def __init__(self, argv: tuple[str, ...], text: str) -> None:
+        self.argv: Final = argv
+        self.text: Final = text
 
     @cached_property
     def program(self) -> str:

@@ -9,32 +9,40 @@ from __future__ import annotations
 
 import posixpath
 import re
-from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.image_ref import ImageRef
+from layerbot.analysis.record import Record
 from layerbot.analysis.runs import shipped_stages
 from layerbot.analysis.shell import Command, commands, exec_commands, split_words
 from layerbot.analysis.toolchains import image_workdir
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
+
 _SHELL_OPERATORS = re.compile(r"&&|\|\||[;|&<>`]|\$\(")
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Record):
     """A shell command of a shipped RUN and the directory it runs in (``None``: unknown)."""
 
-    command: Command
-    cwd: str | None
-    instruction: Instruction
+    __slots__ = ("command", "cwd", "instruction")
+
+    def __init__(self, command: Command, cwd: str | None, instruction: Instruction) -> None:
+        self.command: Final = command
+        self.cwd: Final = cwd
+        self.instruction: Final = instruction
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Record):
     """The container's start command: the instruction holding the program, and its argv."""
 
-    instruction: Instruction
-    argv: tuple[str, ...]
+    __slots__ = ("argv", "instruction")
+
+    def __init__(self, instruction: Instruction, argv: tuple[str, ...]) -> None:
+        self.instruction: Final = instruction
+        self.argv: Final = argv
 
     @property
     def program(self) -> str:
@@ -45,13 +53,15 @@ def resolve(path: str, cwd: str) -> str:
     return posixpath.normpath(posixpath.join(cwd, path))
 
 
-@dataclass
 class ShippedImage:
     """The final stage and the stages it is built FROM, oldest first."""
 
-    doc: Dockerfile
-    chain: list[Stage]
-    image: ImageRef
+    __slots__ = ("chain", "doc", "image")
+
+    def __init__(self, doc: Dockerfile, chain: list[Stage], image: ImageRef) -> None:
+        self.doc = doc
+        self.chain = chain
+        self.image = image
 
     @classmethod
     def of(cls, doc: Dockerfile) -> ShippedImage:

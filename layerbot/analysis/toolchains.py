@@ -122,13 +122,14 @@ def debian_suite(image: ImageRef) -> str | None:
     return next((suite for suite in DEBIAN_SUITES if suite in tag), None)
 
 
-_JAVA_IN_TAG = re.compile(r"(?:temurin|jdk|openjdk|corretto|graalvm|sapmachine|zulu)-?(\d+)")
+# Java images only: kept as text, ``re`` compiles it when first used.
+_JAVA_IN_TAG = r"(?:temurin|jdk|openjdk|corretto|graalvm|sapmachine|zulu)-?(\d+)"
 
 
 def java_version_of(image: ImageRef) -> str | None:
     """``21`` from ``maven:3.9-eclipse-temurin-21``, ``gradle:8-jdk21`` or ``openjdk:21``."""
     tag = image.tag or ""
-    match = _JAVA_IN_TAG.search(tag)
+    match = re.search(_JAVA_IN_TAG, tag)
     if match:
         return match.group(1)
     if repository_key(image) in {"openjdk", "eclipse-temurin", "amazoncorretto"}:

@@ -54,7 +54,8 @@ def matching(ctx: DockerfileContext, pattern: str) -> list[str]:
     return [prefix + name for name in names if fnmatch.fnmatchcase(name, name_glob)]
 
 
-_QUOTED = re.compile(r"[\"']([^\"']+)[\"']")
+# Gradle settings and Cargo workspaces only: kept as text, ``re`` compiles it when first used.
+_QUOTED = r"[\"']([^\"']+)[\"']"
 
 
 def _inside_context(path: str) -> str | None:
@@ -80,7 +81,7 @@ def _gradle_projects(ctx: DockerfileContext) -> list[str]:
         for line in (ctx.read(settings) or "").splitlines():
             if not line.strip().startswith("include"):
                 continue
-            for project in _QUOTED.findall(line):
+            for project in re.findall(_QUOTED, line):
                 folder = _inside_context(project.strip(":").replace(":", "/"))
                 for script in ("build.gradle", "build.gradle.kts"):
                     path = f"{folder}/{script}"
@@ -95,7 +96,7 @@ def _cargo_members(ctx: DockerfileContext) -> list[str]:
     candidates: list[str] = []
     members = re.search(r"members\s*=\s*\[([^\]]*)\]", text)
     if members:
-        candidates.extend(_QUOTED.findall(members.group(1)))
+        candidates.extend(re.findall(_QUOTED, members.group(1)))
     candidates.extend(re.findall(r"\bpath\s*=\s*\"([^\"]+)\"", text))
     found: list[str] = []
     for candidate in candidates:
@@ -106,7 +107,8 @@ def _cargo_members(ctx: DockerfileContext) -> list[str]:
     return found
 
 
-_PROJECT_REFERENCE = re.compile(r"[\"']([^\"']+\.(?:cs|fs|vb)proj)[\"']")
+# .NET projects only: kept as text, ``re`` compiles it when first used.
+_PROJECT_REFERENCE = r"[\"']([^\"']+\.(?:cs|fs|vb)proj)[\"']"
 
 
 def _dotnet_projects(ctx: DockerfileContext, named: tuple[str, ...] = ()) -> list[str]:
@@ -116,7 +118,7 @@ def _dotnet_projects(ctx: DockerfileContext, named: tuple[str, ...] = ()) -> lis
     pending = [*matching(ctx, "*.sln"), *matching(ctx, "*.*proj"), *named]
     for index, source in enumerate(pending):
         folder = posixpath.dirname(source)
-        for reference in _PROJECT_REFERENCE.findall(ctx.read(source) or ""):
+        for reference in re.findall(_PROJECT_REFERENCE, ctx.read(source) or ""):
             path = _inside_context(posixpath.join(folder, reference.replace("\\", "/")))
             if path and ctx.has(path) and path not in found and path not in pending[:index]:
                 found.append(path)
@@ -294,14 +296,15 @@ def _kept_options(argv: tuple[str, ...], wanted: frozenset[str]) -> list[str]:
     return kept
 
 
-_PACKAGE_NAME = re.compile(r"^\[package\][^\[]*?^name\s*=\s*\"([^\"]+)\"", re.MULTILINE | re.DOTALL)
+# Cargo manifests only: kept as text, ``re`` compiles it when first used.
+_PACKAGE_NAME = r"(?ms)^\[package\][^\[]*?^name\s*=\s*\"([^\"]+)\""
 
 
 def _cargo_packages(ctx: DockerfileContext) -> list[str]:
     """Names of the packages of the root manifest and its workspace members."""
     names = []
     for manifest in ["Cargo.toml", *_cargo_members(ctx)]:
-        found = _PACKAGE_NAME.search(ctx.read(manifest) or "")
+        found = re.search(_PACKAGE_NAME, ctx.read(manifest) or "")
         if found and found.group(1) not in names:
             names.append(found.group(1))
     return names

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from dataclasses import dataclass, field
 
 from layerbot.analysis.ecosystems.steps import DependencyStep, StepKind, classify
 from layerbot.analysis.shell import Command, commands
@@ -24,28 +23,30 @@ from layerbot.analysis.shell import Command, commands
 MAKE_PROGRAMS = frozenset({"make", "gmake"})
 MAKEFILE_NAMES = ("GNUmakefile", "makefile", "Makefile")  # the order GNU make looks in
 
-_ASSIGNMENT = re.compile(
-    r"^(?:export\s+|override\s+)?([A-Za-z_][\w.-]*)\s*(\?|:{1,3}|\+|!)?=\s*(.*)$"
-)
-_RULE = re.compile(r"^([^\t#=:][^=:]*?)\s*::?(?!=)\s*([^;=]*?)\s*(?:;\s*(.*))?$")
-_REFERENCE = re.compile(r"\$[({]([A-Za-z_][\w.-]*)[)}]")
-_VENDORED = re.compile(r"-mod[= ]vendor\b")  # Go builds from vendor/: nothing to download
+# Read only for a RUN that calls make: kept as text, ``re`` compiles each when first used.
+_ASSIGNMENT = r"^(?:export\s+|override\s+)?([A-Za-z_][\w.-]*)\s*(\?|:{1,3}|\+|!)?=\s*(.*)$"
+_RULE = r"^([^\t#=:][^=:]*?)\s*::?(?!=)\s*([^;=]*?)\s*(?:;\s*(.*))?$"
+_REFERENCE = r"\$[({]([A-Za-z_][\w.-]*)[)}]"
+# Go builds from vendor/: nothing to download.
+GO_VENDOR_FLAG = r"-mod[= ]vendor\b"
 # Options whose value is the next argument (GNU make manual, "Summary of Options").
 _VALUE_OPTIONS = frozenset({"-C", "-f", "--file", "--makefile", "-I", "-j", "-l", "-o", "-W"})
 
 
-@dataclass
 class _Makefile:
-    variables: dict[str, str] = field(default_factory=dict)
-    rules: dict[str, tuple[list[str], list[str]]] = field(default_factory=dict)
-    order: list[str] = field(default_factory=list)
+    __slots__ = ("order", "rules", "variables")
+
+    def __init__(self, variables: dict[str, str]) -> None:
+        self.variables = variables
+        self.rules: dict[str, tuple[list[str], list[str]]] = {}
+        self.order: list[str] = []
 
     def expand(self, text: str) -> str:
         """``$(NAME)``/``${NAME}`` replaced by the Makefile's value (a few rounds, for
         variables defined through others; an undefined one is empty, as in make) and ``$$``
         by the ``$`` the shell sees."""
         for _ in range(4):
-            expanded = _REFERENCE.sub(lambda m: self.variables.get(m.group(1), ""), text)
+            expanded = re.sub(_REFERENCE, lambda m: self.variables.get(m.group(1), ""), text)
             if expanded == text:
                 break
             text = expanded
@@ -73,8 +74,8 @@ def _parse(text: str) -> _Makefile:
         stripped = line.split("#", 1)[0].rstrip()
         if not stripped.strip():
             continue
-        assignment = _ASSIGNMENT.match(stripped.strip())
-        rule = None if assignment else _RULE.match(stripped)
+        assignment = re.match(_ASSIGNMENT, stripped.strip())
+        rule = None if assignment else re.match(_RULE, stripped)
         current = None
         if assignment:
             name, operator, value = assignment.groups()
@@ -124,7 +125,9 @@ def _recipe_steps(makefile: _Makefile, goal: str, seen: set[str]) -> list[Depend
                     found += _recipe_steps(makefile, sub_goal, seen)
                 continue
             step = classify(command)
-            vendored = _VENDORED.search(f"{command.text} {makefile.variables.get('GOFLAGS', '')}")
+            vendored = re.search(
+                GO_VENDOR_FLAG, f"{command.text} {makefile.variables.get('GOFLAGS', '')}"
+            )
             if step is not None and not vendored:
                 found.append(step)
     return found

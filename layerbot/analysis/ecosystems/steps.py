@@ -11,7 +11,6 @@ import functools
 import posixpath
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 
 from layerbot.analysis.dockerfile import Instruction
@@ -35,8 +34,13 @@ from layerbot.analysis.ecosystems.table import (
     Ecosystem,
     cache_dirs,
 )
+from layerbot.analysis.record import Record
 from layerbot.analysis.runs import cache_mount_targets
 from layerbot.analysis.shell import Command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
 class StepKind(StrEnum):
@@ -47,15 +51,19 @@ class StepKind(StrEnum):
     BUILD = "build"
 
 
-@dataclass(frozen=True)
-class DependencyStep:
+class DependencyStep(Record):
     """A dependency command found in a RUN; ``recipe`` is the package manager's command a
     ``make`` target runs for it (``command`` is then the ``make`` command)."""
 
-    ecosystem: Ecosystem
-    kind: StepKind
-    command: Command
-    recipe: Command | None = None
+    __slots__ = ("command", "ecosystem", "kind", "recipe")
+
+    def __init__(
+        self, ecosystem: Ecosystem, kind: StepKind, command: Command, recipe: Command | None = None
+    ) -> None:
+        self.ecosystem: Final = ecosystem
+        self.kind: Final = kind
+        self.command: Final = command
+        self.recipe: Final = recipe
 
 
 # Options whose value is the next argument, so it is not a subcommand, goal or task.

@@ -20,11 +20,14 @@ NuGet.config, Directory.*.props, global.json).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 
-@dataclass(frozen=True)
-class Ecosystem:
+class Ecosystem(Record):
     """What layerbot knows about one package manager.
 
     ``manifests`` are context-relative names or globs, in the order a fix copies them;
@@ -45,19 +48,51 @@ class Ecosystem:
     (tags follow the toolchain's version: ``eclipse-temurin:21-jre`` for a JDK 21 build).
     """
 
-    name: str
-    label: str
-    markers: tuple[str, ...]
-    manifests: tuple[str, ...]
-    command: str
-    cache_dirs: tuple[str, ...]
-    dockerignore: tuple[str, ...]
-    manifest_dirs: tuple[str, ...] = ()
-    install_dirs: tuple[str, ...] = ()
-    moves_safely: bool = True
-    store_is_cache: bool = False
-    toolchain_images: tuple[str, ...] = ()
-    runtime_images: tuple[str, ...] = ()
+    __slots__ = (
+        "cache_dirs",
+        "command",
+        "dockerignore",
+        "install_dirs",
+        "label",
+        "manifest_dirs",
+        "manifests",
+        "markers",
+        "moves_safely",
+        "name",
+        "runtime_images",
+        "store_is_cache",
+        "toolchain_images",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        markers: tuple[str, ...],
+        manifests: tuple[str, ...],
+        command: str,
+        cache_dirs: tuple[str, ...],
+        dockerignore: tuple[str, ...],
+        manifest_dirs: tuple[str, ...] = (),
+        install_dirs: tuple[str, ...] = (),
+        moves_safely: bool = True,
+        store_is_cache: bool = False,
+        toolchain_images: tuple[str, ...] = (),
+        runtime_images: tuple[str, ...] = (),
+    ) -> None:
+        self.name: Final = name
+        self.label: Final = label
+        self.markers: Final = markers
+        self.manifests: Final = manifests
+        self.command: Final = command
+        self.cache_dirs: Final = cache_dirs
+        self.dockerignore: Final = dockerignore
+        self.manifest_dirs: Final = manifest_dirs
+        self.install_dirs: Final = install_dirs
+        self.moves_safely: Final = moves_safely
+        self.store_is_cache: Final = store_is_cache
+        self.toolchain_images: Final = toolchain_images
+        self.runtime_images: Final = runtime_images
 
 
 _PYTHON_IGNORES = (

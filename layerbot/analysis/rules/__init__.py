@@ -13,10 +13,14 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from functools import cache
 
 from layerbot.analysis.model import Finding, FixAvailability, Severity
+from layerbot.analysis.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Module names in documentation order; adding a rule means adding its module here.
 RULE_MODULES = (
@@ -39,15 +43,26 @@ RULE_MODULES = (
 DOCS_URL = "https://gitlab.com/layerbot/layerbot/-/blob/main/docs/rules/{name}.md"
 
 
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    severity: Severity
-    target: str
-    fix_availability: FixAvailability
-    fix_title: str
-    check: Callable[..., Iterable[Finding]]
-    doc: str
+class Rule(Record):
+    __slots__ = ("check", "doc", "fix_availability", "fix_title", "name", "severity", "target")
+
+    def __init__(
+        self,
+        name: str,
+        severity: Severity,
+        target: str,
+        fix_availability: FixAvailability,
+        fix_title: str,
+        check: Callable[..., Iterable[Finding]],
+        doc: str,
+    ) -> None:
+        self.name: Final = name
+        self.severity: Final = severity
+        self.target: Final = target
+        self.fix_availability: Final = fix_availability
+        self.fix_title: Final = fix_title
+        self.check: Final = check
+        self.doc: Final = doc
 
     @property
     def summary(self) -> str:

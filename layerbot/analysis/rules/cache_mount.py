@@ -78,7 +78,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from enum import StrEnum
 
 from layerbot.analysis import ecosystems, layer_cache, package_caches, runs
@@ -112,12 +111,14 @@ def _image_repository(ctx: DockerfileContext, stage: Stage) -> str:
     return ctx.doc.resolved_base(stage).repository
 
 
-@dataclass
 class _StageState:
     """What the instructions so far set: variable names and whether a non-root user runs."""
 
-    variables: set[str] = field(default_factory=set)
-    non_root: bool = False
+    __slots__ = ("non_root", "variables")
+
+    def __init__(self) -> None:
+        self.variables: set[str] = set()
+        self.non_root = False
 
     def read(self, instruction: Instruction) -> None:
         if instruction.keyword in {"ENV", "ARG"}:
@@ -151,15 +152,17 @@ class _Status(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass
 class _Group:
     """Steps that share one cache: one finding, one fix adding the mount where it is missing."""
 
-    owner: Ecosystem
-    runs: list[Instruction] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    statuses: list[_Status] = field(default_factory=list)
-    programs: set[str] = field(default_factory=set)
+    __slots__ = ("owner", "programs", "runs", "statuses", "texts")
+
+    def __init__(self, owner: Ecosystem) -> None:
+        self.owner = owner
+        self.runs: list[Instruction] = []
+        self.texts: list[str] = []
+        self.statuses: list[_Status] = []
+        self.programs: set[str] = set()
 
     def lacking(self) -> list[tuple[Instruction, _Status]]:
         pairs = zip(self.runs, self.statuses, strict=True)

@@ -64,7 +64,6 @@ leaves such RUNs to this rule.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import partial
 
 from layerbot.analysis import runs, shell
@@ -73,8 +72,13 @@ from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.memo import per_parse
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.package_caches import CACHES, Cache, covered_by_mount, removed_paths
+from layerbot.analysis.record import Record
 from layerbot.analysis.rules.update_with_install import lone_updates
 from layerbot.analysis.shell import Command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 NAME = "cleanup-in-same-layer"
 SEVERITY = Severity.MINOR
@@ -104,18 +108,30 @@ _WRITERS = {"RUN", "COPY", "ADD"}
 _KEEPS_NOTHING = ("--no-cache", "--no-cache-dir", "--no-network")
 
 
-@dataclass(frozen=True)
-class LateRemoval:
+class LateRemoval(Record):
     """A deleting command in ``run`` whose files ``creator`` (an earlier RUN) created."""
 
-    run: Instruction
-    position: int
-    command: Command
-    creator: Instruction
-    what: str
-    movable: bool
-    risky: bool
-    inferred: bool = False
+    __slots__ = ("command", "creator", "inferred", "movable", "position", "risky", "run", "what")
+
+    def __init__(
+        self,
+        run: Instruction,
+        position: int,
+        command: Command,
+        creator: Instruction,
+        what: str,
+        movable: bool,
+        risky: bool,
+        inferred: bool = False,
+    ) -> None:
+        self.run: Final = run
+        self.position: Final = position
+        self.command: Final = command
+        self.creator: Final = creator
+        self.what: Final = what
+        self.movable: Final = movable
+        self.risky: Final = risky
+        self.inferred: Final = inferred
 
 
 def _creates(cache: Cache, command: Command) -> bool:

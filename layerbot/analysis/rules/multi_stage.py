@@ -150,13 +150,13 @@ part of the group.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from layerbot.analysis import ecosystems, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_purpose import environment, runs_copied_artifact, source_build
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
+from layerbot.analysis.record import Record
 from layerbot.analysis.shipped import ShippedImage
 from layerbot.analysis.toolchains import (
     BUILD_TOOL_SIZES_MB,
@@ -167,6 +167,10 @@ from layerbot.analysis.toolchains import (
     suggested_runtime,
     toolchain_of,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 NAME = "multi-stage"
 SEVERITY = Severity.MAJOR
@@ -274,13 +278,17 @@ def _runtime_base_advice(
     return ctx.finding(NAME, Severity.INFO, instruction, message, impact=impact)
 
 
-@dataclass(frozen=True)
-class LeftBehind:
+class LeftBehind(Record):
     """Build tools a RUN installs and does not remove, and apk virtual groups it keeps
     (group name and its packages)."""
 
-    tools: tuple[str, ...]
-    groups: tuple[tuple[str, tuple[str, ...]], ...]
+    __slots__ = ("groups", "tools")
+
+    def __init__(
+        self, tools: tuple[str, ...], groups: tuple[tuple[str, tuple[str, ...]], ...]
+    ) -> None:
+        self.tools: Final = tools
+        self.groups: Final = groups
 
     @property
     def group_names(self) -> list[str]:

@@ -94,7 +94,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 
 from layerbot.analysis import package_caches, runs, shell
 from layerbot.analysis.context import DockerfileContext
@@ -106,9 +105,14 @@ from layerbot.analysis.package_caches import (
     covered_by_mount,
     pip_cache_disabled,
 )
+from layerbot.analysis.record import Record
 from layerbot.analysis.rules.cleanup_in_same_layer import reported_removals
 from layerbot.analysis.rules.update_with_install import is_update_only
 from layerbot.analysis.shell import Command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 NAME = "package-cache"
 SEVERITY = Severity.MINOR
@@ -118,14 +122,14 @@ FIX_TITLE = "Remove the package cache in the same RUN"
 
 Transform = Callable[[str], str]
 
-_APK_ADD = runs.command_pattern("apk", "add|upgrade")
-_APK_UPDATE = runs.command_pattern("apk", "update")
-_APT_INSTALL = runs.command_pattern("apt-get|apt", "install")
-_PIP_INSTALL = runs.command_pattern(
-    r"pip3?(?:\.\d+)?|python3?(?:\.\d+)?(?:[ \t]+-\S+)*[ \t]+-m[ \t]+pip", "install"
-)
-_GEM_INSTALL = runs.command_pattern("gem", "install")
-_UV_INSTALL = runs.command_pattern("uv", r"sync|pip[ \t]+install")
+# The commands the fixes edit, as the programs and subcommands of ``runs.command_pattern``,
+# which compiles one when a fix first needs it.
+_APK_ADD = ("apk", "add|upgrade")
+_APK_UPDATE = ("apk", "update")
+_APT_INSTALL = ("apt-get|apt", "install")
+_PIP_INSTALL = (r"pip3?(?:\.\d+)?|python3?(?:\.\d+)?(?:[ \t]+-\S+)*[ \t]+-m[ \t]+pip", "install")
+_GEM_INSTALL = ("gem", "install")
+_UV_INSTALL = ("uv", r"sync|pip[ \t]+install")
 _NO_RECOMMENDS = re.compile(r"Install-Recommends=(?:false|0|no)", re.IGNORECASE)
 # Settings an earlier RUN (or a parent stage) writes into a config file.
 _CONFIGURED = {
@@ -151,23 +155,34 @@ def _settings_in(instruction: Instruction) -> frozenset[str]:
     return frozenset(found)
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Record):
     """One leftover in a RUN and the text change that avoids it."""
 
-    description: str
-    transform: Transform
+    __slots__ = ("description", "transform")
+
+    def __init__(self, description: str, transform: Transform) -> None:
+        self.description: Final = description
+        self.transform: Final = transform
 
 
-@dataclass
 class RunView:
     """A RUN with what comes after it in its stage: who cleans which cache, and when."""
 
-    run: Instruction
-    commands: list[Command]
-    earlier: frozenset[str]
-    deleted_later: frozenset[str]
-    variables: Mapping[str, str]
+    __slots__ = ("commands", "deleted_later", "earlier", "run", "variables")
+
+    def __init__(
+        self,
+        run: Instruction,
+        commands: list[Command],
+        earlier: frozenset[str],
+        deleted_later: frozenset[str],
+        variables: Mapping[str, str],
+    ) -> None:
+        self.run = run
+        self.commands = commands
+        self.earlier = earlier
+        self.deleted_later = deleted_later
+        self.variables = variables
 
     def left_behind(self, cache: Cache, position: int) -> bool:
         """Whether the cache a command at ``position`` writes stays in this RUN's layer.
@@ -183,12 +198,14 @@ class RunView:
         )
 
 
-def _flag(pattern: re.Pattern[str], flag: str, *present: str) -> Transform:
-    return lambda text: runs.add_flag(text, pattern, flag, present or (flag,))
+def _flag(command: tuple[str, str], flag: str, *present: str) -> Transform:
+    return lambda text: runs.add_flag(
+        text, runs.command_pattern(*command), flag, present or (flag,)
+    )
 
 
-def _without(pattern: re.Pattern[str]) -> Transform:
-    return lambda text: runs.remove_command(text, pattern)
+def _without(command: tuple[str, str]) -> Transform:
+    return lambda text: runs.remove_command(text, runs.command_pattern(*command))
 
 
 def _append(command: str) -> Transform:
@@ -209,9 +226,7 @@ def _apk(view: RunView) -> Iterator[Problem]:
     if any(view.left_behind(cache, n) for n in lacking):
         yield Problem(
             "`apk add` without `--no-cache` keeps the apk index in the layer",
-            lambda text: runs.remove_command(
-                runs.add_flag(text, _APK_ADD, "--no-cache", ("--no-cache",)), _APK_UPDATE
-            ),
+            lambda text: _without(_APK_UPDATE)(_flag(_APK_ADD, "--no-cache")(text)),
         )
     elif updates and not lacking:
         kept = view.left_behind(cache, updates[-1])

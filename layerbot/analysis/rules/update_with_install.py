@@ -58,7 +58,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from layerbot.analysis import runs
 from layerbot.analysis.context import DockerfileContext
@@ -74,7 +73,12 @@ from layerbot.analysis.package_caches import (
     yum_install,
     zypper_install,
 )
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import Command
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 NAME = "update-with-install"
 SEVERITY = Severity.MAJOR
@@ -86,16 +90,37 @@ FIX_TITLE = "Update the package index in the RUN that installs"
 _INERT = {"ENV", "ARG", "LABEL", "EXPOSE", "USER", "WORKDIR", "STOPSIGNAL", "MAINTAINER"}
 
 
-@dataclass(frozen=True)
-class Family:
+class Family(Record):
     """A package manager: its index update and the commands that install from the index."""
 
-    name: str
-    is_update: Callable[[Command], bool]
-    is_install: Callable[[Command], bool]
-    install_pattern: re.Pattern[str]
-    update_pattern: re.Pattern[str]
-    index: Cache
+    __slots__ = ("index", "installs", "is_install", "is_update", "name", "programs", "updates")
+
+    def __init__(
+        self,
+        name: str,
+        is_update: Callable[[Command], bool],
+        is_install: Callable[[Command], bool],
+        programs: str,
+        installs: str,
+        updates: str,
+        index: Cache,
+    ) -> None:
+        self.name: Final = name
+        self.is_update: Final = is_update
+        self.is_install: Final = is_install
+        # Regex alternatives for :func:`runs.command_pattern`: its programs and subcommands.
+        self.programs: Final = programs
+        self.installs: Final = installs
+        self.updates: Final = updates
+        self.index: Final = index
+
+    @property
+    def install_pattern(self) -> re.Pattern[str]:
+        return runs.command_pattern(self.programs, self.installs)
+
+    @property
+    def update_pattern(self) -> re.Pattern[str]:
+        return runs.command_pattern(self.programs, self.updates)
 
 
 FAMILIES = (
@@ -103,8 +128,9 @@ FAMILIES = (
         "apt-get",
         apt_update,
         lambda c: apt_install(c) or c.program == "apt-cache",
-        runs.command_pattern("apt-get|apt", "install|upgrade|dist-upgrade|full-upgrade|build-dep"),
-        runs.command_pattern("apt-get|apt", "update"),
+        "apt-get|apt",
+        "install|upgrade|dist-upgrade|full-upgrade|build-dep",
+        "update",
         cache_named("apt-lists"),
     ),
     Family(
@@ -112,37 +138,44 @@ FAMILIES = (
         # ``--no-cache`` keeps no index: nothing goes stale, nothing ships
         lambda c: c.program == "apk" and c.subcommand == "update" and not c.has_flag("--no-cache"),
         apk_add,
-        runs.command_pattern("apk", "add|upgrade"),
-        runs.command_pattern("apk", "update"),
+        "apk",
+        "add|upgrade",
+        "update",
         cache_named("apk"),
     ),
     Family(
         "yum",
         lambda c: c.program in {"yum", "dnf", "microdnf"} and c.subcommand == "makecache",
         lambda c: yum_install(c) and c.subcommand != "makecache",
-        runs.command_pattern("yum|dnf|microdnf", "install|update|upgrade|groupinstall|reinstall"),
-        runs.command_pattern("yum|dnf|microdnf", "makecache"),
+        "yum|dnf|microdnf",
+        "install|update|upgrade|groupinstall|reinstall",
+        "makecache",
         cache_named("yum"),
     ),
     Family(
         "zypper",
         lambda c: c.program == "zypper" and c.subcommand in {"refresh", "ref"},
         lambda c: zypper_install(c) and c.subcommand not in {"refresh", "ref"},
-        runs.command_pattern("zypper", "install|in|update|up|dist-upgrade|dup"),
-        runs.command_pattern("zypper", "refresh|ref"),
+        "zypper",
+        "install|in|update|up|dist-upgrade|dup",
+        "refresh|ref",
         cache_named("zypper"),
     ),
 )
 
 
-@dataclass(frozen=True)
-class LoneUpdate:
+class LoneUpdate(Record):
     """An index update in ``run`` that no install in the same RUN uses."""
 
-    run: Instruction
-    family: Family
-    update: Command
-    served: Instruction | None
+    __slots__ = ("family", "run", "served", "update")
+
+    def __init__(
+        self, run: Instruction, family: Family, update: Command, served: Instruction | None
+    ) -> None:
+        self.run: Final = run
+        self.family: Final = family
+        self.update: Final = update
+        self.served: Final = served
 
 
 @per_parse

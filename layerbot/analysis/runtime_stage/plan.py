@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import posixpath
 import shlex
-from dataclasses import dataclass, field
 
 from layerbot.analysis.context import DockerfileContext
+from layerbot.analysis.record import Record
 from layerbot.analysis.shell import Command
 from layerbot.analysis.shipped import Entry, ShippedImage, Step, resolve
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Final
 
 # Folders on the default PATH of both the build images and the runtime images.
 _PATH_DIRS = {"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
@@ -19,8 +23,7 @@ class Refusal(Exception):
     """Why no safe rewrite exists; the message completes "No automatic fix: ..."."""
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(Record):
     """What the runtime stage needs from one ecosystem's planner.
 
     ``copies`` are (path in the builder, path in the runtime image). ``command`` replaces the
@@ -30,31 +33,67 @@ class Plan:
     toolchain at start), and ``builder_image`` replaces its image when the build must be pinned.
     """
 
-    runtime_image: str
-    copies: tuple[tuple[str, str], ...]
-    artifact: str
-    command: tuple[str, ...] | None = None
-    packages: tuple[str, ...] = ()
-    setup: tuple[str, ...] = ()
-    builder_lines: tuple[str, ...] = ()
-    builder_tail: tuple[str, ...] = ()
-    builder_image: str | None = None
-    workdir: str | None = None
+    __slots__ = (
+        "artifact",
+        "builder_image",
+        "builder_lines",
+        "builder_tail",
+        "command",
+        "copies",
+        "packages",
+        "runtime_image",
+        "setup",
+        "workdir",
+    )
+
+    def __init__(
+        self,
+        runtime_image: str,
+        copies: tuple[tuple[str, str], ...],
+        artifact: str,
+        command: tuple[str, ...] | None = None,
+        packages: tuple[str, ...] = (),
+        setup: tuple[str, ...] = (),
+        builder_lines: tuple[str, ...] = (),
+        builder_tail: tuple[str, ...] = (),
+        builder_image: str | None = None,
+        workdir: str | None = None,
+    ) -> None:
+        self.runtime_image: Final = runtime_image
+        self.copies: Final = copies
+        self.artifact: Final = artifact
+        self.command: Final = command
+        self.packages: Final = packages
+        self.setup: Final = setup
+        self.builder_lines: Final = builder_lines
+        self.builder_tail: Final = builder_tail
+        self.builder_image: Final = builder_image
+        self.workdir: Final = workdir
 
 
-@dataclass
 class Rewrite:
-    text: str
-    plan: Plan
-    builder: str
+    __slots__ = ("builder", "plan", "text")
+
+    def __init__(self, text: str, plan: Plan, builder: str) -> None:
+        self.text = text
+        self.plan = plan
+        self.builder = builder
 
 
-@dataclass
 class Inputs:
-    ctx: DockerfileContext
-    shipped: ShippedImage
-    steps: list[Step] = field(default_factory=list)
-    workdir: str = "/"
+    __slots__ = ("ctx", "shipped", "steps", "workdir")
+
+    def __init__(
+        self,
+        ctx: DockerfileContext,
+        shipped: ShippedImage,
+        steps: list[Step],
+        workdir: str,
+    ) -> None:
+        self.ctx = ctx
+        self.shipped = shipped
+        self.steps = steps
+        self.workdir = workdir
 
     @property
     def entry(self) -> Entry | None:

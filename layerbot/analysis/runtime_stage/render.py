@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.runtime_stage.plan import Inputs, Plan, Refusal
@@ -18,11 +17,13 @@ _BUILD_ONLY_ENV = re.compile(
 )
 
 
-@dataclass
 class Rewrite:
-    text: str
-    plan: Plan
-    builder: str
+    __slots__ = ("builder", "plan", "text")
+
+    def __init__(self, text: str, plan: Plan, builder: str) -> None:
+        self.text = text
+        self.plan = plan
+        self.builder = builder
 
 
 # Rendering -------------------------------------------------------------------------------
