@@ -12,7 +12,6 @@ import posixpath
 import re
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cached_property
 
 from layerbot.analysis.ci_jobs import Job
 from layerbot.analysis.ci_script import (
@@ -27,6 +26,7 @@ from layerbot.analysis.ci_script import (
     script_steps,
 )
 from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.memo import cached_property
 
 
 class Tool(StrEnum):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from layerbot.analysis.dockerfile_syntax import (
     INSTRUCTIONS,
@@ -25,6 +24,7 @@ from layerbot.analysis.dockerfile_syntax import (
 )
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.image_ref import ImageRef, parse_image
+from layerbot.analysis.memo import cached_property
 from layerbot.analysis.model import InputError
 from layerbot.analysis.shell import (
     SHELLS,

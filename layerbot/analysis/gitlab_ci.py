@@ -14,7 +14,6 @@ import bisect
 import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from layerbot.analysis.ci_build_index import BuildIndex
@@ -35,6 +34,7 @@ from layerbot.analysis.ci_yaml import (
 )
 from layerbot.analysis.dockerfile import Dockerfile
 from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.memo import cached_property
 from layerbot.analysis.model import Finding, Fix, Note, RepoView, Severity
 
 MAX_CI_BYTES = 2 * 1024 * 1024

@@ -22,7 +22,8 @@ So ``golang``, ``library/golang``, ``docker.io/library/golang`` and
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+
+from layerbot.analysis.memo import cached_property
 
 DOCKER_HUB = "docker.io"
 _LEGACY_DOCKER_HUB = ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")

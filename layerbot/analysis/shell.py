@@ -17,7 +17,9 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
+
+from layerbot.analysis.memo import cached_property
 
 # ``$(...)`` (``$((...))`` too) with one level of parentheses inside: one word, never cut.
 _QUOTED = r"'[^']*'|" + r'"(?:\\.|[^"\\])*"'
