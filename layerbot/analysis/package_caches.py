@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.runs import cache_mount_targets
@@ -397,6 +398,13 @@ def covered_by_mount(run: Instruction, cache: Cache, directories: tuple[str, ...
         for directory in directories or cache.directories
         for target in targets
     )
+
+
+@lru_cache(maxsize=4096)
+def caches_removed_by(command: Command) -> tuple[Cache, ...]:
+    """The caches ``command`` deletes at their default places, in table order: the clean-up
+    rule asks it of every command of every RUN, and most delete nothing."""
+    return tuple(cache for cache in CACHES if cache.removed_by(command))
 
 
 def cache_named(key: str) -> Cache:

@@ -72,7 +72,12 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.memo import per_parse
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
-from layerbot.analysis.package_caches import CACHES, Cache, covered_by_mount, removed_paths
+from layerbot.analysis.package_caches import (
+    Cache,
+    caches_removed_by,
+    covered_by_mount,
+    removed_paths,
+)
 from layerbot.analysis.rules.update_with_install import lone_updates
 from layerbot.analysis.shell import Command
 
@@ -225,8 +230,8 @@ def _removals_of(
                 run, position, command, creator, "build dependencies", nothing_between, False
             )
         return
-    for cache in CACHES:
-        if not cache.removed_by(command) or any(_creates(cache, c) for c in before):
+    for cache in caches_removed_by(command):
+        if any(_creates(cache, c) for c in before):
             continue
         touched, creator = _left_by(earlier(), cache)
         inferred = not touched
@@ -269,8 +274,7 @@ def is_cleanup_only(run: Instruction) -> bool:
     """Whether every command of the RUN deletes files or packages (a cleanup layer)."""
     commands = runs.run_commands(run)
     return bool(commands) and all(
-        _build_dependencies(c) is not None or any(cache.removed_by(c) for cache in CACHES)
-        for c in commands
+        _build_dependencies(c) is not None or bool(caches_removed_by(c)) for c in commands
     )
 
 
