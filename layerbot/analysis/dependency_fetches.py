@@ -9,6 +9,7 @@ of the same package manager before. The project folder comes from ``WORKDIR``, a
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -347,7 +348,14 @@ def _held_by(copy: Instruction, workdir: str) -> set[str]:
     ``/go/pkg/mod``, ``/usr/local/bundle``)."""
     destination = posixpath.normpath(posixpath.join(workdir, copy.copy_destination() or "."))
     relative = posixpath.normpath(copy.copy_destination() or ".")
-    return {e.name for e in ecosystems.ECOSYSTEMS if _holds(e, relative) or _holds(e, destination)}
+    return {*_holding(relative), *_holding(destination)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _holding(destination: str) -> frozenset[str]:
+    """The ecosystems :func:`_holds` says a copy to ``destination`` brings: asked for every
+    ``COPY --from`` of every stage, of a few distinct destinations."""
+    return frozenset(e.name for e in ecosystems.ECOSYSTEMS if _holds(e, destination))
 
 
 def _holds(ecosystem: Ecosystem, destination: str) -> bool:
