@@ -319,19 +319,24 @@ def _problems(view: RunView) -> list[Problem]:
 
 
 def _views(
-    stage: Stage, inherited: frozenset[str], variables: dict[str, str], deleted: dict[int, set[str]]
+    stage: Stage,
+    settings: list[frozenset[str]],
+    inherited: frozenset[str],
+    variables: dict[str, str],
+    deleted: dict[int, set[str]],
 ) -> Iterator[RunView]:
     """Each RUN of the stage with the settings made before it (kept as we go: linear).
 
-    ``variables`` are the ENV/ARG values so far; the stages after this one inherit them.
+    ``settings`` are what each instruction of the stage turns on; ``variables`` the ENV/ARG
+    values so far, which the stages after this one inherit.
     """
     earlier = set(inherited)
-    for run in stage.instructions:
+    for run, turned_on in zip(stage.instructions, settings, strict=True):
         if run.keyword == "RUN" and not run.is_exec_form:
             deleted_later = frozenset(deleted.get(id(run), ()))
             commands = runs.run_commands(run)
             yield RunView(run, commands, frozenset(earlier), deleted_later, dict(variables))
-        earlier |= _settings_in(run)
+        earlier |= turned_on
         variables.update(run.assignments)
 
 
@@ -346,9 +351,10 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
             deleted.setdefault(id(removal.creator), set()).add(removal.what)
     variables: dict[str, str] = {}
     for stage in shipped:
-        for view in _views(stage, inherited, variables, deleted):
+        settings = [_settings_in(i) for i in stage.instructions]
+        for view in _views(stage, settings, inherited, variables, deleted):
             yield from _findings(ctx, view)
-        inherited = inherited.union(*(_settings_in(i) for i in stage.instructions))
+        inherited = inherited.union(*settings)
 
 
 def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
