@@ -33,6 +33,7 @@ from enum import StrEnum
 
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.ecosystems import ECOSYSTEMS
+from layerbot.analysis.memo import per_parse
 
 STEP_KEYWORDS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
 
@@ -157,6 +158,7 @@ def all_steps_rerun(doc: Dockerfile, change: Change | str = Change.CODE) -> list
     return _stage_reruns(doc, Change(change))
 
 
+@per_parse  # the cache, dockerignore and layer-order rules all ask, some for each finding
 def _stage_reruns(doc: Dockerfile, change: Change) -> list[StageRerun]:
     results: list[StageRerun] = []
     for stage in doc.stages:
