@@ -418,5 +418,6 @@ def caches_removed_by(command: Command) -> tuple[Cache, ...]:
     return tuple(cache for cache in CACHES if cache.cleans(command) or _deletes(cache, removed))
 
 
+@lru_cache(maxsize=32)  # asked for each cache by each RUN the package-cache rule reads
 def cache_named(key: str) -> Cache:
     return next(cache for cache in CACHES if cache.key == key)

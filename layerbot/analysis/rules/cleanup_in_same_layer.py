@@ -259,8 +259,10 @@ def _between(
     return [i for i in chain if first.line < i.line < second.line]
 
 
+@per_parse
 def reported_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
-    """The late removals this rule reports: those of a lone index update are not ours."""
+    """The late removals this rule reports: those of a lone index update are not ours (asked
+    by the package-cache and merge rules too)."""
     lone = {
         update.run
         for index in doc.used_stages()
