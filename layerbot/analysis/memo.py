@@ -35,10 +35,11 @@ def per_parse(
         memo: dict[object, tuple[tuple[object, ...], list[Item]]]
         memo = vars(owner).setdefault("_per_parse", {})
         key = (function, *map(id, args))
-        if key not in memo:
+        found = memo.get(key)
+        if found is None:
             # The arguments are kept with the answer, so that no other object takes their ids.
-            memo[key] = (args, function(owner, *args, **kwargs))
-        return list(memo[key][1])
+            found = memo[key] = (args, function(owner, *args, **kwargs))
+        return list(found[1])
 
     return cached
 
