@@ -105,12 +105,20 @@ def _within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory + "/")
 
 
+def _versioned(program: str, name: str) -> bool:
+    """``name``, ``name3`` or ``name3.<digits>`` (``pip3.12``): asked of every command, so
+    read with string methods rather than a regular expression."""
+    return program in (name, name + "3") or (
+        program.startswith(name + "3.") and program[len(name) + 2 :].isdecimal()
+    )
+
+
 def pip_install(command: Command) -> bool:
     """``pip install``, ``pip3 install`` and ``python -m pip install``."""
     argv = command.argv
-    if re.fullmatch(r"pip(?:3(?:\.\d+)?)?", command.program):
+    if _versioned(command.program, "pip"):
         return command.subcommand == "install"
-    if re.fullmatch(r"python(?:3(?:\.\d+)?)?", command.program) and "-m" in argv:
+    if _versioned(command.program, "python") and "-m" in argv:
         after = argv[argv.index("-m") + 1 :]
         return len(after) >= 2 and after[0] == "pip" and "install" in after[1:]
     return False
