@@ -172,17 +172,16 @@ def _stage_reruns(doc: Dockerfile, change: Change) -> list[StageRerun]:
             )
 
         steps = tuple(i for i in stage.instructions if i.keyword in STEP_KEYWORDS)
-        invalid = stage_changed(stage.base)
-        rerun: list[Instruction] = []
-        for step in steps:
-            if not invalid:
-                inputs = _inputs(step)
-                invalid = any(invalidates(source_kind(s), change) for s in inputs.context) or any(
-                    stage_changed(s) for s in inputs.stages
-                )
-            if invalid:
-                rerun.append(step)
-        results.append(StageRerun(stage.index, steps, tuple(rerun)))
+        # The first invalidated step re-runs with every step after it.
+        rerun = steps if stage_changed(stage.base) else ()
+        for index, step in enumerate(() if rerun else steps):
+            inputs = _inputs(step)
+            if any(invalidates(source_kind(s), change) for s in inputs.context) or any(
+                stage_changed(s) for s in inputs.stages
+            ):
+                rerun = steps[index:]
+                break
+        results.append(StageRerun(stage.index, steps, rerun))
     return results
 
 
