@@ -235,6 +235,8 @@ def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
                     prepared.update(_held_by(instruction, workdir))
                 target = instruction.copy_destination() or "."
                 copies.append((instruction, posixpath.normpath(posixpath.join(workdir, target))))
+            if instruction.keyword != "RUN":
+                continue  # only a RUN runs dependency steps
             steps = [
                 *ecosystems.dependency_steps(instruction),
                 *_make_steps(ctx, instruction, copies, workdir),
