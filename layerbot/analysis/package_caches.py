@@ -240,9 +240,10 @@ class Cache:
         """Whether ``command`` deletes this cache (or the directory that holds it), at its
         default place or at ``directories``; ``$NAME`` in the deleted paths is read from
         ``variables`` (``rm -rf $POETRY_CACHE_DIR`` after ``ENV POETRY_CACHE_DIR=…``)."""
-        return self.cleans(command) or _deletes(
-            self, removed_paths(command), directories, variables
-        )
+        if self.cleans(command):
+            return True
+        removed = [expand(path, variables or {}) for path in removed_paths(command)]
+        return _deletes(self, removed, directories)
 
     def moved_to(self, command: Command, variables: Mapping[str, str]) -> tuple[str, ...]:
         """Where ``command`` keeps this cache when a flag or a variable moves it (``pip
@@ -403,16 +404,12 @@ def covered_by_mount(run: Instruction, cache: Cache, directories: tuple[str, ...
     )
 
 
-def _deletes(
-    cache: Cache,
-    removed: list[str],
-    directories: tuple[str, ...] = (),
-    variables: Mapping[str, str] | None = None,
-) -> bool:
-    """Whether deleting the ``removed`` paths deletes ``cache`` (see :meth:`Cache.removed_by`)."""
-    return bool(removed) and any(
+def _deletes(cache: Cache, removed: list[str], directories: tuple[str, ...] = ()) -> bool:
+    """Whether deleting the ``removed`` paths (expanded) deletes ``cache``, at its default
+    place or at ``directories`` (see :meth:`Cache.removed_by`)."""
+    return any(
         _within(path, directory) or _within(directory, path)
-        for path in (expand(p, variables or {}) for p in removed)
+        for path in removed
         for directory in (*cache.directories, *directories)
     )
 
@@ -422,7 +419,7 @@ def caches_removed_by(command: Command) -> tuple[Cache, ...]:
     """The caches ``command`` deletes at their default places, in table order: the clean-up
     rule asks it of every command of every RUN, and most delete nothing (so the paths it
     deletes are read once, not once per cache)."""
-    removed = removed_paths(command)
+    removed = [expand(path, {}) for path in removed_paths(command)]
     return tuple(cache for cache in CACHES if cache.cleans(command) or _deletes(cache, removed))
 
 
