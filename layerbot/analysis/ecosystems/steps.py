@@ -322,10 +322,10 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
 @functools.lru_cache(maxsize=4096)
 def classify(command: Command) -> DependencyStep | None:
     """The dependency step ``command`` is, if it is one (``yarn --version`` is none)."""
-    if command.about_itself:
-        return None
     for matches, ecosystem, kind_of in _CLASSIFIERS:
         if matches(command):
+            if command.about_itself:  # asked only of the tools: most commands are none
+                return None
             kind = kind_of(command)
             return DependencyStep(ecosystem, kind, command) if kind else None
     return None
