@@ -153,10 +153,10 @@ def _left_by(earlier: list[Instruction], cache: Cache) -> tuple[bool, Instructio
 
 def _build_dependencies(command: Command) -> tuple[str, set[str]] | None:
     """(manager, names) that ``apk del`` / ``apt-get purge|remove`` deletes."""
-    names = {arg for arg in command.argv[2:] if not arg.startswith("-")}
     if command.program == "apk" and command.subcommand == "del":
-        return "apk", names
+        return "apk", {arg for arg in command.argv[2:] if not arg.startswith("-")}
     if command.program in {"apt-get", "apt"} and command.subcommand in {"purge", "remove"}:
+        names = {arg for arg in command.argv[2:] if not arg.startswith("-")}
         return "apt", {name for name in names if name not in {"purge", "remove"}}
     return None
 

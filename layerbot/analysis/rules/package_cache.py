@@ -202,9 +202,9 @@ def _positions(view: RunView, test: Callable[[Command], bool]) -> list[int]:
 def _apk(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apk")
     adds = _positions(view, package_caches.apk_add)
-    updates = _positions(view, lambda c: c.subcommand == "update" and cache.creates(c))
     if not adds or covered_by_mount(view.run, cache):
         return
+    updates = _positions(view, lambda c: c.subcommand == "update" and cache.creates(c))
     lacking = [n for n in adds if cache.creates(view.commands[n])]
     if any(view.left_behind(cache, n) for n in lacking):
         yield Problem(
@@ -226,8 +226,10 @@ def _apk(view: RunView) -> Iterator[Problem]:
 def _apt_lists(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apt-lists")
     updates = _positions(view, cache.creates)
+    if not updates:
+        return
     installs = _positions(view, package_caches.apt_install)
-    if updates and any(n >= updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
+    if any(n >= updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
         yield Problem(
             "the apt package lists from `apt-get update` stay in the layer (tens of MB)",
             _append("rm -rf /var/lib/apt/lists/*"),
