@@ -420,7 +420,9 @@ def caches_removed_by(command: Command) -> tuple[Cache, ...]:
     rule asks it of every command of every RUN, and most delete nothing (so the paths it
     deletes are read once, not once per cache)."""
     removed = [expand(path, {}) for path in removed_paths(command)]
-    return tuple(cache for cache in CACHES if cache.cleans(command) or _deletes(cache, removed))
+    return tuple(
+        cache for cache in CACHES if cache.cleans(command) or (removed and _deletes(cache, removed))
+    )
 
 
 @lru_cache(maxsize=32)  # asked for each cache by each RUN the package-cache rule reads
