@@ -148,7 +148,7 @@ def detect(ctx: DockerfileContext) -> list[Ecosystem]:
 
 
 def _listed(names: set[str], marker: str) -> bool:
-    if any(ch in marker for ch in "*?["):
+    if "*" in marker or "?" in marker or "[" in marker:
         return any(fnmatch.fnmatchcase(name, marker) for name in names)
     return marker in names
 
