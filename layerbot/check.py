@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from layerbot.analysis import formats
@@ -64,46 +62,17 @@ class LocalRepoView(ListedRepoView):
             return None
 
 
-def _targets(paths: list[str]) -> tuple[list[Path], list[Path]]:
-    """The files to check, and the folders among ``paths`` (one ``stat`` per path)."""
+def _targets(paths: list[str]) -> list[Path]:
     targets: list[Path] = []
-    folders: list[Path] = []
     for raw in paths:
         path = Path(raw)
-        try:
-            mode = os.stat(path).st_mode
-        except (OSError, ValueError):
-            mode = 0
-        if stat.S_ISDIR(mode):
-            folders.append(path)
+        if path.is_dir():
             targets.extend(discover(path))
-        elif stat.S_ISREG(mode):
+        elif path.is_file():
             targets.append(path)
         else:
             raise UsageError(f"{raw}: no such file or directory")
-    return targets, folders
-
-
-def _resolver() -> Callable[[Path], Path]:
-    """``Path.resolve`` for many paths at once: ``realpath`` looks up every folder of every
-    path again, while the paths of one run share most of their folders; here each folder is
-    looked up once."""
-    real: dict[str, str] = {}
-    cwd = os.getcwd()
-
-    def resolve(path: str) -> str:
-        if path not in real:
-            parent, name = os.path.split(path)
-            if not name:
-                return os.sep
-            folder = resolve(parent)
-            found = os.path.dirname(folder) if name == ".." else os.path.join(folder, name)
-            if name != ".." and os.path.islink(found):
-                found = os.path.realpath(found)
-            real[path] = found
-        return real[path]
-
-    return lambda path: Path(resolve(os.path.join(cwd, path)))
+    return targets
 
 
 def run_check(args: argparse.Namespace) -> int:
@@ -115,13 +84,16 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _built_by_ci(
-    folders: list[Path], root: Path, repo: RepoView, known: list[tuple[Path, Path]]
+    paths: list[str], root: Path, repo: RepoView, known: list[tuple[Path, Path]]
 ) -> list[tuple[Path, Path]]:
     """Files under the folders asked for that the CI configuration builds as Dockerfiles
     under names of their own (each with its resolved path, like ``known``)."""
     seen = {resolved for _, resolved in known}
     found = []
-    for folder in folders:
+    for raw in paths:
+        folder = Path(raw)
+        if not folder.is_dir():
+            continue
         folder = folder.resolve()
         if not folder.is_relative_to(root):
             continue
@@ -134,14 +106,12 @@ def _built_by_ci(
 
 def _check(args: argparse.Namespace) -> int:
     # Each target resolved once: a run over a monorepo passes hundreds of paths.
-    files, folders_asked = _targets(args.paths)
-    resolve = _resolver()
-    targets = [(target, resolve(target)) for target in files]
+    targets = [(target, target.resolve()) for target in _targets(args.paths)]
     folders = [str(resolved.parent) for _, resolved in targets]
     anchor = Path(os.path.commonpath(folders)) if folders else Path.cwd()
     root = Path(args.root).resolve() if args.root else repository_root(anchor.resolve())
     repo = LocalRepoView(root)
-    targets += _built_by_ci(folders_asked, root, repo, targets)
+    targets += _built_by_ci(args.paths, root, repo, targets)
     config = parse_config(repo.read(CONFIG_FILE))
     result = AnalysisResult()
     sources: dict[str, str] = {}
