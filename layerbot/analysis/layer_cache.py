@@ -31,9 +31,9 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from layerbot.analysis import memo
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.ecosystems import ECOSYSTEMS
-from layerbot.analysis.memo import per_parse
 
 STEP_KEYWORDS = frozenset({"FROM", "RUN", "COPY", "ADD", "WORKDIR"})
 
@@ -158,7 +158,7 @@ def all_steps_rerun(doc: Dockerfile, change: Change | str = Change.CODE) -> list
     return _stage_reruns(doc, Change(change))
 
 
-@per_parse  # the cache, dockerignore and layer-order rules all ask, some for each finding
+@memo.per_parse  # the cache, dockerignore and layer-order rules all ask, some for each finding
 def _stage_reruns(doc: Dockerfile, change: Change) -> list[StageRerun]:
     results: list[StageRerun] = []
     for stage in doc.stages:

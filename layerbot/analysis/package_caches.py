@@ -6,10 +6,10 @@ and the ``cleanup-in-same-layer`` rule (a later layer deletes it, too late to sh
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.runs import cache_mount_targets
@@ -414,7 +414,7 @@ def _deletes(cache: Cache, removed: list[str], directories: tuple[str, ...] = ()
     )
 
 
-@lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def caches_removed_by(command: Command) -> tuple[Cache, ...]:
     """The caches ``command`` deletes at their default places, in table order: the clean-up
     rule asks it of every command of every RUN, and most delete nothing (so the paths it
@@ -425,6 +425,6 @@ def caches_removed_by(command: Command) -> tuple[Cache, ...]:
     )
 
 
-@lru_cache(maxsize=32)  # asked for each cache by each RUN the package-cache rule reads
+@functools.lru_cache(maxsize=32)  # asked for each cache by each RUN the package-cache rule reads
 def cache_named(key: str) -> Cache:
     return next(cache for cache in CACHES if cache.key == key)
