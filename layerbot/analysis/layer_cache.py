@@ -175,6 +175,8 @@ def _stage_reruns(doc: Dockerfile, change: Change) -> list[StageRerun]:
         # The first invalidated step re-runs with every step after it.
         rerun = steps if stage_changed(stage.base) else ()
         for index, step in enumerate(() if rerun else steps):
+            if step.keyword not in {"COPY", "ADD", "RUN"}:
+                continue  # FROM and WORKDIR read nothing but the step before
             inputs = _inputs(step)
             if any(invalidates(source_kind(s), change) for s in inputs.context) or any(
                 stage_changed(s) for s in inputs.stages
