@@ -112,6 +112,16 @@ def test_detect_lets_yarn_and_pnpm_claim_package_json() -> None:
     assert [e.name for e in ecosystems.detect(context({"package.json": "{}"}))] == ["npm"]
 
 
+def test_detect_reads_markers_at_the_context_root_only() -> None:
+    """``detect`` lists the context's root folder once: every marker must be a root name."""
+    assert all("/" not in m for e in ecosystems.ECOSYSTEMS for m in e.markers)
+    files = {"app/Dockerfile": "FROM scratch\n", "app/Api.csproj": "", "app/sub/go.mod": ""}
+    ctx = DockerfileContext.for_file(
+        dockerfile.parse(files["app/Dockerfile"], "app/Dockerfile"), RepoView.from_files(files)
+    )
+    assert [e.name for e in ecosystems.detect(ctx)] == ["dotnet"]
+
+
 def test_existing_manifests_only_lists_files_that_exist_in_a_stable_order() -> None:
     ctx = context({"package-lock.json": "", "package.json": "", ".npmrc": ""})
     assert ecosystems.existing_manifests(ctx, ecosystems.NPM) == [

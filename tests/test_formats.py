@@ -330,6 +330,29 @@ def test_sarif_reports_notes_as_tool_notifications() -> None:
     assert log["runs"][0]["results"] == []
 
 
+def test_json_puts_each_finding_and_note_on_a_line_of_its_own() -> None:
+    from layerbot.analysis.model import Note
+
+    text = "FROM python:3.12\nRUN pip install flask\n"
+    report = analyse_file("Dockerfile", text, RepoView.from_files({"Dockerfile": text}))
+    notes = [Note("Dockerfile", "one"), Note("Dockerfile", "two")]
+    result = AnalysisResult(report.findings, notes, 1)
+    rendered = formats.render_json(result, {"Dockerfile": text})
+    expected = {
+        "files": 1,
+        "findings": [formats.finding_json(f, {"Dockerfile": text}) for f in report.findings],
+        "notes": [{"path": "Dockerfile", "message": m} for m in ("one", "two")],
+    }
+    assert json.loads(rendered) == expected
+    entries = [line for line in rendered.splitlines() if line.startswith("    {")]
+    assert len(entries) == len(report.findings) + 2 >= 3
+    assert json.loads(formats.render_json(AnalysisResult([], [], 0), {})) == {
+        "files": 0,
+        "findings": [],
+        "notes": [],
+    }
+
+
 # --- text -----------------------------------------------------------------------------------
 
 

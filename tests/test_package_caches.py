@@ -12,6 +12,7 @@ from layerbot.analysis.package_caches import (
     apt_update,
     cache_named,
     pip_cache_disabled,
+    pip_install,
     removed_paths,
 )
 from layerbot.analysis.shell import Command, commands
@@ -20,6 +21,25 @@ from layerbot.analysis.shell import Command, commands
 def one(text: str) -> Command:
     [command] = commands(text)
     return command
+
+
+@pytest.mark.parametrize(
+    ("text", "installs"),
+    [
+        ("pip install flask", True),
+        ("pip3 install flask", True),
+        ("/usr/local/bin/pip3.12 install flask", True),
+        ("python -m pip install flask", True),
+        ("python3.11 -m pip install flask", True),
+        ("pip3.12a install flask", False),
+        ("pip2 install flask", False),
+        ("pipx install black", False),
+        ("python3.11.2 -m pip install flask", False),
+        ("python3 -m pip download flask", False),
+    ],
+)
+def test_pip_install_in_its_spellings(text: str, installs: bool) -> None:
+    assert pip_install(one(text)) is installs
 
 
 @pytest.mark.parametrize(

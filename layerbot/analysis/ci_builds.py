@@ -11,7 +11,6 @@ import fnmatch
 import posixpath
 import re
 from enum import StrEnum
-from functools import cached_property
 
 from layerbot.analysis.ci_jobs import Job
 from layerbot.analysis.ci_script import (
@@ -26,6 +25,7 @@ from layerbot.analysis.ci_script import (
     script_steps,
 )
 from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.memo import cached_property
 from layerbot.analysis.record import Record
 
 TYPE_CHECKING = False

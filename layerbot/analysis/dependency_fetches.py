@@ -9,6 +9,7 @@ of the same package manager before. The project folder comes from ``WORKDIR``, a
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Iterator
@@ -264,6 +265,8 @@ def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
                     prepared.update(_held_by(instruction, workdir))
                 target = instruction.copy_destination() or "."
                 copies.append((instruction, posixpath.normpath(posixpath.join(workdir, target))))
+            if instruction.keyword != "RUN":
+                continue  # only a RUN runs dependency steps
             steps = [
                 *ecosystems.dependency_steps(instruction),
                 *_make_steps(ctx, instruction, copies, workdir),
@@ -377,7 +380,14 @@ def _held_by(copy: Instruction, workdir: str) -> set[str]:
     ``/go/pkg/mod``, ``/usr/local/bundle``)."""
     destination = posixpath.normpath(posixpath.join(workdir, copy.copy_destination() or "."))
     relative = posixpath.normpath(copy.copy_destination() or ".")
-    return {e.name for e in ecosystems.ECOSYSTEMS if _holds(e, relative) or _holds(e, destination)}
+    return {*_holding(relative), *_holding(destination)}
+
+
+@functools.lru_cache(maxsize=1024)
+def _holding(destination: str) -> frozenset[str]:
+    """The ecosystems :func:`_holds` says a copy to ``destination`` brings: asked for every
+    ``COPY --from`` of every stage, of a few distinct destinations."""
+    return frozenset(e.name for e in ecosystems.ECOSYSTEMS if _holds(e, destination))
 
 
 def _holds(ecosystem: Ecosystem, destination: str) -> bool:

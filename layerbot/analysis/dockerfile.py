@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from functools import cached_property
 
 from layerbot.analysis.dockerfile_syntax import (
     INSTRUCTIONS,
@@ -24,6 +23,7 @@ from layerbot.analysis.dockerfile_syntax import (
 )
 from layerbot.analysis.fixes import check_line_breaks
 from layerbot.analysis.image_ref import ImageRef, parse_image
+from layerbot.analysis.memo import cached_property
 from layerbot.analysis.model import InputError
 from layerbot.analysis.record import Record
 from layerbot.analysis.shell import (

@@ -155,7 +155,8 @@ def read(text: str) -> Lines:
     index = 0
     while index < len(lines):
         stripped = lines[index].lstrip()
-        directives.see(stripped, index + 1)
+        if not directives.done:  # looked for only at the top: skip the call after that
+            directives.see(stripped, index + 1)
         index += 1
         if stripped.startswith("#"):
             comments[index] = stripped[1:].strip()
@@ -167,7 +168,8 @@ def read(text: str) -> Lines:
         parts = [piece]
         while continued and index < len(lines):
             line = lines[index]
-            directives.see(line, index + 1)
+            if not directives.done:
+                directives.see(line, index + 1)
             index += 1
             if not line.strip() or line.lstrip().startswith("#"):
                 continue  # BuildKit skips blank and comment lines inside a continuation

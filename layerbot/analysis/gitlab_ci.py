@@ -13,7 +13,6 @@ from __future__ import annotations
 import bisect
 import posixpath
 from collections.abc import Iterator
-from functools import cached_property
 
 from layerbot.analysis.ci_build_index import BuildIndex
 from layerbot.analysis.ci_builds import Build, JobScan, builds_of
@@ -33,6 +32,7 @@ from layerbot.analysis.ci_yaml import (
 )
 from layerbot.analysis.dockerfile import Dockerfile
 from layerbot.analysis.image_ref import parse_image
+from layerbot.analysis.memo import cached_property
 from layerbot.analysis.model import Finding, Fix, Note, RepoView, Severity
 
 TYPE_CHECKING = False

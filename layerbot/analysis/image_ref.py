@@ -21,8 +21,9 @@ So ``golang``, ``library/golang``, ``docker.io/library/golang`` and
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import lru_cache
 
+from layerbot.analysis.memo import cached_property
 from layerbot.analysis.record import Record
 
 TYPE_CHECKING = False
@@ -115,8 +116,13 @@ class ImageRef(Record):
         return text
 
 
+@lru_cache(maxsize=1024)
 def parse_image(reference: str) -> ImageRef:
-    """Split ``reference``; a ``:`` in an earlier path component is a registry port, not a tag."""
+    """Split ``reference``; a ``:`` in an earlier path component is a registry port, not a tag.
+
+    Kept per reference: every rule asks for each stage's base image, and the one (immutable)
+    answer keeps the registry and repository it worked out.
+    """
     name, _, digest = reference.partition("@")
     tag = None
     last = name.rsplit("/", 1)[-1]

@@ -30,6 +30,7 @@ import posixpath
 import re
 from enum import StrEnum
 
+from layerbot.analysis import memo
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.ecosystems import ECOSYSTEMS
 from layerbot.analysis.record import Record
@@ -179,6 +180,7 @@ def all_steps_rerun(doc: Dockerfile, change: Change | str = Change.CODE) -> list
     return _stage_reruns(doc, Change(change))
 
 
+@memo.per_parse  # the cache, dockerignore and layer-order rules all ask, some for each finding
 def _stage_reruns(doc: Dockerfile, change: Change) -> list[StageRerun]:
     results: list[StageRerun] = []
     for stage in doc.stages:
@@ -192,17 +194,18 @@ def _stage_reruns(doc: Dockerfile, change: Change) -> list[StageRerun]:
             )
 
         steps = tuple(i for i in stage.instructions if i.keyword in STEP_KEYWORDS)
-        invalid = stage_changed(stage.base)
-        rerun: list[Instruction] = []
-        for step in steps:
-            if not invalid:
-                inputs = _inputs(step)
-                invalid = any(invalidates(source_kind(s), change) for s in inputs.context) or any(
-                    stage_changed(s) for s in inputs.stages
-                )
-            if invalid:
-                rerun.append(step)
-        results.append(StageRerun(stage.index, steps, tuple(rerun)))
+        # The first invalidated step re-runs with every step after it.
+        rerun = steps if stage_changed(stage.base) else ()
+        for index, step in enumerate(() if rerun else steps):
+            if step.keyword not in {"COPY", "ADD", "RUN"}:
+                continue  # FROM and WORKDIR read nothing but the step before
+            inputs = _inputs(step)
+            if any(invalidates(source_kind(s), change) for s in inputs.context) or any(
+                stage_changed(s) for s in inputs.stages
+            ):
+                rerun = steps[index:]
+                break
+        results.append(StageRerun(stage.index, steps, rerun))
     return results
 
 

@@ -6,6 +6,7 @@ and the ``cleanup-in-same-layer`` rule (a later layer deletes it, too late to sh
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 
@@ -108,12 +109,20 @@ def _within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory + "/")
 
 
+def _versioned(program: str, name: str) -> bool:
+    """``name``, ``name3`` or ``name3.<digits>`` (``pip3.12``): asked of every command, so
+    read with string methods rather than a regular expression."""
+    return program in (name, name + "3") or (
+        program.startswith(name + "3.") and program[len(name) + 2 :].isdecimal()
+    )
+
+
 def pip_install(command: Command) -> bool:
     """``pip install``, ``pip3 install`` and ``python -m pip install``."""
     argv = command.argv
-    if re.fullmatch(r"pip(?:3(?:\.\d+)?)?", command.program):
+    if _versioned(command.program, "pip"):
         return command.subcommand == "install"
-    if re.fullmatch(r"python(?:3(?:\.\d+)?)?", command.program) and "-m" in argv:
+    if _versioned(command.program, "python") and "-m" in argv:
         after = argv[argv.index("-m") + 1 :]
         return len(after) >= 2 and after[0] == "pip" and "install" in after[1:]
     return False
@@ -260,12 +269,8 @@ class Cache(Record):
         ``variables`` (``rm -rf $POETRY_CACHE_DIR`` after ``ENV POETRY_CACHE_DIR=…``)."""
         if self.cleans(command):
             return True
-        removed = removed_paths(command)  # none for most commands: asked of every cache
-        return bool(removed) and any(
-            _within(path, directory) or _within(directory, path)
-            for path in (expand(p, variables or {}) for p in removed)
-            for directory in (*self.directories, *directories)
-        )
+        removed = [expand(path, variables or {}) for path in removed_paths(command)]
+        return _deletes(self, removed, directories)
 
     def moved_to(self, command: Command, variables: Mapping[str, str]) -> tuple[str, ...]:
         """Where ``command`` keeps this cache when a flag or a variable moves it (``pip
@@ -426,5 +431,27 @@ def covered_by_mount(run: Instruction, cache: Cache, directories: tuple[str, ...
     )
 
 
+def _deletes(cache: Cache, removed: list[str], directories: tuple[str, ...] = ()) -> bool:
+    """Whether deleting the ``removed`` paths (expanded) deletes ``cache``, at its default
+    place or at ``directories`` (see :meth:`Cache.removed_by`)."""
+    return any(
+        _within(path, directory) or _within(directory, path)
+        for path in removed
+        for directory in (*cache.directories, *directories)
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def caches_removed_by(command: Command) -> tuple[Cache, ...]:
+    """The caches ``command`` deletes at their default places, in table order: the clean-up
+    rule asks it of every command of every RUN, and most delete nothing (so the paths it
+    deletes are read once, not once per cache)."""
+    removed = [expand(path, {}) for path in removed_paths(command)]
+    return tuple(
+        cache for cache in CACHES if cache.cleans(command) or (removed and _deletes(cache, removed))
+    )
+
+
+@functools.lru_cache(maxsize=32)  # asked for each cache by each RUN the package-cache rule reads
 def cache_named(key: str) -> Cache:
     return next(cache for cache in CACHES if cache.key == key)

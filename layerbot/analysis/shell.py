@@ -16,8 +16,9 @@ import posixpath
 import re
 import shlex
 from collections.abc import Sequence
-from functools import cached_property, lru_cache
+from functools import lru_cache
 
+from layerbot.analysis.memo import cached_property
 from layerbot.analysis.record import Record
 
 TYPE_CHECKING = False
@@ -149,13 +150,19 @@ def _unquote(word: str) -> str:
 
 def split_words(text: str) -> list[str]:
     """Shell words of one simple command, quotes removed; an unquoted ``#`` word ends it."""
+    return list(_words(text))
+
+
+@lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[str, ...]:
+    """Several rules split the same ``COPY`` or ``ARG`` arguments: split each text once."""
     words = []
     for match in _WORD.finditer(text):
         word = match.group(0)
         if word.startswith("#"):
             break
         words.append(_unquote(word))
-    return words
+    return tuple(words)
 
 
 def raw_words(text: str) -> list[str]:

@@ -77,7 +77,7 @@ class ShippedImage:
         return [i for stage in self.chain for i in stage.body]
 
     def of_keyword(self, *keywords: str) -> list[Instruction]:
-        return [i for i in self.instructions if i.keyword in keywords]
+        return [i for stage in self.chain for i in stage.body if i.keyword in keywords]
 
     def last(self, keyword: str) -> Instruction | None:
         found = self.of_keyword(keyword)

@@ -139,11 +139,20 @@ def detect(ctx: DockerfileContext) -> list[Ecosystem]:
     """Ecosystems whose marker files are in the build context, in table order.
 
     npm is reported only when no Yarn, pnpm or Bun lockfile claims the package.json.
+    The markers are names (or globs) of files at the context's root: its folder is listed
+    once, rather than asked about each of the table's markers.
     """
-    found = [e for e in ECOSYSTEMS if any(matching(ctx, m) for m in e.markers)]
+    names = {posixpath.basename(path) for path in ctx.repo.in_dir(ctx.context_file("."))}
+    found = [e for e in ECOSYSTEMS if any(_listed(names, m) for m in e.markers)]
     if NPM in found and (YARN in found or PNPM in found or BUN in found):
         found.remove(NPM)
     return found
+
+
+def _listed(names: set[str], marker: str) -> bool:
+    if "*" in marker or "?" in marker or "[" in marker:
+        return any(fnmatch.fnmatchcase(name, marker) for name in names)
+    return marker in names
 
 
 def existing_manifests(

@@ -139,15 +139,21 @@ def _bun(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if words[0] in {"install", "i"} else None
 
 
+def _named(program: str, name: str) -> bool:
+    return program.startswith(name) and not program[len(name) :].strip("0123456789.")
+
+
 def _pip_arguments(command: Command) -> list[str] | None:
     """The arguments after ``install``/``sync`` for pip, ``python -m pip`` and ``uv pip``."""
     argv = list(command.argv)
     program = command.program
-    if re.fullmatch(r"python[0-9.]*", program) and argv[1:3] == ["-m", "pip"]:
+    # ``python3.12``, ``pip3``: a name and version characters only (no regular expression:
+    # this is asked of every command).
+    if _named(program, "python") and argv[1:3] == ["-m", "pip"]:
         argv = argv[2:]
     elif program == "uv" and len(argv) > 1 and argv[1] == "pip":
         argv = argv[1:]
-    elif not re.fullmatch(r"pip[0-9.]*", program):
+    elif not _named(program, "pip"):
         return None
     words = [arg for arg in argv[1:] if not arg.startswith("-")]
     if not words or words[0] not in {"install", "sync"}:
@@ -333,10 +339,10 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
 @functools.lru_cache(maxsize=4096)
 def classify(command: Command) -> DependencyStep | None:
     """The dependency step ``command`` is, if it is one (``yarn --version`` is none)."""
-    if command.about_itself:
-        return None
     for matches, ecosystem, kind_of in _CLASSIFIERS:
         if matches(command):
+            if command.about_itself:  # asked only of the tools: most commands are none
+                return None
             kind = kind_of(command)
             return DependencyStep(ecosystem, kind, command) if kind else None
     return None

@@ -190,9 +190,11 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
     state = _StageState()
     for run in stage.body:
         state.read(run)
+        if run.keyword != "RUN":
+            continue  # only a RUN steps or reads a dependency store
         steps = ecosystems.dependency_steps(run)
         stepped = {_cache_owner(s).name for s in steps}
-        commands = runs.run_commands(run) if run.keyword == "RUN" else []
+        commands = runs.run_commands(run)
         readers = [
             store_programs[c.program]
             for c in commands

@@ -71,7 +71,12 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.memo import per_parse
 from layerbot.analysis.model import Finding, Fix, FixAvailability, Safety, Severity
-from layerbot.analysis.package_caches import CACHES, Cache, covered_by_mount, removed_paths
+from layerbot.analysis.package_caches import (
+    Cache,
+    caches_removed_by,
+    covered_by_mount,
+    removed_paths,
+)
 from layerbot.analysis.record import Record
 from layerbot.analysis.rules.update_with_install import lone_updates
 from layerbot.analysis.shell import Command
@@ -164,10 +169,10 @@ def _left_by(earlier: list[Instruction], cache: Cache) -> tuple[bool, Instructio
 
 def _build_dependencies(command: Command) -> tuple[str, set[str]] | None:
     """(manager, names) that ``apk del`` / ``apt-get purge|remove`` deletes."""
-    names = {arg for arg in command.argv[2:] if not arg.startswith("-")}
     if command.program == "apk" and command.subcommand == "del":
-        return "apk", names
+        return "apk", {arg for arg in command.argv[2:] if not arg.startswith("-")}
     if command.program in {"apt-get", "apt"} and command.subcommand in {"purge", "remove"}:
+        names = {arg for arg in command.argv[2:] if not arg.startswith("-")}
         return "apt", {name for name in names if name not in {"purge", "remove"}}
     return None
 
@@ -241,8 +246,8 @@ def _removals_of(
                 run, position, command, creator, "build dependencies", nothing_between, False
             )
         return
-    for cache in CACHES:
-        if not cache.removed_by(command) or any(_creates(cache, c) for c in before):
+    for cache in caches_removed_by(command):
+        if any(_creates(cache, c) for c in before):
             continue
         touched, creator = _left_by(earlier(), cache)
         inferred = not touched
@@ -270,8 +275,10 @@ def _between(
     return [i for i in chain if first.line < i.line < second.line]
 
 
+@per_parse
 def reported_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
-    """The late removals this rule reports: those of a lone index update are not ours."""
+    """The late removals this rule reports: those of a lone index update are not ours (asked
+    by the package-cache and merge rules too)."""
     lone = {
         update.run
         for index in doc.used_stages()
@@ -285,8 +292,7 @@ def is_cleanup_only(run: Instruction) -> bool:
     """Whether every command of the RUN deletes files or packages (a cleanup layer)."""
     commands = runs.run_commands(run)
     return bool(commands) and all(
-        _build_dependencies(c) is not None or any(cache.removed_by(c) for cache in CACHES)
-        for c in commands
+        _build_dependencies(c) is not None or bool(caches_removed_by(c)) for c in commands
     )
 
 

@@ -219,9 +219,9 @@ def _positions(view: RunView, test: Callable[[Command], bool]) -> list[int]:
 def _apk(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apk")
     adds = _positions(view, package_caches.apk_add)
-    updates = _positions(view, lambda c: c.subcommand == "update" and cache.creates(c))
     if not adds or covered_by_mount(view.run, cache):
         return
+    updates = _positions(view, lambda c: c.subcommand == "update" and cache.creates(c))
     lacking = [n for n in adds if cache.creates(view.commands[n])]
     if any(view.left_behind(cache, n) for n in lacking):
         yield Problem(
@@ -241,8 +241,10 @@ def _apk(view: RunView) -> Iterator[Problem]:
 def _apt_lists(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apt-lists")
     updates = _positions(view, cache.creates)
+    if not updates:
+        return
     installs = _positions(view, package_caches.apt_install)
-    if updates and any(n >= updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
+    if any(n >= updates[0] for n in installs) and view.left_behind(cache, updates[-1]):
         yield Problem(
             "the apt package lists from `apt-get update` stay in the layer (tens of MB)",
             _append("rm -rf /var/lib/apt/lists/*"),
@@ -334,19 +336,24 @@ def _problems(view: RunView) -> list[Problem]:
 
 
 def _views(
-    stage: Stage, inherited: frozenset[str], variables: dict[str, str], deleted: dict[int, set[str]]
+    stage: Stage,
+    settings: list[frozenset[str]],
+    inherited: frozenset[str],
+    variables: dict[str, str],
+    deleted: dict[int, set[str]],
 ) -> Iterator[RunView]:
     """Each RUN of the stage with the settings made before it (kept as we go: linear).
 
-    ``variables`` are the ENV/ARG values so far; the stages after this one inherit them.
+    ``settings`` are what each instruction of the stage turns on; ``variables`` the ENV/ARG
+    values so far, which the stages after this one inherit.
     """
     earlier = set(inherited)
-    for run in stage.instructions:
+    for run, turned_on in zip(stage.instructions, settings, strict=True):
         if run.keyword == "RUN" and not run.is_exec_form:
             deleted_later = frozenset(deleted.get(id(run), ()))
             commands = runs.run_commands(run)
             yield RunView(run, commands, frozenset(earlier), deleted_later, dict(variables))
-        earlier |= _settings_in(run)
+        earlier |= turned_on
         variables.update(run.assignments)
 
 
@@ -361,9 +368,10 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
             deleted.setdefault(id(removal.creator), set()).add(removal.what)
     variables: dict[str, str] = {}
     for stage in shipped:
-        for view in _views(stage, inherited, variables, deleted):
+        settings = [_settings_in(i) for i in stage.instructions]
+        for view in _views(stage, settings, inherited, variables, deleted):
             yield from _findings(ctx, view)
-        inherited = inherited.union(*(_settings_in(i) for i in stage.instructions))
+        inherited = inherited.union(*settings)
 
 
 def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
