@@ -25,7 +25,9 @@ an install keeps its package manager's leftovers in the layer:
 - `npm install`/`npm ci` without `npm cache clean --force`, `yarn install` without
   `yarn cache clean`.
 
-It also reports, as `info`, `apt-get install` without `--no-install-recommends`.
+It also reports, as `info`, `apt-get install` without `--no-install-recommends`, and an
+`apk update` beside `apk add --no-cache` in a RUN that deletes `/var/cache/apk` itself: nothing
+stays in the layer, the update only downloads an index for nothing.
 
 What is not an install is not flagged: smoke tests such as `yarn --version`, `npm --version`
 or `pip --version`. Comments are read as the shell reads them: `... # && rm -rf ...` deletes
@@ -156,13 +158,15 @@ def _settings_in(instruction: Instruction) -> frozenset[str]:
 
 
 class Problem(Record):
-    """One leftover in a RUN and the text change that avoids it."""
+    """One leftover in a RUN and the text change that avoids it. ``leaves_files`` is false for
+    waste the RUN itself deletes again (an index downloaded only to be removed)."""
 
-    __slots__ = ("description", "transform")
+    __slots__ = ("description", "leaves_files", "transform")
 
-    def __init__(self, description: str, transform: Transform) -> None:
+    def __init__(self, description: str, transform: Transform, leaves_files: bool = True) -> None:
         self.description: Final = description
         self.transform: Final = transform
+        self.leaves_files: Final = leaves_files
 
 
 class RunView:
@@ -235,6 +239,7 @@ def _apk(view: RunView) -> Iterator[Problem]:
             "itself: the update only "
             + ("writes an index into the layer" if kept else "downloads an index to delete"),
             _without(_APK_UPDATE),
+            leaves_files=kept,
         )
 
 
@@ -377,7 +382,7 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
 def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
     run = view.run
     problems = _problems(view)
-    if problems:
+    if any(p.leaves_files for p in problems):
         message = "This RUN leaves package-manager files in its layer: " + "; ".join(
             p.description for p in problems
         )
@@ -387,6 +392,16 @@ def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
         )
         impact = "every pull and push of the image carries files nothing uses at run time"
         yield ctx.finding(NAME, SEVERITY, run, message, impact=impact, fix=fix)
+    elif problems:  # nothing stays in the layer: wasted build work, advice only
+        edit = _edit(ctx, run, [p.transform for p in problems])
+        yield ctx.finding(
+            NAME,
+            Severity.INFO,
+            run,
+            "; ".join(p.description for p in problems),
+            impact="every build of this step downloads a package index it never uses",
+            fix=Fix("Drop the download nothing uses", Safety.SAFE, (edit,)) if edit else None,
+        )
     installs = _positions(view, lambda c: package_caches.apt_action(c) == "install")
     if (
         any(
