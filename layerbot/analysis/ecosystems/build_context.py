@@ -358,6 +358,10 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _pattern_matches(pattern: str, path: str) -> bool:
+    if "*" not in pattern and "?" not in pattern:  # most entries name a path: no regex to build
+        return path == pattern or (
+            path.startswith(pattern + "/") and "\n" not in path[len(pattern) :]
+        )
     return _pattern_regex(pattern).fullmatch(path) is not None
 
 
