@@ -134,8 +134,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"layerbot {version()}")
         return 0
     if args.command == "check":
+        import atexit
+        import gc
+
         from layerbot.check import run_check
 
+        # What a check keeps (parses, answers, caches) is freed with the process. Frozen at
+        # exit, it is spared the interpreter's last full collection, ~10 ms after 400 files.
+        atexit.register(gc.freeze)
         return run_check(args)
     if args.command == "rule":
         from layerbot.check import run_rule
