@@ -40,10 +40,40 @@ def repository_root(start: str) -> str:
 
 def _relative(path: str, root: str) -> str | None:
     """``path`` as a POSIX path relative to ``root`` (both absolute), ``None`` outside it."""
-    relative = os.path.relpath(path, root)
+    if path.startswith(root + os.sep) and root != os.sep:  # the usual case, without relpath
+        relative = path[len(root) + 1 :]
+    else:
+        relative = os.path.relpath(path, root)
     if relative == os.pardir or relative.startswith(os.pardir + os.sep):
         return None
     return relative.replace(os.sep, "/")
+
+
+class _Resolver:
+    """``os.path.realpath`` with each folder resolved once: ``realpath`` looks up every folder
+    on the way to every file, and a run over a repository passes hundreds of files in few
+    places."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        if os.pardir in path.split(os.sep):  # ``link/..`` leaves where the link points
+            return os.path.realpath(path)
+        return self._resolved(os.path.abspath(path))
+
+    def _resolved(self, path: str) -> str:
+        found = self._known.get(path)
+        if found is None:
+            parent, name = os.path.split(path)
+            if not name:
+                found = path
+            elif os.path.islink(path):
+                found = os.path.realpath(path)
+            else:
+                found = os.path.join(self._resolved(parent), name)
+            self._known[path] = found
+        return found
 
 
 class LocalRepoView(ListedRepoView):
@@ -120,7 +150,8 @@ def _built_by_ci(
 
 def _check(args: argparse.Namespace) -> int:
     # Each target resolved once: a run over a monorepo passes hundreds of paths.
-    targets = [(target, os.path.realpath(target)) for target in _targets(args.paths)]
+    resolve = _Resolver()
+    targets = [(target, resolve(target)) for target in _targets(args.paths)]
     folders = [os.path.dirname(resolved) for _, resolved in targets]
     anchor = os.path.commonpath(folders) if folders else os.getcwd()
     root = os.path.realpath(args.root) if args.root else repository_root(os.path.realpath(anchor))

@@ -160,15 +160,15 @@ def _stage_env(stage: Stage, name: str) -> str:
     return " ".join(i.assignments[name] for i in stage.body if name in i.assignments)
 
 
-def _fetches(ctx: DockerfileContext, fetch: DependencyFetch) -> bool:
+def _fetches(ctx: DockerfileContext, fetch: DependencyFetch, root: str | None) -> bool:
     """Whether the step downloads anything. An explicit download always does; a build does
     when the project declares dependencies and does not build from vendored copies: a Go module
     needs a go.sum, and ``vendor/modules.txt``, ``-mod=vendor`` or ``GOFLAGS=-mod=vendor``
-    mean the modules are in the repository (Go docs, "Vendoring")."""
+    mean the modules are in the repository (Go docs, "Vendoring"). ``root`` is the
+    :func:`_project_root` of the fetch's project, found already."""
     step = fetch.step
     if step.kind is StepKind.DOWNLOAD:
         return True
-    root = _project_root(ctx, step.ecosystem, fetch.project)
     if root is None and step.ecosystem is ecosystems.PIP:
         # `pip install .` installs what the project's own metadata requires (pip docs,
         # "Local project installs"): pyproject.toml, setup.py or setup.cfg.
@@ -359,7 +359,7 @@ def _fetch_after_sources(
         tuple(before),
         run_dir,
     )
-    return fetch if _fetches(ctx, fetch) else None
+    return fetch if _fetches(ctx, fetch, root) else None
 
 
 def _prepared_by_parents(ctx: DockerfileContext, stage: Stage) -> set[str]:

@@ -250,11 +250,20 @@ class Dockerfile:
     def final_stage(self) -> Stage:
         return self.stages[-1]
 
-    def stage_named(self, name: str) -> Stage | None:
-        lowered = name.lower()
+    @cached_property
+    def _stages_by_name(self) -> dict[str, Stage]:
+        """Named stages by lowered name, the first of a name winning: every rule asks for the
+        stage behind each ``FROM``, ``COPY --from`` and mount, some for each instruction."""
+        named: dict[str, Stage] = {}
         for stage in self.stages:
-            if stage.name and stage.name.lower() == lowered:
-                return stage
+            if stage.name:
+                named.setdefault(stage.name.lower(), stage)
+        return named
+
+    def stage_named(self, name: str) -> Stage | None:
+        found = self._stages_by_name.get(name.lower())
+        if found is not None:
+            return found
         if name.isdigit() and int(name) < len(self.stages):
             return self.stages[int(name)]
         return None
@@ -271,6 +280,17 @@ class Dockerfile:
         build (``--build-arg``), and we cannot know it. ``${NAME:-word}`` gives ``word`` then.
         A default may use the ARGs declared before it (``ARG IMAGE=debian:${VERSION}``).
         """
+        # Asked for each stage by most rules, some per instruction: resolved once per base.
+        found = self._resolved_bases.get(stage.base)
+        if found is None:
+            found = self._resolved_bases[stage.base] = self._resolve(stage.base)
+        return found
+
+    @cached_property
+    def _resolved_bases(self) -> dict[str, ImageRef]:
+        return {}
+
+    def _resolve(self, base: str) -> ImageRef:
         defaults: dict[str, str] = {}
 
         def substitute(match: re.Match[str]) -> str:
@@ -289,7 +309,7 @@ class Dockerfile:
                     defaults[name] = _VARIABLE.sub(substitute, default)
                 else:
                     defaults.pop(name, None)
-        return parse_image(_VARIABLE.sub(substitute, stage.base))
+        return parse_image(_VARIABLE.sub(substitute, base))
 
     def used_stages(self) -> set[int]:
         """Indexes of stages the final image depends on (FROM chains and COPY --from)."""

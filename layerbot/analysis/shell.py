@@ -40,6 +40,10 @@ _OPERATORS = re.compile(
     r"""|(?<!<)<<(?!<)(-?)[ \t]*(?:'([^'\n]*)'|"([^"\n]*)"|\\?([^\s;&|()<>'"`]+))""",
     re.DOTALL,
 )
+# Where a match of ``_OPERATORS`` can start. Its alternatives open with groups and
+# lookbehinds, so a search tries every one of them at every character; the scan jumps
+# between these characters instead, about five times faster on real scripts.
+_OPERATOR_START = re.compile(r"""[\\'"`$&|;\n()#<]""")
 # A word is a run of unquoted characters, quoted strings, escapes and substitutions (linear,
 # unlike shlex, whose per-character concatenation is quadratic on a hostile one-megabyte word).
 _WORD = re.compile(
@@ -200,7 +204,7 @@ def _cut(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     script = _fold_continuations(script)
     pieces, operators, start, position = [], [], 0, 0
     heredocs: list[tuple[str, bool]] = []
-    while match := _OPERATORS.search(script, position):
+    while match := _next_operator(script, position):
         position = match.end()
         if match.group(4) is not None or match.group(5) is not None or match.group(6):
             name = match.group(4) or match.group(5) or match.group(6) or ""
@@ -217,6 +221,16 @@ def _cut(script: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
             heredocs = []
     pieces.append(script[start:])
     return tuple(pieces), tuple(operators)
+
+
+def _next_operator(script: str, position: int) -> re.Match[str] | None:
+    """``_OPERATORS.search(script, position)``, trying only where a match can start."""
+    while start := _OPERATOR_START.search(script, position):
+        match = _OPERATORS.match(script, start.start())
+        if match is not None:
+            return match
+        position = start.start() + 1
+    return None
 
 
 def _after_heredocs(script: str, position: int, heredocs: list[tuple[str, bool]]) -> int:

@@ -358,6 +358,10 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _pattern_matches(pattern: str, path: str) -> bool:
+    if "*" not in pattern and "?" not in pattern:  # most entries name a path: no regex to build
+        return path == pattern or (
+            path.startswith(pattern + "/") and "\n" not in path[len(pattern) :]
+        )
     return _pattern_regex(pattern).fullmatch(path) is not None
 
 
@@ -373,6 +377,13 @@ def is_ignored(patterns: Iterable[str], path: str) -> bool:
     return ignored
 
 
+@functools.lru_cache(maxsize=256)
+def _is_plain_folder(entry: str) -> bool:
+    """A bare name such as ``build`` (not ``.env``, ``*.log`` or ``a/b``): asked of the same
+    few table entries for every build context."""
+    return re.fullmatch(r"[\w.-]+", entry) is not None and not entry.startswith(".")
+
+
 def dockerignore_entries(ctx: DockerfileContext, ecosystems: Iterable[Ecosystem]) -> list[str]:
     """A .dockerignore body for these ecosystems: common entries first, then each ecosystem's.
 
@@ -386,7 +397,7 @@ def dockerignore_entries(ctx: DockerfileContext, ecosystems: Iterable[Ecosystem]
     for entry in (*COMMON_DOCKERIGNORE, *(e for eco in ecosystems for e in eco.dockerignore)):
         if entry in entries:
             continue
-        plain_folder = re.fullmatch(r"[\w.-]+", entry) and not entry.startswith(".")
+        plain_folder = _is_plain_folder(entry)
         if plain_folder and entry not in install_dirs and ctx.repo.in_dir(ctx.context_file(entry)):
             continue
         entries.append(entry)

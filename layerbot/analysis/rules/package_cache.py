@@ -139,6 +139,8 @@ _CONFIGURED = {
     "gem-no-document": re.compile(r"no-document|\.gemrc|/gemrc"),
     "apt-no-recommends": _NO_RECOMMENDS,
 }
+# A word each of those settings holds (lower-cased): most instructions hold none of them.
+_CONFIGURED_WORDS = ("no-cache-dir", "no-document", "gemrc", "recommend")
 # uv reads these as true (clap's boolish values); pip has its own rule (see package_caches).
 _TRUTHY = {"1", "true", "yes", "y", "on"}
 # Official images that configure their package manager already: ruby's writes
@@ -148,7 +150,11 @@ _IMAGE_SETTINGS = {"ruby": frozenset({"gem-no-document"})}
 
 def _settings_in(instruction: Instruction) -> frozenset[str]:
     """What ``instruction`` turns on for the installs after it."""
-    found = {name for name, pattern in _CONFIGURED.items() if pattern.search(instruction.original)}
+    text = instruction.original
+    found: set[str] = set()
+    lowered = text.lower()
+    if any(word in lowered for word in _CONFIGURED_WORDS):
+        found = {name for name, pattern in _CONFIGURED.items() if pattern.search(text)}
     variables = instruction.assignments
     if "PIP_NO_CACHE_DIR" in variables and pip_cache_disabled(variables["PIP_NO_CACHE_DIR"]):
         found.add("pip-no-cache")
