@@ -105,6 +105,12 @@ def pip_cache_disabled(value: str) -> bool:
     return value.strip().lower() in _BOOLEANS
 
 
+def program_family(program: str) -> str:
+    """A program without its version suffix: ``pip`` for ``pip3.12``, ``python`` for
+    ``python3``, as :attr:`Cache.programs` names them."""
+    return program.rstrip("0123456789.")
+
+
 def _within(path: str, directory: str) -> bool:
     return path == directory or path.startswith(directory + "/")
 
@@ -227,6 +233,7 @@ class Cache(Record):
         "location_variables",
         "moved_parts",
         "needed_by",
+        "programs",
     )
 
     def __init__(
@@ -236,6 +243,7 @@ class Cache(Record):
         directories: tuple[str, ...],
         creates: Callable[[Command], bool],
         cleans: Callable[[Command], bool],
+        programs: frozenset[str] | None,
         needed_by: Callable[[Command], bool] = lambda command: False,
         location_flags: tuple[str, ...] = (),
         location_variables: tuple[str, ...] = (),
@@ -245,6 +253,9 @@ class Cache(Record):
         self.label: Final = label
         self.directories: Final = directories
         self.creates: Final = creates
+        # The program families (:func:`program_family`) whose commands can write the cache, so
+        # a RUN running none of them is not asked about it; ``None``: any command may.
+        self.programs: Final = programs
         self.cleans: Final = cleans
         self.needed_by: Final = needed_by
         # Where a user moves the cache: a flag of the command, or an environment variable.
@@ -310,6 +321,7 @@ CACHES = (
         creates=apt_update,
         # apt 3.0 (Debian 13): ``distclean`` also deletes the package lists
         cleans=lambda c: apt_action(c) in {"distclean", "dist-clean"},
+        programs=frozenset(_APT),
         needed_by=lambda c: apt_install(c) or c.program == "apt-cache",
     ),
     Cache(
@@ -318,6 +330,7 @@ CACHES = (
         directories=("/var/cache/apt",),
         creates=apt_install,
         cleans=lambda c: apt_action(c) in {"clean", "autoclean", "distclean", "dist-clean"},
+        programs=frozenset(_APT),
     ),
     Cache(
         key="apk",
@@ -325,6 +338,7 @@ CACHES = (
         directories=("/var/cache/apk", "/etc/apk/cache"),
         creates=_apk_writes_index,
         cleans=lambda c: c.program == "apk" and c.subcommand == "cache" and c.has("clean", "purge"),
+        programs=frozenset({"apk"}),
         needed_by=_apk_uses_index,
     ),
     Cache(
@@ -335,6 +349,7 @@ CACHES = (
         cleans=lambda c: (
             c.program.startswith("pip") and c.subcommand == "cache" and c.has("purge", "remove")
         ),
+        programs=frozenset({"pip", "python"}),
         location_flags=("--cache-dir",),
         location_variables=("PIP_CACHE_DIR",),
     ),
@@ -344,6 +359,7 @@ CACHES = (
         directories=("~/.cache/uv",),
         creates=lambda c: uv_install(c) and not c.has_flag("--no-cache", "-n"),
         cleans=lambda c: c.program == "uv" and c.subcommand == "cache",
+        programs=frozenset({"uv"}),
         location_flags=("--cache-dir",),
         location_variables=("UV_CACHE_DIR",),
     ),
@@ -354,6 +370,7 @@ CACHES = (
         directories=("~/.cache/pypoetry/cache", "~/.cache/pypoetry/artifacts"),
         creates=poetry_install,
         cleans=lambda c: c.program == "poetry" and c.subcommand == "cache" and c.has("clear"),
+        programs=frozenset({"poetry"}),
         location_variables=("POETRY_CACHE_DIR",),
         moved_parts=("cache", "artifacts"),
     ),
@@ -363,6 +380,7 @@ CACHES = (
         directories=("~/.npm",),
         creates=npm_install,
         cleans=lambda c: c.program == "npm" and c.subcommand == "cache" and c.has("clean", "rm"),
+        programs=frozenset({"npm"}),
         location_flags=("--cache",),
         location_variables=("npm_config_cache", "NPM_CONFIG_CACHE"),
     ),
@@ -372,6 +390,7 @@ CACHES = (
         directories=("/usr/local/share/.cache/yarn", "~/.cache/yarn"),
         creates=yarn_install,
         cleans=lambda c: c.program == "yarn" and c.subcommand == "cache" and c.has("clean"),
+        programs=frozenset({"yarn"}),
         location_flags=("--cache-folder",),
         location_variables=("YARN_CACHE_FOLDER",),
     ),
@@ -381,6 +400,7 @@ CACHES = (
         directories=("/var/cache/yum", "/var/cache/dnf"),
         creates=yum_install,
         cleans=lambda c: c.program in {"yum", *_DNF} and c.subcommand == "clean",
+        programs=frozenset({"yum", *_DNF}),
     ),
     Cache(
         key="zypper",
@@ -388,6 +408,7 @@ CACHES = (
         directories=("/var/cache/zypp",),
         creates=zypper_install,
         cleans=lambda c: c.program == "zypper" and c.subcommand in {"clean", "cc"},
+        programs=frozenset({"zypper"}),
     ),
     Cache(
         key="conda",
@@ -395,6 +416,7 @@ CACHES = (
         directories=("/opt/conda/pkgs", "~/.conda/pkgs"),
         creates=conda_install,
         cleans=lambda c: c.program in _CONDA and c.subcommand == "clean",
+        programs=frozenset(_CONDA),
         location_variables=("CONDA_PKGS_DIRS",),
     ),
     Cache(
@@ -407,6 +429,7 @@ CACHES = (
             and "COMPOSER_CACHE_DIR=/dev/null" not in c.text
         ),
         cleans=lambda c: c.program == "composer" and c.subcommand in _COMPOSER_CLEAR,
+        programs=frozenset({"composer"}),
         location_variables=("COMPOSER_CACHE_DIR",),
     ),
     Cache(
@@ -415,6 +438,7 @@ CACHES = (
         directories=("/tmp",),
         creates=lambda c: "/tmp" in c.text,
         cleans=lambda c: False,
+        programs=None,
         needed_by=lambda c: "/tmp" in c.text and not removed_paths(c),
     ),
 )

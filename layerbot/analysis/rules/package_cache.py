@@ -106,6 +106,7 @@ from layerbot.analysis.package_caches import (
     cache_named,
     covered_by_mount,
     pip_cache_disabled,
+    program_family,
 )
 from layerbot.analysis.record import Record
 from layerbot.analysis.rules.cleanup_in_same_layer import reported_removals
@@ -178,7 +179,7 @@ class Problem(Record):
 class RunView:
     """A RUN with what comes after it in its stage: who cleans which cache, and when."""
 
-    __slots__ = ("commands", "deleted_later", "earlier", "run", "variables")
+    __slots__ = ("commands", "deleted_later", "earlier", "programs", "run", "variables")
 
     def __init__(
         self,
@@ -193,6 +194,12 @@ class RunView:
         self.earlier = earlier
         self.deleted_later = deleted_later
         self.variables = variables
+        self.programs = frozenset(program_family(command.program) for command in commands)
+
+    def runs_any(self, programs: frozenset[str] | None) -> bool:
+        """Whether a command of the RUN is one of ``programs`` (``None``: any): most RUNs run
+        no package manager, and are then not asked about each cache command by command."""
+        return programs is None or not programs.isdisjoint(self.programs)
 
     def left_behind(self, cache: Cache, position: int) -> bool:
         """Whether the cache a command at ``position`` writes stays in this RUN's layer.
@@ -228,6 +235,8 @@ def _positions(view: RunView, test: Callable[[Command], bool]) -> list[int]:
 
 def _apk(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apk")
+    if not view.runs_any(cache.programs):
+        return
     adds = _positions(view, package_caches.apk_add)
     if not adds or covered_by_mount(view.run, cache):
         return
@@ -251,6 +260,8 @@ def _apk(view: RunView) -> Iterator[Problem]:
 
 def _apt_lists(view: RunView) -> Iterator[Problem]:
     cache = cache_named("apt-lists")
+    if not view.runs_any(cache.programs):
+        return
     updates = _positions(view, cache.creates)
     if not updates:
         return
@@ -264,7 +275,7 @@ def _apt_lists(view: RunView) -> Iterator[Problem]:
 
 def _pip(view: RunView) -> Iterator[Problem]:
     cache = cache_named("pip")
-    if "pip-no-cache" in view.earlier:
+    if "pip-no-cache" in view.earlier or not view.runs_any(cache.programs):
         return
     lacking = [
         n
@@ -287,7 +298,7 @@ def _inline_pip_setting(command: Command) -> bool:
 
 def _uv(view: RunView) -> Iterator[Problem]:
     cache = cache_named("uv")
-    if "uv-no-cache" in view.earlier:
+    if "uv-no-cache" in view.earlier or not view.runs_any(cache.programs):
         return
     if any(
         "UV_NO_CACHE" not in view.commands[n].text and view.left_behind(cache, n)
@@ -303,6 +314,8 @@ def _appended_clean(
     view: RunView, key: str, command: Callable[[Command], str]
 ) -> Iterator[Problem]:
     cache = cache_named(key)
+    if not view.runs_any(cache.programs):
+        return
     left = [n for n in _positions(view, cache.creates) if view.left_behind(cache, n)]
     if left:
         last = view.commands[left[-1]]
@@ -316,7 +329,7 @@ def _appended_clean(
 
 
 def _gem(view: RunView) -> Iterator[Problem]:
-    if "gem-no-document" in view.earlier:
+    if "gem-no-document" in view.earlier or "gem" not in view.programs:
         return
     installs = _positions(view, lambda c: c.program == "gem" and c.subcommand == "install")
     if any(not view.commands[n].has_flag("--no-document", "-N", "--no-rdoc") for n in installs):
@@ -408,6 +421,8 @@ def _findings(ctx: DockerfileContext, view: RunView) -> Iterator[Finding]:
             impact="every build of this step downloads a package index it never uses",
             fix=Fix("Drop the download nothing uses", Safety.SAFE, (edit,)) if edit else None,
         )
+    if not view.runs_any(cache_named("apt-archives").programs):
+        return
     installs = _positions(view, lambda c: package_caches.apt_action(c) == "install")
     if (
         any(
