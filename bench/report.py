@@ -187,21 +187,25 @@ def summary_rows(results: dict[str, Any]) -> list[list[object]]:
     """The README's headline figures, each next to its goal, from one ``python -m bench`` run."""
     rows: list[list[object]] = []
     corpora = results.get("analysis", {}).get("corpora", [])
-    generated = next((c for c in corpora if c["corpus"] == "generated"), None)
-    if generated and "hadolint_one_process" in generated:
-        ours, theirs = generated["layerbot_one_process"], generated["hadolint_one_process"]
+    for corpus in corpora:  # the real-world corpus first, as bench/__main__.py orders them
+        if corpus["corpus"] == "project corpus" or "hadolint_one_process" not in corpus:
+            continue
+        ours, theirs = corpus["layerbot_one_process"], corpus["hadolint_one_process"]
         rows.append(
             [
-                f"Analysis, one process, {generated['files']:,} Dockerfiles (fixes included)",
+                f"Analysis, one process, {corpus['files']:,} Dockerfiles, {corpus['corpus']}"
+                " (fixes included)",
                 f"{ours['files_per_s']:,.0f} files/s vs hadolint {theirs['files_per_s']:,.0f}",
-                f"{generated['ratio_one_process']:.1f}× hadolint",
+                f"{corpus['ratio_one_process']:.1f}× hadolint",
                 "≥ 10×",
             ]
         )
+    generated = next((c for c in corpora if c["corpus"] == "generated"), None)
+    if generated and "hadolint_per_file" in generated:
         ours, theirs = generated["layerbot_per_file"], generated["hadolint_per_file"]
         rows.append(
             [
-                "Analysis, one process per file (median)",
+                "Analysis, one process per file (median; generated files, no CI configuration)",
                 f"{ours['median_ms']:.0f} ms vs hadolint {theirs['median_ms']:.0f} ms",
                 f"{generated['ratio_per_file']:.2f}× hadolint",
                 f"≤ {GOAL_START_MS:.0f} ms",
