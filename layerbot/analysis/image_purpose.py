@@ -50,6 +50,10 @@ _HOT_RELOADERS = {
 # Node images only: kept as text, ``re`` compiles it when first used.
 _DEV_SCRIPTS = r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$"
 _TOOLCHAIN_TESTS = {"go": "test", "cargo": "test", "dotnet": "test", "mvn": "test"}
+# Go analysis tools that load packages through the toolchain (``go/packages`` runs ``go
+# list``): an image that installs one is a lint or analysis image and needs the compiler at
+# run time, whatever its entrypoint is called.
+_TOOLCHAIN_USING_TOOLS = ("golangci-lint", "staticcheck", "gosec", "govulncheck", "gopls")
 _WATCH_SUBCOMMANDS = {"cargo": "watch", "dotnet": "watch"}
 
 
@@ -216,6 +220,10 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     for command in started:
         if workbench.starts(command):
             return f"the image starts `{command.program}`, a development or test command"
+    for instruction in shipped.of_keyword("RUN", "COPY", "ADD"):
+        tool = next((t for t in _TOOLCHAIN_USING_TOOLS if t in instruction.original), None)
+        if tool is not None:
+            return f"the image installs `{tool}`, which runs the Go toolchain: a lint image"
     job = _ci_job_image(ctx)
     if job is not None:
         return f"the CI job `{job}` runs in this image"

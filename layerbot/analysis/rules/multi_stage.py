@@ -35,6 +35,9 @@ environment rather than an application:
   `npm start`/`yarn start` is judged by its `package.json` script; `ENTRYPOINT` and `CMD`
   are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
   "dev"]`);
+- a Go analysis tool installed in the image (`golangci-lint`, `staticcheck`, `gosec`,
+  `govulncheck`, `gopls`): it loads packages through the `go` command, so a lint image needs
+  the toolchain at run time whatever its entrypoint is called;
 - the `image:` of a job in the repository's `.gitlab-ci.yml` (a job builds this file with
   `docker build -t X` and another job runs in `X`);
 - no `CMD`/`ENTRYPOINT` at all: a toolchain or base image (a Go image with cgo compilers, a
@@ -132,6 +135,9 @@ part of the group.
 - Alpine `apk add --no-cache` and `--virtual`: <https://wiki.alpinelinux.org/wiki/Alpine_Package_Keeper>
 - GitLab CI/CD YAML syntax, `image:` (the image a job runs in):
   <https://docs.gitlab.com/ee/ci/yaml/#image>
+- Go, `golang.org/x/tools/go/packages` (what Go analysis tools load code with): packages are
+  loaded through the build system's query tool, `go list`:
+  <https://pkg.go.dev/golang.org/x/tools/go/packages>
 - Dev Containers specification, `.devcontainer/` (a development environment, not a
   deployable image): <https://containers.dev/implementors/spec/>
 - Official images keep some build tools on purpose: the `golang` image installs `gcc`,

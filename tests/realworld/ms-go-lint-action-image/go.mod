@@ -1,0 +1,3 @@
+module example.net/lintaction
+
+go 1.22

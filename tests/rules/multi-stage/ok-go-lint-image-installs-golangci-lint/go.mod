@@ -1,0 +1,3 @@
+module example.org/reviewlint
+
+go 1.23
