@@ -128,7 +128,11 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def _built_by_ci(
-    paths: list[str], root: str, repo: RepoView, known: list[tuple[str, str]]
+    paths: list[str],
+    root: str,
+    repo: RepoView,
+    known: list[tuple[str, str]],
+    resolve: _Resolver,
 ) -> list[tuple[str, str]]:
     """Files under the folders asked for that the CI configuration builds as Dockerfiles
     under names of their own (each with its resolved path, like ``known``)."""
@@ -137,12 +141,12 @@ def _built_by_ci(
     for raw in paths:
         if not os.path.isdir(raw):
             continue
-        folder = _relative(os.path.realpath(raw), root)
+        folder = _relative(resolve(raw), root)
         if folder is None:
             continue
         for path in built_under(repo, folder):
             target = os.path.join(root, path)
-            resolved = os.path.realpath(target)
+            resolved = resolve(target)
             if resolved not in seen:
                 found.append((target, resolved))
     return found
@@ -154,9 +158,9 @@ def _check(args: argparse.Namespace) -> int:
     targets = [(target, resolve(target)) for target in _targets(args.paths)]
     folders = [os.path.dirname(resolved) for _, resolved in targets]
     anchor = os.path.commonpath(folders) if folders else os.getcwd()
-    root = os.path.realpath(args.root) if args.root else repository_root(os.path.realpath(anchor))
+    root = os.path.realpath(args.root) if args.root else repository_root(resolve(anchor))
     repo = LocalRepoView(root)
-    targets += _built_by_ci(args.paths, root, repo, targets)
+    targets += _built_by_ci(args.paths, root, repo, targets, resolve)
     config = parse_config(repo.read(CONFIG_FILE))
     result = AnalysisResult()
     sources: dict[str, str] = {}
