@@ -276,15 +276,22 @@ def _between(
 
 
 @per_parse
-def reported_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
-    """The late removals this rule reports: those of a lone index update are not ours (asked
-    by the package-cache and merge rules too)."""
-    lone = {
+def _lone_update_runs(doc: Dockerfile) -> list[Instruction]:
+    """The RUNs of the used stages that update an index apart from the install it serves:
+    the same for every stage a rule asks about, so worked out once per file."""
+    return [
         update.run
         for index in doc.used_stages()
         for update in lone_updates(doc.stages[index])
         if update.served is not None
-    }
+    ]
+
+
+@per_parse
+def reported_removals(doc: Dockerfile, stage: Stage) -> list[LateRemoval]:
+    """The late removals this rule reports: those of a lone index update are not ours (asked
+    by the package-cache and merge rules too)."""
+    lone = set(_lone_update_runs(doc))
     return [r for r in late_removals(doc, stage) if r.creator not in lone]
 
 
