@@ -403,3 +403,32 @@ def test_a_make_target_is_the_build_its_recipe_runs(
 def test_make_follows_targets_run_through_make_and_cargo_recipes() -> None:
     makefile = "image: binary\n\nbinary:\n\t$(MAKE) compile\n\ncompile:\n\tcargo build --release\n"
     assert _make_step(makefile, "make image") == ("cargo", "build", "cargo build --release")
+
+
+def test_the_dependency_only_command_keeps_what_the_install_chooses() -> None:
+    [poetry] = ecosystems.dependency_steps(run("poetry install --without=dev -E pg --sync -vvv"))
+    assert ecosystems.kept_arguments(poetry) == ["--without=dev", "-E", "pg"]
+    [maven] = ecosystems.dependency_steps(run("mvn -Pprod -s ci/settings.xml -q package"))
+    assert ecosystems.kept_arguments(maven) == ["-Pprod", "-s", "ci/settings.xml"]
+    ctx = context({"pom.xml": ""})
+    assert ecosystems.canonical_command(ctx, ecosystems.MAVEN, maven) == (
+        "mvn -B dependency:go-offline -Pprod -s ci/settings.xml"
+    )
+    [uv] = ecosystems.dependency_steps(run("uv sync --locked --no-dev --group 'web api'"))
+    assert ecosystems.canonical_command(ctx, ecosystems.UV, uv) == (
+        "uv sync --frozen --no-install-project --no-dev --group 'web api'"
+    )
+
+
+def test_a_folder_option_names_the_project() -> None:
+    [maven] = ecosystems.dependency_steps(run("mvn -f services/api/pom.xml package"))
+    assert ecosystems.named_folder(maven) == "services/api"
+    [gradle] = ecosystems.dependency_steps(run("gradle --project-dir=backend/ build"))
+    assert ecosystems.named_folder(gradle) == "backend"
+    [poetry] = ecosystems.dependency_steps(run("poetry -C app install --only main"))
+    assert poetry.kind is ecosystems.StepKind.BUILD
+    assert ecosystems.named_folder(poetry) == "app"
+    [composer] = ecosystems.dependency_steps(run("composer --working-dir=web install"))
+    assert ecosystems.named_folder(composer) == "web"
+    [npm] = ecosystems.dependency_steps(run("npm ci"))
+    assert ecosystems.named_folder(npm) is None

@@ -149,9 +149,25 @@ def _project_root(ctx: DockerfileContext, ecosystem: Ecosystem, folder: str) -> 
     while True:
         sub = DockerfileContext(ctx.doc, ctx.repo, ctx.context_file(current))
         if any(ecosystems.matching(sub, marker) for marker in ecosystem.markers):
-            return current
+            return _gradle_build_root(ctx, current) if ecosystem is ecosystems.GRADLE else current
         if not current or ecosystem.name not in _SEARCH_UPWARD:
             return None
+        current = posixpath.dirname(current)
+
+
+_GRADLE_SETTINGS = ("settings.gradle", "settings.gradle.kts")
+
+
+def _gradle_build_root(ctx: DockerfileContext, project: str) -> str:
+    """The folder of the build a Gradle project belongs to: the nearest one up from it with a
+    settings file, which Gradle looks for in the project's folder and then its parents
+    (Gradle docs, "Build Lifecycle": initialization); the project's own folder without one."""
+    current = project
+    while True:
+        if any(ctx.has(posixpath.join(current, name)) for name in _GRADLE_SETTINGS):
+            return current
+        if not current:
+            return project
         current = posixpath.dirname(current)
 
 
@@ -233,9 +249,14 @@ def _brings_folder(ctx: DockerfileContext, sources: list[str], target: str, run_
 
 
 def _named_project_dir(run_dir: str, step: DependencyStep) -> str:
-    """The folder of the project a .NET restore names (``dotnet restore Api/Api.csproj``
-    run from ``/src``: ``/src/Api``), where copying the folder whole brings its sources;
-    ``run_dir`` for other steps (a build counts any copy into its folder already)."""
+    """The folder of the project the command names: a folder option's (``mvn -f
+    service/pom.xml`` run from ``/src``: ``/src/service``), or a .NET restore's project
+    (``dotnet restore Api/Api.csproj``: ``/src/Api``), where copying the folder whole brings
+    its sources; ``run_dir`` for other steps (a build counts any copy into its folder
+    already)."""
+    folder = ecosystems.named_folder(step)
+    if folder is not None:
+        return posixpath.normpath(posixpath.join(run_dir, folder))
     named = ecosystems.dotnet_project(step.command)
     if named is None or step.kind is not StepKind.DOWNLOAD:
         return run_dir

@@ -25,6 +25,8 @@ from layerbot.analysis.ecosystems.steps import (
     dependency_steps,
     dotnet_project,
     has_cache_mount,
+    kept_arguments,
+    named_folder,
     pip_requirement_files,
     step_ecosystem,
 )
@@ -93,7 +95,9 @@ __all__ = [
     "has_dir",
     "ignore_patterns",
     "is_ignored",
+    "kept_arguments",
     "matching",
+    "named_folder",
     "pip_requirement_files",
     "step_ecosystem",
 ]

@@ -17,13 +17,13 @@ from layerbot.analysis.ecosystems.steps import (
     DependencyStep,
     StepKind,
     dotnet_project,
+    kept_arguments,
     pip_requirement_files,
 )
 from layerbot.analysis.ecosystems.table import (
     BUN,
     CARGO,
     COMMON_DOCKERIGNORE,
-    COMPOSER,
     DOTNET,
     ECOSYSTEMS,
     GRADLE,
@@ -188,10 +188,20 @@ def canonical_command(
 
     Wrapper scripts stay wrappers (``./mvnw``, ``./gradlew``), Yarn 2+ (``.yarnrc.yml``)
     gets ``--immutable``, pip installs the requirement files that exist, ``dotnet restore``
-    names the project or solution when there is a choice, Composer keeps the original's
-    ``--no-dev``-style flags, and Cargo gets placeholder targets (a manifest without
-    ``src/main.rs`` or ``src/lib.rs`` does not parse) that the later ``COPY . .`` overwrites.
+    names the project or solution when there is a choice, and Cargo gets placeholder targets
+    (a manifest without ``src/main.rs`` or ``src/lib.rs`` does not parse) that the later
+    ``COPY . .`` overwrites. The original's options that choose what it installs, or where
+    the project is, come along (``poetry install --without dev``: ``poetry install --no-root
+    --without dev``; see :class:`Ecosystem`).
     """
+    command = _dependency_only(ctx, ecosystem, step)
+    kept = kept_arguments(step) if step is not None else []
+    return " ".join([command, *map(shlex.quote, kept)])
+
+
+def _dependency_only(
+    ctx: DockerfileContext, ecosystem: Ecosystem, step: DependencyStep | None
+) -> str:
     program = step.command.argv[0] if step else ""
     if ecosystem is MAVEN and program.endswith("mvnw"):
         return f"{program} -B dependency:go-offline"
@@ -208,17 +218,9 @@ def canonical_command(
         # A glob the build names (`src/*.sln`) stays unquoted: the shell expands it, as there.
         glob = any(ch in target for ch in "*?[") and not any(ch in target for ch in " '\"$")
         return f"dotnet restore {target if glob else shlex.quote(target)}"
-    if ecosystem is COMPOSER and step is not None:
-        kept = [arg for arg in step.command.argv if arg in _COMPOSER_KEPT_FLAGS]
-        return " ".join([ecosystem.command, *kept])
     if ecosystem is CARGO:
         return " && ".join([*_cargo_placeholders(ctx), *_cargo_dependency_build(ctx, step)])
     return ecosystem.command
-
-
-_COMPOSER_KEPT_FLAGS = frozenset(
-    {"--no-dev", "--prefer-dist", "--no-interaction", "-n", "--ignore-platform-reqs"}
-)
 
 
 def _pip_command(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:

@@ -7,6 +7,7 @@ installing the project itself (``go build``, ``mvn package``), so it needs the s
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import posixpath
 import re
@@ -78,6 +79,53 @@ _MAVEN_VALUE_FLAGS = frozenset(
 _GRADLE_VALUE_FLAGS = frozenset(
     {"-p", "--project-dir", "-x", "--exclude-task", "-I", "--init-script", "-g", "-c"}
 )
+
+
+def _valued(ecosystem: Ecosystem) -> frozenset[str]:
+    """The table's options of ``ecosystem`` that take a value (``poetry -C app install``)."""
+    return frozenset((*ecosystem.kept_options, *ecosystem.folder_options))
+
+
+_POETRY_VALUE_FLAGS = _valued(POETRY)
+_UV_VALUE_FLAGS = _valued(UV)
+_COMPOSER_VALUE_FLAGS = _valued(COMPOSER)
+
+
+def kept_arguments(step: DependencyStep) -> list[str]:
+    """The options of the step's command that its dependency-only command carries, as
+    written: the ecosystem's ``kept_flags``, ``kept_options`` and ``folder_options``
+    (``--without dev``, ``--without=dev``, ``-Pprod``)."""
+    ecosystem, argv = step.ecosystem, step.command.argv
+    valued = _valued(ecosystem)
+    attached = tuple(name for name in valued if len(name) == 2 and name[1] != "-")
+    kept: list[str] = []
+    index = 1
+    while index < len(argv):
+        arg = argv[index]
+        if arg in valued and index + 1 < len(argv):
+            kept += argv[index : index + 2]
+            index += 2
+            continue
+        if (
+            arg in ecosystem.kept_flags
+            or ("=" in arg and arg.split("=", 1)[0] in valued)
+            or (len(arg) > 2 and arg.startswith(attached))
+        ):
+            kept.append(arg)
+        index += 1
+    return kept
+
+
+def named_folder(step: DependencyStep) -> str | None:
+    """The project's folder as a folder option names it, from where the command runs
+    (``mvn -f service/pom.xml``: ``service``; ``gradle -p backend``: ``backend``)."""
+    value = step.command.option(*step.ecosystem.folder_options)
+    if not value:
+        return None
+    name = posixpath.basename(value.rstrip("/"))
+    if any(fnmatch.fnmatchcase(name, manifest) for manifest in step.ecosystem.manifests):
+        value = posixpath.dirname(value)
+    return posixpath.normpath(value or ".")
 
 
 _GO_BUILDS = frozenset({"build", "install", "test", "run", "vet", "get", "list", "generate"})
@@ -202,14 +250,14 @@ def pip_requirement_files(command: Command) -> list[str]:
 
 
 def _poetry(command: Command) -> StepKind | None:
-    words = command.arguments()
+    words = command.arguments(_POETRY_VALUE_FLAGS)
     if not words or words[0] not in {"install", "sync"}:
         return None
     return StepKind.DOWNLOAD if command.has_flag("--no-root") else StepKind.BUILD
 
 
 def _uv(command: Command) -> StepKind | None:
-    words = command.arguments()
+    words = command.arguments(_UV_VALUE_FLAGS)
     if not words or words[0] != "sync":
         return None
     dependency_only = command.has_flag("--no-install-project", "--no-install-workspace")
@@ -284,7 +332,7 @@ def _mix(command: Command) -> StepKind | None:
 
 
 def _composer(command: Command) -> StepKind | None:
-    words = command.arguments()
+    words = command.arguments(_COMPOSER_VALUE_FLAGS)
     return StepKind.DOWNLOAD if words[:1] == ["install"] else None
 
 

@@ -39,6 +39,12 @@ class Ecosystem(Record):
     ``store_is_cache`` marks ecosystems whose download cache is also where builds read the
     dependencies from (Go's module cache, ~/.m2, Gradle's caches, Cargo's registry, NuGet's
     packages): a cache mount must then be on every step that uses them.
+    ``kept_flags`` and ``kept_options`` (the latter with a value: ``--without dev``) are the
+    options of the project's own install that choose what it installs or from where (groups,
+    extras, profiles, settings); the dependency-only command carries them, or it would install
+    what the image does not (dev dependencies in a lower layer stay in the image, whatever a
+    later install removes). ``folder_options`` name the project's folder or its manifest
+    (``mvn -f service/pom.xml``): the project is there, and the command keeps them too.
     ``moves_safely`` says whether the install itself can run before the sources arrive
     (Composer's runs scripts and builds the autoloader, so its fix inserts a
     dependency-only install instead of moving the original).
@@ -52,7 +58,10 @@ class Ecosystem(Record):
         "cache_dirs",
         "command",
         "dockerignore",
+        "folder_options",
         "install_dirs",
+        "kept_flags",
+        "kept_options",
         "label",
         "manifest_dirs",
         "manifests",
@@ -75,6 +84,9 @@ class Ecosystem(Record):
         dockerignore: tuple[str, ...],
         manifest_dirs: tuple[str, ...] = (),
         install_dirs: tuple[str, ...] = (),
+        kept_flags: tuple[str, ...] = (),
+        kept_options: tuple[str, ...] = (),
+        folder_options: tuple[str, ...] = (),
         moves_safely: bool = True,
         store_is_cache: bool = False,
         toolchain_images: tuple[str, ...] = (),
@@ -89,6 +101,9 @@ class Ecosystem(Record):
         self.dockerignore: Final = dockerignore
         self.manifest_dirs: Final = manifest_dirs
         self.install_dirs: Final = install_dirs
+        self.kept_flags: Final = kept_flags
+        self.kept_options: Final = kept_options
+        self.folder_options: Final = folder_options
         self.moves_safely: Final = moves_safely
         self.store_is_cache: Final = store_is_cache
         self.toolchain_images: Final = toolchain_images
@@ -193,6 +208,10 @@ POETRY = Ecosystem(
     markers=("poetry.lock",),
     manifests=("pyproject.toml", "poetry.lock", "poetry.toml"),
     command="poetry install --no-root",
+    # Poetry docs, "Commands" (install) and "Managing dependencies" (groups).
+    kept_flags=("--all-extras", "--all-groups", "--no-dev", "--no-interaction", "-n", "--no-ansi"),
+    kept_options=("--without", "--with", "--only", "-E", "--extras"),
+    folder_options=("-C", "--directory", "-P", "--project"),
     # not the whole cache dir: Poetry keeps its virtualenvs in {cache-dir}/virtualenvs
     cache_dirs=("/root/.cache/pypoetry/cache", "/root/.cache/pypoetry/artifacts"),
     dockerignore=_PYTHON_IGNORES,
@@ -205,6 +224,16 @@ UV = Ecosystem(
     markers=("uv.lock",),
     manifests=("pyproject.toml", "uv.lock", ".python-version"),
     command="uv sync --frozen --no-install-project",
+    # uv docs, "Commands" (uv sync) and "Locking and syncing".
+    kept_flags=(
+        *("--no-dev", "--only-dev", "--all-extras", "--no-default-groups", "--all-groups"),
+        *("--all-packages", "--no-editable", "--no-install-workspace"),
+    ),
+    kept_options=(
+        *("--extra", "--no-extra", "--group", "--no-group", "--only-group", "--package"),
+        *("--python", "-p"),
+    ),
+    folder_options=("--directory", "--project"),
     cache_dirs=("/root/.cache/uv",),
     dockerignore=_PYTHON_IGNORES,
     install_dirs=(".venv",),
@@ -229,6 +258,9 @@ MAVEN = Ecosystem(
     manifests=("pom.xml", "mvnw"),
     manifest_dirs=(".mvn",),
     command="mvn -B dependency:go-offline",
+    # Maven docs, "Maven CLI Options Reference".
+    kept_options=("-s", "--settings", "-gs", "--global-settings", "-P", "--activate-profiles"),
+    folder_options=("-f", "--file"),
     cache_dirs=("/root/.m2",),
     dockerignore=("target", "**/target"),
     store_is_cache=True,
@@ -249,6 +281,9 @@ GRADLE = Ecosystem(
     ),
     manifest_dirs=("gradle", "buildSrc"),
     command="gradle dependencies --no-daemon",
+    # Gradle docs, "Command-Line Interface Reference".
+    kept_options=("-g", "--gradle-user-home"),
+    folder_options=("-p", "--project-dir"),
     cache_dirs=("/root/.gradle/caches",),
     dockerignore=(".gradle", "build", "**/build"),
     store_is_cache=True,
@@ -297,6 +332,10 @@ COMPOSER = Ecosystem(
     markers=("composer.json",),
     manifests=("composer.json", "composer.lock"),
     command="composer install --no-scripts --no-autoloader",
+    # Composer docs, "Command-line interface" (install, global options).
+    kept_flags=("--no-dev", "--prefer-dist", "--no-interaction", "-n", "--ignore-platform-reqs"),
+    kept_options=("--ignore-platform-req",),
+    folder_options=("-d", "--working-dir"),
     cache_dirs=("/root/.composer/cache",),
     dockerignore=("vendor", "var/cache", "var/log"),
     install_dirs=("vendor",),

@@ -110,6 +110,16 @@ inserted, because its install runs scripts and builds the autoloader from the so
 .NET build gets `--no-restore`, the restore being done (unless it names a runtime
 identifier, which the restore would need too).
 
+The inserted command carries the build's options that choose what it installs or from where:
+Poetry's `--without`/`--with`/`--only` groups and extras, uv's `--no-dev`, extras and groups,
+Maven's profiles and settings files, Gradle's user home, Composer's `--no-dev`. Without them
+the dependency-only install would put, say, the dev group into a lower layer, and a later
+install leaving it out does not take it out of the image (layers only add). A project named
+by an option (`mvn -f service/pom.xml`, `gradle -p api`, `poetry -C backend`, `uv
+--directory`, `composer -d`) is that folder's: its manifests are copied there and the
+inserted command names it the same way. A Gradle project's build is the one whose settings
+file is the nearest up from its folder, so that settings file is copied too.
+
 The fix is one contiguous edit from the copy through the dependency `RUN`, so it can be
 applied as a single merge-request suggestion. It copies only manifests that exist in the
 build context and are not excluded by `.dockerignore`; with no manifest to copy there is a
@@ -157,7 +167,15 @@ module's sources would be needed before the download).
 - Maven Dependency Plugin, `dependency:go-offline` and `dependency:resolve`; Maven's `-o`
   (offline) option; Maven docs, "Introduction to the Build Lifecycle" (the phases).
 - Gradle docs, "The Gradle Wrapper" (the wrapper downloads Gradle itself) and
-  `--offline`; the `dependencies` task.
+  `--offline`; the `dependencies` task; "Command-Line Interface Reference" (`-p`,
+  `--project-dir`, `-g`); "Build Lifecycle" (the settings file is looked for in the current
+  folder and then its parents).
+- Maven docs, "Maven CLI Options Reference" (`-f`, `-P`, `-s`, `-gs`); Poetry docs,
+  "Commands" (`install --without/--with/--only/--extras`, the global `-C`/`--directory`
+  option); uv docs, "Commands" (`uv sync --no-dev/--extra/--group`, `--directory`,
+  `--project`); Composer docs, "Command-line interface" (`--no-dev`, `--working-dir`).
+- Docker docs, "Understanding image layers": each layer records changes on top of the ones
+  below, so what a lower layer added stays in the image when a later one deletes it.
 - Cargo book, `cargo fetch`, `cargo clean -p` and `cargo build --offline/--frozen`;
   cargo-chef README (`cargo chef prepare` on the whole context, `cargo chef cook` from the
   recipe).

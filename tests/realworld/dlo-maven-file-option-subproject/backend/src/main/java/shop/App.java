@@ -1,0 +1,5 @@
+package shop;
+
+public class App {
+  public static void main(String[] args) {}
+}
