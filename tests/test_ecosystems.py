@@ -432,3 +432,25 @@ def test_a_folder_option_names_the_project() -> None:
     assert ecosystems.named_folder(composer) == "web"
     [npm] = ecosystems.dependency_steps(run("npm ci"))
     assert ecosystems.named_folder(npm) is None
+
+
+def test_node_workspaces_named_by_folder_are_manifests_and_patterns_are_reported() -> None:
+    named = context(
+        {
+            "package.json": '{"workspaces": ["api", "libs/*", "!libs/old"]}',
+            "api/package.json": "{}",
+        }
+    )
+    assert ecosystems.existing_manifests(named, ecosystems.NPM) == [
+        "package.json",
+        "api/package.json",
+    ]
+    assert ecosystems.workspace_globs(named, ecosystems.NPM) == ["libs/*"]
+    yarn = context({"package.json": '{"workspaces": {"packages": ["packages/*"]}}'})
+    assert ecosystems.workspace_globs(yarn, ecosystems.YARN) == ["packages/*"]
+    broken = context({"package.json": "{not json"})
+    assert ecosystems.workspace_globs(broken, ecosystems.NPM) == ["*"]
+    pnpm = context({"pnpm-workspace.yaml": "packages:\n  - web\n  - 'packages/**'\n"})
+    assert ecosystems.workspace_globs(pnpm, ecosystems.PNPM) == ["packages/**"]
+    assert ecosystems.workspace_globs(context({}), ecosystems.PNPM) == []
+    assert ecosystems.workspace_globs(named, ecosystems.POETRY) == []

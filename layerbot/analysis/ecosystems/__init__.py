@@ -17,6 +17,7 @@ from layerbot.analysis.ecosystems.build_context import (
     ignore_patterns,
     is_ignored,
     matching,
+    workspace_globs,
 )
 from layerbot.analysis.ecosystems.steps import (
     DependencyStep,
@@ -100,4 +101,5 @@ __all__ = [
     "named_folder",
     "pip_requirement_files",
     "step_ecosystem",
+    "workspace_globs",
 ]

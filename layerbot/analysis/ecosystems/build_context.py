@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import posixpath
 import re
 import shlex
@@ -127,7 +128,77 @@ def _dotnet_projects(ctx: DockerfileContext, named: tuple[str, ...] = ()) -> lis
     return [path for path in found if "/" in path]
 
 
+def _workspace_patterns(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
+    """The workspaces a Node project declares: ``workspaces`` in package.json (npm, Yarn,
+    Bun; an array, or Yarn's ``{"packages": [...]}``) or ``packages`` in pnpm-workspace.yaml
+    (npm docs, "workspaces"; pnpm docs, "pnpm-workspace.yaml"). ``["*"]`` when the file cannot
+    be read: its workspaces are then unknown."""
+    if ecosystem is PNPM:
+        return _pnpm_workspaces(ctx.read("pnpm-workspace.yaml"))
+    try:
+        manifest = json.loads(ctx.read("package.json") or "{}")
+    except ValueError:
+        return ["*"]
+    declared = manifest.get("workspaces") if isinstance(manifest, dict) else None
+    if isinstance(declared, dict):
+        declared = declared.get("packages")
+    if declared is None:
+        return []
+    if not isinstance(declared, list):
+        return ["*"]
+    return [str(entry) for entry in declared]
+
+
+def _pnpm_workspaces(text: str | None) -> list[str]:
+    if text is None:
+        return []
+    from layerbot.analysis.ci_yaml import CiYamlError, load_documents  # pnpm workspaces only
+
+    try:
+        documents = load_documents(text, "pnpm-workspace.yaml")
+    except CiYamlError:
+        return ["*"]
+    settings = documents[0] if documents else None
+    declared = settings.get("packages") if isinstance(settings, dict) else None
+    if declared is None:
+        return []
+    return [str(entry) for entry in declared] if isinstance(declared, list) else ["*"]
+
+
+def _literal(pattern: str) -> bool:
+    return not any(ch in pattern for ch in "*?[!{")
+
+
+def _node_workspaces(ecosystem: Ecosystem) -> Callable[[DockerfileContext], list[str]]:
+    def members(ctx: DockerfileContext) -> list[str]:
+        """package.json of each workspace the project names by its folder."""
+        found: list[str] = []
+        for pattern in filter(_literal, _workspace_patterns(ctx, ecosystem)):
+            folder = _inside_context(pattern)
+            path = f"{folder}/package.json" if folder and folder != "." else None
+            if path and ctx.has(path) and path not in found:
+                found.append(path)
+        return found
+
+    return members
+
+
+def workspace_globs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
+    """Workspaces the project names by a pattern (``packages/*``): their package.json files
+    must each be copied into their own folder, which a fix cannot list without walking the
+    repository, and one ``COPY packages/*/package.json`` would put them all in one folder
+    (Docker docs, "Dockerfile reference": COPY with wildcards)."""
+    if ecosystem not in (NPM, YARN, PNPM, BUN):
+        return []
+    patterns = _workspace_patterns(ctx, ecosystem)
+    return [p for p in patterns if not _literal(p) and not p.startswith("!")]
+
+
 _NESTED: dict[str, Callable[[DockerfileContext], list[str]]] = {
+    "npm": _node_workspaces(NPM),
+    "yarn": _node_workspaces(YARN),
+    "pnpm": _node_workspaces(PNPM),
+    "bun": _node_workspaces(BUN),
     "maven": lambda ctx: _maven_modules(ctx, "pom.xml", 1),
     "gradle": _gradle_projects,
     "cargo": _cargo_members,

@@ -150,7 +150,12 @@ marked **review** when that cannot be promised:
   there yet).
 
 There is no fix when `go.mod` has a `replace` pointing into the repository (the replaced
-module's sources would be needed before the download).
+module's sources would be needed before the download). A Node workspace's install needs the
+`package.json` of every workspace in its own folder: workspaces named by their folder
+(`"workspaces": ["api", "web"]`) are copied with the manifests, but when the root names them
+by a pattern (`packages/*`, in package.json or pnpm-workspace.yaml) there is no fix, since
+listing them would mean walking the repository and one `COPY packages/*/package.json` puts
+every file into one folder; the message says what to copy.
 
 ## References
 - Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
@@ -185,6 +190,9 @@ module's sources would be needed before the download).
   Specify the Goals" (the first target is the default goal).
 - npm docs, `npm install <pkg>` (adds the named packages); pip docs, "Requirements File
   Format" (`-e`, local paths and URLs in a requirements file).
+- npm docs, "workspaces" (each workspace is a folder with its own package.json); Yarn docs,
+  "Workspaces"; pnpm docs, "pnpm-workspace.yaml" (`packages` globs); Docker docs,
+  "Dockerfile reference": COPY with wildcards copies the matching files into the destination.
 - npm docs, `npm ci`; Bun docs, "bun install" (`bun.lock`, `--frozen-lockfile`, the global
   cache in `~/.bun/install/cache`); Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
   `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation.
@@ -248,12 +256,18 @@ def _manifests(
     return [m for m in relative if not ecosystems.is_ignored(patterns, m)]
 
 
+def _replaces_local_module(project: DockerfileContext, fetch: DependencyFetch) -> bool:
+    return fetch.step.ecosystem is ecosystems.GO and local_go_replace(project)
+
+
 def _through(step: DependencyStep) -> str:
     """What a ``make`` target runs, for the message (``make build`` runs ``go build``)."""
     return f" (its recipe runs `{' '.join(step.recipe.argv)}`)" if step.recipe else ""
 
 
-def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
+def _message(
+    fetch: DependencyFetch, manifests: list[str], command: str, workspace_globs: list[str]
+) -> str:
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
         runs = _through(fetch.step)
@@ -273,6 +287,9 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
     if fetch.copy is fetch.run:
         copy_text = "--mount=type=bind"
     wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
+    if workspace_globs:
+        named = ", ".join(f"`{g}`" for g in workspace_globs)
+        wanted += f" and the `package.json` of each workspace in {named} (each into its folder)"
     if step.kind is StepKind.DOWNLOAD:
         return (
             f"`{step.command.text}` runs after `{copy_text}` {brought}, so any "
@@ -300,12 +317,13 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for fetch in fetches_after_sources(ctx):
         project = project_context(ctx, fetch)
         manifests = _manifests(ctx, project, fetch)
+        globs = ecosystems.workspace_globs(project, fetch.step.ecosystem)
         fix = None
-        if manifests and not (fetch.step.ecosystem is ecosystems.GO and local_go_replace(project)):
+        if manifests and not globs and not _replaces_local_module(project, fetch):
             fix = reorder_fix(ctx, project, fetch, manifests)
         cached = cached_step(project, fetch)
         impact, fix = _impact(ctx, fetch, fix, cached if fix else None)
-        message = _message(fetch, manifests, cached)
+        message = _message(fetch, manifests, cached, globs)
         yield ctx.finding(
             NAME, SEVERITY, fetch.copy, message, impact=impact, fix=fix, end=fetch.run
         )
