@@ -445,12 +445,58 @@ def test_node_workspaces_named_by_folder_are_manifests_and_patterns_are_reported
         "package.json",
         "api/package.json",
     ]
-    assert ecosystems.workspace_globs(named, ecosystems.NPM) == ["libs/*"]
+    assert ecosystems.local_inputs(named, ecosystems.NPM) == ["libs/*/package.json"]
     yarn = context({"package.json": '{"workspaces": {"packages": ["packages/*"]}}'})
-    assert ecosystems.workspace_globs(yarn, ecosystems.YARN) == ["packages/*"]
-    broken = context({"package.json": "{not json"})
-    assert ecosystems.workspace_globs(broken, ecosystems.NPM) == ["*"]
+    assert ecosystems.local_inputs(yarn, ecosystems.YARN) == ["packages/*/package.json"]
+    assert ecosystems.local_inputs(context({"package.json": "{not json"}), ecosystems.NPM) == [
+        "*/package.json"
+    ]
     pnpm = context({"pnpm-workspace.yaml": "packages:\n  - web\n  - 'packages/**'\n"})
-    assert ecosystems.workspace_globs(pnpm, ecosystems.PNPM) == ["packages/**"]
-    assert ecosystems.workspace_globs(context({}), ecosystems.PNPM) == []
-    assert ecosystems.workspace_globs(named, ecosystems.POETRY) == []
+    assert ecosystems.local_inputs(pnpm, ecosystems.PNPM) == ["packages/**/package.json"]
+    assert ecosystems.local_inputs(context({}), ecosystems.PNPM) == []
+
+
+def test_local_packages_the_install_reads_are_found_in_each_manifest() -> None:
+    node = context(
+        {"package.json": '{"dependencies": {"a": "file:../a", "b": "^1", "c": "link:c"}}'}
+    )
+    assert ecosystems.local_inputs(node, ecosystems.NPM) == ["../a", "c"]
+    poetry = context(
+        {
+            "pyproject.toml": '[tool.poetry.dependencies]\ncore = {path = "libs/core"}\n'
+            '[tool.poetry.group.dev.dependencies]\nkit = {path = "../kit", develop = true}\n'
+        }
+    )
+    assert ecosystems.local_inputs(poetry, ecosystems.POETRY) == ["libs/core", "../kit"]
+    uv = context(
+        {
+            "pyproject.toml": '[tool.uv.sources]\nlib = {path = "lib"}\nweb = {workspace = true}\n'
+            '[tool.uv.workspace]\nmembers = ["packages/*"]\n'
+        }
+    )
+    assert ecosystems.local_inputs(uv, ecosystems.UV) == ["lib", "packages/*"]
+    broken = context({"pyproject.toml": '[tool.poetry]\ndependencies = "not a table"\n'})
+    assert ecosystems.local_inputs(broken, ecosystems.POETRY) == []
+    requirements = context({"requirements.txt": "-e ./sdk\nflask\n-r base.txt\n./wheel\n"})
+    assert ecosystems.local_inputs(requirements, ecosystems.PIP) == ["./sdk", "./wheel"]
+    repositories = '[{"type": "path", "url": "packages/*"}, {"type": "vcs"}]'
+    composer = context({"composer.json": f'{{"repositories": {repositories}}}'})
+    assert ecosystems.local_inputs(composer, ecosystems.COMPOSER) == ["packages/*"]
+    go = context({"go.mod": "module x\nreplace example.com/a => ../a\n"})
+    assert ecosystems.local_inputs(go, ecosystems.GO) == ["../a"]
+
+
+def test_requirement_files_bring_the_files_they_include() -> None:
+    ctx = context(
+        {
+            "requirements.txt": "-r base/common.txt\nflask\n",
+            "base/common.txt": "--constraint=pins.txt\n-r ../requirements.txt\n",
+            "base/pins.txt": "requests==2.32.0\n",
+        }
+    )
+    [pip] = ecosystems.dependency_steps(run("pip install -r requirements.txt"))
+    assert ecosystems.existing_manifests(ctx, ecosystems.PIP, pip) == [
+        "requirements.txt",
+        "base/common.txt",
+        "base/pins.txt",
+    ]

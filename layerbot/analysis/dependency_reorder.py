@@ -301,10 +301,6 @@ def _references_outside(project: DockerfileContext) -> bool:
     return any(re.search(r"Include=\"\.\.[/\\]", project.read(name) or "") for name in files)
 
 
-def local_go_replace(ctx: DockerfileContext) -> bool:
-    return re.search(r"=>\s*\.{1,2}/", ctx.read("go.mod") or "") is not None
-
-
 def _comment_block_above(ctx: DockerfileContext, line: int, floor: int) -> range:
     """Comment lines directly above ``line`` (down to ``floor``), which belong to it."""
     start = line

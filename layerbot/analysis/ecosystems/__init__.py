@@ -16,8 +16,8 @@ from layerbot.analysis.ecosystems.build_context import (
     has_dir,
     ignore_patterns,
     is_ignored,
+    local_inputs,
     matching,
-    workspace_globs,
 )
 from layerbot.analysis.ecosystems.steps import (
     DependencyStep,
@@ -97,9 +97,9 @@ __all__ = [
     "ignore_patterns",
     "is_ignored",
     "kept_arguments",
+    "local_inputs",
     "matching",
     "named_folder",
     "pip_requirement_files",
     "step_ecosystem",
-    "workspace_globs",
 ]

@@ -25,13 +25,17 @@ from layerbot.analysis.ecosystems.table import (
     BUN,
     CARGO,
     COMMON_DOCKERIGNORE,
+    COMPOSER,
     DOTNET,
     ECOSYSTEMS,
+    GO,
     GRADLE,
     MAVEN,
     NPM,
     PIP,
     PNPM,
+    POETRY,
+    UV,
     YARN,
     Ecosystem,
 )
@@ -183,15 +187,124 @@ def _node_workspaces(ecosystem: Ecosystem) -> Callable[[DockerfileContext], list
     return members
 
 
-def workspace_globs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
-    """Workspaces the project names by a pattern (``packages/*``): their package.json files
-    must each be copied into their own folder, which a fix cannot list without walking the
-    repository, and one ``COPY packages/*/package.json`` would put them all in one folder
-    (Docker docs, "Dockerfile reference": COPY with wildcards)."""
-    if ecosystem not in (NPM, YARN, PNPM, BUN):
+_NODE = (NPM, YARN, PNPM, BUN)
+_NODE_LOCAL_PROTOCOLS = ("file:", "link:", "portal:")
+_DEPENDENCY_TABLES = ("dependencies", "devDependencies", "optionalDependencies")
+
+
+def local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
+    """The project's own files, beyond its manifests, that its dependency install reads (paths
+    relative to the project, patterns where the project gives one): local packages
+    (``file:../shared`` in package.json, ``path =`` in pyproject.toml, Composer ``path``
+    repositories, a ``replace`` of a Go module by a folder, ``-e ./lib`` in a requirements
+    file), uv workspace members, and the package.json of Node workspaces named by a pattern.
+    A fix that copies only the manifests before the install would make it fail."""
+    if ecosystem in _NODE:
+        return _node_local_inputs(ctx, ecosystem)
+    if ecosystem in (POETRY, UV):
+        return _pyproject_local_inputs(ctx, ecosystem)
+    if ecosystem is PIP:
+        return _requirements_local_inputs(ctx)
+    if ecosystem is COMPOSER:
+        return _composer_path_repositories(ctx)
+    if ecosystem is GO:
+        text = ctx.read("go.mod") or ""
+        return re.findall(r"=>\s*(\.{1,2}/[^\s]*)", text)
+    return []
+
+
+def _node_local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
+    found = [
+        f"{pattern.rstrip('/')}/package.json"
+        for pattern in _workspace_patterns(ctx, ecosystem)
+        if not _literal(pattern) and not pattern.startswith("!")
+    ]
+    try:
+        manifest = json.loads(ctx.read("package.json") or "{}")
+    except ValueError:
+        return found
+    for table in _DEPENDENCY_TABLES:
+        declared = manifest.get(table) if isinstance(manifest, dict) else None
+        for spec in declared.values() if isinstance(declared, dict) else ():
+            path = _node_local_path(spec) if isinstance(spec, str) else None
+            if path and path not in found:
+                found.append(path)
+    return found
+
+
+def _node_local_path(spec: str) -> str | None:
+    """The folder a dependency specifier installs from, when it is a local one (npm docs,
+    package.json "Local Paths"; Yarn's ``link:`` and ``portal:`` protocols)."""
+    for protocol in _NODE_LOCAL_PROTOCOLS:
+        if spec.startswith(protocol):
+            return spec[len(protocol) :] or "."
+    return spec if spec.startswith(("./", "../", "/", "~/")) else None
+
+
+def _pyproject_local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
+    """Poetry's ``path`` dependencies (Poetry docs, "Dependency specification": path
+    dependencies), uv's ``path`` sources and workspace members (uv docs, "Workspaces")."""
+    import tomllib  # Python projects only
+
+    try:
+        tool = _table(tomllib.loads(ctx.read("pyproject.toml") or "").get("tool"))
+    except tomllib.TOMLDecodeError:
         return []
-    patterns = _workspace_patterns(ctx, ecosystem)
-    return [p for p in patterns if not _literal(p) and not p.startswith("!")]
+    if ecosystem is POETRY:
+        poetry = _table(tool.get("poetry"))
+        tables = [_table(poetry.get("dependencies")), _table(poetry.get("dev-dependencies"))]
+        groups = _table(poetry.get("group")).values()
+        tables += [_table(_table(group).get("dependencies")) for group in groups]
+        specs = [spec for table in tables for spec in table.values()]
+    else:
+        uv = _table(tool.get("uv"))
+        specs = list(_table(uv.get("sources")).values())
+    paths = [str(spec["path"]) for spec in specs if isinstance(spec, dict) and "path" in spec]
+    members = _table(_table(tool.get("uv")).get("workspace")).get("members")
+    if ecosystem is UV and isinstance(members, list):
+        paths += [str(member) for member in members if member not in (".", "./")]
+    return paths
+
+
+def _table(value: object) -> dict[str, object]:
+    """``value`` when it is a TOML table, else an empty one (a hand-written file may hold
+    anything)."""
+    return value if isinstance(value, dict) else {}
+
+
+def _requirements_local_inputs(ctx: DockerfileContext) -> list[str]:
+    """Local projects a requirements file installs (``-e ./lib``, ``./pkg``, ``file:``; pip
+    docs, "Requirements File Format")."""
+    found: list[str] = []
+    for name in matching(ctx, "requirements*.txt") + matching(ctx, "requirements/*.txt"):
+        for line in (ctx.read(name) or "").splitlines():
+            words = line.split("#", 1)[0].split()
+            if words[:1] in (["-e"], ["--editable"]) and len(words) > 1:
+                words = words[1:]
+            target = words[0] if words else ""
+            if target.startswith("file:"):
+                target = target[len("file:") :].removeprefix("//")
+            if target.startswith(("./", "../", "/")) or target in (".", ".."):
+                found.append(target)
+    return found
+
+
+def _composer_path_repositories(ctx: DockerfileContext) -> list[str]:
+    """Composer ``path`` repositories (Composer docs, "Repositories": path)."""
+    try:
+        manifest = json.loads(ctx.read("composer.json") or "{}")
+    except ValueError:
+        return []
+    repositories = manifest.get("repositories") if isinstance(manifest, dict) else None
+    if isinstance(repositories, dict):
+        repositories = list(repositories.values())
+    if not isinstance(repositories, list):
+        return []
+    return [
+        str(repository["url"])
+        for repository in repositories
+        if isinstance(repository, dict) and repository.get("type") == "path" and "url" in repository
+    ]
 
 
 _NESTED: dict[str, Callable[[DockerfileContext], list[str]]] = {
@@ -237,7 +350,7 @@ def existing_manifests(
     if ecosystem is PIP and step is not None:
         named = [name for name in pip_requirement_files(step.command) if ctx.has(name)]
         if named:
-            return named
+            return _with_nested_requirements(ctx, named)
     found: list[str] = []
     for pattern in ecosystem.manifests:
         found.extend(name for name in matching(ctx, pattern) if name not in found)
@@ -292,6 +405,24 @@ def _dependency_only(
     if ecosystem is CARGO:
         return " && ".join([*_cargo_placeholders(ctx), *_cargo_dependency_build(ctx, step)])
     return ecosystem.command
+
+
+def _with_nested_requirements(ctx: DockerfileContext, files: list[str]) -> list[str]:
+    """The requirement files and those they include with ``-r``/``-c`` (relative to the file
+    that names them; pip docs, "Requirements File Format"), transitively."""
+    found = list(files)
+    for name in found:  # grows while it is read
+        for line in (ctx.read(name) or "").splitlines():
+            words = line.split("#", 1)[0].replace("=", " ", 1).split()
+            if len(words) < 2 or words[0] not in _PIP_INCLUDES:
+                continue
+            path = _inside_context(posixpath.join(posixpath.dirname(name), words[1]))
+            if path and ctx.has(path) and path not in found and len(found) < 64:
+                found.append(path)
+    return found
+
+
+_PIP_INCLUDES = frozenset({"-r", "--requirement", "-c", "--constraint"})
 
 
 def _pip_command(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:

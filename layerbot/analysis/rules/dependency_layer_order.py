@@ -149,13 +149,15 @@ marked **review** when that cannot be promised:
 - Cargo's placeholder build (a build script, benches or examples the manifest names are not
   there yet).
 
-There is no fix when `go.mod` has a `replace` pointing into the repository (the replaced
-module's sources would be needed before the download). A Node workspace's install needs the
-`package.json` of every workspace in its own folder: workspaces named by their folder
-(`"workspaces": ["api", "web"]`) are copied with the manifests, but when the root names them
-by a pattern (`packages/*`, in package.json or pnpm-workspace.yaml) there is no fix, since
-listing them would mean walking the repository and one `COPY packages/*/package.json` puts
-every file into one folder; the message says what to copy.
+There is no fix when the install reads more of the project than its manifests, since the
+inserted install would fail without it; the message names what it reads: a local package
+(`"shared": "file:../shared"` in package.json, `path = "libs/core"` in pyproject.toml, a
+Composer `path` repository, `-e ./lib` in a requirements file, a `replace` of a Go module by a
+folder), uv workspace members, or the `package.json` of Node workspaces named by a pattern
+(`packages/*`, in package.json or pnpm-workspace.yaml: listing them would mean walking the
+repository, and one `COPY packages/*/package.json` puts every file into one folder).
+Workspaces named by their folder (`"workspaces": ["api", "web"]`) have their `package.json`
+copied with the manifests.
 
 ## References
 - Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
@@ -213,7 +215,6 @@ from layerbot.analysis.dependency_fetches import (
 from layerbot.analysis.dependency_reorder import (
     already_copied,
     cached_step,
-    local_go_replace,
     reorder_fix,
 )
 from layerbot.analysis.ecosystems import DependencyStep, StepKind
@@ -256,18 +257,12 @@ def _manifests(
     return [m for m in relative if not ecosystems.is_ignored(patterns, m)]
 
 
-def _replaces_local_module(project: DockerfileContext, fetch: DependencyFetch) -> bool:
-    return fetch.step.ecosystem is ecosystems.GO and local_go_replace(project)
-
-
 def _through(step: DependencyStep) -> str:
     """What a ``make`` target runs, for the message (``make build`` runs ``go build``)."""
     return f" (its recipe runs `{' '.join(step.recipe.argv)}`)" if step.recipe else ""
 
 
-def _message(
-    fetch: DependencyFetch, manifests: list[str], command: str, workspace_globs: list[str]
-) -> str:
+def _message(fetch: DependencyFetch, manifests: list[str], command: str, local: list[str]) -> str:
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
         runs = _through(fetch.step)
@@ -287,9 +282,9 @@ def _message(
     if fetch.copy is fetch.run:
         copy_text = "--mount=type=bind"
     wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
-    if workspace_globs:
-        named = ", ".join(f"`{g}`" for g in workspace_globs)
-        wanted += f" and the `package.json` of each workspace in {named} (each into its folder)"
+    if local:
+        named = ", ".join(f"`{path}`" for path in local)
+        wanted += f" and what the install reads from the project itself ({named})"
     if step.kind is StepKind.DOWNLOAD:
         return (
             f"`{step.command.text}` runs after `{copy_text}` {brought}, so any "
@@ -317,13 +312,11 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for fetch in fetches_after_sources(ctx):
         project = project_context(ctx, fetch)
         manifests = _manifests(ctx, project, fetch)
-        globs = ecosystems.workspace_globs(project, fetch.step.ecosystem)
-        fix = None
-        if manifests and not globs and not _replaces_local_module(project, fetch):
-            fix = reorder_fix(ctx, project, fetch, manifests)
+        local = ecosystems.local_inputs(project, fetch.step.ecosystem)
+        fix = reorder_fix(ctx, project, fetch, manifests) if manifests and not local else None
         cached = cached_step(project, fetch)
         impact, fix = _impact(ctx, fetch, fix, cached if fix else None)
-        message = _message(fetch, manifests, cached, globs)
+        message = _message(fetch, manifests, cached, local)
         yield ctx.finding(
             NAME, SEVERITY, fetch.copy, message, impact=impact, fix=fix, end=fetch.run
         )
