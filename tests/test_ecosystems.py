@@ -500,3 +500,27 @@ def test_requirement_files_bring_the_files_they_include() -> None:
         "base/common.txt",
         "base/pins.txt",
     ]
+
+
+def test_gems_from_folders_and_what_a_gemspec_loads_are_local_inputs() -> None:
+    ctx = context(
+        {
+            "Gemfile": (
+                'gemspec\ngem "admin", path: "engines/admin"\ngem "old", :path => "vendor/old"\n'
+            ),
+            "kit.gemspec": (
+                'lib = File.expand_path("lib", __dir__)\n$LOAD_PATH.unshift(lib)\n'
+                'require "kit/version"\nrequire "json"\n'
+            ),
+            "lib/kit/version.rb": "",
+        }
+    )
+    assert ecosystems.local_inputs(ctx, ecosystems.BUNDLER) == [
+        "engines/admin",
+        "vendor/old",
+        "lib/kit/version.rb",
+    ]
+    no_gemspec = context({"Gemfile": 'gem "rails"\n', "kit.gemspec": 'require_relative "x"\n'})
+    assert ecosystems.local_inputs(no_gemspec, ecosystems.BUNDLER) == []
+    cargo = context({"Cargo.toml": '[workspace]\nmembers = ["cli", "crates/*"]\n'})
+    assert ecosystems.local_inputs(cargo, ecosystems.CARGO) == ["crates/*/Cargo.toml"]

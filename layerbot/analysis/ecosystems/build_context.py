@@ -23,6 +23,7 @@ from layerbot.analysis.ecosystems.steps import (
 )
 from layerbot.analysis.ecosystems.table import (
     BUN,
+    BUNDLER,
     CARGO,
     COMMON_DOCKERIGNORE,
     COMPOSER,
@@ -197,8 +198,9 @@ def local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
     relative to the project, patterns where the project gives one): local packages
     (``file:../shared`` in package.json, ``path =`` in pyproject.toml, Composer ``path``
     repositories, a ``replace`` of a Go module by a folder, ``-e ./lib`` in a requirements
-    file), uv workspace members, and the package.json of Node workspaces named by a pattern.
-    A fix that copies only the manifests before the install would make it fail."""
+    file, a gem's ``path:``), the files a Gemfile's gemspec loads, uv workspace members, and
+    the manifests of Node and Cargo workspace members named by a pattern. A fix that copies
+    only the manifests before the install would make it fail."""
     if ecosystem in _NODE:
         return _node_local_inputs(ctx, ecosystem)
     if ecosystem in (POETRY, UV):
@@ -210,7 +212,49 @@ def local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
     if ecosystem is GO:
         text = ctx.read("go.mod") or ""
         return re.findall(r"=>\s*(\.{1,2}/[^\s]*)", text)
+    if ecosystem is CARGO:
+        return [f"{glob.rstrip('/')}/Cargo.toml" for glob in _cargo_member_globs(ctx)]
+    if ecosystem is BUNDLER:
+        return _bundler_local_inputs(ctx)
     return []
+
+
+def _cargo_member_globs(ctx: DockerfileContext) -> list[str]:
+    """Workspace members the root Cargo.toml names by a pattern (``crates/*``; Cargo book,
+    "Workspaces"): each member's manifest must be there for any build of the workspace."""
+    members = re.search(r"members\s*=\s*\[([^\]]*)\]", ctx.read("Cargo.toml") or "")
+    found = re.findall(_QUOTED, members.group(1)) if members else []
+    return [member for member in found if not _literal(member)]
+
+
+def _bundler_local_inputs(ctx: DockerfileContext) -> list[str]:
+    """Gems the Gemfile takes from a folder (``path: "engines/admin"``) and the files its
+    ``gemspec`` loads."""
+    gemfile = ctx.read("Gemfile") or ""
+    found: list[str] = re.findall(r"(?:\bpath:|:path\s*=>)\s*[\"']([^\"']+)", gemfile)
+    if re.search(r"^\s*gemspec\b", gemfile, re.MULTILINE):
+        found += [
+            path for spec in matching(ctx, "*.gemspec") for path in _gemspec_requires(ctx, spec)
+        ]
+    return found
+
+
+def _gemspec_requires(ctx: DockerfileContext, gemspec: str) -> list[str]:
+    """Files of the project a gemspec loads (``require_relative "lib/app/version"``, or a
+    ``require`` after putting ``lib`` on the load path), which ``bundle install`` evaluates
+    for a Gemfile's ``gemspec`` (Bundler docs, "gemspec")."""
+    text = ctx.read(gemspec) or ""
+    folder = posixpath.dirname(gemspec)
+    found = [
+        posixpath.join(folder, f"{name.removesuffix('.rb')}.rb")
+        for name in re.findall(r"^\s*require_relative\s*\(?\s*[\"']([^\"']+)", text, re.MULTILINE)
+    ]
+    if re.search(r"\$(?:LOAD_PATH|:)\s*(?:\.unshift|<<)", text):
+        for name in re.findall(r"^\s*require\s*\(?\s*[\"']([^\"']+)", text, re.MULTILINE):
+            path = posixpath.join(folder, "lib", f"{name}.rb")
+            if ctx.has(path):
+                found.append(path)
+    return found
 
 
 def _node_local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:

@@ -153,9 +153,11 @@ There is no fix when the install reads more of the project than its manifests, s
 inserted install would fail without it; the message names what it reads: a local package
 (`"shared": "file:../shared"` in package.json, `path = "libs/core"` in pyproject.toml, a
 Composer `path` repository, `-e ./lib` in a requirements file, a `replace` of a Go module by a
-folder), uv workspace members, or the `package.json` of Node workspaces named by a pattern
-(`packages/*`, in package.json or pnpm-workspace.yaml: listing them would mean walking the
-repository, and one `COPY packages/*/package.json` puts every file into one folder).
+folder, a gem's `path:`), the files a Gemfile's `gemspec` loads (`require_relative
+"lib/app/version"`), uv workspace members, or the manifests of Node and Cargo workspace
+members named by a pattern (`packages/*`, in package.json, pnpm-workspace.yaml or Cargo.toml:
+listing them would mean walking the repository, and one `COPY packages/*/package.json` puts
+every file into one folder).
 Workspaces named by their folder (`"workspaces": ["api", "web"]`) have their `package.json`
 copied with the manifests.
 
@@ -192,6 +194,9 @@ copied with the manifests.
   Specify the Goals" (the first target is the default goal).
 - npm docs, `npm install <pkg>` (adds the named packages); pip docs, "Requirements File
   Format" (`-e`, local paths and URLs in a requirements file).
+- Cargo book, "Workspaces" (`members` globs); Bundler docs, "gemspec" (the Gemfile method
+  loads the gemspec) and `path:` gems; Poetry docs, path dependencies; uv docs, "Workspaces";
+  Composer docs, "Repositories" (`path`); npm docs, package.json "Local Paths".
 - npm docs, "workspaces" (each workspace is a folder with its own package.json); Yarn docs,
   "Workspaces"; pnpm docs, "pnpm-workspace.yaml" (`packages` globs); Docker docs,
   "Dockerfile reference": COPY with wildcards copies the matching files into the destination.

@@ -1,0 +1,3 @@
+module Linkcheck
+  VERSION = "0.4.1"
+end
