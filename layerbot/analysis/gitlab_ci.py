@@ -152,7 +152,7 @@ class Pipeline:
 
 
 def _repeat_key(build: Build) -> tuple[object, ...] | None:
-    """What decides the layers a build makes in its job's daemon, tags and the inline cache
+    """What decides the layers a build makes, and on which daemon, tags and the inline cache
     switch aside (``BUILDKIT_INLINE_CACHE`` only adds metadata to the image config)."""
     if build.tool not in (Tool.DOCKER, Tool.BUILDX) or build.dockerfile is None:
         return None
@@ -167,8 +167,9 @@ def _repeat_key(build: Build) -> tuple[object, ...] | None:
         build.dockerfile,
         build.context,
         build.target,
-        *kept,
+        tuple(kept),
         platforms,
+        build.daemon,
     )
 
 

@@ -12,11 +12,13 @@ A plain `--no-cache` build is a choice and is left alone; kaniko is `ci-kaniko-c
 
 Not a fresh runner, no finding: a job tagged for a shell runner (`tags: [shell]`) with no
 `docker:dind` service and no `DOCKER_HOST` on TCP builds with the host's daemon, whose layer
-cache outlives the job; so does a daemon that a later job pushes or retags the built image
-from without pulling it (`docker push` and `docker tag` never pull: the jobs share one daemon);
-a job that `docker load`s, before the build, an archive its `cache:` keeps (the previous
-pipeline's `docker save`) has that image's layers. A build that repeats an earlier build of
-its job under another tag (the same Dockerfile, context, target, build arguments and
+cache outlives the job; so does a job with no `docker:dind` service that builds on a host of
+its own (`DOCKER_HOST=ssh://deploy@build01`, a `tcp://` address other than the service names
+`docker` and `localhost`, `docker -H ...`), and a daemon that a later job pushes or retags the
+built image from without pulling it (`docker push` and `docker tag` never pull: the jobs share
+one daemon); a job that `docker load`s, before the build, an archive its `cache:` keeps (the
+previous pipeline's `docker save`) has that image's layers. A build that repeats an earlier
+build of its job under another tag (the same Dockerfile, context, target, build arguments and
 platforms: `docker build -t app:$CI_COMMIT_SHA .` then `docker build -t app:latest .`) finds
 every layer in the job's daemon, made a moment before: only the first build is reported.
 
@@ -81,6 +83,11 @@ compose builds, get the finding without a fix.
   (https://docs.gitlab.com/ci/docker/using_docker_build/#use-the-shell-executor): the job
   runs `docker` against the host's daemon; and "Caching in GitLab CI/CD"
   (https://docs.gitlab.com/ci/caching/): `cache: paths:` are restored at the next job's start.
+- Docker docs, "Protect the Docker daemon socket" and "docker (base command)": `DOCKER_HOST`
+  or `-H`/`--host` points the CLI at another daemon (`ssh://user@host`, `tcp://host:2376`),
+  which builds with its own image store and build cache; GitLab docs, "Use Docker-in-Docker":
+  the job reaches the `docker:dind` service as `tcp://docker:2376` (`localhost` on
+  Kubernetes runners).
 - Docker docs, "docker image save" and "docker image load": an image saved to a tar archive
   and loaded again keeps its layers; "docker image push" and "docker image tag": both act on
   an image the daemon already holds.
