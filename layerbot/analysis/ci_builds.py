@@ -278,7 +278,7 @@ class Build(Record):
             return None
         if any("dind" in service for service in self.job.services):
             return None
-        remote = self._remote_daemon
+        remote = self.remote_daemon
         if remote is not None:
             return f"it builds on the Docker daemon at `{remote}`, a host that outlives the job"
         if self.variables.get("DOCKER_HOST", "").startswith("tcp://"):
@@ -301,7 +301,7 @@ class Build(Record):
         return self.variables.get("DOCKER_HOST", "")
 
     @property
-    def _remote_daemon(self) -> str | None:
+    def remote_daemon(self) -> str | None:
         """The daemon a job with no Docker-in-Docker service builds on when it names another
         host (``DOCKER_HOST=ssh://deploy@build01``, ``tcp://build01:2376``, ``docker -H
         ...``): a machine of its own, whose image store and build cache outlive the job. A TCP
