@@ -39,6 +39,15 @@ def test_assignments_and_sudo_are_not_the_program() -> None:
     assert not command.has_flag("--no-install-recommends")
 
 
+def test_shell_keywords_are_not_part_of_a_command_text() -> None:
+    script = "if ! pnpm install; then exit 1; fi; until curl -f localhost; do sleep 1; done"
+    found = [(c.program, c.text) for c in commands(script)]
+    assert ("pnpm", "pnpm install") in found
+    assert ("exit", "exit 1") in found
+    assert ("sleep", "sleep 1") in found
+    assert ("curl", "curl -f localhost") in found
+
+
 def test_continuations_fold_into_one_command() -> None:
     [command] = commands("apk add \\\n    --no-cache \\\n    git")
     assert command.argv == ("apk", "add", "--no-cache", "git")

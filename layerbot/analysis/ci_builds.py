@@ -53,6 +53,9 @@ _THIS_PIPELINE = re.compile(
 )
 _COMMAND_SUBSTITUTION = re.compile(r"\$\(|`")
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
+# Host names under which a job reaches a Docker-in-Docker service (GitLab's name for the
+# ``docker:dind`` service, its usual aliases, or the pod itself on Kubernetes runners).
+_SERVICE_HOSTS = frozenset({"docker", "dind", "docker-dind", "localhost", "127.0.0.1", "0.0.0.0"})
 _DEPENDENCY_PROXY = re.compile(r"^\$\{?CI_DEPENDENCY_PROXY_[A-Z_]*PREFIX\}?/")
 
 
@@ -275,10 +278,43 @@ class Build(Record):
             return None
         if any("dind" in service for service in self.job.services):
             return None
+        remote = self.remote_daemon
+        if remote is not None:
+            return f"it builds on the Docker daemon at `{remote}`, a host that outlives the job"
         if self.variables.get("DOCKER_HOST", "").startswith("tcp://"):
             return None
         shell = next((tag for tag in self.job.tags if "shell" in tag.lower()), None)
         return f"it runs on a shell runner (`tags: [{shell}]`)" if shell else None
+
+    @property
+    def daemon(self) -> str:
+        """The daemon address the build talks to: ``docker -H``/``--host``, else the job's
+        ``DOCKER_HOST``; ``""`` for the default socket."""
+        argv = self.step.resolved
+        for index, word in enumerate(argv):
+            if word in ("-H", "--host") and index + 1 < len(argv):
+                return argv[index + 1]
+            if word.startswith(("-H=", "--host=")):
+                return word.split("=", 1)[1]
+            if word in ("build", "buildx", "compose", "bud"):
+                break  # the daemon flags come before the sub-command
+        return self.variables.get("DOCKER_HOST", "")
+
+    @property
+    def remote_daemon(self) -> str | None:
+        """The daemon a job with no Docker-in-Docker service builds on when it names another
+        host (``DOCKER_HOST=ssh://deploy@build01``, ``tcp://build01:2376``, ``docker -H
+        ...``): a machine of its own, whose image store and build cache outlive the job. A TCP
+        address of the usual service names (``docker``, ``localhost``) is a Docker-in-Docker
+        service the runner adds, and starts empty."""
+        host = self.daemon
+        scheme, _, rest = host.partition("://")
+        name = rest.rsplit("@", 1)[-1].split(":", 1)[0].split("/", 1)[0]
+        if scheme == "ssh" and name:
+            return host
+        if scheme == "tcp" and name and "$" not in name and name not in _SERVICE_HOSTS:
+            return host
+        return None
 
     @property
     def loads_cached_image(self) -> str | None:

@@ -9,7 +9,8 @@ from layerbot.analysis.model import Finding, Fix, RepoView, Severity
 
 
 class DockerfileContext:
-    """``context_dir`` is the build context, the Dockerfile's folder unless a CI job says so."""
+    """``context_dir`` is the build context: the one a CI job passes, else the Dockerfile's
+    folder or the folder above it that holds what the Dockerfile copies."""
 
     __slots__ = ("context_dir", "doc", "repo")
 
@@ -23,7 +24,7 @@ class DockerfileContext:
         cls, doc: Dockerfile, repo: RepoView, context_dir: str | None = None
     ) -> DockerfileContext:
         if context_dir is None:
-            context_dir = posixpath.dirname(doc.path)
+            context_dir = _inferred_context(doc, repo)
         return cls(doc, repo, context_dir)
 
     @property
@@ -64,3 +65,36 @@ class DockerfileContext:
             impact=impact,
             fix=fix,
         )
+
+
+_NOT_A_PLAIN_PATH = ("$", "*", "?", "[", "://")
+
+
+def _inferred_context(doc: Dockerfile, repo: RepoView) -> str:
+    """The Dockerfile's folder, or the nearest folder above it that holds the files the
+    Dockerfile copies by name when its own folder holds none of them: a `docker/Dockerfile`
+    that copies `package.json` is built with the repository root as context (`docker build -f
+    docker/Dockerfile .`), and the root's `.dockerignore` and manifests are the ones that count.
+    Only files are asked about (a folder cannot be told from a missing file in every view)."""
+    folder = posixpath.dirname(doc.path)
+    if folder in ("", "."):
+        return folder
+    named = [
+        posixpath.normpath(source)
+        for instruction in doc.instructions
+        if instruction.keyword in ("COPY", "ADD") and "from" not in instruction.flags
+        for source in instruction.copy_sources()
+        if not source.startswith("-")
+        and not source.endswith("/")
+        and not any(mark in source for mark in _NOT_A_PLAIN_PATH)
+        and posixpath.normpath(source) not in (".", "..")
+        and not posixpath.normpath(source).startswith("../")
+    ]
+    if not named or any(repo.exists(posixpath.join(folder, name)) for name in named):
+        return folder
+    parent = folder
+    while parent not in ("", "."):
+        parent = posixpath.dirname(parent)
+        if any(repo.exists(posixpath.join(parent, name) if parent else name) for name in named):
+            return parent
+    return folder

@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Iterator
 
 from layerbot.analysis.ci_build_index import BuildIndex
-from layerbot.analysis.ci_builds import Build, JobScan, builds_of
+from layerbot.analysis.ci_builds import Build, JobScan, Tool, builds_of
 from layerbot.analysis.ci_config import (
     Includes,
     ProjectResolver,
@@ -123,8 +123,54 @@ class Pipeline:
             return False
         return any(parse_image(resolved).key in self.handed_over for _, resolved in build.tags)
 
+    @cached_property
+    def _builds_by_repeat_key(self) -> dict[tuple[object, ...], list[Build]]:
+        found: dict[tuple[object, ...], list[Build]] = {}
+        for build in self.builds:
+            key = _repeat_key(build)
+            if key is not None:
+                found.setdefault(key, []).append(build)
+        return found
+
+    def repeats_earlier_build(self, build: Build) -> bool:
+        """Whether ``build`` repeats an earlier build of its job: the same tool, Dockerfile,
+        context, target, build arguments and platforms, only other tags (``docker build -t
+        app:$CI_COMMIT_SHA .`` then ``docker build -t app:latest .``). The job's daemon (or
+        buildx builder) still holds every layer the first one made, so the repeat re-runs
+        nothing: whether the job caches across pipelines is the first build's question."""
+        key = _repeat_key(build)
+        return key is not None and self._builds_by_repeat_key[key][0] is not build
+
+    def repeats_of(self, build: Build) -> list[Build]:
+        """The later builds of ``build``'s job that repeat it (:meth:`repeats_earlier_build`)."""
+        key = _repeat_key(build)
+        same = self._builds_by_repeat_key.get(key, []) if key is not None else []
+        return [other for other in same if other.step.index > build.step.index]
+
     def job(self, name: str) -> Job | None:
         return next((job for job in self.jobs if job.name == name), None)
+
+
+def _repeat_key(build: Build) -> tuple[object, ...] | None:
+    """What decides the layers a build makes, and on which daemon, tags and the inline cache
+    switch aside (``BUILDKIT_INLINE_CACHE`` only adds metadata to the image config)."""
+    if build.tool not in (Tool.DOCKER, Tool.BUILDX) or build.dockerfile is None:
+        return None
+    if build.context is None or build.no_cache:
+        return None
+    arguments = build.resolved.values("--build-arg")
+    kept = sorted(a for a in arguments if not a.startswith("BUILDKIT_INLINE_CACHE"))
+    platforms = tuple(build.resolved.values("--platform"))
+    return (
+        build.job.name,
+        build.tool,
+        build.dockerfile,
+        build.context,
+        build.target,
+        tuple(kept),
+        platforms,
+        build.daemon,
+    )
 
 
 def dockerfiles_built(pipeline: Pipeline) -> list[str]:

@@ -66,6 +66,8 @@ _ABOUT_ITSELF = ("--version", "-v", "-V", "--help", "-h")
 _WRAPPERS = {"sudo", "exec", "time", "nice", "nohup", "env", "command", "then", "do", "else"}
 _WRAPPERS |= {"if", "elif", "while", "until", "!"}  # ``if ! apt-get install ...; then``
 _USER_SWITCHES = {"gosu", "su-exec"}
+# Shell reserved words in front of a command (``then npm ci``): syntax, not part of its text.
+_KEYWORDS = re.compile(r"^(?:(?:then|do|else|if|elif|while|until|!)\s+)+")
 
 
 class Command(Record):
@@ -299,5 +301,5 @@ def _parsed(script: str) -> tuple[Command, ...]:
             start += 1
         argv = _runner_removed(argv[start:])
         if argv and argv != ["}"]:  # the end of a ``{ ...; }`` group runs nothing
-            found.append(Command(tuple(argv), text))
+            found.append(Command(tuple(argv), _KEYWORDS.sub("", text)))
     return tuple(found)

@@ -6,7 +6,9 @@ Dockerfile is multi-stage, the build has a cache source, but none covers the sta
 image is built from other than its own (the `builder` stage that downloads dependencies and
 compiles): no `--cache-from` of an image built with `--target <stage>` and pushed, and no
 `--cache-to ...,mode=max`. The finding lands on the CI file, also when only the Dockerfile
-changed in a merge request.
+changed in a merge request. A build on another machine the job names in `DOCKER_HOST` (or
+`docker -H`) is not judged: that daemon keeps the build cache of every stage between
+pipelines (see `ci-inline-cache`).
 
 ## Why it matters
 Inline cache (`BUILDKIT_INLINE_CACHE=1`, `--cache-to type=inline`) is `mode=min` only: it
@@ -268,6 +270,8 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 continue
             if not ctx.pipeline.build_index.cache_sources(build):
                 continue  # no cache at all: ci-cache-from's
+            if build.remote_daemon is not None:
+                continue  # one machine's daemon, kept between jobs, caches every stage itself
             if _keeps_every_stage(build):
                 continue
             doc = dockerfile_of(ctx, build)

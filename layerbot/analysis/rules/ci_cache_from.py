@@ -12,10 +12,15 @@ A plain `--no-cache` build is a choice and is left alone; kaniko is `ci-kaniko-c
 
 Not a fresh runner, no finding: a job tagged for a shell runner (`tags: [shell]`) with no
 `docker:dind` service and no `DOCKER_HOST` on TCP builds with the host's daemon, whose layer
-cache outlives the job; so does a daemon that a later job pushes or retags the built image
-from without pulling it (`docker push` and `docker tag` never pull: the jobs share one daemon);
-a job that `docker load`s, before the build, an archive its `cache:` keeps (the previous
-pipeline's `docker save`) has that image's layers.
+cache outlives the job; so does a job with no `docker:dind` service that builds on a host of
+its own (`DOCKER_HOST=ssh://deploy@build01`, a `tcp://` address other than the service names
+`docker` and `localhost`, `docker -H ...`), and a daemon that a later job pushes or retags the
+built image from without pulling it (`docker push` and `docker tag` never pull: the jobs share
+one daemon); a job that `docker load`s, before the build, an archive its `cache:` keeps (the
+previous pipeline's `docker save`) has that image's layers. A build that repeats an earlier
+build of its job under another tag (the same Dockerfile, context, target, build arguments and
+platforms: `docker build -t app:$CI_COMMIT_SHA .` then `docker build -t app:latest .`) finds
+every layer in the job's daemon, made a moment before: only the first build is reported.
 
 ## Why it matters
 A CI runner starts from a clean machine (a fresh Docker-in-Docker service every job), so the
@@ -58,24 +63,31 @@ build:
 ```
 
 ## Fix safety
-The fix edits the build's own script line: it adds `--cache-from IMAGE` and
-`--build-arg BUILDKIT_INLINE_CACHE=1` after the build command, and, unless the job is known
-to run BuildKit, a `docker pull IMAGE || true` entry before it. IMAGE is a stable tag the job
-already pushes (`latest`, `$CI_COMMIT_REF_SLUG`, its own tag variable), spelled as the job
-spells it, or one another job pushes for the same Dockerfile. The built image is the same, so
-this is **safe**. When the job only pushes a per-commit tag (`$CI_COMMIT_SHA`), no later
-pipeline would ever find it, so the fix also tags and pushes `IMAGE:$CI_COMMIT_REF_SLUG`;
-that adds a tag to the registry and is marked **review**. With `docker buildx build` the fix
-uses `--cache-to type=inline` (or a registry cache with `mode=max` when the job creates a
-`docker-container` builder, which can export one); for buildah it adds `--layers` with a
-`--cache-from`/`--cache-to` repository (**review**: a new repository in the registry). A build
-whose image is never pushed, and compose builds, get the finding without a fix.
+The fix edits the build's own script line: it adds `--cache-from IMAGE` and `--build-arg
+BUILDKIT_INLINE_CACHE=1` after the build command, and, unless the job is known to run
+BuildKit, a `docker pull IMAGE || true` entry before it. IMAGE is a stable tag the job already
+pushes (`latest`, `$CI_COMMIT_REF_SLUG`, its own tag variable), spelled as the job spells it,
+or one another job pushes for the same Dockerfile. When the job builds that tag again in a
+repeat of the build, the repeat gets `--build-arg BUILDKIT_INLINE_CACHE=1` too, since the
+image it makes is the one pushed. The built image is the same, so this is **safe**. When the
+job only pushes a per-commit tag (`$CI_COMMIT_SHA`), no later pipeline would ever find it, so
+the fix also tags and pushes `IMAGE:$CI_COMMIT_REF_SLUG`; that adds a tag to the registry and
+is marked **review**. With `docker buildx build` the fix uses `--cache-to type=inline` (or a
+registry cache with `mode=max` when the job creates a `docker-container` builder, which can
+export one); for buildah it adds `--layers` with a `--cache-from`/`--cache-to` repository
+(**review**: a new repository in the registry). A build whose image is never pushed, and
+compose builds, get the finding without a fix.
 
 ## References
 - GitLab docs, "Use the shell executor"
   (https://docs.gitlab.com/ci/docker/using_docker_build/#use-the-shell-executor): the job
   runs `docker` against the host's daemon; and "Caching in GitLab CI/CD"
   (https://docs.gitlab.com/ci/caching/): `cache: paths:` are restored at the next job's start.
+- Docker docs, "Protect the Docker daemon socket" and "docker (base command)": `DOCKER_HOST`
+  or `-H`/`--host` points the CLI at another daemon (`ssh://user@host`, `tcp://host:2376`),
+  which builds with its own image store and build cache; GitLab docs, "Use Docker-in-Docker":
+  the job reaches the `docker:dind` service as `tcp://docker:2376` (`localhost` on
+  Kubernetes runners).
 - Docker docs, "docker image save" and "docker image load": an image saved to a tar archive
   and loaded again keeps its layers; "docker image push" and "docker image tag": both act on
   an image the daemon already holds.
@@ -95,6 +107,9 @@ whose image is never pushed, and compose builds, get the finding without a fix.
   caches; a `docker-container` builder can.
 - Buildah docs, "buildah-build(1)": `--cache-from`/`--cache-to` take a repository and are
   ignored unless `--layers` is given.
+- Docker docs, "Docker build cache": a builder reuses the result of each instruction from
+  its earlier builds while the instruction and the files it uses are unchanged; a second
+  build of the same Dockerfile and context on the same daemon re-runs nothing.
 - Docker docs, "Optimize cache usage in builds: use cache mounts": cache mounts are local to
   the builder and are not included in the exported build cache.
 """
@@ -209,6 +224,13 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     if chosen is not None:
         image = chosen[0]
         edits.append(add_flags(ctx.pipeline, spot, f"--cache-from {image}{inline}"))
+        for repeat in _repeats_tagging(ctx, build, chosen[1]):
+            # the job builds the cache image a second time: that is the image pushed, so it
+            # is the one that must carry the metadata
+            repeat_spot = build_spot(ctx.pipeline, repeat)
+            if repeat_spot is None:
+                return None
+            edits.append(add_flags(ctx.pipeline, repeat_spot, INLINE_CACHE_ARG))
     else:
         per_commit = next(((w, r) for w, r in build.tags if build.pushed(r)), None)
         if per_commit is None:
@@ -243,6 +265,17 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
         safety=safety,
         edits=combine(ctx.pipeline, edits),
     )
+
+
+def _repeats_tagging(ctx: PipelineContext, build: Build, resolved: str) -> list[Build]:
+    """Later builds of the job that repeat ``build`` and tag ``resolved`` without writing inline
+    cache metadata."""
+    key = parse_image(resolved).key
+    return [
+        repeat
+        for repeat in ctx.pipeline.repeats_of(build)
+        if not repeat.inline_cache and any(parse_image(r).key == key for _, r in repeat.tags)
+    ]
 
 
 def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
@@ -300,6 +333,8 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 continue  # kaniko is ci-kaniko-cache's; a plain --no-cache build is a choice
             if ctx.pipeline.keeps_layer_cache(build) or build.loads_cached_image:
                 continue  # not a fresh runner, or the previous image loaded from the job cache
+            if ctx.pipeline.repeats_earlier_build(build):
+                continue  # the job's first build of it made every layer this one needs
             if has_cache_source(ctx, build):
                 continue
             fixer = None if build.no_cache else FIXERS.get(build.tool)

@@ -12,11 +12,15 @@ Dockerfile, might). A cache image of another repository is not judged.
 
 A job runs BuildKit when it builds with `docker buildx build`, sets `DOCKER_BUILDKIT=1` (in
 the command, a script line, or any `variables:`: global, the job's, or inherited through
-`extends:`, anchors and `!reference`), or runs a `docker:23` or later image or dind service.
-A build that reads no cache (`--no-cache`) or only a tag made from this very commit is left to
-`ci-cache-from`. The metadata is written when `BUILDKIT_INLINE_CACHE` is true (`1`, `true`...),
-given as `--build-arg BUILDKIT_INLINE_CACHE=1` or as a bare `--build-arg BUILDKIT_INLINE_CACHE`
-that takes the job's variable, or when the build exports with `--cache-to`.
+`extends:`, anchors and `!reference`), or runs a `docker:23` or later image or dind service. A
+build that reads no cache (`--no-cache`) or only a tag made from this very commit is left to
+`ci-cache-from`. A build on another machine the job names in `DOCKER_HOST` (or `docker -H`) is
+not judged: that one daemon keeps its build cache between pipelines, and BuildKit reuses it
+with or without metadata in the image (a shell runner tag may stand for several machines, so
+it does not count). The metadata is written when `BUILDKIT_INLINE_CACHE` is true (`1`,
+`true`...), given as `--build-arg BUILDKIT_INLINE_CACHE=1` or as a bare `--build-arg
+BUILDKIT_INLINE_CACHE` that takes the job's variable, or when the build exports with
+`--cache-to`.
 
 ## Why it matters
 BuildKit is the default builder since Docker Engine 23, and `docker buildx build` always uses
@@ -65,7 +69,9 @@ the builder stages of a multi-stage build see `ci-cache-builder-stage`.
 - Docker docs, "Inline cache" (https://docs.docker.com/build/cache/backends/inline/): export
   with `--cache-to type=inline` or the build argument
   `BUILDKIT_INLINE_CACHE=1`; import with `--cache-from`.
-- Docker docs, "Cache storage backends": inline cache supports `mode=min` only.
+- Docker docs, "Cache storage backends": inline cache supports `mode=min` only; without an
+  external cache, a build uses the build cache of the builder itself, which `docker builder
+  prune` clears ("Build garbage collection"): a daemon kept between jobs keeps it.
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": the example
   builds with `--build-arg BUILDKIT_INLINE_CACHE=1 --cache-from $CI_REGISTRY_IMAGE:latest`.
 """
@@ -143,6 +149,8 @@ def _consumers(ctx: PipelineContext) -> dict[str, tuple[Build, str]]:
             continue
         if consumer.no_cache:
             continue  # nothing is read from any cache
+        if consumer.remote_daemon is not None:
+            continue  # one machine's daemon, kept between jobs: its own build cache serves
         for reference in cache_references(index.cache_sources(consumer)):
             key = parse_image(reference).key
             if key in index.exports:

@@ -5,7 +5,8 @@ Flags a `docker build` that runs on the classic (pre-BuildKit) builder, because 
 `DOCKER_BUILDKIT=0` or uses a Docker image older than Engine 23 (`docker:20.10`,
 `docker:19.03-dind`, ...), and names a `--cache-from` image that no earlier
 `docker pull` of the job fetched. Not on a daemon that outlives the job (a shell runner's,
-see `ci-cache-from`): its image store still holds what the previous pipeline built. A
+or another host's the job names in `DOCKER_HOST`; see `ci-cache-from`): its image store
+still holds what the previous pipeline built. A
 `--cache-from` of a tag made from this very commit, or beside `--no-cache`, reads nothing
 however it is pulled: that is `ci-cache-from`'s.
 

@@ -8,7 +8,11 @@ that an *earlier* `RUN` created, in the same stage or in a stage it is built `FR
 
 What the earlier `RUN` already deleted itself (`... && rm -rf /var/lib/apt/lists/*`), kept
 out with a flag (`apk add --no-cache`, `pip --no-cache-dir`) or held in a cache mount is in
-no layer: deleting it again later is a harmless no-op and is not reported. Deletions are read
+no layer: deleting it again later is a harmless no-op and is not reported. So is a later
+`apt-get clean` (or `rm -rf /var/cache/apt/*`) on its own: the Debian and Ubuntu images
+delete the downloaded `.deb` archives after every install themselves, unless the Dockerfile
+turned that off (removed `/etc/apt/apt.conf.d/docker-clean` or set
+`APT::Keep-Downloaded-Packages`). Deletions are read
 in every spelling: `rm` with any flags and quoting, `find <dir> -delete`, `find -exec rm`, and
 the package managers' own clean commands (`apt-get clean`/`distclean`, `yum clean all`,
 `npm cache clean`, `conda clean`, `composer clear-cache` ...).
@@ -59,6 +63,10 @@ leaves such RUNs to this rule.
   same `RUN` as `apt-get update`, since the cache "isn't stored in a layer" only then.
 - Docker docs, "Dockerfile reference: RUN": every `RUN` executes in a new layer on top of the
   current image and commits the result.
+- Docker docs, "Building best practices: apt-get": "Official Debian and Ubuntu images
+  automatically run `apt-get clean`, so explicit invocation is not required"; "Dockerfile
+  reference: RUN --mount=type=cache" keeps apt's downloads only after removing
+  `/etc/apt/apt.conf.d/docker-clean` and setting `Binary::apt::APT::Keep-Downloaded-Packages`.
 """
 
 from __future__ import annotations
@@ -249,6 +257,8 @@ def _removals_of(
     for cache in caches_removed_by(command):
         if any(_creates(cache, c) for c in before):
             continue
+        if cache.key == "apt-archives" and not _keeps_downloaded_debs(chain, run):
+            continue  # Debian and Ubuntu images delete the archives after every install
         touched, creator = _left_by(earlier(), cache)
         inferred = not touched
         if not touched and cache.key in _MANAGERS:
@@ -267,6 +277,24 @@ def _removals_of(
             run, position, command, creator, cache.label, movable, cache.key == "tmp", inferred
         )
         return
+
+
+def _keeps_downloaded_debs(chain: list[Instruction], run: Instruction) -> bool:
+    """Whether apt keeps the ``.deb`` archives it downloads before ``run``: the Debian and
+    Ubuntu images (and all built on them) ship ``/etc/apt/apt.conf.d/docker-clean``, which
+    deletes them after every install, unless a RUN removed that file or turned on
+    ``APT::Keep-Downloaded-Packages`` (Docker's cache-mount recipe does both)."""
+    for instruction in chain:
+        if instruction.line >= run.line:
+            return False
+        if instruction.keyword != "RUN":
+            continue
+        for command in runs.run_commands(instruction):
+            if "Keep-Downloaded-Packages" in command.text:
+                return True
+            if command.program == "rm" and any(a.endswith("docker-clean") for a in command.argv):
+                return True
+    return False
 
 
 def _between(

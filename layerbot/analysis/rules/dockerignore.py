@@ -5,6 +5,12 @@ Flags the first `COPY . .` (or `COPY . /app`, `ADD . …`) of a Dockerfile when 
 has no ignore file: neither `.dockerignore` at the root of the context nor
 `<Dockerfile-name>.dockerignore` next to the Dockerfile (BuildKit uses the latter first).
 
+The build context is the one a CI job passes (`docker build -f docker/Dockerfile .`). Without
+one it is the Dockerfile's folder, unless that folder holds none of the files the Dockerfile
+copies by name and a folder above it does: a `docker/Dockerfile` that copies `package.json`
+from the repository root is built with the root as context, and the root's `.dockerignore`
+is the one that counts.
+
 ## Why it matters
 Without an ignore file, everything in the context directory is sent to the builder and copied
 into the image: `.git` (which changes with every commit, so the copy and every step after it
@@ -44,7 +50,10 @@ uses (`.git` for a `git` command after the copy) are left out, as are output fol
 
 ## References
 - Docker docs, "Build context: .dockerignore files" (syntax, `**`, `!` exceptions, and the
-  `<Dockerfile>.dockerignore` file that takes precedence).
+  `<Dockerfile>.dockerignore` file that takes precedence); the `.dockerignore` file is read
+  from the root of the build context.
+- Docker docs, "docker buildx build: --file": the Dockerfile may live anywhere, and `COPY`
+  sources are paths inside the context (`docker build -f dockerfiles/Dockerfile.debug .`).
 - Docker docs, "Building best practices: Exclude with .dockerignore".
 - Docker docs, "Build cache invalidation": `COPY` is invalidated when any copied file changes.
 """

@@ -9,7 +9,9 @@ a default pinned by version or digest is pinned), and with the `word` of
 `${VAR:-word}` when the variable has no default. An image or tag taken from an `ARG` with no
 default comes from the build (`--build-arg`), so the Dockerfile leaves nothing unpinned and
 nothing is reported (a variable registry in front of a tagless name still has no tag).
-`FROM scratch` and `FROM <earlier stage>` pull nothing and are never flagged.
+`FROM scratch` and `FROM <earlier stage>` pull nothing and are never flagged. A stage named
+after its own image (`FROM composer AS composer`, kept to `COPY --from=composer` later) still
+pulls that image: a `FROM` can only name a stage that comes before it.
 
 ## Why it matters
 `latest` moves. The same commit builds a different image next month, a new major version of
@@ -34,7 +36,9 @@ declares (go.mod's `go` directive, `.nvmrc` or package.json `engines.node`,
 Without such a declaration the finding has no fix.
 
 ## References
-- Docker docs, "Dockerfile reference: FROM": the tag defaults to `latest` when omitted;
+- Docker docs, "Dockerfile reference: FROM": the tag defaults to `latest` when omitted; the
+  name given with `AS name` can be used in *subsequent* `FROM` and `COPY --from=<name>`
+  instructions to refer to the image built in this stage;
   "Understand how ARG and FROM interact": an `ARG` before the first `FROM` can be used in
   `FROM`, and `--build-arg` overrides its default.
 - Docker docs, "Dockerfile reference: Environment replacement": `${variable:-word}` gives
@@ -87,8 +91,9 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
         if doc.base_stage(stage) is not None or stage.base.lower() == _SCRATCH:
             continue
         image = doc.resolved_base(stage)
-        if _chosen_elsewhere(image) or doc.stage_named(image.name) is not None:
-            continue
+        named = doc.stage_named(image.name)
+        if _chosen_elsewhere(image) or (named is not None and named.index < stage.index):
+            continue  # a stage names only earlier stages: `FROM composer AS composer` pulls
         if image.digest or (image.tag and image.tag != "latest") or image.name == _SCRATCH:
             continue
         written = "no tag" if image.tag is None else "`:latest`"
