@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 import posixpath
 
 from layerbot.analysis.dockerfile import Dockerfile, Instruction
@@ -43,6 +45,12 @@ class DockerfileContext:
     def read(self, name: str) -> str | None:
         return self.repo.read(self.context_file(name))
 
+    def json_object(self, name: str) -> dict[str, object] | None:
+        """The JSON object a manifest holds (package.json, composer.json): ``{}`` when the
+        file is missing, ``None`` when it is not a JSON object. Parsed once per text, so
+        the rules asking about one package.json share it: never change what it returns."""
+        return _json_object(self.read(name) or "{}")
+
     def finding(
         self,
         rule: str,
@@ -65,6 +73,15 @@ class DockerfileContext:
             impact=impact,
             fix=fix,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _json_object(text: str) -> dict[str, object] | None:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 _NOT_A_PLAIN_PATH = ("$", "*", "?", "[", "://")

@@ -8,7 +8,6 @@ dependency-only command inserted, and the reasons a reviewer should look at it.
 from __future__ import annotations
 
 import fnmatch
-import json
 import posixpath
 import re
 import shlex
@@ -278,11 +277,10 @@ def _may_prepare(instruction: Instruction) -> bool:
 
 def _install_reads_sources(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
     if ecosystem in (ecosystems.NPM, ecosystems.YARN, ecosystems.PNPM):
-        try:
-            package = json.loads(ctx.read("package.json") or "{}")
-        except ValueError:
+        package = ctx.json_object("package.json")
+        if package is None:
             return ["package.json could not be read"]
-        scripts = package.get("scripts") if isinstance(package, dict) else None
+        scripts = package.get("scripts")
         hooks = [s for s in _LIFECYCLE_SCRIPTS if isinstance(scripts, dict) and s in scripts]
         if hooks:
             return [f"package.json runs `{'`, `'.join(hooks)}` on install, which may need sources"]

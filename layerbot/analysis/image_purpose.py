@@ -10,7 +10,6 @@ from the base image alone.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 import shlex
@@ -160,11 +159,8 @@ def _script_name(operands: list[str]) -> str:
 
 
 def _package_scripts(ctx: DockerfileContext) -> dict[str, str]:
-    try:
-        package = json.loads(ctx.read("package.json") or "{}")
-    except ValueError:
-        return {}
-    scripts = package.get("scripts") if isinstance(package, dict) else None
+    package = ctx.json_object("package.json")
+    scripts = package.get("scripts") if package is not None else None
     if not isinstance(scripts, dict):
         return {}
     return {k: v for k, v in scripts.items() if isinstance(k, str) and isinstance(v, str)}

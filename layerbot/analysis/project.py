@@ -7,7 +7,6 @@ and to copy only manifest files that exist.
 
 from __future__ import annotations
 
-import json
 import re
 
 from layerbot.analysis.context import DockerfileContext
@@ -33,11 +32,8 @@ def node_version(ctx: DockerfileContext) -> str | None:
         match = re.match(_VERSION, text)
         if match:
             return match.group(1)
-    try:
-        package = json.loads(ctx.read("package.json") or "{}")
-    except ValueError:
-        return None
-    engines = package.get("engines") if isinstance(package, dict) else None
+    package = ctx.json_object("package.json")
+    engines = package.get("engines") if package is not None else None
     spec = engines.get("node") if isinstance(engines, dict) else None
     match = re.search(_VERSION, spec) if isinstance(spec, str) else None
     return match.group(1) if match else None

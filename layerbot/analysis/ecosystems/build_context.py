@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import json
 import posixpath
 import re
 import shlex
@@ -140,11 +139,10 @@ def _workspace_patterns(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[st
     be read: its workspaces are then unknown."""
     if ecosystem is PNPM:
         return _pnpm_workspaces(ctx.read("pnpm-workspace.yaml"))
-    try:
-        manifest = json.loads(ctx.read("package.json") or "{}")
-    except ValueError:
+    manifest = ctx.json_object("package.json")
+    if manifest is None:
         return ["*"]
-    declared = manifest.get("workspaces") if isinstance(manifest, dict) else None
+    declared = manifest.get("workspaces")
     if isinstance(declared, dict):
         declared = declared.get("packages")
     if declared is None:
@@ -263,12 +261,9 @@ def _node_local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str
         for pattern in _workspace_patterns(ctx, ecosystem)
         if not _literal(pattern) and not pattern.startswith("!")
     ]
-    try:
-        manifest = json.loads(ctx.read("package.json") or "{}")
-    except ValueError:
-        return found
+    manifest = ctx.json_object("package.json") or {}
     for table in _DEPENDENCY_TABLES:
-        declared = manifest.get(table) if isinstance(manifest, dict) else None
+        declared = manifest.get(table)
         for spec in declared.values() if isinstance(declared, dict) else ():
             path = _node_local_path(spec) if isinstance(spec, str) else None
             if path and path not in found:
@@ -335,11 +330,8 @@ def _requirements_local_inputs(ctx: DockerfileContext) -> list[str]:
 
 def _composer_path_repositories(ctx: DockerfileContext) -> list[str]:
     """Composer ``path`` repositories (Composer docs, "Repositories": path)."""
-    try:
-        manifest = json.loads(ctx.read("composer.json") or "{}")
-    except ValueError:
-        return []
-    repositories = manifest.get("repositories") if isinstance(manifest, dict) else None
+    manifest = ctx.json_object("composer.json") or {}
+    repositories = manifest.get("repositories")
     if isinstance(repositories, dict):
         repositories = list(repositories.values())
     if not isinstance(repositories, list):

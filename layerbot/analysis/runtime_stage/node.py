@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 
 from layerbot.analysis import project
@@ -27,11 +26,10 @@ def _entry_script(inputs: Inputs) -> str | None:
         ("start",),
         ("run", "start"),
     ):
-        try:
-            package = json.loads(inputs.ctx.read("package.json") or "{}")
-        except ValueError:
+        package = inputs.ctx.json_object("package.json")
+        if package is None:
             return None
-        scripts = package.get("scripts") if isinstance(package, dict) else None
+        scripts = package.get("scripts")
         start = scripts.get("start") if isinstance(scripts, dict) else None
         found = commands(start) if isinstance(start, str) else []
         if len(found) != 1:
