@@ -166,3 +166,23 @@ def test_only_heredocs_a_shell_runs_are_read_as_shell() -> None:
     )
     programs = [[c.program for c in run.commands] for run in doc.final_stage.of("RUN")]
     assert programs == [["pip"], ["bash", "pip"], ["python3"], ["cat"]]
+
+
+def test_variables_expand_with_the_values_set_before_the_line() -> None:
+    doc = parse(
+        "ARG ROOT=/srv\n"
+        "FROM python:3.12 AS base\n"
+        "ENV HOME=/home/app APP=$HOME/web\n"
+        "FROM base\n"
+        "ARG ROOT\n"
+        "ARG TAG\n"
+        "ENV DATA=${ROOT}/data\n"
+        "WORKDIR $APP\n",
+        "Dockerfile",
+    )
+    stage = doc.stages[1]
+    assert doc.expanded(stage, "$APP/requirements.txt", 8) == "/home/app/web/requirements.txt"
+    assert doc.expanded(stage, "${DATA}", 8) == "/srv/data"
+    assert doc.expanded(stage, "${DATA}", 7) == "${DATA}"  # set on line 7, for what follows
+    assert doc.expanded(stage, "$TAG-${TAG:-latest}", 8) == "$TAG-latest"
+    assert doc.expanded(doc.stages[0], "$ROOT", 3) == "$ROOT"  # not redeclared in that stage

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from layerbot.analysis import ecosystems, layer_cache, runs
 from layerbot.analysis.context import DockerfileContext
-from layerbot.analysis.dockerfile import Instruction, Stage
+from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind, make
 from layerbot.analysis.record import Record
 from layerbot.analysis.shell import Command
@@ -203,14 +203,20 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch, root: str | None) -
     return True
 
 
-def _run_dir(workdir: str, run: Instruction, step: DependencyStep) -> str:
+def _run_dir(
+    ctx: DockerfileContext, stage: Stage, workdir: str, run: Instruction, step: DependencyStep
+) -> str:
     """Where the step finds its project: the working directory (after a leading ``cd``,
     ``make -C``), or the folder of a requirements file named by absolute path (``pip install
-    -r /app/requirements.txt`` run from ``/``)."""
-    named = [f for f in ecosystems.pip_requirement_files(step.command) if f.startswith("/")]
+    -r /app/requirements.txt`` run from ``/``, or ``-r $APP_HOME/requirements.txt`` with the
+    stage's ENV)."""
+    files = ecosystems.pip_requirement_files(step.command)
+    named = [p for p in (ctx.doc.expanded(stage, f, run.line) for f in files) if p[:1] == "/"]
     if step.ecosystem is ecosystems.PIP and named:
         return posixpath.dirname(posixpath.normpath(named[0]))
     changed = working_dir_change(run, step.command)
+    if changed is not None:
+        changed = ctx.doc.expanded(stage, changed, run.line)
     folder = workdir if changed is None else posixpath.join(workdir, changed)
     if step.command.program in make.MAKE_PROGRAMS:
         folder = posixpath.join(folder, make.makefile_dir(step.command) or ".")
@@ -269,7 +275,7 @@ def initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
     parent = ctx.doc.base_stage(stage)
     if parent is None:
         return image_workdir(ctx.doc.resolved_base(stage))
-    return workdir_before(parent, 10**9, initial_workdir(ctx, parent))
+    return workdir_before(ctx.doc, parent, 10**9, initial_workdir(ctx, parent))
 
 
 def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
@@ -280,17 +286,19 @@ def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
         copies: list[tuple[Instruction, str]] = []
         for instruction in stage.body:
             if instruction.keyword == "WORKDIR":
-                workdir = posixpath.normpath(posixpath.join(workdir, instruction.arguments.strip()))
+                folder = ctx.doc.expanded(stage, instruction.arguments.strip(), instruction.line)
+                workdir = posixpath.normpath(posixpath.join(workdir, folder))
             elif instruction.keyword in {"COPY", "ADD"}:
                 if "from" in instruction.flags:
                     prepared.update(_held_by(instruction, workdir))
                 target = instruction.copy_destination() or "."
+                target = ctx.doc.expanded(stage, target, instruction.line)
                 copies.append((instruction, posixpath.normpath(posixpath.join(workdir, target))))
             if instruction.keyword != "RUN":
                 continue  # only a RUN runs dependency steps
             steps = [
                 *ecosystems.dependency_steps(instruction),
-                *_make_steps(ctx, instruction, copies, workdir),
+                *_make_steps(ctx, stage, instruction, copies, workdir),
             ]
             for step in steps:
                 if step.ecosystem.name in prepared:
@@ -303,6 +311,7 @@ def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
 
 def _make_steps(
     ctx: DockerfileContext,
+    stage: Stage,
     run: Instruction,
     copies: list[tuple[Instruction, str]],
     workdir: str,
@@ -314,7 +323,7 @@ def _make_steps(
         if command.program not in make.MAKE_PROGRAMS:
             continue
         probe = DependencyStep(ecosystems.GO, StepKind.BUILD, command)
-        folder = _project_folder(ctx, copies, _run_dir(workdir, run, probe))
+        folder = _project_folder(ctx, copies, _run_dir(ctx, stage, workdir, run, probe))
         texts = (ctx.read(posixpath.join(folder, name)) for name in make.MAKEFILE_NAMES)
         text = next((t for t in texts if t is not None), None)
         step = make.make_step(command, text) if text is not None else None
@@ -342,7 +351,7 @@ def _fetch_after_sources(
     mount holds the download cache: the build re-runs on a source change anyway and its
     downloads then come from the mount (Docker docs, "Optimize cache usage in builds").
     """
-    run_dir = _run_dir(workdir, run, step)
+    run_dir = _run_dir(ctx, stage, workdir, run, step)
     whole = step.kind is StepKind.DOWNLOAD
     sources_dir = _named_project_dir(run_dir, step)
     if not whole and ecosystems.has_cache_mount(run, step.ecosystem, image):
@@ -428,14 +437,15 @@ def working_dir_change(run: Instruction, until: Command) -> str | None:
     return None
 
 
-def workdir_before(stage: Stage, line: int, start: str = "/") -> str:
+def workdir_before(doc: Dockerfile, stage: Stage, line: int, start: str = "/") -> str:
     """The working directory an instruction at ``line`` runs in (``start`` by default)."""
     current = start
     for instruction in stage.body:
         if instruction.line >= line:
             break
         if instruction.keyword == "WORKDIR":
-            current = posixpath.join(current, instruction.arguments.strip())
+            folder = doc.expanded(stage, instruction.arguments.strip(), instruction.line)
+            current = posixpath.join(current, folder)
     return posixpath.normpath(current)
 
 

@@ -316,7 +316,7 @@ def reorder_fix(
     copy, run, step = fetch.copy, fetch.run, fetch.step
     if copy is run:
         return None  # sources bind-mounted into the fetching RUN: nothing to reorder
-    workdir = workdir_before(fetch.stage, copy.line, initial_workdir(ctx, fetch.stage))
+    workdir = workdir_before(ctx.doc, fetch.stage, copy.line, initial_workdir(ctx, fetch.stage))
     already = already_copied(fetch, manifests)
     between = [i for i in fetch.stage.body if copy.line < i.line < run.line]
     movable = {n for i in between if i.keyword in _MOVABLE for n in range(i.line, i.end_line + 1)}

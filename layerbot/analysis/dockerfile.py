@@ -65,6 +65,22 @@ _VARIABLE = re.compile(
 )
 
 
+def _expand(text: str, values: dict[str, str]) -> str:
+    """``text`` with ``values`` substituted for its variables; an unknown one stays as written,
+    unless a ``${NAME:-word}`` form says what it gives then."""
+
+    def substitute(match: re.Match[str]) -> str:
+        name, operator, word = match.group(1) or match.group(4), match.group(2), match.group(3)
+        value = values.get(name)
+        if operator in {":-", "-"}:
+            return word if value is None or (operator == ":-" and not value) else value
+        if operator in {":+", "+"}:
+            return "" if value is None or (operator == ":+" and not value) else word
+        return match.group(0) if value is None else value
+
+    return _VARIABLE.sub(substitute, text) if "$" in text else text
+
+
 class Instruction(Record):
     """One instruction. ``line``/``end_line`` are 1-based and cover continuations and heredocs."""
 
@@ -291,25 +307,55 @@ class Dockerfile:
         return {}
 
     def _resolve(self, base: str) -> ImageRef:
+        return parse_image(_expand(base, self._global_defaults))
+
+    @cached_property
+    def _global_defaults(self) -> dict[str, str]:
+        """What the ARGs before the first FROM default to."""
         defaults: dict[str, str] = {}
-
-        def substitute(match: re.Match[str]) -> str:
-            name, operator, word = match.group(1) or match.group(4), match.group(2), match.group(3)
-            value = defaults.get(name)
-            if operator in {":-", "-"}:
-                return word if value is None or (operator == ":-" and not value) else value
-            if operator in {":+", "+"}:
-                return "" if value is None or (operator == ":+" and not value) else word
-            return match.group(0) if value is None else value
-
         for arg in self.global_args:
             for word in split_words(arg.arguments):
                 name, equals, default = word.partition("=")
                 if equals:
-                    defaults[name] = _VARIABLE.sub(substitute, default)
+                    defaults[name] = _expand(default, defaults)
                 else:
                     defaults.pop(name, None)
-        return parse_image(_VARIABLE.sub(substitute, base))
+        return defaults
+
+    def expanded(self, stage: Stage, text: str, line: int) -> str:
+        """``text`` with the variables the stage's ENV and ARG set before ``line`` replaced, as
+        BuildKit replaces them in WORKDIR, COPY and ADD (Dockerfile reference, "Environment
+        replacement"); a RUN's shell sees the same values, ENV being in its environment. An
+        ARG declared without a value in the stage takes the default of the ARG of that name
+        before the first FROM, and the ENV of the stage it is built FROM carry over (they are
+        in that image). What the build passes (``--build-arg``) cannot be known: a variable
+        with no value stays as written."""
+        if "$" not in text:
+            return text
+        values = self._inherited_env(stage)
+        for instruction in stage.body:
+            if instruction.line >= line:
+                break
+            if instruction.keyword == "ARG":
+                for word in split_words(instruction.arguments):
+                    name, equals, _ = word.partition("=")
+                    if not equals and name in self._global_defaults:
+                        values[name] = self._global_defaults[name]
+            for name, value in instruction.assignments.items():
+                values[name] = _expand(value, values)
+        return _expand(text, values)
+
+    def _inherited_env(self, stage: Stage) -> dict[str, str]:
+        """The ENV values the stage's base stage (and its own base...) set."""
+        parent = self.base_stage(stage)
+        if parent is None:
+            return {}
+        values = self._inherited_env(parent)
+        for instruction in parent.body:
+            if instruction.keyword == "ENV":
+                for name, value in instruction.assignments.items():
+                    values[name] = _expand(value, values)
+        return values
 
     def used_stages(self) -> set[int]:
         """Indexes of stages the final image depends on (FROM chains and COPY --from)."""

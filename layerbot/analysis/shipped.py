@@ -89,10 +89,11 @@ class ShippedImage:
         cwd: str | None = image_workdir(self.image)
         steps: list[Step] = []
         before: dict[int, str | None] = {}
-        for instruction in self.instructions:
+        for stage, instruction in ((s, i) for s in self.chain for i in s.body):
             before[instruction.line] = cwd
             if instruction.keyword == "WORKDIR":
                 target = instruction.arguments.strip().strip("\"'")
+                target = self.doc.expanded(stage, target, instruction.line)
                 cwd = None if cwd is None or "$" in target else resolve(target, cwd)
             elif instruction.keyword == "RUN" and instruction.is_exec_form:
                 # `RUN ["gradle", "build"]`: no shell, so no `cd` either.
@@ -103,6 +104,7 @@ class ShippedImage:
                 for command in commands(instruction.script):
                     if command.program == "cd":
                         target = command.argv[1] if len(command.argv) > 1 else "~"
+                        target = self.doc.expanded(stage, target, instruction.line)
                         ok = here is not None and not target.startswith(("$", "~", "-"))
                         here = resolve(target, here) if ok and here is not None else None
                     else:

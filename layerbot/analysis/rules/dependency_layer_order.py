@@ -32,11 +32,12 @@ was copied whole.
 The message names the command that fetches. The project a command works on is found from
 `WORKDIR` (or the one the base image sets: `/var/www/html` in the `php` apache and fpm
 images, `/app` in `composer`, `/go` in `golang`), a leading `cd` and the copies that filled
-that folder; Go, Cargo and Gradle also
-look for their manifest in the parent folders, as the tools do. A step of the same package
-manager earlier in the stage, in a stage it is built `FROM`, or dependencies copied in with
-`COPY --from` (`node_modules`, `/go/pkg/mod`, `/usr/local/bundle`) mean the dependencies are
-prepared.
+that folder, with the variables the stage's `ENV` and `ARG` defaults set (`WORKDIR
+$APP_HOME`, `COPY . $APP_HOME`, `pip install -r $APP_HOME/requirements.txt`); Go, Cargo and
+Gradle also look for their manifest in the parent folders, as the tools do. A step of the
+same package manager earlier in the stage, in a stage it is built `FROM`, or dependencies
+copied in with `COPY --from` (`node_modules`, `/go/pkg/mod`, `/usr/local/bundle`) mean the
+dependencies are prepared.
 
 Not flagged:
 - builds that cannot download: vendored Go modules (`vendor/modules.txt`, `-mod=vendor`,
@@ -162,6 +163,8 @@ Workspaces named by their folder (`"workspaces": ["api", "web"]`) have their `pa
 copied with the manifests.
 
 ## References
+- Docker docs, "Dockerfile reference": "Environment replacement" (`ENV` and `ARG` values
+  are substituted in `WORKDIR`, `COPY` and `ADD`; `ENV` is in the environment of `RUN`).
 - Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
   `RUN --mount=type=bind` by the mounted files, and all later steps re-run.
 - Docker docs, "Optimize cache usage in builds": "Order your layers" (copy `package.json` and
