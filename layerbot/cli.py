@@ -124,7 +124,17 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _run(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # The reader went away (`layerbot check . | head`): stop quietly, as a shell tool does,
+        # and keep the interpreter's final flush from failing the same way (Python docs,
+        # "Note on SIGPIPE").
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command a pipe stopped
+
+
+def _run(argv: Sequence[str]) -> int:
     named = argv[0] if argv and argv[0] in _COMMANDS else None
     parser = build_parser(named)
     args = parser.parse_args(argv)

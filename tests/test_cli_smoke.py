@@ -47,3 +47,20 @@ def _sub_parser(parser: argparse.ArgumentParser, command: str) -> argparse.Argum
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     sub: argparse.ArgumentParser = commands.choices[command]
     return sub
+
+
+def test_a_reader_that_stops_early_ends_the_check_quietly() -> None:
+    """``layerbot check . | head``: the report is far larger than a pipe holds, so the
+    reader closing it stops the write; no traceback, the shell's status for it."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "layerbot.cli", "check", "--diff", "tests/realworld"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(1)
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 141, stderr
+    assert "Traceback" not in stderr
