@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import posixpath
+import re
+from collections.abc import Iterator
 
 from layerbot.analysis.dockerfile import Dockerfile, Instruction
 from layerbot.analysis.model import Finding, Fix, RepoView, Severity
@@ -84,7 +86,21 @@ def _json_object(text: str) -> dict[str, object] | None:
     return value if isinstance(value, dict) else None
 
 
-_NOT_A_PLAIN_PATH = ("$", "*", "?", "[", "://")
+# A source that is no plain file name: a variable, a glob or a URL.
+_NOT_A_PLAIN_PATH = re.compile(r"[$*?\[]|://")
+
+
+def _plain_sources(doc: Dockerfile) -> Iterator[str]:
+    """The files the Dockerfile copies from the context by a plain name."""
+    for instruction in doc.instructions:
+        if instruction.keyword not in ("COPY", "ADD") or "from" in instruction.flags:
+            continue
+        for source in instruction.copy_sources():
+            if source.startswith("-") or source.endswith("/") or _NOT_A_PLAIN_PATH.search(source):
+                continue
+            name = posixpath.normpath(source)
+            if name not in (".", "..") and not name.startswith("../"):
+                yield name
 
 
 def _inferred_context(doc: Dockerfile, repo: RepoView) -> str:
@@ -96,21 +112,13 @@ def _inferred_context(doc: Dockerfile, repo: RepoView) -> str:
     folder = posixpath.dirname(doc.path)
     if folder in ("", "."):
         return folder
-    named = [
-        posixpath.normpath(source)
-        for instruction in doc.instructions
-        if instruction.keyword in ("COPY", "ADD") and "from" not in instruction.flags
-        for source in instruction.copy_sources()
-        if not source.startswith("-")
-        and not source.endswith("/")
-        and not any(mark in source for mark in _NOT_A_PLAIN_PATH)
-        and posixpath.normpath(source) not in (".", "..")
-        and not posixpath.normpath(source).startswith("../")
-    ]
-    if not named or any(repo.exists(posixpath.join(folder, name)) for name in named):
-        return folder
+    named = []
+    for name in _plain_sources(doc):
+        if repo.exists(posixpath.join(folder, name)):
+            return folder  # the usual case: asked no further
+        named.append(name)
     parent = folder
-    while parent not in ("", "."):
+    while named and parent not in ("", "."):
         parent = posixpath.dirname(parent)
         if any(repo.exists(posixpath.join(parent, name) if parent else name) for name in named):
             return parent
