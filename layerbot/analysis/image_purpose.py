@@ -49,7 +49,21 @@ _HOT_RELOADERS = {
 }  # fmt: skip
 # Node images only: kept as text, ``re`` compiles it when first used.
 _DEV_SCRIPTS = r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$"
-_TOOLCHAIN_TESTS = {"go": "test", "cargo": "test", "dotnet": "test", "mvn": "test"}
+_TOOLCHAIN_TESTS = {
+    "go": "test", "cargo": "test", "dotnet": "test", "mvn": "test", "mvnw": "test",
+    "gradle": "test", "gradlew": "test",
+}  # fmt: skip
+# Interactive notebooks: the kernel runs whatever code its user types, so the image is a
+# workbench (``jupyter lab``, ``python -m notebook``, ``ipython``).
+_NOTEBOOKS = {"jupyter", "jupyter-lab", "jupyter-notebook", "jupyterlab", "notebook", "ipython"}
+# Interpreters and build tools that, started with no program or task to run (``CMD
+# ["python"]``, ``ENTRYPOINT ["go"]``), open a prompt or wait for the task a user passes.
+_BARE_STARTS = {
+    "python", "python3", "ipython", "node", "irb", "iex", "ghci", "julia", "R",
+    "go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "dotnet", "mix",
+}  # fmt: skip
+# Start commands that only print a message (`echo "not a runnable image"`): nothing to start.
+_NO_OP_STARTS = {"echo", "printf"}
 # Go analysis tools that load packages through the toolchain (``go/packages`` runs ``go
 # list``): an image that installs one is a lint or analysis image and needs the compiler at
 # run time, whatever its entrypoint is called.
@@ -102,7 +116,7 @@ class _Workbench(Record):
             return depth < 4 and any(self.starts(c, depth + 1) for c in inner)
         if program in SHELLS:
             return not operands  # `bash`, `sh -l`: a shell; `sh start.sh` runs an app
-        if program in _TASK_RUNNERS | _TEST_RUNNERS | _HOT_RELOADERS:
+        if program in _TASK_RUNNERS | _TEST_RUNNERS | _HOT_RELOADERS | _NOTEBOOKS:
             return True
         if (program == "tail" and "/dev/null" in command.argv) or program == "sleep":
             return True
@@ -150,6 +164,12 @@ class _Workbench(Record):
 
 
 _NODE_RUNNERS = {"npm", "yarn", "pnpm", "bun"}
+
+
+def _bare(argv: tuple[str, ...]) -> bool:
+    """An interpreter or a build tool started with flags at most: no script, no task."""
+    program = posixpath.basename(argv[0]) if argv else ""
+    return program in _BARE_STARTS and all(arg.startswith("-") for arg in argv[1:])
 
 
 def _script_name(operands: list[str]) -> str:
@@ -217,9 +237,16 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     entry = shipped.entry()
     if entry is not None:  # `ENTRYPOINT ["dotnet"]` + `CMD ["watch", "run"]` read as one
         started.append(Command(entry.argv, shlex.join(entry.argv)))
+    if started and all(command.program in _NO_OP_STARTS for command in started):
+        return "the start command only prints a message: the image starts nothing of its own"
     for command in started:
         if workbench.starts(command):
             return f"the image starts `{command.program}`, a development or test command"
+    # Read on the one command Docker runs: `ENTRYPOINT ["python"]` alone is a prompt, with
+    # `CMD ["app.py"]` it runs the application.
+    if entry is not None and _bare(entry.argv):
+        program = posixpath.basename(entry.program)
+        return f"the image starts `{program}` with nothing to run: a prompt or a tool"
     for instruction in shipped.of_keyword("RUN", "COPY", "ADD"):
         tool = next((t for t in _TOOLCHAIN_USING_TOOLS if t in instruction.original), None)
         if tool is not None:

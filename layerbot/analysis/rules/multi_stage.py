@@ -31,10 +31,17 @@ environment rather than an application:
 - a start command that opens a workbench: a shell (`bash`, `sh`), `make`, a test runner
   (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
   `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
-  `manage.py runserver`, `rails server` with `RAILS_ENV=development`), `sleep infinity`; an
+  `manage.py runserver`, `rails server` with `RAILS_ENV=development`), a notebook server
+  (`jupyter lab`, `python -m notebook`, `ipython`), `gradle test`, `sleep infinity`; an
   `npm start`/`yarn start` is judged by its `package.json` script; `ENTRYPOINT` and `CMD`
   are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
   "dev"]`);
+- a start command with nothing to run: an interpreter or the toolchain itself started
+  without a script or task (`CMD ["python"]` opens the prompt, `ENTRYPOINT ["go"]` waits
+  for the `test ./...` a user passes), read on the one command Docker runs, so
+  `ENTRYPOINT ["python"]` + `CMD ["app.py"]` is an application; or an entrypoint that only
+  prints a message (`ENTRYPOINT echo "not a runnable image"`): the image was built to run
+  its checks;
 - a Go analysis tool installed in the image (`golangci-lint`, `staticcheck`, `gosec`,
   `govulncheck`, `gopls`): it loads packages through the `go` command, so a lint image needs
   the toolchain at run time whatever its entrypoint is called;
@@ -135,6 +142,13 @@ part of the group.
 - Alpine `apk add --no-cache` and `--virtual`: <https://wiki.alpinelinux.org/wiki/Alpine_Package_Keeper>
 - GitLab CI/CD YAML syntax, `image:` (the image a job runs in):
   <https://docs.gitlab.com/ee/ci/yaml/#image>
+- Docker docs, "Dockerfile reference: Understand how CMD and ENTRYPOINT interact" (the
+  command a container runs is the ENTRYPOINT followed by the CMD):
+  <https://docs.docker.com/reference/dockerfile/#understand-how-cmd-and-entrypoint-interact>
+- Python docs, "Using the Python Interpreter": started without a script, the interpreter
+  reads commands interactively: <https://docs.python.org/3/tutorial/interpreter.html>
+- Jupyter docs, "Kernels": a kernel runs the code the user writes in the notebook:
+  <https://docs.jupyter.org/en/latest/projects/kernels.html>
 - Go, `golang.org/x/tools/go/packages` (what Go analysis tools load code with): packages are
   loaded through the build system's query tool, `go list`:
   <https://pkg.go.dev/golang.org/x/tools/go/packages>
