@@ -54,6 +54,9 @@ Not flagged:
   An explicit install under a cache mount is still flagged: it would not need to re-run at all;
 - a narrower copy before an explicit install (`COPY prisma ./prisma`, a patches folder): it
   is usually something the install needs.
+- a package manager's own folder copied with the manifests (`COPY package.json yarn.lock
+  .yarnrc.yml .yarn ./`): Yarn's `.yarn` holds its release, plugins, patches and offline
+  cache, none of the project's sources, like `.mvn` and the Gradle wrapper's `gradle/`.
 
 A build command is flagged only when the project declares dependencies (a Go module with a
 `go.sum`, a lock file or manifest for the others; for `pip install .` or `.[extra]`, the
@@ -167,6 +170,9 @@ module's sources would be needed before the download).
   Specify the Goals" (the first target is the default goal).
 - npm docs, `npm install <pkg>` (adds the named packages); pip docs, "Requirements File
   Format" (`-e`, local paths and URLs in a requirements file).
+- Yarn docs, "Questions and answers: Which files should be gitignored?" (what `.yarn` holds:
+  `cache`, `releases`, `plugins`, `patches`, `sdks`, `versions`):
+  <https://yarnpkg.com/getting-started/qa#which-files-should-be-gitignored>
 - npm docs, `npm ci`; Bun docs, "bun install" (`bun.lock`, `--frozen-lockfile`, the global
   cache in `~/.bun/install/cache`); Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
   `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation.
