@@ -123,8 +123,8 @@ class _Workbench(Record):
         sub = operands[0] if operands else ""
         if _TOOLCHAIN_TESTS.get(program) == sub or _WATCH_SUBCOMMANDS.get(program) == sub:
             return True
-        if program in {"next", "nuxt", "vite", "ng", "webpack"}:
-            return sub in {"", "dev", "serve"}
+        if program in {"next", "nuxt", "vite", "ng", "webpack", "nx"}:
+            return sub in {"", "dev", "serve"}  # `nx serve api`: the app's dev server
         if program == "react-scripts":
             return sub == "start"  # the Create React App dev server
         if command.has_flag("--watch", "--reload", "--hot"):
@@ -277,18 +277,51 @@ _RUNS_FROM_SOURCES = {
 }  # fmt: skip
 
 
+# Monorepo task runners: what they build is named by the task (``nx build api``, ``nx run
+# api:build``, ``nx run-many --target=build``, ``turbo run build``, ``lerna run build``).
+_TASK_RUNNER_BUILDERS = {"nx", "turbo", "lerna"}
+_TASK_FLAGS = {"--target", "--targets", "-t"}
+
+
+def _runs_build_task(argv: list[str]) -> bool:
+    """Whether a monorepo task runner's arguments (after the program) name a build task."""
+    tasks = []
+    for index, arg in enumerate(argv):
+        name, _, value = arg.partition("=")
+        if name in _TASK_FLAGS:
+            given = value or (argv[index + 1] if index + 1 < len(argv) else "")
+            tasks.extend(given.split(","))
+        elif not arg.startswith("-") and (index == 0 or argv[index - 1] not in _TASK_FLAGS):
+            tasks.append(arg)
+    if tasks[:1] == ["run"]:
+        tasks = tasks[1:]
+    # `nx run api:build:production` names project:target:configuration.
+    targets = [task.split(":")[1] if task.count(":") else task for task in tasks[:1]]
+    targets += [t for t in tasks[1:] if t in _NODE_BUILD_SCRIPTS]  # `run-many -t build`
+    return any(t in _NODE_BUILD_SCRIPTS or t.startswith("build") for t in targets)
+
+
 def _is_node_build(command: Command) -> bool:
     """``npm run build``, ``yarn build``, ``pnpm run compile``, ``bun run build``, ``bun build``
-    (Bun's bundler), ``npx tsc``, ``ng build``..."""
-    words = [arg for arg in command.argv[1:] if not arg.startswith("-")]
-    if command.program in _NODE_RUNNERS:
+    (Bun's bundler), ``npx tsc``, ``ng build``, ``npx nx build api``, ``turbo run build``..."""
+    argv = list(command.argv[1:])
+    words = [arg for arg in argv if not arg.startswith("-")]
+    program = command.program
+    launchers = _NODE_RUNNERS | {"npx", "pnpx"}
+    if program in launchers and words[:1] in (["run"], ["exec"]) and words[1:2]:
+        words = words[1:] if words[1] in _TASK_RUNNER_BUILDERS else words  # `pnpm exec nx`
+    if program in launchers and words and words[0] in _TASK_RUNNER_BUILDERS:
+        return _runs_build_task(argv[argv.index(words[0]) + 1 :])
+    if program in _TASK_RUNNER_BUILDERS:
+        return _runs_build_task(argv)
+    if program in _NODE_RUNNERS:
         if words[:1] in (["run"], ["run-script"]):
             words = words[1:]
         script = words[0] if words else ""
         return script in _NODE_BUILD_SCRIPTS or script.startswith("build:")
-    if command.program in {"npx", "pnpx"}:
+    if program in {"npx", "pnpx"}:
         return bool(words) and words[0] in _NODE_BUILDERS
-    return command.program in _NODE_BUILDERS and words[:1] != ["serve"]
+    return program in _NODE_BUILDERS and words[:1] != ["serve"]
 
 
 def _builds(command: Command, toolchain: Toolchain) -> bool:

@@ -7,9 +7,11 @@ global `ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclips
 or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun` or
 `elixir`, a `COPY`/`ADD` brings files from the build context, and a step builds them (`go
 build`, `cargo build`, `mvn package`, `gradle bootJar`, `dotnet publish`, `npm run build`,
-`bun run build`, `tsc`, `mix compile`, `mix release`, ..., exec-form `RUN ["gradle",
-"build"]` included) or the start command compiles them (`go run`, `cargo run`, `dotnet run`,
-`mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix phx.server`; an exec-form
+`bun run build`, `tsc`, a monorepo build task (`nx build api`, `nx run api:build`, `nx
+run-many -t build`, `turbo run build`, `lerna run build`), `mix compile`, `mix release`, ...,
+exec-form `RUN ["gradle", "build"]` included) or the start command compiles them (`go run`,
+`cargo run`, `dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix
+phx.server`; an exec-form
 `ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker runs it).
 Elixir counts only with `MIX_ENV=prod` (an `ENV` or on the command): without it Mix builds
 and runs the dev environment, and the image is a development container.
@@ -32,7 +34,8 @@ environment rather than an application:
   (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
   `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
   `manage.py runserver`, `rails server` with `RAILS_ENV=development`), a notebook server
-  (`jupyter lab`, `python -m notebook`, `ipython`), `gradle test`, `sleep infinity`; an
+  (`jupyter lab`, `python -m notebook`, `ipython`), `nx serve`, `gradle test`, `sleep
+  infinity`; an
   `npm start`/`yarn start` is judged by its `package.json` script; `ENTRYPOINT` and `CMD`
   are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
   "dev"]`);
@@ -158,6 +161,10 @@ part of the group.
   `libc6-dev` and `make` ("cgo-related dependencies"), the `rust` image keeps `gcc` and
   `libc6-dev` for linking, the `php` image names what `phpize` needs in `PHPIZE_DEPS`:
   <https://github.com/docker-library>
+- Nx docs, "Run Tasks" (`nx <target> <project>`, `nx run <project>:<target>:<configuration>`,
+  `nx run-many -t <targets>`; `serve` is the development server target):
+  <https://nx.dev/features/run-tasks>; Turborepo docs, `turbo run <tasks>`:
+  <https://turbo.build/repo/docs/reference/run>
 - npm docs, `npm start` runs the `start` script of package.json:
   <https://docs.npmjs.com/cli/commands/npm-start>
 - npm docs, `npm ci --omit=dev`: <https://docs.npmjs.com/cli/commands/npm-ci>
