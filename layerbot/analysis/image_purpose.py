@@ -166,8 +166,13 @@ class _Workbench(Record):
 _NODE_RUNNERS = {"npm", "yarn", "pnpm", "bun"}
 
 
-def _bare(argv: tuple[str, ...]) -> bool:
-    """An interpreter or a build tool started with flags at most: no script, no task."""
+def starts_the_toolchain(shipped: ShippedImage) -> bool:
+    """Whether the container starts an interpreter or a build tool with flags at most, no
+    script and no task (``CMD ["python"]``, ``ENTRYPOINT ["go"]``): the toolchain is what the
+    image is run for. Read on the one command Docker runs: ``ENTRYPOINT ["python"]`` with
+    ``CMD ["app.py"]`` runs an application."""
+    entry = shipped.entry()
+    argv = entry.argv if entry is not None else ()
     program = posixpath.basename(argv[0]) if argv else ""
     return program in _BARE_STARTS and all(arg.startswith("-") for arg in argv[1:])
 
@@ -242,11 +247,6 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     for command in started:
         if workbench.starts(command):
             return f"the image starts `{command.program}`, a development or test command"
-    # Read on the one command Docker runs: `ENTRYPOINT ["python"]` alone is a prompt, with
-    # `CMD ["app.py"]` it runs the application.
-    if entry is not None and _bare(entry.argv):
-        program = posixpath.basename(entry.program)
-        return f"the image starts `{program}` with nothing to run: a prompt or a tool"
     for instruction in shipped.of_keyword("RUN", "COPY", "ADD"):
         tool = next((t for t in _TOOLCHAIN_USING_TOOLS if t in instruction.original), None)
         if tool is not None:

@@ -39,12 +39,13 @@ environment rather than an application:
   `npm start`/`yarn start` is judged by its `package.json` script; `ENTRYPOINT` and `CMD`
   are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
   "dev"]`);
-- a start command with nothing to run: an interpreter or the toolchain itself started
-  without a script or task (`CMD ["python"]` opens the prompt, `ENTRYPOINT ["go"]` waits
-  for the `test ./...` a user passes), read on the one command Docker runs, so
-  `ENTRYPOINT ["python"]` + `CMD ["app.py"]` is an application; or an entrypoint that only
-  prints a message (`ENTRYPOINT echo "not a runnable image"`): the image was built to run
-  its checks;
+- an entrypoint that only prints a message (`ENTRYPOINT echo "not a runnable image"`): the
+  image was built to run its checks;
+- for the toolchain base only (not for build tools a `RUN` installs), a start command that
+  is the interpreter or the toolchain itself with nothing to run (`CMD ["python"]` opens
+  the prompt, `ENTRYPOINT ["go"]` waits for the `test ./...` a user passes): the image is
+  run for its toolchain. It is read on the one command Docker runs, so `ENTRYPOINT
+  ["python"]` + `CMD ["app.py"]` is an application;
 - a Go analysis tool installed in the image (`golangci-lint`, `staticcheck`, `gosec`,
   `govulncheck`, `gopls`): it loads packages through the `go` command, so a lint image needs
   the toolchain at run time whatever its entrypoint is called;
@@ -181,7 +182,12 @@ from collections.abc import Iterator
 from layerbot.analysis import ecosystems, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
-from layerbot.analysis.image_purpose import environment, runs_copied_artifact, source_build
+from layerbot.analysis.image_purpose import (
+    environment,
+    runs_copied_artifact,
+    source_build,
+    starts_the_toolchain,
+)
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.record import Record
 from layerbot.analysis.shipped import ShippedImage
@@ -441,14 +447,16 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
     unknown = "$" in shipped.image.name or shipped.chain[0].base.lower() == "scratch"
     toolchain = None if unknown else toolchain_of(shipped.image)
     if toolchain is not None:
+        # Started as the bare interpreter or build tool, the image is run for its toolchain.
+        wanted = not starts_the_toolchain(shipped)
         build = source_build(shipped, toolchain)
         if build is not None:
-            if environment(ctx, shipped) is None:
+            if wanted and environment(ctx, shipped) is None:
                 yield _toolchain_finding(ctx, shipped, toolchain, build)
             return
         advice = _runtime_base_advice(ctx, shipped, toolchain)
         if advice is not None:
-            if environment(ctx, shipped) is None:
+            if wanted and environment(ctx, shipped) is None:
                 yield advice
             return
     findings = list(_build_tool_findings(ctx, shipped))
