@@ -36,7 +36,10 @@ that folder; Go, Cargo and Gradle also
 look for their manifest in the parent folders, as the tools do. A step of the same package
 manager earlier in the stage, in a stage it is built `FROM`, or dependencies copied in with
 `COPY --from` (`node_modules`, `/go/pkg/mod`, `/usr/local/bundle`) mean the dependencies are
-prepared.
+prepared. Sources copied in a stage this one is built `FROM` (`COPY . .` in `base`, then
+`FROM base AS build` and `go build`) are under its steps too: one finding for that copy, however
+many stages build on it, and no automatic fix (it would edit the parent stage and its
+children together).
 
 Not flagged:
 - builds that cannot download: vendored Go modules (`vendor/modules.txt`, `-mod=vendor`,
@@ -148,6 +151,9 @@ module's sources would be needed before the download).
 ## References
 - Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
   `RUN --mount=type=bind` by the mounted files, and all later steps re-run.
+- Docker docs, "Multi-stage builds: Use a previous stage as a new stage" (`FROM <stage>`
+  starts from that stage's file system and layers):
+  <https://docs.docker.com/build/building/multi-stage/#use-a-previous-stage-as-a-new-stage>
 - Docker docs, "Optimize cache usage in builds": "Order your layers" (copy `package.json` and
   lock files before the sources) and "Use cache mounts" (a package cache kept across builds).
 - Docker docs, "Dockerfile reference: RUN --mount" (`type=bind` mounts context files,
@@ -241,7 +247,7 @@ def _through(step: DependencyStep) -> str:
     return f" (its recipe runs `{' '.join(step.recipe.argv)}`)" if step.recipe else ""
 
 
-def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
+def _message(fetch: DependencyFetch, manifests: list[str], command: str, holder: str | None) -> str:
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
         runs = _through(fetch.step)
@@ -260,6 +266,8 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
     )
     if fetch.copy is fetch.run:
         copy_text = "--mount=type=bind"
+    if holder is not None:
+        brought += f" (in stage `{holder}`, which this one is built from)"
     wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
     if step.kind is StepKind.DOWNLOAD:
         return (
@@ -284,16 +292,32 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str) -> str:
     )
 
 
+def _in_stage(fetch: DependencyFetch) -> bool:
+    """Whether the copy that brought the sources is in the fetching stage itself."""
+    return fetch.copy is fetch.run or any(i is fetch.copy for i in fetch.stage.body)
+
+
+def _copy_stage(ctx: DockerfileContext, fetch: DependencyFetch) -> str | None:
+    """The name of the stage the sources were copied in, when it is one the fetching stage is
+    built ``FROM``; ``None`` when they were copied in the fetching stage."""
+    if _in_stage(fetch):
+        return None
+    holder = next(st for st in ctx.doc.stages if any(i is fetch.copy for i in st.body))
+    return holder.name or str(holder.index)
+
+
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for fetch in fetches_after_sources(ctx):
         project = project_context(ctx, fetch)
         manifests = _manifests(ctx, project, fetch)
         fix = None
-        if manifests and not (fetch.step.ecosystem is ecosystems.GO and local_go_replace(project)):
+        # Sources copied by a stage this one is built FROM: the fix would edit two stages.
+        go_replace = fetch.step.ecosystem is ecosystems.GO and local_go_replace(project)
+        if manifests and _in_stage(fetch) and not go_replace:
             fix = reorder_fix(ctx, project, fetch, manifests)
         cached = cached_step(project, fetch)
         impact, fix = _impact(ctx, fetch, fix, cached if fix else None)
-        message = _message(fetch, manifests, cached)
+        message = _message(fetch, manifests, cached, _copy_stage(ctx, fetch))
         yield ctx.finding(
             NAME, SEVERITY, fetch.copy, message, impact=impact, fix=fix, end=fetch.run
         )
