@@ -15,14 +15,14 @@ import posixpath
 import re
 import shlex
 
-from layerbot.analysis import discovery
+from layerbot.analysis import discovery, layer_cache
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.record import Record
 from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands
 from layerbot.analysis.shipped import ShippedImage, Step
-from layerbot.analysis.toolchains import Toolchain
+from layerbot.analysis.toolchains import JVM_TOOLCHAINS, Toolchain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,8 +51,11 @@ _HOT_RELOADERS = {
 _DEV_SCRIPTS = r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$"
 _TOOLCHAIN_TESTS = {
     "go": "test", "cargo": "test", "dotnet": "test", "mvn": "test", "mvnw": "test",
-    "gradle": "test", "gradlew": "test",
+    "gradle": "test", "gradlew": "test", "sbt": "test", "lein": "test", "stack": "test",
+    "cabal": "test", "dart": "test",
 }  # fmt: skip
+# Interactive consoles of the build tools (`stack ghci`, `lein repl`, `sbt console`).
+_REPL_SUBCOMMANDS = {"stack": "ghci", "cabal": "repl", "lein": "repl", "sbt": "console"}
 # Interactive notebooks: the kernel runs whatever code its user types, so the image is a
 # workbench (``jupyter lab``, ``python -m notebook``, ``ipython``).
 _NOTEBOOKS = {"jupyter", "jupyter-lab", "jupyter-notebook", "jupyterlab", "notebook", "ipython"}
@@ -60,7 +63,8 @@ _NOTEBOOKS = {"jupyter", "jupyter-lab", "jupyter-notebook", "jupyterlab", "noteb
 # ["python"]``, ``ENTRYPOINT ["go"]``), open a prompt or wait for the task a user passes.
 _BARE_STARTS = {
     "python", "python3", "ipython", "node", "irb", "iex", "ghci", "julia", "R",
-    "go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "dotnet", "mix",
+    "go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "dotnet", "mix", "sbt", "lein",
+    "clojure", "clj", "stack", "cabal", "dart",
 }  # fmt: skip
 # Start commands that only print a message (`echo "not a runnable image"`): nothing to start.
 _NO_OP_STARTS = {"echo", "printf"}
@@ -121,8 +125,12 @@ class _Workbench(Record):
         if (program == "tail" and "/dev/null" in command.argv) or program == "sleep":
             return True
         sub = operands[0] if operands else ""
-        if _TOOLCHAIN_TESTS.get(program) == sub or _WATCH_SUBCOMMANDS.get(program) == sub:
+        if sub and sub in (_TOOLCHAIN_TESTS.get(program), _WATCH_SUBCOMMANDS.get(program)):
             return True
+        if sub and _REPL_SUBCOMMANDS.get(program) == sub:
+            return True
+        if program == "sbt" and any(arg.startswith("~") for arg in operands):
+            return True  # `sbt ~reStart`: sbt's triggered execution re-runs on file changes
         if program in {"next", "nuxt", "vite", "ng", "webpack", "nx"}:
             return sub in {"", "dev", "serve"}  # `nx serve api`: the app's dev server
         if program == "react-scripts":
@@ -269,6 +277,13 @@ _NODE_BUILD_SCRIPTS = {"build", "compile", "bundle"}
 # Mix tasks that compile the project (``mix do compile, release`` included).
 _MIX_BUILDS = {"compile", "release", "escript.build", "phx.digest", "assets.deploy"}
 _NODE_BUILDERS = {"tsc", "ng", "vite", "webpack", "next", "nuxt", "rollup", "esbuild", "parcel"}
+# sbt tasks that compile or package the project (`sbt assembly`, `sbt "Universal/packageBin"`).
+_SBT_BUILDS = {
+    "compile", "package", "assembly", "stage", "dist", "universal/packagebin",
+    "universal:packagebin", "universal/stage", "universal:stage", "docker/stage", "docker:stage",
+}  # fmt: skip
+_HASKELL_BUILDS = {"build", "install", "v2-build", "v2-install", "new-build", "new-install"}
+_DART_BUILDS = {"compile", "build"}
 # Start commands that compile and run the sources in one go.
 _RUNS_FROM_SOURCES = {
     "go": {"run"}, "cargo": {"run"}, "dotnet": {"run"}, "mvn": {"spring-boot:run"},
@@ -343,6 +358,18 @@ def _builds(command: Command, toolchain: Toolchain) -> bool:
         return _is_node_build(command)
     if toolchain is Toolchain.ELIXIR:
         return program == "mix" and bool(_MIX_BUILDS & {a.strip(",") for a in command.argv[1:]})
+    if toolchain is Toolchain.SBT:  # tasks may be quoted together: `sbt "clean assembly"`
+        tasks = {t.lower() for a in command.argv[1:] for t in re.split(r"[\s;]+", a)}
+        return program == "sbt" and bool(tasks & _SBT_BUILDS)
+    if toolchain is Toolchain.CLOJURE:  # `lein uberjar`, `clojure -T:build uber`
+        if program == "lein":
+            return command.has("uberjar", "jar", "compile")
+        return program in {"clojure", "clj"} and any("uber" in a for a in command.argv[1:])
+    if toolchain is Toolchain.HASKELL:
+        deps_only = command.has("--only-dependencies", "--dependencies-only")
+        return program in {"stack", "cabal"} and sub in _HASKELL_BUILDS and not deps_only
+    if toolchain is Toolchain.DART:
+        return program == "dart" and sub in _DART_BUILDS
     return False
 
 
@@ -369,6 +396,18 @@ def _copies_sources(shipped: ShippedImage) -> bool:
     return any(s.command.argv[:2] == ("git", "clone") for s in shipped.steps)
 
 
+def _copies_code(shipped: ShippedImage) -> bool:
+    """Whether the image takes more than dependency manifests from the build context."""
+    if any(s.command.argv[:2] == ("git", "clone") for s in shipped.steps):
+        return True
+    return any(
+        layer_cache.source_kind(source) is not layer_cache.SourceKind.MANIFEST
+        for instruction in _local_copies(shipped)
+        if "from" not in instruction.flags
+        for source in instruction.copy_sources()
+    )
+
+
 _JAVA_ARCHIVES = (".jar", ".war", ".ear")
 
 
@@ -380,7 +419,7 @@ def runs_copied_artifact(shipped: ShippedImage, toolchain: Toolchain) -> bool:
     started = [
         c.argv for i in (shipped.last("ENTRYPOINT"), shipped.last("CMD")) if i for c in _starts(i)
     ]
-    if toolchain in (Toolchain.JDK, Toolchain.MAVEN, Toolchain.GRADLE):
+    if toolchain in JVM_TOOLCHAINS:
         archive = any(p.endswith(_JAVA_ARCHIVES) for p in paths) or any(
             "from" in i.flags for i in copies
         )
@@ -402,7 +441,9 @@ def source_build(shipped: ShippedImage, toolchain: Toolchain) -> Instruction | N
     if step is not None:
         return step.instruction
     entry = shipped.entry()
-    if entry is not None and len(entry.argv) > 1:
+    # Only manifests copied (`COPY project.clj .`, `COPY go.mod go.sum ./`): the sources a
+    # start command compiles are mounted at run time, a development container.
+    if entry is not None and len(entry.argv) > 1 and _copies_code(shipped):
         runs = _RUNS_FROM_SOURCES.get(posixpath.basename(entry.program), set())
         if any(arg in runs for arg in entry.argv[1:3]):
             return entry.instruction

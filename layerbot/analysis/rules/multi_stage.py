@@ -4,15 +4,21 @@
 Flags a Dockerfile whose final image builds an application from the sources it copies and
 then runs it on a build toolchain: its base (followed through `FROM <stage>` chains and
 global `ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclipse-temurin`
-or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun` or
-`elixir`, a `COPY`/`ADD` brings files from the build context, and a step builds them (`go
+or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun`,
+`elixir`, an sbt image (`sbtscala/scala-sbt`, `hseeberger/scala-sbt`), `clojure`, `haskell`
+(`fpco/stack-build`) or `dart`, a `COPY`/`ADD` brings files from the build context, and a
+step builds them (`go
 build`, `cargo build`, `mvn package`, `gradle bootJar`, `dotnet publish`, `npm run build`,
 `bun run build`, `tsc`, a monorepo build task (`nx build api`, `nx run api:build`, `nx
-run-many -t build`, `turbo run build`, `lerna run build`), `mix compile`, `mix release`, ...,
+run-many -t build`, `turbo run build`, `lerna run build`), `mix compile`, `mix release`,
+`sbt assembly`, `lein uberjar`, `clojure -T:build uber`, `stack build`, `cabal install`,
+`dart compile exe`, ...,
 exec-form `RUN ["gradle", "build"]` included) or the start command compiles them (`go run`,
 `cargo run`, `dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix
 phx.server`; an exec-form
-`ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker runs it).
+`ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker runs it)
+when more than the dependency manifests were copied (with only `go.mod` and `go.sum` in the
+image, the sources `go run` compiles are mounted at run time: a development container).
 Elixir counts only with `MIX_ENV=prod` (an `ENV` or on the command): without it Mix builds
 and runs the dev environment, and the image is a development container.
 
@@ -34,8 +40,10 @@ environment rather than an application:
   (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
   `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
   `manage.py runserver`, `rails server` with `RAILS_ENV=development`), a notebook server
-  (`jupyter lab`, `python -m notebook`, `ipython`), `nx serve`, `gradle test`, `sleep
-  infinity`; an
+  (`jupyter lab`, `python -m notebook`, `ipython`), `nx serve`, a test task (`gradle
+  test`, `sbt test`, `stack test`, `dart test`, ...), a build tool's console (`stack ghci`,
+  `cabal repl`, `lein repl`, `sbt console`), sbt's triggered execution (`sbt ~reStart`),
+  `sleep infinity`; an
   `npm start`/`yarn start` is judged by its `package.json` script; `ENTRYPOINT` and `CMD`
   are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
   "dev"]`);
@@ -127,6 +135,10 @@ over (a launch profile, `--args`, build flags) gets no fix. Per ecosystem:
   and no fix: build wheels or a virtualenv in a builder stage and copy them into
   `python:<version>-slim`; which native libraries the runtime still needs depends on the
   packages.
+- Scala (sbt), Clojure, Haskell and Dart: guidance and no fix: the jar on
+  `eclipse-temurin:<version>-jre`; a Haskell executable on `debian:<release>-slim` with the
+  C libraries GHC linked it against (`libgmp`); a `dart compile exe` executable on `scratch`
+  with the dart image's `/runtime/` copied in.
 - Runtime-base advice (`info`) carries no fix: it names the runtime image to start from.
 
 ## Fix safety
@@ -166,6 +178,12 @@ part of the group.
   `nx run-many -t <targets>`; `serve` is the development server target):
   <https://nx.dev/features/run-tasks>; Turborepo docs, `turbo run <tasks>`:
   <https://turbo.build/repo/docs/reference/run>
+- Dart official image docs: an AOT-compiled server runs `FROM scratch` with `COPY
+  --from=build /runtime/ /` and the executable: <https://hub.docker.com/_/dart>
+- sbt docs, "Triggered Execution" (`~` re-runs a task on every source change):
+  <https://www.scala-sbt.org/1.x/docs/Triggered-Execution.html>; Stack docs, `stack ghci`:
+  <https://docs.haskellstack.org/en/stable/commands/ghci_command/>; Clojure, "tools.build"
+  guide (`clojure -T:build uber`): <https://clojure.org/guides/tools_build>
 - npm docs, `npm start` runs the `start` script of package.json:
   <https://docs.npmjs.com/cli/commands/npm-start>
 - npm docs, `npm ci --omit=dev`: <https://docs.npmjs.com/cli/commands/npm-ci>
