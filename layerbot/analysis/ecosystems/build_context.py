@@ -29,6 +29,7 @@ from layerbot.analysis.ecosystems.table import (
     GRADLE,
     MAVEN,
     NPM,
+    PDM,
     PIP,
     PNPM,
     YARN,
@@ -181,6 +182,13 @@ def existing_manifests(
     return found
 
 
+# `pdm install` flags that choose what the dependency-only install installs, or how it reads
+# the lock file (PDM docs, "pdm install").
+_PDM_KEPT_FLAGS = frozenset(
+    {"--prod", "--production", "--frozen-lockfile", "--no-lock", "--check", "-g", "--global"}
+)
+
+
 def canonical_command(
     ctx: DockerfileContext, ecosystem: Ecosystem, step: DependencyStep | None = None
 ) -> str:
@@ -208,6 +216,9 @@ def canonical_command(
         # A glob the build names (`src/*.sln`) stays unquoted: the shell expands it, as there.
         glob = any(ch in target for ch in "*?[") and not any(ch in target for ch in " '\"$")
         return f"dotnet restore {target if glob else shlex.quote(target)}"
+    if ecosystem is PDM and step is not None:  # the same dependency groups and lock handling
+        kept = [arg for arg in step.command.argv if arg in _PDM_KEPT_FLAGS]
+        return " ".join([ecosystem.command, *kept])
     if ecosystem is COMPOSER and step is not None:
         kept = [arg for arg in step.command.argv if arg in _COMPOSER_KEPT_FLAGS]
         return " ".join([ecosystem.command, *kept])

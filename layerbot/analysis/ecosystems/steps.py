@@ -25,6 +25,7 @@ from layerbot.analysis.ecosystems.table import (
     MAVEN,
     MIX,
     NPM,
+    PDM,
     PIP,
     PIPENV,
     PNPM,
@@ -216,6 +217,14 @@ def _uv(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if dependency_only else StepKind.BUILD
 
 
+def _pdm(command: Command) -> StepKind | None:
+    """``pdm install``/``pdm sync``: the project itself too unless ``--no-self``."""
+    words = command.arguments()
+    if not words or words[0] not in {"install", "sync"}:
+        return None
+    return StepKind.DOWNLOAD if command.has_flag("--no-self") else StepKind.BUILD
+
+
 def _pipenv(command: Command) -> StepKind | None:
     words = command.arguments()
     return StepKind.DOWNLOAD if words[:1] in (["install"], ["sync"]) else None
@@ -325,6 +334,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_is_pip, PIP, _pip),
     (_program_is("poetry"), POETRY, _poetry),
     (_is_uv_project, UV, _uv),
+    (_program_is("pdm"), PDM, _pdm),
     (_program_is("pipenv"), PIPENV, _pipenv),
     (_program_is("mvn", "mvnw"), MAVEN, _maven),
     (_program_is("gradle", "gradlew"), GRADLE, _gradle),

@@ -9,12 +9,12 @@ steps in a ``RUN`` is :mod:`.steps`; finding the files in a build context is
 
 Manifest names follow each tool's documentation: Go modules (go.mod, go.sum), npm
 (package.json, package-lock.json, npm-shrinkwrap.json, .npmrc), Yarn (yarn.lock, .yarnrc.yml
-and .yarn/releases for Yarn 2+), pnpm (pnpm-lock.yaml, pnpm-workspace.yaml), pip
-(requirements files), Poetry (pyproject.toml, poetry.lock), uv (pyproject.toml, uv.lock),
-Pipenv (Pipfile, Pipfile.lock), Maven (pom.xml, .mvn/, mvnw), Gradle (build and settings
-scripts, gradle.properties, gradle/ with the wrapper and version catalog), Cargo
-(Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix (mix.exs,
-mix.lock), Composer (composer.json, composer.lock) and NuGet/.NET (*.sln, *.csproj,
+and .yarn/releases for Yarn 2+), pnpm (pnpm-lock.yaml, pnpm-workspace.yaml), pip (requirements
+files), Poetry (pyproject.toml, poetry.lock), uv (pyproject.toml, uv.lock), PDM
+(pyproject.toml, pdm.lock), Pipenv (Pipfile, Pipfile.lock), Maven (pom.xml, .mvn/, mvnw),
+Gradle (build and settings scripts, gradle.properties, gradle/ with the wrapper and version
+catalog), Cargo (Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix
+(mix.exs, mix.lock), Composer (composer.json, composer.lock) and NuGet/.NET (*.sln, *.csproj,
 NuGet.config, Directory.*.props, global.json).
 """
 
@@ -211,6 +211,18 @@ UV = Ecosystem(
     toolchain_images=("python", "ghcr.io/astral-sh/uv"),
     runtime_images=("python",),
 )
+PDM = Ecosystem(
+    name="pdm",
+    label="PDM",
+    markers=("pdm.lock",),
+    manifests=("pyproject.toml", "pdm.lock", "pdm.toml", ".pdm-python"),
+    command="pdm install --no-self",
+    cache_dirs=("/root/.cache/pdm",),
+    dockerignore=(*_PYTHON_IGNORES, "__pypackages__"),
+    install_dirs=(".venv", "__pypackages__"),
+    toolchain_images=("python",),
+    runtime_images=("python",),
+)
 PIPENV = Ecosystem(
     name="pipenv",
     label="Pipenv",
@@ -339,6 +351,7 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     PIP,
     POETRY,
     UV,
+    PDM,
     PIPENV,
     MAVEN,
     GRADLE,

@@ -5,20 +5,20 @@ Flags the first step of a stage that downloads a package manager's dependencies 
 project's sources arrived, when no step of that package manager ran on the manifests alone
 before them. Three kinds of step count:
 
-- an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`,
-  `bun install`,
-  `pip install -r`, `pipenv install`, `bundle install`, `composer install`, `mix deps.get`,
-  `dotnet restore`, `cargo fetch`, `mvn dependency:go-offline`, `gradle dependencies`) after a
-  copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the
-  project (`COPY services/api ./`, `COPY frontend/ ./`);
-- a build that downloads as a side effect (`go build|install|run|test|generate|get`,
-  `go mod tidy|vendor`, `mix do deps.get, compile`, `mvn package|install|verify|compile` (a
-  lifecycle phase or a goal that builds or runs the project: `spring-boot:run`, `jib:build`;
-  not `install:install-file` or `help:evaluate`), `./mvnw …`, `gradle build`,
-  `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build`,
-  `cargo install --path`, `dotnet build|publish`, `poetry install`, `uv sync`,
-  `pip install .`) after any copy into the project (`COPY src ./src` counts) or with the
-  sources bind-mounted (`RUN --mount=type=bind`);
+- an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`, `bun
+  install`, `pip install -r`, `pipenv install`, `pdm install --no-self`, `bundle install`,
+  `composer install`, `mix deps.get`, `dotnet restore`, `cargo fetch`, `mvn
+  dependency:go-offline`, `gradle dependencies`) after a copy of the whole project: `COPY . .`,
+  `COPY . /app`, `ADD . …`, or a folder copied as the project (`COPY services/api ./`, `COPY
+  frontend/ ./`);
+- a build that downloads as a side effect (`go build|install|run|test|generate|get`, `go mod
+  tidy|vendor`, `mix do deps.get, compile`, `mvn package|install|verify|compile` (a lifecycle
+  phase or a goal that builds or runs the project: `spring-boot:run`, `jib:build`; not
+  `install:install-file` or `help:evaluate`), `./mvnw …`, `gradle build`, `./gradlew
+  build|assemble|bootJar` (the wrapper download counts too), `cargo build`, `cargo install
+  --path`, `dotnet build|publish`, `poetry install`, `uv sync`, `pdm install`, `pip install .`)
+  after any copy into the project (`COPY src ./src` counts) or with the sources bind-mounted
+  (`RUN --mount=type=bind`);
 - a `make <target>` whose recipe in the project's Makefile runs one of those builds
   (`make build` running `go build`): the Makefile's targets, prerequisites, `$(MAKE)
   <target>` calls, `%` pattern rules and simple variables are followed.
@@ -111,6 +111,7 @@ build keeps its place and the fix inserts the dependency-only command: `go mod d
 then `cargo clean -p` of the project's own packages so the real sources are rebuilt and not
 taken for up to date; `cargo fetch` for other Cargo commands), `dotnet restore`
 of the solution or project, `poetry install --no-root`, `uv sync --no-install-project`,
+`pdm install --no-self` (keeping `--prod`, `--frozen-lockfile` and the like),
 `npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
 inserted, because its install runs scripts and builds the autoloader from the sources; a
 .NET build gets `--no-restore`, the restore being done (unless it names a runtime
@@ -181,7 +182,9 @@ module's sources would be needed before the download).
   <https://yarnpkg.com/getting-started/qa#which-files-should-be-gitignored>
 - npm docs, `npm ci`; Bun docs, "bun install" (`bun.lock`, `--frozen-lockfile`, the global
   cache in `~/.bun/install/cache`); Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
-  `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation.
+  `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation; PDM
+  docs, "pdm install" (`--no-self`: the dependencies without the project, `--prod`,
+  `--frozen-lockfile`): <https://pdm-project.org/latest/reference/cli/#install>
 """
 
 from __future__ import annotations

@@ -229,7 +229,7 @@ TARGET = "dockerfile"
 FIX_AVAILABILITY = FixAvailability.SOMETIMES
 FIX_TITLE = "Split into a builder stage and a small runtime stage"
 
-_PYTHON_INSTALLERS = {"pip", "poetry", "uv", "pipenv"}
+_PYTHON_INSTALLERS = {"pip", "poetry", "uv", "pdm", "pipenv"}
 # Runtimes whose image is also the build toolchain: what ships is the build's inputs.
 _JAVASCRIPT = (Toolchain.NODE, Toolchain.BUN)
 _PACKAGE_FLAGS_WITH_VALUES = {"--virtual", "-t", "-X", "--repository", "-o", "--option"}
