@@ -32,6 +32,7 @@ from layerbot.analysis.ecosystems.table import (
     PDM,
     PIP,
     PNPM,
+    STACK,
     YARN,
     Ecosystem,
 )
@@ -189,6 +190,13 @@ _PDM_KEPT_FLAGS = frozenset(
 )
 
 
+# `stack build` flags the dependency-only build needs to build the same dependencies with the
+# same compiler (Stack docs, "stack build" and the global options).
+_STACK_KEPT_FLAGS = frozenset(
+    {"--system-ghc", "--no-install-ghc", "--allow-different-user", "--no-nix", "--test", "--bench"}
+)
+
+
 def canonical_command(
     ctx: DockerfileContext, ecosystem: Ecosystem, step: DependencyStep | None = None
 ) -> str:
@@ -216,6 +224,9 @@ def canonical_command(
         # A glob the build names (`src/*.sln`) stays unquoted: the shell expands it, as there.
         glob = any(ch in target for ch in "*?[") and not any(ch in target for ch in " '\"$")
         return f"dotnet restore {target if glob else shlex.quote(target)}"
+    if ecosystem is STACK and step is not None:  # the same GHC and the same test/bench deps
+        kept = [arg for arg in step.command.argv if arg in _STACK_KEPT_FLAGS]
+        return " ".join([ecosystem.command, *kept])
     if ecosystem is PDM and step is not None:  # the same dependency groups and lock handling
         kept = [arg for arg in step.command.argv if arg in _PDM_KEPT_FLAGS]
         return " ".join([ecosystem.command, *kept])

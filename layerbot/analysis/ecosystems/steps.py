@@ -30,6 +30,7 @@ from layerbot.analysis.ecosystems.table import (
     PIPENV,
     PNPM,
     POETRY,
+    STACK,
     UV,
     YARN,
     Ecosystem,
@@ -275,6 +276,23 @@ def _cargo(command: Command) -> StepKind | None:
     return StepKind.BUILD if words[0] in {"build", "test", "run", "check", "vendor"} else None
 
 
+# `stack build --only-dependencies` builds the snapshot and extra dependencies alone (Stack
+# docs, "stack build": `--only-dependencies`, `--dependencies-only`, `--only-snapshot`).
+_STACK_DEPENDENCIES_ONLY = ("--only-dependencies", "--dependencies-only", "--only-snapshot")
+
+
+def _stack(command: Command) -> StepKind | None:
+    words = command.arguments(frozenset({"--resolver", "--stack-yaml", "--local-bin-path"}))
+    if not words or words[0] not in {"build", "install", "test", "bench"}:
+        return None
+    # `stack install alex happy`: named tools from the snapshot, not the project (a target
+    # that is a path, `.` or `./api`, is the project's).
+    if any(not target.startswith((".", "/")) for target in words[1:]):
+        return None
+    only_dependencies = command.has_flag(*_STACK_DEPENDENCIES_ONLY)
+    return StepKind.DOWNLOAD if only_dependencies else StepKind.BUILD
+
+
 def _bundler(command: Command) -> StepKind | None:
     words = command.arguments()
     return StepKind.DOWNLOAD if not words or words[0] == "install" else None
@@ -343,6 +361,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("mix"), MIX, _mix),
     (_program_is("composer", "composer.phar"), COMPOSER, _composer),
     (_program_is("dotnet"), DOTNET, _dotnet),
+    (_program_is("stack"), STACK, _stack),
 )
 
 

@@ -14,8 +14,9 @@ files), Poetry (pyproject.toml, poetry.lock), uv (pyproject.toml, uv.lock), PDM
 (pyproject.toml, pdm.lock), Pipenv (Pipfile, Pipfile.lock), Maven (pom.xml, .mvn/, mvnw),
 Gradle (build and settings scripts, gradle.properties, gradle/ with the wrapper and version
 catalog), Cargo (Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix
-(mix.exs, mix.lock), Composer (composer.json, composer.lock) and NuGet/.NET (*.sln, *.csproj,
-NuGet.config, Directory.*.props, global.json).
+(mix.exs, mix.lock), Composer (composer.json, composer.lock), NuGet/.NET (*.sln, *.csproj,
+NuGet.config, Directory.*.props, global.json) and Stack (stack.yaml, stack.yaml.lock,
+package.yaml, *.cabal).
 """
 
 from __future__ import annotations
@@ -342,6 +343,21 @@ DOTNET = Ecosystem(
     runtime_images=("mcr.microsoft.com/dotnet/aspnet", "mcr.microsoft.com/dotnet/runtime"),
 )
 
+STACK = Ecosystem(
+    name="stack",
+    label="Stack (Haskell)",
+    markers=("stack.yaml",),
+    manifests=("stack.yaml", "stack.yaml.lock", "package.yaml", "*.cabal"),
+    command="stack build --only-dependencies",
+    # the Stack root: the package index and the snapshot packages later builds link against
+    cache_dirs=("/root/.stack",),
+    dockerignore=(".stack-work", "**/.stack-work", "dist-newstyle"),
+    install_dirs=(".stack-work",),
+    store_is_cache=True,
+    toolchain_images=("haskell", "fpco/stack-build"),
+    runtime_images=("debian",),
+)
+
 ECOSYSTEMS: tuple[Ecosystem, ...] = (
     GO,
     NPM,
@@ -360,6 +376,7 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     MIX,
     COMPOSER,
     DOTNET,
+    STACK,
 )
 
 COMMON_DOCKERIGNORE = (

@@ -3,9 +3,9 @@
 ## What it does
 Flags a `RUN` that downloads dependencies (`go mod download`/`go build`, `npm ci`, `yarn`,
 `pnpm install`, `pip install -r`, `poetry`/`uv`/`pdm`/`pipenv` installs, `mvn`, `gradle`,
-`cargo build`/`cargo fetch`, `bundle install`, `composer install`, `dotnet restore`) without a
-`--mount=type=cache` on the package manager's download cache. Severity `info`: advice that is
-fine to ignore.
+`cargo build`/`cargo fetch`, `bundle install`, `composer install`, `dotnet restore`, `stack
+build`) without a `--mount=type=cache` on the package manager's download cache. Severity
+`info`: advice that is fine to ignore.
 
 It stays quiet when the install disables or deletes its own cache (`pip --no-cache-dir`,
 `PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer clear-
@@ -54,14 +54,14 @@ PDM `/root/.cache/pdm`; Pipenv `/root/.cache/pipenv`; Maven `/root/.m2`; Gradle
 `/root/.gradle/caches` (`/home/gradle/.gradle/caches` in the `gradle` image); Cargo
 `/usr/local/cargo/registry` and `/usr/local/cargo/git`; Bundler `/usr/local/bundle/cache`;
 Composer `/root/.composer/cache` (`/tmp/cache` in the `composer` image); NuGet
-`/root/.nuget/packages`. Where the cache folder is also the store later steps read (Go, Maven,
-Gradle, Cargo, NuGet), the mount is added to every `RUN` of the stage that uses it, so one fix
-may edit several `RUN`s; and when the image starts with that tool (`CMD ["go", "run", "."]`,
-`mvn spring-boot:run`) the store must ship, so there is no finding. It is marked **review**:
-builders without BuildKit fail on the flag, and the cache no longer ends up in the image
-(usually the point). Without a fix: when a non-root `USER` runs the install or the stage
-relocates the cache through an environment variable (`GOMODCACHE`, `PIP_CACHE_DIR`,
-`CARGO_HOME`…), since the folder is then not known.
+`/root/.nuget/packages`; Stack `/root/.stack` (the Stack root). Where the cache folder is also
+the store later steps read (Go, Maven, Gradle, Cargo, NuGet), the mount is added to every `RUN`
+of the stage that uses it, so one fix may edit several `RUN`s; and when the image starts with
+that tool (`CMD ["go", "run", "."]`, `mvn spring-boot:run`) the store must ship, so there is no
+finding. It is marked **review**: builders without BuildKit fail on the flag, and the cache no
+longer ends up in the image (usually the point). Without a fix: when a non-root `USER` runs the
+install or the stage relocates the cache through an environment variable (`GOMODCACHE`,
+`PIP_CACHE_DIR`, `CARGO_HOME`…), since the folder is then not known.
 
 The edit replaces the whole `RUN` (only its first line changes), so it never lands in the
 same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cache-dir`).
@@ -70,6 +70,8 @@ same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cac
 - Docker docs, "Optimize cache usage in builds: Use cache mounts" (examples for apt, Go, npm,
   pip, Bundler, Cargo, NuGet and Composer cache folders).
 - Docker docs, "Dockerfile reference: RUN --mount=type=cache".
+- Stack docs, "Stack root" (`~/.stack`: the package index, downloaded packages and built
+  snapshot packages): <https://docs.haskellstack.org/en/stable/topics/stack_root/>
 - PDM docs, "Configuration" (`cache_dir`, by default the platform's user cache folder,
   `~/.cache/pdm` on Linux): <https://pdm-project.org/latest/reference/configuration/>
 - Docker docs, "Cache storage backends": cache mounts are not part of exported build cache.

@@ -6,19 +6,19 @@ project's sources arrived, when no step of that package manager ran on the manif
 before them. Three kinds of step count:
 
 - an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`, `bun
-  install`, `pip install -r`, `pipenv install`, `pdm install --no-self`, `bundle install`,
-  `composer install`, `mix deps.get`, `dotnet restore`, `cargo fetch`, `mvn
-  dependency:go-offline`, `gradle dependencies`) after a copy of the whole project: `COPY . .`,
-  `COPY . /app`, `ADD . …`, or a folder copied as the project (`COPY services/api ./`, `COPY
-  frontend/ ./`);
+  install`, `pip install -r`, `pipenv install`, `pdm install --no-self`, `stack build
+  --only-dependencies`, `bundle install`, `composer install`, `mix deps.get`, `dotnet restore`,
+  `cargo fetch`, `mvn dependency:go-offline`, `gradle dependencies`) after a copy of the whole
+  project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the project (`COPY
+  services/api ./`, `COPY frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`, `go mod
   tidy|vendor`, `mix do deps.get, compile`, `mvn package|install|verify|compile` (a lifecycle
   phase or a goal that builds or runs the project: `spring-boot:run`, `jib:build`; not
   `install:install-file` or `help:evaluate`), `./mvnw …`, `gradle build`, `./gradlew
   build|assemble|bootJar` (the wrapper download counts too), `cargo build`, `cargo install
-  --path`, `dotnet build|publish`, `poetry install`, `uv sync`, `pdm install`, `pip install .`)
-  after any copy into the project (`COPY src ./src` counts) or with the sources bind-mounted
-  (`RUN --mount=type=bind`);
+  --path`, `dotnet build|publish`, `poetry install`, `uv sync`, `pdm install`, `stack
+  build|install|test`, `pip install .`) after any copy into the project (`COPY src ./src`
+  counts) or with the sources bind-mounted (`RUN --mount=type=bind`);
 - a `make <target>` whose recipe in the project's Makefile runs one of those builds
   (`make build` running `go build`): the Makefile's targets, prerequisites, `$(MAKE)
   <target>` calls, `%` pattern rules and simple variables are followed.
@@ -47,8 +47,9 @@ Not flagged:
   no manifest to cache from), `mvn -o`, `gradle --offline`, `cargo --offline|--frozen`,
   `dotnet … --no-restore`, `go install tool@version` (a module of its own), a `make`
   target whose recipe runs no package manager (or a Go build with `-mod=vendor`);
-- installing named packages (`npm install puppeteer@22`, `pnpm install sharp`): a tool, not
-  the project's manifests, so it neither counts as the project's install nor prepares it;
+- installing named packages (`npm install puppeteer@22`, `pnpm install sharp`, `stack
+  install alex happy`): a tool, not the project's manifests, so it neither counts as the
+  project's install nor prepares it;
 - the cargo-chef planner: `COPY . .` before `cargo chef prepare` is intended, and
   `cargo chef cook` from the recipe is the dependency build;
 - a build whose `RUN` has a cache mount on the package manager's download cache
@@ -111,7 +112,8 @@ build keeps its place and the fix inserts the dependency-only command: `go mod d
 then `cargo clean -p` of the project's own packages so the real sources are rebuilt and not
 taken for up to date; `cargo fetch` for other Cargo commands), `dotnet restore`
 of the solution or project, `poetry install --no-root`, `uv sync --no-install-project`,
-`pdm install --no-self` (keeping `--prod`, `--frozen-lockfile` and the like),
+`pdm install --no-self` (keeping `--prod`, `--frozen-lockfile` and the like), `stack build
+--only-dependencies` (keeping `--system-ghc`, `--test` and the like),
 `npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
 inserted, because its install runs scripts and builds the autoloader from the sources; a
 .NET build gets `--no-restore`, the restore being done (unless it names a runtime
@@ -184,7 +186,9 @@ module's sources would be needed before the download).
   cache in `~/.bun/install/cache`); Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
   `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation; PDM
   docs, "pdm install" (`--no-self`: the dependencies without the project, `--prod`,
-  `--frozen-lockfile`): <https://pdm-project.org/latest/reference/cli/#install>
+  `--frozen-lockfile`): <https://pdm-project.org/latest/reference/cli/#install>; Stack docs,
+  "stack build" (`--only-dependencies`, targets naming packages):
+  <https://docs.haskellstack.org/en/stable/commands/build_command/>
 """
 
 from __future__ import annotations
