@@ -30,6 +30,8 @@ from layerbot.analysis.ecosystems.table import (
     PIPENV,
     PNPM,
     POETRY,
+    PUB,
+    SBT,
     STACK,
     UV,
     YARN,
@@ -293,6 +295,36 @@ def _stack(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if only_dependencies else StepKind.BUILD
 
 
+# sbt tasks that resolve the libraries: `update` alone, or as part of compiling, testing,
+# running or packaging the project (sbt docs, "Library Management"); tasks may be quoted
+# together (`sbt "clean assembly"`) or `;`-separated.
+_SBT_BUILD_TASKS = frozenset(
+    {"compile", "test", "run", "package", "assembly", "stage", "dist", "publishlocal"}
+    | {"universal/packagebin", "universal:packagebin", "docker/stage", "docker:stage"}
+)
+
+
+def _sbt(command: Command) -> StepKind | None:
+    if command.has_flag("-offline", "--offline"):
+        return None
+    tasks = {t.lower() for arg in command.argv[1:] for t in re.split(r"[\s;]+", arg) if t}
+    if tasks & _SBT_BUILD_TASKS:
+        return StepKind.BUILD
+    return StepKind.DOWNLOAD if tasks & {"update", "updateclassifiers"} else None
+
+
+def _pub(command: Command) -> StepKind | None:
+    """``dart pub get`` (``flutter pub get``, the old ``pub get``); ``--offline`` resolves from
+    the cache alone."""
+    words = command.arguments()
+    if command.program != "pub":  # `dart pub get`, `flutter pub get`
+        if words[:1] != ["pub"]:
+            return None
+        words = words[1:]
+    fetches = words[:1] in (["get"], ["upgrade"]) and not command.has_flag("--offline")
+    return StepKind.DOWNLOAD if fetches else None
+
+
 def _bundler(command: Command) -> StepKind | None:
     words = command.arguments()
     return StepKind.DOWNLOAD if not words or words[0] == "install" else None
@@ -362,6 +394,8 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("composer", "composer.phar"), COMPOSER, _composer),
     (_program_is("dotnet"), DOTNET, _dotnet),
     (_program_is("stack"), STACK, _stack),
+    (_program_is("sbt"), SBT, _sbt),
+    (_program_is("dart", "flutter", "pub"), PUB, _pub),
 )
 
 

@@ -15,8 +15,8 @@ files), Poetry (pyproject.toml, poetry.lock), uv (pyproject.toml, uv.lock), PDM
 Gradle (build and settings scripts, gradle.properties, gradle/ with the wrapper and version
 catalog), Cargo (Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix
 (mix.exs, mix.lock), Composer (composer.json, composer.lock), NuGet/.NET (*.sln, *.csproj,
-NuGet.config, Directory.*.props, global.json) and Stack (stack.yaml, stack.yaml.lock,
-package.yaml, *.cabal).
+NuGet.config, Directory.*.props, global.json), Stack (stack.yaml, stack.yaml.lock,
+package.yaml, *.cabal), sbt (build.sbt, project/) and Dart pub (pubspec.yaml, pubspec.lock).
 """
 
 from __future__ import annotations
@@ -358,6 +358,33 @@ STACK = Ecosystem(
     runtime_images=("debian",),
 )
 
+SBT = Ecosystem(
+    name="sbt",
+    label="sbt (Scala)",
+    markers=("build.sbt",),
+    manifests=("build.sbt",),
+    # project/ holds the sbt version (build.properties), the plugins and the build definition
+    manifest_dirs=("project",),
+    command="sbt update",
+    cache_dirs=("/root/.cache/coursier",),
+    dockerignore=("target", "**/target", ".bsp", ".metals", ".bloop"),
+    store_is_cache=True,
+    toolchain_images=("sbtscala/scala-sbt", "hseeberger/scala-sbt"),
+    runtime_images=("eclipse-temurin",),
+)
+PUB = Ecosystem(
+    name="pub",
+    label="Dart pub",
+    markers=("pubspec.yaml",),
+    manifests=("pubspec.yaml", "pubspec.lock"),
+    command="dart pub get",
+    cache_dirs=("/root/.pub-cache",),
+    dockerignore=(".dart_tool", "build"),
+    install_dirs=(".dart_tool",),
+    store_is_cache=True,
+    toolchain_images=("dart", "google/dart"),
+    runtime_images=("scratch",),
+)
 ECOSYSTEMS: tuple[Ecosystem, ...] = (
     GO,
     NPM,
@@ -377,6 +404,8 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     COMPOSER,
     DOTNET,
     STACK,
+    SBT,
+    PUB,
 )
 
 COMMON_DOCKERIGNORE = (

@@ -4,8 +4,8 @@
 Flags a `RUN` that downloads dependencies (`go mod download`/`go build`, `npm ci`, `yarn`,
 `pnpm install`, `pip install -r`, `poetry`/`uv`/`pdm`/`pipenv` installs, `mvn`, `gradle`,
 `cargo build`/`cargo fetch`, `bundle install`, `composer install`, `dotnet restore`, `stack
-build`) without a `--mount=type=cache` on the package manager's download cache. Severity
-`info`: advice that is fine to ignore.
+build`, `sbt update`/`sbt compile`, `dart pub get`) without a `--mount=type=cache` on the
+package manager's download cache. Severity `info`: advice that is fine to ignore.
 
 It stays quiet when the install disables or deletes its own cache (`pip --no-cache-dir`,
 `PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer clear-
@@ -54,10 +54,11 @@ PDM `/root/.cache/pdm`; Pipenv `/root/.cache/pipenv`; Maven `/root/.m2`; Gradle
 `/root/.gradle/caches` (`/home/gradle/.gradle/caches` in the `gradle` image); Cargo
 `/usr/local/cargo/registry` and `/usr/local/cargo/git`; Bundler `/usr/local/bundle/cache`;
 Composer `/root/.composer/cache` (`/tmp/cache` in the `composer` image); NuGet
-`/root/.nuget/packages`; Stack `/root/.stack` (the Stack root). Where the cache folder is also
-the store later steps read (Go, Maven, Gradle, Cargo, NuGet), the mount is added to every `RUN`
-of the stage that uses it, so one fix may edit several `RUN`s; and when the image starts with
-that tool (`CMD ["go", "run", "."]`, `mvn spring-boot:run`) the store must ship, so there is no
+`/root/.nuget/packages`; Stack `/root/.stack` (the Stack root); sbt's Coursier cache
+`/root/.cache/coursier`; Dart pub `/root/.pub-cache`. Where the cache folder is also the store
+later steps read (Go, Maven, Gradle, Cargo, NuGet), the mount is added to every `RUN` of the
+stage that uses it, so one fix may edit several `RUN`s; and when the image starts with that
+tool (`CMD ["go", "run", "."]`, `mvn spring-boot:run`) the store must ship, so there is no
 finding. It is marked **review**: builders without BuildKit fail on the flag, and the cache no
 longer ends up in the image (usually the point). Without a fix: when a non-root `USER` runs the
 install or the stage relocates the cache through an environment variable (`GOMODCACHE`,
@@ -72,6 +73,9 @@ same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cac
 - Docker docs, "Dockerfile reference: RUN --mount=type=cache".
 - Stack docs, "Stack root" (`~/.stack`: the package index, downloaded packages and built
   snapshot packages): <https://docs.haskellstack.org/en/stable/topics/stack_root/>
+- Coursier docs, "Cache" (`~/.cache/coursier/v1` on Linux, used by sbt 1.3+):
+  <https://get-coursier.io/docs/cache>; Dart docs, "pub get" (the system cache,
+  `~/.pub-cache` or `PUB_CACHE`): <https://dart.dev/tools/pub/cmd/pub-get>
 - PDM docs, "Configuration" (`cache_dir`, by default the platform's user cache folder,
   `~/.cache/pdm` on Linux): <https://pdm-project.org/latest/reference/configuration/>
 - Docker docs, "Cache storage backends": cache mounts are not part of exported build cache.
