@@ -423,6 +423,11 @@ def runs_copied_artifact(shipped: ShippedImage, toolchain: Toolchain) -> bool:
         archive = any(p.endswith(_JAVA_ARCHIVES) for p in paths) or any(
             "from" in i.flags for i in copies
         )
+        # `COPY target/quarkus-app /opt/app` then `java -jar /opt/app/quarkus-run.jar`: the
+        # jar the start command names is inside a copied folder.
+        folders = [d.rstrip("/") + "/" for d in paths if d.startswith("/") and d != "/"]
+        jars = [a for argv in started for a in argv[1:] if a.endswith(_JAVA_ARCHIVES)]
+        archive = archive or any(jar.startswith(tuple(folders)) for jar in jars)
         return archive and any(posixpath.basename(argv[0]) == "java" for argv in started)
     if toolchain is Toolchain.DOTNET:
         return any(argv[:1] == ("dotnet",) and argv[-1].endswith(".dll") for argv in started)

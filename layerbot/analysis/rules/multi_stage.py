@@ -64,7 +64,9 @@ environment rather than an application:
 
 Where nothing is compiled in the final image but it runs on a toolchain (a jar copied into a
 JDK, a binary from a builder stage on `golang`, an application on the full `python` image
-installing packages) the advice is a smaller runtime base, at `info`. A `.rundeps`-style
+installing packages) the advice is a smaller runtime base, at `info`; a jar counts as copied
+in when the start command runs it from a copied folder (`COPY target/quarkus-app /srv/app`,
+`java -jar /srv/app/quarkus-run.jar`). A `.rundeps`-style
 virtual group without a compiler, kept on purpose, and build tools removed in the `RUN` that
 installed them (`apk del`, `apt-get purge`, `apt-mark auto` + `purge --auto-remove`) raise
 nothing. Stages the final image does not use are ignored.
