@@ -92,3 +92,10 @@ def test_sbt_clojure_haskell_and_dart_images_are_toolchains_with_a_runtime_to_su
     )
     assert toolchain_of(image("google/dart:2.15.0")) is Toolchain.DART
     assert suggested_runtime(Toolchain.DART, image("dart:stable")) == "scratch"
+
+
+def test_swift_image_is_a_toolchain_but_its_slim_variant_is_not() -> None:
+    assert toolchain_of(parse_image("swift:5.10-jammy")) is Toolchain.SWIFT
+    assert toolchain_of(parse_image("swift:5.10-jammy-slim")) is None
+    assert suggested_runtime(Toolchain.SWIFT, parse_image("swift:5.10-jammy")) == "swift:5.10-slim"
+    assert suggested_runtime(Toolchain.SWIFT, parse_image("swift:latest")) == "swift:slim"

@@ -52,7 +52,7 @@ _DEV_SCRIPTS = r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.
 _TOOLCHAIN_TESTS = {
     "go": "test", "cargo": "test", "dotnet": "test", "mvn": "test", "mvnw": "test",
     "gradle": "test", "gradlew": "test", "sbt": "test", "lein": "test", "stack": "test",
-    "cabal": "test", "dart": "test",
+    "cabal": "test", "dart": "test", "swift": "test",
 }  # fmt: skip
 # Interactive consoles of the build tools (`stack ghci`, `lein repl`, `sbt console`).
 _REPL_SUBCOMMANDS = {"stack": "ghci", "cabal": "repl", "lein": "repl", "sbt": "console"}
@@ -64,7 +64,7 @@ _NOTEBOOKS = {"jupyter", "jupyter-lab", "jupyter-notebook", "jupyterlab", "noteb
 _BARE_STARTS = {
     "python", "python3", "ipython", "node", "irb", "iex", "ghci", "julia", "R",
     "go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "dotnet", "mix", "sbt", "lein",
-    "clojure", "clj", "stack", "cabal", "dart",
+    "clojure", "clj", "stack", "cabal", "dart", "swift",
 }  # fmt: skip
 # Start commands that only print a message (`echo "not a runnable image"`): nothing to start.
 _NO_OP_STARTS = {"echo", "printf"}
@@ -370,6 +370,8 @@ def _builds(command: Command, toolchain: Toolchain) -> bool:
         return program in {"stack", "cabal"} and sub in _HASKELL_BUILDS and not deps_only
     if toolchain is Toolchain.DART:
         return program == "dart" and sub in _DART_BUILDS
+    if toolchain is Toolchain.SWIFT:
+        return program == "swift" and sub == "build"
     return False
 
 

@@ -30,6 +30,7 @@ class Toolchain(StrEnum):
     CLOJURE = "clojure"
     HASKELL = "haskell"
     DART = "dart"
+    SWIFT = "swift"
 
     @property
     def label(self) -> str:
@@ -51,6 +52,7 @@ _LABELS = {
     Toolchain.CLOJURE: "Clojure image with a full JDK and its build tools",
     Toolchain.HASKELL: "Haskell toolchain image (GHC, Stack, Cabal)",
     Toolchain.DART: "Dart SDK image",
+    Toolchain.SWIFT: "Swift toolchain image",
 }
 # The JVM toolchains: their artifact is a jar that a JRE runs.
 JVM_TOOLCHAINS = (
@@ -85,6 +87,8 @@ _REPOSITORIES = {
     "fpco/stack-build": Toolchain.HASKELL,
     "dart": Toolchain.DART,
     "google/dart": Toolchain.DART,
+    "swift": Toolchain.SWIFT,
+    "vapor/swift": Toolchain.SWIFT,
 }
 
 # Working directories official images set (``WORKDIR`` in their Dockerfiles); others start at
@@ -138,8 +142,8 @@ def toolchain_of(image: ImageRef) -> Toolchain | None:
     toolchain = _REPOSITORIES.get(repository_key(image))
     if toolchain is Toolchain.JDK and is_jre(image):
         return None
-    if toolchain is Toolchain.PYTHON and is_slim_variant(image):
-        return None
+    if toolchain in (Toolchain.PYTHON, Toolchain.SWIFT) and is_slim_variant(image):
+        return None  # `swift:5.10-slim` carries the runtime libraries, not the compiler
     return toolchain
 
 
@@ -189,6 +193,9 @@ def suggested_runtime(toolchain: Toolchain, image: ImageRef) -> str:
         return f"debian:{debian_suite(image) or DEFAULT_DEBIAN_SUITE}-slim"
     if toolchain is Toolchain.DART:  # the dart image's /runtime/ holds what an AOT binary needs
         return "scratch"
+    if toolchain is Toolchain.SWIFT:  # the slim variant of the same release: its runtime libraries
+        release = (image.tag or "").split("-")[0] if major else None
+        return f"swift:{release}-slim" if release else "swift:slim"
     if toolchain is Toolchain.DOTNET:
         return f"mcr.microsoft.com/dotnet/aspnet:{dotnet_version_of(image) or '8.0'}"
     if toolchain is Toolchain.ELIXIR:

@@ -33,6 +33,7 @@ from layerbot.analysis.ecosystems.table import (
     PUB,
     SBT,
     STACK,
+    SWIFTPM,
     UV,
     YARN,
     Ecosystem,
@@ -325,6 +326,19 @@ def _pub(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if fetches else None
 
 
+def _swiftpm(command: Command) -> StepKind | None:
+    """``swift package resolve`` fetches the pinned dependencies; ``swift build``/``test``/
+    ``run`` resolve them first when needed (Swift Package Manager docs)."""
+    words = command.arguments()
+    if command.has_flag("--disable-automatic-resolution", "--skip-update") and words[:1] != [
+        "package"
+    ]:
+        return None
+    if words[:2] in (["package", "resolve"], ["package", "update"]):
+        return StepKind.DOWNLOAD
+    return StepKind.BUILD if words[:1] in (["build"], ["test"], ["run"]) else None
+
+
 def _bundler(command: Command) -> StepKind | None:
     words = command.arguments()
     return StepKind.DOWNLOAD if not words or words[0] == "install" else None
@@ -396,6 +410,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("stack"), STACK, _stack),
     (_program_is("sbt"), SBT, _sbt),
     (_program_is("dart", "flutter", "pub"), PUB, _pub),
+    (_program_is("swift"), SWIFTPM, _swiftpm),
 )
 
 

@@ -16,7 +16,8 @@ Gradle (build and settings scripts, gradle.properties, gradle/ with the wrapper 
 catalog), Cargo (Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix
 (mix.exs, mix.lock), Composer (composer.json, composer.lock), NuGet/.NET (*.sln, *.csproj,
 NuGet.config, Directory.*.props, global.json), Stack (stack.yaml, stack.yaml.lock,
-package.yaml, *.cabal), sbt (build.sbt, project/) and Dart pub (pubspec.yaml, pubspec.lock).
+package.yaml, *.cabal), sbt (build.sbt, project/), Dart pub (pubspec.yaml, pubspec.lock) and SwiftPM
+(Package.swift, Package.resolved).
 """
 
 from __future__ import annotations
@@ -385,6 +386,18 @@ PUB = Ecosystem(
     toolchain_images=("dart", "google/dart"),
     runtime_images=("scratch",),
 )
+SWIFTPM = Ecosystem(
+    name="swiftpm",
+    label="Swift Package Manager",
+    markers=("Package.swift",),
+    manifests=("Package.swift", "Package.resolved"),
+    command="swift package resolve",
+    cache_dirs=("/root/.cache/org.swift.swiftpm",),
+    dockerignore=(".build", ".swiftpm"),
+    install_dirs=(".build",),  # the resolved checkouts live in .build/checkouts
+    toolchain_images=("swift",),
+    runtime_images=("swift",),
+)
 ECOSYSTEMS: tuple[Ecosystem, ...] = (
     GO,
     NPM,
@@ -406,6 +419,7 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     STACK,
     SBT,
     PUB,
+    SWIFTPM,
 )
 
 COMMON_DOCKERIGNORE = (

@@ -4,8 +4,9 @@
 Flags a `RUN` that downloads dependencies (`go mod download`/`go build`, `npm ci`, `yarn`,
 `pnpm install`, `pip install -r`, `poetry`/`uv`/`pdm`/`pipenv` installs, `mvn`, `gradle`,
 `cargo build`/`cargo fetch`, `bundle install`, `composer install`, `dotnet restore`, `stack
-build`, `sbt update`/`sbt compile`, `dart pub get`) without a `--mount=type=cache` on the
-package manager's download cache. Severity `info`: advice that is fine to ignore.
+build`, `sbt update`/`sbt compile`, `dart pub get`, `swift package resolve`/`swift build`)
+without a `--mount=type=cache` on the package manager's download cache. Severity `info`: advice
+that is fine to ignore.
 
 It stays quiet when the install disables or deletes its own cache (`pip --no-cache-dir`,
 `PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer clear-
@@ -55,14 +56,15 @@ PDM `/root/.cache/pdm`; Pipenv `/root/.cache/pipenv`; Maven `/root/.m2`; Gradle
 `/usr/local/cargo/registry` and `/usr/local/cargo/git`; Bundler `/usr/local/bundle/cache`;
 Composer `/root/.composer/cache` (`/tmp/cache` in the `composer` image); NuGet
 `/root/.nuget/packages`; Stack `/root/.stack` (the Stack root); sbt's Coursier cache
-`/root/.cache/coursier`; Dart pub `/root/.pub-cache`. Where the cache folder is also the store
-later steps read (Go, Maven, Gradle, Cargo, NuGet), the mount is added to every `RUN` of the
-stage that uses it, so one fix may edit several `RUN`s; and when the image starts with that
-tool (`CMD ["go", "run", "."]`, `mvn spring-boot:run`) the store must ship, so there is no
-finding. It is marked **review**: builders without BuildKit fail on the flag, and the cache no
-longer ends up in the image (usually the point). Without a fix: when a non-root `USER` runs the
-install or the stage relocates the cache through an environment variable (`GOMODCACHE`,
-`PIP_CACHE_DIR`, `CARGO_HOME`…), since the folder is then not known.
+`/root/.cache/coursier`; Dart pub `/root/.pub-cache`; SwiftPM `/root/.cache/org.swift.swiftpm`.
+Where the cache folder is also the store later steps read (Go, Maven, Gradle, Cargo, NuGet),
+the mount is added to every `RUN` of the stage that uses it, so one fix may edit several
+`RUN`s; and when the image starts with that tool (`CMD ["go", "run", "."]`, `mvn
+spring-boot:run`) the store must ship, so there is no finding. It is marked **review**:
+builders without BuildKit fail on the flag, and the cache no longer ends up in the image
+(usually the point). Without a fix: when a non-root `USER` runs the install or the stage
+relocates the cache through an environment variable (`GOMODCACHE`, `PIP_CACHE_DIR`,
+`CARGO_HOME`…), since the folder is then not known.
 
 The edit replaces the whole `RUN` (only its first line changes), so it never lands in the
 same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cache-dir`).

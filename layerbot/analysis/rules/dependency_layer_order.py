@@ -7,19 +7,20 @@ before them. Three kinds of step count:
 
 - an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`, `bun
   install`, `pip install -r`, `pipenv install`, `pdm install --no-self`, `stack build
-  --only-dependencies`, `sbt update`, `dart pub get`, `bundle install`, `composer install`,
-  `mix deps.get`, `dotnet restore`, `cargo fetch`, `mvn dependency:go-offline`, `gradle
-  dependencies`) after a copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a
-  folder copied as the project (`COPY services/api ./`, `COPY frontend/ ./`);
+  --only-dependencies`, `sbt update`, `dart pub get`, `swift package resolve`, `bundle
+  install`, `composer install`, `mix deps.get`, `dotnet restore`, `cargo fetch`, `mvn
+  dependency:go-offline`, `gradle dependencies`) after a copy of the whole project: `COPY . .`,
+  `COPY . /app`, `ADD . …`, or a folder copied as the project (`COPY services/api ./`, `COPY
+  frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`, `go mod
   tidy|vendor`, `mix do deps.get, compile`, `mvn package|install|verify|compile` (a lifecycle
   phase or a goal that builds or runs the project: `spring-boot:run`, `jib:build`; not
   `install:install-file` or `help:evaluate`), `./mvnw …`, `gradle build`, `./gradlew
   build|assemble|bootJar` (the wrapper download counts too), `cargo build`, `cargo install
   --path`, `dotnet build|publish`, `poetry install`, `uv sync`, `pdm install`, `stack
-  build|install|test`, `sbt compile|test|package|assembly|stage`, `pip install .`) after any
-  copy into the project (`COPY src ./src` counts) or with the sources bind-mounted (`RUN
-  --mount=type=bind`);
+  build|install|test`, `sbt compile|test|package|assembly|stage`, `swift build|test|run`, `pip
+  install .`) after any copy into the project (`COPY src ./src` counts) or with the sources
+  bind-mounted (`RUN --mount=type=bind`);
 - a `make <target>` whose recipe in the project's Makefile runs one of those builds
   (`make build` running `go build`): the Makefile's targets, prerequisites, `$(MAKE)
   <target>` calls, `%` pattern rules and simple variables are followed.
@@ -115,7 +116,7 @@ taken for up to date; `cargo fetch` for other Cargo commands), `dotnet restore`
 of the solution or project, `poetry install --no-root`, `uv sync --no-install-project`,
 `pdm install --no-self` (keeping `--prod`, `--frozen-lockfile` and the like), `stack build
 --only-dependencies` (keeping `--system-ghc`, `--test` and the like), `sbt update`
-(with `build.sbt` and the `project/` folder),
+(with `build.sbt` and the `project/` folder), `swift package resolve`,
 `npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
 inserted, because its install runs scripts and builds the autoloader from the sources; a
 .NET build gets `--no-restore`, the restore being done (unless it names a runtime
@@ -193,7 +194,9 @@ module's sources would be needed before the download).
   <https://docs.haskellstack.org/en/stable/commands/build_command/>; sbt docs, "Library
   Management" (`update` resolves the library dependencies):
   <https://www.scala-sbt.org/1.x/docs/Library-Management.html>; Dart docs, "dart pub get":
-  <https://dart.dev/tools/pub/cmd/pub-get>
+  <https://dart.dev/tools/pub/cmd/pub-get>; Swift Package Manager docs,
+  "Resolving and updating dependencies" (`swift package resolve`, `Package.resolved`):
+  <https://docs.swift.org/swiftpm/documentation/packagemanagerdocs/resolvingpackageversions/>
 """
 
 from __future__ import annotations

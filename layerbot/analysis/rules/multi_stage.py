@@ -1,26 +1,24 @@
 """The shipped image carries the compiler: build in a builder stage, ship a runtime stage.
 
 ## What it does
-Flags a Dockerfile whose final image builds an application from the sources it copies and
-then runs it on a build toolchain: its base (followed through `FROM <stage>` chains and
-global `ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclipse-temurin`
-or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun`,
-`elixir`, an sbt image (`sbtscala/scala-sbt`, `hseeberger/scala-sbt`), `clojure`, `haskell`
-(`fpco/stack-build`) or `dart`, a `COPY`/`ADD` brings files from the build context, and a
-step builds them (`go
-build`, `cargo build`, `mvn package`, `gradle bootJar`, `dotnet publish`, `npm run build`,
-`bun run build`, `tsc`, a monorepo build task (`nx build api`, `nx run api:build`, `nx
-run-many -t build`, `turbo run build`, `lerna run build`), `mix compile`, `mix release`,
-`sbt assembly`, `lein uberjar`, `clojure -T:build uber`, `stack build`, `cabal install`,
-`dart compile exe`, ...,
-exec-form `RUN ["gradle", "build"]` included) or the start command compiles them (`go run`,
-`cargo run`, `dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix
-phx.server`; an exec-form
-`ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker runs it)
-when more than the dependency manifests were copied (with only `go.mod` and `go.sum` in the
-image, the sources `go run` compiles are mounted at run time: a development container).
-Elixir counts only with `MIX_ENV=prod` (an `ENV` or on the command): without it Mix builds
-and runs the dev environment, and the image is a development container.
+Flags a Dockerfile whose final image builds an application from the sources it copies and then
+runs it on a build toolchain: its base (followed through `FROM <stage>` chains and global
+`ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclipse-temurin` or
+`amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun`, `elixir`, an
+sbt image (`sbtscala/scala-sbt`, `hseeberger/scala-sbt`), `clojure`, `haskell`
+(`fpco/stack-build`), `dart` or `swift` (not its `slim` variant), a `COPY`/`ADD` brings files
+from the build context, and a step builds them (`go build`, `cargo build`, `mvn package`,
+`gradle bootJar`, `dotnet publish`, `npm run build`, `bun run build`, `tsc`, a monorepo build
+task (`nx build api`, `nx run api:build`, `nx run-many -t build`, `turbo run build`, `lerna run
+build`), `mix compile`, `mix release`, `sbt assembly`, `lein uberjar`, `clojure -T:build uber`,
+`stack build`, `cabal install`, `dart compile exe`, `swift build`, ..., exec-form `RUN
+["gradle", "build"]` included) or the start command compiles them (`go run`, `cargo run`,
+`dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix phx.server`; an
+exec-form `ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker
+runs it) when more than the dependency manifests were copied (with only `go.mod` and `go.sum`
+in the image, the sources `go run` compiles are mounted at run time: a development container).
+Elixir counts only with `MIX_ENV=prod` (an `ENV` or on the command): without it Mix builds and
+runs the dev environment, and the image is a development container.
 
 It also flags a final stage that installs build tools (`build-essential`,
 `build-base`, `gcc`, `g++`, `make`, `clang`, ..., or an SDK from the package manager:
@@ -137,6 +135,8 @@ over (a launch profile, `--args`, build flags) gets no fix. Per ecosystem:
   and no fix: build wheels or a virtualenv in a builder stage and copy them into
   `python:<version>-slim`; which native libraries the runtime still needs depends on the
   packages.
+- Swift: guidance and no fix: the executable on the `swift:<release>-slim` image of the same
+  release, which carries the Swift runtime libraries.
 - Scala (sbt), Clojure, Haskell and Dart: guidance and no fix: the jar on
   `eclipse-temurin:<version>-jre`; a Haskell executable on `debian:<release>-slim` with the
   C libraries GHC linked it against (`libgmp`); a `dart compile exe` executable on `scratch`
@@ -180,6 +180,8 @@ part of the group.
   `nx run-many -t <targets>`; `serve` is the development server target):
   <https://nx.dev/features/run-tasks>; Turborepo docs, `turbo run <tasks>`:
   <https://turbo.build/repo/docs/reference/run>
+- Swift official image docs: the `slim` variants hold the runtime, not the compiler:
+  <https://hub.docker.com/_/swift>
 - Dart official image docs: an AOT-compiled server runs `FROM scratch` with `COPY
   --from=build /runtime/ /` and the executable: <https://hub.docker.com/_/dart>
 - sbt docs, "Triggered Execution" (`~` re-runs a task on every source change):

@@ -62,6 +62,10 @@ _UNPLANNED = {
         "the executable's name and install path come from the package description, and it "
         "needs the C libraries GHC linked it against (libgmp) in the runtime image"
     ),
+    Toolchain.SWIFT: (
+        "the executable's path comes from the package's products (`.build/release/<product>`), "
+        "and it needs the Swift runtime libraries of the same release"
+    ),
     Toolchain.DART: (
         "an AOT executable runs on `scratch` with the dart image's `/runtime/` copied in, "
         "and its path comes from the `dart compile` command, which the rewrite does not follow"
