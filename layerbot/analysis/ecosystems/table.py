@@ -363,9 +363,9 @@ SBT = Ecosystem(
     name="sbt",
     label="sbt (Scala)",
     markers=("build.sbt",),
-    manifests=("build.sbt",),
-    # project/ holds the sbt version (build.properties), the plugins and the build definition
-    manifest_dirs=("project",),
+    # project/ holds the sbt version, the plugins and the build definition; named file by file,
+    # as a folder called `project` is the sources in many other projects
+    manifests=("build.sbt", "project/build.properties", "project/*.sbt", "project/*.scala"),
     command="sbt update",
     cache_dirs=("/root/.cache/coursier",),
     dockerignore=("target", "**/target", ".bsp", ".metals", ".bloop"),

@@ -116,7 +116,7 @@ taken for up to date; `cargo fetch` for other Cargo commands), `dotnet restore`
 of the solution or project, `poetry install --no-root`, `uv sync --no-install-project`,
 `pdm install --no-self` (keeping `--prod`, `--frozen-lockfile` and the like), `stack build
 --only-dependencies` (keeping `--system-ghc`, `--test` and the like), `sbt update`
-(with `build.sbt` and the `project/` folder), `swift package resolve`,
+(with `build.sbt` and the build files of `project/`), `swift package resolve`,
 `npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
 inserted, because its install runs scripts and builds the autoloader from the sources; a
 .NET build gets `--no-restore`, the restore being done (unless it names a runtime
