@@ -73,3 +73,29 @@ def test_bun_and_elixir_images_are_toolchains_and_images_set_their_workdir() -> 
     assert image_workdir(image("php:8.3-cli")) == "/"
     assert image_workdir(image("golang:1.22")) == "/go"
     assert image_workdir(image("node:20")) == "/"
+
+
+def test_sbt_clojure_haskell_and_dart_images_are_toolchains_with_a_runtime_to_suggest() -> None:
+    image = parse_image
+    assert toolchain_of(image("sbtscala/scala-sbt:eclipse-temurin-17.0.4_1.7.1_3.2.0")) is (
+        Toolchain.SBT
+    )
+    assert java_version_of(image("hseeberger/scala-sbt:8u222_1.3.5_2.13.1")) == "8"
+    assert java_version_of(image("sbtscala/scala-sbt:17.0.2_1.6.2_3.1.3")) == "17"
+    assert toolchain_of(image("clojure:temurin-21-lein")) is Toolchain.CLOJURE
+    assert suggested_runtime(Toolchain.CLOJURE, image("clojure:temurin-21-lein")) == (
+        "eclipse-temurin:21-jre"
+    )
+    assert toolchain_of(image("docker.io/haskell:9.8.1-slim-buster")) is Toolchain.HASKELL
+    assert suggested_runtime(Toolchain.HASKELL, image("haskell:9.8.1-slim-buster")) == (
+        "debian:buster-slim"
+    )
+    assert toolchain_of(image("google/dart:2.15.0")) is Toolchain.DART
+    assert suggested_runtime(Toolchain.DART, image("dart:stable")) == "scratch"
+
+
+def test_swift_image_is_a_toolchain_but_its_slim_variant_is_not() -> None:
+    assert toolchain_of(parse_image("swift:5.10-jammy")) is Toolchain.SWIFT
+    assert toolchain_of(parse_image("swift:5.10-jammy-slim")) is None
+    assert suggested_runtime(Toolchain.SWIFT, parse_image("swift:5.10-jammy")) == "swift:5.10-slim"
+    assert suggested_runtime(Toolchain.SWIFT, parse_image("swift:latest")) == "swift:slim"

@@ -278,22 +278,45 @@ def initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
     return workdir_before(ctx.doc, parent, 10**9, initial_workdir(ctx, parent))
 
 
+def _stage_copies(ctx: DockerfileContext, stage: Stage) -> Iterator[tuple[Instruction, str, str]]:
+    """Each COPY/ADD of a stage with its resolved target, and each instruction's working
+    directory: ``(instruction, target, workdir)``, the target empty for other instructions."""
+    workdir = initial_workdir(ctx, stage)
+    for instruction in stage.body:
+        if instruction.keyword == "WORKDIR":
+            folder = ctx.doc.expanded(stage, instruction.arguments.strip(), instruction.line)
+            workdir = posixpath.normpath(posixpath.join(workdir, folder))
+        target = ""
+        if instruction.keyword in {"COPY", "ADD"}:
+            destination = instruction.copy_destination() or "."
+            destination = ctx.doc.expanded(stage, destination, instruction.line)
+            target = posixpath.normpath(posixpath.join(workdir, destination))
+        yield instruction, target, workdir
+
+
+def _inherited_copies(ctx: DockerfileContext, stage: Stage) -> list[tuple[Instruction, str]]:
+    """The copies of the stages this one is built ``FROM`` (oldest first): their files are in
+    this stage's file system, and their layers under its steps (``FROM base AS build`` after
+    ``COPY . .`` in ``base``)."""
+    parent = ctx.doc.base_stage(stage)
+    if parent is None:
+        return []
+    own = [(i, target) for i, target, _ in _stage_copies(ctx, parent) if target]
+    return [*_inherited_copies(ctx, parent), *own]
+
+
 def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
+    reported: set[tuple[int, str]] = set()  # a parent's copy, once per package manager
     for stage in ctx.doc.stages:
         prepared = _prepared_by_parents(ctx, stage)
-        workdir = initial_workdir(ctx, stage)
         image = ctx.doc.resolved_base(stage).repository
-        copies: list[tuple[Instruction, str]] = []
-        for instruction in stage.body:
-            if instruction.keyword == "WORKDIR":
-                folder = ctx.doc.expanded(stage, instruction.arguments.strip(), instruction.line)
-                workdir = posixpath.normpath(posixpath.join(workdir, folder))
-            elif instruction.keyword in {"COPY", "ADD"}:
+        copies = _inherited_copies(ctx, stage)
+        inherited = len(copies)
+        for instruction, target, workdir in _stage_copies(ctx, stage):
+            if target:
                 if "from" in instruction.flags:
                     prepared.update(_held_by(instruction, workdir))
-                target = instruction.copy_destination() or "."
-                target = ctx.doc.expanded(stage, target, instruction.line)
-                copies.append((instruction, posixpath.normpath(posixpath.join(workdir, target))))
+                copies.append((instruction, target))
             if instruction.keyword != "RUN":
                 continue  # only a RUN runs dependency steps
             steps = [
@@ -305,8 +328,14 @@ def fetches_after_sources(ctx: DockerfileContext) -> Iterator[DependencyFetch]:
                     continue
                 prepared.add(step.ecosystem.name)
                 found = _fetch_after_sources(ctx, stage, copies, instruction, step, workdir, image)
-                if found is not None:
-                    yield found
+                if found is None:
+                    continue
+                if any(found.copy is copy for copy, _ in copies[:inherited]):
+                    key = (found.copy.line, step.ecosystem.name)
+                    if key in reported:
+                        continue  # `FROM base AS test` and `AS build`: one finding
+                    reported.add(key)
+                yield found
 
 
 def _make_steps(

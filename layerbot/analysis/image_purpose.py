@@ -14,14 +14,14 @@ import posixpath
 import re
 import shlex
 
-from layerbot.analysis import discovery
+from layerbot.analysis import discovery, layer_cache
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.record import Record
 from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands
 from layerbot.analysis.shipped import ShippedImage, Step
-from layerbot.analysis.toolchains import Toolchain
+from layerbot.analysis.toolchains import JVM_TOOLCHAINS, Toolchain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -48,7 +48,25 @@ _HOT_RELOADERS = {
 }  # fmt: skip
 # Node images only: kept as text, ``re`` compiles it when first used.
 _DEV_SCRIPTS = r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.*)?$"
-_TOOLCHAIN_TESTS = {"go": "test", "cargo": "test", "dotnet": "test", "mvn": "test"}
+_TOOLCHAIN_TESTS = {
+    "go": "test", "cargo": "test", "dotnet": "test", "mvn": "test", "mvnw": "test",
+    "gradle": "test", "gradlew": "test", "sbt": "test", "lein": "test", "stack": "test",
+    "cabal": "test", "dart": "test", "swift": "test",
+}  # fmt: skip
+# Interactive consoles of the build tools (`stack ghci`, `lein repl`, `sbt console`).
+_REPL_SUBCOMMANDS = {"stack": "ghci", "cabal": "repl", "lein": "repl", "sbt": "console"}
+# Interactive notebooks: the kernel runs whatever code its user types, so the image is a
+# workbench (``jupyter lab``, ``python -m notebook``, ``ipython``).
+_NOTEBOOKS = {"jupyter", "jupyter-lab", "jupyter-notebook", "jupyterlab", "notebook", "ipython"}
+# Interpreters and build tools that, started with no program or task to run (``CMD
+# ["python"]``, ``ENTRYPOINT ["go"]``), open a prompt or wait for the task a user passes.
+_BARE_STARTS = {
+    "python", "python3", "ipython", "node", "irb", "iex", "ghci", "julia", "R",
+    "go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "dotnet", "mix", "sbt", "lein",
+    "clojure", "clj", "stack", "cabal", "dart", "swift",
+}  # fmt: skip
+# Start commands that only print a message (`echo "not a runnable image"`): nothing to start.
+_NO_OP_STARTS = {"echo", "printf"}
 # Go analysis tools that load packages through the toolchain (``go/packages`` runs ``go
 # list``): an image that installs one is a lint or analysis image and needs the compiler at
 # run time, whatever its entrypoint is called.
@@ -101,15 +119,19 @@ class _Workbench(Record):
             return depth < 4 and any(self.starts(c, depth + 1) for c in inner)
         if program in SHELLS:
             return not operands  # `bash`, `sh -l`: a shell; `sh start.sh` runs an app
-        if program in _TASK_RUNNERS | _TEST_RUNNERS | _HOT_RELOADERS:
+        if program in _TASK_RUNNERS | _TEST_RUNNERS | _HOT_RELOADERS | _NOTEBOOKS:
             return True
         if (program == "tail" and "/dev/null" in command.argv) or program == "sleep":
             return True
         sub = operands[0] if operands else ""
-        if _TOOLCHAIN_TESTS.get(program) == sub or _WATCH_SUBCOMMANDS.get(program) == sub:
+        if sub and sub in (_TOOLCHAIN_TESTS.get(program), _WATCH_SUBCOMMANDS.get(program)):
             return True
-        if program in {"next", "nuxt", "vite", "ng", "webpack"}:
-            return sub in {"", "dev", "serve"}
+        if sub and _REPL_SUBCOMMANDS.get(program) == sub:
+            return True
+        if program == "sbt" and any(arg.startswith("~") for arg in operands):
+            return True  # `sbt ~reStart`: sbt's triggered execution re-runs on file changes
+        if program in {"next", "nuxt", "vite", "ng", "webpack", "nx"}:
+            return sub in {"", "dev", "serve"}  # `nx serve api`: the app's dev server
         if program == "react-scripts":
             return sub == "start"  # the Create React App dev server
         if command.has_flag("--watch", "--reload", "--hot"):
@@ -149,6 +171,17 @@ class _Workbench(Record):
 
 
 _NODE_RUNNERS = {"npm", "yarn", "pnpm", "bun"}
+
+
+def starts_the_toolchain(shipped: ShippedImage) -> bool:
+    """Whether the container starts an interpreter or a build tool with flags at most, no
+    script and no task (``CMD ["python"]``, ``ENTRYPOINT ["go"]``): the toolchain is what the
+    image is run for. Read on the one command Docker runs: ``ENTRYPOINT ["python"]`` with
+    ``CMD ["app.py"]`` runs an application."""
+    entry = shipped.entry()
+    argv = entry.argv if entry is not None else ()
+    program = posixpath.basename(argv[0]) if argv else ""
+    return program in _BARE_STARTS and all(arg.startswith("-") for arg in argv[1:])
 
 
 def _script_name(operands: list[str]) -> str:
@@ -213,6 +246,8 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     entry = shipped.entry()
     if entry is not None:  # `ENTRYPOINT ["dotnet"]` + `CMD ["watch", "run"]` read as one
         started.append(Command(entry.argv, shlex.join(entry.argv)))
+    if started and all(command.program in _NO_OP_STARTS for command in started):
+        return "the start command only prints a message: the image starts nothing of its own"
     for command in started:
         if workbench.starts(command):
             return f"the image starts `{command.program}`, a development or test command"
@@ -238,6 +273,13 @@ _NODE_BUILD_SCRIPTS = {"build", "compile", "bundle"}
 # Mix tasks that compile the project (``mix do compile, release`` included).
 _MIX_BUILDS = {"compile", "release", "escript.build", "phx.digest", "assets.deploy"}
 _NODE_BUILDERS = {"tsc", "ng", "vite", "webpack", "next", "nuxt", "rollup", "esbuild", "parcel"}
+# sbt tasks that compile or package the project (`sbt assembly`, `sbt "Universal/packageBin"`).
+_SBT_BUILDS = {
+    "compile", "package", "assembly", "stage", "dist", "universal/packagebin",
+    "universal:packagebin", "universal/stage", "universal:stage", "docker/stage", "docker:stage",
+}  # fmt: skip
+_HASKELL_BUILDS = {"build", "install", "v2-build", "v2-install", "new-build", "new-install"}
+_DART_BUILDS = {"compile", "build"}
 # Start commands that compile and run the sources in one go.
 _RUNS_FROM_SOURCES = {
     "go": {"run"}, "cargo": {"run"}, "dotnet": {"run"}, "mvn": {"spring-boot:run"},
@@ -246,18 +288,51 @@ _RUNS_FROM_SOURCES = {
 }  # fmt: skip
 
 
+# Monorepo task runners: what they build is named by the task (``nx build api``, ``nx run
+# api:build``, ``nx run-many --target=build``, ``turbo run build``, ``lerna run build``).
+_TASK_RUNNER_BUILDERS = {"nx", "turbo", "lerna"}
+_TASK_FLAGS = {"--target", "--targets", "-t"}
+
+
+def _runs_build_task(argv: list[str]) -> bool:
+    """Whether a monorepo task runner's arguments (after the program) name a build task."""
+    tasks = []
+    for index, arg in enumerate(argv):
+        name, _, value = arg.partition("=")
+        if name in _TASK_FLAGS:
+            given = value or (argv[index + 1] if index + 1 < len(argv) else "")
+            tasks.extend(given.split(","))
+        elif not arg.startswith("-") and (index == 0 or argv[index - 1] not in _TASK_FLAGS):
+            tasks.append(arg)
+    if tasks[:1] == ["run"]:
+        tasks = tasks[1:]
+    # `nx run api:build:production` names project:target:configuration.
+    targets = [task.split(":")[1] if task.count(":") else task for task in tasks[:1]]
+    targets += [t for t in tasks[1:] if t in _NODE_BUILD_SCRIPTS]  # `run-many -t build`
+    return any(t in _NODE_BUILD_SCRIPTS or t.startswith("build") for t in targets)
+
+
 def _is_node_build(command: Command) -> bool:
     """``npm run build``, ``yarn build``, ``pnpm run compile``, ``bun run build``, ``bun build``
-    (Bun's bundler), ``npx tsc``, ``ng build``..."""
-    words = [arg for arg in command.argv[1:] if not arg.startswith("-")]
-    if command.program in _NODE_RUNNERS:
+    (Bun's bundler), ``npx tsc``, ``ng build``, ``npx nx build api``, ``turbo run build``..."""
+    argv = list(command.argv[1:])
+    words = [arg for arg in argv if not arg.startswith("-")]
+    program = command.program
+    launchers = _NODE_RUNNERS | {"npx", "pnpx"}
+    if program in launchers and words[:1] in (["run"], ["exec"]) and words[1:2]:
+        words = words[1:] if words[1] in _TASK_RUNNER_BUILDERS else words  # `pnpm exec nx`
+    if program in launchers and words and words[0] in _TASK_RUNNER_BUILDERS:
+        return _runs_build_task(argv[argv.index(words[0]) + 1 :])
+    if program in _TASK_RUNNER_BUILDERS:
+        return _runs_build_task(argv)
+    if program in _NODE_RUNNERS:
         if words[:1] in (["run"], ["run-script"]):
             words = words[1:]
         script = words[0] if words else ""
         return script in _NODE_BUILD_SCRIPTS or script.startswith("build:")
-    if command.program in {"npx", "pnpx"}:
+    if program in {"npx", "pnpx"}:
         return bool(words) and words[0] in _NODE_BUILDERS
-    return command.program in _NODE_BUILDERS and words[:1] != ["serve"]
+    return program in _NODE_BUILDERS and words[:1] != ["serve"]
 
 
 def _builds(command: Command, toolchain: Toolchain) -> bool:
@@ -279,6 +354,20 @@ def _builds(command: Command, toolchain: Toolchain) -> bool:
         return _is_node_build(command)
     if toolchain is Toolchain.ELIXIR:
         return program == "mix" and bool(_MIX_BUILDS & {a.strip(",") for a in command.argv[1:]})
+    if toolchain is Toolchain.SBT:  # tasks may be quoted together: `sbt "clean assembly"`
+        tasks = {t.lower() for a in command.argv[1:] for t in re.split(r"[\s;]+", a)}
+        return program == "sbt" and bool(tasks & _SBT_BUILDS)
+    if toolchain is Toolchain.CLOJURE:  # `lein uberjar`, `clojure -T:build uber`
+        if program == "lein":
+            return command.has("uberjar", "jar", "compile")
+        return program in {"clojure", "clj"} and any("uber" in a for a in command.argv[1:])
+    if toolchain is Toolchain.HASKELL:
+        deps_only = command.has("--only-dependencies", "--dependencies-only")
+        return program in {"stack", "cabal"} and sub in _HASKELL_BUILDS and not deps_only
+    if toolchain is Toolchain.DART:
+        return program == "dart" and sub in _DART_BUILDS
+    if toolchain is Toolchain.SWIFT:
+        return program == "swift" and sub == "build"
     return False
 
 
@@ -305,6 +394,18 @@ def _copies_sources(shipped: ShippedImage) -> bool:
     return any(s.command.argv[:2] == ("git", "clone") for s in shipped.steps)
 
 
+def _copies_code(shipped: ShippedImage) -> bool:
+    """Whether the image takes more than dependency manifests from the build context."""
+    if any(s.command.argv[:2] == ("git", "clone") for s in shipped.steps):
+        return True
+    return any(
+        layer_cache.source_kind(source) is not layer_cache.SourceKind.MANIFEST
+        for instruction in _local_copies(shipped)
+        if "from" not in instruction.flags
+        for source in instruction.copy_sources()
+    )
+
+
 _JAVA_ARCHIVES = (".jar", ".war", ".ear")
 
 
@@ -316,10 +417,15 @@ def runs_copied_artifact(shipped: ShippedImage, toolchain: Toolchain) -> bool:
     started = [
         c.argv for i in (shipped.last("ENTRYPOINT"), shipped.last("CMD")) if i for c in _starts(i)
     ]
-    if toolchain in (Toolchain.JDK, Toolchain.MAVEN, Toolchain.GRADLE):
+    if toolchain in JVM_TOOLCHAINS:
         archive = any(p.endswith(_JAVA_ARCHIVES) for p in paths) or any(
             "from" in i.flags for i in copies
         )
+        # `COPY target/quarkus-app /opt/app` then `java -jar /opt/app/quarkus-run.jar`: the
+        # jar the start command names is inside a copied folder.
+        folders = [d.rstrip("/") + "/" for d in paths if d.startswith("/") and d != "/"]
+        jars = [a for argv in started for a in argv[1:] if a.endswith(_JAVA_ARCHIVES)]
+        archive = archive or any(jar.startswith(tuple(folders)) for jar in jars)
         return archive and any(posixpath.basename(argv[0]) == "java" for argv in started)
     if toolchain is Toolchain.DOTNET:
         return any(argv[:1] == ("dotnet",) and argv[-1].endswith(".dll") for argv in started)
@@ -338,7 +444,9 @@ def source_build(shipped: ShippedImage, toolchain: Toolchain) -> Instruction | N
     if step is not None:
         return step.instruction
     entry = shipped.entry()
-    if entry is not None and len(entry.argv) > 1:
+    # Only manifests copied (`COPY project.clj .`, `COPY go.mod go.sum ./`): the sources a
+    # start command compiles are mounted at run time, a development container.
+    if entry is not None and len(entry.argv) > 1 and _copies_code(shipped):
         runs = _RUNS_FROM_SOURCES.get(posixpath.basename(entry.program), set())
         if any(arg in runs for arg in entry.argv[1:3]):
             return entry.instruction

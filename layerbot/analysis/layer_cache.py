@@ -64,7 +64,14 @@ def _is_glob(pattern: str) -> bool:
 
 
 _MANIFEST_PATTERNS = tuple(sorted({m for e in ECOSYSTEMS for m in e.manifests}))
-_MANIFEST_DIRS = frozenset(d for e in ECOSYSTEMS for d in e.manifest_dirs)
+# A tool's own dot-folder that holds its manifest folders (`.yarn` for `.yarn/releases`, with
+# Yarn's plugins, patches and offline cache) is the package manager's, never the sources.
+_MANIFEST_DIRS = frozenset(
+    folder
+    for e in ECOSYSTEMS
+    for d in e.manifest_dirs
+    for folder in (d, d.split("/")[0] if d.startswith(".") else d)
+)
 # Plain names in a set, only the few globs in a regex: one regex of all fifty took 2 ms to compile.
 _MANIFEST_NAMES = frozenset(p for p in _MANIFEST_PATTERNS if not _is_glob(p))
 _MANIFEST_GLOB = re.compile(

@@ -26,6 +26,11 @@ class Toolchain(StrEnum):
     PYTHON = "python"
     BUN = "bun"
     ELIXIR = "elixir"
+    SBT = "sbt"
+    CLOJURE = "clojure"
+    HASKELL = "haskell"
+    DART = "dart"
+    SWIFT = "swift"
 
     @property
     def label(self) -> str:
@@ -43,7 +48,22 @@ _LABELS = {
     Toolchain.PYTHON: "full Python image with gcc and headers",
     Toolchain.BUN: "Bun image that runs the build",
     Toolchain.ELIXIR: "full Elixir image with Erlang/OTP and the compilers",
+    Toolchain.SBT: "Scala sbt image with a full JDK",
+    Toolchain.CLOJURE: "Clojure image with a full JDK and its build tools",
+    Toolchain.HASKELL: "Haskell toolchain image (GHC, Stack, Cabal)",
+    Toolchain.DART: "Dart SDK image",
+    Toolchain.SWIFT: "Swift toolchain image",
 }
+# The JVM toolchains: their artifact is a jar that a JRE runs.
+JVM_TOOLCHAINS = (
+    Toolchain.MAVEN,
+    Toolchain.GRADLE,
+    Toolchain.JDK,
+    Toolchain.SBT,
+    Toolchain.CLOJURE,
+)
+# sbt images whose tag starts with the JDK version (`17.0.2_1.6.2_3.1.3`, `8u222_1.3.5_2.13.1`).
+_SBT_IMAGES = ("sbtscala/scala-sbt", "hseeberger/scala-sbt")
 
 _REPOSITORIES = {
     "golang": Toolchain.GO,
@@ -59,6 +79,16 @@ _REPOSITORIES = {
     "oven/bun": Toolchain.BUN,
     "elixir": Toolchain.ELIXIR,
     "hexpm/elixir": Toolchain.ELIXIR,
+    "sbtscala/scala-sbt": Toolchain.SBT,
+    "hseeberger/scala-sbt": Toolchain.SBT,
+    "clojure": Toolchain.CLOJURE,
+    "gfredericks/leiningen": Toolchain.CLOJURE,
+    "haskell": Toolchain.HASKELL,
+    "fpco/stack-build": Toolchain.HASKELL,
+    "dart": Toolchain.DART,
+    "google/dart": Toolchain.DART,
+    "swift": Toolchain.SWIFT,
+    "vapor/swift": Toolchain.SWIFT,
 }
 
 # Working directories official images set (``WORKDIR`` in their Dockerfiles); others start at
@@ -112,8 +142,8 @@ def toolchain_of(image: ImageRef) -> Toolchain | None:
     toolchain = _REPOSITORIES.get(repository_key(image))
     if toolchain is Toolchain.JDK and is_jre(image):
         return None
-    if toolchain is Toolchain.PYTHON and is_slim_variant(image):
-        return None
+    if toolchain in (Toolchain.PYTHON, Toolchain.SWIFT) and is_slim_variant(image):
+        return None  # `swift:5.10-slim` carries the runtime libraries, not the compiler
     return toolchain
 
 
@@ -132,7 +162,7 @@ def java_version_of(image: ImageRef) -> str | None:
     match = re.search(_JAVA_IN_TAG, tag)
     if match:
         return match.group(1)
-    if repository_key(image) in {"openjdk", "eclipse-temurin", "amazoncorretto"}:
+    if repository_key(image) in {"openjdk", "eclipse-temurin", "amazoncorretto", *_SBT_IMAGES}:
         leading = re.match(r"(\d+)", tag)
         return leading.group(1) if leading else None
     return None
@@ -157,8 +187,15 @@ def suggested_runtime(toolchain: Toolchain, image: ImageRef) -> str:
         return ALPINE
     if toolchain is Toolchain.RUST:
         return f"debian:{debian_suite(image) or DEFAULT_DEBIAN_SUITE}-slim"
-    if toolchain in (Toolchain.MAVEN, Toolchain.GRADLE, Toolchain.JDK):
+    if toolchain in JVM_TOOLCHAINS:
         return f"eclipse-temurin:{java_version_of(image) or 21}-jre"
+    if toolchain is Toolchain.HASKELL:  # GHC links executables against glibc and libgmp
+        return f"debian:{debian_suite(image) or DEFAULT_DEBIAN_SUITE}-slim"
+    if toolchain is Toolchain.DART:  # the dart image's /runtime/ holds what an AOT binary needs
+        return "scratch"
+    if toolchain is Toolchain.SWIFT:  # the slim variant of the same release: its runtime libraries
+        release = (image.tag or "").split("-")[0] if major else None
+        return f"swift:{release}-slim" if release else "swift:slim"
     if toolchain is Toolchain.DOTNET:
         return f"mcr.microsoft.com/dotnet/aspnet:{dotnet_version_of(image) or '8.0'}"
     if toolchain is Toolchain.ELIXIR:

@@ -26,10 +26,15 @@ from layerbot.analysis.ecosystems.table import (
     MAVEN,
     MIX,
     NPM,
+    PDM,
     PIP,
     PIPENV,
     PNPM,
     POETRY,
+    PUB,
+    SBT,
+    STACK,
+    SWIFTPM,
     UV,
     YARN,
     Ecosystem,
@@ -89,6 +94,7 @@ def _valued(ecosystem: Ecosystem) -> frozenset[str]:
 _POETRY_VALUE_FLAGS = _valued(POETRY)
 _UV_VALUE_FLAGS = _valued(UV)
 _COMPOSER_VALUE_FLAGS = _valued(COMPOSER)
+_PDM_VALUE_FLAGS = _valued(PDM)
 
 
 def kept_arguments(step: DependencyStep) -> list[str]:
@@ -264,6 +270,14 @@ def _uv(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if dependency_only else StepKind.BUILD
 
 
+def _pdm(command: Command) -> StepKind | None:
+    """``pdm install``/``pdm sync``: the project itself too unless ``--no-self``."""
+    words = command.arguments(_PDM_VALUE_FLAGS)
+    if not words or words[0] not in {"install", "sync"}:
+        return None
+    return StepKind.DOWNLOAD if command.has_flag("--no-self") else StepKind.BUILD
+
+
 def _pipenv(command: Command) -> StepKind | None:
     words = command.arguments()
     return StepKind.DOWNLOAD if words[:1] in (["install"], ["sync"]) else None
@@ -312,6 +326,66 @@ def _cargo(command: Command) -> StepKind | None:
     if words[0] == "install":
         return StepKind.BUILD if command.has_flag("--path") else None
     return StepKind.BUILD if words[0] in {"build", "test", "run", "check", "vendor"} else None
+
+
+# `stack build --only-dependencies` builds the snapshot and extra dependencies alone (Stack
+# docs, "stack build": `--only-dependencies`, `--dependencies-only`, `--only-snapshot`).
+_STACK_DEPENDENCIES_ONLY = ("--only-dependencies", "--dependencies-only", "--only-snapshot")
+
+
+def _stack(command: Command) -> StepKind | None:
+    words = command.arguments(frozenset({"--resolver", "--stack-yaml", "--local-bin-path"}))
+    if not words or words[0] not in {"build", "install", "test", "bench"}:
+        return None
+    # `stack install alex happy`: named tools from the snapshot, not the project (a target
+    # that is a path, `.` or `./api`, is the project's).
+    if any(not target.startswith((".", "/")) for target in words[1:]):
+        return None
+    only_dependencies = command.has_flag(*_STACK_DEPENDENCIES_ONLY)
+    return StepKind.DOWNLOAD if only_dependencies else StepKind.BUILD
+
+
+# sbt tasks that resolve the libraries: `update` alone, or as part of compiling, testing,
+# running or packaging the project (sbt docs, "Library Management"); tasks may be quoted
+# together (`sbt "clean assembly"`) or `;`-separated.
+_SBT_BUILD_TASKS = frozenset(
+    {"compile", "test", "run", "package", "assembly", "stage", "dist", "publishlocal"}
+    | {"universal/packagebin", "universal:packagebin", "docker/stage", "docker:stage"}
+)
+
+
+def _sbt(command: Command) -> StepKind | None:
+    if command.has_flag("-offline", "--offline"):
+        return None
+    tasks = {t.lower() for arg in command.argv[1:] for t in re.split(r"[\s;]+", arg) if t}
+    if tasks & _SBT_BUILD_TASKS:
+        return StepKind.BUILD
+    return StepKind.DOWNLOAD if tasks & {"update", "updateclassifiers"} else None
+
+
+def _pub(command: Command) -> StepKind | None:
+    """``dart pub get`` (``flutter pub get``, the old ``pub get``); ``--offline`` resolves from
+    the cache alone."""
+    words = command.arguments()
+    if command.program != "pub":  # `dart pub get`, `flutter pub get`
+        if words[:1] != ["pub"]:
+            return None
+        words = words[1:]
+    fetches = words[:1] in (["get"], ["upgrade"]) and not command.has_flag("--offline")
+    return StepKind.DOWNLOAD if fetches else None
+
+
+def _swiftpm(command: Command) -> StepKind | None:
+    """``swift package resolve`` fetches the pinned dependencies; ``swift build``/``test``/
+    ``run`` resolve them first when needed (Swift Package Manager docs)."""
+    words = command.arguments()
+    if command.has_flag("--disable-automatic-resolution", "--skip-update") and words[:1] != [
+        "package"
+    ]:
+        return None
+    if words[:2] in (["package", "resolve"], ["package", "update"]):
+        return StepKind.DOWNLOAD
+    return StepKind.BUILD if words[:1] in (["build"], ["test"], ["run"]) else None
 
 
 def _bundler(command: Command) -> StepKind | None:
@@ -373,6 +447,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_is_pip, PIP, _pip),
     (_program_is("poetry"), POETRY, _poetry),
     (_is_uv_project, UV, _uv),
+    (_program_is("pdm"), PDM, _pdm),
     (_program_is("pipenv"), PIPENV, _pipenv),
     (_program_is("mvn", "mvnw"), MAVEN, _maven),
     (_program_is("gradle", "gradlew"), GRADLE, _gradle),
@@ -381,6 +456,10 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("mix"), MIX, _mix),
     (_program_is("composer", "composer.phar"), COMPOSER, _composer),
     (_program_is("dotnet"), DOTNET, _dotnet),
+    (_program_is("stack"), STACK, _stack),
+    (_program_is("sbt"), SBT, _sbt),
+    (_program_is("dart", "flutter", "pub"), PUB, _pub),
+    (_program_is("swift"), SWIFTPM, _swiftpm),
 )
 
 

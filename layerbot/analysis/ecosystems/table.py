@@ -9,13 +9,15 @@ steps in a ``RUN`` is :mod:`.steps`; finding the files in a build context is
 
 Manifest names follow each tool's documentation: Go modules (go.mod, go.sum), npm
 (package.json, package-lock.json, npm-shrinkwrap.json, .npmrc), Yarn (yarn.lock, .yarnrc.yml
-and .yarn/releases for Yarn 2+), pnpm (pnpm-lock.yaml, pnpm-workspace.yaml), pip
-(requirements files), Poetry (pyproject.toml, poetry.lock), uv (pyproject.toml, uv.lock),
-Pipenv (Pipfile, Pipfile.lock), Maven (pom.xml, .mvn/, mvnw), Gradle (build and settings
-scripts, gradle.properties, gradle/ with the wrapper and version catalog), Cargo
-(Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix (mix.exs,
-mix.lock), Composer (composer.json, composer.lock) and NuGet/.NET (*.sln, *.csproj,
-NuGet.config, Directory.*.props, global.json).
+and .yarn/releases for Yarn 2+), pnpm (pnpm-lock.yaml, pnpm-workspace.yaml), pip (requirements
+files), Poetry (pyproject.toml, poetry.lock), uv (pyproject.toml, uv.lock), PDM
+(pyproject.toml, pdm.lock), Pipenv (Pipfile, Pipfile.lock), Maven (pom.xml, .mvn/, mvnw),
+Gradle (build and settings scripts, gradle.properties, gradle/ with the wrapper and version
+catalog), Cargo (Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix
+(mix.exs, mix.lock), Composer (composer.json, composer.lock), NuGet/.NET (*.sln, *.csproj,
+NuGet.config, Directory.*.props, global.json), Stack (stack.yaml, stack.yaml.lock,
+package.yaml, *.cabal), sbt (build.sbt, project/), Dart pub (pubspec.yaml, pubspec.lock) and SwiftPM
+(Package.swift, Package.resolved).
 """
 
 from __future__ import annotations
@@ -240,6 +242,25 @@ UV = Ecosystem(
     toolchain_images=("python", "ghcr.io/astral-sh/uv"),
     runtime_images=("python",),
 )
+PDM = Ecosystem(
+    name="pdm",
+    label="PDM",
+    markers=("pdm.lock",),
+    manifests=("pyproject.toml", "pdm.lock", "pdm.toml", ".pdm-python"),
+    command="pdm install --no-self",
+    # PDM docs, "CLI reference" (pdm install): groups, production only, lock file handling.
+    kept_flags=(
+        *("--prod", "--production", "--no-default", "-d", "--dev", "--frozen-lockfile"),
+        *("--no-lock", "--check", "-g", "--global"),
+    ),
+    kept_options=("-G", "--group", "-L", "--lockfile"),
+    folder_options=("-p", "--project"),
+    cache_dirs=("/root/.cache/pdm",),
+    dockerignore=(*_PYTHON_IGNORES, "__pypackages__"),
+    install_dirs=(".venv", "__pypackages__"),
+    toolchain_images=("python",),
+    runtime_images=("python",),
+)
 PIPENV = Ecosystem(
     name="pipenv",
     label="Pipenv",
@@ -369,6 +390,66 @@ DOTNET = Ecosystem(
     runtime_images=("mcr.microsoft.com/dotnet/aspnet", "mcr.microsoft.com/dotnet/runtime"),
 )
 
+STACK = Ecosystem(
+    name="stack",
+    label="Stack (Haskell)",
+    markers=("stack.yaml",),
+    manifests=("stack.yaml", "stack.yaml.lock", "package.yaml", "*.cabal"),
+    command="stack build --only-dependencies",
+    # Stack docs, "stack build" and the global options: the same compiler, and the test and
+    # benchmark dependencies when the build has them.
+    kept_flags=(
+        *("--system-ghc", "--no-install-ghc", "--allow-different-user", "--no-nix"),
+        *("--test", "--bench"),
+    ),
+    # the Stack root: the package index and the snapshot packages later builds link against
+    cache_dirs=("/root/.stack",),
+    dockerignore=(".stack-work", "**/.stack-work", "dist-newstyle"),
+    install_dirs=(".stack-work",),
+    store_is_cache=True,
+    toolchain_images=("haskell", "fpco/stack-build"),
+    runtime_images=("debian",),
+)
+
+SBT = Ecosystem(
+    name="sbt",
+    label="sbt (Scala)",
+    markers=("build.sbt",),
+    # project/ holds the sbt version, the plugins and the build definition; named file by file,
+    # as a folder called `project` is the sources in many other projects
+    manifests=("build.sbt", "project/build.properties", "project/*.sbt", "project/*.scala"),
+    command="sbt update",
+    cache_dirs=("/root/.cache/coursier",),
+    dockerignore=("target", "**/target", ".bsp", ".metals", ".bloop"),
+    store_is_cache=True,
+    toolchain_images=("sbtscala/scala-sbt", "hseeberger/scala-sbt"),
+    runtime_images=("eclipse-temurin",),
+)
+PUB = Ecosystem(
+    name="pub",
+    label="Dart pub",
+    markers=("pubspec.yaml",),
+    manifests=("pubspec.yaml", "pubspec.lock"),
+    command="dart pub get",
+    cache_dirs=("/root/.pub-cache",),
+    dockerignore=(".dart_tool", "build"),
+    install_dirs=(".dart_tool",),
+    store_is_cache=True,
+    toolchain_images=("dart", "google/dart"),
+    runtime_images=("scratch",),
+)
+SWIFTPM = Ecosystem(
+    name="swiftpm",
+    label="Swift Package Manager",
+    markers=("Package.swift",),
+    manifests=("Package.swift", "Package.resolved"),
+    command="swift package resolve",
+    cache_dirs=("/root/.cache/org.swift.swiftpm",),
+    dockerignore=(".build", ".swiftpm"),
+    install_dirs=(".build",),  # the resolved checkouts live in .build/checkouts
+    toolchain_images=("swift",),
+    runtime_images=("swift",),
+)
 ECOSYSTEMS: tuple[Ecosystem, ...] = (
     GO,
     NPM,
@@ -378,6 +459,7 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     PIP,
     POETRY,
     UV,
+    PDM,
     PIPENV,
     MAVEN,
     GRADLE,
@@ -386,6 +468,10 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     MIX,
     COMPOSER,
     DOTNET,
+    STACK,
+    SBT,
+    PUB,
+    SWIFTPM,
 )
 
 COMMON_DOCKERIGNORE = (

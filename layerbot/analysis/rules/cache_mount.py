@@ -2,18 +2,19 @@
 
 ## What it does
 Flags a `RUN` that downloads dependencies (`go mod download`/`go build`, `npm ci`, `yarn`,
-`pnpm install`, `pip install -r`, `poetry`/`uv`/`pipenv` installs, `mvn`, `gradle`,
-`cargo build`/`cargo fetch`, `bundle install`, `composer install`, `dotnet restore`) without a
-`--mount=type=cache` on the package manager's download cache. Severity `info`: advice that is
-fine to ignore.
+`pnpm install`, `pip install -r`, `poetry`/`uv`/`pdm`/`pipenv` installs, `mvn`, `gradle`,
+`cargo build`/`cargo fetch`, `bundle install`, `composer install`, `dotnet restore`, `stack
+build`, `sbt update`/`sbt compile`, `dart pub get`, `swift package resolve`/`swift build`)
+without a `--mount=type=cache` on the package manager's download cache. Severity `info`: advice
+that is fine to ignore.
 
 It stays quiet when the install disables or deletes its own cache (`pip --no-cache-dir`,
-`PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer
-clear-cache`, or an `rm` of the folder a `--cache-dir`/`--cache-folder` moved it to, in the
-same `RUN`): that is the image-size advice of `package-cache`, and a cache mount would be
-emptied by it. Conversely, once the mount is there, `package-cache` does not ask for
-`--no-cache-dir` either: the cache lives in the mount, not in the layer. A tool asked about
-itself (`yarn --version`) downloads nothing and raises nothing.
+`PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer clear-
+cache`, or an `rm` of the folder a `--cache-dir`/`--cache-folder` moved it to, in the same
+`RUN`): that is the image-size advice of `package-cache`, and a cache mount would be emptied by
+it. Conversely, once the mount is there, `package-cache` does not ask for `--no-cache-dir`
+either: the cache lives in the mount, not in the layer. A tool asked about itself (`yarn
+--version`) downloads nothing and raises nothing.
 
 ## Why it matters
 When the dependency layer is invalidated (a manifest changed, or the install sits after
@@ -45,23 +46,25 @@ RUN --mount=type=cache,target=/root/.npm npm ci
 
 ## Fix safety
 The fix adds `--mount=type=cache,target=…` after `RUN` for the default cache folders of the
-official images when the build runs as root: Go `/go/pkg/mod` and `/root/.cache/go-build`;
-npm `/root/.npm`; Yarn 1 `/usr/local/share/.cache/yarn` (not Yarn 2+'s global cache, which
+official images when the build runs as root: Go `/go/pkg/mod` and `/root/.cache/go-build`; npm
+`/root/.npm`; Yarn 1 `/usr/local/share/.cache/yarn` (not Yarn 2+'s global cache, which
 Plug'n'Play reads at run time); pnpm `/root/.local/share/pnpm/store`; pip `/root/.cache/pip`;
 Poetry `/root/.cache/pypoetry/cache` and `/root/.cache/pypoetry/artifacts` (not the whole
 folder: its `virtualenvs` must stay in the image); uv `/root/.cache/uv` (also for `uv pip`);
-Pipenv `/root/.cache/pipenv`; Maven `/root/.m2`; Gradle `/root/.gradle/caches`
-(`/home/gradle/.gradle/caches` in the `gradle` image); Cargo `/usr/local/cargo/registry` and
-`/usr/local/cargo/git`; Bundler `/usr/local/bundle/cache`; Composer `/root/.composer/cache`
-(`/tmp/cache` in the `composer` image); NuGet `/root/.nuget/packages`. Where the cache
-folder is also the store later steps read (Go, Maven, Gradle, Cargo, NuGet), the mount is added
-to every `RUN` of the stage that uses it, so one fix may edit several `RUN`s; and when the
-image starts with that tool (`CMD ["go", "run", "."]`, `mvn spring-boot:run`) the store must
-ship, so there is no finding. It is marked **review**: builders without BuildKit
-fail on the flag, and the cache no longer ends up in the image (usually the point). Without
-a fix: when a non-root `USER` runs the install or the stage relocates the cache through an
-environment variable (`GOMODCACHE`, `PIP_CACHE_DIR`, `CARGO_HOME`…), since the folder is then
-not known.
+PDM `/root/.cache/pdm`; Pipenv `/root/.cache/pipenv`; Maven `/root/.m2`; Gradle
+`/root/.gradle/caches` (`/home/gradle/.gradle/caches` in the `gradle` image); Cargo
+`/usr/local/cargo/registry` and `/usr/local/cargo/git`; Bundler `/usr/local/bundle/cache`;
+Composer `/root/.composer/cache` (`/tmp/cache` in the `composer` image); NuGet
+`/root/.nuget/packages`; Stack `/root/.stack` (the Stack root); sbt's Coursier cache
+`/root/.cache/coursier`; Dart pub `/root/.pub-cache`; SwiftPM `/root/.cache/org.swift.swiftpm`.
+Where the cache folder is also the store later steps read (Go, Maven, Gradle, Cargo, NuGet),
+the mount is added to every `RUN` of the stage that uses it, so one fix may edit several
+`RUN`s; and when the image starts with that tool (`CMD ["go", "run", "."]`, `mvn
+spring-boot:run`) the store must ship, so there is no finding. It is marked **review**:
+builders without BuildKit fail on the flag, and the cache no longer ends up in the image
+(usually the point). Without a fix: when a non-root `USER` runs the install or the stage
+relocates the cache through an environment variable (`GOMODCACHE`, `PIP_CACHE_DIR`,
+`CARGO_HOME`…), since the folder is then not known.
 
 The edit replaces the whole `RUN` (only its first line changes), so it never lands in the
 same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cache-dir`).
@@ -70,6 +73,13 @@ same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cac
 - Docker docs, "Optimize cache usage in builds: Use cache mounts" (examples for apt, Go, npm,
   pip, Bundler, Cargo, NuGet and Composer cache folders).
 - Docker docs, "Dockerfile reference: RUN --mount=type=cache".
+- Stack docs, "Stack root" (`~/.stack`: the package index, downloaded packages and built
+  snapshot packages): <https://docs.haskellstack.org/en/stable/topics/stack_root/>
+- Coursier docs, "Cache" (`~/.cache/coursier/v1` on Linux, used by sbt 1.3+):
+  <https://get-coursier.io/docs/cache>; Dart docs, "pub get" (the system cache,
+  `~/.pub-cache` or `PUB_CACHE`): <https://dart.dev/tools/pub/cmd/pub-get>
+- PDM docs, "Configuration" (`cache_dir`, by default the platform's user cache folder,
+  `~/.cache/pdm` on Linux): <https://pdm-project.org/latest/reference/configuration/>
 - Docker docs, "Cache storage backends": cache mounts are not part of exported build cache.
 - Docker docs, "BuildKit": the default builder since Docker Engine 23.0.
 """

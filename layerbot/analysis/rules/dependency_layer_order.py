@@ -5,20 +5,22 @@ Flags the first step of a stage that downloads a package manager's dependencies 
 project's sources arrived, when no step of that package manager ran on the manifests alone
 before them. Three kinds of step count:
 
-- an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`,
-  `bun install`,
-  `pip install -r`, `pipenv install`, `bundle install`, `composer install`, `mix deps.get`,
-  `dotnet restore`, `cargo fetch`, `mvn dependency:go-offline`, `gradle dependencies`) after a
-  copy of the whole project: `COPY . .`, `COPY . /app`, `ADD . …`, or a folder copied as the
-  project (`COPY services/api ./`, `COPY frontend/ ./`);
-- a build that downloads as a side effect (`go build|install|run|test|generate|get`,
-  `go mod tidy|vendor`, `mix do deps.get, compile`, `mvn package|install|verify|compile` (a
-  lifecycle phase or a goal that builds or runs the project: `spring-boot:run`, `jib:build`;
-  not `install:install-file` or `help:evaluate`), `./mvnw …`, `gradle build`,
-  `./gradlew build|assemble|bootJar` (the wrapper download counts too), `cargo build`,
-  `cargo install --path`, `dotnet build|publish`, `poetry install`, `uv sync`,
-  `pip install .`) after any copy into the project (`COPY src ./src` counts) or with the
-  sources bind-mounted (`RUN --mount=type=bind`);
+- an explicit install (`go mod download`, `npm ci`/`npm install`, `yarn`, `pnpm install`, `bun
+  install`, `pip install -r`, `pipenv install`, `pdm install --no-self`, `stack build
+  --only-dependencies`, `sbt update`, `dart pub get`, `swift package resolve`, `bundle
+  install`, `composer install`, `mix deps.get`, `dotnet restore`, `cargo fetch`, `mvn
+  dependency:go-offline`, `gradle dependencies`) after a copy of the whole project: `COPY . .`,
+  `COPY . /app`, `ADD . …`, or a folder copied as the project (`COPY services/api ./`, `COPY
+  frontend/ ./`);
+- a build that downloads as a side effect (`go build|install|run|test|generate|get`, `go mod
+  tidy|vendor`, `mix do deps.get, compile`, `mvn package|install|verify|compile` (a lifecycle
+  phase or a goal that builds or runs the project: `spring-boot:run`, `jib:build`; not
+  `install:install-file` or `help:evaluate`), `./mvnw …`, `gradle build`, `./gradlew
+  build|assemble|bootJar` (the wrapper download counts too), `cargo build`, `cargo install
+  --path`, `dotnet build|publish`, `poetry install`, `uv sync`, `pdm install`, `stack
+  build|install|test`, `sbt compile|test|package|assembly|stage`, `swift build|test|run`, `pip
+  install .`) after any copy into the project (`COPY src ./src` counts) or with the sources
+  bind-mounted (`RUN --mount=type=bind`);
 - a `make <target>` whose recipe in the project's Makefile runs one of those builds
   (`make build` running `go build`): the Makefile's targets, prerequisites, `$(MAKE)
   <target>` calls, `%` pattern rules and simple variables are followed.
@@ -37,7 +39,10 @@ $APP_HOME`, `COPY . $APP_HOME`, `pip install -r $APP_HOME/requirements.txt`); Go
 Gradle also look for their manifest in the parent folders, as the tools do. A step of the
 same package manager earlier in the stage, in a stage it is built `FROM`, or dependencies
 copied in with `COPY --from` (`node_modules`, `/go/pkg/mod`, `/usr/local/bundle`) mean the
-dependencies are prepared.
+dependencies are prepared. Sources copied in a stage this one is built `FROM` (`COPY . .` in
+`base`, then `FROM base AS build` and `go build`) are under its steps too: one finding for that
+copy, however many stages build on it, and no automatic fix (it would edit the parent stage
+and its children together).
 
 Not flagged:
 - builds that cannot download: vendored Go modules (`vendor/modules.txt`, `-mod=vendor`,
@@ -45,8 +50,9 @@ Not flagged:
   no manifest to cache from), `mvn -o`, `gradle --offline`, `cargo --offline|--frozen`,
   `dotnet … --no-restore`, `go install tool@version` (a module of its own), a `make`
   target whose recipe runs no package manager (or a Go build with `-mod=vendor`);
-- installing named packages (`npm install puppeteer@22`, `pnpm install sharp`): a tool, not
-  the project's manifests, so it neither counts as the project's install nor prepares it;
+- installing named packages (`npm install puppeteer@22`, `pnpm install sharp`, `stack
+  install alex happy`): a tool, not the project's manifests, so it neither counts as the
+  project's install nor prepares it;
 - the cargo-chef planner: `COPY . .` before `cargo chef prepare` is intended, and
   `cargo chef cook` from the recipe is the dependency build;
 - a build whose `RUN` has a cache mount on the package manager's download cache
@@ -55,6 +61,9 @@ Not flagged:
   An explicit install under a cache mount is still flagged: it would not need to re-run at all;
 - a narrower copy before an explicit install (`COPY prisma ./prisma`, a patches folder): it
   is usually something the install needs.
+- a package manager's own folder copied with the manifests (`COPY package.json yarn.lock
+  .yarnrc.yml .yarn ./`): Yarn's `.yarn` holds its release, plugins, patches and offline
+  cache, none of the project's sources, like `.mvn` and the Gradle wrapper's `gradle/`.
 
 A build command is flagged only when the project declares dependencies (a Go module with a
 `go.sum`, a lock file or manifest for the others; for `pip install .` or `.[extra]`, the
@@ -106,6 +115,9 @@ build keeps its place and the fix inserts the dependency-only command: `go mod d
 then `cargo clean -p` of the project's own packages so the real sources are rebuilt and not
 taken for up to date; `cargo fetch` for other Cargo commands), `dotnet restore`
 of the solution or project, `poetry install --no-root`, `uv sync --no-install-project`,
+`pdm install --no-self` (keeping `--prod`, `--frozen-lockfile` and the like), `stack build
+--only-dependencies` (keeping `--system-ghc`, `--test` and the like), `sbt update`
+(with `build.sbt` and the build files of `project/`), `swift package resolve`,
 `npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
 inserted, because its install runs scripts and builds the autoloader from the sources; a
 .NET build gets `--no-restore`, the restore being done (unless it names a runtime
@@ -113,7 +125,8 @@ identifier, which the restore would need too).
 
 The inserted command carries the build's options that choose what it installs or from where:
 Poetry's `--without`/`--with`/`--only` groups and extras, uv's `--no-dev`, extras and groups,
-Maven's profiles and settings files, Gradle's user home, Composer's `--no-dev`. Without them
+Maven's profiles and settings files, Gradle's user home, Composer's `--no-dev`, PDM's groups
+and `--prod`, Stack's compiler and test flags. Without them
 the dependency-only install would put, say, the dev group into a lower layer, and a later
 install leaving it out does not take it out of the image (layers only add). A project named
 by an option (`mvn -f service/pom.xml`, `gradle -p api`, `poetry -C backend`, `uv
@@ -167,6 +180,9 @@ copied with the manifests.
   are substituted in `WORKDIR`, `COPY` and `ADD`; `ENV` is in the environment of `RUN`).
 - Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
   `RUN --mount=type=bind` by the mounted files, and all later steps re-run.
+- Docker docs, "Multi-stage builds: Use a previous stage as a new stage" (`FROM <stage>`
+  starts from that stage's file system and layers):
+  <https://docs.docker.com/build/building/multi-stage/#use-a-previous-stage-as-a-new-stage>
 - Docker docs, "Optimize cache usage in builds": "Order your layers" (copy `package.json` and
   lock files before the sources) and "Use cache mounts" (a package cache kept across builds).
 - Docker docs, "Dockerfile reference: RUN --mount" (`type=bind` mounts context files,
@@ -203,9 +219,21 @@ copied with the manifests.
 - npm docs, "workspaces" (each workspace is a folder with its own package.json); Yarn docs,
   "Workspaces"; pnpm docs, "pnpm-workspace.yaml" (`packages` globs); Docker docs,
   "Dockerfile reference": COPY with wildcards copies the matching files into the destination.
+- Yarn docs, "Questions and answers: Which files should be gitignored?" (what `.yarn` holds:
+  `cache`, `releases`, `plugins`, `patches`, `sdks`, `versions`):
+  <https://yarnpkg.com/getting-started/qa#which-files-should-be-gitignored>
 - npm docs, `npm ci`; Bun docs, "bun install" (`bun.lock`, `--frozen-lockfile`, the global
   cache in `~/.bun/install/cache`); Yarn, pnpm, Poetry (`--no-root`), uv ("Using uv in Docker":
-  `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation.
+  `--no-install-project`), Bundler, Composer and Mix (`mix deps.get`) documentation; PDM
+  docs, "pdm install" (`--no-self`: the dependencies without the project, `--prod`,
+  `--frozen-lockfile`): <https://pdm-project.org/latest/reference/cli/#install>; Stack docs,
+  "stack build" (`--only-dependencies`, targets naming packages):
+  <https://docs.haskellstack.org/en/stable/commands/build_command/>; sbt docs, "Library
+  Management" (`update` resolves the library dependencies):
+  <https://www.scala-sbt.org/1.x/docs/Library-Management.html>; Dart docs, "dart pub get":
+  <https://dart.dev/tools/pub/cmd/pub-get>; Swift Package Manager docs,
+  "Resolving and updating dependencies" (`swift package resolve`, `Package.resolved`):
+  <https://docs.swift.org/swiftpm/documentation/packagemanagerdocs/resolvingpackageversions/>
 """
 
 from __future__ import annotations
@@ -270,7 +298,13 @@ def _through(step: DependencyStep) -> str:
     return f" (its recipe runs `{' '.join(step.recipe.argv)}`)" if step.recipe else ""
 
 
-def _message(fetch: DependencyFetch, manifests: list[str], command: str, local: list[str]) -> str:
+def _message(
+    fetch: DependencyFetch,
+    manifests: list[str],
+    command: str,
+    local: list[str],
+    holder: str | None,
+) -> str:
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
         runs = _through(fetch.step)
@@ -289,6 +323,8 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str, local: 
     )
     if fetch.copy is fetch.run:
         copy_text = "--mount=type=bind"
+    if holder is not None:
+        brought += f" (in stage `{holder}`, which this one is built from)"
     wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
     if local:
         named = ", ".join(f"`{path}`" for path in local)
@@ -316,15 +352,32 @@ def _message(fetch: DependencyFetch, manifests: list[str], command: str, local: 
     )
 
 
+def _in_stage(fetch: DependencyFetch) -> bool:
+    """Whether the copy that brought the sources is in the fetching stage itself."""
+    return fetch.copy is fetch.run or any(i is fetch.copy for i in fetch.stage.body)
+
+
+def _copy_stage(ctx: DockerfileContext, fetch: DependencyFetch) -> str | None:
+    """The name of the stage the sources were copied in, when it is one the fetching stage is
+    built ``FROM``; ``None`` when they were copied in the fetching stage."""
+    if _in_stage(fetch):
+        return None
+    holder = next(st for st in ctx.doc.stages if any(i is fetch.copy for i in st.body))
+    return holder.name or str(holder.index)
+
+
 def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for fetch in fetches_after_sources(ctx):
         project = project_context(ctx, fetch)
         manifests = _manifests(ctx, project, fetch)
         local = ecosystems.local_inputs(project, fetch.step.ecosystem)
-        fix = reorder_fix(ctx, project, fetch, manifests) if manifests and not local else None
+        fix = None
+        # Sources copied by a stage this one is built FROM: the fix would edit two stages.
+        if manifests and not local and _in_stage(fetch):
+            fix = reorder_fix(ctx, project, fetch, manifests)
         cached = cached_step(project, fetch)
         impact, fix = _impact(ctx, fetch, fix, cached if fix else None)
-        message = _message(fetch, manifests, cached, local)
+        message = _message(fetch, manifests, cached, local, _copy_stage(ctx, fetch))
         yield ctx.finding(
             NAME, SEVERITY, fetch.copy, message, impact=impact, fix=fix, end=fetch.run
         )

@@ -1,18 +1,24 @@
 """The shipped image carries the compiler: build in a builder stage, ship a runtime stage.
 
 ## What it does
-Flags a Dockerfile whose final image builds an application from the sources it copies and
-then runs it on a build toolchain: its base (followed through `FROM <stage>` chains and
-global `ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclipse-temurin`
-or `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun` or
-`elixir`, a `COPY`/`ADD` brings files from the build context, and a step builds them (`go
-build`, `cargo build`, `mvn package`, `gradle bootJar`, `dotnet publish`, `npm run build`,
-`bun run build`, `tsc`, `mix compile`, `mix release`, ..., exec-form `RUN ["gradle",
-"build"]` included) or the start command compiles them (`go run`, `cargo run`, `dotnet run`,
-`mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix phx.server`; an exec-form
-`ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker runs it).
-Elixir counts only with `MIX_ENV=prod` (an `ENV` or on the command): without it Mix builds
-and runs the dev environment, and the image is a development container.
+Flags a Dockerfile whose final image builds an application from the sources it copies and then
+runs it on a build toolchain: its base (followed through `FROM <stage>` chains and global
+`ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclipse-temurin` or
+`amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun`, `elixir`, an
+sbt image (`sbtscala/scala-sbt`, `hseeberger/scala-sbt`), `clojure`, `haskell`
+(`fpco/stack-build`), `dart` or `swift` (not its `slim` variant), a `COPY`/`ADD` brings files
+from the build context, and a step builds them (`go build`, `cargo build`, `mvn package`,
+`gradle bootJar`, `dotnet publish`, `npm run build`, `bun run build`, `tsc`, a monorepo build
+task (`nx build api`, `nx run api:build`, `nx run-many -t build`, `turbo run build`, `lerna run
+build`), `mix compile`, `mix release`, `sbt assembly`, `lein uberjar`, `clojure -T:build uber`,
+`stack build`, `cabal install`, `dart compile exe`, `swift build`, ..., exec-form `RUN
+["gradle", "build"]` included) or the start command compiles them (`go run`, `cargo run`,
+`dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix phx.server`; an
+exec-form `ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker
+runs it) when more than the dependency manifests were copied (with only `go.mod` and `go.sum`
+in the image, the sources `go run` compiles are mounted at run time: a development container).
+Elixir counts only with `MIX_ENV=prod` (an `ENV` or on the command): without it Mix builds and
+runs the dev environment, and the image is a development container.
 
 It also flags a final stage that installs build tools (`build-essential`,
 `build-base`, `gcc`, `g++`, `make`, `clang`, ..., or an SDK from the package manager:
@@ -31,10 +37,21 @@ environment rather than an application:
 - a start command that opens a workbench: a shell (`bash`, `sh`), `make`, a test runner
   (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
   `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
-  `manage.py runserver`, `rails server` with `RAILS_ENV=development`), `sleep infinity`; an
+  `manage.py runserver`, `rails server` with `RAILS_ENV=development`), a notebook server
+  (`jupyter lab`, `python -m notebook`, `ipython`), `nx serve`, a test task (`gradle
+  test`, `sbt test`, `stack test`, `dart test`, ...), a build tool's console (`stack ghci`,
+  `cabal repl`, `lein repl`, `sbt console`), sbt's triggered execution (`sbt ~reStart`),
+  `sleep infinity`; an
   `npm start`/`yarn start` is judged by its `package.json` script; `ENTRYPOINT` and `CMD`
   are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
   "dev"]`);
+- an entrypoint that only prints a message (`ENTRYPOINT echo "not a runnable image"`): the
+  image was built to run its checks;
+- for the toolchain base only (not for build tools a `RUN` installs), a start command that
+  is the interpreter or the toolchain itself with nothing to run (`CMD ["python"]` opens
+  the prompt, `ENTRYPOINT ["go"]` waits for the `test ./...` a user passes): the image is
+  run for its toolchain. It is read on the one command Docker runs, so `ENTRYPOINT
+  ["python"]` + `CMD ["app.py"]` is an application;
 - a Go analysis tool installed in the image (`golangci-lint`, `staticcheck`, `gosec`,
   `govulncheck`, `gopls`): it loads packages through the `go` command, so a lint image needs
   the toolchain at run time whatever its entrypoint is called;
@@ -45,7 +62,9 @@ environment rather than an application:
 
 Where nothing is compiled in the final image but it runs on a toolchain (a jar copied into a
 JDK, a binary from a builder stage on `golang`, an application on the full `python` image
-installing packages) the advice is a smaller runtime base, at `info`. A `.rundeps`-style
+installing packages) the advice is a smaller runtime base, at `info`; a jar counts as copied
+in when the start command runs it from a copied folder (`COPY target/quarkus-app /srv/app`,
+`java -jar /srv/app/quarkus-run.jar`). A `.rundeps`-style
 virtual group without a compiler, kept on purpose, and build tools removed in the `RUN` that
 installed them (`apk del`, `apt-get purge`, `apt-mark auto` + `purge --auto-remove`) raise
 nothing. Stages the final image does not use are ignored.
@@ -116,6 +135,12 @@ over (a launch profile, `--args`, build flags) gets no fix. Per ecosystem:
   and no fix: build wheels or a virtualenv in a builder stage and copy them into
   `python:<version>-slim`; which native libraries the runtime still needs depends on the
   packages.
+- Swift: guidance and no fix: the executable on the `swift:<release>-slim` image of the same
+  release, which carries the Swift runtime libraries.
+- Scala (sbt), Clojure, Haskell and Dart: guidance and no fix: the jar on
+  `eclipse-temurin:<version>-jre`; a Haskell executable on `debian:<release>-slim` with the
+  C libraries GHC linked it against (`libgmp`); a `dart compile exe` executable on `scratch`
+  with the dart image's `/runtime/` copied in.
 - Runtime-base advice (`info`) carries no fix: it names the runtime image to start from.
 
 ## Fix safety
@@ -135,6 +160,13 @@ part of the group.
 - Alpine `apk add --no-cache` and `--virtual`: <https://wiki.alpinelinux.org/wiki/Alpine_Package_Keeper>
 - GitLab CI/CD YAML syntax, `image:` (the image a job runs in):
   <https://docs.gitlab.com/ee/ci/yaml/#image>
+- Docker docs, "Dockerfile reference: Understand how CMD and ENTRYPOINT interact" (the
+  command a container runs is the ENTRYPOINT followed by the CMD):
+  <https://docs.docker.com/reference/dockerfile/#understand-how-cmd-and-entrypoint-interact>
+- Python docs, "Using the Python Interpreter": started without a script, the interpreter
+  reads commands interactively: <https://docs.python.org/3/tutorial/interpreter.html>
+- Jupyter docs, "Kernels": a kernel runs the code the user writes in the notebook:
+  <https://docs.jupyter.org/en/latest/projects/kernels.html>
 - Go, `golang.org/x/tools/go/packages` (what Go analysis tools load code with): packages are
   loaded through the build system's query tool, `go list`:
   <https://pkg.go.dev/golang.org/x/tools/go/packages>
@@ -144,6 +176,18 @@ part of the group.
   `libc6-dev` and `make` ("cgo-related dependencies"), the `rust` image keeps `gcc` and
   `libc6-dev` for linking, the `php` image names what `phpize` needs in `PHPIZE_DEPS`:
   <https://github.com/docker-library>
+- Nx docs, "Run Tasks" (`nx <target> <project>`, `nx run <project>:<target>:<configuration>`,
+  `nx run-many -t <targets>`; `serve` is the development server target):
+  <https://nx.dev/features/run-tasks>; Turborepo docs, `turbo run <tasks>`:
+  <https://turbo.build/repo/docs/reference/run>
+- Swift official image docs: the `slim` variants hold the runtime, not the compiler:
+  <https://hub.docker.com/_/swift>
+- Dart official image docs: an AOT-compiled server runs `FROM scratch` with `COPY
+  --from=build /runtime/ /` and the executable: <https://hub.docker.com/_/dart>
+- sbt docs, "Triggered Execution" (`~` re-runs a task on every source change):
+  <https://www.scala-sbt.org/1.x/docs/Triggered-Execution.html>; Stack docs, `stack ghci`:
+  <https://docs.haskellstack.org/en/stable/commands/ghci_command/>; Clojure, "tools.build"
+  guide (`clojure -T:build uber`): <https://clojure.org/guides/tools_build>
 - npm docs, `npm start` runs the `start` script of package.json:
   <https://docs.npmjs.com/cli/commands/npm-start>
 - npm docs, `npm ci --omit=dev`: <https://docs.npmjs.com/cli/commands/npm-ci>
@@ -160,7 +204,12 @@ from collections.abc import Iterator
 from layerbot.analysis import ecosystems, runs
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
-from layerbot.analysis.image_purpose import environment, runs_copied_artifact, source_build
+from layerbot.analysis.image_purpose import (
+    environment,
+    runs_copied_artifact,
+    source_build,
+    starts_the_toolchain,
+)
 from layerbot.analysis.model import Edit, Finding, Fix, FixAvailability, Safety, Severity
 from layerbot.analysis.record import Record
 from layerbot.analysis.shipped import ShippedImage
@@ -184,7 +233,7 @@ TARGET = "dockerfile"
 FIX_AVAILABILITY = FixAvailability.SOMETIMES
 FIX_TITLE = "Split into a builder stage and a small runtime stage"
 
-_PYTHON_INSTALLERS = {"pip", "poetry", "uv", "pipenv"}
+_PYTHON_INSTALLERS = {"pip", "poetry", "uv", "pdm", "pipenv"}
 # Runtimes whose image is also the build toolchain: what ships is the build's inputs.
 _JAVASCRIPT = (Toolchain.NODE, Toolchain.BUN)
 _PACKAGE_FLAGS_WITH_VALUES = {"--virtual", "-t", "-X", "--repository", "-o", "--option"}
@@ -420,14 +469,16 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
     unknown = "$" in shipped.image.name or shipped.chain[0].base.lower() == "scratch"
     toolchain = None if unknown else toolchain_of(shipped.image)
     if toolchain is not None:
+        # Started as the bare interpreter or build tool, the image is run for its toolchain.
+        wanted = not starts_the_toolchain(shipped)
         build = source_build(shipped, toolchain)
         if build is not None:
-            if environment(ctx, shipped) is None:
+            if wanted and environment(ctx, shipped) is None:
                 yield _toolchain_finding(ctx, shipped, toolchain, build)
             return
         advice = _runtime_base_advice(ctx, shipped, toolchain)
         if advice is not None:
-            if environment(ctx, shipped) is None:
+            if wanted and environment(ctx, shipped) is None:
                 yield advice
             return
     findings = list(_build_tool_findings(ctx, shipped))

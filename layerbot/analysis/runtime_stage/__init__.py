@@ -50,6 +50,26 @@ _UNPLANNED = {
         "a `mix release` runs on an image with the C library and OpenSSL it was built "
         "against, and the release's name comes from mix.exs, which the rewrite does not read"
     ),
+    Toolchain.SBT: (
+        "the jar's path depends on the sbt plugins (`assembly`, `stage`) and the build "
+        "definition, which the rewrite does not read"
+    ),
+    Toolchain.CLOJURE: (
+        "the uberjar's path comes from project.clj or the build script, which the rewrite "
+        "does not read"
+    ),
+    Toolchain.HASKELL: (
+        "the executable's name and install path come from the package description, and it "
+        "needs the C libraries GHC linked it against (libgmp) in the runtime image"
+    ),
+    Toolchain.SWIFT: (
+        "the executable's path comes from the package's products (`.build/release/<product>`), "
+        "and it needs the Swift runtime libraries of the same release"
+    ),
+    Toolchain.DART: (
+        "an AOT executable runs on `scratch` with the dart image's `/runtime/` copied in, "
+        "and its path comes from the `dart compile` command, which the rewrite does not follow"
+    ),
 }
 
 

@@ -1,0 +1,2 @@
+name := "feeds"
+scalaVersion := "2.13.13"

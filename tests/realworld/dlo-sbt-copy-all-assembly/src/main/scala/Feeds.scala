@@ -1,0 +1,1 @@
+object Feeds extends App

@@ -1,0 +1,1 @@
+(defproject notes "0.1.0")

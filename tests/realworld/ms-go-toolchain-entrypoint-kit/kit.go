@@ -1,0 +1,3 @@
+package kit
+
+func Sum(a, b int) int { return a + b }

@@ -1,0 +1,2 @@
+name := "quotes"
+scalaVersion := "2.13.7"

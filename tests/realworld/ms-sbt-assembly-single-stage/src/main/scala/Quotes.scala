@@ -1,0 +1,1 @@
+object Quotes extends App

@@ -1,0 +1,1 @@
+(defproject shelf "1.0.0")

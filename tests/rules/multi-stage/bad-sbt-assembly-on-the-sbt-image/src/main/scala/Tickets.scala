@@ -1,0 +1,1 @@
+object Tickets extends App
