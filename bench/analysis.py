@@ -1,7 +1,10 @@
 """Analysis throughput and start-up: ``layerbot check`` against ``hadolint``, same files, same run.
 
-Two ways each tool is called in practice: one process over all files (a CI job over a
-monorepo) and one process per file (pre-commit, one job per image). layerbot runs with
+Two ways each tool is called in practice: one command over all files (a CI job over a
+monorepo) and one command per file (pre-commit, one job per image). Over many files each tool
+uses every core: hadolint with threads, layerbot with a forked worker per core (64 files or
+more on 2 cores); the CPU time, children included, is recorded beside the wall time. layerbot
+runs with
 ``--format json``, so every fix's diff is computed too. The start-up figure is one small
 Dockerfile checked by a whole process, in a repository without and with a CI configuration
 (which the check reads for the build context).

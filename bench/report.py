@@ -193,7 +193,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[object]]:
         ours, theirs = corpus["layerbot_one_process"], corpus["hadolint_one_process"]
         rows.append(
             [
-                f"Analysis, one process, {corpus['files']:,} Dockerfiles, {corpus['corpus']}"
+                f"Analysis, one command, {corpus['files']:,} Dockerfiles, {corpus['corpus']}"
                 " (fixes included)",
                 f"{ours['files_per_s']:,.0f} files/s vs hadolint {theirs['files_per_s']:,.0f}",
                 f"{corpus['ratio_one_process']:.1f}× hadolint",
@@ -205,7 +205,7 @@ def summary_rows(results: dict[str, Any]) -> list[list[object]]:
         ours, theirs = generated["layerbot_per_file"], generated["hadolint_per_file"]
         rows.append(
             [
-                "Analysis, one process per file (median; generated files, no CI configuration)",
+                "Analysis, one command per file (median; generated files, no CI configuration)",
                 f"{ours['median_ms']:.0f} ms vs hadolint {theirs['median_ms']:.0f} ms",
                 f"{generated['ratio_per_file']:.2f}× hadolint",
                 f"≤ {GOAL_START_MS:.0f} ms",

@@ -11,11 +11,11 @@ import os
 import sys
 
 from layerbot.analysis import formats
-from layerbot.analysis.config import CONFIG_FILE, ConfigError, parse_config
+from layerbot.analysis.config import CONFIG_FILE, Config, ConfigError, parse_config
 from layerbot.analysis.discovery import DOCKERFILE, built_under, discover, file_kind, kind_in
 from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix
-from layerbot.analysis.model import AnalysisResult, Finding, ListedRepoView, RepoView
+from layerbot.analysis.model import AnalysisResult, Finding, ListedRepoView, Note, RepoView
 from layerbot.analysis.rules import DOCS_URL, all_rules
 
 
@@ -162,8 +162,7 @@ def _check(args: argparse.Namespace) -> int:
     repo = LocalRepoView(root)
     targets += _built_by_ci(args.paths, root, repo, targets, resolve)
     config = parse_config(repo.read(CONFIG_FILE))
-    result = AnalysisResult()
-    sources: dict[str, str] = {}
+    jobs: list[tuple[str, bytes]] = []
     for target, resolved in targets:
         relative = _relative(resolved, root)
         if relative is None:
@@ -177,11 +176,15 @@ def _check(args: argparse.Namespace) -> int:
             raise UsageError(f"{target}: {error.strerror}") from None
         if args.fix:
             data = _fix_in_place(target, root, relative, data, repo, config, args.unsafe)
-        report = analyse_file(relative, data, repo, config)
+        jobs.append((relative, data))
+    result = AnalysisResult()
+    sources: dict[str, str] = {}
+    reports = check_files(jobs, repo, config, workers=_workers(len(jobs)))
+    for (relative, data), (findings, notes) in zip(jobs, reports, strict=True):
         sources[relative] = data.decode("utf-8", "replace")
         result.files += 1
-        result.findings.extend(report.findings)
-        result.notes.extend(report.notes)
+        result.findings.extend(findings)
+        result.notes.extend(notes)
     costs: list[str] = []
     if args.build_log:
         result.findings, costs = _measure(args.build_log, result.findings, sources, repo)
@@ -189,6 +192,88 @@ def _check(args: argparse.Namespace) -> int:
     if costs and args.format == "text":
         print("\n".join(costs))
     return 1 if result.findings else 0
+
+
+Report = tuple[list[Finding], list[Note]]
+# Files a worker process must get before forking one pays: a fork of the checking process
+# costs about a millisecond, checking a file about two.
+FILES_PER_WORKER = 32
+
+
+def _workers(files: int) -> int:
+    """Processes for a run over ``files``: one per core, each with enough files to pay for its
+    fork, and the checking process alone where there is no ``fork``."""
+    if not hasattr(os, "fork"):
+        return 1
+    return max(1, min(_cores(), files // FILES_PER_WORKER))
+
+
+def check_files(
+    jobs: list[tuple[str, bytes]], repo: RepoView, config: Config, workers: int = 1
+) -> list[Report]:
+    """Each file's findings and notes, in the order given, checked by ``workers`` processes:
+    this one and forked children (the analysis is pure, and a child starts with the rules
+    imported and the repository's answers so far). A child that fails or sends nothing has
+    its share checked here instead, so the report never depends on them."""
+    if workers < 2:
+        return [_report(job, repo, config) for job in jobs]
+    shares = [list(range(first, len(jobs), workers)) for first in range(workers)]
+    children = [_fork_share([jobs[i] for i in share], repo, config) for share in shares[1:]]
+    reports: list[Report | None] = [None] * len(jobs)
+    for index in shares[0]:
+        reports[index] = _report(jobs[index], repo, config)
+    for share, child in zip(shares[1:], children, strict=True):
+        sent = collect(*child)
+        if sent is None or len(sent) != len(share):
+            sent = [_report(jobs[index], repo, config) for index in share]
+        for index, report in zip(share, sent, strict=True):
+            reports[index] = report
+    return [report for report in reports if report is not None]
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's CPU set, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _report(job: tuple[str, bytes], repo: RepoView, config: Config) -> Report:
+    report = analyse_file(job[0], job[1], repo, config)
+    return report.findings, report.notes
+
+
+def _fork_share(share: list[tuple[str, bytes]], repo: RepoView, config: Config) -> tuple[int, int]:
+    """A child process checking ``share`` and sending its reports, pickled, down a pipe."""
+    import pickle
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the parent's code, nor runs its exit hooks
+        os.close(read)
+        status = 1
+        try:
+            reports = [_report(job, repo, config) for job in share]
+            with os.fdopen(write, "wb") as pipe:
+                pipe.write(pickle.dumps(reports, protocol=pickle.HIGHEST_PROTOCOL))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    return pid, read
+
+
+def collect(pid: int, read: int) -> list[Report] | None:
+    """What the child sent once it is done; ``None`` when it failed."""
+    import pickle
+
+    with os.fdopen(read, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return None
+    reports: list[Report] = pickle.loads(data)
+    return reports
 
 
 def _measure(
