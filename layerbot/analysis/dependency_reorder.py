@@ -12,7 +12,7 @@ import posixpath
 import re
 import shlex
 
-from layerbot.analysis import ecosystems, layer_cache, runs, shell
+from layerbot.analysis import ecosystems, layer_cache, package_caches, runs, shell
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dependency_fetches import (
     DependencyFetch,
@@ -143,7 +143,10 @@ def _is_cleanup(command: Command) -> bool:
     )
     targets = [arg for arg in command.argv[1:] if not arg.startswith("-")]
     removes_caches = bool(targets) and all("cache" in t or t.startswith("/tmp/") for t in targets)
-    return cache_verb or (command.program == "rm" and removes_caches)
+    if cache_verb or (command.program == "rm" and removes_caches):
+        return True
+    # A package manager's own clean-up, as the cache table knows them (`conda clean --all`).
+    return any(cache.cleans(command) for cache in package_caches.CACHES)
 
 
 def _moves_whole(run: Instruction, step: DependencyStep) -> bool:

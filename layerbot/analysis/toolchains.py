@@ -94,6 +94,9 @@ _REPOSITORIES = {
 # Working directories official images set (``WORKDIR`` in their Dockerfiles); others start at
 # ``/``. The php image sets one only in its web-server variants (apache, fpm), not in cli.
 _IMAGE_WORKDIRS = {"golang": "/go", "composer": "/app", "oven/bun": "/home/bun/app"}
+# Images whose Dockerfiles end with a ``USER`` of their own, so a stage from them runs as that
+# user: ``mambauser`` (micromamba-docker's README) and ``jovyan`` (Jupyter Docker Stacks).
+_NON_ROOT_IMAGES = ("mambaorg/micromamba", "jupyter/", "quay.io/jupyter/")
 _PHP_SERVER_VARIANTS = ("apache", "fpm")
 
 # Pinned runtime images the fixes propose.
@@ -109,6 +112,14 @@ def repository_key(image: ImageRef) -> str:
     if repository in _REPOSITORIES or repository in _SIZES_MB:
         return repository
     return image.official_name or repository
+
+
+def runs_as_root(repository: str) -> bool:
+    """Whether a stage from the image ``repository`` runs as root before any ``USER``."""
+    return not any(
+        repository == name or (name.endswith("/") and repository.startswith(name))
+        for name in _NON_ROOT_IMAGES
+    )
 
 
 def image_workdir(image: ImageRef) -> str:

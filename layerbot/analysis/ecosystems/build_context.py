@@ -16,6 +16,7 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.ecosystems.steps import (
     DependencyStep,
     StepKind,
+    conda_file,
     dotnet_project,
     kept_arguments,
     pip_requirement_files,
@@ -26,6 +27,7 @@ from layerbot.analysis.ecosystems.table import (
     CARGO,
     COMMON_DOCKERIGNORE,
     COMPOSER,
+    CONDA,
     DOTNET,
     ECOSYSTEMS,
     GO,
@@ -191,7 +193,9 @@ _NODE_LOCAL_PROTOCOLS = ("file:", "link:", "portal:")
 _DEPENDENCY_TABLES = ("dependencies", "devDependencies", "optionalDependencies")
 
 
-def local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
+def local_inputs(
+    ctx: DockerfileContext, ecosystem: Ecosystem, step: DependencyStep | None = None
+) -> list[str]:
     """The project's own files, beyond its manifests, that its dependency install reads (paths
     relative to the project, patterns where the project gives one): local packages
     (``file:../shared`` in package.json, ``path =`` in pyproject.toml, Composer ``path``
@@ -214,7 +218,41 @@ def local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
         return [f"{glob.rstrip('/')}/Cargo.toml" for glob in _cargo_member_globs(ctx)]
     if ecosystem is BUNDLER:
         return _bundler_local_inputs(ctx)
+    if ecosystem is CONDA:
+        return _conda_pip_inputs(ctx, conda_file(step.command) if step else "environment.yml")
     return []
+
+
+def _conda_pip_inputs(ctx: DockerfileContext, name: str) -> list[str]:
+    """Files the ``pip:`` part of a conda environment file installs from (``-r
+    requirements.txt``, ``-e .``, a local path; conda docs, "Managing environments": the pip
+    section), relative to the environment file as conda runs pip."""
+    text = ctx.read(name)
+    if not text or "pip" not in text:
+        return []
+    from layerbot.analysis.ci_yaml import CiYamlError, load_documents  # conda projects only
+
+    try:
+        documents = load_documents(text, name)
+    except CiYamlError:
+        return [name]
+    settings = documents[0] if documents else None
+    dependencies = settings.get("dependencies") if isinstance(settings, dict) else None
+    found: list[str] = []
+    for entry in dependencies if isinstance(dependencies, list) else []:
+        pip = entry.get("pip") if isinstance(entry, dict) else None
+        for line in pip if isinstance(pip, list) else []:
+            words = str(line).split()
+            if words[:1] in (["-r"], ["-e"], ["--requirement"], ["--editable"]) and len(words) > 1:
+                words = words[1:]
+            target = words[0] if words else ""
+            if (
+                target.startswith(("./", "../", "/", "file:"))
+                or target in (".", "..")
+                or (str(line).startswith(("-r", "--requirement")))
+            ):
+                found.append(posixpath.join(posixpath.dirname(name), target))
+    return found
 
 
 def _cargo_member_globs(ctx: DockerfileContext) -> list[str]:
@@ -387,6 +425,8 @@ def existing_manifests(
         named = [name for name in pip_requirement_files(step.command) if ctx.has(name)]
         if named:
             return _with_nested_requirements(ctx, named)
+    if ecosystem is CONDA and step is not None and ctx.has(conda_file(step.command)):
+        return [conda_file(step.command)]
     found: list[str] = []
     for pattern in ecosystem.manifests:
         found.extend(name for name in matching(ctx, pattern) if name not in found)

@@ -20,6 +20,7 @@ from layerbot.analysis.ecosystems.table import (
     BUNDLER,
     CARGO,
     COMPOSER,
+    CONDA,
     DOTNET,
     GO,
     GRADLE,
@@ -278,6 +279,30 @@ def _pdm(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if command.has_flag("--no-self") else StepKind.BUILD
 
 
+# conda's options whose value is the next argument (environment name or prefix, channel, file).
+_CONDA_VALUE_FLAGS = frozenset({"-n", "--name", "-p", "--prefix", "-c", "--channel"})
+_CONDA_VALUE_FLAGS |= {"-f", "--file"}
+
+
+def _conda(command: Command) -> StepKind | None:
+    """An install of the project's environment: ``conda env create|update`` (its file, or
+    ``environment.yml`` by default) or ``install|create|update`` from a file (``-f``,
+    ``--file``); an install of packages it names is not the project's (conda docs, "Managing
+    environments", "conda install")."""
+    words = command.arguments(_CONDA_VALUE_FLAGS)
+    if words[:1] == ["env"] and words[1:2] in (["create"], ["update"]):
+        return StepKind.DOWNLOAD
+    named_file = command.option("-f", "--file") is not None
+    if words[:1] in (["install"], ["create"], ["update"]) and named_file:
+        return StepKind.DOWNLOAD
+    return None
+
+
+def conda_file(command: Command) -> str:
+    """The environment or spec file a conda step installs from."""
+    return command.option("-f", "--file") or "environment.yml"
+
+
 def _pipenv(command: Command) -> StepKind | None:
     words = command.arguments()
     return StepKind.DOWNLOAD if words[:1] in (["install"], ["sync"]) else None
@@ -448,6 +473,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("poetry"), POETRY, _poetry),
     (_is_uv_project, UV, _uv),
     (_program_is("pdm"), PDM, _pdm),
+    (_program_is("conda", "mamba", "micromamba"), CONDA, _conda),
     (_program_is("pipenv"), PIPENV, _pipenv),
     (_program_is("mvn", "mvnw"), MAVEN, _maven),
     (_program_is("gradle", "gradlew"), GRADLE, _gradle),

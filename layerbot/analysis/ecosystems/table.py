@@ -11,13 +11,13 @@ Manifest names follow each tool's documentation: Go modules (go.mod, go.sum), np
 (package.json, package-lock.json, npm-shrinkwrap.json, .npmrc), Yarn (yarn.lock, .yarnrc.yml
 and .yarn/releases for Yarn 2+), pnpm (pnpm-lock.yaml, pnpm-workspace.yaml), pip (requirements
 files), Poetry (pyproject.toml, poetry.lock), uv (pyproject.toml, uv.lock), PDM
-(pyproject.toml, pdm.lock), Pipenv (Pipfile, Pipfile.lock), Maven (pom.xml, .mvn/, mvnw),
-Gradle (build and settings scripts, gradle.properties, gradle/ with the wrapper and version
-catalog), Cargo (Cargo.toml, Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix
-(mix.exs, mix.lock), Composer (composer.json, composer.lock), NuGet/.NET (*.sln, *.csproj,
-NuGet.config, Directory.*.props, global.json), Stack (stack.yaml, stack.yaml.lock,
-package.yaml, *.cabal), sbt (build.sbt, project/), Dart pub (pubspec.yaml, pubspec.lock) and SwiftPM
-(Package.swift, Package.resolved).
+(pyproject.toml, pdm.lock), Pipenv (Pipfile, Pipfile.lock), conda (environment.yml or the file
+``-f`` names), Maven (pom.xml, .mvn/, mvnw), Gradle (build and settings scripts,
+gradle.properties, gradle/ with the wrapper and version catalog), Cargo (Cargo.toml,
+Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix (mix.exs, mix.lock), Composer
+(composer.json, composer.lock), NuGet/.NET (*.sln, *.csproj, NuGet.config, Directory.*.props,
+global.json), Stack (stack.yaml, stack.yaml.lock, package.yaml, *.cabal), sbt (build.sbt,
+project/), Dart pub (pubspec.yaml, pubspec.lock) and SwiftPM (Package.swift, Package.resolved).
 """
 
 from __future__ import annotations
@@ -261,6 +261,25 @@ PDM = Ecosystem(
     toolchain_images=("python",),
     runtime_images=("python",),
 )
+# conda, mamba and micromamba install an environment from its file (`environment.yml`, or
+# the file `-f` names; conda docs, "Managing environments": creating an environment from an
+# environment.yml file) and keep the downloads in the package cache, `pkgs` under the
+# installation: /opt/conda in the conda, miniforge and micromamba images (conda docs,
+# "conda clean").
+CONDA = Ecosystem(
+    name="conda",
+    label="conda",
+    markers=("environment.yml", "environment.yaml"),
+    manifests=("environment.yml", "environment.yaml", "conda-lock.yml"),
+    command="conda env create -f environment.yml",
+    cache_dirs=("/opt/conda/pkgs",),
+    dockerignore=_PYTHON_IGNORES,
+    toolchain_images=(
+        *("continuumio/miniconda3", "continuumio/anaconda3", "condaforge/miniforge3"),
+        "mambaorg/micromamba",
+    ),
+    runtime_images=("mambaorg/micromamba",),
+)
 PIPENV = Ecosystem(
     name="pipenv",
     label="Pipenv",
@@ -460,6 +479,7 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     POETRY,
     UV,
     PDM,
+    CONDA,
     PIPENV,
     MAVEN,
     GRADLE,

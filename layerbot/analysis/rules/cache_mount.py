@@ -62,9 +62,10 @@ the mount is added to every `RUN` of the stage that uses it, so one fix may edit
 `RUN`s; and when the image starts with that tool (`CMD ["go", "run", "."]`, `mvn
 spring-boot:run`) the store must ship, so there is no finding. It is marked **review**:
 builders without BuildKit fail on the flag, and the cache no longer ends up in the image
-(usually the point). Without a fix: when a non-root `USER` runs the install or the stage
-relocates the cache through an environment variable (`GOMODCACHE`, `PIP_CACHE_DIR`,
-`CARGO_HOME`…), since the folder is then not known.
+(usually the point). Without a fix: when a non-root `USER` runs the install (the stage's or
+the image's own: `mambaorg/micromamba`, the Jupyter images), since a cache mount belongs to
+root unless told otherwise, or the stage relocates the cache through an environment variable
+(`GOMODCACHE`, `PIP_CACHE_DIR`, `CARGO_HOME`…), since the folder is then not known.
 
 The edit replaces the whole `RUN` (only its first line changes), so it never lands in the
 same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cache-dir`).
@@ -72,7 +73,10 @@ same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cac
 ## References
 - Docker docs, "Optimize cache usage in builds: Use cache mounts" (examples for apt, Go, npm,
   pip, Bundler, Cargo, NuGet and Composer cache folders).
-- Docker docs, "Dockerfile reference: RUN --mount=type=cache".
+- Docker docs, "Dockerfile reference: RUN --mount=type=cache" (`uid`, `gid`: the owner of the
+  cache directory, root by default).
+- micromamba-docker README (the image runs as `mambauser`, packages under `/opt/conda`);
+  Jupyter Docker Stacks docs (the images run as `jovyan`).
 - Stack docs, "Stack root" (`~/.stack`: the package index, downloaded packages and built
   snapshot packages): <https://docs.haskellstack.org/en/stable/topics/stack_root/>
 - Coursier docs, "Cache" (`~/.cache/coursier/v1` on Linux, used by sbt 1.3+):
@@ -90,7 +94,7 @@ import re
 from collections.abc import Iterator
 from enum import StrEnum
 
-from layerbot.analysis import ecosystems, layer_cache, package_caches, runs
+from layerbot.analysis import ecosystems, layer_cache, package_caches, runs, toolchains
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem
@@ -126,9 +130,9 @@ class _StageState:
 
     __slots__ = ("non_root", "variables")
 
-    def __init__(self) -> None:
+    def __init__(self, non_root: bool) -> None:
         self.variables: set[str] = set()
-        self.non_root = False
+        self.non_root = non_root
 
     def read(self, instruction: Instruction) -> None:
         if instruction.keyword in {"ENV", "ARG"}:
@@ -197,7 +201,7 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
     image = _image_repository(ctx, stage)
     groups: dict[tuple[str, int], _Group] = {}
     store_programs: dict[str, DependencyStep] = {}
-    state = _StageState()
+    state = _StageState(non_root=not toolchains.runs_as_root(image))
     for run in stage.body:
         state.read(run)
         if run.keyword != "RUN":

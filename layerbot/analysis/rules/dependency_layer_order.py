@@ -106,7 +106,9 @@ sub-folder it comes from) and runs the package manager's dependency-only command
 copy that brought the sources; manifests an earlier `COPY` already put there are not copied
 again, so the half-done shape above only gets the download. An explicit install that reads
 nothing but the manifests moves above the copy with its text, flags, set-up commands and
-the clean-up of its cache (`npm cache clean --force`); when it is the first command of a
+the clean-up of its cache (`npm cache clean --force`, `conda clean --all`), an environment
+file a conda install names (`conda env create -f environment.yml`, `micromamba install -f
+env.yaml`) copied as its manifest; when it is the first command of a
 longer `RUN` (`npm ci && npm run build`) it moves out of that `RUN`, which keeps the rest. A
 build keeps its place and the fix inserts the dependency-only command: `go mod download`,
 `mvn -B dependency:go-offline` (`./mvnw -B …` with the wrapper), `gradle dependencies`
@@ -216,6 +218,8 @@ copied with the manifests.
 - Cargo book, "Workspaces" (`members` globs); Bundler docs, "gemspec" (the Gemfile method
   loads the gemspec) and `path:` gems; Poetry docs, path dependencies; uv docs, "Workspaces";
   Composer docs, "Repositories" (`path`); npm docs, package.json "Local Paths".
+- conda docs, "Managing environments" (creating and updating an environment from an
+  environment.yml file, and its `pip:` section) and "conda clean".
 - npm docs, "workspaces" (each workspace is a folder with its own package.json); Yarn docs,
   "Workspaces"; pnpm docs, "pnpm-workspace.yaml" (`packages` globs); Docker docs,
   "Dockerfile reference": COPY with wildcards copies the matching files into the destination.
@@ -370,7 +374,7 @@ def check(ctx: DockerfileContext) -> Iterator[Finding]:
     for fetch in fetches_after_sources(ctx):
         project = project_context(ctx, fetch)
         manifests = _manifests(ctx, project, fetch)
-        local = ecosystems.local_inputs(project, fetch.step.ecosystem)
+        local = ecosystems.local_inputs(project, fetch.step.ecosystem, fetch.step)
         fix = None
         # Sources copied by a stage this one is built FROM: the fix would edit two stages.
         if manifests and not local and _in_stage(fetch):
