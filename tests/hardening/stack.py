@@ -92,11 +92,15 @@ def hstack_fixture(
 ) -> Iterator[Stack]:
     env = bot_env(fake_process, hardening_redis, tmp_path)
     log = tmp_path / "worker.log"
-    worker = start_worker(env, log)
+    running = Stack(fake_process, Settings.from_env(env), env, start_worker(env, log), log)
+    first = running.worker
     try:
-        yield Stack(fake_process, Settings.from_env(env), env, worker, log)
+        yield running
     finally:
-        stop_worker(worker)
+        # A test may have replaced the worker (a restart after a kill): stop what runs now, and
+        # the first one too, or the replacement outlives the suite.
+        stop_worker(running.worker)
+        stop_worker(first)
 
 
 def enqueue(settings: Settings, task: str, *args: Any) -> None:
