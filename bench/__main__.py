@@ -263,7 +263,9 @@ def main() -> None:
             now = results["machine"]
             assert isinstance(now, dict)
             rerun = [f"{name} ({now['date']}, commit `{now['commit']}`)" for name in chosen]
-            results = {**kept, "quick": False, "rerun": [*kept.get("rerun", []), *rerun]}
+            # The latest re-run of each section: what the figures now come from.
+            earlier = [r for r in kept.get("rerun", []) if r.split(" ", 1)[0] not in chosen]
+            results = {**kept, "quick": False, "rerun": [*earlier, *rerun]}
     for name in chosen:
         print(f"\n== {name}")
         results[name] = SECTIONS[name](args)
