@@ -137,6 +137,9 @@ def test_worker_killed_mid_review_is_redelivered_without_duplicates(stack: Stack
     fake.inject(method="GET", path_regex=r"/repository/tree$", delay=60.0)
     enqueue(stack, REVIEW_TASK, project, iid, sha)
     wait_for(lambda: fake.calls(method="GET", path_regex=r"/diffs$"), what="the diffs read")
+    # Killed before its tree read began, the review would leave the one-time hang to the
+    # redelivery, which would then wait out the whole minute: kill once the read hangs.
+    wait_for(lambda: fake.faults()[0]["fired"] == 1, what="the hanging tree read")
     children = _pool_children(stack.worker.pid)
     assert children, "no pool process to kill"
     for child in children:
