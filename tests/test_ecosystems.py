@@ -524,3 +524,16 @@ def test_gems_from_folders_and_what_a_gemspec_loads_are_local_inputs() -> None:
     assert ecosystems.local_inputs(no_gemspec, ecosystems.BUNDLER) == []
     cargo = context({"Cargo.toml": '[workspace]\nmembers = ["cli", "crates/*"]\n'})
     assert ecosystems.local_inputs(cargo, ecosystems.CARGO) == ["crates/*/Cargo.toml"]
+
+
+def test_a_requirements_line_says_what_it_reads_besides_packages() -> None:
+    from layerbot.analysis.ecosystems.build_context import requirement_reads
+
+    assert requirement_reads("-r base.txt  # shared") == ("file", "base.txt")
+    assert requirement_reads("--constraint=pins.txt") == ("file", "pins.txt")
+    assert requirement_reads("-e ./sdk") == ("project", "./sdk")
+    assert requirement_reads("file:///srv/wheels/pkg") == ("project", "/srv/wheels/pkg")
+    assert requirement_reads(".") == ("project", ".")
+    assert requirement_reads("-e git+https://example.org/a.git#egg=a") is None
+    assert requirement_reads("flask==3.0.3") is None
+    assert requirement_reads("# -r commented.txt") is None

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from layerbot.analysis import ecosystems, layer_cache, runs
 from layerbot.analysis.context import DockerfileContext
-from layerbot.analysis.dockerfile import Dockerfile, Instruction, Stage
+from layerbot.analysis.dockerfile import Instruction, Stage
 from layerbot.analysis.ecosystems import DependencyStep, Ecosystem, StepKind, make
 from layerbot.analysis.record import Record
 from layerbot.analysis.shell import Command
@@ -275,7 +275,7 @@ def initial_workdir(ctx: DockerfileContext, stage: Stage) -> str:
     parent = ctx.doc.base_stage(stage)
     if parent is None:
         return image_workdir(ctx.doc.resolved_base(stage))
-    return workdir_before(ctx.doc, parent, 10**9, initial_workdir(ctx, parent))
+    return workdir_before(ctx, parent, 10**9)
 
 
 def _stage_copies(ctx: DockerfileContext, stage: Stage) -> Iterator[tuple[Instruction, str, str]]:
@@ -466,16 +466,14 @@ def working_dir_change(run: Instruction, until: Command) -> str | None:
     return None
 
 
-def workdir_before(doc: Dockerfile, stage: Stage, line: int, start: str = "/") -> str:
-    """The working directory an instruction at ``line`` runs in (``start`` by default)."""
-    current = start
-    for instruction in stage.body:
+def workdir_before(ctx: DockerfileContext, stage: Stage, line: int) -> str:
+    """The working directory the instruction at ``line`` of ``stage`` runs in."""
+    found = None
+    for instruction, _, workdir in _stage_copies(ctx, stage):
         if instruction.line >= line:
             break
-        if instruction.keyword == "WORKDIR":
-            folder = doc.expanded(stage, instruction.arguments.strip(), instruction.line)
-            current = posixpath.join(current, folder)
-    return posixpath.normpath(current)
+        found = workdir
+    return found if found is not None else initial_workdir(ctx, stage)
 
 
 def project_context(ctx: DockerfileContext, fetch: DependencyFetch) -> DockerfileContext:

@@ -17,7 +17,6 @@ from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dependency_fetches import (
     DependencyFetch,
     context_sources,
-    initial_workdir,
     within,
     workdir_before,
 )
@@ -319,7 +318,7 @@ def reorder_fix(
     copy, run, step = fetch.copy, fetch.run, fetch.step
     if copy is run:
         return None  # sources bind-mounted into the fetching RUN: nothing to reorder
-    workdir = workdir_before(ctx.doc, fetch.stage, copy.line, initial_workdir(ctx, fetch.stage))
+    workdir = workdir_before(ctx, fetch.stage, copy.line)
     already = already_copied(fetch, manifests)
     between = [i for i in fetch.stage.body if copy.line < i.line < run.line]
     movable = {n for i in between if i.keyword in _MOVABLE for n in range(i.line, i.end_line + 1)}

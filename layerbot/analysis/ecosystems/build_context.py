@@ -155,19 +155,24 @@ def _workspace_patterns(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[st
 
 
 def _pnpm_workspaces(text: str | None) -> list[str]:
-    if text is None:
-        return []
+    return list(_pnpm_packages(text)) if text is not None else []
+
+
+@functools.lru_cache(maxsize=64)
+def _pnpm_packages(text: str) -> tuple[str, ...]:
+    """``packages`` of a pnpm-workspace.yaml, read once per text (the manifests and the
+    fix's check both ask)."""
     from layerbot.analysis.ci_yaml import CiYamlError, load_documents  # pnpm workspaces only
 
     try:
         documents = load_documents(text, "pnpm-workspace.yaml")
     except CiYamlError:
-        return ["*"]
+        return ("*",)
     settings = documents[0] if documents else None
     declared = settings.get("packages") if isinstance(settings, dict) else None
     if declared is None:
-        return []
-    return [str(entry) for entry in declared] if isinstance(declared, list) else ["*"]
+        return ()
+    return tuple(str(entry) for entry in declared) if isinstance(declared, list) else ("*",)
 
 
 def _literal(pattern: str) -> bool:
@@ -242,16 +247,9 @@ def _conda_pip_inputs(ctx: DockerfileContext, name: str) -> list[str]:
     for entry in dependencies if isinstance(dependencies, list) else []:
         pip = entry.get("pip") if isinstance(entry, dict) else None
         for line in pip if isinstance(pip, list) else []:
-            words = str(line).split()
-            if words[:1] in (["-r"], ["-e"], ["--requirement"], ["--editable"]) and len(words) > 1:
-                words = words[1:]
-            target = words[0] if words else ""
-            if (
-                target.startswith(("./", "../", "/", "file:"))
-                or target in (".", "..")
-                or (str(line).startswith(("-r", "--requirement")))
-            ):
-                found.append(posixpath.join(posixpath.dirname(name), target))
+            read = requirement_reads(str(line))
+            if read is not None:
+                found.append(posixpath.join(posixpath.dirname(name), read[1]))
     return found
 
 
@@ -332,15 +330,18 @@ def _pyproject_local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> lis
         tables = [_table(poetry.get("dependencies")), _table(poetry.get("dev-dependencies"))]
         groups = _table(poetry.get("group")).values()
         tables += [_table(_table(group).get("dependencies")) for group in groups]
-        specs = [spec for table in tables for spec in table.values()]
-    else:
-        uv = _table(tool.get("uv"))
-        specs = list(_table(uv.get("sources")).values())
-    paths = [str(spec["path"]) for spec in specs if isinstance(spec, dict) and "path" in spec]
-    members = _table(_table(tool.get("uv")).get("workspace")).get("members")
-    if ecosystem is UV and isinstance(members, list):
-        paths += [str(member) for member in members if member not in (".", "./")]
-    return paths
+        return _paths([spec for table in tables for spec in table.values()])
+    uv = _table(tool.get("uv"))
+    members = _table(uv.get("workspace")).get("members")
+    workspace = (
+        [str(m) for m in members if m not in (".", "./")] if isinstance(members, list) else []
+    )
+    return _paths(list(_table(uv.get("sources")).values())) + workspace
+
+
+def _paths(specs: list[object]) -> list[str]:
+    """The ``path`` of each dependency given as a table with one."""
+    return [str(spec["path"]) for spec in specs if isinstance(spec, dict) and "path" in spec]
 
 
 def _table(value: object) -> dict[str, object]:
@@ -350,20 +351,40 @@ def _table(value: object) -> dict[str, object]:
 
 
 def _requirements_local_inputs(ctx: DockerfileContext) -> list[str]:
-    """Local projects a requirements file installs (``-e ./lib``, ``./pkg``, ``file:``; pip
-    docs, "Requirements File Format")."""
+    """Local projects a requirements file installs (``-e ./lib``, ``./pkg``, ``file:``)."""
     found: list[str] = []
     for name in matching(ctx, "requirements*.txt") + matching(ctx, "requirements/*.txt"):
         for line in (ctx.read(name) or "").splitlines():
-            words = line.split("#", 1)[0].split()
-            if words[:1] in (["-e"], ["--editable"]) and len(words) > 1:
-                words = words[1:]
-            target = words[0] if words else ""
-            if target.startswith("file:"):
-                target = target[len("file:") :].removeprefix("//")
-            if target.startswith(("./", "../", "/")) or target in (".", ".."):
-                found.append(target)
+            read = requirement_reads(line)
+            if read is not None and read[0] == "project":
+                found.append(read[1])
     return found
+
+
+_PIP_INCLUDES = ("-r", "--requirement", "-c", "--constraint")
+_PIP_EDITABLE = ("-e", "--editable")
+
+
+def requirement_reads(line: str) -> tuple[str, str] | None:
+    """What a requirements-file line reads besides package indexes (pip docs, "Requirements
+    File Format"): ``("file", path)`` for another requirements or constraints file it
+    includes (``-r base.txt``, ``--constraint=pins.txt``), ``("project", path)`` for a
+    project installed from a folder (``-e ./lib``, ``./pkg``, a ``file:`` URL)."""
+    words = line.split("#", 1)[0].split()
+    if not words:
+        return None
+    option, equals, attached = words[0].partition("=")
+    if option in _PIP_INCLUDES or option in _PIP_EDITABLE:
+        value = attached if equals else (words[1] if len(words) > 1 else "")
+        if option in _PIP_INCLUDES:
+            return ("file", value) if value else None
+        words = [value]
+    target = words[0]
+    if target.startswith("file:"):
+        target = target[len("file:") :].removeprefix("//")
+    if target.startswith(("./", "../", "/")) or target in (".", ".."):
+        return ("project", target)
+    return None
 
 
 def _composer_path_repositories(ctx: DockerfileContext) -> list[str]:
@@ -489,16 +510,13 @@ def _with_nested_requirements(ctx: DockerfileContext, files: list[str]) -> list[
     found = list(files)
     for name in found:  # grows while it is read
         for line in (ctx.read(name) or "").splitlines():
-            words = line.split("#", 1)[0].replace("=", " ", 1).split()
-            if len(words) < 2 or words[0] not in _PIP_INCLUDES:
+            read = requirement_reads(line)
+            if read is None or read[0] != "file":
                 continue
-            path = _inside_context(posixpath.join(posixpath.dirname(name), words[1]))
+            path = _inside_context(posixpath.join(posixpath.dirname(name), read[1]))
             if path and ctx.has(path) and path not in found and len(found) < 64:
                 found.append(path)
     return found
-
-
-_PIP_INCLUDES = frozenset({"-r", "--requirement", "-c", "--constraint"})
 
 
 def _pip_command(ctx: DockerfileContext, step: DependencyStep | None) -> str | None:

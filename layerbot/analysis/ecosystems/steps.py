@@ -280,8 +280,9 @@ def _pdm(command: Command) -> StepKind | None:
 
 
 # conda's options whose value is the next argument (environment name or prefix, channel, file).
-_CONDA_VALUE_FLAGS = frozenset({"-n", "--name", "-p", "--prefix", "-c", "--channel"})
-_CONDA_VALUE_FLAGS |= {"-f", "--file"}
+_CONDA_VALUE_FLAGS = frozenset(
+    {"-n", "--name", "-p", "--prefix", "-c", "--channel", "-f", "--file"}
+)
 
 
 def _conda(command: Command) -> StepKind | None:
