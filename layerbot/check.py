@@ -16,7 +16,7 @@ from layerbot.analysis.discovery import DOCKERFILE, built_under, discover, file_
 from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.model import AnalysisResult, Finding, ListedRepoView, Note, RepoView
-from layerbot.analysis.rules import DOCS_URL, all_rules
+from layerbot.analysis.rules import DOCS_URL, all_rules, rules_for
 
 
 class UsageError(Exception):
@@ -217,6 +217,8 @@ def check_files(
     its share checked here instead, so the report never depends on them."""
     if workers < 2:
         return [_report(job, repo, config) for job in jobs]
+    for kind in {kind_in(repo, path) for path, _ in jobs} - {None}:
+        rules_for(kind)  # imported once here, not once in each child
     shares = [list(range(first, len(jobs), workers)) for first in range(workers)]
     children = [_fork_share([jobs[i] for i in share], repo, config) for share in shares[1:]]
     reports: list[Report | None] = [None] * len(jobs)
