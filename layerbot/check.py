@@ -17,6 +17,7 @@ from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.model import AnalysisResult, Finding, ListedRepoView, Note, RepoView
 from layerbot.analysis.rules import DOCS_URL, all_rules, rules_for
+from layerbot.pipeline_cache import give_pipeline_facts
 
 
 class UsageError(Exception):
@@ -160,6 +161,8 @@ def _check(args: argparse.Namespace) -> int:
     anchor = os.path.commonpath(folders) if folders else os.getcwd()
     root = os.path.realpath(args.root) if args.root else repository_root(resolve(anchor))
     repo = LocalRepoView(root)
+    if not args.no_cache:
+        give_pipeline_facts(repo, root)
     targets += _built_by_ci(args.paths, root, repo, targets, resolve)
     config = parse_config(repo.read(CONFIG_FILE))
     jobs: list[tuple[str, bytes]] = []

@@ -49,6 +49,12 @@ def _check(commands: _SubParsers) -> None:
     check.add_argument("--unsafe", action="store_true", help="with --fix, also apply review fixes")
     check.add_argument("--root", default=None, help="repository root (default: git top or cwd)")
     check.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="work out the CI configuration's facts afresh and keep none "
+        "(cache folder: $LAYERBOT_CACHE_DIR, else $XDG_CACHE_HOME/layerbot)",
+    )
+    check.add_argument(
         "--build-log",
         default=None,
         metavar="FILE",

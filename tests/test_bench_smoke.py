@@ -34,7 +34,7 @@ def test_quick_bench_runs_every_section(tmp_path: Path) -> None:
     assert generated["ratio_one_process"] > 0
 
     cases = results["cli"]["cases"]
-    assert [case["repeats"] for case in cases] == [3, 3]
+    assert [case["repeats"] for case in cases] == [3, 3, 3]
     assert all(case["layerbot_ms"] > 0 and case["hadolint_ms"] > 0 for case in cases)
 
     curve = results["scaling"]["dockerfile_instructions"]["points"]

@@ -9,6 +9,8 @@ import sys
 import sysconfig
 from pathlib import Path
 
+from layerbot.pipeline_cache import CACHE_DIR_VARIABLE
+
 ROOT = Path(__file__).resolve().parents[1]
 
 BOT_SIDE = {"flask", "werkzeug", "celery", "kombu", "redis", "gitlab", "prometheus_client"}
@@ -41,7 +43,11 @@ def imported_by_check(repository: Path) -> set[str]:
         capture_output=True,
         text=True,
         cwd=repository,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": path},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": path,
+            CACHE_DIR_VARIABLE: os.environ[CACHE_DIR_VARIABLE],  # the session's (conftest)
+        },
     )
     # The check ran: the COPY before the install is reported (exit status 1).
     assert result.returncode == 1, result.stderr[-2000:]
@@ -84,4 +90,16 @@ def test_a_ci_configuration_brings_yaml_but_still_not_the_bot(tmp_path: Path) ->
     assert names >= CI_LOADER  # the build context comes from the CI job
     assert names & BOT_SIDE == set()
     assert names & BOT_PACKAGES == set()
+    assert names & SLOW_TO_IMPORT == set()
+
+
+def test_a_second_check_takes_the_ci_facts_from_the_cache_without_yaml(tmp_path: Path) -> None:
+    ci = "build:\n  script:\n    - docker build -t app .\n"
+    repository = _repository(
+        tmp_path,
+        {"Dockerfile": DOCKERFILE, "requirements.txt": "flask\n", ".gitlab-ci.yml": ci},
+    )
+    assert _top_levels(imported_by_check(repository)) >= CI_LOADER  # worked out, then kept
+    names = _top_levels(imported_by_check(repository))
+    assert names & CI_LOADER == set()
     assert names & SLOW_TO_IMPORT == set()

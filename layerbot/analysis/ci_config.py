@@ -86,6 +86,10 @@ class Includes:
         self.resolve_project = resolve_project
         self.count = 0
         self.unread = 0
+        # What the configuration was made of: each local file read (``None``: not there) and
+        # each folder listed for a wildcard, so a shell can tell when it changes.
+        self.reads: dict[str, str | None] = {}
+        self.listings: dict[str, list[str]] = {}
 
     def note(self, message: str) -> None:
         """An included file not read (remote, not found...), said in the report."""
@@ -150,14 +154,14 @@ class Includes:
             self.note(f"line {line}: include local: {pattern} (a folder wildcard) not analysed")
             return
         if any(ch in name for ch in "*?["):
-            listed = self.repo.in_dir(directory)
+            listed = self.listings[directory] = self.repo.in_dir(directory)
             matches = [
                 p for p in listed if fnmatch.fnmatch(p, name) and p.endswith((".yml", ".yaml"))
             ]
         else:
             matches = [name]
         for match in matches:
-            text = self.repo.read(match)
+            text = self.reads[match] = self.repo.read(match)
             if text is None:
                 self.note(f"line {line}: include local: {match} was not found; not analysed")
                 continue

@@ -14,7 +14,7 @@ import os
 import posixpath
 from collections.abc import Iterator
 
-from layerbot.analysis.model import InputError, RepoView
+from layerbot.analysis.model import InputError, PipelineFacts, RepoView
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -74,9 +74,18 @@ def kind_in(repo: RepoView, path: str) -> str | None:
     """:func:`file_kind`, and ``dockerfile`` for a file the root CI configuration builds
     whatever its name (``docker build -f deploy/web.docker .``)."""
     kind = file_kind(path)
-    if kind is None and posixpath.normpath(path) in ci_build_contexts(repo):
+    if kind is None and posixpath.normpath(path) in pipeline_facts(repo).build_contexts:
         return DOCKERFILE
     return kind
+
+
+def root_ci_file(repo: RepoView) -> tuple[str, str] | None:
+    """Path and text of the root CI configuration, the first of :data:`ROOT_CI_FILES` there is."""
+    for ci_path in ROOT_CI_FILES:
+        text = repo.read(ci_path)
+        if text is not None:
+            return ci_path, text
+    return None
 
 
 @functools.lru_cache(maxsize=16)
@@ -84,35 +93,34 @@ def root_pipeline(repo: RepoView) -> Pipeline | None:
     """The root CI configuration, loaded once per repository view: every file of a review
     asks (for its build context, for whether a job runs in the image it builds). The CI loader
     (and YAML) is imported only for a repository that has one."""
-    for ci_path in ROOT_CI_FILES:
-        text = repo.read(ci_path)
-        if text is None:
-            continue
-        from layerbot.analysis import gitlab_ci
+    found = root_ci_file(repo)
+    if found is None:
+        return None
+    from layerbot.analysis import gitlab_ci
 
-        try:
-            return gitlab_ci.load_pipeline(ci_path, text, repo)
-        except InputError:
-            return None
-    return None
+    try:
+        return gitlab_ci.load_pipeline(*found, repo)
+    except InputError:
+        return None
 
 
 @functools.lru_cache(maxsize=16)
-def ci_build_contexts(repo: RepoView) -> dict[str, str]:
-    """Repository path of each Dockerfile the root ``.gitlab-ci.yml`` builds, with the build
-    context its first build passes (``docker build -f build/Dockerfile .`` builds with the
-    repository root, so the root ``.dockerignore`` and manifests are the ones that count)."""
+def pipeline_facts(repo: RepoView) -> PipelineFacts:
+    """The root CI configuration's facts a Dockerfile's check needs: the view's own when its
+    shell gave them, else worked out from the pipeline (none without one)."""
+    if repo.pipeline_facts is not None:
+        return repo.pipeline_facts
     pipeline = root_pipeline(repo)
-    contexts: dict[str, str] = {}
-    for build in pipeline.builds if pipeline is not None else ():
-        if build.dockerfile and build.context is not None:
-            contexts.setdefault(build.dockerfile, build.context)
-    return contexts
+    if pipeline is None:
+        return PipelineFacts({}, {})
+    from layerbot.analysis import gitlab_ci
+
+    return gitlab_ci.facts_of(pipeline)
 
 
 def build_context(repo: RepoView, dockerfile_path: str) -> str | None:
     """The build context the CI job passes for this Dockerfile, ``None`` when no job says."""
-    return ci_build_contexts(repo).get(posixpath.normpath(dockerfile_path))
+    return pipeline_facts(repo).build_contexts.get(posixpath.normpath(dockerfile_path))
 
 
 def discover(root: str) -> Iterator[str]:
@@ -131,7 +139,7 @@ def built_under(repo: RepoView, folder: str) -> list[str]:
     prefix = "" if folder in ("", ".") else posixpath.normpath(folder) + "/"
     return sorted(
         path
-        for path in ci_build_contexts(repo)
+        for path in pipeline_facts(repo).build_contexts
         if path.startswith(prefix) and file_kind(path) is None and repo.exists(path)
     )
 

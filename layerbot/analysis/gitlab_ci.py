@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Iterator
 
 from layerbot.analysis.ci_build_index import BuildIndex
-from layerbot.analysis.ci_builds import Build, JobScan, Tool, builds_of
+from layerbot.analysis.ci_builds import Build, JobScan, Tool, builds_of, is_stable
 from layerbot.analysis.ci_config import (
     Includes,
     ProjectResolver,
@@ -24,7 +24,7 @@ from layerbot.analysis.ci_config import (
     deep_merge,
 )
 from layerbot.analysis.ci_jobs import Job, ScriptLine
-from layerbot.analysis.ci_script import job_steps
+from layerbot.analysis.ci_script import expand, job_steps
 from layerbot.analysis.ci_yaml import (
     CiYamlError,
     Mapping,
@@ -33,7 +33,7 @@ from layerbot.analysis.ci_yaml import (
 from layerbot.analysis.dockerfile import Dockerfile
 from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.memo import cached_property
-from layerbot.analysis.model import Finding, Fix, Note, RepoView, Severity
+from layerbot.analysis.model import Finding, Fix, Note, PipelineFacts, RepoView, Severity
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,7 +64,10 @@ SCRIPT_SECTIONS = ("before_script", "script", "after_script")
 
 
 class Pipeline:
-    __slots__ = ("__dict__", "jobs", "notes", "path", "text", "top_level", "unread_includes")
+    __slots__ = (
+        "__dict__", "jobs", "listings", "notes", "path", "reads", "text", "top_level",
+        "unread_includes",
+    )  # fmt: skip
 
     def __init__(self, path: str, text: str) -> None:
         self.path = path
@@ -74,6 +77,9 @@ class Pipeline:
         self.top_level: dict[str, Origin] = {}
         # Included files we could not read: jobs or builds we do not see.
         self.unread_includes = 0
+        # The local files and folders it was made of (:class:`ci_config.Includes`), its own too.
+        self.reads: dict[str, str | None] = {path: text}
+        self.listings: dict[str, list[str]] = {}
 
     @cached_property
     def key_lines(self) -> list[int]:
@@ -173,6 +179,37 @@ def _repeat_key(build: Build) -> tuple[object, ...] | None:
     )
 
 
+def facts_of(pipeline: Pipeline) -> PipelineFacts:
+    """The pipeline's facts a Dockerfile's check needs (:class:`PipelineFacts`).
+
+    A Dockerfile's build context is the one its first build passes: ``docker build -f
+    build/Dockerfile .`` builds with the repository root, so the root ``.dockerignore`` and
+    manifests are the ones that count. Its tool-image job is the first job whose ``image:``
+    is a tag a build of it makes and every pipeline reuses; a per-commit tag
+    (``:$CI_COMMIT_SHA``) is the application under test, not a tool image.
+    """
+    contexts: dict[str, str] = {}
+    built: dict[str, set[str]] = {}
+    for build in pipeline.builds:
+        if build.dockerfile is None:
+            continue
+        if build.context is not None:
+            contexts.setdefault(build.dockerfile, build.context)
+        built.setdefault(build.dockerfile, set()).update(
+            parse_image(resolved).key for _, resolved in build.tags
+        )
+    runs_in: dict[str, str] = {}
+    for job in pipeline.jobs:
+        image = job.image and expand(job.image, job.variables)
+        if not image or not is_stable(image):
+            continue
+        key = parse_image(image).key
+        for dockerfile, keys in built.items():
+            if key in keys:
+                runs_in.setdefault(dockerfile, job.name)
+    return PipelineFacts(contexts, runs_in)
+
+
 def dockerfiles_built(pipeline: Pipeline) -> list[str]:
     """Repository paths of the Dockerfiles the pipeline's jobs build (for the bot's re-checks)."""
     return sorted({build.dockerfile for build in pipeline.builds if build.dockerfile})
@@ -246,6 +283,8 @@ def load_pipeline(
     loader = Includes(repo, pipeline.notes, path, resolve_project)
     config = loader.expand(root, path, (path,), root.origin.line)
     pipeline.unread_includes = loader.unread
+    pipeline.reads.update(loader.reads)
+    pipeline.listings = loader.listings
     resolver = References(config, pipeline.notes, path)
     config = resolver.resolve(config, 0)
     pipeline.jobs = list(_jobs(config, pipeline.notes, path))

@@ -17,7 +17,6 @@ import shlex
 from layerbot.analysis import discovery, layer_cache
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
-from layerbot.analysis.image_ref import parse_image
 from layerbot.analysis.record import Record
 from layerbot.analysis.shell import SHELLS, Command, commands, exec_commands
 from layerbot.analysis.shipped import ShippedImage, Step
@@ -207,29 +206,6 @@ def _env_value(shipped: ShippedImage, name: str) -> str | None:
     return found
 
 
-def _ci_job_image(ctx: DockerfileContext) -> str | None:
-    """The job of the repository's ``.gitlab-ci.yml`` that runs in what this file builds, under
-    a tag every pipeline reuses (a tool image, not this commit's application)."""
-    pipeline = discovery.root_pipeline(ctx.repo)
-    if pipeline is None:
-        return None
-    from layerbot.analysis import ci_builds, ci_script  # only for a repository with CI
-
-    wanted = posixpath.normpath(ctx.path)
-    built = {
-        parse_image(resolved).key
-        for build in pipeline.builds
-        if build.dockerfile == wanted
-        for _, resolved in build.tags
-    }
-    for job in pipeline.jobs:
-        image = job.image and ci_script.expand(job.image, job.variables)
-        # A per-commit tag (`:$CI_COMMIT_SHA`) is the application under test, not a tool image.
-        if image and ci_builds.is_stable(image) and parse_image(image).key in built:
-            return job.name
-    return None
-
-
 def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     """Why the final image is an environment rather than an application, ``None`` when it
     starts an application."""
@@ -255,7 +231,7 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
         tool = next((t for t in _TOOLCHAIN_USING_TOOLS if t in instruction.original), None)
         if tool is not None:
             return f"the image installs `{tool}`, which runs the Go toolchain: a lint image"
-    job = _ci_job_image(ctx)
+    job = discovery.pipeline_facts(ctx.repo).tool_image_jobs.get(posixpath.normpath(ctx.path))
     if job is not None:
         return f"the CI job `{job}` runs in this image"
     return None

@@ -158,6 +158,22 @@ class Note(Record):
         self.message: Final = message
 
 
+class PipelineFacts(Record):
+    """What checking a Dockerfile needs from the repository's root CI configuration: the build
+    context of each Dockerfile a job builds (``build_contexts``), and the job that runs in what
+    a Dockerfile builds under a tag every pipeline reuses, a tool image (``tool_image_jobs``).
+
+    Two small tables of repository paths, so a shell may keep them between runs rather than
+    load the pipeline, and YAML with it, for every file it checks.
+    """
+
+    __slots__ = ("build_contexts", "tool_image_jobs")
+
+    def __init__(self, build_contexts: dict[str, str], tool_image_jobs: dict[str, str]) -> None:
+        self.build_contexts: Final = build_contexts
+        self.tool_image_jobs: Final = tool_image_jobs
+
+
 class AnalysisResult:
     __slots__ = ("files", "findings", "notes")
 
@@ -176,6 +192,9 @@ class RepoView:
     ``None`` when it cannot be read; results are cached, so a rule may ask twice for free.
     Rules ask through :meth:`exists`, :meth:`read` and :meth:`in_dir` only, so a view can also
     be backed by a working tree asked file by file (``layerbot.check.LocalRepoView``).
+
+    ``pipeline_facts`` are the root CI configuration's facts when the shell already knows them
+    (``layerbot check`` keeps them between runs); ``None`` has the engine work them out.
     """
 
     MAX_READ_BYTES = 256 * 1024
@@ -184,6 +203,7 @@ class RepoView:
         self._paths = frozenset(posixpath.normpath(p).lstrip("/") for p in paths)
         self._reader = reader
         self._cache: dict[str, str | None] = {}
+        self.pipeline_facts: PipelineFacts | None = None
 
     @classmethod
     def from_files(cls, files: dict[str, str]) -> RepoView:
