@@ -7,8 +7,11 @@ Paths are strings handled with ``os.path``: ``pathlib`` (with ``urllib.parse`` a
 from __future__ import annotations
 
 import argparse
+import contextlib
+import gc
 import os
 import sys
+from collections.abc import Iterator
 
 from layerbot.analysis import formats
 from layerbot.analysis.config import CONFIG_FILE, Config, ConfigError, parse_config
@@ -122,10 +125,31 @@ def _targets(paths: list[str]) -> list[str]:
 
 def run_check(args: argparse.Namespace) -> int:
     try:
-        return _check(args)
+        with fewer_collections():
+            return _check(args)
     except (UsageError, ConfigError) as error:
         print(f"layerbot: error: {error}", file=sys.stderr)
         return 2
+
+
+# CPython collects its youngest generation every 700 new container objects, and each older
+# collection walks everything that survived (Python docs, ``gc.set_threshold``). A check keeps
+# the parsed files, the pipeline and its jobs alive to the end and makes little cyclic garbage,
+# so at the default thresholds the collector's share grows with the file: a 3,000-job pipeline
+# took 0.78 s against 0.59 s at these. mypy's build sets the same thresholds for the same reason.
+COLLECTOR_THRESHOLDS = (200_000, 30, 30)
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the block with :data:`COLLECTOR_THRESHOLDS`, then put the process's back (the bot's
+    worker keeps CPython's own: it runs for days, and memory matters more there)."""
+    before = gc.get_threshold()
+    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _built_by_ci(

@@ -1,16 +1,28 @@
-"""``layerbot check`` over many files: the forked workers give the report one process gives."""
+"""``layerbot check`` over many files: the forked workers give the report one process gives, and
+the collector thresholds it runs with are its own."""
 
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
 import pytest
 
 from layerbot.analysis.config import Config
-from layerbot.check import FILES_PER_WORKER, LocalRepoView, check_files, collect
+from layerbot.check import (
+    COLLECTOR_THRESHOLDS,
+    FILES_PER_WORKER,
+    LocalRepoView,
+    UsageError,
+    check_files,
+    collect,
+    fewer_collections,
+)
+from layerbot.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "go-service"
 
 
 def _jobs() -> list[tuple[str, bytes]]:
@@ -39,3 +51,15 @@ def test_a_child_that_fails_sends_nothing_to_use() -> None:
         os._exit(3)
     os.close(write)
     assert collect(pid, read) is None
+
+
+def test_the_collector_thresholds_hold_for_the_check_only() -> None:
+    own = gc.get_threshold()
+    with fewer_collections():
+        assert gc.get_threshold() == COLLECTOR_THRESHOLDS
+    assert gc.get_threshold() == own
+    with pytest.raises(UsageError), fewer_collections():
+        raise UsageError("a check that stops")
+    assert gc.get_threshold() == own
+    assert main(["check", "--format", "json", str(EXAMPLE)]) == 1
+    assert gc.get_threshold() == own
