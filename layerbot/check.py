@@ -15,7 +15,14 @@ from collections.abc import Iterator
 
 from layerbot.analysis import formats
 from layerbot.analysis.config import CONFIG_FILE, Config, ConfigError, parse_config
-from layerbot.analysis.discovery import DOCKERFILE, built_under, discover, file_kind, kind_in
+from layerbot.analysis.discovery import (
+    DOCKERFILE,
+    GITLAB_CI,
+    built_under,
+    discover,
+    file_kind,
+    kind_in,
+)
 from layerbot.analysis.engine import analyse_file, fix_file
 from layerbot.analysis.fixes import apply_fix
 from layerbot.analysis.model import AnalysisResult, Finding, ListedRepoView, Note, RepoView
@@ -185,7 +192,8 @@ def _check(args: argparse.Namespace) -> int:
     anchor = os.path.commonpath(folders) if folders else os.getcwd()
     root = os.path.realpath(args.root) if args.root else repository_root(resolve(anchor))
     repo = LocalRepoView(root)
-    if not args.no_cache:
+    if not args.no_cache and any(file_kind(target) != GITLAB_CI for target, _ in targets):
+        # Facts a Dockerfile's check needs; a CI file's own check loads its pipeline anyway.
         give_pipeline_facts(repo, root)
     targets += _built_by_ci(args.paths, root, repo, targets, resolve)
     config = parse_config(repo.read(CONFIG_FILE))

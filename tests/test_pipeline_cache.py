@@ -168,3 +168,14 @@ def test_no_cache_keeps_nothing(
 ) -> None:
     _check(capsys, "--no-cache")
     assert not cache.exists()
+
+
+def test_a_check_of_the_ci_file_alone_keeps_nothing(
+    repository: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its own check loads the pipeline anyway: the facts would be a second load."""
+    main(["check", "--format", "json", ".gitlab-ci.yml"])
+    assert json.loads(capsys.readouterr().out)["files"] == 1
+    assert not cache.exists()
+    _check(capsys)
+    assert _cache_file(cache).exists()
