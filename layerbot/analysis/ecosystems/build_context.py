@@ -28,6 +28,7 @@ from layerbot.analysis.ecosystems.table import (
     COMMON_DOCKERIGNORE,
     COMPOSER,
     CONDA,
+    CPANM,
     DOTNET,
     ECOSYSTEMS,
     GO,
@@ -448,6 +449,10 @@ def existing_manifests(
             return _with_nested_requirements(ctx, named)
     if ecosystem is CONDA and step is not None and ctx.has(conda_file(step.command)):
         return [conda_file(step.command)]
+    named = step.command.option("--cpanfile") if ecosystem is CPANM and step else None
+    if named and ctx.has(named):  # `cpanm --cpanfile cpanfile.prod --installdeps .`
+        snapshot = f"{named}.snapshot"
+        return [named, snapshot] if ctx.has(snapshot) else [named]
     found: list[str] = []
     for pattern in ecosystem.manifests:
         found.extend(name for name in matching(ctx, pattern) if name not in found)
