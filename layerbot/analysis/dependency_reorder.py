@@ -257,11 +257,29 @@ def _hazards(
             "the project references projects outside its folder, whose project files the "
             "restore needs too"
         )
+    if ecosystem is ecosystems.PIP and fetch.step.kind is StepKind.BUILD:
+        reasons.extend(_requirements_not_the_metadata(project, fetch.step))
     if ecosystem is ecosystems.MAVEN and "<module>" in (project.read("pom.xml") or ""):
         reasons.append(
             "`dependency:go-offline` cannot resolve sibling modules before they are built"
         )
     return reasons
+
+
+def _requirements_not_the_metadata(project: DockerfileContext, step: DependencyStep) -> list[str]:
+    """``pip install .`` installs what the project's metadata declares (pip docs, "Local
+    project installs"), which a requirements file installed first may not match (dev tools,
+    other pins): the image would get more, unless the metadata reads that file (setuptools'
+    ``dynamic`` dependencies from a file, a setup.py that opens it)."""
+    files = ecosystems.existing_manifests(project, ecosystems.PIP, step)
+    metadata = " ".join(project.read(n) or "" for n in ("pyproject.toml", "setup.cfg", "setup.py"))
+    unread = [f for f in files if posixpath.basename(f) not in metadata]
+    if not unread:
+        return []
+    return [
+        f"the project's metadata, not `{unread[0]}`, is what the install of the project "
+        "installs: packages the file lists and the metadata does not would be added to the image"
+    ]
 
 
 def _may_prepare(instruction: Instruction) -> bool:

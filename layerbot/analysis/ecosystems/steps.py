@@ -233,6 +233,20 @@ def _pip(command: Command) -> StepKind | None:
     return StepKind.BUILD if local else None
 
 
+def runs_setup_py(command: Command) -> bool:
+    """``python setup.py ...`` (``python3 ./setup.py``): setuptools fetches ``install_requires``
+    itself (easy_install), not through pip or pip's cache folder."""
+    argv = command.argv
+    return _named(command.program, "python") and len(argv) > 1 and argv[1].endswith("setup.py")
+
+
+def _setup_py(command: Command) -> StepKind | None:
+    """``python setup.py install`` (or ``develop``) installs the project and, through
+    setuptools, the ``install_requires`` it declares (setuptools docs, "Dependencies
+    Management"): a build of the project, like ``pip install .``."""
+    return StepKind.BUILD if command.argv[2:3] in (("install",), ("develop",)) else None
+
+
 def _local_project(arg: str) -> bool:
     """``.``, ``./``, ``.[dev]``, ``./pkg``: the project in the build, with its extras."""
     return arg in {".", "./"} or arg.startswith(("./", ".["))
@@ -509,6 +523,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("pnpm"), PNPM, _pnpm),
     (_program_is("bun"), BUN, _bun),
     (_is_pip, PIP, _pip),
+    (runs_setup_py, PIP, _setup_py),
     (_program_is("poetry"), POETRY, _poetry),
     (_is_uv_project, UV, _uv),
     (_program_is("pdm"), PDM, _pdm),

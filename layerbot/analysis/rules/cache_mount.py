@@ -206,7 +206,10 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
         state.read(run)
         if run.keyword != "RUN":
             continue  # only a RUN steps or reads a dependency store
-        steps = ecosystems.dependency_steps(run)
+        # setuptools downloads past pip's cache: a mount there would hold nothing
+        steps = [
+            s for s in ecosystems.dependency_steps(run) if not ecosystems.runs_setup_py(s.command)
+        ]
         stepped = {_cache_owner(s).name for s in steps}
         commands = runs.run_commands(run)
         readers = [
