@@ -71,6 +71,7 @@ class DependencyFetch(Record):
 # Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
 # workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
 _SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
+_PYTHON_PROJECT = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
 def within(path: str, folder: str) -> bool:
@@ -184,11 +185,14 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch, root: str | None) -
     step = fetch.step
     if step.kind is StepKind.DOWNLOAD:
         return True
-    if root is None and step.ecosystem is ecosystems.PIP:
+    if step.ecosystem is ecosystems.PIP and not ecosystems.pip_requirement_files(step.command):
         # `pip install .` installs what the project's own metadata requires (pip docs,
-        # "Local project installs"): pyproject.toml, setup.py or setup.cfg.
+        # "Local project installs"): pyproject.toml, setup.py or setup.cfg, whatever
+        # requirement files lie beside it.
         project = DockerfileContext(ctx.doc, ctx.repo, ctx.context_file(fetch.project or "."))
         return ecosystems.declares_python_dependencies(project)
+    if root is None and step.ecosystem is ecosystems.PIP:  # `-r` files elsewhere and `-e .`
+        return any(ctx.has(posixpath.join(fetch.project, name)) for name in _PYTHON_PROJECT)
     if root is None:
         named = ecosystems.dotnet_project(step.command)  # a glob too: `dotnet publish src/*.sln`
         return named is not None and bool(
