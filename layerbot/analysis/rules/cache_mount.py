@@ -56,7 +56,10 @@ PDM `/root/.cache/pdm`; Pipenv `/root/.cache/pipenv`; Maven `/root/.m2`; Gradle
 `/usr/local/cargo/registry` and `/usr/local/cargo/git`; Bundler `/usr/local/bundle/cache`;
 Composer `/root/.composer/cache` (`/tmp/cache` in the `composer` image); NuGet
 `/root/.nuget/packages`; Stack `/root/.stack` (the Stack root); sbt's Coursier cache
-`/root/.cache/coursier`; Dart pub `/root/.pub-cache`; SwiftPM `/root/.cache/org.swift.swiftpm`.
+`/root/.cache/coursier`; Dart pub `/root/.pub-cache`; SwiftPM `/root/.cache/org.swift.swiftpm`;
+cpanm and Carton `/root/.cpanm`; Deno `/deno-dir` (the `DENO_DIR` of the denoland/deno images).
+`python setup.py install` is not flagged: setuptools downloads `install_requires` itself, past
+pip's cache.
 Where the cache folder is also the store later steps read (Go, Maven, Gradle, Cargo, NuGet),
 the mount is added to every `RUN` of the stage that uses it, so one fix may edit several
 `RUN`s; and when the image starts with that tool (`CMD ["go", "run", "."]`, `mvn
