@@ -508,7 +508,7 @@ CPANM = Ecosystem(
 DENO = Ecosystem(
     name="deno",
     label="Deno",
-    markers=("deno.json", "deno.jsonc"),
+    markers=("deno.json", "deno.jsonc", "deno.lock"),
     manifests=("deno.json", "deno.jsonc", "deno.lock", "package.json"),
     command="deno install",
     kept_flags=("--frozen", "--frozen=true"),

@@ -53,6 +53,8 @@ Not flagged:
   no manifest to cache from), `mvn -o`, `gradle --offline`, `cargo --offline|--frozen`,
   `dotnet … --no-restore`, `go install tool@version` (a module of its own), a `make`
   target whose recipe runs no package manager (or a Go build with `-mod=vendor`);
+- a Deno project with no deno.json, deno.jsonc or deno.lock: its modules are imported by URL
+  in the sources, and nothing declares them to install first;
 - installing named packages (`npm install puppeteer@22`, `pnpm install sharp`, `stack
   install alex happy`): a tool, not the project's manifests, so it neither counts as the
   project's install nor prepares it;
