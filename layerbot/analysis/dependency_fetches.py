@@ -180,14 +180,22 @@ def _fetches(ctx: DockerfileContext, fetch: DependencyFetch, root: str | None) -
     """Whether the step downloads anything. An explicit download always does; a build does
     when the project declares dependencies and does not build from vendored copies: a Go module
     needs a go.sum, and ``vendor/modules.txt``, ``-mod=vendor`` or ``GOFLAGS=-mod=vendor``
-    mean the modules are in the repository (Go docs, "Vendoring"). ``root`` is the
-    :func:`_project_root` of the fetch's project, found already."""
+    mean the modules are in the repository (Go docs, "Vendoring"). A Deno project without
+    deno.json, deno.jsonc or deno.lock imports its modules by URL in the sources alone, so
+    nothing could be installed before them. ``root`` is the :func:`_project_root` of the
+    fetch's project, found already."""
     step = fetch.step
+    if step.ecosystem is ecosystems.DENO and root is None:
+        return False  # modules imported by URL in the sources only: no manifest to start from
     if step.kind is StepKind.DOWNLOAD:
         return True
-    if root is None and step.ecosystem is ecosystems.PIP:
+    if step.ecosystem is ecosystems.PIP and not ecosystems.pip_requirement_files(step.command):
         # `pip install .` installs what the project's own metadata requires (pip docs,
-        # "Local project installs"): pyproject.toml, setup.py or setup.cfg.
+        # "Local project installs"): pyproject.toml, setup.py or setup.cfg, whatever
+        # requirement files lie beside it.
+        project = DockerfileContext(ctx.doc, ctx.repo, ctx.context_file(fetch.project or "."))
+        return ecosystems.declares_python_dependencies(project)
+    if root is None and step.ecosystem is ecosystems.PIP:  # `-r` files elsewhere and `-e .`
         return any(ctx.has(posixpath.join(fetch.project, name)) for name in _PYTHON_PROJECT)
     if root is None:
         named = ecosystems.dotnet_project(step.command)  # a glob too: `dotnet publish src/*.sln`

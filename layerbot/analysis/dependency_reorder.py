@@ -257,11 +257,29 @@ def _hazards(
             "the project references projects outside its folder, whose project files the "
             "restore needs too"
         )
+    if ecosystem is ecosystems.PIP and fetch.step.kind is StepKind.BUILD:
+        reasons.extend(_requirements_not_the_metadata(project, fetch.step))
     if ecosystem is ecosystems.MAVEN and "<module>" in (project.read("pom.xml") or ""):
         reasons.append(
             "`dependency:go-offline` cannot resolve sibling modules before they are built"
         )
     return reasons
+
+
+def _requirements_not_the_metadata(project: DockerfileContext, step: DependencyStep) -> list[str]:
+    """``pip install .`` installs what the project's metadata declares (pip docs, "Local
+    project installs"), which a requirements file installed first may not match (dev tools,
+    other pins): the image would get more, unless the metadata reads that file (setuptools'
+    ``dynamic`` dependencies from a file, a setup.py that opens it)."""
+    files = ecosystems.existing_manifests(project, ecosystems.PIP, step)
+    metadata = " ".join(project.read(n) or "" for n in ("pyproject.toml", "setup.cfg", "setup.py"))
+    unread = [f for f in files if posixpath.basename(f) not in metadata]
+    if not unread:
+        return []
+    return [
+        f"the project's metadata, not `{unread[0]}`, is what the install of the project "
+        "installs: packages the file lists and the metadata does not would be added to the image"
+    ]
 
 
 def _may_prepare(instruction: Instruction) -> bool:
@@ -309,6 +327,24 @@ def _comment_block_above(ctx: DockerfileContext, line: int, floor: int) -> range
     return range(start, line)
 
 
+_DENO_1_TAG = re.compile(r"(^|-)1\.")
+
+
+def _deno_install_helps(
+    ctx: DockerfileContext, project: DockerfileContext, fetch: DependencyFetch
+) -> bool:
+    """Whether the inserted ``deno install`` can run and fetches something: the command
+    without arguments exists since Deno 2.0 and installs what the configuration file's
+    ``imports`` and package.json list (Deno docs, "deno install"), so not with a Deno 1 image
+    (``denoland/deno:1.46.3``, ``alpine-1.40.0``), nor for dependencies imported by URL in
+    the sources alone."""
+    image = ctx.doc.resolved_base(fetch.stage)
+    if image.name.endswith("denoland/deno") and _DENO_1_TAG.search(image.tag or ""):
+        return False
+    configs = (project.read(name) or "" for name in ("deno.json", "deno.jsonc"))
+    return project.has("package.json") or any('"imports"' in text for text in configs)
+
+
 def reorder_fix(
     ctx: DockerfileContext,
     project: DockerfileContext,
@@ -318,6 +354,8 @@ def reorder_fix(
     copy, run, step = fetch.copy, fetch.run, fetch.step
     if copy is run:
         return None  # sources bind-mounted into the fetching RUN: nothing to reorder
+    if step.ecosystem is ecosystems.DENO and not _deno_install_helps(ctx, project, fetch):
+        return None
     workdir = workdir_before(ctx, fetch.stage, copy.line)
     already = already_copied(fetch, manifests)
     between = [i for i in fetch.stage.body if copy.line < i.line < run.line]

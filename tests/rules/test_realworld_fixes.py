@@ -46,6 +46,7 @@ def test_the_fix_applies_and_the_fixed_file_is_clean(case: Case, tmp_path: Path)
     without_fix = {
         "dlo-go-bind-mount-build-no-cache",  # sources bind-mounted: nothing to move
         "dlo-python-pyproject-only-install-after-copy",  # pip: no dependency-only install
+        "dlo-python-setup-py-install-copy-all",  # setuptools: install_requires in setup.py
         "dlo-yarn-workspaces-monorepo-globs",  # workspaces named by a pattern
         "dlo-go-sources-in-base-stage-built-in-child",  # the copy is in the parent stage
     }

@@ -8,6 +8,7 @@ sub-project discovery in :mod:`.build_context` if its root manifest names others
 
 from layerbot.analysis.ecosystems.build_context import (
     canonical_command,
+    declares_python_dependencies,
     detect,
     dockerignore_entries,
     dockerignore_path,
@@ -29,6 +30,7 @@ from layerbot.analysis.ecosystems.steps import (
     kept_arguments,
     named_folder,
     pip_requirement_files,
+    runs_setup_py,
     step_ecosystem,
 )
 from layerbot.analysis.ecosystems.table import (
@@ -39,6 +41,8 @@ from layerbot.analysis.ecosystems.table import (
     COMMON_DOCKERIGNORE,
     COMPOSER,
     CONDA,
+    CPANM,
+    DENO,
     DOTNET,
     ECOSYSTEMS,
     GO,
@@ -71,6 +75,8 @@ __all__ = [
     "COMMON_DOCKERIGNORE",
     "COMPOSER",
     "CONDA",
+    "CPANM",
+    "DENO",
     "DOTNET",
     "ECOSYSTEMS",
     "GO",
@@ -97,6 +103,7 @@ __all__ = [
     "cache_dirs",
     "canonical_command",
     "classify",
+    "declares_python_dependencies",
     "dependency_steps",
     "detect",
     "dockerignore_entries",
@@ -113,5 +120,6 @@ __all__ = [
     "matching",
     "named_folder",
     "pip_requirement_files",
+    "runs_setup_py",
     "step_ecosystem",
 ]

@@ -28,6 +28,7 @@ from layerbot.analysis.ecosystems.table import (
     COMMON_DOCKERIGNORE,
     COMPOSER,
     CONDA,
+    CPANM,
     DOTNET,
     ECOSYSTEMS,
     GO,
@@ -339,6 +340,31 @@ def _pyproject_local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> lis
     return _paths(list(_table(uv.get("sources")).values())) + workspace
 
 
+def declares_python_dependencies(ctx: DockerfileContext) -> bool:
+    """Whether the Python project in ``ctx`` declares dependencies that installing it
+    (``pip install .``, ``python setup.py install``) downloads: ``[project] dependencies``
+    or dynamic dependencies in pyproject.toml (PyPA, "pyproject.toml specification"), Poetry's
+    dependencies besides ``python``, or ``install_requires`` in setup.cfg or setup.py
+    (setuptools docs, "Dependencies Management"). A setup.py is code, so its text is searched."""
+    import tomllib  # Python projects only
+
+    try:
+        pyproject = tomllib.loads(ctx.read("pyproject.toml") or "")
+    except tomllib.TOMLDecodeError:
+        pyproject = {}
+    project = _table(pyproject.get("project"))
+    dynamic = project.get("dynamic")
+    if project.get("dependencies") or (isinstance(dynamic, list) and "dependencies" in dynamic):
+        return True
+    poetry = _table(_table(pyproject.get("tool")).get("poetry"))
+    if set(_table(poetry.get("dependencies"))) - {"python"}:
+        return True
+    setup_cfg = ctx.read("setup.cfg") or ""
+    if re.search(r"^install_requires\s*=\s*(\S|\n[ \t]+\S)", setup_cfg, re.MULTILINE):
+        return True
+    return "install_requires" in (ctx.read("setup.py") or "")
+
+
 def _paths(specs: list[object]) -> list[str]:
     """The ``path`` of each dependency given as a table with one."""
     return [str(spec["path"]) for spec in specs if isinstance(spec, dict) and "path" in spec]
@@ -448,6 +474,10 @@ def existing_manifests(
             return _with_nested_requirements(ctx, named)
     if ecosystem is CONDA and step is not None and ctx.has(conda_file(step.command)):
         return [conda_file(step.command)]
+    cpanfile = step.command.option("--cpanfile") if ecosystem is CPANM and step else None
+    if cpanfile and ctx.has(cpanfile):  # `cpanm --cpanfile cpanfile.prod --installdeps .`
+        snapshot = f"{cpanfile}.snapshot"
+        return [cpanfile, snapshot] if ctx.has(snapshot) else [cpanfile]
     found: list[str] = []
     for pattern in ecosystem.manifests:
         found.extend(name for name in matching(ctx, pattern) if name not in found)

@@ -21,6 +21,8 @@ from layerbot.analysis.ecosystems.table import (
     CARGO,
     COMPOSER,
     CONDA,
+    CPANM,
+    DENO,
     DOTNET,
     GO,
     GRADLE,
@@ -229,6 +231,20 @@ def _pip(command: Command) -> StepKind | None:
     if command.has_flag("--no-deps"):
         return None  # the project alone: its dependencies were installed before
     return StepKind.BUILD if local else None
+
+
+def runs_setup_py(command: Command) -> bool:
+    """``python setup.py ...`` (``python3 ./setup.py``): setuptools fetches ``install_requires``
+    itself (easy_install), not through pip or pip's cache folder."""
+    argv = command.argv
+    return _named(command.program, "python") and len(argv) > 1 and argv[1].endswith("setup.py")
+
+
+def _setup_py(command: Command) -> StepKind | None:
+    """``python setup.py install`` (or ``develop``) installs the project and, through
+    setuptools, the ``install_requires`` it declares (setuptools docs, "Dependencies
+    Management"): a build of the project, like ``pip install .``."""
+    return StepKind.BUILD if command.argv[2:3] in (("install",), ("develop",)) else None
 
 
 def _local_project(arg: str) -> bool:
@@ -451,6 +467,42 @@ def dotnet_project(command: Command) -> str | None:
     return named[0] if named and command.program == "dotnet" else None
 
 
+# cpanm's options whose value is the next argument (cpanm docs, "OPTIONS").
+_CPANM_VALUE_FLAGS = _valued(CPANM) | {"-l", "--local-lib", "-L", "--local-lib-contained"}
+_CPANM_VALUE_FLAGS |= {"--mirror", "--from", "-M", "--configure-timeout", "--build-timeout"}
+
+
+def _cpanm(command: Command) -> StepKind | None:
+    """``cpanm --installdeps .`` installs the dependencies of the project in the folder;
+    ``cpanm .`` installs the project itself and them with it; a module name or another folder
+    (``cpanm Carton``, ``cpanm --installdeps /opt/app``) is not this folder's project."""
+    targets = command.arguments(_CPANM_VALUE_FLAGS)
+    if not targets or any(target not in {".", "./"} for target in targets):
+        return None
+    return StepKind.DOWNLOAD if command.has_flag("--installdeps") else StepKind.BUILD
+
+
+def _carton(command: Command) -> StepKind | None:
+    """``carton install`` installs the cpanfile's modules into ``local/``."""
+    return (
+        StepKind.DOWNLOAD if command.arguments(frozenset({"--path"}))[:1] == ["install"] else None
+    )
+
+
+def _deno(command: Command) -> StepKind | None:
+    """``deno install`` alone installs what deno.json and package.json list; ``deno cache``,
+    ``deno install --entrypoint`` and ``deno compile`` fetch the module graph of the files they
+    name, which is only the dependencies when those files are (``COPY deps.ts .`` then ``deno
+    cache deps.ts``, the Deno manual's Docker pattern), so they count after a copy of the whole
+    project, as an explicit download does. ``deno install -g`` (a global script) and ``deno
+    install <package>`` (adding one) are not the project's install."""
+    words = command.arguments(frozenset({"--config", "-c", "--lock", "--output", "-o"}))
+    if words[:1] == ["install"] and not _global(command):
+        entrypoint = command.has_flag("--entrypoint", "-e")
+        return StepKind.DOWNLOAD if bool(words[1:]) == entrypoint else None
+    return StepKind.DOWNLOAD if words[:1] in (["cache"], ["compile"]) and words[1:] else None
+
+
 def _program_is(*names: str) -> Callable[[Command], bool]:
     return lambda command: command.program in names
 
@@ -471,6 +523,7 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("pnpm"), PNPM, _pnpm),
     (_program_is("bun"), BUN, _bun),
     (_is_pip, PIP, _pip),
+    (runs_setup_py, PIP, _setup_py),
     (_program_is("poetry"), POETRY, _poetry),
     (_is_uv_project, UV, _uv),
     (_program_is("pdm"), PDM, _pdm),
@@ -487,6 +540,9 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("sbt"), SBT, _sbt),
     (_program_is("dart", "flutter", "pub"), PUB, _pub),
     (_program_is("swift"), SWIFTPM, _swiftpm),
+    (_program_is("cpanm"), CPANM, _cpanm),
+    (_program_is("carton"), CPANM, _carton),
+    (_program_is("deno"), DENO, _deno),
 )
 
 

@@ -17,7 +17,9 @@ gradle.properties, gradle/ with the wrapper and version catalog), Cargo (Cargo.t
 Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix (mix.exs, mix.lock), Composer
 (composer.json, composer.lock), NuGet/.NET (*.sln, *.csproj, NuGet.config, Directory.*.props,
 global.json), Stack (stack.yaml, stack.yaml.lock, package.yaml, *.cabal), sbt (build.sbt,
-project/), Dart pub (pubspec.yaml, pubspec.lock) and SwiftPM (Package.swift, Package.resolved).
+project/), Dart pub (pubspec.yaml, pubspec.lock), SwiftPM (Package.swift, Package.resolved),
+Perl's cpanm and Carton (cpanfile, cpanfile.snapshot) and Deno (deno.json, deno.jsonc,
+deno.lock, package.json).
 """
 
 from __future__ import annotations
@@ -469,6 +471,55 @@ SWIFTPM = Ecosystem(
     toolchain_images=("swift",),
     runtime_images=("swift",),
 )
+# Perl: `cpanm --installdeps .` installs the dependencies of the distribution in the folder
+# "but won't build itself", reading the cpanfile there (cpanm docs, "--installdeps"; `--cpanfile`
+# names another file); `carton install` installs the cpanfile's modules, at the versions of
+# cpanfile.snapshot with `--deployment`, into `local/` (Carton docs, "carton install"). Both
+# download through cpanm, whose work and download folder is ~/.cpanm (cpanm docs, "ENVIRONMENT
+# VARIABLES": PERL_CPANM_HOME). A cpanfile is Perl code, but it declares modules and reads no
+# other file of the project.
+CPANM = Ecosystem(
+    name="cpanm",
+    label="Perl (cpanm, Carton)",
+    markers=("cpanfile",),
+    manifests=("cpanfile", "cpanfile.snapshot"),
+    command="cpanm --notest --installdeps .",
+    # cpanm docs, "OPTIONS": the cpanfile's optional phases and features it installs.
+    kept_flags=(
+        *("--with-develop", "--with-recommends", "--with-suggests", "--with-all-features"),
+        *("--with-configure", "--without-test", "--without-build", "--without-runtime"),
+        *("-n", "--notest"),
+    ),
+    kept_options=("--with-feature", "--without-feature", "--cpanfile"),
+    cache_dirs=("/root/.cpanm",),
+    dockerignore=("local", ".carton", "blib"),
+    install_dirs=("local",),
+    toolchain_images=("perl",),
+    runtime_images=("perl",),
+)
+# Deno: `deno install` with no argument installs every dependency the configuration file
+# (deno.json/deno.jsonc) and package.json list, into the global cache (and `node_modules` with
+# a package.json), since Deno 2.0; `deno install --entrypoint FILE` and `deno cache FILE`
+# fetch the dependencies of the files' module graph, so they read the sources (Deno docs,
+# "deno install": "If no dependency is specified, installs all dependencies listed in the
+# config file"). `--frozen` fails on an out-of-date lockfile (Deno docs, "Modules and
+# dependencies": frozen lockfile). The cache is DENO_DIR, which the denoland/deno images set
+# to /deno-dir (their Dockerfiles: `ENV DENO_DIR`).
+DENO = Ecosystem(
+    name="deno",
+    label="Deno",
+    markers=("deno.json", "deno.jsonc", "deno.lock"),
+    manifests=("deno.json", "deno.jsonc", "deno.lock", "package.json"),
+    command="deno install",
+    kept_flags=("--frozen", "--frozen=true"),
+    cache_dirs=("/deno-dir",),
+    dockerignore=("**/node_modules",),
+    install_dirs=("node_modules",),
+    # `deno cache main.ts` needs main.ts: the fix inserts `deno install` instead of moving it
+    moves_safely=False,
+    toolchain_images=("denoland/deno",),
+    runtime_images=("denoland/deno",),
+)
 ECOSYSTEMS: tuple[Ecosystem, ...] = (
     GO,
     NPM,
@@ -492,6 +543,8 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     SBT,
     PUB,
     SWIFTPM,
+    CPANM,
+    DENO,
 )
 
 COMMON_DOCKERIGNORE = (
@@ -554,6 +607,8 @@ CACHE_RELOCATING_VARIABLES = frozenset(
         "COMPOSER_HOME",
         "COMPOSER_CACHE_DIR",
         "NUGET_PACKAGES",
+        "PERL_CPANM_HOME",
+        "DENO_DIR",
     }
 )
 

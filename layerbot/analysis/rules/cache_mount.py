@@ -56,7 +56,10 @@ PDM `/root/.cache/pdm`; Pipenv `/root/.cache/pipenv`; Maven `/root/.m2`; Gradle
 `/usr/local/cargo/registry` and `/usr/local/cargo/git`; Bundler `/usr/local/bundle/cache`;
 Composer `/root/.composer/cache` (`/tmp/cache` in the `composer` image); NuGet
 `/root/.nuget/packages`; Stack `/root/.stack` (the Stack root); sbt's Coursier cache
-`/root/.cache/coursier`; Dart pub `/root/.pub-cache`; SwiftPM `/root/.cache/org.swift.swiftpm`.
+`/root/.cache/coursier`; Dart pub `/root/.pub-cache`; SwiftPM `/root/.cache/org.swift.swiftpm`;
+cpanm and Carton `/root/.cpanm`; Deno `/deno-dir` (the `DENO_DIR` of the denoland/deno images).
+`python setup.py install` is not flagged: setuptools downloads `install_requires` itself, past
+pip's cache.
 Where the cache folder is also the store later steps read (Go, Maven, Gradle, Cargo, NuGet),
 the mount is added to every `RUN` of the stage that uses it, so one fix may edit several
 `RUN`s; and when the image starts with that tool (`CMD ["go", "run", "."]`, `mvn
@@ -206,7 +209,10 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
         state.read(run)
         if run.keyword != "RUN":
             continue  # only a RUN steps or reads a dependency store
-        steps = ecosystems.dependency_steps(run)
+        # setuptools downloads past pip's cache: a mount there would hold nothing
+        steps = [
+            s for s in ecosystems.dependency_steps(run) if not ecosystems.runs_setup_py(s.command)
+        ]
         stepped = {_cache_owner(s).name for s in steps}
         commands = runs.run_commands(run)
         readers = [

@@ -9,7 +9,10 @@ before them. Three kinds of step count:
   install`, `pip install -r`, `pipenv install`, `pdm install --no-self`, `stack build
   --only-dependencies`, `sbt update`, `dart pub get`, `swift package resolve`, `bundle
   install`, `composer install`, `mix deps.get`, `dotnet restore`, `cargo fetch`, `mvn
-  dependency:go-offline`, `gradle dependencies`) after a copy of the whole project: `COPY . .`,
+  dependency:go-offline`, `gradle dependencies`, `cpanm --installdeps .`, `carton install`,
+  `deno install`, and `deno cache main.ts`/`deno install --entrypoint main.ts`, which fetch
+  the graph of the files they name: `COPY deps.ts .` then `deno cache deps.ts` is the
+  dependency step) after a copy of the whole project: `COPY . .`,
   `COPY . /app`, `ADD . …`, or a folder copied as the project (`COPY services/api ./`, `COPY
   frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`, `go mod
@@ -19,8 +22,8 @@ before them. Three kinds of step count:
   build|assemble|bootJar` (the wrapper download counts too), `cargo build`, `cargo install
   --path`, `dotnet build|publish`, `poetry install`, `uv sync`, `pdm install`, `stack
   build|install|test`, `sbt compile|test|package|assembly|stage`, `swift build|test|run`, `pip
-  install .`) after any copy into the project (`COPY src ./src` counts) or with the sources
-  bind-mounted (`RUN --mount=type=bind`);
+  install .`, `python setup.py install|develop`, `cpanm .`) after any copy into the project
+  (`COPY src ./src` counts) or with the sources bind-mounted (`RUN --mount=type=bind`);
 - a `make <target>` whose recipe in the project's Makefile runs one of those builds
   (`make build` running `go build`): the Makefile's targets, prerequisites, `$(MAKE)
   <target>` calls, `%` pattern rules and simple variables are followed.
@@ -50,6 +53,8 @@ Not flagged:
   no manifest to cache from), `mvn -o`, `gradle --offline`, `cargo --offline|--frozen`,
   `dotnet … --no-restore`, `go install tool@version` (a module of its own), a `make`
   target whose recipe runs no package manager (or a Go build with `-mod=vendor`);
+- a Deno project with no deno.json, deno.jsonc or deno.lock: its modules are imported by URL
+  in the sources, and nothing declares them to install first;
 - installing named packages (`npm install puppeteer@22`, `pnpm install sharp`, `stack
   install alex happy`): a tool, not the project's manifests, so it neither counts as the
   project's install nor prepares it;
@@ -66,10 +71,14 @@ Not flagged:
   cache, none of the project's sources, like `.mvn` and the Gradle wrapper's `gradle/`.
 
 A build command is flagged only when the project declares dependencies (a Go module with a
-`go.sum`, a lock file or manifest for the others; for `pip install .` or `.[extra]`, the
-project's `pyproject.toml`, `setup.py` or `setup.cfg`). pip has no dependency-only install
-from `pyproject.toml`, so that finding says to pin the dependencies in a requirements file
-installed first and has no automatic fix.
+`go.sum`, a lock file or manifest for the others; for `pip install .`, `.[extra]` or `python
+setup.py install`, dependencies in the project's metadata: `[project] dependencies` or dynamic
+ones in `pyproject.toml`, Poetry's, `install_requires` in `setup.cfg` or `setup.py`). pip has
+no dependency-only install from that metadata, so without a requirements file the finding says
+to pin the dependencies in one installed first and has no automatic fix; with one, the
+inserted `pip install -r` is **review** unless the metadata reads that file (setuptools'
+dynamic dependencies), since it may list packages the project does not declare (test tools)
+and the image would get them too.
 
 ## Why it matters
 Docker caches a `COPY` on the checksum of the files it copies, and once a step is invalidated
@@ -120,10 +129,13 @@ of the solution or project, `poetry install --no-root`, `uv sync --no-install-pr
 `pdm install --no-self` (keeping `--prod`, `--frozen-lockfile` and the like), `stack build
 --only-dependencies` (keeping `--system-ghc`, `--test` and the like), `sbt update`
 (with `build.sbt` and the build files of `project/`), `swift package resolve`,
-`npm ci`, `mix deps.get`. Composer always gets `composer install --no-scripts --no-autoloader`
-inserted, because its install runs scripts and builds the autoloader from the sources; a
-.NET build gets `--no-restore`, the restore being done (unless it names a runtime
-identifier, which the restore would need too).
+`npm ci`, `mix deps.get`, `cpanm --installdeps .` (with the cpanfile `--cpanfile` names),
+`deno install` (Deno 2 and later only: it does not exist on a `denoland/deno:1.x` image, and
+it installs only what deno.json's `imports` or package.json list, so a project importing by
+URL from its sources gets the finding without a fix). Composer always gets `composer install
+--no-scripts --no-autoloader` inserted, because its install runs scripts and builds the
+autoloader from the sources; a .NET build gets `--no-restore`, the restore being done
+(unless it names a runtime identifier, which the restore would need too).
 
 The inserted command carries the build's options that choose what it installs or from where:
 Poetry's `--without`/`--with`/`--only` groups and extras, uv's `--no-dev`, extras and groups,
@@ -238,6 +250,16 @@ copied with the manifests.
   <https://dart.dev/tools/pub/cmd/pub-get>; Swift Package Manager docs,
   "Resolving and updating dependencies" (`swift package resolve`, `Package.resolved`):
   <https://docs.swift.org/swiftpm/documentation/packagemanagerdocs/resolvingpackageversions/>
+- cpanm docs, "--installdeps" ("Installs the dependencies of the target distribution but
+  won't build itself"), `--cpanfile`: <https://metacpan.org/pod/cpanm>; Carton docs,
+  "carton install" (the cpanfile's modules, `--deployment` from cpanfile.snapshot, into
+  `local/`): <https://metacpan.org/pod/Carton>
+- Deno docs, "deno install" (without arguments, every dependency of deno.json and
+  package.json; `--entrypoint`, the dependencies of the named files):
+  <https://docs.deno.com/runtime/reference/cli/install/>
+- setuptools docs, "Dependencies Management in setuptools" (`install_requires`, installed
+  with the project) and "Configuring setuptools using pyproject.toml" (`dynamic` dependencies
+  read from a file); pip docs, "Local project installs".
 """
 
 from __future__ import annotations
