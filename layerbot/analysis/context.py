@@ -53,6 +53,12 @@ class DockerfileContext:
         the rules asking about one package.json share it: never change what it returns."""
         return _json_object(self.read(name) or "{}")
 
+    def toml_table(self, name: str) -> dict[str, object]:
+        """The TOML table a manifest holds (pyproject.toml, Cargo.toml): ``{}`` when the file
+        is missing or is not TOML. Parsed once per text, like :meth:`json_object`: never
+        change what it returns."""
+        return _toml_table(self.read(name) or "")
+
     def finding(
         self,
         rule: str,
@@ -75,6 +81,16 @@ class DockerfileContext:
             impact=impact,
             fix=fix,
         )
+
+
+@functools.lru_cache(maxsize=256)
+def _toml_table(text: str) -> dict[str, object]:
+    import tomllib  # Python and Rust projects only: off the start-up path of `layerbot check`
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return {}
 
 
 @functools.lru_cache(maxsize=256)

@@ -101,10 +101,7 @@ def _gradle_projects(ctx: DockerfileContext) -> list[str]:
 def _cargo_members(ctx: DockerfileContext) -> list[str]:
     """Workspace members and path dependencies named literally in the root Cargo.toml."""
     text = ctx.read("Cargo.toml") or ""
-    candidates: list[str] = []
-    members = re.search(r"members\s*=\s*\[([^\]]*)\]", text)
-    if members:
-        candidates.extend(re.findall(_QUOTED, members.group(1)))
+    candidates = _cargo_workspace_members(ctx)
     candidates.extend(re.findall(r"\bpath\s*=\s*\"([^\"]+)\"", text))
     found: list[str] = []
     for candidate in candidates:
@@ -257,9 +254,13 @@ def _conda_pip_inputs(ctx: DockerfileContext, name: str) -> list[str]:
 def _cargo_member_globs(ctx: DockerfileContext) -> list[str]:
     """Workspace members the root Cargo.toml names by a pattern (``crates/*``; Cargo book,
     "Workspaces"): each member's manifest must be there for any build of the workspace."""
-    members = re.search(r"members\s*=\s*\[([^\]]*)\]", ctx.read("Cargo.toml") or "")
-    found = re.findall(_QUOTED, members.group(1)) if members else []
-    return [member for member in found if not _literal(member)]
+    return [member for member in _cargo_workspace_members(ctx) if not _literal(member)]
+
+
+def _cargo_workspace_members(ctx: DockerfileContext) -> list[str]:
+    """The members the root Cargo.toml's ``[workspace]`` names, folders or patterns."""
+    members = _table(ctx.toml_table("Cargo.toml").get("workspace")).get("members")
+    return [str(member) for member in members] if isinstance(members, list) else []
 
 
 def _bundler_local_inputs(ctx: DockerfileContext) -> list[str]:
@@ -320,12 +321,7 @@ def _node_local_path(spec: str) -> str | None:
 def _pyproject_local_inputs(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
     """Poetry's ``path`` dependencies (Poetry docs, "Dependency specification": path
     dependencies), uv's ``path`` sources and workspace members (uv docs, "Workspaces")."""
-    import tomllib  # Python projects only
-
-    try:
-        tool = _table(tomllib.loads(ctx.read("pyproject.toml") or "").get("tool"))
-    except tomllib.TOMLDecodeError:
-        return []
+    tool = _table(ctx.toml_table("pyproject.toml").get("tool"))
     if ecosystem is POETRY:
         poetry = _table(tool.get("poetry"))
         tables = [_table(poetry.get("dependencies")), _table(poetry.get("dev-dependencies"))]
@@ -346,12 +342,7 @@ def declares_python_dependencies(ctx: DockerfileContext) -> bool:
     or dynamic dependencies in pyproject.toml (PyPA, "pyproject.toml specification"), Poetry's
     dependencies besides ``python``, or ``install_requires`` in setup.cfg or setup.py
     (setuptools docs, "Dependencies Management"). A setup.py is code, so its text is searched."""
-    import tomllib  # Python projects only
-
-    try:
-        pyproject = tomllib.loads(ctx.read("pyproject.toml") or "")
-    except tomllib.TOMLDecodeError:
-        pyproject = {}
+    pyproject = ctx.toml_table("pyproject.toml")
     project = _table(pyproject.get("project"))
     dynamic = project.get("dynamic")
     if project.get("dependencies") or (isinstance(dynamic, list) and "dependencies" in dynamic):

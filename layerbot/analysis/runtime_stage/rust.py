@@ -28,20 +28,11 @@ from layerbot.analysis.toolchains import (
 # Rust ------------------------------------------------------------------------------------
 
 
-def _cargo_toml(ctx: DockerfileContext) -> dict[str, object]:
-    import tomllib  # Rust projects only: keep it off the start-up path of `layerbot check`
-
-    try:
-        return tomllib.loads(ctx.read("Cargo.toml") or "")
-    except tomllib.TOMLDecodeError:
-        return {}
-
-
 def _cargo_binary_name(step: Step, ctx: DockerfileContext) -> str:
     named = step.command.option("--bin") or step.command.option("-p", "--package")
     if named:
         return named
-    manifest = _cargo_toml(ctx)
+    manifest = ctx.toml_table("Cargo.toml")
     bins = manifest.get("bin")
     if isinstance(bins, list) and bins and isinstance(bins[0], dict) and "name" in bins[0]:
         return str(bins[0]["name"])
