@@ -12,7 +12,9 @@ Dockerfile, might). A cache image of another repository is not judged.
 
 A job runs BuildKit when it builds with `docker buildx build`, sets `DOCKER_BUILDKIT=1` (in
 the command, a script line, or any `variables:`: global, the job's, or inherited through
-`extends:`, anchors and `!reference`), or runs a `docker:23` or later image or dind service. A
+`extends:`, anchors and `!reference`), or runs a `docker:23` or later image or dind service
+(an older CLI image beside a current `docker:dind` service too: the CLI follows the builder the
+daemon advertises). A
 build that reads no cache (`--no-cache`) or only a tag made from this very commit is left to
 `ci-cache-from`. A build on another machine the job names in `DOCKER_HOST` (or `docker -H`) is
 not judged: that one daemon keeps its build cache between pipelines, and BuildKit reuses it
@@ -72,6 +74,10 @@ the builder stages of a multi-stage build see `ci-cache-builder-stage`.
 - Docker docs, "Cache storage backends": inline cache supports `mode=min` only; without an
   external cache, a build uses the build cache of the builder itself, which `docker builder
   prune` clears ("Build garbage collection"): a daemon kept between jobs keeps it.
+- docker/cli pull request #1275 ("enable buildkit from daemon side", Docker 18.09): without
+  `DOCKER_BUILDKIT`, `docker build` uses BuildKit when the daemon advertises it
+  (`BuildKitEnabled` reads the ping's builder version); docker/cli pull request #5178: since
+  Docker v23.0 (moby@7b153b9) a Linux daemon advertises BuildKit (`Builder-Version: 2`).
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": the example
   builds with `--build-arg BUILDKIT_INLINE_CACHE=1 --cache-from $CI_REGISTRY_IMAGE:latest`.
 """

@@ -3,7 +3,8 @@
 ## What it does
 Flags a `docker build` that runs on the classic (pre-BuildKit) builder, because the job sets
 `DOCKER_BUILDKIT=0` or uses a Docker image older than Engine 23 (`docker:20.10`,
-`docker:19.03-dind`, ...), and names a `--cache-from` image that no earlier
+`docker:19.03-dind`, ...) with no Docker-in-Docker service of Engine 23 or later (whose daemon
+makes even an old CLI build with BuildKit), and names a `--cache-from` image that no earlier
 `docker pull` of the job fetched. Not on a daemon that outlives the job (a shell runner's,
 or another host's the job names in `DOCKER_HOST`; see `ci-cache-from`): its image store
 still holds what the previous pipeline built. A
@@ -50,6 +51,8 @@ BuildKit pulls cache sources itself, so BuildKit builds are `ci-inline-cache`'s 
   sources must be available locally.
 - Docker docs, "Docker Engine 23.0 release notes": BuildKit replaced the classic builder as
   the default, so only older engines or `DOCKER_BUILDKIT=0` need the pull.
+- docker/cli pull requests #1275 and #5178: a docker CLI since 18.09 builds with BuildKit when
+  the daemon advertises it, which a Linux daemon of Docker v23.0 or later does.
 """
 
 from __future__ import annotations
