@@ -405,6 +405,8 @@ def _files(tool: Tool, flags: Flags, cwd: str | None) -> tuple[str | None, str |
         if project_path(dockerfile).startswith("."):
             return _repo_path(dockerfile), _repo_path(context)
         return _repo_path(context, dockerfile), _repo_path(context)
+    if tool is Tool.BUILDAH and not flags.positionals:
+        flags = Flags(flags.pairs, (".",))  # buildah builds the working directory by default
     if not flags.positionals or flags.positionals[-1] == "-":
         return None, None
     context = flags.positionals[-1]

@@ -16,7 +16,8 @@ the command, a script line, or any `variables:`: global, the job's, or inherited
 (an older CLI image beside a current `docker:dind` service too: the CLI follows the builder the
 daemon advertises). A
 build that reads no cache (`--no-cache`) or only a tag made from this very commit is left to
-`ci-cache-from`. A build on another machine the job names in `DOCKER_HOST` (or `docker -H`) is
+`ci-cache-from`, and so is one whose Dockerfile runs no `RUN` step (see there). A build on
+another machine the job names in `DOCKER_HOST` (or `docker -H`) is
 not judged: that one daemon keeps its build cache between pipelines, and BuildKit reuses it
 with or without metadata in the image (a shell runner tag may stand for several machines, so
 it does not count). The metadata is written when `BUILDKIT_INLINE_CACHE` is true (`1`,
@@ -93,6 +94,7 @@ from layerbot.analysis.ci_fixes import (
     build_spot,
     jobs_doing,
     jobs_named,
+    nothing_to_cache,
     once_per_line,
     rebuild_impact,
 )
@@ -157,6 +159,8 @@ def _consumers(ctx: PipelineContext) -> dict[str, tuple[Build, str]]:
             continue  # nothing is read from any cache
         if consumer.remote_daemon is not None:
             continue  # one machine's daemon, kept between jobs: its own build cache serves
+        if nothing_to_cache(ctx, consumer):
+            continue  # its Dockerfile only copies files in: no cache would spare work
         for reference in cache_references(index.cache_sources(consumer)):
             key = parse_image(reference).key
             if key in index.exports:

@@ -9,7 +9,8 @@ makes even an old CLI build with BuildKit), and names a `--cache-from` image tha
 or another host's the job names in `DOCKER_HOST`; see `ci-cache-from`): its image store
 still holds what the previous pipeline built. A
 `--cache-from` of a tag made from this very commit, or beside `--no-cache`, reads nothing
-however it is pulled: that is `ci-cache-from`'s.
+however it is pulled: that is `ci-cache-from`'s. Nor is a build whose Dockerfile runs no
+`RUN` step (see `ci-cache-from`).
 
 ## Why it matters
 The classic builder only considers images that are already in the local image store as cache
@@ -66,6 +67,7 @@ from layerbot.analysis.ci_fixes import (
     combine,
     insert_before,
     jobs_named,
+    nothing_to_cache,
     once_per_line,
     rebuild_impact,
 )
@@ -86,6 +88,8 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 continue
             if build.no_cache or ctx.pipeline.keeps_layer_cache(build):
                 continue  # nothing read from any cache, or the daemon keeps the images itself
+            if nothing_to_cache(ctx, build):
+                continue  # its Dockerfile only copies files in: no cache would spare work
             written = build.written.values("--cache-from")
             resolved = build.resolved.values("--cache-from")
             sources = set(ctx.pipeline.build_index.cache_sources(build))
