@@ -315,4 +315,5 @@ def rebuild_impact(ctx: PipelineContext, build: Build) -> str | None:
         return None
     runs = [i.commands[-1].text.strip()[:40] for i in steps if i.keyword == "RUN" and i.commands]
     named = f", including {', '.join(f'`{run}`' for run in runs[:2])}" if runs else ""
-    return f"every pipeline re-runs all {len(steps)} RUN/COPY/ADD steps of `{build.dockerfile}`{named}"
+    counted = f"all {len(steps)} RUN/COPY/ADD steps of `{build.dockerfile}`"
+    return f"every pipeline re-runs {counted}{named}"
