@@ -208,11 +208,15 @@ def jobs_doing(ctx: PipelineContext, build: Build, singular: str, plural: str) -
     return f"{named} {singular if named.startswith('job ') else plural}"
 
 
-def once_per_line(findings: Iterable[Finding]) -> Iterator[Finding]:
-    """One finding per rule and line span: a template's build is reported once, not per job."""
-    seen: set[tuple[str, int, int]] = set()
-    for finding in findings:
-        key = (finding.rule, finding.line, finding.end_line)
+def once_per_line(findings: Iterable[tuple[Build, Finding]]) -> Iterator[Finding]:
+    """One finding per rule, line span and build command: a template's build is reported once,
+    not per job. Builds written in an included file all land on the ``include:`` line, so the
+    command each one is (where its script entry is written, which command of it) keeps them
+    apart there."""
+    seen: set[tuple[object, ...]] = set()
+    for build, finding in findings:
+        site = (build.step.script.origin, build.step.position)
+        key = (finding.rule, finding.line, finding.end_line, site)
         if key not in seen:
             seen.add(key)
             yield finding

@@ -335,7 +335,7 @@ FIXERS = {Tool.DOCKER: _docker_fix, Tool.BUILDX: _buildx_fix, Tool.BUILDAH: _bui
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         for build in ctx.pipeline.builds:
             if build.tool is Tool.KANIKO or (build.no_cache and not build.cache_from):
                 continue  # kaniko is ci-kaniko-cache's; a plain --no-cache build is a choice
@@ -359,6 +359,6 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     "does not export them."
                 )
             impact = rebuild_impact(ctx, build)
-            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+            yield build, build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())

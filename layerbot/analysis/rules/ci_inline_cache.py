@@ -198,7 +198,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
     consumers = _consumers(ctx)
     with_metadata = {build.dockerfile for build in ctx.pipeline.builds if build.inline_cache}
 
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         ranked = sorted(consumers.items(), key=lambda item: item[1][0].buildkit is not BuildKit.ON)
         for key, (consumer, reference) in ranked:
             severity = Severity.MAJOR if consumer.buildkit is BuildKit.ON else Severity.MINOR
@@ -206,14 +206,17 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             # build's own image: the finding says so, the team picks the export.
             unwritten = reference not in consumer.cache_from and key not in index.by_tag
             for producer in _producers(ctx, reference, consumer, with_metadata):
-                yield build_finding(
-                    ctx,
-                    NAME,
-                    severity,
+                yield (
                     producer,
-                    _message(ctx, consumer, producer, reference),
-                    impact=rebuild_impact(ctx, producer),
-                    fix=None if unwritten else _fix(ctx, producer),
+                    build_finding(
+                        ctx,
+                        NAME,
+                        severity,
+                        producer,
+                        _message(ctx, consumer, producer, reference),
+                        impact=rebuild_impact(ctx, producer),
+                        fix=None if unwritten else _fix(ctx, producer),
+                    ),
                 )
 
     yield from once_per_line(found())

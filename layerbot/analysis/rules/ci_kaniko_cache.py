@@ -123,13 +123,16 @@ def _fix(ctx: PipelineContext, build: Build, flags: str) -> Fix | None:
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         for build in ctx.pipeline.builds:
             if build.tool is not Tool.KANIKO:
                 continue
             if build.resolved.on("--cache"):
-                yield build_finding(
-                    ctx, NAME, Severity.INFO, build, f"kaniko caches here. {ARCHIVED}"
+                yield (
+                    build,
+                    build_finding(
+                        ctx, NAME, Severity.INFO, build, f"kaniko caches here. {ARCHIVED}"
+                    ),
                 )
                 continue
             if nothing_to_cache(ctx, build):
@@ -143,6 +146,6 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 f"pipeline rebuilds every layer from scratch. {ARCHIVED}"
             )
             impact = rebuild_impact(ctx, build)
-            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+            yield build, build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())

@@ -60,7 +60,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from layerbot.analysis.ci_builds import BuildKit, Tool, cache_references
+from layerbot.analysis.ci_builds import Build, BuildKit, Tool, cache_references
 from layerbot.analysis.ci_fixes import (
     build_finding,
     build_spot,
@@ -82,7 +82,7 @@ FIX_TITLE = "Pull the cache image before the build"
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         for build in ctx.pipeline.builds:
             if build.tool is not Tool.DOCKER or build.buildkit is not BuildKit.OFF:
                 continue
@@ -125,6 +125,6 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     edits=combine(ctx.pipeline, edits),
                 )
             impact = rebuild_impact(ctx, build)
-            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+            yield build, build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())
