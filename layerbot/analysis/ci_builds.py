@@ -405,6 +405,8 @@ def _files(tool: Tool, flags: Flags, cwd: str | None) -> tuple[str | None, str |
         if project_path(dockerfile).startswith("."):
             return _repo_path(dockerfile), _repo_path(context)
         return _repo_path(context, dockerfile), _repo_path(context)
+    if tool is Tool.BUILDAH and not flags.positionals:
+        flags = Flags(flags.pairs, (".",))  # buildah builds the working directory by default
     if not flags.positionals or flags.positionals[-1] == "-":
         return None, None
     context = flags.positionals[-1]
@@ -428,6 +430,24 @@ def docker_version(image: str | None) -> tuple[BuildKit, str] | None:
     return BuildKit.ON, f"`{image}` is Docker Engine 23 or later, where BuildKit is the default"
 
 
+def _service_version(job: Job, variables: dict[str, str]) -> tuple[BuildKit, str] | None:
+    """What the job's Docker-in-Docker service, the daemon the build talks to, advertises as its
+    builder: a daemon of Engine 23 or later tells every docker CLI since 18.09 to use BuildKit."""
+    for service in job.services:
+        name = expand(service, variables)
+        version = docker_version(name.removesuffix("-dind"))
+        if version is None and "dind" in service:
+            version = docker_version(name.split("-dind")[0])
+        if version is not None:
+            if version[0] is BuildKit.ON:
+                return BuildKit.ON, (
+                    f"the `{service}` service is Docker Engine 23 or later, whose daemon tells "
+                    "the docker CLI to build with BuildKit"
+                )
+            return version
+    return None
+
+
 def _buildkit(tool: Tool, step: Step, job: Job, variables: dict[str, str]) -> tuple[BuildKit, str]:
     if tool is Tool.BUILDX:
         return BuildKit.ON, "`docker buildx build` always uses BuildKit"
@@ -437,14 +457,14 @@ def _buildkit(tool: Tool, step: Step, job: Job, variables: dict[str, str]) -> tu
     if value is not None:
         state = value.strip("\"'").lower() in ("1", "true")
         return (BuildKit.ON if state else BuildKit.OFF), f"DOCKER_BUILDKIT={value}"
-    version = docker_version(expand(job.image or "", variables))
-    if version is None:
-        for service in job.services:
-            version = docker_version(expand(service, variables).removesuffix("-dind"))
-            if version is None and "dind" in service:
-                version = docker_version(expand(service, variables).split("-dind")[0])
-            if version is not None:
-                break
+    client = docker_version(expand(job.image or "", variables))
+    daemon = _service_version(job, variables)
+    # The classic builder only when neither side asks for BuildKit: a CLI of Engine 23 or later
+    # defaults to it, and an older CLI follows what a newer daemon advertises.
+    for version in (client, daemon):
+        if version is not None and version[0] is BuildKit.ON:
+            return version
+    version = client or daemon
     if version is not None:
         return version
     return BuildKit.UNKNOWN, "the job's image does not say which Docker version runs the build"

@@ -208,11 +208,15 @@ def jobs_doing(ctx: PipelineContext, build: Build, singular: str, plural: str) -
     return f"{named} {singular if named.startswith('job ') else plural}"
 
 
-def once_per_line(findings: Iterable[Finding]) -> Iterator[Finding]:
-    """One finding per rule and line span: a template's build is reported once, not per job."""
-    seen: set[tuple[str, int, int]] = set()
-    for finding in findings:
-        key = (finding.rule, finding.line, finding.end_line)
+def once_per_line(findings: Iterable[tuple[Build, Finding]]) -> Iterator[Finding]:
+    """One finding per rule, line span and build command: a template's build is reported once,
+    not per job. Builds written in an included file all land on the ``include:`` line, so the
+    command each one is (where its script entry is written, which command of it) keeps them
+    apart there."""
+    seen: set[tuple[object, ...]] = set()
+    for build, finding in findings:
+        site = (build.step.script.origin, build.step.position)
+        key = (finding.rule, finding.line, finding.end_line, site)
         if key not in seen:
             seen.add(key)
             yield finding
@@ -280,22 +284,40 @@ def _stages_needed(doc: dockerfile.Dockerfile, target: dockerfile.Stage) -> set[
     return needed
 
 
-def rebuild_impact(ctx: PipelineContext, build: Build) -> str | None:
-    """What a pipeline without cache re-runs, counted from the Dockerfile when we can read it."""
+def _steps_built(ctx: PipelineContext, build: Build) -> list[dockerfile.Instruction] | None:
+    """The RUN/COPY/ADD steps of the stages ``build`` runs, or ``None`` when the Dockerfile
+    cannot be read."""
     doc = dockerfile_of(ctx, build)
     if doc is None:
         return None
     target = doc.stage_named(build.target) if build.target else None
     used = _stages_needed(doc, target) if target is not None else doc.used_stages()
-    steps = [
+    return [
         instruction
         for stage in doc.stages
         if stage.index in used
         for instruction in stage.instructions
         if instruction.keyword in ("RUN", "COPY", "ADD")
     ]
-    runs = [i.commands[-1].text.strip()[:40] for i in steps if i.keyword == "RUN" and i.commands]
+
+
+def nothing_to_cache(ctx: PipelineContext, build: Build) -> bool:
+    """Whether the stages ``build`` runs, read through the repository, only copy files in (a jar
+    an earlier job built, static files) and fetch nothing: no ``RUN``, no ``ADD`` of a URL.
+    A layer cache spares no work there: a copy of changed files runs again whatever the cache
+    holds, and a copy of unchanged ones costs about what its cache check does."""
+    steps = _steps_built(ctx, build)
+    return steps is not None and not any(
+        step.keyword == "RUN" or (step.keyword == "ADD" and "://" in step.value) for step in steps
+    )
+
+
+def rebuild_impact(ctx: PipelineContext, build: Build) -> str | None:
+    """What a pipeline without cache re-runs, counted from the Dockerfile when we can read it."""
+    steps = _steps_built(ctx, build)
     if not steps:
         return None
+    runs = [i.commands[-1].text.strip()[:40] for i in steps if i.keyword == "RUN" and i.commands]
     named = f", including {', '.join(f'`{run}`' for run in runs[:2])}" if runs else ""
-    return f"every pipeline re-runs all {len(steps)} RUN/COPY/ADD steps of `{doc.path}`{named}"
+    counted = f"all {len(steps)} RUN/COPY/ADD steps of `{build.dockerfile}`"
+    return f"every pipeline re-runs {counted}{named}"

@@ -264,7 +264,7 @@ def _steps_named(stages: list[dockerfile.Stage]) -> str:
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         for build in ctx.pipeline.builds:
             if build.tool not in (Tool.DOCKER, Tool.BUILDX) or build.no_cache:
                 continue
@@ -298,6 +298,6 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 if build.tool is Tool.BUILDX
                 else _docker_fix(ctx, build, doc, stages)
             )
-            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+            yield build, build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())

@@ -8,7 +8,10 @@ source: no `--cache-from` (nor `--cache-to`), for buildah no `--layers` (or
 A cache source that holds nothing in practice counts as none: a `--cache-from` naming only a
 tag made from this very commit (`:$CI_COMMIT_SHA`, `:$CI_PIPELINE_ID`...) that no earlier job
 of the pipeline builds, or a `--cache-from` beside `--no-cache` (which turns every cache off).
-A plain `--no-cache` build is a choice and is left alone; kaniko is `ci-kaniko-cache`'s.
+A plain `--no-cache` build is a choice and is left alone; kaniko is `ci-kaniko-cache`'s. So is a
+build whose Dockerfile (read through the repository) runs no `RUN` step, nor an `ADD` of a URL,
+in the stages it builds: it only copies files in (a jar an earlier job built), which a layer
+cache cannot spare, since a copy of changed files runs again whatever the cache holds.
 
 Not a fresh runner, no finding: a job tagged for a shell runner (`tags: [shell]`) with no
 `docker:dind` service and no `DOCKER_HOST` on TCP builds with the host's daemon, whose layer
@@ -106,7 +109,11 @@ compose builds, get the finding without a fix.
 - Docker docs, "Cache storage backends": the default `docker` driver cannot export registry
   caches; a `docker-container` builder can.
 - Buildah docs, "buildah-build(1)": `--cache-from`/`--cache-to` take a repository and are
-  ignored unless `--layers` is given.
+  ignored unless `--layers` is given; with no context directory the build uses the current
+  working directory.
+- Docker docs, "Docker build cache" ("How the build cache works"): `COPY` and `ADD` are cached
+  by the checksums of the files they copy, so a copy of files that changed (a jar built in an
+  earlier job) runs again whatever the cache holds; only `RUN` steps do work a cache spares.
 - Docker docs, "Docker build cache": a builder reuses the result of each instruction from
   its earlier builds while the instruction and the files it uses are unchanged; a second
   build of the same Dockerfile and context on the same daemon re-runs nothing.
@@ -135,6 +142,7 @@ from layerbot.analysis.ci_fixes import (
     insert_before,
     jobs_named,
     locate,
+    nothing_to_cache,
     once_per_line,
     rebuild_impact,
     spelled_image,
@@ -327,7 +335,7 @@ FIXERS = {Tool.DOCKER: _docker_fix, Tool.BUILDX: _buildx_fix, Tool.BUILDAH: _bui
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         for build in ctx.pipeline.builds:
             if build.tool is Tool.KANIKO or (build.no_cache and not build.cache_from):
                 continue  # kaniko is ci-kaniko-cache's; a plain --no-cache build is a choice
@@ -335,8 +343,8 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 continue  # not a fresh runner, or the previous image loaded from the job cache
             if ctx.pipeline.repeats_earlier_build(build):
                 continue  # the job's first build of it made every layer this one needs
-            if has_cache_source(ctx, build):
-                continue
+            if has_cache_source(ctx, build) or nothing_to_cache(ctx, build):
+                continue  # cached, or nothing a cache would spare
             fixer = None if build.no_cache else FIXERS.get(build.tool)
             fix = fixer(ctx, build) if fixer else None
             message = _message(ctx, build)
@@ -351,6 +359,6 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     "does not export them."
                 )
             impact = rebuild_impact(ctx, build)
-            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+            yield build, build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())

@@ -12,9 +12,12 @@ Dockerfile, might). A cache image of another repository is not judged.
 
 A job runs BuildKit when it builds with `docker buildx build`, sets `DOCKER_BUILDKIT=1` (in
 the command, a script line, or any `variables:`: global, the job's, or inherited through
-`extends:`, anchors and `!reference`), or runs a `docker:23` or later image or dind service. A
+`extends:`, anchors and `!reference`), or runs a `docker:23` or later image or dind service
+(an older CLI image beside a current `docker:dind` service too: the CLI follows the builder the
+daemon advertises). A
 build that reads no cache (`--no-cache`) or only a tag made from this very commit is left to
-`ci-cache-from`. A build on another machine the job names in `DOCKER_HOST` (or `docker -H`) is
+`ci-cache-from`, and so is one whose Dockerfile runs no `RUN` step (see there). A build on
+another machine the job names in `DOCKER_HOST` (or `docker -H`) is
 not judged: that one daemon keeps its build cache between pipelines, and BuildKit reuses it
 with or without metadata in the image (a shell runner tag may stand for several machines, so
 it does not count). The metadata is written when `BUILDKIT_INLINE_CACHE` is true (`1`,
@@ -72,6 +75,10 @@ the builder stages of a multi-stage build see `ci-cache-builder-stage`.
 - Docker docs, "Cache storage backends": inline cache supports `mode=min` only; without an
   external cache, a build uses the build cache of the builder itself, which `docker builder
   prune` clears ("Build garbage collection"): a daemon kept between jobs keeps it.
+- docker/cli pull request #1275 ("enable buildkit from daemon side", Docker 18.09): without
+  `DOCKER_BUILDKIT`, `docker build` uses BuildKit when the daemon advertises it
+  (`BuildKitEnabled` reads the ping's builder version); docker/cli pull request #5178: since
+  Docker v23.0 (moby@7b153b9) a Linux daemon advertises BuildKit (`Builder-Version: 2`).
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": the example
   builds with `--build-arg BUILDKIT_INLINE_CACHE=1 --cache-from $CI_REGISTRY_IMAGE:latest`.
 """
@@ -87,6 +94,7 @@ from layerbot.analysis.ci_fixes import (
     build_spot,
     jobs_doing,
     jobs_named,
+    nothing_to_cache,
     once_per_line,
     rebuild_impact,
 )
@@ -151,6 +159,8 @@ def _consumers(ctx: PipelineContext) -> dict[str, tuple[Build, str]]:
             continue  # nothing is read from any cache
         if consumer.remote_daemon is not None:
             continue  # one machine's daemon, kept between jobs: its own build cache serves
+        if nothing_to_cache(ctx, consumer):
+            continue  # its Dockerfile only copies files in: no cache would spare work
         for reference in cache_references(index.cache_sources(consumer)):
             key = parse_image(reference).key
             if key in index.exports:
@@ -188,7 +198,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
     consumers = _consumers(ctx)
     with_metadata = {build.dockerfile for build in ctx.pipeline.builds if build.inline_cache}
 
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         ranked = sorted(consumers.items(), key=lambda item: item[1][0].buildkit is not BuildKit.ON)
         for key, (consumer, reference) in ranked:
             severity = Severity.MAJOR if consumer.buildkit is BuildKit.ON else Severity.MINOR
@@ -196,14 +206,17 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             # build's own image: the finding says so, the team picks the export.
             unwritten = reference not in consumer.cache_from and key not in index.by_tag
             for producer in _producers(ctx, reference, consumer, with_metadata):
-                yield build_finding(
-                    ctx,
-                    NAME,
-                    severity,
+                yield (
                     producer,
-                    _message(ctx, consumer, producer, reference),
-                    impact=rebuild_impact(ctx, producer),
-                    fix=None if unwritten else _fix(ctx, producer),
+                    build_finding(
+                        ctx,
+                        NAME,
+                        severity,
+                        producer,
+                        _message(ctx, consumer, producer, reference),
+                        impact=rebuild_impact(ctx, producer),
+                        fix=None if unwritten else _fix(ctx, producer),
+                    ),
                 )
 
     yield from once_per_line(found())

@@ -4,7 +4,8 @@
 Flags a kaniko build (`/kaniko/executor` in a job script) without `--cache=true`. A kaniko
 build that does cache gets an `info` finding instead, because the kaniko project was archived
 by Google on 3 June 2025 and no longer gets fixes: the finding names the maintained
-alternatives.
+alternatives. A build whose Dockerfile (read through the repository) has no `RUN` step in the
+stages it builds is left alone: `--cache=true` caches `RUN` layers only.
 
 ## Why it matters
 kaniko builds in user space and starts every job with nothing cached. With `--cache=true` it
@@ -64,6 +65,7 @@ from layerbot.analysis.ci_fixes import (
     build_finding,
     build_spot,
     jobs_named,
+    nothing_to_cache,
     once_per_line,
     rebuild_impact,
 )
@@ -121,15 +123,20 @@ def _fix(ctx: PipelineContext, build: Build, flags: str) -> Fix | None:
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         for build in ctx.pipeline.builds:
             if build.tool is not Tool.KANIKO:
                 continue
             if build.resolved.on("--cache"):
-                yield build_finding(
-                    ctx, NAME, Severity.INFO, build, f"kaniko caches here. {ARCHIVED}"
+                yield (
+                    build,
+                    build_finding(
+                        ctx, NAME, Severity.INFO, build, f"kaniko caches here. {ARCHIVED}"
+                    ),
                 )
                 continue
+            if nothing_to_cache(ctx, build):
+                continue  # its Dockerfile only copies files in: kaniko caches RUN layers only
             flags = "--cache=true"
             if not build.resolved.values("--destination", "--cache-repo"):
                 flags += " --cache-repo=$CI_REGISTRY_IMAGE/cache"
@@ -139,6 +146,6 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                 f"pipeline rebuilds every layer from scratch. {ARCHIVED}"
             )
             impact = rebuild_impact(ctx, build)
-            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+            yield build, build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())

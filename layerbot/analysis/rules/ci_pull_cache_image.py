@@ -3,12 +3,14 @@
 ## What it does
 Flags a `docker build` that runs on the classic (pre-BuildKit) builder, because the job sets
 `DOCKER_BUILDKIT=0` or uses a Docker image older than Engine 23 (`docker:20.10`,
-`docker:19.03-dind`, ...), and names a `--cache-from` image that no earlier
+`docker:19.03-dind`, ...) with no Docker-in-Docker service of Engine 23 or later (whose daemon
+makes even an old CLI build with BuildKit), and names a `--cache-from` image that no earlier
 `docker pull` of the job fetched. Not on a daemon that outlives the job (a shell runner's,
 or another host's the job names in `DOCKER_HOST`; see `ci-cache-from`): its image store
 still holds what the previous pipeline built. A
 `--cache-from` of a tag made from this very commit, or beside `--no-cache`, reads nothing
-however it is pulled: that is `ci-cache-from`'s.
+however it is pulled: that is `ci-cache-from`'s. Nor is a build whose Dockerfile runs no
+`RUN` step (see `ci-cache-from`).
 
 ## Why it matters
 The classic builder only considers images that are already in the local image store as cache
@@ -50,19 +52,22 @@ BuildKit pulls cache sources itself, so BuildKit builds are `ci-inline-cache`'s 
   sources must be available locally.
 - Docker docs, "Docker Engine 23.0 release notes": BuildKit replaced the classic builder as
   the default, so only older engines or `DOCKER_BUILDKIT=0` need the pull.
+- docker/cli pull requests #1275 and #5178: a docker CLI since 18.09 builds with BuildKit when
+  the daemon advertises it, which a Linux daemon of Docker v23.0 or later does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from layerbot.analysis.ci_builds import BuildKit, Tool, cache_references
+from layerbot.analysis.ci_builds import Build, BuildKit, Tool, cache_references
 from layerbot.analysis.ci_fixes import (
     build_finding,
     build_spot,
     combine,
     insert_before,
     jobs_named,
+    nothing_to_cache,
     once_per_line,
     rebuild_impact,
 )
@@ -77,12 +82,14 @@ FIX_TITLE = "Pull the cache image before the build"
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
-    def found() -> Iterator[Finding]:
+    def found() -> Iterator[tuple[Build, Finding]]:
         for build in ctx.pipeline.builds:
             if build.tool is not Tool.DOCKER or build.buildkit is not BuildKit.OFF:
                 continue
             if build.no_cache or ctx.pipeline.keeps_layer_cache(build):
                 continue  # nothing read from any cache, or the daemon keeps the images itself
+            if nothing_to_cache(ctx, build):
+                continue  # its Dockerfile only copies files in: no cache would spare work
             written = build.written.values("--cache-from")
             resolved = build.resolved.values("--cache-from")
             sources = set(ctx.pipeline.build_index.cache_sources(build))
@@ -118,6 +125,6 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                     edits=combine(ctx.pipeline, edits),
                 )
             impact = rebuild_impact(ctx, build)
-            yield build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
+            yield build, build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())
