@@ -22,9 +22,11 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError:
         pytest.fail(f"no Redis at {url} (set REDIS_URL)")
-    # a short lease renewed often, and no patience for a held lock: the same code, faster
-    monkeypatch.setattr(review, "LOCK_TTL_SECONDS", 1)
-    monkeypatch.setattr(review, "LOCK_RENEW_SECONDS", 0.2)
+    # a short lease renewed often, and no patience for a held lock: the same code, faster.
+    # The lease outlives 19 missed renewals: a loaded machine can stall the renewing thread
+    # for a second (a 1 s lease renewed every 0.2 s failed once that way).
+    monkeypatch.setattr(review, "LOCK_TTL_SECONDS", 2)
+    monkeypatch.setattr(review, "LOCK_RENEW_SECONDS", 0.1)
     monkeypatch.setattr(review, "LOCK_WAIT_SECONDS", 0.1)
     return Settings(redis_url=url, data_dir=tmp_path)
 
@@ -32,7 +34,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def test_a_review_outliving_the_lease_keeps_the_lock(settings: Settings) -> None:
     project = uuid.uuid4().int % 10**9
     with mr_lock(settings, project, 1):
-        time.sleep(2.5)  # more than twice the lease: only renewal keeps it
+        time.sleep(4.5)  # more than twice the lease: only renewal keeps it
         with pytest.raises(ReviewBusy), mr_lock(settings, project, 1):
             pass
     with mr_lock(settings, project, 1):
