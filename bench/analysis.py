@@ -160,9 +160,9 @@ def cli_start(layerbot_cli: list[str], repeats: int) -> dict[str, object]:
     cases = []
     for label, files, options in (
         ("repository without CI configuration", {}, []),
-        # The CI configuration's facts as a check after the first one finds them: kept.
-        ("repository with .gitlab-ci.yml", {".gitlab-ci.yml": START_CI}, []),
-        # The first check after each edit of it: loaded from YAML again.
+        # Every check after the first finds the CI configuration's facts kept.
+        ("repository with .gitlab-ci.yml, facts kept", {".gitlab-ci.yml": START_CI}, []),
+        # As the first check after each edit of it: the pipeline loaded from YAML again.
         ("repository with .gitlab-ci.yml, --no-cache", {".gitlab-ci.yml": START_CI}, NO_CACHE),
     ):
         layerbot = [*layerbot_cli, "check", "--format", "text", *options]
