@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from layerbot.analysis.engine import analyse_file
 from layerbot.analysis.gitlab_ci import ci_jobs_building, dockerfiles_built, load_pipeline
 from layerbot.analysis.model import RepoView
+from layerbot.pipeline_cache import CACHE_DIR_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 CI = ".gitlab-ci.yml"
@@ -28,7 +30,11 @@ def layerbot(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
         capture_output=True,
         text=True,
         cwd=cwd,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        env={
+            "PYTHONPATH": str(ROOT),
+            "PATH": "/usr/bin:/bin",
+            CACHE_DIR_VARIABLE: os.environ[CACHE_DIR_VARIABLE],  # the session's (conftest)
+        },
     )
 
 
