@@ -264,10 +264,14 @@ def _cargo_workspace_members(ctx: DockerfileContext) -> list[str]:
 
 
 def _bundler_local_inputs(ctx: DockerfileContext) -> list[str]:
-    """Gems the Gemfile takes from a folder (``path: "engines/admin"``) and the files its
-    ``gemspec`` loads."""
+    """Gems the Gemfile takes from a folder (``path: "engines/admin"``), the files its
+    ``gemspec`` loads, and ``vendor/cache`` when the project keeps gems there: ``bundle
+    install`` installs those in preference to fetching any, and ``--local`` only from there
+    or the gems already installed (Bundler docs, "bundle cache" and "bundle install")."""
     gemfile = ctx.read("Gemfile") or ""
     found: list[str] = re.findall(r"(?:\bpath:|:path\s*=>)\s*[\"']([^\"']+)", gemfile)
+    if ctx.repo.in_dir(ctx.context_file("vendor/cache")):
+        found.append("vendor/cache")
     if re.search(r"^\s*gemspec\b", gemfile, re.MULTILINE):
         found += [
             path for spec in matching(ctx, "*.gemspec") for path in _gemspec_requires(ctx, spec)

@@ -331,14 +331,16 @@ def _message(
     local: list[str],
     holder: str | None,
 ) -> str:
+    read_too = ", ".join(f"`{path}`" for path in local)
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
         runs = _through(fetch.step)
+        then = f"copy {read_too} with them and run" if local else "run"
         return (
             f"`{fetch.step.command.text}`{runs} downloads the {fetch.step.ecosystem.label} "
             f"dependencies itself after the sources arrived: {copied} are copied alone first, "
             f"but nothing downloads from them, so any source change downloads everything "
-            f"again; run `{command}` right after copying them."
+            f"again; {then} `{command}` right after copying them."
         )
     ecosystem, step = fetch.step.ecosystem, fetch.step
     copy_text = " ".join(fetch.copy.original.split())
@@ -353,8 +355,7 @@ def _message(
         brought += f" (in stage `{holder}`, which this one is built from)"
     wanted = ", ".join(f"`{m}`" for m in manifests) or f"the {ecosystem.label} manifests"
     if local:
-        named = ", ".join(f"`{path}`" for path in local)
-        wanted += f" and what the install reads from the project itself ({named})"
+        wanted += f" and what the install reads from the project itself ({read_too})"
     if step.kind is StepKind.DOWNLOAD:
         return (
             f"`{step.command.text}` runs after `{copy_text}` {brought}, so any "
