@@ -292,7 +292,7 @@ def _stage_copies(ctx: DockerfileContext, stage: Stage) -> Iterator[tuple[Instru
     workdir = initial_workdir(ctx, stage)
     for instruction in stage.body:
         if instruction.keyword == "WORKDIR":
-            folder = ctx.doc.expanded(stage, instruction.arguments.strip(), instruction.line)
+            folder = ctx.doc.expanded(stage, instruction.workdir_path(), instruction.line)
             workdir = posixpath.normpath(posixpath.join(workdir, folder))
         target = ""
         if instruction.keyword in {"COPY", "ADD"}:

@@ -190,6 +190,12 @@ class Instruction(Record):
         args = [arg for arg in args if not arg.startswith("<<")]
         return args[:-1] if len(args) > 1 else []
 
+    def workdir_path(self) -> str:
+        """A WORKDIR's folder with its quotes removed, as BuildKit's word processing removes
+        them (``WORKDIR "/srv/app"`` is ``/srv/app``; Dockerfile reference, "Environment
+        replacement")."""
+        return " ".join(split_words(self.arguments))
+
     def copy_destination(self) -> str | None:
         args = self.exec_args()
         if args is None:

@@ -92,8 +92,7 @@ class ShippedImage:
         for stage, instruction in ((s, i) for s in self.chain for i in s.body):
             before[instruction.line] = cwd
             if instruction.keyword == "WORKDIR":
-                target = instruction.arguments.strip().strip("\"'")
-                target = self.doc.expanded(stage, target, instruction.line)
+                target = self.doc.expanded(stage, instruction.workdir_path(), instruction.line)
                 cwd = None if cwd is None or "$" in target else resolve(target, cwd)
             elif instruction.keyword == "RUN" and instruction.is_exec_form:
                 # `RUN ["gradle", "build"]`: no shell, so no `cd` either.
