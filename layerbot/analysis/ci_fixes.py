@@ -29,6 +29,7 @@ COMMAND_PATTERNS = {
     Tool.BUILDX: re.compile(r"\bdocker\s+buildx\s+(?:build|b)\b"),
     Tool.KANIKO: re.compile(r"\bexecutor\b"),
     Tool.BUILDAH: re.compile(r"\bbuildah\b[^\n#]*?\b(?:bud|build)\b"),
+    Tool.BUILDCTL: re.compile(r"\bbuildctl(?:-daemonless\.sh)?\b[^\n#]*?\bbuild\b"),
 }
 _ENVIRONMENT_PREFIX = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*")
 _CONTINUED = re.compile(r"(\\|&&|\|\||\|)\s*$")  # the shell command goes on next line

@@ -164,7 +164,7 @@ def _repeat_key(build: Build) -> tuple[object, ...] | None:
         return None
     if build.context is None or build.no_cache:
         return None
-    arguments = build.resolved.values("--build-arg")
+    arguments = build.build_args
     kept = sorted(a for a in arguments if not a.startswith("BUILDKIT_INLINE_CACHE"))
     platforms = tuple(build.resolved.values("--platform"))
     return (

@@ -2,8 +2,10 @@
 
 ## What it does
 Flags an image build in a `.gitlab-ci.yml` job script (`docker build`, `docker image build`,
-`docker buildx build`, `buildah bud`/`build`, `docker compose build`) that has no cache
-source: no `--cache-from` (nor `--cache-to`), for buildah no `--layers` (or
+`docker buildx build`, `buildah bud`/`build`, `docker compose build`, BuildKit's own
+`buildctl build` and `buildctl-daemonless.sh build`) that has no cache source: no
+`--cache-from` (nor `--cache-to`), for buildctl no `--import-cache` (an `--export-cache`
+alone writes a cache that no build reads), for buildah no `--layers` (or
 `BUILDAH_LAYERS=true`) with `--cache-from`, for compose no `cache_from:` in the compose file.
 A cache source that holds nothing in practice counts as none: a `--cache-from` naming only a
 tag made from this very commit (`:$CI_COMMIT_SHA`, `:$CI_PIPELINE_ID`...) that no earlier job
@@ -78,10 +80,28 @@ the fix also tags and pushes `IMAGE:$CI_COMMIT_REF_SLUG`; that adds a tag to the
 is marked **review**. With `docker buildx build` the fix uses `--cache-to type=inline` (or a
 registry cache with `mode=max` when the job creates a `docker-container` builder, which can
 export one); for buildah it adds `--layers` with a `--cache-from`/`--cache-to` repository
-(**review**: a new repository in the registry). A build whose image is never pushed, and
-compose builds, get the finding without a fix.
+(**review**: a new repository in the registry). For `buildctl build` that already exports a
+registry cache the fix imports that same cache (**safe**: nothing new is written); otherwise,
+when the build pushes its image (`--output type=image,...,push=true`), it adds
+`--import-cache type=registry,ref=IMAGE:buildcache` and
+`--export-cache type=registry,ref=IMAGE:buildcache,mode=max`, as GitLab's BuildKit page does
+(**review**: a new tag in the registry). A build whose image is never pushed, and compose
+builds, get the finding without a fix.
 
 ## References
+- BuildKit README (https://github.com/moby/buildkit#readme), "Building a Dockerfile with
+  `buildctl`": `--local context=DIR` is the build context and `--local dockerfile=DIR` the
+  folder of the Dockerfile, `--opt filename=NAME` its name in that folder (default
+  `Dockerfile`), `--opt target=STAGE` the stage, `--opt build-arg:NAME=VALUE` a build
+  argument; "Output", "Image/Registry": `--output type=image,name=REF[,REF2],push=true`
+  (the names quoted as one CSV field when several) pushes the image; "Cache", "Registry
+  (push image and cache separately)": `--export-cache type=registry,ref=REF[,mode=max]` and
+  `--import-cache type=registry,ref=REF`, "Inline (push image and cache together)":
+  `--export-cache type=inline` with `--import-cache type=registry,ref=IMAGE`; "Daemonless":
+  `buildctl-daemonless.sh` starts a buildkitd for the one command, so it starts with no cache.
+- GitLab docs, "Build Docker images with BuildKit"
+  (https://docs.gitlab.com/ci/docker/using_buildkit/): the rootless `buildctl-daemonless.sh
+  build` job, with `--import-cache`/`--export-cache type=registry,ref=...` for caching.
 - GitLab docs, "Use the shell executor"
   (https://docs.gitlab.com/ci/docker/using_docker_build/#use-the-shell-executor): the job
   runs `docker` against the host's daemon; and "Caching in GitLab CI/CD"
@@ -129,6 +149,7 @@ from layerbot.analysis.ci_builds import (
     Build,
     BuildKit,
     Tool,
+    cache_references,
 )
 from layerbot.analysis.ci_fixes import (
     PUSH_PATTERN,
@@ -172,7 +193,8 @@ def has_cache_source(ctx: PipelineContext, build: Build) -> bool:
         return False
     if build.cache_from:
         return bool(ctx.pipeline.build_index.cache_sources(build))
-    return bool(build.cache_to)
+    # buildctl reads no cache it exports unless told to (`--import-cache`)
+    return bool(build.cache_to) and build.tool is not Tool.BUILDCTL
 
 
 def _buildah_layers(build: Build) -> bool:
@@ -331,7 +353,40 @@ def _buildah_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     )
 
 
-FIXERS = {Tool.DOCKER: _docker_fix, Tool.BUILDX: _buildx_fix, Tool.BUILDAH: _buildah_fix}
+def _buildctl_fix(ctx: PipelineContext, build: Build) -> Fix | None:
+    """Read back the registry cache the build exports; or, for a build that pushes its image,
+    import and export a registry cache of every stage beside it."""
+    spot = build_spot(ctx.pipeline, build)
+    if spot is None:
+        return None
+    exported = cache_references(build.written.values("--export-cache"))
+    if exported:
+        cache = exported[0]
+        return Fix(
+            description=f"Import the registry cache `{cache}` the build already exports",
+            safety=Safety.SAFE,
+            edits=(add_flags(ctx.pipeline, spot, f"--import-cache type=registry,ref={cache}"),),
+        )
+    if not build.pushes_itself:
+        return None
+    cache = f"{image_repository(build)}:buildcache"
+    flags = (
+        f"--import-cache type=registry,ref={cache} "
+        f"--export-cache type=registry,ref={cache},mode=max"
+    )
+    return Fix(
+        description=f"Import and export a registry cache of every stage in `{cache}` (mode=max)",
+        safety=Safety.REVIEW,
+        edits=(add_flags(ctx.pipeline, spot, flags),),
+    )
+
+
+FIXERS = {
+    Tool.DOCKER: _docker_fix,
+    Tool.BUILDX: _buildx_fix,
+    Tool.BUILDAH: _buildah_fix,
+    Tool.BUILDCTL: _buildctl_fix,
+}
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:
