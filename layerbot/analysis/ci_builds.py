@@ -53,6 +53,8 @@ class BuildKit(StrEnum):
 _THIS_PIPELINE = re.compile(
     r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP|CI_COMMIT_TAG"
 )
+# Predefined variables named after the pipeline's ref: in a tag pipeline that is the new tag.
+_REF_NAMED = re.compile(r"CI_COMMIT_REF_SLUG|CI_COMMIT_REF_NAME|CI_COMMIT_BRANCH")
 _COMMAND_SUBSTITUTION = re.compile(r"\$\(|`")
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 # Host names under which a job reaches a Docker-in-Docker service (GitLab's name for the
@@ -283,6 +285,27 @@ class Build(Record):
         every = self.scan.pushes_every_tag.get(parse_image(reference).canonical_name, [])
         return later or any(index > self.step.index for index in every)
 
+    @cached_property
+    def retagged(self) -> list[tuple[str, str]]:
+        """``(as written, resolved)`` of each ``docker tag BUILT TARGET`` of the job after the
+        build whose TARGET a later ``docker push`` sends to the registry."""
+        built = {parse_image(resolved).key for _, resolved in self.tags}
+        found = []
+        for key in built:
+            for index in self.scan.retags.get(key, []):
+                if index <= self.step.index:
+                    continue
+                step = self.steps[index]
+                start = after_word(step.resolved, "tag")
+                written = parse_flags(step.written[start:]).positionals
+                resolved = parse_flags(step.resolved[start:]).positionals
+                if len(resolved) < 2 or len(written) != len(resolved):
+                    continue
+                pushes = self.scan.pushes.get(parse_image(resolved[1]).key, [])
+                if any(push > index for push in pushes):
+                    found.append((index, written[1], resolved[1]))
+        return [(written, resolved) for _, written, resolved in sorted(found)]
+
     def push_after(self, reference: str) -> Step | None:
         """The first ``docker push`` of ``reference`` after this build."""
         indexes = self.scan.pushes.get(parse_image(reference).key, [])
@@ -390,16 +413,23 @@ def _kept_by(path: str, cache_paths: tuple[str, ...]) -> bool:
     return False
 
 
-def is_stable(reference: str) -> bool:
-    """A tag the next pipeline builds again (a branch, ``latest``), not one per commit."""
+def is_stable(reference: str, job: Job | None = None) -> bool:
+    """A tag the next pipeline (of ``job``) builds again (a branch, ``latest``), not one per
+    commit, nor, for a job that runs in tag pipelines only, one named after the ref."""
     tag = parse_image(reference).tag_or_latest
-    return not _THIS_PIPELINE.search(tag) and not _COMMAND_SUBSTITUTION.search(tag)
+    return not made_by_this_pipeline(reference, job) and not _COMMAND_SUBSTITUTION.search(tag)
 
 
-def made_by_this_pipeline(reference: str) -> bool:
+def made_by_this_pipeline(reference: str, job: Job | None = None) -> bool:
     """A tag named after this very pipeline (``$CI_COMMIT_SHA``...): no earlier pipeline can
-    have pushed it. A tag a command computes (``$(cat VERSION)``) may be either: not this."""
-    return bool(_THIS_PIPELINE.search(parse_image(reference).tag_or_latest))
+    have pushed it. In a job that runs in tag pipelines only, a tag named after the ref
+    (``$CI_COMMIT_REF_SLUG``) is one too: each tag pipeline's ref is a new tag
+    (https://docs.gitlab.com/ci/variables/predefined_variables/). A tag a command computes
+    (``$(cat VERSION)``) may be either: not this."""
+    tag = parse_image(reference).tag_or_latest
+    if job is not None and job.tag_pipelines_only and _REF_NAMED.search(tag):
+        return True
+    return bool(_THIS_PIPELINE.search(tag))
 
 
 def _keyed(values: list[str], key: str) -> list[str]:

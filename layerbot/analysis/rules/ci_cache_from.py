@@ -72,7 +72,13 @@ The fix edits the build's own script line: it adds `--cache-from IMAGE` and `--b
 BUILDKIT_INLINE_CACHE=1` after the build command, and, unless the job is known to run
 BuildKit, a `docker pull IMAGE || true` entry before it. IMAGE is a stable tag the job already
 pushes (`latest`, `$CI_COMMIT_REF_SLUG`, its own tag variable), spelled as the job spells it,
-or one another job pushes for the same Dockerfile. When the job builds that tag again in a
+or one another job pushes for the same Dockerfile, or a tag the job pushes after a `docker tag`
+of the built image (`docker build -t app:ci .`, `docker tag app:ci $CI_REGISTRY_IMAGE:main`,
+`docker push $CI_REGISTRY_IMAGE:main`). A job that runs only in tag pipelines (`rules: - if:
+$CI_COMMIT_TAG`, `only: [tags]`) never finds a tag named after the ref (`$CI_COMMIT_REF_SLUG`
+is the new tag's name every time): such a `--cache-from` is no source, and the fix takes a tag
+that does not depend on the ref (`latest` its retag pushes), else it tags and pushes
+`IMAGE:buildcache` (**review**). When the job builds that tag again in a
 repeat of the build, the repeat gets `--build-arg BUILDKIT_INLINE_CACHE=1` too, since the
 image it makes is the one pushed. The built image is the same, so this is **safe**. When the
 job only pushes a per-commit tag (`$CI_COMMIT_SHA`), no later pipeline would ever find it, so
@@ -119,6 +125,12 @@ builds, get the finding without a fix.
   (https://docs.gitlab.com/ci/variables/predefined_variables/): `CI_COMMIT_SHA` is the
   revision the pipeline builds, so an image tagged with it does not exist before this pipeline
   pushes it.
+  `CI_COMMIT_TAG` is set only in tag pipelines, and `CI_COMMIT_REF_NAME`/`CI_COMMIT_REF_SLUG`
+  there are the tag's name: a new name each release.
+- GitLab docs, "CI/CD YAML syntax reference", `rules` (https://docs.gitlab.com/ci/yaml/#rules):
+  the first matching rule adds the job unless its `when` is `never`, and a job no rule matches
+  is not added; `only`/`except` (https://docs.gitlab.com/ci/yaml/#only--except): `tags` and
+  `branches` select tag and branch pipelines, `/regex/` matches ref names.
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": pull the
   previous image with `docker pull ... || true`, build with `--cache-from` and
   `--build-arg BUILDKIT_INLINE_CACHE=1`, push it again; the registry-cache variant uses
@@ -181,6 +193,7 @@ FIX_TITLE = "Build with the previous pipeline's image as cache source"
 
 INLINE_CACHE_ARG = "--build-arg BUILDKIT_INLINE_CACHE=1"
 BRANCH_TAG = "$CI_COMMIT_REF_SLUG"
+CACHE_TAG = "buildcache"
 
 
 def has_cache_source(ctx: PipelineContext, build: Build) -> bool:
@@ -232,8 +245,14 @@ def _message(ctx: PipelineContext, build: Build) -> str:
         )
     if build.cache_from and build.tool in (Tool.DOCKER, Tool.BUILDX):
         named = ", ".join(f"`{value}`" for value in build.written.values("--cache-from"))
+        made = (
+            "a tag named after the pipeline's ref, in a job that runs only in tag pipelines, "
+            "where each pipeline's ref is a new tag"
+            if build.job.tag_pipelines_only
+            else "a tag made from this very commit"
+        )
         return (
-            f"{tool} in {jobs} caches only from {named}, a tag made from this very commit: no "
+            f"{tool} in {jobs} caches only from {named}, {made}: no "
             "earlier pipeline pushed it, so the build has no cache source in practice and every "
             "pipeline re-runs every step of the Dockerfile."
         )
@@ -267,7 +286,8 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
             return None
         written, resolved = per_commit
         base = parse_image(spelled_image(written, resolved)).name
-        image = f"{base}:{BRANCH_TAG}"
+        # a job of tag pipelines only has a new ref every pipeline: a fixed cache tag instead
+        image = f"{base}:{CACHE_TAG if build.job.tag_pipelines_only else BRANCH_TAG}"
         pushed_by = build.push_after(resolved)
         push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
         if pushed_by is None or not push_spot:

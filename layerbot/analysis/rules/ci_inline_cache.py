@@ -103,6 +103,7 @@ from layerbot.analysis.ci_fixes import (
     nothing_to_cache,
     once_per_line,
     rebuild_impact,
+    stable_pushed_tag,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
 from layerbot.analysis.image_ref import parse_image
@@ -132,12 +133,41 @@ def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:
     )
 
 
+def _cache_from_pushed_fix(ctx: PipelineContext, consumer: Build) -> Fix | None:
+    """For a cache image no job pushes: cache from a stable tag the build does push, with
+    the metadata written into it (the inline flag alone would leave the cache unwritten)."""
+    chosen = stable_pushed_tag(ctx, consumer)
+    spot = build_spot(ctx.pipeline, consumer)
+    if chosen is None or spot is None or consumer.tool not in (Tool.DOCKER, Tool.BUILDX):
+        return None
+    flag = _INLINE_FLAGS.get(consumer.tool, "--build-arg BUILDKIT_INLINE_CACHE=1")
+    return Fix(
+        description=f"Cache from `{chosen[0]}`, a tag this job pushes, and write inline cache "
+        f"metadata into it (`{flag}`)",
+        safety=Safety.SAFE,
+        edits=(add_flags(ctx.pipeline, spot, f"--cache-from {chosen[0]} {flag}"),),
+    )
+
+
 def _message(ctx: PipelineContext, consumer: Build, producer: Build, reference: str) -> str:
     metadata = "inline cache metadata (`BUILDKIT_INLINE_CACHE=1` or a `--cache-to`)"
-    if ctx.pipeline.build_index.by_tag.get(parse_image(reference).key):
+    key = parse_image(reference).key
+    if ctx.pipeline.build_index.by_tag.get(key):
         built = f"{jobs_doing(ctx, producer, 'builds', 'build')} it without {metadata}"
     elif reference not in consumer.cache_from:  # a `type=registry` cache manifest
         built = "no build of this pipeline exports it with a `--cache-to` or tags it"
+    elif any(parse_image(target).key == key for _, target in consumer.retagged):
+        built = (
+            f"{jobs_doing(ctx, consumer, 'makes', 'make')} it with a `docker tag` of the "
+            f"image this build writes, which has no {metadata}"
+        )
+    elif key not in ctx.pipeline.pushed:
+        pushed = ", ".join(f"`{w}`" for w, r in consumer.tags if consumer.pushed(r))
+        built = (
+            "no job of this pipeline pushes it"
+            + (f" (this build pushes {pushed})" if pushed else "")
+            + ": it holds whatever an earlier push left there, without metadata from this build"
+        )
     else:
         built = f"no build of this pipeline tags it, and this one writes no {metadata} either"
     return (
@@ -212,7 +242,12 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             # A `type=registry` cache manifest no build writes is not fixed by metadata in the
             # build's own image: the finding says so, the team picks the export.
             unwritten = reference not in consumer.cache_from and key not in index.by_tag
+            never_pushed = key not in ctx.pipeline.pushed and key not in index.by_tag
             for producer in _producers(ctx, reference, consumer, with_metadata):
+                if never_pushed:
+                    fix = _cache_from_pushed_fix(ctx, producer)
+                else:
+                    fix = None if unwritten else _fix(ctx, producer)
                 yield (
                     producer,
                     build_finding(
@@ -222,7 +257,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                         producer,
                         _message(ctx, consumer, producer, reference),
                         impact=rebuild_impact(ctx, producer),
-                        fix=None if unwritten else _fix(ctx, producer),
+                        fix=fix,
                     ),
                 )
 
