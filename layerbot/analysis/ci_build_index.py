@@ -69,7 +69,8 @@ class BuildIndex(Record):
                 continue
             reference = _cache_reference(value)
             makers = self.by_tag.get(parse_image(reference).key, [])
-            if not made_by_this_pipeline(reference) or any(other is not build for other in makers):
+            mine = made_by_this_pipeline(reference, build.job)
+            if not mine or any(other is not build for other in makers):
                 found.append(value)
         return found
 

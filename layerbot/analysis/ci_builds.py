@@ -7,6 +7,7 @@ of a pipeline by tag, cache export and script line, so the rules stay linear in 
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 import posixpath
 import re
@@ -39,6 +40,7 @@ class Tool(StrEnum):
     COMPOSE = "docker compose build"
     KANIKO = "kaniko"
     BUILDAH = "buildah"
+    BUILDCTL = "buildctl build"
 
 
 class BuildKit(StrEnum):
@@ -51,6 +53,8 @@ class BuildKit(StrEnum):
 _THIS_PIPELINE = re.compile(
     r"CI_COMMIT_SHA|CI_COMMIT_SHORT_SHA|CI_PIPELINE_I?ID|CI_JOB_ID|CI_COMMIT_TIMESTAMP|CI_COMMIT_TAG"
 )
+# Predefined variables named after the pipeline's ref: in a tag pipeline that is the new tag.
+_REF_NAMED = re.compile(r"CI_COMMIT_REF_SLUG|CI_COMMIT_REF_NAME|CI_COMMIT_BRANCH")
 _COMMAND_SUBSTITUTION = re.compile(r"\$\(|`")
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 # Host names under which a job reaches a Docker-in-Docker service (GitLab's name for the
@@ -203,21 +207,42 @@ class Build(Record):
     @cached_property
     def tags(self) -> list[tuple[str, str]]:
         """``(as written, resolved)`` for every image name the build produces."""
+        if self.tool is Tool.BUILDCTL:
+            written, resolved = _output_names(self.written), _output_names(self.resolved)
+            if len(written) != len(resolved):  # a variable holding several names
+                written = resolved
+            return list(zip(written, resolved, strict=True))
         names = ("--tag", "--destination") if self.tool is Tool.KANIKO else ("--tag",)
         return list(zip(self.written.values(*names), self.resolved.values(*names), strict=True))
 
     @property
     def cache_from(self) -> list[str]:
-        return self.resolved.values("--cache-from")
+        """Cache sources: ``--cache-from``, buildctl's ``--import-cache``."""
+        flag = "--import-cache" if self.tool is Tool.BUILDCTL else "--cache-from"
+        return self.resolved.values(flag)
 
     @property
     def cache_to(self) -> list[str]:
-        return self.resolved.values("--cache-to")
+        """Cache exports: ``--cache-to``, buildctl's ``--export-cache``."""
+        flag = "--export-cache" if self.tool is Tool.BUILDCTL else "--cache-to"
+        return self.resolved.values(flag)
 
     @property
     def target(self) -> str | None:
-        targets = self.resolved.values("--target")
+        if self.tool is Tool.BUILDCTL:
+            targets = _keyed(self.resolved.values("--opt"), "target")
+        else:
+            targets = self.resolved.values("--target")
         return targets[-1] if targets else None
+
+    @property
+    def build_args(self) -> list[str]:
+        """``NAME=value`` (or a bare ``NAME``) of each build argument: ``--build-arg``,
+        buildctl's ``--opt build-arg:NAME=value``."""
+        if self.tool is Tool.BUILDCTL:
+            options = self.resolved.values("--opt")
+            return [o.removeprefix("build-arg:") for o in options if o.startswith("build-arg:")]
+        return self.resolved.values("--build-arg")
 
     @property
     def inline_cache(self) -> bool:
@@ -226,7 +251,7 @@ class Build(Record):
         ``--build-arg BUILDKIT_INLINE_CACHE=1`` (any value Go's ``strconv.ParseBool`` takes as
         true, as BuildKit reads it), or the bare ``--build-arg BUILDKIT_INLINE_CACHE`` that takes
         the job's variable of that name."""
-        for argument in self.resolved.values("--build-arg"):
+        for argument in self.build_args:
             name, equals, value = argument.replace(" ", "").partition("=")
             if name != "BUILDKIT_INLINE_CACHE":
                 continue
@@ -239,6 +264,11 @@ class Build(Record):
     def pushes_itself(self) -> bool:
         if self.tool is Tool.KANIKO:
             return bool(self.resolved.values("--destination")) and not self.resolved.on("--no-push")
+        if self.tool is Tool.BUILDCTL:
+            return any(
+                o.get("type") == "registry" or o.get("push", "").lower() in _GO_TRUE
+                for o in map(_csv_options, self.resolved.values("--output"))
+            )
         outputs = " ".join(self.resolved.values("--output"))
         return self.resolved.on("--push") or "type=registry" in outputs or "push=true" in outputs
 
@@ -254,6 +284,27 @@ class Build(Record):
         later = self.push_after(reference) is not None
         every = self.scan.pushes_every_tag.get(parse_image(reference).canonical_name, [])
         return later or any(index > self.step.index for index in every)
+
+    @cached_property
+    def retagged(self) -> list[tuple[str, str]]:
+        """``(as written, resolved)`` of each ``docker tag BUILT TARGET`` of the job after the
+        build whose TARGET a later ``docker push`` sends to the registry."""
+        built = {parse_image(resolved).key for _, resolved in self.tags}
+        found = []
+        for key in built:
+            for index in self.scan.retags.get(key, []):
+                if index <= self.step.index:
+                    continue
+                step = self.steps[index]
+                start = after_word(step.resolved, "tag")
+                written = parse_flags(step.written[start:]).positionals
+                resolved = parse_flags(step.resolved[start:]).positionals
+                if len(resolved) < 2 or len(written) != len(resolved):
+                    continue
+                pushes = self.scan.pushes.get(parse_image(resolved[1]).key, [])
+                if any(push > index for push in pushes):
+                    found.append((index, written[1], resolved[1]))
+        return [(written, resolved) for _, written, resolved in sorted(found)]
 
     def push_after(self, reference: str) -> Step | None:
         """The first ``docker push`` of ``reference`` after this build."""
@@ -274,13 +325,16 @@ class Build(Record):
         A job tagged for a shell runner with no ``docker:dind`` service and no ``DOCKER_HOST``
         on TCP builds with the host's daemon (https://docs.gitlab.com/ci/docker/using_docker_build/#use-the-shell-executor).
         """
-        if self.tool not in (Tool.DOCKER, Tool.BUILDX, Tool.COMPOSE):
+        if self.tool not in (Tool.DOCKER, Tool.BUILDX, Tool.COMPOSE, Tool.BUILDCTL):
             return None
         if any("dind" in service for service in self.job.services):
             return None
         remote = self.remote_daemon
         if remote is not None:
-            return f"it builds on the Docker daemon at `{remote}`, a host that outlives the job"
+            daemon = "BuildKit" if self.tool is Tool.BUILDCTL else "Docker"
+            return f"it builds on the {daemon} daemon at `{remote}`, a host that outlives the job"
+        if self.tool is Tool.BUILDCTL:
+            return None  # buildctl talks to a buildkitd, never to the runner's Docker daemon
         if self.variables.get("DOCKER_HOST", "").startswith("tcp://"):
             return None
         shell = next((tag for tag in self.job.tags if "shell" in tag.lower()), None)
@@ -289,16 +343,19 @@ class Build(Record):
     @property
     def daemon(self) -> str:
         """The daemon address the build talks to: ``docker -H``/``--host``, else the job's
-        ``DOCKER_HOST``; ``""`` for the default socket."""
+        ``DOCKER_HOST``; for buildctl ``--addr``, else ``BUILDKIT_HOST``; ``""`` for the
+        default socket."""
         argv = self.step.resolved
+        buildctl = self.tool is Tool.BUILDCTL
+        flags = ("--addr",) if buildctl else ("-H", "--host")
         for index, word in enumerate(argv):
-            if word in ("-H", "--host") and index + 1 < len(argv):
+            if word in flags and index + 1 < len(argv):
                 return argv[index + 1]
-            if word.startswith(("-H=", "--host=")):
+            if word.startswith(tuple(f"{flag}=" for flag in flags)):
                 return word.split("=", 1)[1]
             if word in ("build", "buildx", "compose", "bud"):
                 break  # the daemon flags come before the sub-command
-        return self.variables.get("DOCKER_HOST", "")
+        return self.variables.get("BUILDKIT_HOST" if buildctl else "DOCKER_HOST", "")
 
     @property
     def remote_daemon(self) -> str | None:
@@ -307,6 +364,11 @@ class Build(Record):
         ...``): a machine of its own, whose image store and build cache outlive the job. A TCP
         address of the usual service names (``docker``, ``localhost``) is a Docker-in-Docker
         service the runner adds, and starts empty."""
+        if self.tool is Tool.BUILDCTL and (
+            self.step.resolved[0].endswith("buildctl-daemonless.sh")
+            or any("buildkit" in service for service in self.job.services)
+        ):
+            return None  # a buildkitd of the job's own (the script starts one, or a service)
         host = self.daemon
         scheme, _, rest = host.partition("://")
         name = rest.rsplit("@", 1)[-1].split(":", 1)[0].split("/", 1)[0]
@@ -351,16 +413,46 @@ def _kept_by(path: str, cache_paths: tuple[str, ...]) -> bool:
     return False
 
 
-def is_stable(reference: str) -> bool:
-    """A tag the next pipeline builds again (a branch, ``latest``), not one per commit."""
+def is_stable(reference: str, job: Job | None = None) -> bool:
+    """A tag the next pipeline (of ``job``) builds again (a branch, ``latest``), not one per
+    commit, nor, for a job that runs in tag pipelines only, one named after the ref."""
     tag = parse_image(reference).tag_or_latest
-    return not _THIS_PIPELINE.search(tag) and not _COMMAND_SUBSTITUTION.search(tag)
+    return not made_by_this_pipeline(reference, job) and not _COMMAND_SUBSTITUTION.search(tag)
 
 
-def made_by_this_pipeline(reference: str) -> bool:
+def made_by_this_pipeline(reference: str, job: Job | None = None) -> bool:
     """A tag named after this very pipeline (``$CI_COMMIT_SHA``...): no earlier pipeline can
-    have pushed it. A tag a command computes (``$(cat VERSION)``) may be either: not this."""
-    return bool(_THIS_PIPELINE.search(parse_image(reference).tag_or_latest))
+    have pushed it. In a job that runs in tag pipelines only, a tag named after the ref
+    (``$CI_COMMIT_REF_SLUG``) is one too: each tag pipeline's ref is a new tag
+    (https://docs.gitlab.com/ci/variables/predefined_variables/). A tag a command computes
+    (``$(cat VERSION)``) may be either: not this."""
+    tag = parse_image(reference).tag_or_latest
+    if job is not None and job.tag_pipelines_only and _REF_NAMED.search(tag):
+        return True
+    return bool(_THIS_PIPELINE.search(tag))
+
+
+def _keyed(values: list[str], key: str) -> list[str]:
+    """The values of ``key=value`` entries (buildctl's ``--local``/``--opt``)."""
+    return [value.partition("=")[2] for value in values if value.partition("=")[0] == key]
+
+
+def _csv_options(value: str) -> dict[str, str]:
+    """``type=image,"name=a,b",push=true`` as options: BuildKit reads ``--output``,
+    ``--import-cache`` and ``--export-cache`` as one CSV record, so a quoted field may hold
+    commas."""
+    fields = next(csv.reader([value]), [])
+    return {key.strip(): val for key, _, val in (field.partition("=") for field in fields)}
+
+
+def _output_names(flags: Flags) -> list[str]:
+    """The image names of buildctl's ``--output type=image|registry,name=A[,B]``."""
+    names: list[str] = []
+    for value in flags.values("--output"):
+        options = _csv_options(value)
+        if options.get("type") in ("image", "registry") and options.get("name"):
+            names.extend(name for name in options["name"].split(",") if name)
+    return names
 
 
 def _classify(argv: tuple[str, ...], job: Job) -> tuple[Tool, int] | None:
@@ -371,6 +463,8 @@ def _classify(argv: tuple[str, ...], job: Job) -> tuple[Tool, int] | None:
     if program == "executor" and ("kaniko" in argv[0] or "kaniko" in (job.image or "")):
         return Tool.KANIKO, 1
     words = docker_words(argv)
+    if program in ("buildctl", "buildctl-daemonless.sh"):
+        return (Tool.BUILDCTL, after_word(argv, "build")) if words[:1] == ["build"] else None
     if program == "buildah" and words[:1] in (["bud"], ["build"]):
         return Tool.BUILDAH, after_word(argv, words[0])
     if program == "docker-compose" and "build" in words:
@@ -399,6 +493,13 @@ def _files(tool: Tool, flags: Flags, cwd: str | None) -> tuple[str | None, str |
     """The Dockerfile's repository path and the build context, where the command says so."""
     if tool is Tool.COMPOSE:
         return None, None
+    if tool is Tool.BUILDCTL:
+        # `--local dockerfile=DIR` holds `--opt filename=NAME` (default Dockerfile)
+        locals_ = flags.values("--local")
+        folders, contexts = _keyed(locals_, "dockerfile"), _keyed(locals_, "context")
+        names = _keyed(flags.values("--opt"), "filename") or ["Dockerfile"]
+        dockerfile = _repo_path(cwd, folders[-1], names[-1]) if folders else None
+        return dockerfile, (_repo_path(cwd, contexts[-1]) if contexts else None)
     if tool is Tool.KANIKO:
         context = (flags.values("--context") or ["."])[-1]
         dockerfile = (flags.values("--dockerfile") or ["Dockerfile"])[-1]
@@ -451,6 +552,8 @@ def _service_version(job: Job, variables: dict[str, str]) -> tuple[BuildKit, str
 def _buildkit(tool: Tool, step: Step, job: Job, variables: dict[str, str]) -> tuple[BuildKit, str]:
     if tool is Tool.BUILDX:
         return BuildKit.ON, "`docker buildx build` always uses BuildKit"
+    if tool is Tool.BUILDCTL:
+        return BuildKit.ON, "`buildctl` is BuildKit's own client"
     prefix = re.match(r"\s*(?:\w+=\S*\s+)*", step.command.text)
     setting = re.search(r"\bDOCKER_BUILDKIT=(\S+)", prefix.group(0) if prefix else "")
     value = setting.group(1) if setting else variables.get("DOCKER_BUILDKIT")

@@ -29,6 +29,7 @@ COMMAND_PATTERNS = {
     Tool.BUILDX: re.compile(r"\bdocker\s+buildx\s+(?:build|b)\b"),
     Tool.KANIKO: re.compile(r"\bexecutor\b"),
     Tool.BUILDAH: re.compile(r"\bbuildah\b[^\n#]*?\b(?:bud|build)\b"),
+    Tool.BUILDCTL: re.compile(r"\bbuildctl(?:-daemonless\.sh)?\b[^\n#]*?\bbuild\b"),
 }
 _ENVIRONMENT_PREFIX = re.compile(r"\s*(?:[A-Za-z_][A-Za-z0-9_]*=\S*\s+)*")
 _CONTINUED = re.compile(r"(\\|&&|\|\||\|)\s*$")  # the shell command goes on next line
@@ -242,12 +243,17 @@ def image_repository(build: Build) -> str:
 
 def stable_pushed_tag(ctx: PipelineContext, build: Build) -> tuple[str, str] | None:
     """``(written, resolved)`` of an image this build can cache from: a stable tag it pushes,
-    or one that another build of the same Dockerfile and target pushes."""
+    one a ``docker tag`` of its image pushes, or one that another build of the same
+    Dockerfile and target pushes; stable for the build's own job (in a job of tag pipelines
+    only, a tag named after the ref is not)."""
     for written, resolved in build.tags:
-        if is_stable(resolved) and build.pushed(resolved):
+        if is_stable(resolved, build.job) and build.pushed(resolved):
+            return written, resolved
+    for written, resolved in build.retagged:
+        if is_stable(resolved, build.job):
             return written, resolved
     found = ctx.pipeline.build_index.stable_by_source.get((build.dockerfile, build.target))
-    if found is None:
+    if found is None or not is_stable(found[2], build.job):
         return None
     _, written, resolved = found
     return written_form(build, written, resolved), resolved

@@ -7,6 +7,8 @@ the other's reader.
 
 from __future__ import annotations
 
+import re
+
 from layerbot.analysis.ci_yaml import Origin
 from layerbot.analysis.record import Record
 
@@ -26,6 +28,51 @@ class ScriptLine(Record):
         self.origin: Final = origin
 
 
+# An `if:` term true only in a tag pipeline: `$CI_COMMIT_TAG` alone (set, non-empty), or
+# compared with `=~`, `== "v1"`, `!= null`/`!= ""`.
+_TAG_TERM = re.compile(
+    r"""^\$\{?CI_COMMIT_TAG\}?\s*(?:$|=~|==\s*(?!null\b)["'/]?[^"'\s]|!=\s*(?:null|""|''))"""
+)
+
+
+def only_in_tag_pipelines(rules: object, only: object, except_: object) -> bool:
+    """Whether a job's ``rules:``, or its ``only:``/``except:``, let it run in tag pipelines
+    alone (https://docs.gitlab.com/ci/yaml/#rules, #only--except): every rule that adds the job
+    (``when`` other than ``never``) has an ``if:`` that needs ``$CI_COMMIT_TAG``, or ``only``
+    names ``tags`` (or ref patterns with ``except: [branches]``) and nothing that matches a
+    branch pipeline (``only: variables:``/``changes:`` narrow it further). Anything we cannot
+    read counts as "not only tags"."""
+    if isinstance(rules, list):
+        adding = [r for r in _flat(rules) if isinstance(r, dict) and r.get("when") != "never"]
+        return bool(adding) and all(_needs_tag(rule.get("if")) for rule in adding)
+    refs = only.get("refs") if isinstance(only, dict) else only
+    excepted = except_.get("refs") if isinstance(except_, dict) else except_
+    refs = [str(ref) for ref in _flat(refs if isinstance(refs, list) else [refs] if refs else [])]
+    excepted = [str(e) for e in _flat(excepted if isinstance(excepted, list) else [excepted])]
+    named = [ref for ref in refs if ref != "merge_requests"]
+    if not named:
+        return False
+    if all(ref == "tags" for ref in named):
+        return True
+    patterns = all(ref == "tags" or ref.startswith("/") for ref in named)
+    return patterns and "branches" in excepted
+
+
+def _needs_tag(condition: object) -> bool:
+    if not isinstance(condition, str) or "||" in condition:
+        return False
+    terms = [term.strip().strip("()").strip() for term in condition.split("&&")]
+    return any(_TAG_TERM.match(term) for term in terms)
+
+
+def _flat(items: list[object]) -> list[object]:
+    """A list with nested lists (a ``!reference`` inside it) flattened."""
+    flat: list[object] = []
+    for item in items:
+        flat.extend(_flat(item) if isinstance(item, list) else [item])
+    return flat
+
+
 class Job:
     __slots__ = (
         "cache_paths",
@@ -34,6 +81,7 @@ class Job:
         "origin",
         "scripts",
         "services",
+        "tag_pipelines_only",
         "tags",
         "variables",
     )
@@ -48,6 +96,7 @@ class Job:
         scripts: tuple[ScriptLine, ...],
         tags: tuple[str, ...] = (),
         cache_paths: tuple[str, ...] = (),
+        tag_pipelines_only: bool = False,
     ) -> None:
         self.name = name
         self.origin = origin
@@ -57,3 +106,5 @@ class Job:
         self.scripts = scripts
         self.tags = tags  # the runner tags that pick where it runs
         self.cache_paths = cache_paths  # what its `cache:` keeps between pipelines
+        # its rules/only/except let it run in tag pipelines alone (:func:`only_in_tag_pipelines`)
+        self.tag_pipelines_only = tag_pipelines_only

@@ -73,6 +73,12 @@ _DOCKER_GLOBAL_VALUE_FLAGS = frozenset(
     | {"--tlscacert", "--tlscert", "--tlskey", "--storage-driver", "--root", "--runroot"}
     | {"--registries-conf", "--cgroup-manager", "--storage-opt", "--file", "-f", "-p"}
     | {"--project-name", "--project-directory", "--env-file", "--profile"}
+    | {"--addr", "--tlsservername", "--tlsdir", "--timeout"}  # buildctl's
+)
+# Programs whose first words name a sub-command (``buildctl-daemonless.sh`` starts a
+# buildkitd for the one command and passes its arguments to ``buildctl``).
+_SUBCOMMAND_PROGRAMS = frozenset(
+    {"docker", "docker-compose", "buildah", "buildctl", "buildctl-daemonless.sh"}
 )
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 # ``NAME=value`` as a command of its own (not the ``NAME=value cmd`` prefix of one command).
@@ -188,8 +194,9 @@ def expand(text: str, variables: dict[str, str]) -> str:
 
 
 def docker_words(argv: tuple[str, ...]) -> list[str]:
-    """The sub-command words of a ``docker``/``docker-compose``/``buildah`` call, flags skipped."""
-    if not argv or argv[0].rsplit("/", 1)[-1] not in ("docker", "docker-compose", "buildah"):
+    """The sub-command words of a ``docker``/``docker-compose``/``buildah``/``buildctl`` call,
+    flags skipped."""
+    if not argv or argv[0].rsplit("/", 1)[-1] not in _SUBCOMMAND_PROGRAMS:
         return []
     words: list[str] = []
     index = 1

@@ -23,7 +23,7 @@ from layerbot.analysis.ci_config import (
     config_document,
     deep_merge,
 )
-from layerbot.analysis.ci_jobs import Job, ScriptLine
+from layerbot.analysis.ci_jobs import Job, ScriptLine, only_in_tag_pipelines
 from layerbot.analysis.ci_script import expand, job_steps
 from layerbot.analysis.ci_yaml import (
     CiYamlError,
@@ -100,20 +100,36 @@ class Pipeline:
         return BuildIndex.of(self.builds)
 
     @cached_property
+    def _scans(self) -> dict[str, JobScan]:
+        """Every job's scan by job name (a building job's is its builds')."""
+        scans = {build.job.name: build.scan for build in self.builds}
+        for job in self.jobs:
+            if job.name not in scans:
+                scans[job.name] = JobScan.of(job_steps(job))
+        return scans
+
+    @cached_property
+    def pushed(self) -> frozenset[str]:
+        """Images (keys) some job of the pipeline sends to the registry: a ``docker push``, or
+        a build that pushes its own tags."""
+        keys = {key for scan in self._scans.values() for key in scan.pushes}
+        for build in self.builds:
+            if build.pushes_itself:
+                keys.update(parse_image(resolved).key for _, resolved in build.tags)
+        return frozenset(keys)
+
+    @cached_property
     def handed_over(self) -> frozenset[str]:
         """Images (keys) a job pushes or retags that another job of the pipeline built: the
         jobs share a Docker daemon that outlives them, so its layer cache persists too."""
         built: dict[str, set[str]] = {}
-        scans: dict[str, JobScan] = {}
         for build in self.builds:
             built.setdefault(build.job.name, set()).update(
                 parse_image(resolved).key for _, resolved in build.tags
             )
-            scans[build.job.name] = build.scan
         needed: set[str] = set()
         for job in self.jobs:
-            scan = scans.get(job.name) or JobScan.of(job_steps(job))
-            needed |= scan.needs_from_daemon(built.get(job.name, set()))
+            needed |= self._scans[job.name].needs_from_daemon(built.get(job.name, set()))
         made_elsewhere = set().union(*built.values()) if built else set()
         return frozenset(needed & made_elsewhere)
 
@@ -164,7 +180,7 @@ def _repeat_key(build: Build) -> tuple[object, ...] | None:
         return None
     if build.context is None or build.no_cache:
         return None
-    arguments = build.resolved.values("--build-arg")
+    arguments = build.build_args
     kept = sorted(a for a in arguments if not a.startswith("BUILDKIT_INLINE_CACHE"))
     platforms = tuple(build.resolved.values("--platform"))
     return (
@@ -338,6 +354,9 @@ def _jobs(config: Mapping, notes: list[Note], path: str) -> Iterator[Job]:
                 for cache in _as_list(definition.get("cache"))
                 if isinstance(cache, dict)
                 for path in _flatten(cache.get("paths"))
+            ),
+            tag_pipelines_only=only_in_tag_pipelines(
+                definition.get("rules"), definition.get("only"), definition.get("except")
             ),
         )
 

@@ -2,8 +2,10 @@
 
 ## What it does
 Flags an image build in a `.gitlab-ci.yml` job script (`docker build`, `docker image build`,
-`docker buildx build`, `buildah bud`/`build`, `docker compose build`) that has no cache
-source: no `--cache-from` (nor `--cache-to`), for buildah no `--layers` (or
+`docker buildx build`, `buildah bud`/`build`, `docker compose build`, BuildKit's own
+`buildctl build` and `buildctl-daemonless.sh build`) that has no cache source: no
+`--cache-from` (nor `--cache-to`), for buildctl no `--import-cache` (an `--export-cache`
+alone writes a cache that no build reads), for buildah no `--layers` (or
 `BUILDAH_LAYERS=true`) with `--cache-from`, for compose no `cache_from:` in the compose file.
 A cache source that holds nothing in practice counts as none: a `--cache-from` naming only a
 tag made from this very commit (`:$CI_COMMIT_SHA`, `:$CI_PIPELINE_ID`...) that no earlier job
@@ -70,7 +72,13 @@ The fix edits the build's own script line: it adds `--cache-from IMAGE` and `--b
 BUILDKIT_INLINE_CACHE=1` after the build command, and, unless the job is known to run
 BuildKit, a `docker pull IMAGE || true` entry before it. IMAGE is a stable tag the job already
 pushes (`latest`, `$CI_COMMIT_REF_SLUG`, its own tag variable), spelled as the job spells it,
-or one another job pushes for the same Dockerfile. When the job builds that tag again in a
+or one another job pushes for the same Dockerfile, or a tag the job pushes after a `docker tag`
+of the built image (`docker build -t app:ci .`, `docker tag app:ci $CI_REGISTRY_IMAGE:main`,
+`docker push $CI_REGISTRY_IMAGE:main`). A job that runs only in tag pipelines (`rules: - if:
+$CI_COMMIT_TAG`, `only: [tags]`) never finds a tag named after the ref (`$CI_COMMIT_REF_SLUG`
+is the new tag's name every time): such a `--cache-from` is no source, and the fix takes a tag
+that does not depend on the ref (`latest` its retag pushes), else it tags and pushes
+`IMAGE:buildcache` (**review**). When the job builds that tag again in a
 repeat of the build, the repeat gets `--build-arg BUILDKIT_INLINE_CACHE=1` too, since the
 image it makes is the one pushed. The built image is the same, so this is **safe**. When the
 job only pushes a per-commit tag (`$CI_COMMIT_SHA`), no later pipeline would ever find it, so
@@ -78,10 +86,28 @@ the fix also tags and pushes `IMAGE:$CI_COMMIT_REF_SLUG`; that adds a tag to the
 is marked **review**. With `docker buildx build` the fix uses `--cache-to type=inline` (or a
 registry cache with `mode=max` when the job creates a `docker-container` builder, which can
 export one); for buildah it adds `--layers` with a `--cache-from`/`--cache-to` repository
-(**review**: a new repository in the registry). A build whose image is never pushed, and
-compose builds, get the finding without a fix.
+(**review**: a new repository in the registry). For `buildctl build` that already exports a
+registry cache the fix imports that same cache (**safe**: nothing new is written); otherwise,
+when the build pushes its image (`--output type=image,...,push=true`), it adds
+`--import-cache type=registry,ref=IMAGE:buildcache` and
+`--export-cache type=registry,ref=IMAGE:buildcache,mode=max`, as GitLab's BuildKit page does
+(**review**: a new tag in the registry). A build whose image is never pushed, and compose
+builds, get the finding without a fix.
 
 ## References
+- BuildKit README (https://github.com/moby/buildkit#readme), "Building a Dockerfile with
+  `buildctl`": `--local context=DIR` is the build context and `--local dockerfile=DIR` the
+  folder of the Dockerfile, `--opt filename=NAME` its name in that folder (default
+  `Dockerfile`), `--opt target=STAGE` the stage, `--opt build-arg:NAME=VALUE` a build
+  argument; "Output", "Image/Registry": `--output type=image,name=REF[,REF2],push=true`
+  (the names quoted as one CSV field when several) pushes the image; "Cache", "Registry
+  (push image and cache separately)": `--export-cache type=registry,ref=REF[,mode=max]` and
+  `--import-cache type=registry,ref=REF`, "Inline (push image and cache together)":
+  `--export-cache type=inline` with `--import-cache type=registry,ref=IMAGE`; "Daemonless":
+  `buildctl-daemonless.sh` starts a buildkitd for the one command, so it starts with no cache.
+- GitLab docs, "Build Docker images with BuildKit"
+  (https://docs.gitlab.com/ci/docker/using_buildkit/): the rootless `buildctl-daemonless.sh
+  build` job, with `--import-cache`/`--export-cache type=registry,ref=...` for caching.
 - GitLab docs, "Use the shell executor"
   (https://docs.gitlab.com/ci/docker/using_docker_build/#use-the-shell-executor): the job
   runs `docker` against the host's daemon; and "Caching in GitLab CI/CD"
@@ -99,6 +125,12 @@ compose builds, get the finding without a fix.
   (https://docs.gitlab.com/ci/variables/predefined_variables/): `CI_COMMIT_SHA` is the
   revision the pipeline builds, so an image tagged with it does not exist before this pipeline
   pushes it.
+  `CI_COMMIT_TAG` is set only in tag pipelines, and `CI_COMMIT_REF_NAME`/`CI_COMMIT_REF_SLUG`
+  there are the tag's name: a new name each release.
+- GitLab docs, "CI/CD YAML syntax reference", `rules` (https://docs.gitlab.com/ci/yaml/#rules):
+  the first matching rule adds the job unless its `when` is `never`, and a job no rule matches
+  is not added; `only`/`except` (https://docs.gitlab.com/ci/yaml/#only--except): `tags` and
+  `branches` select tag and branch pipelines, `/regex/` matches ref names.
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": pull the
   previous image with `docker pull ... || true`, build with `--cache-from` and
   `--build-arg BUILDKIT_INLINE_CACHE=1`, push it again; the registry-cache variant uses
@@ -129,6 +161,7 @@ from layerbot.analysis.ci_builds import (
     Build,
     BuildKit,
     Tool,
+    cache_references,
 )
 from layerbot.analysis.ci_fixes import (
     PUSH_PATTERN,
@@ -160,6 +193,7 @@ FIX_TITLE = "Build with the previous pipeline's image as cache source"
 
 INLINE_CACHE_ARG = "--build-arg BUILDKIT_INLINE_CACHE=1"
 BRANCH_TAG = "$CI_COMMIT_REF_SLUG"
+CACHE_TAG = "buildcache"
 
 
 def has_cache_source(ctx: PipelineContext, build: Build) -> bool:
@@ -172,7 +206,8 @@ def has_cache_source(ctx: PipelineContext, build: Build) -> bool:
         return False
     if build.cache_from:
         return bool(ctx.pipeline.build_index.cache_sources(build))
-    return bool(build.cache_to)
+    # buildctl reads no cache it exports unless told to (`--import-cache`)
+    return bool(build.cache_to) and build.tool is not Tool.BUILDCTL
 
 
 def _buildah_layers(build: Build) -> bool:
@@ -210,8 +245,14 @@ def _message(ctx: PipelineContext, build: Build) -> str:
         )
     if build.cache_from and build.tool in (Tool.DOCKER, Tool.BUILDX):
         named = ", ".join(f"`{value}`" for value in build.written.values("--cache-from"))
+        made = (
+            "a tag named after the pipeline's ref, in a job that runs only in tag pipelines, "
+            "where each pipeline's ref is a new tag"
+            if build.job.tag_pipelines_only
+            else "a tag made from this very commit"
+        )
         return (
-            f"{tool} in {jobs} caches only from {named}, a tag made from this very commit: no "
+            f"{tool} in {jobs} caches only from {named}, {made}: no "
             "earlier pipeline pushed it, so the build has no cache source in practice and every "
             "pipeline re-runs every step of the Dockerfile."
         )
@@ -245,7 +286,8 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
             return None
         written, resolved = per_commit
         base = parse_image(spelled_image(written, resolved)).name
-        image = f"{base}:{BRANCH_TAG}"
+        # a job of tag pipelines only has a new ref every pipeline: a fixed cache tag instead
+        image = f"{base}:{CACHE_TAG if build.job.tag_pipelines_only else BRANCH_TAG}"
         pushed_by = build.push_after(resolved)
         push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
         if pushed_by is None or not push_spot:
@@ -331,7 +373,40 @@ def _buildah_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     )
 
 
-FIXERS = {Tool.DOCKER: _docker_fix, Tool.BUILDX: _buildx_fix, Tool.BUILDAH: _buildah_fix}
+def _buildctl_fix(ctx: PipelineContext, build: Build) -> Fix | None:
+    """Read back the registry cache the build exports; or, for a build that pushes its image,
+    import and export a registry cache of every stage beside it."""
+    spot = build_spot(ctx.pipeline, build)
+    if spot is None:
+        return None
+    exported = cache_references(build.written.values("--export-cache"))
+    if exported:
+        cache = exported[0]
+        return Fix(
+            description=f"Import the registry cache `{cache}` the build already exports",
+            safety=Safety.SAFE,
+            edits=(add_flags(ctx.pipeline, spot, f"--import-cache type=registry,ref={cache}"),),
+        )
+    if not build.pushes_itself:
+        return None
+    cache = f"{image_repository(build)}:buildcache"
+    flags = (
+        f"--import-cache type=registry,ref={cache} "
+        f"--export-cache type=registry,ref={cache},mode=max"
+    )
+    return Fix(
+        description=f"Import and export a registry cache of every stage in `{cache}` (mode=max)",
+        safety=Safety.REVIEW,
+        edits=(add_flags(ctx.pipeline, spot, flags),),
+    )
+
+
+FIXERS = {
+    Tool.DOCKER: _docker_fix,
+    Tool.BUILDX: _buildx_fix,
+    Tool.BUILDAH: _buildah_fix,
+    Tool.BUILDCTL: _buildctl_fix,
+}
 
 
 def check(ctx: PipelineContext) -> Iterator[Finding]:

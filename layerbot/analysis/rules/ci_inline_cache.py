@@ -8,7 +8,9 @@ the build that produces the image, because that is where the fix goes. When no b
 pipeline tags the cache image but it is another tag of the build's own image (`:main` read,
 `:$CI_COMMIT_SHA` written), the build itself stands for its producer and is flagged unless it
 writes the metadata (or an included file we could not read, or another build of the same
-Dockerfile, might). A cache image of another repository is not judged.
+Dockerfile, might). A cache image of another repository is not judged. `buildctl build` reads
+an image as a cache with `--import-cache type=registry,ref=IMAGE` and writes the metadata with
+`--export-cache type=inline`.
 
 A job runs BuildKit when it builds with `docker buildx build`, sets `DOCKER_BUILDKIT=1` (in
 the command, a script line, or any `variables:`: global, the job's, or inherited through
@@ -54,7 +56,8 @@ build:
 
 ## Fix safety
 The fix adds `--build-arg BUILDKIT_INLINE_CACHE=1` to the `docker build` that produces the
-image (for `docker buildx build`, `--cache-to type=inline`). A `type=registry` cache that no
+image (for `docker buildx build`, `--cache-to type=inline`; for `buildctl build`,
+`--export-cache type=inline`). A `type=registry` cache that no
 build of the pipeline exports gets no fix: it needs a `--cache-to` of that cache, and where
 to export it from is the team's choice. The image's contents do not
 change, only its cache metadata, so the fix is **safe**. The severity is `major` when the job
@@ -65,6 +68,9 @@ is known to run BuildKit (`DOCKER_BUILDKIT=1`, a `docker:23` or later image, bui
 the builder stages of a multi-stage build see `ci-cache-builder-stage`.
 
 ## References
+- BuildKit README (https://github.com/moby/buildkit#readme), "Inline (push image and cache
+  together)": `buildctl build ... --output type=image,name=IMAGE,push=true --export-cache
+  type=inline --import-cache type=registry,ref=IMAGE`.
 - Docker docs, "Docker Engine 23.0 release notes"
   (https://docs.docker.com/engine/release-notes/23.0/): BuildKit is the default builder on
   Linux; "BuildKit" (https://docs.docker.com/build/buildkit/#getting-started):
@@ -97,6 +103,7 @@ from layerbot.analysis.ci_fixes import (
     nothing_to_cache,
     once_per_line,
     rebuild_impact,
+    stable_pushed_tag,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
 from layerbot.analysis.image_ref import parse_image
@@ -109,15 +116,16 @@ FIX_AVAILABILITY = FixAvailability.SOMETIMES
 FIX_TITLE = "Write inline cache metadata into the pushed image"
 
 
+# How each BuildKit client writes inline cache metadata into the image it pushes.
+_INLINE_FLAGS = {Tool.BUILDX: "--cache-to type=inline", Tool.BUILDCTL: "--export-cache type=inline"}
+_BUILDKIT_CLIENTS = (Tool.DOCKER, Tool.BUILDX, Tool.BUILDCTL)
+
+
 def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:
     spot = build_spot(ctx.pipeline, producer)
     if spot is None:
         return None
-    flag = (
-        "--cache-to type=inline"
-        if producer.tool is Tool.BUILDX
-        else "--build-arg BUILDKIT_INLINE_CACHE=1"
-    )
+    flag = _INLINE_FLAGS.get(producer.tool, "--build-arg BUILDKIT_INLINE_CACHE=1")
     return Fix(
         description=f"Write inline cache metadata into the image (`{flag}`)",
         safety=Safety.SAFE,
@@ -125,12 +133,41 @@ def _fix(ctx: PipelineContext, producer: Build) -> Fix | None:
     )
 
 
+def _cache_from_pushed_fix(ctx: PipelineContext, consumer: Build) -> Fix | None:
+    """For a cache image no job pushes: cache from a stable tag the build does push, with
+    the metadata written into it (the inline flag alone would leave the cache unwritten)."""
+    chosen = stable_pushed_tag(ctx, consumer)
+    spot = build_spot(ctx.pipeline, consumer)
+    if chosen is None or spot is None or consumer.tool not in (Tool.DOCKER, Tool.BUILDX):
+        return None
+    flag = _INLINE_FLAGS.get(consumer.tool, "--build-arg BUILDKIT_INLINE_CACHE=1")
+    return Fix(
+        description=f"Cache from `{chosen[0]}`, a tag this job pushes, and write inline cache "
+        f"metadata into it (`{flag}`)",
+        safety=Safety.SAFE,
+        edits=(add_flags(ctx.pipeline, spot, f"--cache-from {chosen[0]} {flag}"),),
+    )
+
+
 def _message(ctx: PipelineContext, consumer: Build, producer: Build, reference: str) -> str:
     metadata = "inline cache metadata (`BUILDKIT_INLINE_CACHE=1` or a `--cache-to`)"
-    if ctx.pipeline.build_index.by_tag.get(parse_image(reference).key):
+    key = parse_image(reference).key
+    if ctx.pipeline.build_index.by_tag.get(key):
         built = f"{jobs_doing(ctx, producer, 'builds', 'build')} it without {metadata}"
     elif reference not in consumer.cache_from:  # a `type=registry` cache manifest
         built = "no build of this pipeline exports it with a `--cache-to` or tags it"
+    elif any(parse_image(target).key == key for _, target in consumer.retagged):
+        built = (
+            f"{jobs_doing(ctx, consumer, 'makes', 'make')} it with a `docker tag` of the "
+            f"image this build writes, which has no {metadata}"
+        )
+    elif key not in ctx.pipeline.pushed:
+        pushed = ", ".join(f"`{w}`" for w, r in consumer.tags if consumer.pushed(r))
+        built = (
+            "no job of this pipeline pushes it"
+            + (f" (this build pushes {pushed})" if pushed else "")
+            + ": it holds whatever an earlier push left there, without metadata from this build"
+        )
     else:
         built = f"no build of this pipeline tags it, and this one writes no {metadata} either"
     return (
@@ -153,7 +190,7 @@ def _consumers(ctx: PipelineContext) -> dict[str, tuple[Build, str]]:
     index = ctx.pipeline.build_index
     consumers: dict[str, tuple[Build, str]] = {}
     for consumer in ctx.pipeline.builds:
-        if consumer.tool not in (Tool.DOCKER, Tool.BUILDX) or consumer.buildkit is BuildKit.OFF:
+        if consumer.tool not in _BUILDKIT_CLIENTS or consumer.buildkit is BuildKit.OFF:
             continue
         if consumer.no_cache:
             continue  # nothing is read from any cache
@@ -184,7 +221,7 @@ def _producers(
     wanted = parse_image(reference)
     makers = ctx.pipeline.build_index.by_tag.get(wanted.key)
     if makers:
-        return [m for m in makers if m.tool in (Tool.DOCKER, Tool.BUILDX) and not m.inline_cache]
+        return [m for m in makers if m.tool in _BUILDKIT_CLIENTS and not m.inline_cache]
     own = {parse_image(resolved).canonical_name for _, resolved in consumer.tags}
     if wanted.canonical_name not in own or consumer.inline_cache:
         return []
@@ -205,7 +242,12 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             # A `type=registry` cache manifest no build writes is not fixed by metadata in the
             # build's own image: the finding says so, the team picks the export.
             unwritten = reference not in consumer.cache_from and key not in index.by_tag
+            never_pushed = key not in ctx.pipeline.pushed and key not in index.by_tag
             for producer in _producers(ctx, reference, consumer, with_metadata):
+                if never_pushed:
+                    fix = _cache_from_pushed_fix(ctx, producer)
+                else:
+                    fix = None if unwritten else _fix(ctx, producer)
                 yield (
                     producer,
                     build_finding(
@@ -215,7 +257,7 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
                         producer,
                         _message(ctx, consumer, producer, reference),
                         impact=rebuild_impact(ctx, producer),
-                        fix=None if unwritten else _fix(ctx, producer),
+                        fix=fix,
                     ),
                 )
 

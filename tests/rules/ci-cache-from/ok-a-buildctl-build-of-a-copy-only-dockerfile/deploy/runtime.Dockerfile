@@ -1,0 +1,3 @@
+FROM eclipse-temurin:21-jre
+COPY build/libs/app.jar /app.jar
+CMD ["java","-jar","/app.jar"]
