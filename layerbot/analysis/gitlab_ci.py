@@ -135,12 +135,13 @@ class Pipeline:
 
     def keeps_layer_cache(self, build: Build) -> bool:
         """Whether ``build`` runs on a Docker daemon whose layer cache outlives the job: a shell
-        runner's (:attr:`Build.host_daemon`), or one that a later job pushes the built image
-        from without pulling it."""
+        runner's or another host's (:attr:`Build.host_daemon`), or one that a later job pushes
+        the built image from without pulling or building it. That pipeline works only where
+        the jobs share a daemon, whatever service the file also names: a runner that mounts the
+        host's socket leaves a ``docker:dind`` service unused. A ``DOCKER_HOST`` on TCP to the
+        job's own service is a daemon that starts empty."""
         if build.host_daemon:
             return True
-        if any("dind" in service for service in build.job.services):
-            return False
         if build.variables.get("DOCKER_HOST", "").startswith("tcp://"):
             return False
         return any(parse_image(resolved).key in self.handed_over for _, resolved in build.tags)

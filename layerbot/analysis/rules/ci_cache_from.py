@@ -21,11 +21,13 @@ cache outlives the job; so does a job with no `docker:dind` service that builds 
 its own (`DOCKER_HOST=ssh://deploy@build01`, a `tcp://` address other than the service names
 `docker` and `localhost`, `docker -H ...`), and a daemon that a later job pushes or retags the
 built image from without pulling it (`docker push` and `docker tag` never pull: the jobs share
-one daemon); a job that `docker load`s, before the build, an archive its `cache:` keeps (the
-previous pipeline's `docker save`) has that image's layers. A build that repeats an earlier
-build of its job under another tag (the same Dockerfile, context, target, build arguments and
-platforms: `docker build -t app:$CI_COMMIT_SHA .` then `docker build -t app:latest .`) finds
-every layer in the job's daemon, made a moment before: only the first build is reported.
+one daemon, even where the file names a `docker:dind` service, which a runner that mounts the
+host's socket leaves unused; not with `DOCKER_HOST` on TCP to the job's own service); a job
+that `docker load`s, before the build, an archive its `cache:` keeps (the previous pipeline's
+`docker save`) has that image's layers. A build that repeats an earlier build of its job
+under another tag (the same Dockerfile, context, target, build arguments and platforms:
+`docker build -t app:$CI_COMMIT_SHA .` then `docker build -t app:latest .`) finds every layer
+in the job's daemon, made a moment before: only the first build is reported.
 
 ## Why it matters
 A CI runner starts from a clean machine (a fresh Docker-in-Docker service every job), so the
