@@ -14,19 +14,21 @@ from tests.e2e.worker_fixtures import worker_redis_url
 from workers import review
 from workers.review import ReviewBusy, mr_lock
 
+LOCK_TEST_DB = 12
+
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    url = worker_redis_url()
+    # A database of its own: the worker fixtures empty theirs (FLUSHDB) before and after each
+    # test, and a second suite running beside this one (a CI clone) deleted the held lock.
+    url = worker_redis_url().rsplit("/", 1)[0] + f"/{LOCK_TEST_DB}"
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError:
         pytest.fail(f"no Redis at {url} (set REDIS_URL)")
-    # a short lease renewed often, and no patience for a held lock: the same code, faster.
-    # The lease outlives 19 missed renewals: a loaded machine can stall the renewing thread
-    # for a second (a 1 s lease renewed every 0.2 s failed once that way).
-    monkeypatch.setattr(review, "LOCK_TTL_SECONDS", 2)
-    monkeypatch.setattr(review, "LOCK_RENEW_SECONDS", 0.1)
+    # a short lease renewed often, and no patience for a held lock: the same code, faster
+    monkeypatch.setattr(review, "LOCK_TTL_SECONDS", 1)
+    monkeypatch.setattr(review, "LOCK_RENEW_SECONDS", 0.2)
     monkeypatch.setattr(review, "LOCK_WAIT_SECONDS", 0.1)
     return Settings(redis_url=url, data_dir=tmp_path)
 
@@ -34,7 +36,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 def test_a_review_outliving_the_lease_keeps_the_lock(settings: Settings) -> None:
     project = uuid.uuid4().int % 10**9
     with mr_lock(settings, project, 1):
-        time.sleep(4.5)  # more than twice the lease: only renewal keeps it
+        time.sleep(2.5)  # more than twice the lease: only renewal keeps it
         with pytest.raises(ReviewBusy), mr_lock(settings, project, 1):
             pass
     with mr_lock(settings, project, 1):
