@@ -172,12 +172,45 @@ def _hunk(old: Sequence[str], new: list[str], first: int, shift: int) -> str:
     if head == len(old) == len(new):
         return ""
     body = [_line(" ", line) for line in old[:head]]
-    body += [_line("-", line) for line in old[head : len(old) - tail]]
-    body += [_line("+", line) for line in new[head : len(new) - tail]]
+    body += _changed(old[head : len(old) - tail], new[head : len(new) - tail])
     body += [_line(" ", line) for line in old[len(old) - tail :]]
     old_start = first + 1 if old else first
     new_start = first + shift + 1 if new else first + shift
     return f"@@ -{old_start},{len(old)} +{new_start},{len(new)} @@\n" + "".join(body)
+
+
+# Above this many line pairs, the changed middle of a hunk is shown as a plain replacement.
+_MATCHED_PAIRS = 40_000
+
+
+def _changed(old: Sequence[str], new: Sequence[str]) -> list[str]:
+    """The middle of a hunk, the lines both sides keep (a longest common subsequence) shown as
+    context between the removed and the added ones: two edits of one hunk, or an edit that
+    rewrites a block but keeps some of its lines, do not show those lines as changed."""
+    if not old or not new or len(old) * len(new) > _MATCHED_PAIRS:
+        return [_line("-", line) for line in old] + [_line("+", line) for line in new]
+    # kept[i][j]: how many lines old[i:] and new[j:] have in common, in order.
+    kept = [[0] * (len(new) + 1) for _ in range(len(old) + 1)]
+    for i in range(len(old) - 1, -1, -1):
+        for j in range(len(new) - 1, -1, -1):
+            same = old[i] == new[j]
+            kept[i][j] = kept[i + 1][j + 1] + 1 if same else max(kept[i + 1][j], kept[i][j + 1])
+    body: list[str] = []
+    removed: list[str] = []
+    added: list[str] = []
+    i = j = 0
+    while i < len(old) or j < len(new):
+        if i < len(old) and j < len(new) and old[i] == new[j]:
+            body += removed + added + [_line(" ", old[i])]
+            removed, added = [], []
+            i, j = i + 1, j + 1
+        elif j < len(new) and (i == len(old) or kept[i][j + 1] >= kept[i + 1][j]):
+            added.append(_line("+", new[j]))
+            j += 1
+        else:
+            removed.append(_line("-", old[i]))
+            i += 1
+    return body + removed + added
 
 
 def _old_end(edit: Edit) -> int:
