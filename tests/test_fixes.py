@@ -78,6 +78,28 @@ def test_diff_of_a_file_without_final_newline_applies(tmp_path: Path) -> None:
     )
 
 
+def test_a_line_an_edit_keeps_is_context_in_the_diff(tmp_path: Path) -> None:
+    text = 'FROM alpine:3.20\nRUN apk update\nWORKDIR /app\nRUN apk add curl\nCMD ["sh"]\n'
+    # Lines 2-4 rewritten with line 3 kept as it was; line 5 changed by a second edit.
+    change = fix(
+        Edit(2, 4, ("RUN apk update && apk add curl", "WORKDIR /app", "RUN adduser -D app")),
+        Edit(5, 5, ('CMD ["sh", "-l"]',)),
+    )
+    diff = fix_diff("Dockerfile", text, change)
+    body = diff.split("@@\n", 1)[1].splitlines()
+    assert body == [
+        " FROM alpine:3.20",
+        "-RUN apk update",
+        "+RUN apk update && apk add curl",
+        " WORKDIR /app",
+        "-RUN apk add curl",
+        '-CMD ["sh"]',
+        "+RUN adduser -D app",
+        '+CMD ["sh", "-l"]',
+    ]
+    assert git_apply(tmp_path, "Dockerfile", text, diff) == apply_fix(text, change)
+
+
 def test_new_companion_file_diff_creates_it(tmp_path: Path) -> None:
     change = fix(Edit(1, 0, (".git", "node_modules")), path=".dockerignore", creates_file=True)
     diff = fix_diff("Dockerfile", TEXT, change)
@@ -134,7 +156,9 @@ def test_diffs_built_from_edits_apply_with_git(
     while cursor <= count + 1 and len(edits) < 3:
         start = data.draw(st.integers(cursor, count + 1))
         end = data.draw(st.integers(start - 1, count))
-        new = tuple(data.draw(st.lists(st.sampled_from(["RUN x", "ENV y=1"]), max_size=3)))
+        # "RUN a" and "" are lines the file may have too: the diff shows kept ones as context
+        kinds = st.sampled_from(["RUN x", "ENV y=1", "RUN a", ""])
+        new = tuple(data.draw(st.lists(kinds, max_size=3)))
         edits.append(Edit(start, end, new))
         cursor = max(start, end) + 2
     change = fix(*edits)
