@@ -9,6 +9,10 @@ Not flagged: an install that updates itself (`apt-get install --update`, apt 3.0
 deletes (`apt-get update && ./install-deps.sh && rm -rf /var/lib/apt/lists/*`: a script we
 cannot read installed from it, and no stale index is left for later layers).
 
+Severity: major when a later `RUN` installs from the index (the stale-index problem below);
+minor when nothing later in the stage installs from it, or when the install is an
+`apk add --no-cache` that fetches its own index: then the update only adds weight.
+
 ## Why it matters
 Docker reuses a `RUN` layer from the build cache as long as its command text is unchanged,
 and the text `apt-get update` never changes. So once the update layer is cached, a later edit
