@@ -103,11 +103,28 @@ def _brings_sources(
     for source in sources:
         if layer_cache.source_kind(source) is layer_cache.SourceKind.MANIFEST:
             continue
+        if _holds_manifests_only(ctx, source):
+            continue  # `ADD conan /src/conan` of a folder kept for the recipe alone
         if _is_folder(ctx, source) and within(run_dir, target):
             return True
         if not whole and within(target, run_dir):
             return True
     return False
+
+
+def _holds_manifests_only(ctx: DockerfileContext, source: str) -> bool:
+    """A folder of the context (not the context itself) whose files are all dependency
+    manifests and which holds no folder: copying it brings no sources."""
+    if layer_cache.source_kind(source) is layer_cache.SourceKind.WHOLE_CONTEXT:
+        return False
+    folder = ctx.context_file(posixpath.normpath(source))
+    files = ctx.repo.in_dir(folder)
+    manifest = layer_cache.SourceKind.MANIFEST
+    return (
+        bool(files)
+        and not ctx.repo.has_folders(folder)
+        and all(layer_cache.source_kind(posixpath.basename(f)) is manifest for f in files)
+    )
 
 
 def _bind_sources(run: Instruction, workdir: str) -> list[tuple[str, str]]:
