@@ -64,8 +64,15 @@ _BARE_STARTS = {
     "go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "dotnet", "mix", "sbt", "lein",
     "clojure", "clj", "stack", "cabal", "dart", "swift",
 }  # fmt: skip
+# Development modes of JVM frameworks run by the build tool, which recompile on every change
+# (Quarkus docs, "Dev mode": `quarkus:dev`, `quarkusDev`; Open Liberty, `liberty:dev`,
+# `libertyDev`).
+_DEV_MODE_TASKS = r"[\w.-]+:dev|\w+Dev"
 # Start commands that only print a message (`echo "not a runnable image"`): nothing to start.
 _NO_OP_STARTS = {"echo", "printf"}
+# Start commands that only copy files (`cp -r ./ /build` into a mounted folder): the image is
+# run for what its build produced, a builder, not an application.
+_COPY_STARTS = {"cp", "rsync"}
 # Go analysis tools that load packages through the toolchain (``go/packages`` runs ``go
 # list``): an image that installs one is a lint or analysis image and needs the compiler at
 # run time, whatever its entrypoint is called.
@@ -128,6 +135,10 @@ class _Workbench(Record):
             return True  # `cargo watch`, `dotnet watch`, `site watch`: rebuild on every change
         if sub and _REPL_SUBCOMMANDS.get(program) == sub:
             return True
+        if program in {"mvn", "mvnw", "gradle", "gradlew"} and any(
+            re.fullmatch(_DEV_MODE_TASKS, arg) for arg in operands
+        ):
+            return True  # `mvn quarkus:dev`, `gradle quarkusDev`: live reload of the sources
         if program == "sbt" and any(arg.startswith("~") for arg in operands):
             return True  # `sbt ~reStart`: sbt's triggered execution re-runs on file changes
         if program in {"next", "nuxt", "vite", "ng", "webpack", "nx"}:
@@ -225,6 +236,8 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
         started.append(Command(entry.argv, shlex.join(entry.argv)))
     if started and all(command.program in _NO_OP_STARTS for command in started):
         return "the start command only prints a message: the image starts nothing of its own"
+    if started and all(command.program in _COPY_STARTS for command in started):
+        return "the start command only copies files out: the image is run for its build output"
     for command in started:
         if workbench.starts(command):
             return f"the image starts `{command.program}`, a development or test command"

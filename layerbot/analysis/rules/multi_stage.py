@@ -55,7 +55,10 @@ environment rather than an application:
   are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
   "dev"]`);
 - an entrypoint that only prints a message (`ENTRYPOINT echo "not a runnable image"`): the
-  image was built to run its checks;
+  image was built to run its checks; a start command that only copies files (`CMD ["cp",
+  "-r", "build/bin", "/out"]` into a mounted folder): the image is run for its build output;
+- a JVM framework's development mode run by the build tool (`mvn quarkus:dev`, `gradle
+  quarkusDev`, `mvn liberty:dev`), which recompiles on every change;
 - for the toolchain base only (not for build tools a `RUN` installs), a start command that
   is the interpreter or the toolchain itself with nothing to run (`CMD ["python"]` opens
   the prompt, `ENTRYPOINT ["go"]` waits for the `test ./...` a user passes): the image is
@@ -207,6 +210,9 @@ part of the group.
   <https://pnpm.io/filtering>, <https://pnpm.io/cli/deploy>; npm docs, "workspaces" (`-w`,
   `--workspace`): <https://docs.npmjs.com/cli/using-npm/workspaces>; Yarn docs, `yarn
   workspace` and `yarn workspaces focus`: <https://yarnpkg.com/cli/workspaces/focus>
+- Quarkus docs, "Dev mode" (`quarkus:dev`, `quarkusDev`: live reload):
+  <https://quarkus.io/guides/maven-tooling#dev-mode>; Open Liberty, "dev mode"
+  (`liberty:dev`): <https://openliberty.io/docs/latest/development-mode.html>
 - Exec Maven Plugin, `exec:java` ("Invokes the execute phase validate prior to executing
   itself", it runs already compiled classes):
   <https://www.mojohaus.org/exec-maven-plugin/java-mojo.html>
