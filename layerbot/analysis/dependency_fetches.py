@@ -69,8 +69,10 @@ class DependencyFetch(Record):
 
 
 # Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
-# workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
-_SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
+# workspace root, settings.gradle, cabal.project: Cabal docs, "cabal.project files" are looked
+# for in the current folder and its parents), so a build in a sub-folder belongs to a project
+# above it.
+_SEARCH_UPWARD = frozenset({"go", "cargo", "gradle", "cabal"})
 _PYTHON_PROJECT = ("pyproject.toml", "setup.py", "setup.cfg")
 
 

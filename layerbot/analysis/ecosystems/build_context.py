@@ -24,6 +24,7 @@ from layerbot.analysis.ecosystems.steps import (
 from layerbot.analysis.ecosystems.table import (
     BUN,
     BUNDLER,
+    CABAL,
     CARGO,
     COMMON_DOCKERIGNORE,
     COMPOSER,
@@ -233,7 +234,30 @@ def local_inputs(
         return _conda_pip_inputs(ctx, conda_file(step.command) if step else "environment.yml")
     if ecosystem is CONAN and step is not None:
         return _conan_profile_files(ctx, step)
+    if ecosystem is CABAL:
+        return _cabal_project_packages(ctx)
     return []
+
+
+def _cabal_project_packages(ctx: DockerfileContext) -> list[str]:
+    """The packages cabal.project names besides the folder's own (``packages: server/
+    client/``, ``packages: */*.cabal``; Cabal docs, "cabal.project files": ``packages``, its
+    values on the field's line and the indented lines after it): each needs its .cabal file
+    for any build of the project, dependencies alone included."""
+    found: list[str] = []
+    inside = False
+    for line in (ctx.read("cabal.project") or "").splitlines():
+        field = re.match(r"packages:(.*)", line)
+        if field:
+            inside, values = True, field.group(1)
+        elif inside and line[:1] in {" ", "\t"}:
+            values = line
+        else:
+            inside = False
+            continue
+        own = {".", "./", "*.cabal", "./*.cabal"}
+        found.extend(v for v in values.split() if v not in own and v not in found)
+    return found
 
 
 # Options naming a profile or lock file (Conan 2 docs, "conan install": `-pr`, `-pr:b`,

@@ -208,7 +208,8 @@ inserted install would fail without it; the message names what it reads: a local
 (`"shared": "file:../shared"` in package.json, `path = "libs/core"` in pyproject.toml, a
 Composer `path` repository, `-e ./lib` in a requirements file, a `replace` of a Go module by a
 folder, a gem's `path:`), the files a Gemfile's `gemspec` loads (`require_relative
-"lib/app/version"`), uv workspace members, or the manifests of Node and Cargo workspace
+"lib/app/version"`), uv workspace members, the packages a cabal.project names besides its
+own folder (`packages: server/ common/`), or the manifests of Node and Cargo workspace
 members named by a pattern (`packages/*`, in package.json, pnpm-workspace.yaml or Cargo.toml:
 listing them would mean walking the repository, and one `COPY packages/*/package.json` puts
 every file into one folder).
