@@ -69,8 +69,10 @@ class DependencyFetch(Record):
 
 
 # Ecosystems whose tool looks for its manifest in the parent folders too (go.mod, the Cargo
-# workspace root, settings.gradle), so a build in a sub-folder belongs to a project above it.
-_SEARCH_UPWARD = frozenset({"go", "cargo", "gradle"})
+# workspace root, settings.gradle, cabal.project: Cabal docs, "cabal.project files" are looked
+# for in the current folder and its parents), so a build in a sub-folder belongs to a project
+# above it.
+_SEARCH_UPWARD = frozenset({"go", "cargo", "gradle", "cabal"})
 _PYTHON_PROJECT = ("pyproject.toml", "setup.py", "setup.cfg")
 
 
@@ -103,11 +105,28 @@ def _brings_sources(
     for source in sources:
         if layer_cache.source_kind(source) is layer_cache.SourceKind.MANIFEST:
             continue
+        if _holds_manifests_only(ctx, source):
+            continue  # `ADD conan /src/conan` of a folder kept for the recipe alone
         if _is_folder(ctx, source) and within(run_dir, target):
             return True
         if not whole and within(target, run_dir):
             return True
     return False
+
+
+def _holds_manifests_only(ctx: DockerfileContext, source: str) -> bool:
+    """A folder of the context (not the context itself) whose files are all dependency
+    manifests and which holds no folder: copying it brings no sources."""
+    if layer_cache.source_kind(source) is layer_cache.SourceKind.WHOLE_CONTEXT:
+        return False
+    folder = ctx.context_file(posixpath.normpath(source))
+    files = ctx.repo.in_dir(folder)
+    manifest = layer_cache.SourceKind.MANIFEST
+    return (
+        bool(files)
+        and not ctx.repo.has_folders(folder)
+        and all(layer_cache.source_kind(posixpath.basename(f)) is manifest for f in files)
+    )
 
 
 def _bind_sources(run: Instruction, workdir: str) -> list[tuple[str, str]]:

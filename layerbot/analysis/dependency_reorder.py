@@ -111,14 +111,16 @@ def _run_flags(run: Instruction) -> str:
 
 def _is_setup(command: Command, step: DependencyStep) -> bool:
     """Commands that prepare the install without reading the sources: ``export``, enabling
-    corepack, installing the package manager itself, or configuring it."""
+    corepack, installing the package manager itself, configuring it, or the tool's own set-up
+    (``cabal update``, ``conan profile detect``: the table's ``setup_subcommands``)."""
     if command.program in _NEUTRAL or command.program == "corepack":
         return True
     if command.program in _TOOL_INSTALLERS:
         return ecosystems.classify(command) is None
     if command.program in {"npm", "yarn", "pnpm"} and command.has_flag("-g", "--global"):
         return True
-    return command.program == step.command.program and command.subcommand == "config"
+    own = command.program == step.command.program
+    return own and command.subcommand in {"config", *step.ecosystem.setup_subcommands}
 
 
 def _leading_commands(run: Instruction, step: DependencyStep) -> list[Command]:
@@ -203,15 +205,20 @@ def _without_restore(ctx: DockerfileContext, fetch: DependencyFetch) -> list[str
     return changed.split("\n") if changed != text else None
 
 
+def _keeps_text(step: DependencyStep) -> bool:
+    """Whether the fix runs the install as written (an explicit download that may move) rather
+    than the ecosystem's dependency-only command."""
+    return step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely
+
+
 def _inserted_run(
     project: DockerfileContext, fetch: DependencyFetch, change_dir: str | None
 ) -> str:
     """The dependency-only RUN placed before the sources, with the original's set-up."""
     step = fetch.step
-    keeps_text = step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely
     command = (
         step.command.text
-        if keeps_text
+        if _keeps_text(step)
         else ecosystems.canonical_command(project, step.ecosystem, step)
     )
     leading = _leading_commands(fetch.run, step)
@@ -259,10 +266,46 @@ def _hazards(
         )
     if ecosystem is ecosystems.PIP and fetch.step.kind is StepKind.BUILD:
         reasons.extend(_requirements_not_the_metadata(project, fetch.step))
+    if ecosystem is ecosystems.CONAN:
+        reasons.extend(_conan_hazards(ctx, project, fetch))
+    if ecosystem is ecosystems.JULIA and "uuid" in project.toml_table("Project.toml"):
+        reasons.append(
+            "the project is a package (Project.toml has a `uuid`): Pkg may precompile it "
+            "with its dependencies, and its sources are not there yet"
+        )
     if ecosystem is ecosystems.MAVEN and "<module>" in (project.read("pom.xml") or ""):
         reasons.append(
             "`dependency:go-offline` cannot resolve sibling modules before they are built"
         )
+    return reasons
+
+
+_CONAN_OUTPUT = ("-of", "--output-folder", "-if", "--install-folder")
+
+
+def _conan_hazards(
+    ctx: DockerfileContext, project: DockerfileContext, fetch: DependencyFetch
+) -> list[str]:
+    """``conan install`` runs a conanfile.py's Python (``requirements()``, ``layout()``,
+    ``generate()``), which may read other project files; and it writes its generated files
+    into the output folder (or where it runs), which the later sources copy overwrites when
+    the build context has that folder and ``.dockerignore`` does not keep it out (Conan 2
+    docs, "conan install": ``--output-folder``)."""
+    reasons = []
+    if project.has("conanfile.py"):
+        reasons.append("conanfile.py is Python and may read other project files")
+    output = fetch.step.command.option(*_CONAN_OUTPUT) or "."
+    folder = posixpath.normpath(posixpath.join(fetch.command_dir, output))
+    if within(folder, fetch.project_dir):
+        relative = posixpath.relpath(folder, fetch.project_dir)
+        written = posixpath.normpath(posixpath.join(fetch.project or ".", relative))
+        if written == "." or not ecosystems.is_ignored(ecosystems.ignore_patterns(ctx), written):
+            place = "the project folder" if written == "." else f"`{written}`"
+            reasons.append(
+                f"it writes its generated files into {place}, which the sources copy replaces "
+                "when the build context holds them (a local build): keep it out with "
+                ".dockerignore"
+            )
     return reasons
 
 
@@ -380,6 +423,11 @@ def reorder_fix(
         kept = [n for n in range(copy.line, run.line) if n not in movable]
         named = fetch.command_dir != fetch.project_dir and fetch.command_dir == workdir
         change_dir = fetch.project_dir if fetch.project_dir != workdir and not named else None
+        elsewhere = change_dir is not None or fetch.command_dir != workdir
+        if _keeps_text(step) and step.ecosystem.folder_operand and elsewhere:
+            # `conan install ..` names its folder and writes its files relative to where it
+            # runs: inserted before the sources, it must run in the same folder, unmoved
+            return None
         rest_of_run = _without_download(ctx, fetch) or _without_restore(ctx, fetch)
         new_lines = [
             *head,
@@ -404,7 +452,7 @@ def reorder_fix(
 def cached_step(project: DockerfileContext, fetch: DependencyFetch) -> str:
     """The dependency command the fixed file runs before the sources (for the impact)."""
     step = fetch.step
-    if step.kind is StepKind.DOWNLOAD and step.ecosystem.moves_safely:
+    if _keeps_text(step):
         return step.command.text
     parts = ecosystems.canonical_command(project, step.ecosystem, step).split(" && ")
     return next((p for p in reversed(parts) if _is_dependency_command(p)), parts[-1])

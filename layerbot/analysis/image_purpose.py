@@ -14,7 +14,7 @@ import posixpath
 import re
 import shlex
 
-from layerbot.analysis import discovery, layer_cache
+from layerbot.analysis import discovery, ecosystems, layer_cache
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.record import Record
@@ -64,13 +64,19 @@ _BARE_STARTS = {
     "go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "dotnet", "mix", "sbt", "lein",
     "clojure", "clj", "stack", "cabal", "dart", "swift",
 }  # fmt: skip
+# Development modes of JVM frameworks run by the build tool, which recompile on every change
+# (Quarkus docs, "Dev mode": `quarkus:dev`, `quarkusDev`; Open Liberty, `liberty:dev`,
+# `libertyDev`).
+_DEV_MODE_TASKS = r"[\w.-]+:dev|\w+Dev"
 # Start commands that only print a message (`echo "not a runnable image"`): nothing to start.
 _NO_OP_STARTS = {"echo", "printf"}
+# Start commands that only copy files (`cp -r ./ /build` into a mounted folder): the image is
+# run for what its build produced, a builder, not an application.
+_COPY_STARTS = {"cp", "rsync"}
 # Go analysis tools that load packages through the toolchain (``go/packages`` runs ``go
 # list``): an image that installs one is a lint or analysis image and needs the compiler at
 # run time, whatever its entrypoint is called.
 _TOOLCHAIN_USING_TOOLS = ("golangci-lint", "staticcheck", "gosec", "govulncheck", "gopls")
-_WATCH_SUBCOMMANDS = {"cargo": "watch", "dotnet": "watch"}
 
 
 def _words(path: str) -> tuple[set[str], set[str]]:
@@ -111,6 +117,8 @@ class _Workbench(Record):
     def starts(self, command: Command, depth: int = 0) -> bool:
         program = command.program.lower()
         operands = [a for a in command.argv[1:] if not a.startswith("-")]
+        if program in _NODE_RUNNERS:  # `pnpm --filter web dev`: the script of a workspace
+            operands = ecosystems.node_runner_words(command)
         if program in _NODE_RUNNERS and re.match(_DEV_SCRIPTS, _script_name(operands)):
             return True
         inner = self._inner(command, program, operands)
@@ -123,10 +131,14 @@ class _Workbench(Record):
         if (program == "tail" and "/dev/null" in command.argv) or program == "sleep":
             return True
         sub = operands[0] if operands else ""
-        if sub and sub in (_TOOLCHAIN_TESTS.get(program), _WATCH_SUBCOMMANDS.get(program)):
-            return True
+        if sub == "watch" or (sub and sub == _TOOLCHAIN_TESTS.get(program)):
+            return True  # `cargo watch`, `dotnet watch`, `site watch`: rebuild on every change
         if sub and _REPL_SUBCOMMANDS.get(program) == sub:
             return True
+        if program in {"mvn", "mvnw", "gradle", "gradlew"} and any(
+            re.fullmatch(_DEV_MODE_TASKS, arg) for arg in operands
+        ):
+            return True  # `mvn quarkus:dev`, `gradle quarkusDev`: live reload of the sources
         if program == "sbt" and any(arg.startswith("~") for arg in operands):
             return True  # `sbt ~reStart`: sbt's triggered execution re-runs on file changes
         if program in {"next", "nuxt", "vite", "ng", "webpack", "nx"}:
@@ -224,6 +236,8 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
         started.append(Command(entry.argv, shlex.join(entry.argv)))
     if started and all(command.program in _NO_OP_STARTS for command in started):
         return "the start command only prints a message: the image starts nothing of its own"
+    if started and all(command.program in _COPY_STARTS for command in started):
+        return "the start command only copies files out: the image is run for its build output"
     for command in started:
         if workbench.starts(command):
             return f"the image starts `{command.program}`, a development or test command"
@@ -290,10 +304,16 @@ def _runs_build_task(argv: list[str]) -> bool:
 
 def _is_node_build(command: Command) -> bool:
     """``npm run build``, ``yarn build``, ``pnpm run compile``, ``bun run build``, ``bun build``
-    (Bun's bundler), ``npx tsc``, ``ng build``, ``npx nx build api``, ``turbo run build``..."""
+    (Bun's bundler), ``npx tsc``, ``ng build``, ``npx nx build api``, ``turbo run build``, and
+    the build of one workspace of a monorepo (``pnpm --filter api build``, ``pnpm -F api
+    build``, ``npm run build -w api``, ``yarn workspace api build``)..."""
     argv = list(command.argv[1:])
-    words = [arg for arg in argv if not arg.startswith("-")]
     program = command.program
+    words = (
+        ecosystems.node_runner_words(command)
+        if program in _NODE_RUNNERS
+        else [arg for arg in argv if not arg.startswith("-")]
+    )
     launchers = _NODE_RUNNERS | {"npx", "pnpx"}
     if program in launchers and words[:1] in (["run"], ["exec"]) and words[1:2]:
         words = words[1:] if words[1] in _TASK_RUNNER_BUILDERS else words  # `pnpm exec nx`
@@ -305,7 +325,8 @@ def _is_node_build(command: Command) -> bool:
         if words[:1] in (["run"], ["run-script"]):
             words = words[1:]
         script = words[0] if words else ""
-        return script in _NODE_BUILD_SCRIPTS or script.startswith("build:")
+        # `build:prod`, `web:build`: a build script of a namespace or a variant
+        return script in _NODE_BUILD_SCRIPTS or "build" in script.split(":")
     if program in {"npx", "pnpx"}:
         return bool(words) and words[0] in _NODE_BUILDERS
     return program in _NODE_BUILDERS and words[:1] != ["serve"]
@@ -424,6 +445,11 @@ def source_build(shipped: ShippedImage, toolchain: Toolchain) -> Instruction | N
     # start command compiles are mounted at run time, a development container.
     if entry is not None and len(entry.argv) > 1 and _copies_code(shipped):
         runs = _RUNS_FROM_SOURCES.get(posixpath.basename(entry.program), set())
-        if any(arg in runs for arg in entry.argv[1:3]):
+        # `mvn -q compile exec:java`: a lifecycle phase in a JVM build tool's start command
+        # compiles at start (`exec:java` alone runs the classes a build made: Exec Maven
+        # Plugin docs, `exec:java` executes phase validate only)
+        start = Command(entry.argv, shlex.join(entry.argv))
+        compiles = toolchain in JVM_TOOLCHAINS and _builds(start, toolchain)
+        if compiles or any(arg in runs for arg in entry.argv[1:3]):
             return entry.instruction
     return None

@@ -190,7 +190,8 @@ class RepoView:
 
     ``paths`` are repository-relative POSIX paths. ``reader`` returns a file's text or
     ``None`` when it cannot be read; results are cached, so a rule may ask twice for free.
-    Rules ask through :meth:`exists`, :meth:`read` and :meth:`in_dir` only, so a view can also
+    Rules ask through :meth:`exists`, :meth:`read`, :meth:`in_dir` and :meth:`has_folders`
+    only, so a view can also
     be backed by a working tree asked file by file (``layerbot.check.LocalRepoView``).
 
     ``pipeline_facts`` are the root CI configuration's facts when the shell already knows them
@@ -226,6 +227,11 @@ class RepoView:
         """Paths directly inside ``directory`` ('' or '.' for the root)."""
         base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/")
         return sorted(p for p in self._paths if posixpath.dirname(p) == base)
+
+    def has_folders(self, directory: str) -> bool:
+        """Whether ``directory`` holds folders (with files in them)."""
+        base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/") + "/"
+        return any(p.startswith(base) and "/" in p[len(base) :] for p in self._paths)
 
 
 class ListedRepoView(RepoView):
@@ -284,3 +290,7 @@ class ListedRepoView(RepoView):
             return []
         base = parts[0] + "/" if parts[0] else ""
         return sorted(base + name for name, is_file in self._entries(parts[0]).items() if is_file)
+
+    def has_folders(self, directory: str) -> bool:
+        parts = self._split(posixpath.join(directory or ".", "x"))
+        return parts is not None and not all(self._entries(parts[0]).values())

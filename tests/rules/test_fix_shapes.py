@@ -207,7 +207,7 @@ def test_every_ecosystem_has_a_cache_mount_case_with_a_fix() -> None:
         if line.startswith("RUN")
         for step in _steps(line)
     }
-    assert covered == {e.name for e in ecosystems.ECOSYSTEMS}
+    assert covered == {e.name for e in ecosystems.ECOSYSTEMS if e.cache_dirs}
 
 
 def _mounts(line: str) -> str:

@@ -24,9 +24,11 @@ from layerbot.analysis.ecosystems.steps import (
 from layerbot.analysis.ecosystems.table import (
     BUN,
     BUNDLER,
+    CABAL,
     CARGO,
     COMMON_DOCKERIGNORE,
     COMPOSER,
+    CONAN,
     CONDA,
     CPANM,
     DOTNET,
@@ -152,6 +154,13 @@ def _workspace_patterns(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[st
     return [str(entry) for entry in declared]
 
 
+def declares_node_workspaces(ctx: DockerfileContext) -> bool:
+    """Whether the Node project is a monorepo of workspaces (``packages`` in
+    pnpm-workspace.yaml, which may hold settings alone, or ``workspaces`` in package.json):
+    each workspace has its own dependencies."""
+    return bool(_workspace_patterns(ctx, PNPM) or _workspace_patterns(ctx, NPM))
+
+
 def _pnpm_workspaces(text: str | None) -> list[str]:
     return list(_pnpm_packages(text)) if text is not None else []
 
@@ -223,7 +232,56 @@ def local_inputs(
         return _bundler_local_inputs(ctx)
     if ecosystem is CONDA:
         return _conda_pip_inputs(ctx, conda_file(step.command) if step else "environment.yml")
+    if ecosystem is CONAN and step is not None:
+        return _conan_profile_files(ctx, step)
+    if ecosystem is CABAL:
+        return _cabal_project_packages(ctx)
     return []
+
+
+def _cabal_project_packages(ctx: DockerfileContext) -> list[str]:
+    """The packages cabal.project names besides the folder's own (``packages: server/
+    client/``, ``packages: */*.cabal``; Cabal docs, "cabal.project files": ``packages``, its
+    values on the field's line and the indented lines after it): each needs its .cabal file
+    for any build of the project, dependencies alone included."""
+    found: list[str] = []
+    inside = False
+    for line in (ctx.read("cabal.project") or "").splitlines():
+        field = re.match(r"packages:(.*)", line)
+        if field:
+            inside, values = True, field.group(1)
+        elif inside and line[:1] in {" ", "\t"}:
+            values = line
+        else:
+            inside = False
+            continue
+        own = {".", "./", "*.cabal", "./*.cabal"}
+        found.extend(v for v in values.split() if v not in own and v not in found)
+    return found
+
+
+# Options naming a profile or lock file (Conan 2 docs, "conan install": `-pr`, `-pr:b`,
+# `-pr:h`, `-pr:a`, `-l`; Conan 1: `--profile`, `--lockfile`).
+_CONAN_FILE_OPTIONS = frozenset(
+    {"-pr", "--profile", "-pr:b", "-pr:h", "-pr:a", "--profile:build", "--profile:host"}
+    | {"--profile:all", "-l", "--lockfile"}
+)
+
+
+def _conan_profile_files(ctx: DockerfileContext, step: DependencyStep) -> list[str]:
+    """Profiles and lock files of the project a ``conan install`` reads: a path
+    (``--profile=../tmp/linux``) or a file of the project's folder (``-pr ci-profile``); a
+    plain name otherwise is a profile of the Conan home (``default``)."""
+    argv = step.command.argv
+    found = []
+    for index, arg in enumerate(argv):
+        name, equals, value = arg.partition("=")
+        if name not in _CONAN_FILE_OPTIONS:
+            continue
+        value = value if equals else (argv[index + 1] if index + 1 < len(argv) else "")
+        if value and ("/" in value or ctx.has(value)) and value not in found:
+            found.append(value)
+    return found
 
 
 def _conda_pip_inputs(ctx: DockerfileContext, name: str) -> list[str]:

@@ -18,24 +18,31 @@ from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.ecosystems.table import (
     BUN,
     BUNDLER,
+    CABAL,
     CARGO,
     COMPOSER,
+    CONAN,
     CONDA,
     CPANM,
     DENO,
     DOTNET,
     GO,
     GRADLE,
+    JULIA,
     MAVEN,
     MIX,
+    NIMBLE,
     NPM,
+    OPAM,
     PDM,
     PIP,
     PIPENV,
     PNPM,
     POETRY,
     PUB,
+    RENV,
     SBT,
+    SHARDS,
     STACK,
     SWIFTPM,
     UV,
@@ -81,6 +88,20 @@ _NODE_VALUE_FLAGS = frozenset(
     | {"--registry", "--cache", "--userconfig", "--omit", "--include", "--network-timeout"}
     | {"--fetch-timeout", "--store-dir", "--modules-dir", "--reporter", "--cache-folder"}
 )
+
+
+def node_runner_words(command: Command) -> list[str]:
+    """The words of an npm, Yarn, pnpm or Bun command after its options and the workspace it
+    selects: ``pnpm --filter api run build`` and ``npm run build -w api`` give ``run build``,
+    ``yarn workspace api build`` gives ``build`` (pnpm docs, "Filtering": ``--filter``/``-F``;
+    npm docs, "workspaces": ``-w``/``--workspace``; Yarn docs, ``yarn workspace <name>
+    <command>`` and ``yarn workspaces foreach``)."""
+    words = command.arguments(_NODE_VALUE_FLAGS)
+    if words[:1] == ["workspace"]:
+        return words[2:]
+    return words[2:] if words[:2] == ["workspaces", "foreach"] else words
+
+
 _MAVEN_VALUE_FLAGS = frozenset(
     {"-s", "--settings", "-gs", "-f", "--file", "-P", "-pl", "--projects", "-T", "-rf", "-l"}
 )
@@ -129,6 +150,8 @@ def named_folder(step: DependencyStep) -> str | None:
     """The project's folder as a folder option names it, from where the command runs
     (``mvn -f service/pom.xml``: ``service``; ``gradle -p backend``: ``backend``)."""
     value = step.command.option(*step.ecosystem.folder_options)
+    if not value and step.ecosystem.folder_operand:
+        value = next(iter(_local_targets(step)), None)
     if not value:
         return None
     name = posixpath.basename(value.rstrip("/"))
@@ -503,6 +526,150 @@ def _deno(command: Command) -> StepKind | None:
     return StepKind.DOWNLOAD if words[:1] in (["cache"], ["compile"]) and words[1:] else None
 
 
+# --- R, Haskell (Cabal), Julia, OCaml, Crystal, Nim, C/C++ ----------------------------------
+
+
+def _inline_code(command: Command) -> list[str]:
+    """The code ``R -e``, ``Rscript -e`` or ``julia -e`` runs (``R --vanilla -e
+    "renv::restore()"``, ``julia --project -e 'using Pkg; Pkg.instantiate()'``)."""
+    argv = command.argv
+    flags = {"-e", "--expr", "--eval", "-E"}
+    return [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg in flags]
+
+
+def _renv(command: Command) -> StepKind | None:
+    """``renv::restore()`` run from the command line installs what renv.lock records (renv
+    docs, "Using renv with Docker"); other R code (``install.packages('renv')``) is not the
+    project's install."""
+    restores = any(re.search(r"\brenv::restore\s*\(", e) for e in _inline_code(command))
+    return StepKind.DOWNLOAD if restores else None
+
+
+# cabal options whose value is the next argument (Cabal docs, "cabal build" and the project
+# configuration flags).
+_CABAL_VALUE_FLAGS = _valued(CABAL) | {"-j", "--jobs", "--ghc-options", "--installdir"}
+_CABAL_VALUE_FLAGS |= {"--install-method", "--overwrite-policy", "--builddir", "--index-state"}
+_CABAL_BUILDS = frozenset({"build", "v2-build", "new-build", "install", "v2-install"})
+_CABAL_BUILDS |= {"new-install", "test", "v2-test", "run", "v2-run"}
+
+
+def _cabal(command: Command) -> StepKind | None:
+    """``cabal build|install --only-dependencies`` builds the dependencies alone; ``cabal
+    build``, ``test`` and ``run`` (with a target or none: ``all``, ``exe:api`` are components
+    of the project) and ``cabal install`` of the project download them as part of the build.
+    ``cabal install alex happy`` installs named packages from Hackage: tools, not the
+    project (a target that is a path, a component ``exe:api`` or ``all`` is the project's)."""
+    words = command.arguments(_CABAL_VALUE_FLAGS)
+    if not words or words[0] not in _CABAL_BUILDS:
+        return None
+    if command.has_flag("--offline"):
+        return None
+    if command.has_flag("--only-dependencies", "--dependencies-only"):
+        return StepKind.DOWNLOAD
+    installs = words[0] in {"install", "v2-install", "new-install"}
+    project = all(t in {"all", "."} or ":" in t or t.startswith(("./", "/")) for t in words[1:])
+    return StepKind.BUILD if project or not installs else None
+
+
+def _julia(command: Command) -> StepKind | None:
+    """``julia --project=. -e 'using Pkg; Pkg.instantiate()'`` (or ``Pkg.activate(".")``
+    first) installs the project's packages (Pkg docs, ``Pkg.instantiate``); without a project
+    it would instantiate the default environment, not the project's, and ``Pkg.add`` adds
+    named packages."""
+    code = " ".join(_inline_code(command))
+    if not re.search(r"\bPkg\.instantiate\s*\(", code):
+        return None
+    active = any(a == "--project" or a.startswith("--project=") for a in command.argv)
+    return StepKind.DOWNLOAD if active or "Pkg.activate(" in code else None
+
+
+# opam options whose value is the next argument (opam manual, "opam install").
+_OPAM_VALUE_FLAGS = _valued(OPAM) | {"--switch", "--root", "-j", "--jobs", "--criteria"}
+
+
+def _local_path(word: str) -> bool:
+    return (
+        word in {".", ".."}
+        or word.startswith(("./", "../", "/"))
+        or word.endswith(("conanfile.txt", "conanfile.py", ".opam"))
+    )
+
+
+def _opam(command: Command) -> StepKind | None:
+    """``opam install . --deps-only`` installs the dependencies of the folder's opam files;
+    ``opam install .`` (or ``./app.opam``) builds and installs the project with them; ``opam
+    install dune core`` installs named packages, not the project's."""
+    words = command.arguments(_OPAM_VALUE_FLAGS)
+    if words[:1] != ["install"] or not words[1:]:
+        return None
+    if not all(_local_path(w) for w in words[1:]):
+        return None
+    return StepKind.DOWNLOAD if command.has_flag("--deps-only") else StepKind.BUILD
+
+
+def _shards(command: Command) -> StepKind | None:
+    """``shards install`` (``shards`` alone runs it) and ``shards update`` install the
+    dependencies; ``shards build`` and ``shards run`` install the missing ones first (shards
+    manual)."""
+    words = command.arguments()
+    if not words or words[0] in {"install", "update"}:
+        return StepKind.DOWNLOAD
+    return StepKind.BUILD if words[0] in {"build", "run"} else None
+
+
+def _nimble(command: Command) -> StepKind | None:
+    """``nimble install -d`` installs only the dependencies of the folder's package; ``nimble
+    build``, ``run``, ``test`` and ``install`` of that package install them as part of the
+    build; ``nimble install jester`` installs a named package (nimble(1))."""
+    words = command.arguments()
+    if not words:
+        return None
+    if words[0] == "install":
+        if words[1:]:
+            return None  # named packages: a tool or a library, not the folder's package
+        only = command.has_flag("-d", "--depsOnly", "--deps-only")
+        return StepKind.DOWNLOAD if only else StepKind.BUILD
+    return StepKind.BUILD if words[0] in {"build", "run", "test"} else None
+
+
+# conan options whose value is the next argument (Conan 2 docs, "conan install"; Conan 1's
+# `-if`, `-g`, `-e`).
+_CONAN_VALUE_FLAGS = frozenset(
+    {"-s", "--settings", "-o", "--options", "-pr", "--profile", "-b", "--build", "-of"}
+    | {"--output-folder", "-if", "--install-folder", "-g", "--generator", "-r", "--remote"}
+    | {"-e", "--env", "-c", "--conf", "-l", "--lockfile", "-d", "--deployer", "-f"}
+    | {"--format", "-pr:b", "-pr:h", "-pr:a", "-s:b", "-s:h", "-o:b", "-o:h", "-c:b", "-c:h"}
+    | {"--profile:build", "--profile:host", "--lockfile-out", "--name", "--version"}
+)
+
+
+def _conan(command: Command) -> StepKind | None:
+    """``conan install <folder>`` installs the requirements of the recipe there, and nothing of
+    the project; a package reference (``conan install zlib/1.3@``) or ``--requires`` installs
+    named packages."""
+    words = command.arguments(_CONAN_VALUE_FLAGS)
+    if words[:1] != ["install"] or command.option("--requires", "--tool-requires"):
+        return None
+    targets = words[1:]
+    return StepKind.DOWNLOAD if targets and all(_local_path(t) for t in targets) else None
+
+
+# Options whose value is the next argument, for the ecosystems whose install names the
+# project's folder as an operand.
+_FOLDER_OPERAND_VALUE_FLAGS = {"opam": _OPAM_VALUE_FLAGS, "conan": _CONAN_VALUE_FLAGS}
+
+
+def _local_targets(step: DependencyStep) -> list[str]:
+    """The operands of an install that name a local folder or manifest (``conan install ..``,
+    ``opam install ./api``)."""
+    words = step.command.arguments(_FOLDER_OPERAND_VALUE_FLAGS.get(step.ecosystem.name, set()))
+    return [w for w in words[1:] if _local_path(w)]
+
+
+def _is_r(command: Command) -> bool:
+    return command.program in {"R", "Rscript"}
+
+
 def _program_is(*names: str) -> Callable[[Command], bool]:
     return lambda command: command.program in names
 
@@ -543,6 +710,13 @@ _CLASSIFIERS: tuple[_Classifier, ...] = (
     (_program_is("cpanm"), CPANM, _cpanm),
     (_program_is("carton"), CPANM, _carton),
     (_program_is("deno"), DENO, _deno),
+    (_is_r, RENV, _renv),
+    (_program_is("cabal"), CABAL, _cabal),
+    (_program_is("julia"), JULIA, _julia),
+    (_program_is("opam"), OPAM, _opam),
+    (_program_is("shards"), SHARDS, _shards),
+    (_program_is("nimble"), NIMBLE, _nimble),
+    (_program_is("conan"), CONAN, _conan),
 )
 
 

@@ -18,8 +18,11 @@ Cargo.lock), Bundler (Gemfile, Gemfile.lock, *.gemspec), Mix (mix.exs, mix.lock)
 (composer.json, composer.lock), NuGet/.NET (*.sln, *.csproj, NuGet.config, Directory.*.props,
 global.json), Stack (stack.yaml, stack.yaml.lock, package.yaml, *.cabal), sbt (build.sbt,
 project/), Dart pub (pubspec.yaml, pubspec.lock), SwiftPM (Package.swift, Package.resolved),
-Perl's cpanm and Carton (cpanfile, cpanfile.snapshot) and Deno (deno.json, deno.jsonc,
-deno.lock, package.json).
+Perl's cpanm and Carton (cpanfile, cpanfile.snapshot), Deno (deno.json, deno.jsonc,
+deno.lock, package.json), renv (renv.lock, .Rprofile, renv/activate.R, renv/settings.json),
+Cabal (*.cabal, cabal.project, cabal.project.freeze), Julia (Project.toml, Manifest.toml),
+opam (*.opam), Shards (shard.yml, shard.lock), Nimble (*.nimble) and Conan (conanfile.txt,
+conanfile.py); each entry cites its tool's documentation.
 """
 
 from __future__ import annotations
@@ -52,6 +55,11 @@ class Ecosystem(Record):
     ``moves_safely`` says whether the install itself can run before the sources arrive
     (Composer's runs scripts and builds the autoloader, so its fix inserts a
     dependency-only install instead of moving the original).
+    ``setup_subcommands`` are the tool's subcommands that prepare an install without reading
+    the project (``cabal update`` fetches the package index, ``conan profile detect`` writes a
+    profile): a fix running the install earlier runs them before it too.
+    ``folder_operand`` says the install names the project's folder (or its manifest) as its
+    first operand (``conan install ..``, ``opam install ./api``): the project is there.
     ``toolchain_images`` are the image repositories whose toolchain builds the ecosystem's
     projects (what a builder stage starts from, and what should not ship);
     ``runtime_images`` the repositories a built artifact runs on instead, smallest first
@@ -62,6 +70,7 @@ class Ecosystem(Record):
         "cache_dirs",
         "command",
         "dockerignore",
+        "folder_operand",
         "folder_options",
         "install_dirs",
         "kept_flags",
@@ -73,6 +82,7 @@ class Ecosystem(Record):
         "moves_safely",
         "name",
         "runtime_images",
+        "setup_subcommands",
         "store_is_cache",
         "toolchain_images",
     )
@@ -95,6 +105,8 @@ class Ecosystem(Record):
         store_is_cache: bool = False,
         toolchain_images: tuple[str, ...] = (),
         runtime_images: tuple[str, ...] = (),
+        setup_subcommands: tuple[str, ...] = (),
+        folder_operand: bool = False,
     ) -> None:
         self.name: Final = name
         self.label: Final = label
@@ -112,6 +124,8 @@ class Ecosystem(Record):
         self.store_is_cache: Final = store_is_cache
         self.toolchain_images: Final = toolchain_images
         self.runtime_images: Final = runtime_images
+        self.setup_subcommands: Final = setup_subcommands
+        self.folder_operand: Final = folder_operand
 
 
 _PYTHON_IGNORES = (
@@ -520,6 +534,164 @@ DENO = Ecosystem(
     toolchain_images=("denoland/deno",),
     runtime_images=("denoland/deno",),
 )
+# R with renv: `renv::restore()` installs the package versions renv.lock records into the
+# project library `renv/library`; the project's `.Rprofile` sources `renv/activate.R`, which
+# bootstraps renv and reads `renv/settings.json`. renv's guide "Using renv with Docker"
+# copies exactly these four files, restores, then copies the rest
+# (<https://rstudio.github.io/renv/articles/docker.html>). No cache folder: renv's package
+# cache (~/.cache/R/renv) is linked into the project library by symlinks on Linux (renv docs,
+# "Package cache"), so a cache mount there would leave the library's links dangling.
+RENV = Ecosystem(
+    name="renv",
+    label="R (renv)",
+    markers=("renv.lock",),
+    manifests=("renv.lock", ".Rprofile", "renv/activate.R", "renv/settings.json"),
+    command='R -e "renv::restore()"',
+    cache_dirs=(),
+    dockerignore=("renv/library", "renv/staging", ".Rhistory", ".Rproj.user"),
+    install_dirs=("renv/library",),
+    toolchain_images=("rocker/r-ver", "r-base"),
+    runtime_images=("rocker/r-ver",),
+)
+# Haskell with Cabal: `cabal build --only-dependencies` (and `cabal install
+# --only-dependencies`) builds the dependencies of the project's packages alone; a plain
+# `cabal build` or `cabal install` builds them as part of building the project (Cabal docs,
+# "cabal build": `--only-dependencies`: <https://cabal.readthedocs.io/en/stable/cabal-commands.html>).
+# The project is the *.cabal files, cabal.project (with .local) and the versions `cabal
+# freeze` pins in cabal.project.freeze. `cabal update` downloads the package index, which
+# the dependency build needs first. No cache folder: the downloads and the index live in
+# ~/.cabal/packages or, with cabal 3.10's XDG layout, ~/.cache/cabal/packages (Cabal docs,
+# "Configuration": directories), and the index a separate `cabal update` wrote would be
+# hidden under a mount.
+CABAL = Ecosystem(
+    name="cabal",
+    label="Cabal (Haskell)",
+    markers=("cabal.project", "*.cabal"),
+    manifests=("*.cabal", "cabal.project", "cabal.project.freeze", "cabal.project.local"),
+    command="cabal build --only-dependencies",
+    # Cabal docs, "cabal build" and the project configuration flags: what the build compiles
+    # the dependencies for (tests, benchmarks, flags, constraints, optimisation, compiler).
+    kept_flags=(
+        *("--enable-tests", "--enable-benchmarks", "--disable-tests", "--disable-benchmarks"),
+        *("-O0", "-O1", "-O2", "--enable-optimization", "--disable-optimization"),
+        *("--enable-executable-static", "--allow-newer", "--allow-older"),
+    ),
+    kept_options=("-f", "--flags", "--constraint", "-w", "--with-compiler"),
+    folder_options=("--project-file",),
+    cache_dirs=(),
+    dockerignore=("dist-newstyle", "dist", ".ghc.environment.*"),
+    setup_subcommands=("update", "user-config"),
+    toolchain_images=("haskell",),
+    runtime_images=("debian",),
+)
+# Julia: `Pkg.instantiate()` downloads and installs the packages Manifest.toml records (or
+# resolves them from Project.toml without one) for the active project, which `--project`
+# (or `Pkg.activate`) names (Pkg docs, "API Reference": `Pkg.instantiate`,
+# <https://pkgdocs.julialang.org/v1/api/>; Julia manual, "Command-line interface":
+# `--project`). The packages go into the depot (~/.julia), which is also where the
+# application loads them from at run time: no cache mount.
+JULIA = Ecosystem(
+    name="julia",
+    label="Julia (Pkg)",
+    markers=("Project.toml",),
+    manifests=("Project.toml", "Manifest.toml", "JuliaProject.toml", "JuliaManifest.toml"),
+    command="julia --project=. -e 'using Pkg; Pkg.instantiate()'",
+    cache_dirs=(),
+    dockerignore=(),
+    toolchain_images=("julia",),
+    runtime_images=("julia",),
+)
+# OCaml with opam: `opam install . --deps-only` installs the dependencies the opam files of
+# the folder declare and not the packages themselves (opam manual, "opam install":
+# `--deps-only`, and installing from a local folder: <https://opam.ocaml.org/doc/man/opam-install.html>);
+# `opam install .` builds and installs the project with them. `opam update`, `opam init`,
+# `opam switch`, `opam repository` and `opam option` prepare the package repository and the
+# compiler. No cache folder: the
+# ocaml/opam images run as the `opam` user with OPAMROOT in its home.
+OPAM = Ecosystem(
+    name="opam",
+    label="opam (OCaml)",
+    markers=("*.opam", "opam"),
+    manifests=("*.opam", "opam", "*.opam.locked"),
+    command="opam install . --deps-only",
+    # opam manual, "opam install": the test and doc dependencies, lock files, answers.
+    kept_flags=(
+        *("--with-test", "-t", "--with-doc", "-d", "--with-dev-setup", "--locked"),
+        *("-y", "--yes", "--confirm-level=unsafe-yes"),
+    ),
+    kept_options=("--lock-suffix",),
+    cache_dirs=(),
+    dockerignore=("_build", "_opam"),
+    setup_subcommands=("update", "init", "switch", "repository", "option"),
+    folder_operand=True,
+    toolchain_images=("ocaml/opam",),
+    runtime_images=("debian", "alpine"),
+)
+# Crystal with Shards: `shards install` installs the dependencies shard.lock records (resolving
+# shard.yml without one) into `lib/`; `shards build` "ensures all dependencies are installed"
+# before compiling the targets (shards manual: <https://crystal-lang.org/reference/man/shards/>).
+# Shards keeps its clones in SHARDS_CACHE_PATH, ~/.cache/shards by default (shards README,
+# "Environment variables"), and copies them into lib/.
+SHARDS = Ecosystem(
+    name="shards",
+    label="Shards (Crystal)",
+    markers=("shard.yml",),
+    manifests=("shard.yml", "shard.lock", "shard.override.yml"),
+    command="shards install",
+    # shards manual, "install": production mode, a frozen lock, what it runs.
+    kept_flags=(
+        *("--production", "--frozen", "--without-development", "--skip-postinstall"),
+        *("--skip-executables", "--ignore-crystal-version"),
+    ),
+    cache_dirs=("/root/.cache/shards",),
+    dockerignore=("lib", ".shards"),
+    install_dirs=("lib",),
+    toolchain_images=("crystallang/crystal", "84codes/crystal"),
+    runtime_images=("alpine", "debian"),
+)
+# Nim with Nimble: `nimble install -d` (`--depsOnly`) installs only the dependencies of the
+# package in the folder; `nimble build`, `nimble install` and `nimble run` install the
+# missing ones as part of building it (nimble(1): "install [-d, --depsOnly] Installs only
+# dependencies of the package"; Nimble README, "Dependencies"). The packages go into
+# ~/.nimble (or `nimbledeps` beside the .nimble file), where the compiler reads them: no cache
+# mount.
+NIMBLE = Ecosystem(
+    name="nimble",
+    label="Nimble (Nim)",
+    markers=("*.nimble",),
+    manifests=("*.nimble", "nimble.lock", "nimble.paths"),
+    # `-y` answers nimble's prompts, which a build cannot
+    command="nimble install -d -y",
+    kept_flags=("-l", "--localdeps"),
+    cache_dirs=(),
+    dockerignore=("nimcache", "nimbledeps"),
+    install_dirs=("nimbledeps",),
+    setup_subcommands=("refresh",),
+    toolchain_images=("nimlang/nim",),
+    runtime_images=("alpine", "debian"),
+)
+# C and C++ with Conan: `conan install <path>` installs (downloads, or builds with `--build`)
+# the requirements of the recipe in that folder, conanfile.txt or conanfile.py, and writes
+# the generated files (toolchain, dependency files) to the current folder (Conan 1: `-if`
+# changes it) or the `--output-folder` (Conan 2); it does not build the project (Conan 2
+# docs, "conan install": <https://docs.conan.io/2/reference/commands/install.html>; Conan 1
+# docs, "conan install"). Its settings, options, profiles and `--build` policy decide which
+# binaries it installs, so a fix moves the command as written or offers none. `conan
+# profile` and `conan remote` prepare it. No cache folder: the Conan cache (~/.conan,
+# ~/.conan2) is where the build links the libraries from.
+CONAN = Ecosystem(
+    name="conan",
+    label="Conan (C/C++)",
+    markers=("conanfile.txt", "conanfile.py"),
+    manifests=("conanfile.txt", "conanfile.py", "conan.lock", "conandata.yml"),
+    command="conan install .",
+    cache_dirs=(),
+    dockerignore=("build", "CMakeUserPresets.json"),
+    setup_subcommands=("profile", "remote", "config"),
+    folder_operand=True,
+    toolchain_images=("gcc", "conanio/gcc13", "conanio/clang16"),
+    runtime_images=("debian",),
+)
 ECOSYSTEMS: tuple[Ecosystem, ...] = (
     GO,
     NPM,
@@ -545,6 +717,13 @@ ECOSYSTEMS: tuple[Ecosystem, ...] = (
     SWIFTPM,
     CPANM,
     DENO,
+    RENV,
+    CABAL,
+    JULIA,
+    OPAM,
+    SHARDS,
+    NIMBLE,
+    CONAN,
 )
 
 COMMON_DOCKERIGNORE = (
@@ -609,6 +788,7 @@ CACHE_RELOCATING_VARIABLES = frozenset(
         "NUGET_PACKAGES",
         "PERL_CPANM_HOME",
         "DENO_DIR",
+        "SHARDS_CACHE_PATH",
     }
 )
 

@@ -4,9 +4,14 @@
 Flags a `RUN` that downloads dependencies (`go mod download`/`go build`, `npm ci`, `yarn`,
 `pnpm install`, `pip install -r`, `poetry`/`uv`/`pdm`/`pipenv` installs, `mvn`, `gradle`,
 `cargo build`/`cargo fetch`, `bundle install`, `composer install`, `dotnet restore`, `stack
-build`, `sbt update`/`sbt compile`, `dart pub get`, `swift package resolve`/`swift build`)
-without a `--mount=type=cache` on the package manager's download cache. Severity `info`: advice
-that is fine to ignore.
+build`, `sbt update`/`sbt compile`, `dart pub get`, `swift package resolve`/`swift build`,
+`shards install`) without a `--mount=type=cache` on the package manager's download cache.
+Severity `info`: advice that is fine to ignore.
+
+Package managers with no download cache apart from what the build or the application reads
+later raise nothing: renv (its cache is linked into the project library), Cabal (the index a
+separate `cabal update` wrote would be hidden), Julia's depot, opam's root, Nimble's package
+folder and Conan's cache hold what the build links against or the application loads.
 
 It stays quiet when the install disables or deletes its own cache (`pip --no-cache-dir`,
 `PIP_NO_CACHE_DIR`, `uv --no-cache`, `npm cache clean`, `yarn cache clean`, `composer clear-
@@ -223,6 +228,8 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
         ]
         for step in [*steps, *readers]:
             owner = _cache_owner(step)
+            if not owner.cache_dirs:
+                continue  # no folder a mount could hold (the ecosystem table says why)
             if owner.store_is_cache:
                 store_programs.setdefault(step.command.program, step)
             key = (owner.name, 0 if owner.store_is_cache else run.line)

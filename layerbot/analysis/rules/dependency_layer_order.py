@@ -12,7 +12,10 @@ before them. Three kinds of step count:
   dependency:go-offline`, `gradle dependencies`, `cpanm --installdeps .`, `carton install`,
   `deno install`, and `deno cache main.ts`/`deno install --entrypoint main.ts`, which fetch
   the graph of the files they name: `COPY deps.ts .` then `deno cache deps.ts` is the
-  dependency step) after a copy of the whole project: `COPY . .`,
+  dependency step; `R -e "renv::restore()"`/`Rscript -e …`, `cabal build|install
+  --only-dependencies`, `julia --project -e 'using Pkg; Pkg.instantiate()'`, `opam install .
+  --deps-only`, `shards install`, `nimble install -d`, `conan install .`/`conan install ..`)
+  after a copy of the whole project: `COPY . .`,
   `COPY . /app`, `ADD . …`, or a folder copied as the project (`COPY services/api ./`, `COPY
   frontend/ ./`);
 - a build that downloads as a side effect (`go build|install|run|test|generate|get`, `go mod
@@ -22,7 +25,8 @@ before them. Three kinds of step count:
   build|assemble|bootJar` (the wrapper download counts too), `cargo build`, `cargo install
   --path`, `dotnet build|publish`, `poetry install`, `uv sync`, `pdm install`, `stack
   build|install|test`, `sbt compile|test|package|assembly|stage`, `swift build|test|run`, `pip
-  install .`, `python setup.py install|develop`, `cpanm .`) after any copy into the project
+  install .`, `python setup.py install|develop`, `cpanm .`, `cabal build|install|test|run`,
+  `opam install .`, `shards build`, `nimble build|install|run|test`) after any copy into the project
   (`COPY src ./src` counts) or with the sources bind-mounted (`RUN --mount=type=bind`);
 - a `make <target>` whose recipe in the project's Makefile runs one of those builds
   (`make build` running `go build`): the Makefile's targets, prerequisites, `$(MAKE)
@@ -56,8 +60,14 @@ Not flagged:
 - a Deno project with no deno.json, deno.jsonc or deno.lock: its modules are imported by URL
   in the sources, and nothing declares them to install first;
 - installing named packages (`npm install puppeteer@22`, `pnpm install sharp`, `stack
-  install alex happy`): a tool, not the project's manifests, so it neither counts as the
-  project's install nor prepares it;
+  install alex happy`, `cabal install alex happy`, `opam install dune`, `nimble install
+  jester`, `conan install zlib/1.3@` or `--requires`): a tool, not the project's manifests, so
+  it neither counts as the project's install nor prepares it;
+- a folder that holds dependency manifests only, no other file and no folder (`ADD conan
+  /src/conan` of a folder kept for the Conan recipe, then `conan install /src/conan`): it
+  brings no sources;
+- `Pkg.instantiate()` without a project (`--project` or `Pkg.activate`): it instantiates the
+  default environment, not the project's;
 - the cargo-chef planner: `COPY . .` before `cargo chef prepare` is intended, and
   `cargo chef cook` from the recipe is the dependency build;
 - a build whose `RUN` has a cache mount on the package manager's download cache
@@ -132,7 +142,18 @@ of the solution or project, `poetry install --no-root`, `uv sync --no-install-pr
 `npm ci`, `mix deps.get`, `cpanm --installdeps .` (with the cpanfile `--cpanfile` names),
 `deno install` (Deno 2 and later only: it does not exist on a `denoland/deno:1.x` image, and
 it installs only what deno.json's `imports` or package.json list, so a project importing by
-URL from its sources gets the finding without a fix). Composer always gets `composer install
+URL from its sources gets the finding without a fix), `cabal build --only-dependencies`
+(after the RUN's own `cabal update`, keeping `-O2`, `--enable-tests`, `-f` flags and
+constraints), `opam install . --deps-only` (keeping `--with-test`, `--with-doc`, `-y`),
+`nimble install -d -y`. The renv restore (with renv.lock, .Rprofile, renv/activate.R and
+renv/settings.json), Julia's instantiate (Project.toml, Manifest.toml), `shards install`
+(shard.yml, shard.lock) and `conan install` (conanfile.txt or conanfile.py) move as written:
+each is already its tool's dependency-only install. A `conan install` names its folder (`..`)
+and writes its generated files where it runs (or `--output-folder`), with settings, options,
+profiles and a `--build` policy that choose the binaries: it gets a fix only when it can run
+as written in the same folder before the sources (not in a folder a `WORKDIR` or `cd` after
+the copy enters), and none when it reads a profile or lock file of the project
+(`--profile=profiles/ci`). Composer always gets `composer install
 --no-scripts --no-autoloader` inserted, because its install runs scripts and builds the
 autoloader from the sources; a .NET build gets `--no-restore`, the restore being done
 (unless it names a runtime identifier, which the restore would need too).
@@ -175,14 +196,20 @@ marked **review** when that cannot be promised:
 - a multi-module Maven build (`dependency:go-offline` cannot resolve sibling modules before
   they are built);
 - Cargo's placeholder build (a build script, benches or examples the manifest names are not
-  there yet).
+  there yet);
+- a Julia project that is a package (`uuid` in Project.toml): Pkg precompiles the project
+  with its dependencies, and its sources are not there yet;
+- a `conan install` of a conanfile.py (Python that may read other project files), or one
+  writing its generated files into a folder of the project that `.dockerignore` does not
+  keep out (the sources copy would replace them with a local build's).
 
 There is no fix when the install reads more of the project than its manifests, since the
 inserted install would fail without it; the message names what it reads: a local package
 (`"shared": "file:../shared"` in package.json, `path = "libs/core"` in pyproject.toml, a
 Composer `path` repository, `-e ./lib` in a requirements file, a `replace` of a Go module by a
 folder, a gem's `path:`), the files a Gemfile's `gemspec` loads (`require_relative
-"lib/app/version"`), uv workspace members, or the manifests of Node and Cargo workspace
+"lib/app/version"`), uv workspace members, the packages a cabal.project names besides its
+own folder (`packages: server/ common/`), or the manifests of Node and Cargo workspace
 members named by a pattern (`packages/*`, in package.json, pnpm-workspace.yaml or Cargo.toml:
 listing them would mean walking the repository, and one `COPY packages/*/package.json` puts
 every file into one folder).
@@ -257,6 +284,17 @@ copied with the manifests.
 - Deno docs, "deno install" (without arguments, every dependency of deno.json and
   package.json; `--entrypoint`, the dependencies of the named files):
   <https://docs.deno.com/runtime/reference/cli/install/>
+- renv docs, "Using renv with Docker" (copy renv.lock, .Rprofile, renv/activate.R and
+  renv/settings.json, restore, then the rest):
+  <https://rstudio.github.io/renv/articles/docker.html>; Cabal docs, "cabal build"
+  (`--only-dependencies`) and `cabal update`:
+  <https://cabal.readthedocs.io/en/stable/cabal-commands.html>; Pkg docs, `Pkg.instantiate`:
+  <https://pkgdocs.julialang.org/v1/api/>; opam manual, "opam install" (`--deps-only`, a local
+  folder): <https://opam.ocaml.org/doc/man/opam-install.html>; shards manual (`install`, and
+  `build` "ensures all dependencies are installed"):
+  <https://crystal-lang.org/reference/man/shards/>; nimble(1) (`install -d, --depsOnly`,
+  `build`); Conan 2 docs, "conan install" (the recipe's folder, `--output-folder`, settings,
+  options, profiles, `--build`): <https://docs.conan.io/2/reference/commands/install.html>
 - setuptools docs, "Dependencies Management in setuptools" (`install_requires`, installed
   with the project) and "Configuring setuptools using pyproject.toml" (`dynamic` dependencies
   read from a file); pip docs, "Local project installs".

@@ -10,10 +10,15 @@ sbt image (`sbtscala/scala-sbt`, `hseeberger/scala-sbt`), `clojure`, `haskell`
 from the build context, and a step builds them (`go build`, `cargo build`, `mvn package`,
 `gradle bootJar`, `dotnet publish`, `npm run build`, `bun run build`, `tsc`, a monorepo build
 task (`nx build api`, `nx run api:build`, `nx run-many -t build`, `turbo run build`, `lerna run
-build`), `mix compile`, `mix release`, `sbt assembly`, `lein uberjar`, `clojure -T:build uber`,
+build`, the build of one workspace of a monorepo: `pnpm --filter api build`, `pnpm -F api
+build`, `npm run build -w api`, `yarn workspace api build`, `turbo run build --filter=api`;
+a namespaced build script: `web:build`, `build:prod`), `mix compile`, `mix release`, `sbt
+assembly`, `lein uberjar`, `clojure -T:build uber`,
 `stack build`, `cabal install`, `dart compile exe`, `swift build`, ..., exec-form `RUN
 ["gradle", "build"]` included) or the start command compiles them (`go run`, `cargo run`,
-`dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `mix run`, `mix phx.server`; an
+`dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `gradle run`, `mix run`, `mix
+phx.server`, a JVM build tool's start command with a lifecycle phase: `mvn compile
+exec:java`; an
 exec-form `ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker
 runs it) when more than the dependency manifests were copied (with only `go.mod` and `go.sum`
 in the image, the sources `go run` compiles are mounted at run time: a development container).
@@ -34,9 +39,13 @@ environment rather than an application:
   `ci/...`, `test/...`, `Dockerfile.test`, `Dockerfile.build`, or a final stage named for
   one (`FROM golang:1.22 AS dev`, `AS test`): it is what a plain `docker build` of the file
   builds (Docker docs, "Multi-stage builds": the last stage is the default target);
+- `mvn exec:java` alone as the start command: the Exec Maven Plugin's `exec:java` runs the
+  classes a build made and executes phase `validate` only, so nothing compiles in the image;
+  Maven is its launcher on purpose;
 - a start command that opens a workbench: a shell (`bash`, `sh`), `make`, a test runner
   (`pytest`, `go test`, `rspec`, `jest`, ...), a hot-reload loop (`air`, `nodemon`, `reflex`,
-  `dotnet watch`, `flask run --reload`, `uvicorn --reload`), a dev server (`npm run dev`,
+  `dotnet watch`, any `<tool> watch` such as a site generator's, `flask run --reload`,
+  `uvicorn --reload`), a dev server (`npm run dev`, `pnpm --filter web dev`,
   `manage.py runserver`, `rails server` with `RAILS_ENV=development`), a notebook server
   (`jupyter lab`, `python -m notebook`, `ipython`), `nx serve`, a test task (`gradle
   test`, `sbt test`, `stack test`, `dart test`, ...), a build tool's console (`stack ghci`,
@@ -46,7 +55,10 @@ environment rather than an application:
   are read apart and as the one command Docker runs (`ENTRYPOINT ["npm"]` + `CMD ["run",
   "dev"]`);
 - an entrypoint that only prints a message (`ENTRYPOINT echo "not a runnable image"`): the
-  image was built to run its checks;
+  image was built to run its checks; a start command that only copies files (`CMD ["cp",
+  "-r", "build/bin", "/out"]` into a mounted folder): the image is run for its build output;
+- a JVM framework's development mode run by the build tool (`mvn quarkus:dev`, `gradle
+  quarkusDev`, `mvn liberty:dev`), which recompiles on every change;
 - for the toolchain base only (not for build tools a `RUN` installs), a start command that
   is the interpreter or the toolchain itself with nothing to run (`CMD ["python"]` opens
   the prompt, `ENTRYPOINT ["go"]` waits for the `test ./...` a user passes): the image is
@@ -125,7 +137,10 @@ over (a launch profile, `--args`, build flags) gets no fix. Per ecosystem:
   Gradle settings) on `eclipse-temurin:<version>-jre`, the version taken from the build image
   or the build file.
 - Node: production dependencies only (`npm ci --omit=dev`, or the Yarn/pnpm equivalent) and
-  the build output folder the start command runs from, on `node:<version>-slim`.
+  the build output folder the start command runs from, on `node:<version>-slim`. No fix for a
+  monorepo of workspaces (`packages` in pnpm-workspace.yaml, `workspaces` in package.json):
+  the built workspace needs its own production install (`pnpm deploy --filter <name>
+  --prod`, `yarn workspaces focus --production`), which the message names.
 - .NET: the `dotnet publish -o` folder on `mcr.microsoft.com/dotnet/aspnet` (web projects) or
   `runtime`, at the project's `TargetFramework` version.
 - Bun and Elixir: guidance and no fix: the build output and production dependencies on the
@@ -191,6 +206,16 @@ part of the group.
 - npm docs, `npm start` runs the `start` script of package.json:
   <https://docs.npmjs.com/cli/commands/npm-start>
 - npm docs, `npm ci --omit=dev`: <https://docs.npmjs.com/cli/commands/npm-ci>
+- pnpm docs, "Filtering" (`--filter`, `-F`) and "pnpm deploy":
+  <https://pnpm.io/filtering>, <https://pnpm.io/cli/deploy>; npm docs, "workspaces" (`-w`,
+  `--workspace`): <https://docs.npmjs.com/cli/using-npm/workspaces>; Yarn docs, `yarn
+  workspace` and `yarn workspaces focus`: <https://yarnpkg.com/cli/workspaces/focus>
+- Quarkus docs, "Dev mode" (`quarkus:dev`, `quarkusDev`: live reload):
+  <https://quarkus.io/guides/maven-tooling#dev-mode>; Open Liberty, "dev mode"
+  (`liberty:dev`): <https://openliberty.io/docs/latest/development-mode.html>
+- Exec Maven Plugin, `exec:java` ("Invokes the execute phase validate prior to executing
+  itself", it runs already compiled classes):
+  <https://www.mojohaus.org/exec-maven-plugin/java-mojo.html>
 - Microsoft, ".NET container images" (sdk, aspnet, runtime):
   <https://learn.microsoft.com/dotnet/core/docker/container-images>
 - Image sizes in messages come from layerbot's approximate table of uncompressed image sizes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 
-from layerbot.analysis import project
+from layerbot.analysis import ecosystems, project
 from layerbot.analysis.context import DockerfileContext
 from layerbot.analysis.runtime_stage.plan import Inputs, Plan, Refusal
 from layerbot.analysis.shell import commands
@@ -46,6 +46,15 @@ def plan_node(inputs: Inputs) -> Plan:
     script = _entry_script(inputs)
     if script is None:
         raise Refusal("the start command does not run one file with `node`")
+    if ecosystems.declares_node_workspaces(ctx):
+        # the built workspace needs its own production dependencies, installed with every
+        # workspace's package.json (pnpm docs, "pnpm deploy"; Yarn docs, "yarn workspaces
+        # focus"; npm docs, "workspaces"): more than one lock file and one install
+        raise Refusal(
+            "the project is a monorepo of workspaces: copy the built workspace with its "
+            "production dependencies (`pnpm deploy --filter <name> --prod <folder>`, `yarn "
+            "workspaces focus --production <name>`, or npm's `--omit=dev --workspace <name>`)"
+        )
     relative = posixpath.relpath(resolve(script, inputs.workdir), inputs.workdir)
     top = relative.split("/", 1)[0]
     if "/" not in relative or top in {"..", "src", "node_modules"}:

@@ -1,0 +1,1 @@
+# bootstraps renv for this project

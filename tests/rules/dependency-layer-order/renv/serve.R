@@ -1,0 +1,1 @@
+cat('tides\n')
