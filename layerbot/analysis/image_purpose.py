@@ -325,8 +325,8 @@ def _is_node_build(command: Command) -> bool:
         if words[:1] in (["run"], ["run-script"]):
             words = words[1:]
         script = words[0] if words else ""
-        # `build:prod`, `web:build`: a build script of a namespace or a variant
-        return script in _NODE_BUILD_SCRIPTS or "build" in script.split(":")
+        # `build:prod`, `build-prod`, `web:build`: a build script of a namespace or a variant
+        return any(part in _NODE_BUILD_SCRIPTS for part in re.split(r"[:_-]", script))
     if program in {"npx", "pnpx"}:
         return bool(words) and words[0] in _NODE_BUILDERS
     return program in _NODE_BUILDERS and words[:1] != ["serve"]
