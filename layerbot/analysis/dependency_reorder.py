@@ -167,7 +167,8 @@ def _moves_whole(run: Instruction, step: DependencyStep) -> bool:
 def _without_download(ctx: DockerfileContext, fetch: DependencyFetch) -> list[str] | None:
     """The RUN's lines without the install the fix now runs before the sources, when the
     install is its first command after set-up and ``&&`` follows it (``npm ci && npm run
-    build`` keeps ``npm run build``: a second ``npm ci`` would reinstall everything)."""
+    build`` keeps ``npm run build``: a second ``npm ci`` would reinstall everything). A cache
+    clean-up after it stays, and the inserted RUN cleans the same way (:func:`_inserted_run`)."""
     run, step = fetch.run, fetch.step
     if step.kind is not StepKind.DOWNLOAD or not step.ecosystem.moves_safely:
         return None
@@ -177,8 +178,6 @@ def _without_download(ctx: DockerfileContext, fetch: DependencyFetch) -> list[st
         return None
     if not all(_is_setup(c, step) and c.program not in _OUTPUT_ONLY for c in commands[:index]):
         return None
-    if any(_is_cleanup(c) for c in commands[index + 1 :]):
-        return None  # the clean-up must stay in the layer that fills the cache
     text = "\n".join(ctx.doc.lines[run.line - 1 : run.end_line])
     pattern = re.compile(re.escape(step.command.text))
     if len(pattern.findall(text)) != 1:
@@ -214,7 +213,9 @@ def _keeps_text(step: DependencyStep) -> bool:
 def _inserted_run(
     project: DockerfileContext, fetch: DependencyFetch, change_dir: str | None
 ) -> str:
-    """The dependency-only RUN placed before the sources, with the original's set-up."""
+    """The dependency-only RUN placed before the sources, with the original's set-up and the
+    cache clean-ups that follow its install (``&& npm cache clean --force``): the cache belongs
+    to the layer that fills it, and the original RUN kept none."""
     step = fetch.step
     command = (
         step.command.text
@@ -225,7 +226,10 @@ def _inserted_run(
     parts = [c.text for c in leading]
     if change_dir is not None and not any(c.program in {"cd", "pushd"} for c in leading):
         parts.append(f"cd {shlex.quote(change_dir)}")
-    return f"RUN {_run_flags(fetch.run)}" + " && ".join([*parts, command])
+    commands = runs.run_commands(fetch.run)
+    after = commands[commands.index(step.command) + 1 :] if step.command in commands else []
+    cleanups = [c.text for c in after if _is_cleanup(c)]
+    return f"RUN {_run_flags(fetch.run)}" + " && ".join([*parts, command, *cleanups])
 
 
 def _hazards(
@@ -253,7 +257,7 @@ def _hazards(
                 f"without a .dockerignore entry for {', '.join(unignored)}, `COPY . .` would "
                 "overwrite what the install wrote with the host's copy"
             )
-        reasons.extend(_install_reads_sources(project, ecosystem))
+        reasons.extend(_install_reads_sources(project, ecosystem, fetch.step))
     if ecosystem is ecosystems.CARGO and "cargo clean" in _inserted_run(project, fetch, None):
         reasons.append(
             "the placeholder build compiles the dependencies without the crate's build script, "
@@ -338,8 +342,13 @@ def _may_prepare(instruction: Instruction) -> bool:
     return not sources or any(layer_cache.source_kind(s) is manifest for s in sources)
 
 
-def _install_reads_sources(ctx: DockerfileContext, ecosystem: Ecosystem) -> list[str]:
-    if ecosystem in (ecosystems.NPM, ecosystems.YARN, ecosystems.PNPM):
+def _install_reads_sources(
+    ctx: DockerfileContext, ecosystem: Ecosystem, step: DependencyStep
+) -> list[str]:
+    # `--ignore-scripts`: no lifecycle script of package.json runs (npm docs, "ignore-scripts";
+    # Yarn and pnpm take the same flag).
+    quiet = step.command.has_flag("--ignore-scripts")
+    if ecosystem in (ecosystems.NPM, ecosystems.YARN, ecosystems.PNPM) and not quiet:
         package = ctx.json_object("package.json")
         if package is None:
             return ["package.json could not be read"]
