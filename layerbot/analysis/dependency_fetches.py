@@ -410,7 +410,10 @@ def _fetch_after_sources(
     run_dir = _run_dir(ctx, stage, workdir, run, step)
     whole = step.kind is StepKind.DOWNLOAD
     sources_dir = _named_project_dir(run_dir, step)
-    if not whole and ecosystems.has_cache_mount(run, step.ecosystem, image):
+    if not whole and (
+        ecosystems.has_cache_mount(run, step.ecosystem, image)
+        or _mounts_a_moved_cache(ctx, stage, run)
+    ):
         return None
     folders_too = whole and _reads_requirements_only(ctx, copies, run_dir, step)
     anchor: Instruction | None = None
@@ -459,6 +462,21 @@ def _prepared_by_parents(ctx: DockerfileContext, stage: Stage) -> set[str]:
                 prepared.update(_held_by(instruction, "/"))
         parent = ctx.doc.base_stage(parent)
     return prepared
+
+
+def _mounts_a_moved_cache(ctx: DockerfileContext, stage: Stage, run: Instruction) -> bool:
+    """Whether a cache mount of ``run`` holds a package cache the stage moved there with a
+    variable (``ENV GOMODCACHE=/gomod-cache`` and ``--mount=type=cache,target=/gomod-cache``):
+    the table cannot name that folder, but the author did."""
+    targets = [posixpath.normpath(t) for t in runs.cache_mount_targets(run)]
+    for name in sorted(ecosystems.CACHE_RELOCATING_VARIABLES) if targets else ():
+        value = ctx.doc.expanded(stage, "${" + name + "}", run.line)
+        if "$" in value or not value.startswith("/"):
+            continue  # not set in the Dockerfile
+        moved = posixpath.normpath(value)
+        if any(t == moved or t.startswith(moved + "/") for t in targets):
+            return True
+    return False
 
 
 def _held_by(copy: Instruction, workdir: str) -> set[str]:
