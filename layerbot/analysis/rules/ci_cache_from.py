@@ -269,9 +269,9 @@ def _message(ctx: PipelineContext, build: Build) -> str:
         )
     if build.cache_to and not build.cache_from:
         flag = "--export-cache" if build.tool is Tool.BUILDCTL else "--cache-to"
-        exported = ", ".join(f"`{value}`" for value in build.written.values(flag))
+        exported = ", ".join(f"`{flag} {value}`" for value in build.written.values(flag))
         return (
-            f"{tool} in {jobs} exports a cache ({flag} {exported}) but imports none: "
+            f"{tool} in {jobs} exports a cache ({exported}) but imports none: "
             f"`{flag}` only writes the cache, and no build reads it without "
             f"`{_IMPORT_FLAG.get(build.tool, '--cache-from')}`, so every pipeline re-runs "
             "every step of the Dockerfile."
