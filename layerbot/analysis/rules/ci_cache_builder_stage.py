@@ -301,10 +301,13 @@ def _buildctl_fix(ctx: PipelineContext, build: Build) -> Fix | None:
 def _mode_min(build: Build) -> str:
     """Why the cache the build reads holds the final stage's layers only."""
     if build.tool is Tool.BUILDCTL:
-        return (
-            "an inline cache (`--export-cache type=inline`), like a registry cache without "
-            "`mode=max`, keeps the final stage's layers only (mode=min)"
+        exports = {cache_options(value)["type"] for value in build.cache_to}
+        cache = (
+            "its registry cache export has no `mode=max`, so it"
+            if "registry" in exports
+            else "an inline cache (`--export-cache type=inline`)"
         )
+        return f"{cache} keeps the final stage's layers only (mode=min)"
     return "inline cache and the classic builder keep the final stage's layers only (mode=min)"
 
 

@@ -85,11 +85,12 @@ repeat of the build, the repeat gets `--build-arg BUILDKIT_INLINE_CACHE=1` too, 
 image it makes is the one pushed. The built image is the same, so this is **safe**. When the
 job only pushes a per-commit tag (`$CI_COMMIT_SHA`), no later pipeline would ever find it, so
 the fix also tags and pushes `IMAGE:cache-$CI_COMMIT_REF_SLUG` and caches from it; that adds
-a tag to the registry and is marked **review**. A per-commit tag pushed after a `docker tag` of the built image, or by a
-`docker push --all-tags` of its repository (which pushes the new tag with no new command), is
-handled alike. The added tag is `IMAGE:cache-$CI_COMMIT_REF_SLUG`, a tag of the branch's own
-that holds only the cache: no other branch writes it, and no tag a deploy or release job reads
-(`:main`, `:$CI_COMMIT_REF_SLUG`) is overwritten by an image no test has passed yet. With
+a tag to the registry and is marked **review**. A per-commit tag pushed after a `docker tag`
+of the built image, or by a `docker push --all-tags` of its repository (which pushes the new
+tag with no new command), is handled alike. The added tag is
+`IMAGE:cache-$CI_COMMIT_REF_SLUG`, a tag of the branch's own that holds only the cache: no
+other branch writes it, and no tag a deploy or release job reads (`:main`,
+`:$CI_COMMIT_REF_SLUG`) is overwritten by an image no test has passed yet. With
 `docker buildx build` the fix uses `--cache-to type=inline` (or a registry cache with
 `mode=max` when the job creates a `docker-container` builder, which can export one); a buildx
 build that pushes only per-commit tags (`--push -t IMAGE:$CI_COMMIT_SHA`) also gets
