@@ -290,11 +290,17 @@ def _message(ctx: PipelineContext, build: Build) -> str:
             "earlier pipeline pushed it, so the build has no cache source in practice and every "
             "pipeline re-runs every step of the Dockerfile."
         )
-    pushed = [written for written, resolved in _pushed_tags(build)]
+    pushed = _pushed_tags(build)
+    named = ", ".join(
+        f"`{written}`" if written == resolved else f"`{written}` (`{resolved}`)"
+        for written, resolved in pushed
+    )
+    # a template's line may push a stable tag in another job: said only of a job's own line
+    alone = len(ctx.pipeline.build_index.jobs_running(build).names) == 1
     only = (
-        f" It pushes only {', '.join(f'`{name}`' for name in pushed)}, a tag of this "
-        "pipeline alone: no later pipeline finds it to cache from."
-        if pushed and not any(is_stable(r, build.job) for _, r in _pushed_tags(build))
+        f" It pushes only {named}, a tag of this pipeline alone: no later pipeline finds it "
+        "to cache from."
+        if pushed and alone and not any(is_stable(r, build.job) for _, r in pushed)
         else ""
     )
     return (
