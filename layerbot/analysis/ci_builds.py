@@ -608,7 +608,9 @@ def builds_of(job: Job) -> list[Build]:
 def cache_options(value: str) -> dict[str, str]:
     """The options of one ``--cache-from``/``--cache-to`` value (buildctl's ``--import-cache``,
     ``--export-cache``): ``type`` defaults to ``registry``, and a bare image reference is a
-    registry cache's ``ref`` (as buildx reads one)."""
+    registry cache's ``ref`` (Docker docs, "docker buildx build", `--cache-from`:
+    ``--cache-from=user/app:cache`` is ``type=registry,ref=user/app:cache``); BuildKit reads the
+    value as one CSV record."""
     options = _csv_options(value) if "=" in value else {"ref": value}
     return {"type": "registry", **options}
 

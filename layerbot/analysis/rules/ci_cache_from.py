@@ -27,7 +27,10 @@ that `docker load`s, before the build, an archive its `cache:` keeps (the previo
 `docker save`) has that image's layers. A build that repeats an earlier build of its job
 under another tag (the same Dockerfile, context, target, build arguments and platforms:
 `docker build -t app:$CI_COMMIT_SHA .` then `docker build -t app:latest .`) finds every layer
-in the job's daemon, made a moment before: only the first build is reported.
+in the job's daemon, made a moment before: only the first build is reported. A template's
+build line that several jobs run is reported once, naming the jobs; when they build different
+Dockerfiles (`services/$SERVICE`), the impact says how many Dockerfiles in how many jobs, its
+step count being the first job's.
 
 ## Why it matters
 A CI runner starts from a clean machine (a fresh Docker-in-Docker service every job), so the
