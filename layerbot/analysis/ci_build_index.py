@@ -9,6 +9,7 @@ from __future__ import annotations
 from layerbot.analysis.ci_builds import (
     Build,
     Tool,
+    cache_options,
     cache_references,
     is_stable,
     made_by_this_pipeline,
@@ -31,11 +32,19 @@ def _cache_reference(value: str) -> str:
 class SiteJobs(Record):
     """The jobs that run one script line (a template's, an anchor's), gathered once."""
 
-    __slots__ = ("names", "origins")
+    __slots__ = ("dockerfiles", "names", "origins")
 
-    def __init__(self, names: tuple[str, ...], origins: frozenset[Origin]) -> None:
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        origins: frozenset[Origin],
+        dockerfiles: tuple[str | None, ...] = (),
+    ) -> None:
         self.names: Final = names  # sorted, each once
         self.origins: Final = origins  # where each job's key is written
+        # the Dockerfile each job's build of the line reads, each once, in job order
+        # (``None``: a job whose variables leave it unknown)
+        self.dockerfiles: Final = dockerfiles
 
 
 class BuildIndex(Record):
@@ -43,7 +52,7 @@ class BuildIndex(Record):
     first stable, pushed tag per (Dockerfile, target): lookups that would otherwise compare
     every build with every other."""
 
-    __slots__ = ("by_site", "by_tag", "exports", "stable_by_source")
+    __slots__ = ("by_site", "by_tag", "every_stage", "exports", "stable_by_source")
 
     def __init__(
         self,
@@ -51,9 +60,11 @@ class BuildIndex(Record):
         exports: frozenset[str],
         stable_by_source: dict[tuple[str | None, str | None], tuple[Build, str, str]],
         by_site: dict[tuple[Origin | None, int], SiteJobs],
+        every_stage: frozenset[str],
     ) -> None:
         self.by_tag: Final = by_tag
         self.exports: Final = exports
+        self.every_stage: Final = every_stage  # registry caches exported with mode=max
         self.stable_by_source: Final = stable_by_source
         self.by_site: Final = by_site
 
@@ -84,6 +95,7 @@ class BuildIndex(Record):
     def of(cls, builds: list[Build]) -> BuildIndex:
         by_tag: dict[str, list[Build]] = {}
         exports: set[str] = set()
+        every_stage: set[str] = set()
         stable: dict[tuple[str | None, str | None], tuple[Build, str, str]] = {}
         by_site: dict[tuple[Origin | None, int], list[Build]] = {}
         for build in builds:
@@ -95,14 +107,22 @@ class BuildIndex(Record):
                 if source not in stable and usable and build.pushed(resolved):
                     stable[source] = (build, written, resolved)
             exports.update(parse_image(ref).key for ref in cache_references(build.cache_to))
+            every_stage.update(
+                parse_image(options["ref"]).key
+                for options in map(cache_options, build.cache_to)
+                if options["type"] == "registry"
+                and options.get("mode") == "max"
+                and options.get("ref")
+            )
         sites = {
             site: SiteJobs(
                 tuple(sorted({build.job.name for build in sharing})),
                 frozenset(build.job.origin for build in sharing),
+                tuple(dict.fromkeys(build.dockerfile for build in sharing)),
             )
             for site, sharing in by_site.items()
         }
-        return cls(by_tag, frozenset(exports), stable, sites)
+        return cls(by_tag, frozenset(exports), stable, sites, frozenset(every_stage))
 
 
 def _site(build: Build) -> tuple[Origin | None, int]:

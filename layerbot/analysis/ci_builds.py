@@ -605,6 +605,16 @@ def builds_of(job: Job) -> list[Build]:
     return found
 
 
+def cache_options(value: str) -> dict[str, str]:
+    """The options of one ``--cache-from``/``--cache-to`` value (buildctl's ``--import-cache``,
+    ``--export-cache``): ``type`` defaults to ``registry``, and a bare image reference is a
+    registry cache's ``ref`` (Docker docs, "docker buildx build", `--cache-from`:
+    ``--cache-from=user/app:cache`` is ``type=registry,ref=user/app:cache``); BuildKit reads the
+    value as one CSV record."""
+    options = _csv_options(value) if "=" in value else {"ref": value}
+    return {"type": "registry", **options}
+
+
 def cache_references(values: list[str]) -> list[str]:
     """Image references in ``--cache-from``/``--cache-to`` values (``type=registry,ref=X`` or a
     bare image); local and other backends are skipped."""

@@ -326,4 +326,22 @@ def rebuild_impact(ctx: PipelineContext, build: Build) -> str | None:
     runs = [i.commands[-1].text.strip()[:40] for i in steps if i.keyword == "RUN" and i.commands]
     named = f", including {', '.join(f'`{run}`' for run in runs[:2])}" if runs else ""
     counted = f"all {len(steps)} RUN/COPY/ADD steps of `{build.dockerfile}`"
-    return f"every pipeline re-runs {counted}{named}"
+    return f"every pipeline re-runs {counted}{named}{shared_line(ctx, build)}"
+
+
+def shared_line(ctx: PipelineContext, build: Build) -> str:
+    """``""``, or for a script line (a template's) that several jobs run on different
+    Dockerfiles: how many it builds in how many jobs, the impact counted on ``build``'s."""
+    site = ctx.pipeline.build_index.jobs_running(build)
+    if len(site.dockerfiles) < 2:
+        return ""
+    known = [path for path in site.dockerfiles if path is not None]
+    files = f"{len(known)} Dockerfile{'' if len(known) == 1 else 's'}" + (
+        f" (and {len(site.dockerfiles) - len(known)} the CI file does not name)"
+        if len(known) < len(site.dockerfiles)
+        else ""
+    )
+    return (
+        f"; this script line builds {files} in {len(site.names)} jobs, each re-run in full "
+        f"(counted here for `{build.dockerfile}`, job `{build.job.name}`)"
+    )

@@ -5,7 +5,11 @@ Reads the Dockerfile a CI build uses (through the repository) and flags the buil
 Dockerfile is multi-stage, the build has a cache source, but none covers the stages the final
 image is built from other than its own (the `builder` stage that downloads dependencies and
 compiles): no `--cache-from` of an image built with `--target <stage>` and pushed, and no
-`--cache-to ...,mode=max`. The finding lands on the CI file, also when only the Dockerfile
+`--cache-to ...,mode=max` (nor a registry cache another build of the pipeline exports with
+`mode=max`). BuildKit's own `buildctl build` (and the rootless `buildctl-daemonless.sh build`)
+is judged the same: its `--import-cache` is the cache source, and an `--export-cache
+type=inline`, or `type=registry` without `mode=max`, keeps the final stage only. The finding
+lands on the CI file, also when only the Dockerfile
 changed in a merge request. A build on another machine the job names in `DOCKER_HOST` (or
 `docker -H`) is not judged: that daemon keeps the build cache of every stage between
 pipelines (see `ci-inline-cache`).
@@ -64,8 +68,13 @@ metadata written unless the classic builder is used) and a `docker push`, and it
 because the default `docker` build driver cannot export one. For `docker buildx build` the
 fix uses `--cache-to type=registry,ref=<image>:buildcache,mode=max` with the matching
 `--cache-from`, creating a `docker-container` builder first (as GitLab's example does) when
-the job has none, because only such a builder exports registry caches. Both push new images
-or caches to the registry and make the job do more, so the fix is marked **review**. An
+the job has none, because only such a builder exports registry caches. For `buildctl build`
+that pushes its image and exports no registry cache yet, the fix adds `--export-cache
+type=registry,ref=<image>:buildcache,mode=max` and the matching `--import-cache` (as GitLab's
+BuildKit page does), beside an inline export the build may keep (BuildKit exports to several
+caches). A registry export without `mode=max` gets the finding without a fix (the option goes
+on that export). All push new images or caches to the registry and make the job do more, so
+the fix is marked **review**. An
 unnamed builder stage (no `AS name`) cannot be targeted: the finding then has no fix.
 
 ## References
@@ -76,6 +85,14 @@ unnamed builder stage (no `AS name`) cannot be targeted: the finding then has no
   drivers do".
 - Docker docs, "Optimize cache usage in builds: use cache mounts": cache mounts are local to
   the builder and not part of the exported cache.
+- BuildKit README (https://github.com/moby/buildkit#readme), "Export cache": `--export-cache
+  type=inline` embeds the cache in the image (min mode), `type=registry,ref=REF,mode=max`
+  exports all the layers of all intermediate steps; `--import-cache type=registry,ref=REF`
+  reads it back. GitLab docs, "Build Docker images with BuildKit"
+  (https://docs.gitlab.com/ci/docker/using_buildkit/): the rootless job caches with
+  `--export-cache type=registry,ref=$CACHE_IMAGE,mode=max` and `--import-cache`.
+- Docker docs, "Cache storage backends", "Multiple caches": BuildKit supports several cache
+  exporters in one build (moby/buildkit pull request #3024, v0.11).
 - GitLab docs, "Make Docker-in-Docker builds faster with Docker layer caching": for
   multi-stage builds use registry caching (`--cache-to type=registry,...,mode=max`) with a
   `docker-container` builder.
@@ -90,6 +107,7 @@ from layerbot.analysis.ci_builds import (
     Build,
     BuildKit,
     Tool,
+    cache_options,
     cache_references,
 )
 from layerbot.analysis.ci_fixes import (
@@ -102,6 +120,7 @@ from layerbot.analysis.ci_fixes import (
     insert_before,
     jobs_doing,
     once_per_line,
+    shared_line,
     spelled_image,
 )
 from layerbot.analysis.gitlab_ci import PipelineContext
@@ -115,6 +134,7 @@ FIX_AVAILABILITY = FixAvailability.SOMETIMES
 FIX_TITLE = "Build, push and cache the builder stage too"
 
 MAX_STEPS_NAMED = 3
+_JUDGED = (Tool.DOCKER, Tool.BUILDX, Tool.BUILDCTL)
 
 
 def _builder_stages(doc: dockerfile.Dockerfile) -> list[dockerfile.Stage]:
@@ -155,8 +175,12 @@ def _with_ancestors(doc: dockerfile.Dockerfile, names: set[str]) -> set[str]:
     return covered
 
 
-def _keeps_every_stage(build: Build) -> bool:
-    return any("mode=max" in value for value in build.cache_to)
+def _keeps_every_stage(ctx: PipelineContext, build: Build) -> bool:
+    """Whether the build writes, or reads, a registry cache exported with ``mode=max``."""
+    if any(cache_options(value).get("mode") == "max" for value in build.cache_to):
+        return True
+    every_stage = ctx.pipeline.build_index.every_stage
+    return any(parse_image(ref).key in every_stage for ref in cache_references(build.cache_from))
 
 
 def _spelled(value: str) -> str:
@@ -253,6 +277,40 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     )
 
 
+def _buildctl_fix(ctx: PipelineContext, build: Build) -> Fix | None:
+    """A registry cache of every stage beside the image (``mode=max``), imported too. With no
+    registry cache exported yet, so the one new exporter sits beside an inline one at most;
+    a registry export without ``mode=max`` is the team's to widen."""
+    spot = build_spot(ctx.pipeline, build)
+    exported = [cache_options(value)["type"] for value in build.cache_to]
+    if spot is None or "registry" in exported or not build.pushes_itself:
+        return None
+    cache = f"{image_repository(build)}:buildcache"
+    flags = (
+        f"--export-cache type=registry,ref={cache},mode=max "
+        f"--import-cache type=registry,ref={cache}"
+    )
+    return Fix(
+        description=f"Export every stage's layers to the registry cache `{cache}` with "
+        "mode=max and import it (an inline cache is mode=min: final stage only)",
+        safety=Safety.REVIEW,
+        edits=(add_flags(ctx.pipeline, spot, flags),),
+    )
+
+
+def _mode_min(build: Build) -> str:
+    """Why the cache the build reads holds the final stage's layers only."""
+    if build.tool is Tool.BUILDCTL:
+        exports = {cache_options(value)["type"] for value in build.cache_to}
+        cache = (
+            "its registry cache export has no `mode=max`, so it"
+            if "registry" in exports
+            else "an inline cache (`--export-cache type=inline`)"
+        )
+        return f"{cache} keeps the final stage's layers only (mode=min)"
+    return "inline cache and the classic builder keep the final stage's layers only (mode=min)"
+
+
 def _steps_named(stages: list[dockerfile.Stage]) -> str:
     runs = [
         run.commands[-1].text if run.commands else run.value
@@ -266,13 +324,13 @@ def _steps_named(stages: list[dockerfile.Stage]) -> str:
 def check(ctx: PipelineContext) -> Iterator[Finding]:
     def found() -> Iterator[tuple[Build, Finding]]:
         for build in ctx.pipeline.builds:
-            if build.tool not in (Tool.DOCKER, Tool.BUILDX) or build.no_cache:
+            if build.tool not in _JUDGED or build.no_cache:
                 continue
             if not ctx.pipeline.build_index.cache_sources(build):
                 continue  # no cache at all: ci-cache-from's
             if build.remote_daemon is not None:
                 continue  # one machine's daemon, kept between jobs, caches every stage itself
-            if _keeps_every_stage(build):
+            if _keeps_every_stage(ctx, build):
                 continue
             doc = dockerfile_of(ctx, build)
             if doc is None or len(doc.stages) < 2:
@@ -288,16 +346,17 @@ def check(ctx: PipelineContext) -> Iterator[Finding]:
             message = (
                 f"`{build.dockerfile}` is multi-stage, but "
                 f"{jobs_doing(ctx, build, 'caches', 'cache')} only from the final image: "
-                "inline cache and the classic builder keep the final stage's layers only "
-                f"(mode=min), so stage {names} ({_steps_named(stages)}) "
+                f"{_mode_min(build)}, so stage {names} ({_steps_named(stages)}) "
                 "runs in full in every pipeline."
             )
-            impact = f"every pipeline re-runs {runs} RUN step(s) of stage {names}"
-            fix = (
-                _buildx_fix(ctx, build)
-                if build.tool is Tool.BUILDX
-                else _docker_fix(ctx, build, doc, stages)
+            impact = (
+                f"every pipeline re-runs {runs} RUN step(s) of stage {names}"
+                f"{shared_line(ctx, build)}"
             )
+            if build.tool is Tool.DOCKER:
+                fix = _docker_fix(ctx, build, doc, stages)
+            else:
+                fix = (_buildx_fix if build.tool is Tool.BUILDX else _buildctl_fix)(ctx, build)
             yield build, build_finding(ctx, NAME, SEVERITY, build, message, impact=impact, fix=fix)
 
     yield from once_per_line(found())

@@ -4,8 +4,8 @@
 Flags an image build in a `.gitlab-ci.yml` job script (`docker build`, `docker image build`,
 `docker buildx build`, `buildah bud`/`build`, `docker compose build`, BuildKit's own
 `buildctl build` and `buildctl-daemonless.sh build`) that has no cache source: no
-`--cache-from` (nor `--cache-to`), for buildctl no `--import-cache` (an `--export-cache`
-alone writes a cache that no build reads), for buildah no `--layers` (or
+`--cache-from`, for buildctl no `--import-cache` (a `--cache-to` or an `--export-cache`
+alone writes a cache that no build reads: the message says so), for buildah no `--layers` (or
 `BUILDAH_LAYERS=true`) with `--cache-from`, for compose no `cache_from:` in the compose file.
 A cache source that holds nothing in practice counts as none: a `--cache-from` naming only a
 tag made from this very commit (`:$CI_COMMIT_SHA`, `:$CI_PIPELINE_ID`...) that no earlier job
@@ -27,7 +27,10 @@ that `docker load`s, before the build, an archive its `cache:` keeps (the previo
 `docker save`) has that image's layers. A build that repeats an earlier build of its job
 under another tag (the same Dockerfile, context, target, build arguments and platforms:
 `docker build -t app:$CI_COMMIT_SHA .` then `docker build -t app:latest .`) finds every layer
-in the job's daemon, made a moment before: only the first build is reported.
+in the job's daemon, made a moment before: only the first build is reported. A template's
+build line that several jobs run is reported once, naming the jobs; when they build different
+Dockerfiles (`services/$SERVICE`), the impact says how many Dockerfiles in how many jobs, its
+step count being the first job's.
 
 ## Why it matters
 A CI runner starts from a clean machine (a fresh Docker-in-Docker service every job), so the
@@ -84,12 +87,23 @@ that does not depend on the ref (`latest` its retag pushes), else it tags and pu
 repeat of the build, the repeat gets `--build-arg BUILDKIT_INLINE_CACHE=1` too, since the
 image it makes is the one pushed. The built image is the same, so this is **safe**. When the
 job only pushes a per-commit tag (`$CI_COMMIT_SHA`), no later pipeline would ever find it, so
-the fix also tags and pushes `IMAGE:$CI_COMMIT_REF_SLUG`; that adds a tag to the registry and
-is marked **review**. With `docker buildx build` the fix uses `--cache-to type=inline` (or a
-registry cache with `mode=max` when the job creates a `docker-container` builder, which can
-export one); for buildah it adds `--layers` with a `--cache-from`/`--cache-to` repository
-(**review**: a new repository in the registry). For `buildctl build` that already exports a
-registry cache the fix imports that same cache (**safe**: nothing new is written); otherwise,
+the fix also tags and pushes `IMAGE:cache-$CI_COMMIT_REF_SLUG` and caches from it; that adds
+a tag to the registry and is marked **review**. A per-commit tag pushed after a `docker tag`
+of the built image, or by a `docker push --all-tags` of its repository (which pushes the new
+tag with no new command), is handled alike. The added tag is
+`IMAGE:cache-$CI_COMMIT_REF_SLUG`, a tag of the branch's own that holds only the cache: no
+other branch writes it, and no tag a deploy or release job reads (`:main`,
+`:$CI_COMMIT_REF_SLUG`) is overwritten by an image no test has passed yet. With
+`docker buildx build` the fix uses `--cache-to type=inline` (or a registry cache with
+`mode=max` when the job creates a `docker-container` builder, which can export one); a buildx
+build that pushes only per-commit tags (`--push -t IMAGE:$CI_COMMIT_SHA`) also gets
+`--tag IMAGE:cache-$CI_COMMIT_REF_SLUG`, which `--push` sends with the others (**review**). A
+build that exports a cache it never imports (`--cache-to type=registry,ref=R`, buildctl's
+`--export-cache`) gets the import of that same ref (`--cache-from type=registry,ref=R`,
+`--import-cache type=registry,ref=R`); an inline export (`--cache-to type=inline`) gets
+`--cache-from` of the stable tag the job pushes: **safe**, nothing new is written. For
+buildah it adds `--layers` with a `--cache-from`/`--cache-to` repository
+(**review**: a new repository in the registry). For `buildctl build` that exports no cache,
 when the build pushes its image (`--output type=image,...,push=true`), it adds
 `--import-cache type=registry,ref=IMAGE:buildcache` and
 `--export-cache type=registry,ref=IMAGE:buildcache,mode=max`, as GitLab's BuildKit page does
@@ -122,7 +136,16 @@ builds, get the finding without a fix.
 - Docker docs, "docker image save" and "docker image load": an image saved to a tar archive
   and loaded again keeps its layers; "docker image push" and "docker image tag": both act on
   an image the daemon already holds.
-- Docker docs, "docker buildx build", `--no-cache`: do not use cache when building the image.
+- Docker docs, "docker buildx build", `--no-cache`: do not use cache when building the image;
+  `--cache-to`: "Export build cache to an external cache destination", `--cache-from`:
+  "External cache sources" (https://docs.docker.com/reference/cli/docker/buildx/build/): an
+  export alone is read by no build; `--push` is shorthand for `--output=type=registry`, which
+  pushes the image under every `--tag`.
+- Docker docs, "Cache storage backends" (https://docs.docker.com/build/cache/backends/):
+  a cache is written with `--cache-to` and used with `--cache-from` of the same location
+  ("Command syntax"); BuildKit README "Export cache": `--export-cache` and `--import-cache`
+  are separate, and a build imports only what `--import-cache` names.
+- Docker docs, "docker image push", `--all-tags`: push every tag of the named repository.
 - GitLab docs, "Predefined CI/CD variables"
   (https://docs.gitlab.com/ci/variables/predefined_variables/): `CI_COMMIT_SHA` is the
   revision the pipeline builds, so an image tagged with it does not exist before this pipeline
@@ -163,10 +186,13 @@ from layerbot.analysis.ci_builds import (
     Build,
     BuildKit,
     Tool,
+    cache_options,
     cache_references,
+    is_stable,
 )
 from layerbot.analysis.ci_fixes import (
     PUSH_PATTERN,
+    Spot,
     add_flags,
     build_finding,
     build_spot,
@@ -194,7 +220,8 @@ FIX_AVAILABILITY = FixAvailability.SOMETIMES
 FIX_TITLE = "Build with the previous pipeline's image as cache source"
 
 INLINE_CACHE_ARG = "--build-arg BUILDKIT_INLINE_CACHE=1"
-BRANCH_TAG = "$CI_COMMIT_REF_SLUG"
+BRANCH_CACHE_TAG = "cache-$CI_COMMIT_REF_SLUG"
+_IMPORT_FLAG = {Tool.BUILDCTL: "--import-cache"}
 CACHE_TAG = "buildcache"
 
 
@@ -206,10 +233,9 @@ def has_cache_source(ctx: PipelineContext, build: Build) -> bool:
         return any("cache_from" in (ctx.repo.read(name) or "") for name in _compose_files(build))
     if build.no_cache:
         return False
-    if build.cache_from:
-        return bool(ctx.pipeline.build_index.cache_sources(build))
-    # buildctl reads no cache it exports unless told to (`--import-cache`)
-    return bool(build.cache_to) and build.tool is not Tool.BUILDCTL
+    # `--cache-to` (buildctl's `--export-cache`) only writes a cache: a build reads none it is
+    # not told to import (`--cache-from`, `--import-cache`)
+    return bool(ctx.pipeline.build_index.cache_sources(build))
 
 
 def _buildah_layers(build: Build) -> bool:
@@ -245,6 +271,15 @@ def _message(ctx: PipelineContext, build: Build) -> str:
             "cache off: the cache image is never read, so every pipeline re-runs every step of "
             "the Dockerfile."
         )
+    if build.cache_to and not build.cache_from:
+        flag = "--export-cache" if build.tool is Tool.BUILDCTL else "--cache-to"
+        exported = ", ".join(f"`{flag} {value}`" for value in build.written.values(flag))
+        return (
+            f"{tool} in {jobs} exports a cache ({exported}) but imports none: "
+            f"`{flag}` only writes the cache, and no build reads it without "
+            f"`{_IMPORT_FLAG.get(build.tool, '--cache-from')}`, so every pipeline re-runs "
+            "every step of the Dockerfile."
+        )
     if build.cache_from and build.tool in (Tool.DOCKER, Tool.BUILDX):
         named = ", ".join(f"`{value}`" for value in build.written.values("--cache-from"))
         made = (
@@ -258,9 +293,85 @@ def _message(ctx: PipelineContext, build: Build) -> str:
             "earlier pipeline pushed it, so the build has no cache source in practice and every "
             "pipeline re-runs every step of the Dockerfile."
         )
+    pushed = _pushed_tags(build)
+    named = ", ".join(
+        f"`{written}`" if written == resolved else f"`{written}` (`{resolved}`)"
+        for written, resolved in pushed
+    )
+    # a template's line may push a stable tag in another job: said only of a job's own line
+    alone = len(ctx.pipeline.build_index.jobs_running(build).names) == 1
+    only = (
+        f" It pushes only {named}, a tag of this pipeline alone: no later pipeline finds it "
+        "to cache from."
+        if pushed and alone and not any(is_stable(r, build.job) for _, r in pushed)
+        else ""
+    )
     return (
         f"{tool} in {jobs} has no cache source: CI runners start with an "
-        "empty layer cache, so every pipeline re-runs every step of the Dockerfile."
+        f"empty layer cache, so every pipeline re-runs every step of the Dockerfile.{only}"
+    )
+
+
+def _pushed_tags(build: Build) -> list[tuple[str, str]]:
+    """``(as written, resolved)`` of each image name the build's image reaches the registry
+    under: its own tags pushed (by itself, a ``docker push``, a ``docker push --all-tags``),
+    then the targets of a ``docker tag`` of it that a later ``docker push`` sends."""
+    return [(w, r) for w, r in build.tags if build.pushed(r)] + build.retagged
+
+
+def _branch_cache(
+    ctx: PipelineContext, build: Build, spot: Spot, flags: str
+) -> tuple[str, list[Edit]] | None:
+    """For a build that pushes only per-commit tags: ``IMAGE:cache-$CI_COMMIT_REF_SLUG`` beside
+    the pushed image (``IMAGE:buildcache`` in a job of tag pipelines only, whose ref is a new
+    tag each time), tagged by the build with ``flags`` (the cache source and metadata) and
+    pushed where the job pushes. A tag of its own, so no other branch's image, nor a tag a
+    deploy job reads (``:main``), is overwritten."""
+    pushed = _pushed_tags(build)
+    if not pushed:
+        return None
+    written, resolved = pushed[0]
+    base = parse_image(spelled_image(written, resolved)).name
+    image = f"{base}:{CACHE_TAG if build.job.tag_pipelines_only else BRANCH_CACHE_TAG}"
+    edits = [add_flags(ctx.pipeline, spot, f"{flags.format(image=image)} --tag {image}")]
+    if build.pushes_itself and any(r == resolved for _, r in build.tags):
+        return image, edits  # `--push` pushes every `--tag`
+    pushed_by = build.push_after(resolved)
+    if pushed_by is None:
+        every = build.scan.pushes_every_tag.get(parse_image(resolved).canonical_name, [])
+        if any(index > build.step.index for index in every):
+            return image, edits  # `docker push --all-tags` pushes the new tag too
+        return None
+    push_spot = locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
+    push = push_spot and insert_after(ctx.pipeline, pushed_by, push_spot, f"docker push {image}")
+    if not push:
+        return None
+    return image, [*edits, push]
+
+
+def _import_exported(ctx: PipelineContext, build: Build, spot: Spot) -> Fix | None:
+    """For a build that exports a cache and imports none: import that same cache (a registry
+    cache's ref; for an inline export, a stable tag the job pushes). Nothing new is written."""
+    flag = "--export-cache" if build.tool is Tool.BUILDCTL else "--cache-to"
+    importing = _IMPORT_FLAG.get(build.tool, "--cache-from")
+    exported = cache_references(build.written.values(flag))
+    if exported:
+        cache = exported[0]
+        return Fix(
+            description=f"Import the registry cache `{cache}` the build already exports",
+            safety=Safety.SAFE,
+            edits=(add_flags(ctx.pipeline, spot, f"{importing} type=registry,ref={cache}"),),
+        )
+    inline = any(cache_options(value)["type"] == "inline" for value in build.cache_to)
+    chosen = stable_pushed_tag(ctx, build) if inline else None
+    if chosen is None:
+        return None
+    reference = f"type=registry,ref={chosen[0]}" if build.tool is Tool.BUILDCTL else chosen[0]
+    return Fix(
+        description=f"Cache from `{chosen[0]}`, the image the previous pipeline pushed with the "
+        "inline cache this build already writes",
+        safety=Safety.SAFE,
+        edits=(add_flags(ctx.pipeline, spot, f"{importing} {reference}"),),
     )
 
 
@@ -268,6 +379,8 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     spot = build_spot(ctx.pipeline, build)
     if spot is None:
         return None
+    if build.cache_to:
+        return _import_exported(ctx, build, spot)
     chosen = stable_pushed_tag(ctx, build)
     inline = "" if INLINE_CACHE_ARG in " ".join(build.step.command.argv) else f" {INLINE_CACHE_ARG}"
     edits: list[Edit] = []
@@ -283,24 +396,11 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
                 return None
             edits.append(add_flags(ctx.pipeline, repeat_spot, INLINE_CACHE_ARG))
     else:
-        per_commit = next(((w, r) for w, r in build.tags if build.pushed(r)), None)
-        if per_commit is None:
+        branch_cache = _branch_cache(ctx, build, spot, "--cache-from {image}" + inline)
+        if branch_cache is None:
             return None
-        written, resolved = per_commit
-        base = parse_image(spelled_image(written, resolved)).name
-        # a job of tag pipelines only has a new ref every pipeline: a fixed cache tag instead
-        image = f"{base}:{CACHE_TAG if build.job.tag_pipelines_only else BRANCH_TAG}"
-        pushed_by = build.push_after(resolved)
-        push_spot = pushed_by and locate(ctx.pipeline, pushed_by, build.steps, PUSH_PATTERN)
-        if pushed_by is None or not push_spot:
-            return None
-        push = insert_after(ctx.pipeline, pushed_by, push_spot, f"docker push {image}")
-        if push is None:
-            return None
-        edits += [
-            add_flags(ctx.pipeline, spot, f"--cache-from {image}{inline} --tag {image}"),
-            push,
-        ]
+        image, added = branch_cache
+        edits += added
         safety = Safety.REVIEW
     if build.buildkit is not BuildKit.ON and not build.pulled_before(image):
         pull = insert_before(ctx.pipeline, build.step, spot, f"docker pull {image} || true")
@@ -310,13 +410,19 @@ def _docker_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     reuse = (
         f"Cache from `{image}`, the image the previous pipeline pushed,"
         if safety is Safety.SAFE
-        else f"Also tag and push `{image}` (a tag the next pipeline finds) and cache from it,"
+        else f"Also tag and push `{image}` ({_cache_tag_kind(build)}) and cache from it,"
     )
     return Fix(
         description=f"{reuse} with inline cache metadata so BuildKit can use it too",
         safety=safety,
         edits=combine(ctx.pipeline, edits),
     )
+
+
+def _cache_tag_kind(build: Build) -> str:
+    if build.job.tag_pipelines_only:
+        return "a cache tag every tag pipeline finds"
+    return "a cache tag of this branch, which the next pipeline finds and no other branch writes"
 
 
 def _repeats_tagging(ctx: PipelineContext, build: Build, resolved: str) -> list[Build]:
@@ -334,6 +440,8 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     spot = build_spot(ctx.pipeline, build)
     if spot is None:
         return None
+    if build.cache_to:
+        return _import_exported(ctx, build, spot)
     if build.after_container_builder:
         base = image_repository(build)
         cache = f"{base}:buildcache"
@@ -347,7 +455,18 @@ def _buildx_fix(ctx: PipelineContext, build: Build) -> Fix | None:
         )
     chosen = stable_pushed_tag(ctx, build)
     if chosen is None:
-        return None
+        branch_cache = _branch_cache(
+            ctx, build, spot, "--cache-from {image} --cache-to type=inline"
+        )
+        if branch_cache is None:
+            return None
+        image, edits = branch_cache
+        return Fix(
+            description=f"Also tag and push `{image}` ({_cache_tag_kind(build)}) with inline "
+            "cache metadata, and cache from it",
+            safety=Safety.REVIEW,
+            edits=combine(ctx.pipeline, edits),
+        )
     return Fix(
         description=f"Cache from `{chosen[0]}` and write inline cache metadata into it",
         safety=Safety.SAFE,
@@ -381,14 +500,8 @@ def _buildctl_fix(ctx: PipelineContext, build: Build) -> Fix | None:
     spot = build_spot(ctx.pipeline, build)
     if spot is None:
         return None
-    exported = cache_references(build.written.values("--export-cache"))
-    if exported:
-        cache = exported[0]
-        return Fix(
-            description=f"Import the registry cache `{cache}` the build already exports",
-            safety=Safety.SAFE,
-            edits=(add_flags(ctx.pipeline, spot, f"--import-cache type=registry,ref={cache}"),),
-        )
+    if build.cache_to:
+        return _import_exported(ctx, build, spot)
     if not build.pushes_itself:
         return None
     cache = f"{image_repository(build)}:buildcache"
