@@ -262,6 +262,10 @@ copied with the manifests.
 - npm docs, "workspaces" (each workspace is a folder with its own package.json); Yarn docs,
   "Workspaces"; pnpm docs, "pnpm-workspace.yaml" (`packages` globs); Docker docs,
   "Dockerfile reference": COPY with wildcards copies the matching files into the destination.
+- Docker docs, "Dockerfile reference", COPY: "each <src> may contain wildcards", and "if
+  <src> is a directory, the entire contents of the directory are copied" (a wildcard matching
+  a folder, `COPY App/* ./`, copies that folder's contents into the destination: its sources
+  arrive there as with `COPY App/Sub/ ./`).
 - Yarn docs, "Questions and answers: Which files should be gitignored?" (what `.yarn` holds:
   `cache`, `releases`, `plugins`, `patches`, `sdks`, `versions`):
   <https://yarnpkg.com/getting-started/qa#which-files-should-be-gitignored>
