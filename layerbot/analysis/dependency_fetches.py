@@ -312,10 +312,18 @@ def _reads_requirements_only(
     return True
 
 
-def _brings_folder(ctx: DockerfileContext, sources: list[str], target: str, run_dir: str) -> bool:
-    """A folder of the context copied into ``run_dir`` (``COPY src ./src``)."""
-    return within(target, run_dir) and any(
-        _is_folder(ctx, s) and layer_cache.source_kind(s) is not layer_cache.SourceKind.MANIFEST
+def _brings_folder(
+    ctx: DockerfileContext, sources: list[str], target: str, run_dir: str, step: DependencyStep
+) -> bool:
+    """A folder of the context copied into ``run_dir`` (``COPY src ./src``), other than one
+    the install reads (``COPY wheels ./wheels`` for ``--find-links=./wheels``)."""
+    if not within(target, run_dir):
+        return False
+    read = {posixpath.normpath(p) for p in ecosystems.local_inputs(ctx, step.ecosystem, step)}
+    return any(
+        _is_folder(ctx, s)
+        and layer_cache.source_kind(s) is not layer_cache.SourceKind.MANIFEST
+        and posixpath.normpath(s) not in read
         for s in sources
     )
 
@@ -456,7 +464,7 @@ def _fetch_after_sources(
     for index, (copy, target) in enumerate(copies):
         sources = copied_sources(ctx, copy)
         if _brings_sources(ctx, sources, target, sources_dir, whole) or (
-            folders_too and _brings_folder(ctx, sources, target, run_dir)
+            folders_too and _brings_folder(ctx, sources, target, run_dir, step)
         ):
             anchor, before = copy, copies[:index]
             break
