@@ -243,6 +243,13 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     for command in started:
         if workbench.starts(command):
             return f"the image starts `{command.program}`, a development or test command"
+    if not _copies_sources(shipped):
+        compiler = next((c for c in started if _compiles_at_start(c)), None)
+        if compiler is not None:
+            return (
+                f"the start command compiles with `{compiler.program}` sources the image does "
+                "not hold (mounted at run time): a build environment"
+            )
     for instruction in shipped.of_keyword("RUN", "COPY", "ADD"):
         tool = next((t for t in _TOOLCHAIN_USING_TOOLS if t in instruction.original), None)
         if tool is not None:
@@ -383,6 +390,21 @@ def _builds(command: Command, toolchain: Toolchain) -> bool:
         dune = words[words.index("dune") :] if "dune" in words else []
         return dune[1:2] == ["build"]
     return False
+
+
+# C and C++ compilers a start command may run on mounted sources.
+_C_COMPILERS = {"gcc", "g++", "cc", "c++", "clang", "clang++", "cmake"}
+
+
+def _compiles_at_start(command: Command) -> bool:
+    """Whether a start command compiles code: a toolchain's build (``swift build``, ``go
+    build``), a compile-and-run (``go run``, ``cargo run``) or a C compiler."""
+    runs = _RUNS_FROM_SOURCES.get(command.program, set())
+    return (
+        command.program in _C_COMPILERS
+        or any(arg in runs for arg in command.argv[1:3])
+        or any(_builds(command, toolchain) for toolchain in Toolchain)
+    )
 
 
 def _mix_env_prod(shipped: ShippedImage) -> bool:

@@ -62,6 +62,10 @@ environment rather than an application:
 - an entrypoint that only prints a message (`ENTRYPOINT echo "not a runnable image"`): the
   image was built to run its checks; a start command that only copies files (`CMD ["cp",
   "-r", "build/bin", "/out"]` into a mounted folder): the image is run for its build output;
+- a start command that compiles sources the image does not hold (`CMD swift build &&
+  .build/debug/App`, `go build`, `cargo run`, `gcc`, with no `COPY`/`ADD` from the build
+  context and no `git clone`): the sources are mounted at run time and the compilers are what
+  the image is run for, a build environment (the build tools it installs included);
 - a JVM framework's development mode run by the build tool (`mvn quarkus:dev`, `gradle
   quarkusDev`, `mvn liberty:dev`), which recompiles on every change;
 - for the toolchain base only (not for build tools a `RUN` installs), a start command that
