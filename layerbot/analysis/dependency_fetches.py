@@ -103,9 +103,10 @@ def copied_sources(ctx: DockerfileContext, copy: Instruction) -> list[str]:
     contents (not the folder) land in the destination (Docker docs, "Dockerfile reference",
     COPY: "each <src> may contain wildcards", and "if <src> is a directory, the entire
     contents of the directory are copied"). Matched files come first, then matched folders,
-    those holding a manifest first (the project a command in the destination works on). A
-    manifest glob (``*.csproj``, ``requirements*.txt``), a glob across folders and a glob
-    matching nothing listed stay as written."""
+    those holding a manifest first (the project a command in the destination works on), and
+    for ``F/*`` last the folder ``F/`` itself: every file of it lands in the destination, as
+    with ``COPY F/ ./``. A manifest glob (``*.csproj``, ``requirements*.txt``), a glob across
+    folders and a glob matching nothing listed stay as written."""
     resolved: list[str] = []
     for source in context_sources(copy):
         matches = _wildcard_matches(ctx, source)
@@ -125,7 +126,9 @@ def _wildcard_matches(ctx: DockerfileContext, source: str) -> list[str]:
     names = (posixpath.basename(p) for p in ctx.repo.folders_in(ctx.context_file(folder or ".")))
     folders = [f"{prefix}{n}/" for n in names if fnmatch.fnmatchcase(n, name_glob)]
     folders.sort(key=lambda f: not _holds_a_manifest(ctx, f))
-    return [*ecosystems.matching(ctx, source), *folders]
+    files = ecosystems.matching(ctx, source)
+    whole = [f"{prefix or './'}"] if name_glob == "*" and files else []
+    return [*files, *folders, *whole]
 
 
 def _holds_a_manifest(ctx: DockerfileContext, folder: str) -> bool:
