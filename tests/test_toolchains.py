@@ -99,3 +99,15 @@ def test_swift_image_is_a_toolchain_but_its_slim_variant_is_not() -> None:
     assert toolchain_of(parse_image("swift:5.10-jammy-slim")) is None
     assert suggested_runtime(Toolchain.SWIFT, parse_image("swift:5.10-jammy")) == "swift:5.10-slim"
     assert suggested_runtime(Toolchain.SWIFT, parse_image("swift:latest")) == "swift:slim"
+
+
+def test_crystal_nim_and_ocaml_images_are_toolchains_and_r_images_are_not() -> None:
+    image = parse_image
+    assert toolchain_of(image("crystallang/crystal:1.12-alpine")) is Toolchain.CRYSTAL
+    assert toolchain_of(image("nimlang/nim:2.0.2")) is Toolchain.NIM
+    assert toolchain_of(image("ocaml/opam:debian-12-ocaml-5.1")) is Toolchain.OCAML
+    assert toolchain_of(image("rocker/r-ver:4.3.2")) is None
+    assert suggested_runtime(Toolchain.CRYSTAL, image("crystallang/crystal:1.12-alpine")) == (
+        "alpine:3.22"
+    )
+    assert suggested_runtime(Toolchain.NIM, image("nimlang/nim:2.0.2")) == "debian:bookworm-slim"

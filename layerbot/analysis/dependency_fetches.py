@@ -9,6 +9,7 @@ of the same package manager before. The project folder comes from ``WORKDIR``, a
 
 from __future__ import annotations
 
+import fnmatch
 import functools
 import posixpath
 import re
@@ -96,12 +97,53 @@ def context_sources(copy: Instruction) -> list[str]:
     return [s for s in copy.copy_sources() if "://" not in s and not s.startswith("git@")]
 
 
+def copied_sources(ctx: DockerfileContext, copy: Instruction) -> list[str]:
+    """What a COPY/ADD takes from the build context, each wildcard source resolved as BuildKit
+    does: the files it matches, and each folder it matches as that folder (``M/``), whose
+    contents (not the folder) land in the destination (Docker docs, "Dockerfile reference",
+    COPY: "each <src> may contain wildcards", and "if <src> is a directory, the entire
+    contents of the directory are copied"). Matched files come first, then matched folders,
+    those holding a manifest first (the project a command in the destination works on), and
+    for ``F/*`` last the folder ``F/`` itself: every file of it lands in the destination, as
+    with ``COPY F/ ./``. A manifest glob (``*.csproj``, ``requirements*.txt``), a glob across
+    folders and a glob matching nothing listed stay as written."""
+    resolved: list[str] = []
+    for source in context_sources(copy):
+        matches = _wildcard_matches(ctx, source)
+        resolved.extend(matches if matches else [source])
+    return resolved
+
+
+def _wildcard_matches(ctx: DockerfileContext, source: str) -> list[str]:
+    if not any(ch in source for ch in "*?[") or (
+        layer_cache.source_kind(source) is layer_cache.SourceKind.MANIFEST
+    ):
+        return []
+    folder, _, name_glob = posixpath.normpath(source).rpartition("/")
+    if any(ch in folder for ch in "*?["):
+        return []
+    prefix = f"{folder}/" if folder else ""
+    names = (posixpath.basename(p) for p in ctx.repo.folders_in(ctx.context_file(folder or ".")))
+    folders = [f"{prefix}{n}/" for n in names if fnmatch.fnmatchcase(n, name_glob)]
+    folders.sort(key=lambda f: not _holds_a_manifest(ctx, f))
+    files = ecosystems.matching(ctx, source)
+    whole = [f"{prefix or './'}"] if name_glob == "*" and files else []
+    return [*files, *folders, *whole]
+
+
+def _holds_a_manifest(ctx: DockerfileContext, folder: str) -> bool:
+    files = ctx.repo.in_dir(ctx.context_file(folder))
+    manifest = layer_cache.SourceKind.MANIFEST
+    return any(layer_cache.source_kind(posixpath.basename(f)) is manifest for f in files)
+
+
 def _brings_sources(
     ctx: DockerfileContext, sources: list[str], target: str, run_dir: str, whole: bool
 ) -> bool:
-    """Whether copying ``sources`` to ``target`` puts non-manifest files of the project that
-    runs in ``run_dir`` in place: a folder covering ``run_dir`` (``COPY . .``, ``COPY api/
-    ./``) or, unless ``whole`` is asked, anything landing inside it (``COPY src ./src``)."""
+    """Whether copying ``sources`` (:func:`copied_sources`) to ``target`` puts non-manifest
+    files of the project that runs in ``run_dir`` in place: a folder covering ``run_dir``
+    (``COPY . .``, ``COPY api/ ./``, ``COPY App/* ./`` matching a folder) or, unless ``whole``
+    is asked, anything landing inside it (``COPY src ./src``)."""
     for source in sources:
         if layer_cache.source_kind(source) is layer_cache.SourceKind.MANIFEST:
             continue
@@ -146,7 +188,7 @@ def _project_folder(
     """The context folder whose files are in ``run_dir``, from the latest copy that says so
     (the context root when none does)."""
     for copy, target in reversed(copies):
-        for source in context_sources(copy):
+        for source in copied_sources(ctx, copy):
             normal = posixpath.normpath(source)
             whole = layer_cache.source_kind(source) is layer_cache.SourceKind.WHOLE_CONTEXT
             if (whole or _is_folder(ctx, source)) and within(run_dir, target):
@@ -273,10 +315,18 @@ def _reads_requirements_only(
     return True
 
 
-def _brings_folder(ctx: DockerfileContext, sources: list[str], target: str, run_dir: str) -> bool:
-    """A folder of the context copied into ``run_dir`` (``COPY src ./src``)."""
-    return within(target, run_dir) and any(
-        _is_folder(ctx, s) and layer_cache.source_kind(s) is not layer_cache.SourceKind.MANIFEST
+def _brings_folder(
+    ctx: DockerfileContext, sources: list[str], target: str, run_dir: str, step: DependencyStep
+) -> bool:
+    """A folder of the context copied into ``run_dir`` (``COPY src ./src``), other than one
+    the install reads (``COPY wheels ./wheels`` for ``--find-links=./wheels``)."""
+    if not within(target, run_dir):
+        return False
+    read = {posixpath.normpath(p) for p in ecosystems.local_inputs(ctx, step.ecosystem, step)}
+    return any(
+        _is_folder(ctx, s)
+        and layer_cache.source_kind(s) is not layer_cache.SourceKind.MANIFEST
+        and posixpath.normpath(s) not in read
         for s in sources
     )
 
@@ -418,9 +468,9 @@ def _fetch_after_sources(
     folders_too = whole and _reads_requirements_only(ctx, copies, run_dir, step)
     anchor: Instruction | None = None
     for index, (copy, target) in enumerate(copies):
-        sources = context_sources(copy)
+        sources = copied_sources(ctx, copy)
         if _brings_sources(ctx, sources, target, sources_dir, whole) or (
-            folders_too and _brings_folder(ctx, sources, target, run_dir)
+            folders_too and _brings_folder(ctx, sources, target, run_dir, step)
         ):
             anchor, before = copy, copies[:index]
             break

@@ -50,7 +50,8 @@ _DEV_SCRIPTS = r"^(?:dev|develop|watch|serve|test|tests|e2e|lint|storybook)(?::.
 _TOOLCHAIN_TESTS = {
     "go": "test", "cargo": "test", "dotnet": "test", "mvn": "test", "mvnw": "test",
     "gradle": "test", "gradlew": "test", "sbt": "test", "lein": "test", "stack": "test",
-    "cabal": "test", "dart": "test", "swift": "test",
+    "cabal": "test", "dart": "test", "swift": "test", "crystal": "spec", "nimble": "test",
+    "dune": "test",
 }  # fmt: skip
 # Interactive consoles of the build tools (`stack ghci`, `lein repl`, `sbt console`).
 _REPL_SUBCOMMANDS = {"stack": "ghci", "cabal": "repl", "lein": "repl", "sbt": "console"}
@@ -62,7 +63,8 @@ _NOTEBOOKS = {"jupyter", "jupyter-lab", "jupyter-notebook", "jupyterlab", "noteb
 _BARE_STARTS = {
     "python", "python3", "ipython", "node", "irb", "iex", "ghci", "julia", "R",
     "go", "cargo", "mvn", "mvnw", "gradle", "gradlew", "dotnet", "mix", "sbt", "lein",
-    "clojure", "clj", "stack", "cabal", "dart", "swift",
+    "clojure", "clj", "stack", "cabal", "dart", "swift", "crystal", "nim", "nimble", "ocaml",
+    "utop", "dune", "opam",
 }  # fmt: skip
 # Development modes of JVM frameworks run by the build tool, which recompile on every change
 # (Quarkus docs, "Dev mode": `quarkus:dev`, `quarkusDev`; Open Liberty, `liberty:dev`,
@@ -241,6 +243,13 @@ def environment(ctx: DockerfileContext, shipped: ShippedImage) -> str | None:
     for command in started:
         if workbench.starts(command):
             return f"the image starts `{command.program}`, a development or test command"
+    if not _copies_sources(shipped):
+        compiler = next((c for c in started if _compiles_at_start(c)), None)
+        if compiler is not None:
+            return (
+                f"the start command compiles with `{compiler.program}` sources the image does "
+                "not hold (mounted at run time): a build environment"
+            )
     for instruction in shipped.of_keyword("RUN", "COPY", "ADD"):
         tool = next((t for t in _TOOLCHAIN_USING_TOOLS if t in instruction.original), None)
         if tool is not None:
@@ -270,11 +279,14 @@ _SBT_BUILDS = {
 }  # fmt: skip
 _HASKELL_BUILDS = {"build", "install", "v2-build", "v2-install", "new-build", "new-install"}
 _DART_BUILDS = {"compile", "build"}
+_NIM_BUILDS = {"c", "cc", "compile", "cpp", "compileToCpp"}
 # Start commands that compile and run the sources in one go.
 _RUNS_FROM_SOURCES = {
     "go": {"run"}, "cargo": {"run"}, "dotnet": {"run"}, "mvn": {"spring-boot:run"},
     "mvnw": {"spring-boot:run"}, "gradle": {"bootRun", "run"}, "gradlew": {"bootRun", "run"},
-    "mix": {"run", "phx.server"},
+    "mix": {"run", "phx.server"}, "crystal": {"run"}, "nimble": {"run"},
+    "nim": {"r", "-r", "--run"},
+    "dune": {"exec"},
 }  # fmt: skip
 
 
@@ -365,7 +377,34 @@ def _builds(command: Command, toolchain: Toolchain) -> bool:
         return program == "dart" and sub in _DART_BUILDS
     if toolchain is Toolchain.SWIFT:
         return program == "swift" and sub == "build"
+    if toolchain is Toolchain.CRYSTAL:  # `crystal build --release src/app.cr`, `shards build`
+        return (program, sub) in {("crystal", "build"), ("crystal", "compile")} or (
+            program == "shards" and sub == "build"
+        )
+    if toolchain is Toolchain.NIM:  # `nim c -d:release src/app.nim`, `nimble build`
+        return (program == "nim" and sub in _NIM_BUILDS) or (
+            program == "nimble" and sub in {"build", "c", "cpp"}
+        )
+    if toolchain is Toolchain.OCAML:  # `dune build`, `opam exec -- dune build`
+        words = [a for a in command.argv if a != "--"]
+        dune = words[words.index("dune") :] if "dune" in words else []
+        return dune[1:2] == ["build"]
     return False
+
+
+# C and C++ compilers a start command may run on mounted sources.
+_C_COMPILERS = {"gcc", "g++", "cc", "c++", "clang", "clang++", "cmake"}
+
+
+def _compiles_at_start(command: Command) -> bool:
+    """Whether a start command compiles code: a toolchain's build (``swift build``, ``go
+    build``), a compile-and-run (``go run``, ``cargo run``) or a C compiler."""
+    runs = _RUNS_FROM_SOURCES.get(command.program, set())
+    return (
+        command.program in _C_COMPILERS
+        or any(arg in runs for arg in command.argv[1:3])
+        or any(_builds(command, toolchain) for toolchain in Toolchain)
+    )
 
 
 def _mix_env_prod(shipped: ShippedImage) -> bool:

@@ -190,8 +190,8 @@ class RepoView:
 
     ``paths`` are repository-relative POSIX paths. ``reader`` returns a file's text or
     ``None`` when it cannot be read; results are cached, so a rule may ask twice for free.
-    Rules ask through :meth:`exists`, :meth:`read`, :meth:`in_dir` and :meth:`has_folders`
-    only, so a view can also
+    Rules ask through :meth:`exists`, :meth:`read`, :meth:`in_dir`, :meth:`folders_in` and
+    :meth:`has_folders` only, so a view can also
     be backed by a working tree asked file by file (``layerbot.check.LocalRepoView``).
 
     ``pipeline_facts`` are the root CI configuration's facts when the shell already knows them
@@ -227,6 +227,12 @@ class RepoView:
         """Paths directly inside ``directory`` ('' or '.' for the root)."""
         base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/")
         return sorted(p for p in self._paths if posixpath.dirname(p) == base)
+
+    def folders_in(self, directory: str) -> list[str]:
+        """Folders (with files in them) directly inside ``directory``."""
+        base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/") + "/"
+        rest = (p[len(base) :] for p in self._paths if p.startswith(base))
+        return sorted({base + r.split("/", 1)[0] for r in rest if "/" in r})
 
     def has_folders(self, directory: str) -> bool:
         """Whether ``directory`` holds folders (with files in them)."""
@@ -290,6 +296,14 @@ class ListedRepoView(RepoView):
             return []
         base = parts[0] + "/" if parts[0] else ""
         return sorted(base + name for name, is_file in self._entries(parts[0]).items() if is_file)
+
+    def folders_in(self, directory: str) -> list[str]:
+        parts = self._split(posixpath.join(directory or ".", "x"))
+        if parts is None:
+            return []
+        base = parts[0] + "/" if parts[0] else ""
+        entries = self._entries(parts[0]).items()
+        return sorted(base + name for name, is_file in entries if not is_file)
 
     def has_folders(self, directory: str) -> bool:
         parts = self._split(posixpath.join(directory or ".", "x"))

@@ -10,6 +10,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 
+from layerbot.analysis import ecosystems
 from layerbot.analysis.dockerfile import Instruction
 from layerbot.analysis.record import Record
 from layerbot.analysis.runs import cache_mount_targets
@@ -300,6 +301,14 @@ class Cache(Record):
         return ()
 
 
+def _downloads(command: Command) -> bool:
+    """Whether an install may download: not one that never uses the network (``npm ci
+    --offline``, ``pip install --no-index``; the ecosystem table's ``offline_flags``), which
+    writes no download cache."""
+    step = ecosystems.classify(command)
+    return step is None or not ecosystems.installs_offline(step)
+
+
 def _apk_uses_index(command: Command) -> bool:
     """An ``apk add`` that reads (and may refresh) the local index; ``--no-cache`` fetches one
     in memory and ``--no-network`` installs from files without any."""
@@ -345,7 +354,9 @@ CACHES = (
         key="pip",
         label="pip's download and wheel cache (~/.cache/pip)",
         directories=("~/.cache/pip",),
-        creates=lambda c: pip_install(c) and not c.has_flag("--no-cache-dir", "--no-cache"),
+        creates=lambda c: (
+            pip_install(c) and not c.has_flag("--no-cache-dir", "--no-cache") and _downloads(c)
+        ),
         cleans=lambda c: (
             c.program.startswith("pip") and c.subcommand == "cache" and c.has("purge", "remove")
         ),
@@ -378,7 +389,7 @@ CACHES = (
         key="npm",
         label="npm's cache (~/.npm)",
         directories=("~/.npm",),
-        creates=npm_install,
+        creates=lambda c: npm_install(c) and _downloads(c),
         cleans=lambda c: c.program == "npm" and c.subcommand == "cache" and c.has("clean", "rm"),
         programs=frozenset({"npm"}),
         location_flags=("--cache",),
@@ -388,7 +399,7 @@ CACHES = (
         key="yarn",
         label="yarn's cache (/usr/local/share/.cache/yarn)",
         directories=("/usr/local/share/.cache/yarn", "~/.cache/yarn"),
-        creates=yarn_install,
+        creates=lambda c: yarn_install(c) and _downloads(c),
         cleans=lambda c: c.program == "yarn" and c.subcommand == "cache" and c.has("clean"),
         programs=frozenset({"yarn"}),
         location_flags=("--cache-folder",),

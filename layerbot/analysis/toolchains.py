@@ -31,6 +31,9 @@ class Toolchain(StrEnum):
     HASKELL = "haskell"
     DART = "dart"
     SWIFT = "swift"
+    CRYSTAL = "crystal"
+    NIM = "nim"
+    OCAML = "ocaml"
 
     @property
     def label(self) -> str:
@@ -53,6 +56,9 @@ _LABELS = {
     Toolchain.HASKELL: "Haskell toolchain image (GHC, Stack, Cabal)",
     Toolchain.DART: "Dart SDK image",
     Toolchain.SWIFT: "Swift toolchain image",
+    Toolchain.CRYSTAL: "Crystal compiler image",
+    Toolchain.NIM: "Nim compiler image",
+    Toolchain.OCAML: "toolchain image with OCaml, opam and dune",
 }
 # The JVM toolchains: their artifact is a jar that a JRE runs.
 JVM_TOOLCHAINS = (
@@ -89,6 +95,13 @@ _REPOSITORIES = {
     "google/dart": Toolchain.DART,
     "swift": Toolchain.SWIFT,
     "vapor/swift": Toolchain.SWIFT,
+    # Compilers to native executables: `crystal build` (Crystal docs, "Using the compiler"),
+    # `nim c` and `nimble build` (Nim docs, "Nim Compiler User Guide"; Nimble docs), `dune
+    # build` (Dune docs, "Quickstart": native executables). R (`rocker/*`) has no compiled
+    # artifact to ship apart from the interpreter and its library, so it is not here.
+    "crystallang/crystal": Toolchain.CRYSTAL,
+    "nimlang/nim": Toolchain.NIM,
+    "ocaml/opam": Toolchain.OCAML,
 }
 
 # Working directories official images set (``WORKDIR`` in their Dockerfiles); others start at
@@ -200,7 +213,10 @@ def suggested_runtime(toolchain: Toolchain, image: ImageRef) -> str:
         return f"debian:{debian_suite(image) or DEFAULT_DEBIAN_SUITE}-slim"
     if toolchain in JVM_TOOLCHAINS:
         return f"eclipse-temurin:{java_version_of(image) or 21}-jre"
-    if toolchain is Toolchain.HASKELL:  # GHC links executables against glibc and libgmp
+    if toolchain in (Toolchain.HASKELL, Toolchain.CRYSTAL, Toolchain.NIM, Toolchain.OCAML):
+        # executables linked against the C library (and libgmp, libgc, libpcre...)
+        if is_alpine(image):
+            return ALPINE
         return f"debian:{debian_suite(image) or DEFAULT_DEBIAN_SUITE}-slim"
     if toolchain is Toolchain.DART:  # the dart image's /runtime/ holds what an AOT binary needs
         return "scratch"

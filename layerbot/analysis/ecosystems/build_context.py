@@ -220,7 +220,7 @@ def local_inputs(
     if ecosystem in (POETRY, UV):
         return _pyproject_local_inputs(ctx, ecosystem)
     if ecosystem is PIP:
-        return _requirements_local_inputs(ctx)
+        return _requirements_local_inputs(ctx, step)
     if ecosystem is COMPOSER:
         return _composer_path_repositories(ctx)
     if ecosystem is GO:
@@ -429,9 +429,14 @@ def _table(value: object) -> dict[str, object]:
     return value if isinstance(value, dict) else {}
 
 
-def _requirements_local_inputs(ctx: DockerfileContext) -> list[str]:
-    """Local projects a requirements file installs (``-e ./lib``, ``./pkg``, ``file:``)."""
+def _requirements_local_inputs(ctx: DockerfileContext, step: DependencyStep | None) -> list[str]:
+    """Local projects a requirements file installs (``-e ./lib``, ``./pkg``, ``file:``), and
+    the folder of the project a ``--find-links`` names (``--no-index --find-links=./wheels``:
+    pip docs, "pip install", the archives there are what it installs)."""
+    links = step.command.option("-f", "--find-links") if step else None
     found: list[str] = []
+    if links and "://" not in links and not links.startswith("/"):
+        found.append(posixpath.normpath(links))
     for name in matching(ctx, "requirements*.txt") + matching(ctx, "requirements/*.txt"):
         for line in (ctx.read(name) or "").splitlines():
             read = requirement_reads(line)

@@ -123,8 +123,8 @@ _PDM_VALUE_FLAGS = _valued(PDM)
 
 def kept_arguments(step: DependencyStep) -> list[str]:
     """The options of the step's command that its dependency-only command carries, as
-    written: the ecosystem's ``kept_flags``, ``kept_options`` and ``folder_options``
-    (``--without dev``, ``--without=dev``, ``-Pprod``)."""
+    written: the ecosystem's ``kept_flags``, ``offline_flags``, ``kept_options`` and
+    ``folder_options`` (``--without dev``, ``--without=dev``, ``-Pprod``, ``--local``)."""
     ecosystem, argv = step.ecosystem, step.command.argv
     valued = _valued(ecosystem)
     attached = tuple(name for name in valued if len(name) == 2 and name[1] != "-")
@@ -138,12 +138,24 @@ def kept_arguments(step: DependencyStep) -> list[str]:
             continue
         if (
             arg in ecosystem.kept_flags
+            or arg in ecosystem.offline_flags
             or ("=" in arg and arg.split("=", 1)[0] in valued)
             or (len(arg) > 2 and arg.startswith(attached))
         ):
             kept.append(arg)
         index += 1
     return kept
+
+
+def installs_offline(step: DependencyStep) -> bool:
+    """Whether the step installs from local files or what is installed or cached already,
+    never from the network: one of the ecosystem's ``offline_flags`` (``bundle install
+    --local``, ``npm ci --offline``), for pip ``--no-index`` with no ``--find-links`` URL."""
+    command = step.command
+    if not command.has_flag(*step.ecosystem.offline_flags):
+        return False
+    links = command.option("-f", "--find-links") or ""
+    return step.ecosystem is not PIP or "://" not in links
 
 
 def named_folder(step: DependencyStep) -> str | None:

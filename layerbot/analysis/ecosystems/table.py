@@ -64,6 +64,11 @@ class Ecosystem(Record):
     projects (what a builder stage starts from, and what should not ship);
     ``runtime_images`` the repositories a built artifact runs on instead, smallest first
     (tags follow the toolchain's version: ``eclipse-temurin:21-jre`` for a JDK 21 build).
+    ``offline_flags`` make the install take packages from local files or what is installed
+    or cached already, never from the network (``bundle install --local``, ``pip install
+    --no-index``): such an install downloads nothing, so a download cache mount holds nothing
+    for it. Tools whose offline mode makes the step no dependency step at all (``mvn -o``,
+    ``cargo build --offline``) are read where their steps are recognised.
     """
 
     __slots__ = (
@@ -81,6 +86,7 @@ class Ecosystem(Record):
         "markers",
         "moves_safely",
         "name",
+        "offline_flags",
         "runtime_images",
         "setup_subcommands",
         "store_is_cache",
@@ -107,6 +113,7 @@ class Ecosystem(Record):
         runtime_images: tuple[str, ...] = (),
         setup_subcommands: tuple[str, ...] = (),
         folder_operand: bool = False,
+        offline_flags: tuple[str, ...] = (),
     ) -> None:
         self.name: Final = name
         self.label: Final = label
@@ -126,6 +133,7 @@ class Ecosystem(Record):
         self.runtime_images: Final = runtime_images
         self.setup_subcommands: Final = setup_subcommands
         self.folder_operand: Final = folder_operand
+        self.offline_flags: Final = offline_flags
 
 
 _PYTHON_IGNORES = (
@@ -158,6 +166,7 @@ GO = Ecosystem(
     toolchain_images=("golang",),
     runtime_images=("gcr.io/distroless/static-debian12", "alpine", "scratch"),
 )
+# npm docs, "config": `offline` ("no network requests will be done during install").
 NPM = Ecosystem(
     name="npm",
     label="npm",
@@ -169,7 +178,10 @@ NPM = Ecosystem(
     install_dirs=("node_modules",),
     toolchain_images=("node",),
     runtime_images=("node", "nginx"),
+    offline_flags=("--offline",),
 )
+# Yarn 1 docs, "yarn install": `--offline` runs the install in offline mode (from the
+# offline mirror or the cache).
 YARN = Ecosystem(
     name="yarn",
     label="Yarn",
@@ -182,7 +194,9 @@ YARN = Ecosystem(
     install_dirs=("node_modules",),
     toolchain_images=("node",),
     runtime_images=("node", "nginx"),
+    offline_flags=("--offline",),
 )
+# pnpm docs, "pnpm install": `--offline` uses only packages already in the store.
 PNPM = Ecosystem(
     name="pnpm",
     label="pnpm",
@@ -194,6 +208,7 @@ PNPM = Ecosystem(
     install_dirs=("node_modules",),
     toolchain_images=("node",),
     runtime_images=("node", "nginx"),
+    offline_flags=("--offline",),
 )
 # Bun: `bun.lock` (text, Bun 1.2+) or `bun.lockb`; downloads go to ~/.bun/install/cache (Bun
 # docs, "bun install": lockfile, "Global cache").
@@ -209,6 +224,8 @@ BUN = Ecosystem(
     toolchain_images=("oven/bun",),
     runtime_images=("oven/bun", "nginx"),
 )
+# pip docs, "pip install": `--no-index` ignores the package index and looks only at the
+# `--find-links` locations (offline unless one of them is a URL).
 PIP = Ecosystem(
     name="pip",
     label="pip",
@@ -219,6 +236,7 @@ PIP = Ecosystem(
     dockerignore=_PYTHON_IGNORES,
     toolchain_images=("python",),
     runtime_images=("python",),
+    offline_flags=("--no-index",),
 )
 POETRY = Ecosystem(
     name="poetry",
@@ -236,6 +254,8 @@ POETRY = Ecosystem(
     toolchain_images=("python",),
     runtime_images=("python",),
 )
+# uv docs, "CLI reference": `--offline` disables network access (locally cached data and
+# local files only).
 UV = Ecosystem(
     name="uv",
     label="uv",
@@ -257,6 +277,7 @@ UV = Ecosystem(
     install_dirs=(".venv",),
     toolchain_images=("python", "ghcr.io/astral-sh/uv"),
     runtime_images=("python",),
+    offline_flags=("--offline",),
 )
 PDM = Ecosystem(
     name="pdm",
@@ -359,6 +380,8 @@ CARGO = Ecosystem(
     toolchain_images=("rust",),
     runtime_images=("gcr.io/distroless/cc-debian12", "debian"),
 )
+# Bundler docs, "bundle install": `--local` does not connect to the gem server and uses the
+# gems already in the RubyGems cache or in vendor/cache.
 BUNDLER = Ecosystem(
     name="bundler",
     label="Bundler",
@@ -369,6 +392,7 @@ BUNDLER = Ecosystem(
     dockerignore=("vendor/bundle", ".bundle", "log", "tmp", "coverage"),
     toolchain_images=("ruby",),
     runtime_images=("ruby",),
+    offline_flags=("--local",),
 )
 MIX = Ecosystem(
     name="mix",

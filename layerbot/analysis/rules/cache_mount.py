@@ -64,7 +64,10 @@ Composer `/root/.composer/cache` (`/tmp/cache` in the `composer` image); NuGet
 `/root/.cache/coursier`; Dart pub `/root/.pub-cache`; SwiftPM `/root/.cache/org.swift.swiftpm`;
 cpanm and Carton `/root/.cpanm`; Deno `/deno-dir` (the `DENO_DIR` of the denoland/deno images).
 `python setup.py install` is not flagged: setuptools downloads `install_requires` itself, past
-pip's cache.
+pip's cache. Nor is an install that never uses the network (`bundle install --local`, `npm ci
+--offline`, `yarn install --offline`, `pnpm install --offline`, `pip install --no-index` with
+local `--find-links`, `uv sync --offline`): it installs from local files, vendor/cache or what
+is cached or installed already, so a download cache mount would hold nothing.
 Where the cache folder is also the store later steps read (Go, Maven, Gradle, Cargo, NuGet),
 the mount is added to every `RUN` of the stage that uses it, so one fix may edit several
 `RUN`s; and when the image starts with that tool (`CMD ["go", "run", "."]`, `mvn
@@ -92,6 +95,11 @@ same pass as another fix to that `RUN` (such as `package-cache` adding `--no-cac
   `~/.pub-cache` or `PUB_CACHE`): <https://dart.dev/tools/pub/cmd/pub-get>
 - PDM docs, "Configuration" (`cache_dir`, by default the platform's user cache folder,
   `~/.cache/pdm` on Linux): <https://pdm-project.org/latest/reference/configuration/>
+- Offline installs: Bundler docs, "bundle install" (`--local`: no connection to the gem
+  server, gems from the RubyGems cache or vendor/cache); npm docs, "config" (`offline`); Yarn 1
+  docs, "yarn install" (`--offline`); pnpm docs, "pnpm install" (`--offline`: only packages
+  already in the store); pip docs, "pip install" (`--no-index`: only the `--find-links`
+  locations); uv docs, "CLI reference" (`--offline`).
 - Docker docs, "Cache storage backends": cache mounts are not part of exported build cache.
 - Docker docs, "BuildKit": the default builder since Docker Engine 23.0.
 """
@@ -214,9 +222,12 @@ def _groups(ctx: DockerfileContext, stage: Stage) -> list[_Group]:
         state.read(run)
         if run.keyword != "RUN":
             continue  # only a RUN steps or reads a dependency store
-        # setuptools downloads past pip's cache: a mount there would hold nothing
+        # setuptools downloads past pip's cache, and an offline install (`bundle install
+        # --local`, `pip install --no-index`) downloads nothing: a mount would hold nothing
         steps = [
-            s for s in ecosystems.dependency_steps(run) if not ecosystems.runs_setup_py(s.command)
+            s
+            for s in ecosystems.dependency_steps(run)
+            if not ecosystems.runs_setup_py(s.command) and not ecosystems.installs_offline(s)
         ]
         stepped = {_cache_owner(s).name for s in steps}
         commands = runs.run_commands(run)

@@ -90,6 +90,12 @@ inserted `pip install -r` is **review** unless the metadata reads that file (set
 dynamic dependencies), since it may list packages the project does not declare (test tools)
 and the image would get them too.
 
+An install that never uses the network (`bundle install --local`, `npm ci --offline`, `pip
+install --no-index`, the ecosystem table's `offline_flags`) is still flagged: on every source
+change it installs everything again (from vendor/cache, local wheels or what is cached or
+installed already). The message then says it installs, not that it downloads, and the
+dependency-only command keeps the flag.
+
 ## Why it matters
 Docker caches a `COPY` on the checksum of the files it copies, and once a step is invalidated
 every later step of the stage runs again. After `COPY . .` any edit to any source file
@@ -217,6 +223,9 @@ Workspaces named by their folder (`"workspaces": ["api", "web"]`) have their `pa
 copied with the manifests.
 
 ## References
+- Offline installs: Bundler docs, "bundle install" (`--local`); npm docs, "config"
+  (`offline`); Yarn 1 docs, "yarn install" (`--offline`); pnpm docs, "pnpm install"
+  (`--offline`); pip docs, "pip install" (`--no-index`); uv docs, "CLI reference" (`--offline`).
 - Docker docs, "Dockerfile reference": "Environment replacement" (`ENV` and `ARG` values
   are substituted in `WORKDIR`, `COPY` and `ADD`; `ENV` is in the environment of `RUN`).
 - Docker docs, "Build cache invalidation": `COPY`/`ADD` are invalidated by file checksums,
@@ -262,6 +271,10 @@ copied with the manifests.
 - npm docs, "workspaces" (each workspace is a folder with its own package.json); Yarn docs,
   "Workspaces"; pnpm docs, "pnpm-workspace.yaml" (`packages` globs); Docker docs,
   "Dockerfile reference": COPY with wildcards copies the matching files into the destination.
+- Docker docs, "Dockerfile reference", COPY: "each <src> may contain wildcards", and "if
+  <src> is a directory, the entire contents of the directory are copied" (a wildcard matching
+  a folder, `COPY App/* ./`, copies that folder's contents into the destination: its sources
+  arrive there as with `COPY App/Sub/ ./`).
 - Yarn docs, "Questions and answers: Which files should be gitignored?" (what `.yarn` holds:
   `cache`, `releases`, `plugins`, `patches`, `sdks`, `versions`):
   <https://yarnpkg.com/getting-started/qa#which-files-should-be-gitignored>
@@ -370,14 +383,18 @@ def _message(
     holder: str | None,
 ) -> str:
     read_too = ", ".join(f"`{path}`" for path in local)
+    # an offline install (`bundle install --local`) re-installs on a source change, from
+    # local files or what is cached or installed already: it downloads nothing
+    offline = ecosystems.installs_offline(fetch.step)
+    fetches = "installs" if offline else "downloads"
     if manifests and set(manifests) <= already_copied(fetch, manifests):
         copied = ", ".join(f"`{m}`" for m in manifests)
         runs = _through(fetch.step)
         then = f"copy {read_too} with them and run" if local else "run"
         return (
-            f"`{fetch.step.command.text}`{runs} downloads the {fetch.step.ecosystem.label} "
+            f"`{fetch.step.command.text}`{runs} {fetches} the {fetch.step.ecosystem.label} "
             f"dependencies itself after the sources arrived: {copied} are copied alone first, "
-            f"but nothing downloads from them, so any source change downloads everything "
+            f"but nothing {fetches} from them, so any source change {fetches} everything "
             f"again; {then} `{command}` right after copying them."
         )
     ecosystem, step = fetch.step.ecosystem, fetch.step
@@ -398,8 +415,8 @@ def _message(
         return (
             f"`{step.command.text}` runs after `{copy_text}` {brought}, so any "
             f"source change invalidates the layer and {ecosystem.label} dependencies are "
-            f"downloaded again on every build; copy {wanted} first and install before "
-            "copying the rest."
+            f"{'installed' if offline else 'downloaded'} again on every build; copy {wanted} "
+            "first and install before copying the rest."
         )
     runs = _through(step)
     if step.ecosystem is ecosystems.PIP and not manifests:
@@ -410,9 +427,9 @@ def _message(
             "requirements file copied and installed first (then `pip install --no-deps .`)."
         )
     return (
-        f"`{step.command.text}`{runs} downloads the {ecosystem.label} dependencies itself, after "
+        f"`{step.command.text}`{runs} {fetches} the {ecosystem.label} dependencies itself, after "
         f"`{copy_text}` {brought} and with no dependency step on the manifests "
-        f"alone before it, so any source change downloads them all again; copy {wanted} "
+        f"alone before it, so any source change {fetches} them all again; copy {wanted} "
         f"first and run `{command}` before copying the rest."
     )
 

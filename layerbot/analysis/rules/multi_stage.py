@@ -6,7 +6,9 @@ runs it on a build toolchain: its base (followed through `FROM <stage>` chains a
 `ARG`s) is `golang`, `rust`, `maven`, `gradle`, a JDK (`openjdk`, `eclipse-temurin` or
 `amazoncorretto`, not a JRE), `mcr.microsoft.com/dotnet/sdk`, `node`, `oven/bun`, `elixir`, an
 sbt image (`sbtscala/scala-sbt`, `hseeberger/scala-sbt`), `clojure`, `haskell`
-(`fpco/stack-build`), `dart` or `swift` (not its `slim` variant), a `COPY`/`ADD` brings files
+(`fpco/stack-build`), `dart`, `swift` (not its `slim` variant), `crystallang/crystal`,
+`nimlang/nim` or `ocaml/opam` (R's `rocker` images are not: an R application has no compiled
+artifact to ship apart from the interpreter and its library), a `COPY`/`ADD` brings files
 from the build context, and a step builds them (`go build`, `cargo build`, `mvn package`,
 `gradle bootJar`, `dotnet publish`, `npm run build`, `bun run build`, `tsc`, a monorepo build
 task (`nx build api`, `nx run api:build`, `nx run-many -t build`, `turbo run build`, `lerna run
@@ -14,10 +16,12 @@ build`, the build of one workspace of a monorepo: `pnpm --filter api build`, `pn
 build`, `npm run build -w api`, `yarn workspace api build`, `turbo run build --filter=api`;
 a namespaced build script: `web:build`, `build:prod`), `mix compile`, `mix release`, `sbt
 assembly`, `lein uberjar`, `clojure -T:build uber`,
-`stack build`, `cabal install`, `dart compile exe`, `swift build`, ..., exec-form `RUN
+`stack build`, `cabal install`, `dart compile exe`, `swift build`, `crystal build`, `shards
+build`, `nim c`, `nimble build`, `dune build` (or `opam exec -- dune build`), ..., exec-form `RUN
 ["gradle", "build"]` included) or the start command compiles them (`go run`, `cargo run`,
 `dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `gradle run`, `mix run`, `mix
-phx.server`, a JVM build tool's start command with a lifecycle phase: `mvn compile
+phx.server`, `crystal run`, `nim r`/`nim c -r`, `nimble run`, `dune exec`, a JVM build tool's
+start command with a lifecycle phase: `mvn compile
 exec:java`; an
 exec-form `ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker
 runs it) when more than the dependency manifests were copied (with only `go.mod` and `go.sum`
@@ -48,7 +52,8 @@ environment rather than an application:
   `uvicorn --reload`), a dev server (`npm run dev`, `pnpm --filter web dev`,
   `manage.py runserver`, `rails server` with `RAILS_ENV=development`), a notebook server
   (`jupyter lab`, `python -m notebook`, `ipython`), `nx serve`, a test task (`gradle
-  test`, `sbt test`, `stack test`, `dart test`, ...), a build tool's console (`stack ghci`,
+  test`, `sbt test`, `stack test`, `dart test`, `crystal spec`, `nimble test`, `dune test`,
+  ...), a build tool's console (`stack ghci`,
   `cabal repl`, `lein repl`, `sbt console`), sbt's triggered execution (`sbt ~reStart`),
   `sleep infinity`; an
   `npm start`/`yarn start` is judged by its `package.json` script; `ENTRYPOINT` and `CMD`
@@ -57,6 +62,10 @@ environment rather than an application:
 - an entrypoint that only prints a message (`ENTRYPOINT echo "not a runnable image"`): the
   image was built to run its checks; a start command that only copies files (`CMD ["cp",
   "-r", "build/bin", "/out"]` into a mounted folder): the image is run for its build output;
+- a start command that compiles sources the image does not hold (`CMD swift build &&
+  .build/debug/App`, `go build`, `cargo run`, `gcc`, with no `COPY`/`ADD` from the build
+  context and no `git clone`): the sources are mounted at run time and the compilers are what
+  the image is run for, a build environment (the build tools it installs included);
 - a JVM framework's development mode run by the build tool (`mvn quarkus:dev`, `gradle
   quarkusDev`, `mvn liberty:dev`), which recompiles on every change;
 - for the toolchain base only (not for build tools a `RUN` installs), a start command that
@@ -168,6 +177,12 @@ an `apk --virtual` group in its own `RUN` is also **review**: runtime libraries 
 part of the group.
 
 ## References
+- Crystal docs, "Using the compiler" (`crystal build --release` writes an executable; `crystal
+  run` compiles and runs) and "Static Linking" (a dynamically linked executable needs libgc,
+  libpcre and libevent at run time); Nim docs, "Nim Compiler User Guide" (`nim c -d:release`,
+  `-r` runs after compiling) and Nimble docs (`nimble build`, `nimble run`); Dune docs,
+  "Quickstart" (`dune build` writes `_build/default/<dir>/<name>.exe`, `dune exec` builds and
+  runs).
 - Docker docs, "Multi-stage builds": <https://docs.docker.com/build/building/multi-stage/>
 - Docker docs, "Building best practices: Use multi-stage builds":
   <https://docs.docker.com/build/building/best-practices/#use-multi-stage-builds>

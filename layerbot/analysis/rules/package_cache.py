@@ -30,7 +30,9 @@ It also reports, as `info`, `apt-get install` without `--no-install-recommends`,
 stays in the layer, the update only downloads an index for nothing.
 
 What is not an install is not flagged: smoke tests such as `yarn --version`, `npm --version`
-or `pip --version`. Comments are read as the shell reads them: `... # && rm -rf ...` deletes
+or `pip --version`; nor is an install that never uses the network (`npm ci --offline`, `yarn
+install --offline`, `pip install --no-index` from local `--find-links`), which downloads
+nothing into the cache. Comments are read as the shell reads them: `... # && rm -rf ...` deletes
 nothing. A BuildKit cache or tmpfs mount on the cache directory (`--mount=type=cache` on
 `/root/.cache/pip`, `/var/cache/apk`, `/var/lib/apt` ..., `--mount=type=tmpfs` on
 `/var/lib/apt/lists`) keeps the cache out of the layer,
@@ -80,6 +82,9 @@ update` in a `RUN` of its own to `update-with-install`, so one problem is report
   reference: RUN --mount=type=tmpfs" mounts a tmpfs that is not part of the layer.
 - Alpine Linux wiki, "Alpine Package Keeper": `--no-cache` means do not use or keep a local
   cache, and fetches the index from the network; `--no-network` uses no network (no index).
+- npm docs, "config" (`offline`: no network requests during install); Yarn 1 docs, "yarn
+  install" (`--offline`); pip docs, "pip install" (`--no-index`: only the `--find-links`
+  locations).
 - pip docs, "Caching": `--no-cache-dir` and the `PIP_NO_CACHE_DIR` environment variable; pip
   pull request 5884 (pip 19.0): every boolean value of `PIP_NO_CACHE_DIR`, false ones
   included, disables the cache.

@@ -66,6 +66,19 @@ _UNPLANNED = {
         "the executable's path comes from the package's products (`.build/release/<product>`), "
         "and it needs the Swift runtime libraries of the same release"
     ),
+    Toolchain.CRYSTAL: (
+        "the executable's name comes from `-o` or shard.yml's targets, and unless it is built "
+        "`--static` it needs the shared libraries it was linked against (libgc, libpcre, "
+        "libevent) in the runtime image"
+    ),
+    Toolchain.NIM: (
+        "the executable's name comes from `-o`, the .nimble file's `bin` or the main module, and "
+        "it needs the shared libraries its modules load in the runtime image"
+    ),
+    Toolchain.OCAML: (
+        "the executable's path comes from the dune files (`_build/default/<dir>/<name>.exe`), "
+        "and it needs the C libraries it was linked against in the runtime image"
+    ),
     Toolchain.DART: (
         "an AOT executable runs on `scratch` with the dart image's `/runtime/` copied in, "
         "and its path comes from the `dart compile` command, which the rewrite does not follow"

@@ -1,0 +1,1 @@
+shiny::runApp(port = 3838)
