@@ -416,8 +416,7 @@ def _kept_by(path: str, cache_paths: tuple[str, ...]) -> bool:
 def is_stable(reference: str, job: Job | None = None) -> bool:
     """A tag the next pipeline (of ``job``) builds again (a branch, ``latest``), not one per
     commit, nor, for a job that runs in tag pipelines only, one named after the ref."""
-    tag = parse_image(reference).tag_or_latest
-    return not made_by_this_pipeline(reference, job) and not _COMMAND_SUBSTITUTION.search(tag)
+    return not made_by_this_pipeline(reference, job) and not _COMMAND_SUBSTITUTION.search(reference)
 
 
 def made_by_this_pipeline(reference: str, job: Job | None = None) -> bool:
@@ -425,11 +424,12 @@ def made_by_this_pipeline(reference: str, job: Job | None = None) -> bool:
     have pushed it. In a job that runs in tag pipelines only, a tag named after the ref
     (``$CI_COMMIT_REF_SLUG``) is one too: each tag pipeline's ref is a new tag
     (https://docs.gitlab.com/ci/variables/predefined_variables/). A tag a command computes
-    (``$(cat VERSION)``) may be either: not this."""
-    tag = parse_image(reference).tag_or_latest
-    if job is not None and job.tag_pipelines_only and _REF_NAMED.search(tag):
+    (``$(cat VERSION)``) may be either: not this. The whole reference is read, not the tag
+    alone: ``${CI_COMMIT_SHA::8}`` has colons of its own, and a repository path named after
+    the pipeline is as new as such a tag."""
+    if job is not None and job.tag_pipelines_only and _REF_NAMED.search(reference):
         return True
-    return bool(_THIS_PIPELINE.search(tag))
+    return bool(_THIS_PIPELINE.search(reference))
 
 
 def _keyed(values: list[str], key: str) -> list[str]:
