@@ -275,6 +275,8 @@ BUILD_TOOL_SIZES_MB = {
     "gradle": 150,
     "build-essential": 250,
     "build-base": 200,
+    # Alpine's meta package for building packages: build-base (gcc, g++, make), abuild, git
+    "alpine-sdk": 250,
     "gcc": 120,
     "g++": 150,
     "gcc-c++": 150,
