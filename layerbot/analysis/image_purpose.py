@@ -284,7 +284,7 @@ _NIM_BUILDS = {"c", "cc", "compile", "cpp", "compileToCpp"}
 _RUNS_FROM_SOURCES = {
     "go": {"run"}, "cargo": {"run"}, "dotnet": {"run"}, "mvn": {"spring-boot:run"},
     "mvnw": {"spring-boot:run"}, "gradle": {"bootRun", "run"}, "gradlew": {"bootRun", "run"},
-    "mix": {"run", "phx.server"}, "crystal": {"run"}, "nimble": {"run"},
+    "mix": {"run", "phx.server"}, "crystal": {"run"}, "shards": {"run"}, "nimble": {"run"},
     "nim": {"r", "-r", "--run"},
     "dune": {"exec"},
 }  # fmt: skip

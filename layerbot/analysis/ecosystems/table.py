@@ -236,7 +236,9 @@ PIP = Ecosystem(
     dockerignore=_PYTHON_IGNORES,
     toolchain_images=("python",),
     runtime_images=("python",),
-    offline_flags=("--no-index",),
+    # pip's `--no-index`; `uv pip install --offline` (uv docs, "--offline": "use only locally
+    # cached data and locally available files")
+    offline_flags=("--no-index", "--offline"),
 )
 POETRY = Ecosystem(
     name="poetry",

@@ -66,8 +66,9 @@ cpanm and Carton `/root/.cpanm`; Deno `/deno-dir` (the `DENO_DIR` of the denolan
 `python setup.py install` is not flagged: setuptools downloads `install_requires` itself, past
 pip's cache. Nor is an install that never uses the network (`bundle install --local`, `npm ci
 --offline`, `yarn install --offline`, `pnpm install --offline`, `pip install --no-index` with
-local `--find-links`, `uv sync --offline`): it installs from local files, vendor/cache or what
-is cached or installed already, so a download cache mount would hold nothing.
+local `--find-links`, `uv sync --offline`, `uv pip install --offline`): it installs from local
+files, vendor/cache or what is cached or installed already, so a download cache mount would hold
+nothing.
 Where the cache folder is also the store later steps read (Go, Maven, Gradle, Cargo, NuGet),
 the mount is added to every `RUN` of the stage that uses it, so one fix may edit several
 `RUN`s; and when the image starts with that tool (`CMD ["go", "run", "."]`, `mvn

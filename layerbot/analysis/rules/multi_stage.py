@@ -20,12 +20,11 @@ assembly`, `lein uberjar`, `clojure -T:build uber`,
 build`, `nim c`, `nimble build`, `dune build` (or `opam exec -- dune build`), ..., exec-form `RUN
 ["gradle", "build"]` included) or the start command compiles them (`go run`, `cargo run`,
 `dotnet run`, `mvn spring-boot:run`, `gradle bootRun`, `gradle run`, `mix run`, `mix
-phx.server`, `crystal run`, `nim r`/`nim c -r`, `nimble run`, `dune exec`, a JVM build tool's
-start command with a lifecycle phase: `mvn compile
-exec:java`; an
-exec-form `ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker
-runs it) when more than the dependency manifests were copied (with only `go.mod` and `go.sum`
-in the image, the sources `go run` compiles are mounted at run time: a development container).
+phx.server`, `crystal run`, `shards run`, `nim r`/`nim c -r`, `nimble run`, `dune exec`, a JVM
+build tool's start command with a lifecycle phase: `mvn compile exec:java`; an exec-form
+`ENTRYPOINT ["mvn"]` takes its arguments from `CMD ["spring-boot:run"]`, as Docker runs it) when
+more than the dependency manifests were copied (with only `go.mod` and `go.sum` in the image,
+the sources `go run` compiles are mounted at run time: a development container).
 Elixir counts only with `MIX_ENV=prod` (an `ENV` or on the command): without it Mix builds and
 runs the dev environment, and the image is a development container.
 
@@ -180,7 +179,8 @@ part of the group.
 - Crystal docs, "Using the compiler" (`crystal build --release` writes an executable; `crystal
   run` compiles and runs) and "Static Linking" (a dynamically linked executable needs libgc,
   libpcre and libevent at run time); Nim docs, "Nim Compiler User Guide" (`nim c -d:release`,
-  `-r` runs after compiling) and Nimble docs (`nimble build`, `nimble run`); Dune docs,
+  `-r` runs after compiling) and Nimble docs (`nimble build`, `nimble run`); Shards docs
+  (`shards run` builds a target and runs it); Dune docs,
   "Quickstart" (`dune build` writes `_build/default/<dir>/<name>.exe`, `dune exec` builds and
   runs).
 - Docker docs, "Multi-stage builds": <https://docs.docker.com/build/building/multi-stage/>

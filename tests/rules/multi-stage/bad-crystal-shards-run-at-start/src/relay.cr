@@ -1,0 +1,2 @@
+require "kemal"
+Kemal.run
