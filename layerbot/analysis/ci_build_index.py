@@ -103,7 +103,9 @@ class BuildIndex(Record):
             for written, resolved in build.tags:
                 by_tag.setdefault(parse_image(resolved).key, []).append(build)
                 source = (build.dockerfile, build.target)
-                usable = build.tool in (Tool.DOCKER, Tool.BUILDX) and is_stable(resolved)
+                # Stable for the job that pushes it: a job of tag pipelines only pushes a
+                # ref-named tag under a new tag name each time, never a branch's.
+                usable = build.tool in (Tool.DOCKER, Tool.BUILDX) and is_stable(resolved, build.job)
                 if source not in stable and usable and build.pushed(resolved):
                     stable[source] = (build, written, resolved)
             exports.update(parse_image(ref).key for ref in cache_references(build.cache_to))
