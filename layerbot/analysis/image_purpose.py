@@ -408,10 +408,20 @@ def _compiles_at_start(command: Command) -> bool:
 
 
 def _mix_env_prod(shipped: ShippedImage) -> bool:
-    """``MIX_ENV=prod`` set by ``ENV`` or on a command: without it Mix builds and runs the dev
-    environment, the image is a development container."""
-    inline = any("MIX_ENV=prod" in step.command.text for step in shipped.steps)
-    return inline or _env_value(shipped, "MIX_ENV") == "prod"
+    """``MIX_ENV=prod`` set by ``ENV``, or in the RUN of a Mix build (``MIX_ENV=prod mix
+    release``) or in the start command: without it Mix builds and runs the dev environment,
+    and the image is a development container. A variable set in a RUN lasts for that RUN
+    only (Dockerfile reference, "ENV"), so ``export MIX_ENV=prod && mix deps.get`` sets
+    nothing for the build or the start."""
+    if _env_value(shipped, "MIX_ENV") == "prod":
+        return True
+    built = any(
+        "MIX_ENV=prod" in step.instruction.original and _builds(step.command, Toolchain.ELIXIR)
+        for step in shipped.steps
+    )
+    return built or any(
+        "MIX_ENV=prod" in i.original for i in shipped.of_keyword("CMD", "ENTRYPOINT")
+    )
 
 
 def _local_copies(shipped: ShippedImage) -> list[Instruction]:

@@ -1,0 +1,2 @@
+defmodule Ferry do
+end
