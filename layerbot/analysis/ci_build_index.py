@@ -23,12 +23,6 @@ if TYPE_CHECKING:
     from typing import Final
 
 
-def _cache_reference(value: str) -> str:
-    """The image of one ``--cache-from`` value (``type=registry,ref=X`` or a bare image)."""
-    references = cache_references([value])
-    return references[0] if references else value
-
-
 class SiteJobs(Record):
     """The jobs that run one script line (a template's, an anchor's), gathered once."""
 
@@ -72,13 +66,13 @@ class BuildIndex(Record):
         """The build's ``--cache-from`` values that can hold a cache when it runs: not a tag
         made from this very commit (``:$CI_COMMIT_SHA``) unless another build of the pipeline
         makes it first; other cache backends (``type=local``, ``gha``...) are taken as sources."""
-        registry = set(cache_references(build.cache_from))
         found = []
         for value in build.cache_from:
-            if value not in registry and "=" in value:
+            references = cache_references([value])
+            if not references:
                 found.append(value)  # a backend we do not judge
                 continue
-            reference = _cache_reference(value)
+            reference = references[0]
             makers = self.by_tag.get(parse_image(reference).key, [])
             mine = made_by_this_pipeline(reference, build.job)
             if not mine or any(other is not build for other in makers):

@@ -620,10 +620,7 @@ def cache_references(values: list[str]) -> list[str]:
     bare image); local and other backends are skipped."""
     found = []
     for value in values:
-        if "=" not in value:
-            found.append(value)
-            continue
-        options = dict(part.partition("=")[::2] for part in value.split(","))
-        if options.get("type", "registry") == "registry" and options.get("ref"):
+        options = cache_options(value)
+        if options["type"] == "registry" and options.get("ref"):
             found.append(options["ref"])
     return found
