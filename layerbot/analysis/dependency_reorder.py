@@ -109,6 +109,16 @@ def _run_flags(run: Instruction) -> str:
     return "".join(f"{flag} " for flag in kept)
 
 
+def _moves_along(instruction: Instruction, step: DependencyStep) -> bool:
+    """Whether an instruction between the sources copy and the install moves up with the
+    install: one that only sets metadata or variables, or a RUN of the install's set-up alone
+    (``mix local.hex --force``, ``corepack enable``), which reads no sources."""
+    if instruction.keyword in _MOVABLE:
+        return True
+    commands = runs.run_commands(instruction) if instruction.keyword == "RUN" else []
+    return bool(commands) and all(_is_setup(command, step) for command in commands)
+
+
 def _is_setup(command: Command, step: DependencyStep) -> bool:
     """Commands that prepare the install without reading the sources: ``export``, enabling
     corepack, installing the package manager itself, configuring it, or the tool's own set-up
@@ -411,8 +421,9 @@ def reorder_fix(
     workdir = workdir_before(ctx, fetch.stage, copy.line)
     already = already_copied(fetch, manifests)
     between = [i for i in fetch.stage.body if copy.line < i.line < run.line]
-    movable = {n for i in between if i.keyword in _MOVABLE for n in range(i.line, i.end_line + 1)}
-    staying = [i for i in between if i.keyword not in _MOVABLE]
+    moving = [i for i in between if _moves_along(i, step)]
+    movable = {n for i in moving for n in range(i.line, i.end_line + 1)}
+    staying = [i for i in between if i not in moving]
     moved = _moves_whole(run, step) and not staying
     lines = ctx.doc.lines
     copies = _manifest_copies(fetch, [m for m in manifests if m not in already], workdir)

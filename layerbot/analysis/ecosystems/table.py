@@ -407,6 +407,10 @@ MIX = Ecosystem(
     install_dirs=("deps",),
     toolchain_images=("elixir", "hexpm/elixir"),
     runtime_images=("debian", "alpine"),
+    # `mix local.hex` and `mix local.rebar` install Hex and rebar into ~/.mix, not the project
+    # (Mix docs, "mix local.hex"); the elixir images ship without Hex, so `mix deps.get` needs
+    # the first before it.
+    setup_subcommands=("local.hex", "local.rebar"),
 )
 COMPOSER = Ecosystem(
     name="composer",
