@@ -149,7 +149,7 @@ def _read_body(incoming: Request, limit: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
     except RequestEntityTooLarge:  # Werkzeug's own cap on a body of unknown length
-        raise too_large from None
+        size = limit + 1
     if size > limit:
         _discard(incoming, 2 * limit - size)
         raise too_large
@@ -161,12 +161,16 @@ def _discard(incoming: Request, up_to: int) -> None:
 
     A server that closes its socket with unread bytes in it sends a TCP reset, and the client
     may lose the 413 answer already sent; a body up to twice the cap is read to its end so the
-    sender gets the answer, a larger one is cut off.
+    sender gets the answer, a larger one is cut off. It reads the WSGI input itself: Werkzeug's
+    stream refuses a body whose declared length is over ``MAX_CONTENT_LENGTH`` before reading
+    any of it (``werkzeug.wsgi.get_input_stream``), and the server's input ends where the
+    declared length does.
     """
+    raw = incoming.environ["wsgi.input"]
     left = up_to
     try:
         while left > 0:
-            chunk = incoming.stream.read(min(_READ_CHUNK, left))
+            chunk = raw.read(min(_READ_CHUNK, left))
             if not chunk:
                 return
             left -= len(chunk)

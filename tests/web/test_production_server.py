@@ -6,6 +6,7 @@ same ``REDIS_URL``; the queue is inspected directly in Redis (Celery's ``celery`
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -121,6 +122,31 @@ def test_signed_event_is_enqueued_once_and_survives_a_redis_outage(
     assert "layerbot_events_spooled_total 2.0" in metrics
     assert "layerbot_webhook_events_duplicate_total 3.0" in metrics
     assert f'layerbot_tasks_enqueued_total{{task="{REVIEW_TASK}",via="spool"}} 1.0' in metrics
+
+
+def test_a_slow_sender_of_a_body_over_the_cap_still_gets_its_413(server: Server) -> None:
+    """The 413 is decided once the headers are in. A server that answered and closed the
+    connection with the rest of the body unread could reset it, and a sender still sending
+    (urllib did, once) loses the answer: a body under twice the cap is read to its end first,
+    so nothing comes back before the sender has sent it all."""
+    huge = b"{" + b" " * (3 * 512 * 1024) + b"}"  # over the 1 MiB cap, under twice it
+    fields = {**signed_headers(MR, huge), "Content-Length": str(len(huge)), "Connection": "close"}
+    address = urlsplit(server.base)
+    head = f"POST /webhook HTTP/1.1\r\nHost: {address.netloc}\r\n" + "".join(
+        f"{name}: {value}\r\n" for name, value in fields.items()
+    )
+    with socket.create_connection((address.hostname, address.port), timeout=30) as sender:
+        sender.sendall(head.encode() + b"\r\n" + huge[:4096])
+        time.sleep(0.5)
+        sender.settimeout(0)  # a look without waiting: no answer while the body is coming
+        with pytest.raises(BlockingIOError):
+            sender.recv(1, socket.MSG_PEEK)
+        sender.settimeout(30)
+        sender.sendall(huge[4096:])
+        answer = b""
+        while chunk := sender.recv(65536):
+            answer += chunk
+    assert answer.split(b"\r\n", 1)[0] == b"HTTP/1.1 413 REQUEST ENTITY TOO LARGE"
 
 
 def test_rejections_under_gunicorn(server: Server, own_queue: OwnQueue) -> None:
