@@ -193,17 +193,24 @@ def trimmed_edit(old: list[str], new: list[str], start: int) -> Edit | None:
     return Edit(first, last, tuple(new[prefix : len(new) - suffix]))
 
 
+# Variable assignments that open a simple command, just before its program.
+_LEADING_ASSIGNMENTS = re.compile(r"(?:(?<=\s)|^)(?:[A-Za-z_][A-Za-z0-9_]*=\S*[ \t]+)+$")
+
+
 def insert_before_command(run: Instruction, match: re.Match[str], text: str) -> list[str] | None:
     """The RUN's lines with ``text`` inserted before a command found by ``match``.
 
-    ``match`` is a match in :func:`script_text`. ``None`` when the command follows ``||``,
-    ``|`` or ``&``: prefixing it there would change which commands run.
+    ``match`` is a match in :func:`script_text`; the command's own variable assignments
+    (``DEBIAN_FRONTEND=noninteractive apt-get install``) stay with it. ``None`` when the
+    command follows ``||``, ``|`` or ``&``: prefixing it there would change which commands run.
     """
     script = script_text(run)
-    before = re.sub(r"\\\r?\n", " ", script[: match.start()]).rstrip()
+    assignments = _LEADING_ASSIGNMENTS.search(script[: match.start()])
+    start = assignments.start() if assignments else match.start()
+    before = re.sub(r"\\\r?\n", " ", script[:start]).rstrip()
     if before and not before.endswith(("&&", ";", "then", "do", "else", "{", "(")):
         return None
-    new_script = script[: match.start()] + text + script[match.start() :]
+    new_script = script[:start] + text + script[start:]
     return (flags_prefix(run) + new_script).splitlines()
 
 
