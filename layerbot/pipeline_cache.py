@@ -54,7 +54,7 @@ def give_pipeline_facts(repo: RepoView, root: str) -> None:
     kept = _read(path)
     # Whose facts they are: this repository's, this engine's, from this CI file.
     header = {"layout": _LAYOUT, "root": root, "engine": _engine_stamp(), "ci_file": found[0]}
-    repo.pipeline_facts = _still_true(kept, header, repo) if kept is not None else None
+    repo.pipeline_facts = _kept_facts(kept, header, repo) if kept is not None else None
     if repo.pipeline_facts is not None:
         return
     pipeline = discovery.root_pipeline(repo)
@@ -79,7 +79,7 @@ def _read(path: str) -> dict[str, object] | None:
     return kept if isinstance(kept, dict) else None
 
 
-def _still_true(
+def _kept_facts(
     kept: dict[str, object], header: dict[str, object], repo: RepoView
 ) -> PipelineFacts | None:
     """The facts ``kept`` holds when they are ``header``'s (repository, engine, CI file) and

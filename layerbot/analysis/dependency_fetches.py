@@ -166,7 +166,7 @@ def _holds_manifests_only(ctx: DockerfileContext, source: str) -> bool:
     manifest = layer_cache.SourceKind.MANIFEST
     return (
         bool(files)
-        and not ctx.repo.has_folders(folder)
+        and not ctx.repo.folders_in(folder)
         and all(layer_cache.source_kind(posixpath.basename(f)) is manifest for f in files)
     )
 

@@ -190,9 +190,9 @@ class RepoView:
 
     ``paths`` are repository-relative POSIX paths. ``reader`` returns a file's text or
     ``None`` when it cannot be read; results are cached, so a rule may ask twice for free.
-    Rules ask through :meth:`exists`, :meth:`read`, :meth:`in_dir`, :meth:`folders_in` and
-    :meth:`has_folders` only, so a view can also
-    be backed by a working tree asked file by file (``layerbot.check.LocalRepoView``).
+    Rules ask through :meth:`exists`, :meth:`read`, :meth:`in_dir` and :meth:`folders_in`
+    only, so a view can also be backed by a working tree asked file by file
+    (``layerbot.check.LocalRepoView``).
 
     ``pipeline_facts`` are the root CI configuration's facts when the shell already knows them
     (``layerbot check`` keeps them between runs); ``None`` has the engine work them out.
@@ -233,11 +233,6 @@ class RepoView:
         base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/") + "/"
         rest = (p[len(base) :] for p in self._paths if p.startswith(base))
         return sorted({base + r.split("/", 1)[0] for r in rest if "/" in r})
-
-    def has_folders(self, directory: str) -> bool:
-        """Whether ``directory`` holds folders (with files in them)."""
-        base = "" if directory in ("", ".") else posixpath.normpath(directory).strip("/") + "/"
-        return any(p.startswith(base) and "/" in p[len(base) :] for p in self._paths)
 
 
 class ListedRepoView(RepoView):
@@ -304,7 +299,3 @@ class ListedRepoView(RepoView):
         base = parts[0] + "/" if parts[0] else ""
         entries = self._entries(parts[0]).items()
         return sorted(base + name for name, is_file in entries if not is_file)
-
-    def has_folders(self, directory: str) -> bool:
-        parts = self._split(posixpath.join(directory or ".", "x"))
-        return parts is not None and not all(self._entries(parts[0]).values())
